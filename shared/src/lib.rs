@@ -1,0 +1,1 @@
+//! FBM fulfillment suite: domain, ports, adapters.

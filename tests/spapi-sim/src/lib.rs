@@ -1,0 +1,1 @@
+//! SP-API simulator (work in progress).
