@@ -1,1 +1,14 @@
-//! FBM fulfillment suite: domain, ports, adapters.
+//! The FBM fulfillment suite's library: domain types and rules, the ports they need, and the
+//! adapters (DynamoDB, KMS, Secrets Manager, SP-API) that implement those ports.
+//!
+//! Dependencies point inward: `domain` knows nothing of AWS or HTTP; services such as
+//! [`sync`] take ports; the function binaries only read config, build adapters and call in.
+
+pub mod adapters;
+pub mod config;
+pub mod domain;
+pub mod handlers;
+pub mod ports;
+pub mod spapi;
+pub mod sync;
+pub mod telemetry;

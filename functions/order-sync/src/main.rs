@@ -1,1 +1,18 @@
-fn main() {}
+//! `order-sync`: the scheduled per-seller catch-up sweep. Wiring only; the logic is in
+//! `shared::handlers::order_sync`.
+
+use lambda_runtime::{Error, run, service_fn};
+use shared::config::{Env, OrderSyncConfig};
+use shared::handlers::order_sync::OrderSyncHandler;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    // Bad configuration stops the function here, before it touches anything.
+    let config = OrderSyncConfig::from_env(&Env::from_process()).inspect_err(|e| {
+        tracing::error!(error = %e, "refusing to start: bad configuration");
+    })?;
+    let sdk = shared::adapters::aws_sdk_config().await;
+    let handler = OrderSyncHandler::new(config, &sdk);
+    run(service_fn(|event| handler.handle(event))).await
+}

@@ -1,0 +1,175 @@
+//! The control table: sweep checkpoints and the seller registry.
+//! Keys: `pk = checkpoint#order-sync, sk = <seller>`; `pk = seller, sk = <seller>`.
+
+use super::{StoreError, is_condition_failure};
+use crate::domain::{MarketplaceId, SellerId};
+use crate::ports::{CheckpointStore, SellerAccount, SellerRegistry, SweepCheckpoint, Versioned};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
+
+const CHECKPOINT_PK: &str = "checkpoint#order-sync";
+const SELLER_PK: &str = "seller";
+
+pub struct DynamoControl {
+    client: Client,
+    table: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CheckpointRecord {
+    pk: String,
+    sk: String,
+    checkpoint: SweepCheckpoint,
+    version: u64,
+}
+
+/// A seller's registry entry, as onboarding writes it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SellerRecord {
+    pub pk: String,
+    pub sk: String,
+    pub marketplace_ids: Vec<MarketplaceId>,
+    /// `active`, or `offboarded` (no more syncing).
+    pub status: String,
+}
+
+impl SellerRecord {
+    pub fn active(account: &SellerAccount) -> Self {
+        Self {
+            pk: SELLER_PK.into(),
+            sk: account.seller_id.to_string(),
+            marketplace_ids: account.marketplace_ids.clone(),
+            status: "active".into(),
+        }
+    }
+}
+
+impl DynamoControl {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Register (or re-activate) a seller. Used by onboarding and the local stack.
+    pub async fn register_seller(&self, account: &SellerAccount) -> Result<(), StoreError> {
+        let item = serde_dynamo::to_item(SellerRecord::active(account)).map_err(|e| {
+            StoreError::Corrupt {
+                what: format!("seller {}: {e}", account.seller_id),
+            }
+        })?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem", e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CheckpointStore for DynamoControl {
+    async fn load(
+        &self,
+        seller: &SellerId,
+    ) -> Result<Option<Versioned<SweepCheckpoint>>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(CHECKPOINT_PK.into()))
+            .key("sk", AttributeValue::S(seller.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem", e))?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let record: CheckpointRecord =
+            serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt {
+                what: format!("checkpoint of seller {seller}: {e}"),
+            })?;
+        Ok(Some(Versioned {
+            value: record.checkpoint,
+            version: record.version,
+        }))
+    }
+
+    async fn save(
+        &self,
+        seller: &SellerId,
+        checkpoint: &SweepCheckpoint,
+        expected: Option<u64>,
+    ) -> Result<u64, StoreError> {
+        let version = expected.map_or(1, |v| v + 1);
+        let record = CheckpointRecord {
+            pk: CHECKPOINT_PK.into(),
+            sk: seller.to_string(),
+            checkpoint: checkpoint.clone(),
+            version,
+        };
+        let item = serde_dynamo::to_item(&record).map_err(|e| StoreError::Corrupt {
+            what: format!("checkpoint of seller {seller}: {e}"),
+        })?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        let put = match expected {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => put
+                .condition_expression("version = :expected")
+                .expression_attribute_values(":expected", AttributeValue::N(v.to_string())),
+        };
+        match put.send().await {
+            Ok(_) => Ok(version),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict {
+                what: format!("checkpoint of seller {seller} moved past version {expected:?}"),
+            }),
+            Err(e) => Err(StoreError::dynamo("PutItem", e)),
+        }
+    }
+}
+
+#[async_trait]
+impl SellerRegistry for DynamoControl {
+    async fn active_sellers(&self) -> Result<Vec<SellerAccount>, StoreError> {
+        let items: Vec<_> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(SELLER_PK.into()))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| StoreError::dynamo("Query", e))?;
+        let mut sellers = Vec::new();
+        for item in items {
+            let r: SellerRecord =
+                serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt {
+                    what: format!("seller registry entry: {e}"),
+                })?;
+            if r.status != "active" {
+                continue;
+            }
+            let seller_id = SellerId::parse(r.sk.clone()).map_err(|e| StoreError::Corrupt {
+                what: format!("seller registry entry: {e}"),
+            })?;
+            sellers.push(SellerAccount {
+                seller_id,
+                marketplace_ids: r.marketplace_ids,
+            });
+        }
+        Ok(sellers)
+    }
+}

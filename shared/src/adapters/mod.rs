@@ -1,0 +1,95 @@
+//! Adapters: the ports implemented on DynamoDB, KMS, Secrets Manager.
+//! Each AWS client is built once per process (cold start) from [`aws_sdk_config`].
+
+mod control;
+mod orders;
+mod secrets;
+mod vault;
+
+pub use control::DynamoControl;
+pub use orders::DynamoOrderStore;
+pub use secrets::SecretsManagerSecrets;
+pub use vault::KmsPiiVault;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+
+/// The shared SDK configuration: region, credentials and endpoint from the environment
+/// (`AWS_ENDPOINT_URL` points it at moto in the local stack; nothing else changes).
+pub async fn aws_sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// Errors of the DynamoDB stores. Messages carry table operations and ids, never item data.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("conditional write lost: {what}")]
+    Conflict { what: String },
+    #[error("dynamodb {operation} failed: {message}")]
+    Dynamo {
+        operation: &'static str,
+        message: String,
+    },
+    #[error("stored item is not readable: {what}")]
+    Corrupt { what: String },
+}
+
+impl StoreError {
+    pub(crate) fn dynamo<E, R>(
+        operation: &'static str,
+        err: aws_sdk_dynamodb::error::SdkError<E, R>,
+    ) -> Self
+    where
+        E: std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        StoreError::Dynamo {
+            operation,
+            message: DisplayErrorContext(&err).to_string(),
+        }
+    }
+}
+
+/// Whether a DynamoDB error is a lost condition (someone else wrote first, or a newer version).
+pub(crate) fn is_condition_failure<E: ProvideErrorMetadata>(
+    err: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> bool {
+    err.as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|c| c == "ConditionalCheckFailedException")
+}
+
+/// Errors of the PII vault. Never carries plaintext, keys or ciphertext.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("kms {operation} failed for order {order_id}: {message}")]
+    Kms {
+        operation: &'static str,
+        order_id: String,
+        message: String,
+    },
+    #[error(
+        "sealed {kind} item of order {order_id} does not open under its own order's key and context"
+    )]
+    DoesNotOpen {
+        order_id: String,
+        kind: &'static str,
+    },
+    #[error("encryption failed for order {order_id}")]
+    Seal { order_id: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Errors reading secrets. Never carries a secret's value or a parser message about it.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    #[error("secret {secret_id} not found")]
+    NotFound { secret_id: String },
+    #[error("secret {secret_id} does not hold the expected JSON fields ({expected})")]
+    Malformed {
+        secret_id: String,
+        expected: &'static str,
+    },
+    #[error("secrets manager failed reading {secret_id}: {message}")]
+    Service { secret_id: String, message: String },
+}

@@ -1,0 +1,267 @@
+//! Configuration from the environment, checked once at start-up. A bad value stops the
+//! function before it touches anything, with an error that names the variable.
+//! Secrets are never configured here: only the ids of the secrets that hold them.
+
+use crate::domain::{RetentionError, RetentionPolicy};
+use chrono::Duration;
+use std::collections::HashMap;
+use url::Url;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {var} is invalid: {reason}")]
+    Invalid { var: &'static str, reason: String },
+    #[error("environment variable RETENTION_DAYS is refused: {0}")]
+    Retention(#[from] RetentionError),
+}
+
+/// Reads variables from a source: the process environment, or a map in tests.
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    pub fn from_process() -> Self {
+        Self {
+            vars: std::env::vars().collect(),
+        }
+    }
+
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        }
+    }
+
+    pub fn required(&self, var: &'static str) -> Result<String, ConfigError> {
+        match self.vars.get(var).map(|v| v.trim()) {
+            Some(v) if !v.is_empty() => Ok(v.to_owned()),
+            _ => Err(ConfigError::Missing(var)),
+        }
+    }
+
+    pub fn optional(&self, var: &'static str) -> Option<String> {
+        self.vars
+            .get(var)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn parsed<T: std::str::FromStr>(
+        &self,
+        var: &'static str,
+        default: T,
+    ) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.optional(var) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|e: T::Err| ConfigError::Invalid {
+                var,
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// An endpoint URL: https, or plain http on loopback only (the local stack).
+    pub fn endpoint(&self, var: &'static str, default: Option<&str>) -> Result<Url, ConfigError> {
+        let raw = match (self.optional(var), default) {
+            (Some(v), _) => v,
+            (None, Some(d)) => d.to_owned(),
+            (None, None) => return Err(ConfigError::Missing(var)),
+        };
+        let url = Url::parse(&raw).map_err(|e| ConfigError::Invalid {
+            var,
+            reason: e.to_string(),
+        })?;
+        let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        match url.scheme() {
+            "https" => Ok(url),
+            "http" if loopback => Ok(url),
+            _ => Err(ConfigError::Invalid {
+                var,
+                reason: "must be https (plain http is allowed on loopback only)".into(),
+            }),
+        }
+    }
+
+    pub fn retention(&self) -> Result<RetentionPolicy, ConfigError> {
+        let days: u32 = self.parsed("RETENTION_DAYS", RetentionPolicy::default().days())?;
+        Ok(RetentionPolicy::new(days)?)
+    }
+}
+
+/// Where the SP-API and its credentials are.
+#[derive(Debug, Clone)]
+pub struct SpApiConfig {
+    pub endpoint: Url,
+    pub lwa_token_url: Url,
+    pub lwa_app_secret_id: String,
+    pub seller_secret_prefix: String,
+}
+
+impl SpApiConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            endpoint: env.endpoint("SPAPI_ENDPOINT", None)?,
+            lwa_token_url: env
+                .endpoint("LWA_ENDPOINT", Some("https://api.amazon.com/auth/o2/token"))?,
+            lwa_app_secret_id: env.required("LWA_APP_SECRET_ID")?,
+            seller_secret_prefix: env.required("SELLER_SECRET_PREFIX")?,
+        })
+    }
+}
+
+/// `order-sync`'s configuration.
+#[derive(Debug, Clone)]
+pub struct OrderSyncConfig {
+    pub orders_table: String,
+    pub pii_table: String,
+    pub control_table: String,
+    pub pii_key_id: String,
+    pub spapi: SpApiConfig,
+    pub retention: RetentionPolicy,
+    pub sweep: SweepSettings,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct SweepSettings {
+    /// `maxResultsPerPage`, 1 to 100.
+    pub page_size: u8,
+    /// How far back a seller's first sweep reaches.
+    pub first_lookback: Duration,
+    /// Orders stored concurrently within a page.
+    pub store_concurrency: usize,
+    /// Sellers swept concurrently.
+    pub seller_concurrency: usize,
+}
+
+impl Default for SweepSettings {
+    fn default() -> Self {
+        Self {
+            page_size: 100,
+            first_lookback: Duration::days(7),
+            store_concurrency: 8,
+            seller_concurrency: 4,
+        }
+    }
+}
+
+impl SweepSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let page_size: u8 = env.parsed("SYNC_PAGE_SIZE", d.page_size)?;
+        if !(1..=100).contains(&page_size) {
+            return Err(ConfigError::Invalid {
+                var: "SYNC_PAGE_SIZE",
+                reason: "must be 1 to 100 (searchOrders maxResultsPerPage)".into(),
+            });
+        }
+        let lookback_days: i64 =
+            env.parsed("SYNC_FIRST_LOOKBACK_DAYS", d.first_lookback.num_days())?;
+        if !(1..=30).contains(&lookback_days) {
+            return Err(ConfigError::Invalid {
+                var: "SYNC_FIRST_LOOKBACK_DAYS",
+                reason: "must be 1 to 30".into(),
+            });
+        }
+        Ok(Self {
+            page_size,
+            first_lookback: Duration::days(lookback_days),
+            store_concurrency: env
+                .parsed("SYNC_STORE_CONCURRENCY", d.store_concurrency)?
+                .clamp(1, 32),
+            seller_concurrency: env
+                .parsed("SYNC_SELLER_CONCURRENCY", d.seller_concurrency)?
+                .clamp(1, 16),
+        })
+    }
+}
+
+impl OrderSyncConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            orders_table: env.required("ORDERS_TABLE")?,
+            pii_table: env.required("PII_TABLE")?,
+            control_table: env.required("CONTROL_TABLE")?,
+            pii_key_id: env.required("PII_KEY_ID")?,
+            spapi: SpApiConfig::from_env(env)?,
+            retention: env.retention()?,
+            sweep: SweepSettings::from_env(env)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: [(&str, &str); 7] = [
+        ("ORDERS_TABLE", "orders"),
+        ("PII_TABLE", "pii"),
+        ("CONTROL_TABLE", "control"),
+        ("PII_KEY_ID", "alias/fbm/pii"),
+        ("SPAPI_ENDPOINT", "https://sellingpartnerapi-na.amazon.com"),
+        ("LWA_APP_SECRET_ID", "fbm/lwa-app"),
+        ("SELLER_SECRET_PREFIX", "fbm/sellers/"),
+    ];
+
+    fn env_with(extra: &[(&'static str, &'static str)]) -> Env {
+        Env::from_pairs(BASE.iter().copied().chain(extra.iter().copied()))
+    }
+
+    #[test]
+    fn reads_a_complete_environment_with_defaults() {
+        let c = OrderSyncConfig::from_env(&env_with(&[])).unwrap();
+        assert_eq!(c.retention.days(), 30);
+        assert_eq!(c.sweep.page_size, 100);
+        assert_eq!(
+            c.spapi.lwa_token_url.as_str(),
+            "https://api.amazon.com/auth/o2/token"
+        );
+    }
+
+    #[test]
+    fn refuses_retention_over_thirty_days() {
+        let err = OrderSyncConfig::from_env(&env_with(&[("RETENTION_DAYS", "31")])).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::Retention(RetentionError::OverLimit(31))),
+            "{err}"
+        );
+        assert!(err.to_string().contains("RETENTION_DAYS"));
+    }
+
+    #[test]
+    fn names_the_missing_variable() {
+        let env = Env::from_pairs(BASE.iter().copied().filter(|(k, _)| *k != "PII_KEY_ID"));
+        let err = OrderSyncConfig::from_env(&env).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable PII_KEY_ID is not set"
+        );
+    }
+
+    #[test]
+    fn refuses_plain_http_beyond_loopback() {
+        let err = OrderSyncConfig::from_env(&env_with(&[("SPAPI_ENDPOINT", "http://example.org")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("SPAPI_ENDPOINT"), "{err}");
+        let ok =
+            OrderSyncConfig::from_env(&env_with(&[("SPAPI_ENDPOINT", "http://127.0.0.1:4000")]));
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn refuses_out_of_range_page_size() {
+        let err = OrderSyncConfig::from_env(&env_with(&[("SYNC_PAGE_SIZE", "101")])).unwrap_err();
+        assert!(err.to_string().contains("SYNC_PAGE_SIZE"));
+        let err = OrderSyncConfig::from_env(&env_with(&[("SYNC_PAGE_SIZE", "x")])).unwrap_err();
+        assert!(err.to_string().contains("SYNC_PAGE_SIZE"));
+    }
+}

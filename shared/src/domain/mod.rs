@@ -1,0 +1,11 @@
+//! Pure types and rules: no I/O, no AWS types.
+
+mod ids;
+mod order;
+mod pii;
+mod retention;
+
+pub use ids::{AmazonOrderId, IdError, MarketplaceId, OrderItemId, SellerId, Sku};
+pub use order::{Money, Order, OrderLine, OrderStatus, PackageState, ShipmentPackage};
+pub use pii::{BuyerPii, DeliveryAddressPii, OrderPii, Pii, PiiKind};
+pub use retention::{MAX_RETENTION_DAYS, RetentionError, RetentionFacts, RetentionPolicy};

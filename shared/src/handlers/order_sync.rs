@@ -1,0 +1,134 @@
+//! `order-sync`: scheduled (EventBridge) or on demand (`{"seller_ids": [...]}`).
+
+use crate::adapters::{
+    DynamoControl, DynamoOrderStore, KmsPiiVault, SecretsManagerSecrets, StoreError,
+};
+use crate::config::OrderSyncConfig;
+use crate::domain::SellerId;
+use crate::ports::SystemClock;
+use crate::spapi::{RetryPolicy, SpApiClient};
+use crate::sync::{OrderSync, SweepReport, SweepRequest};
+use lambda_runtime::LambdaEvent;
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error("event is not an order-sync request: {0}")]
+    BadEvent(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<HandlerError> for lambda_runtime::Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        let kind = match e {
+            HandlerError::BadEvent(_) => "BadEvent",
+            HandlerError::Store(_) => "StoreUnavailable",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: kind.into(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// An on-demand run names sellers; a scheduled event (any other shape) sweeps them all.
+#[derive(Debug, Deserialize, Default)]
+struct OnDemand {
+    #[serde(default)]
+    seller_ids: Option<Vec<String>>,
+    #[serde(default)]
+    max_pages: Option<u32>,
+}
+
+pub struct OrderSyncHandler {
+    config: OrderSyncConfig,
+    api: SpApiClient,
+    orders: DynamoOrderStore,
+    vault: KmsPiiVault,
+    control: DynamoControl,
+}
+
+impl OrderSyncHandler {
+    /// Build every client once, at cold start.
+    pub fn new(config: OrderSyncConfig, sdk: &aws_config::SdkConfig) -> Self {
+        let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+        let secrets = Arc::new(SecretsManagerSecrets::new(
+            aws_sdk_secretsmanager::Client::new(sdk),
+            config.spapi.lwa_app_secret_id.clone(),
+            config.spapi.seller_secret_prefix.clone(),
+        ));
+        let api = SpApiClient::new(
+            config.spapi.endpoint.clone(),
+            config.spapi.lwa_token_url.clone(),
+            secrets,
+            RetryPolicy::default(),
+        );
+        Self {
+            orders: DynamoOrderStore::new(dynamo.clone(), config.orders_table.clone()),
+            vault: KmsPiiVault::new(
+                aws_sdk_kms::Client::new(sdk),
+                dynamo.clone(),
+                config.pii_table.clone(),
+                config.pii_key_id.clone(),
+            ),
+            control: DynamoControl::new(dynamo, config.control_table.clone()),
+            api,
+            config,
+        }
+    }
+
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<serde_json::Value>,
+    ) -> Result<SweepReport, HandlerError> {
+        let (payload, context) = event.into_parts();
+        let on_demand: OnDemand = serde_json::from_value(payload).unwrap_or_default();
+        let only_sellers = on_demand
+            .seller_ids
+            .map(|ids| {
+                ids.into_iter()
+                    .map(SellerId::parse)
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()
+            .map_err(|e| HandlerError::BadEvent(e.to_string()))?;
+        let request = SweepRequest {
+            only_sellers,
+            deadline: deadline_instant(context.deadline),
+            max_pages: on_demand.max_pages,
+        };
+        let service = OrderSync {
+            api: &self.api,
+            orders: &self.orders,
+            vault: &self.vault,
+            checkpoints: &self.control,
+            sellers: &self.control,
+            clock: &SystemClock,
+            retention: self.config.retention,
+            settings: self.config.sweep,
+        };
+        let report = service.run(&request).await?;
+        tracing::info!(
+            request_id = %context.request_id,
+            sellers = report.sellers.len(),
+            sellers_failed = report.sellers_failed,
+            orders_stored = report.orders_stored,
+            pii_items_sealed = report.pii_items_sealed,
+            "order sync finished"
+        );
+        Ok(report)
+    }
+}
+
+/// The Lambda deadline (ms since the epoch) as an `Instant`.
+fn deadline_instant(deadline_ms: u64) -> Option<Instant> {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_millis() as u64;
+    (deadline_ms > 0)
+        .then(|| Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
+}

@@ -1,0 +1,190 @@
+//! The small traits services need. Services take `&dyn Port`; adapters implement them.
+
+use crate::adapters::{SecretsError, StoreError, VaultError};
+use crate::domain::{
+    AmazonOrderId, BuyerPii, DeliveryAddressPii, MarketplaceId, Order, OrderPii, PiiKind, SellerId,
+};
+use crate::spapi::SpApiError;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// Wall-clock time.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// What became of an order write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertOutcome {
+    Inserted,
+    /// A newer or the same version replaced what was stored.
+    Updated,
+    /// A newer version is already stored; nothing was written.
+    Stale,
+}
+
+/// Whether the order's PII is held in the pii table, and until when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PiiHolding {
+    pub held: bool,
+    pub purge_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait OrderStore: Send + Sync {
+    /// Insert or replace the order unless a newer version (by `last_updated_at`) is stored.
+    async fn upsert(&self, order: &Order, pii: PiiHolding) -> Result<UpsertOutcome, StoreError>;
+    async fn get(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+    ) -> Result<Option<Order>, StoreError>;
+}
+
+/// One opened PII item.
+#[derive(Debug)]
+pub enum OpenedPii {
+    Buyer(BuyerPii),
+    Recipient(DeliveryAddressPii),
+}
+
+#[async_trait]
+pub trait PiiVault: Send + Sync {
+    /// Seal every part of `pii` under one data key bound to `{seller_id, order_id}` and store
+    /// it with its purge date. Idempotent; never replaces PII of a newer order version.
+    /// Returns the number of sealed items written.
+    async fn seal(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        order_version: DateTime<Utc>,
+        pii: &OrderPii,
+        purge_at: DateTime<Utc>,
+    ) -> Result<usize, VaultError>;
+
+    /// Delete every sealed item of the order. Returns how many there were.
+    async fn purge(&self, seller: &SellerId, order: &AmazonOrderId) -> Result<usize, VaultError>;
+
+    /// Open one sealed item. Every call is a KMS `Decrypt` that CloudTrail records with the
+    /// order's encryption context.
+    async fn open(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        kind: PiiKind,
+    ) -> Result<Option<OpenedPii>, VaultError>;
+}
+
+/// Where a seller's catch-up sweep stands.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SweepCheckpoint {
+    /// Every order updated before this instant is stored.
+    pub synced_until: Option<DateTime<Utc>>,
+    /// A sweep that has started and not finished.
+    pub in_progress: Option<SweepWindow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepWindow {
+    pub updated_after: DateTime<Utc>,
+    pub updated_before: DateTime<Utc>,
+    /// The page to fetch next; `None` before the first page is stored.
+    pub next_page: Option<String>,
+    pub pages_stored: u32,
+}
+
+/// A checkpoint with the version its conditional write needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub version: u64,
+}
+
+#[async_trait]
+pub trait CheckpointStore: Send + Sync {
+    async fn load(
+        &self,
+        seller: &SellerId,
+    ) -> Result<Option<Versioned<SweepCheckpoint>>, StoreError>;
+    /// Write if the stored version is still `expected` (`None`: nothing stored yet).
+    /// Returns the new version; [`StoreError::Conflict`] if another writer came first.
+    async fn save(
+        &self,
+        seller: &SellerId,
+        checkpoint: &SweepCheckpoint,
+        expected: Option<u64>,
+    ) -> Result<u64, StoreError>;
+}
+
+/// A seller the suite fulfils for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SellerAccount {
+    pub seller_id: SellerId,
+    pub marketplace_ids: Vec<MarketplaceId>,
+}
+
+#[async_trait]
+pub trait SellerRegistry: Send + Sync {
+    async fn active_sellers(&self) -> Result<Vec<SellerAccount>, StoreError>;
+}
+
+/// The app's LWA client credentials.
+#[derive(Clone)]
+pub struct LwaAppCredentials {
+    pub client_id: String,
+    pub client_secret: SecretString,
+}
+
+#[async_trait]
+pub trait Secrets: Send + Sync {
+    async fn lwa_app(&self) -> Result<LwaAppCredentials, SecretsError>;
+    async fn refresh_token(&self, seller: &SellerId) -> Result<SecretString, SecretsError>;
+}
+
+/// An order as fetched from Amazon: facts and PII apart from the start.
+#[derive(Debug, Clone)]
+pub struct FetchedOrder {
+    pub order: Order,
+    pub pii: OrderPii,
+}
+
+/// A `searchOrders` request by last update.
+#[derive(Debug, Clone)]
+pub struct OrderSearch {
+    pub marketplace_ids: Vec<MarketplaceId>,
+    pub updated_after: DateTime<Utc>,
+    pub updated_before: DateTime<Utc>,
+    pub page_size: u8,
+    pub page: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OrdersPage {
+    pub orders: Vec<FetchedOrder>,
+    pub next_page: Option<String>,
+}
+
+/// SP-API Orders 2026-01-01 as the suite uses it.
+#[async_trait]
+pub trait SpApiOrders: Send + Sync {
+    async fn search_orders(
+        &self,
+        seller: &SellerId,
+        search: &OrderSearch,
+    ) -> Result<OrdersPage, SpApiError>;
+    async fn get_order(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+    ) -> Result<FetchedOrder, SpApiError>;
+}

@@ -1,0 +1,335 @@
+//! One HTTP client for every SP-API call: auth header, retries, logging, error mapping.
+
+use super::Operation;
+use super::error::{SpApiError, decode_reason};
+use super::lwa::LwaTokens;
+use super::orders::{GetOrderResponse, INCLUDED_DATA, SearchOrdersResponse, to_fetched_order};
+use crate::domain::{AmazonOrderId, SellerId};
+use crate::ports::{FetchedOrder, OrderSearch, OrdersPage, Secrets, SpApiOrders};
+use async_trait::async_trait;
+use backon::{ExponentialBuilder, Retryable};
+use chrono::SecondsFormat;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+use url::Url;
+
+const USER_AGENT: &str = concat!(
+    "fbm-fulfillment/",
+    env!("CARGO_PKG_VERSION"),
+    " (Language=Rust)"
+);
+
+/// Jittered exponential backoff for 429, 5xx, transport failures and garbled bodies.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_retries: usize,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 5,
+            min_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(8),
+        }
+    }
+}
+
+impl RetryPolicy {
+    pub(crate) fn backoff(&self) -> ExponentialBuilder {
+        ExponentialBuilder::default()
+            .with_min_delay(self.min_delay)
+            .with_max_delay(self.max_delay)
+            .with_max_times(self.max_retries)
+            .with_jitter()
+    }
+}
+
+pub struct SpApiClient {
+    http: reqwest::Client,
+    endpoint: Url,
+    tokens: LwaTokens,
+    retry: RetryPolicy,
+}
+
+#[derive(Deserialize, Default)]
+struct ErrorList {
+    #[serde(default)]
+    errors: Vec<ErrorEntry>,
+}
+
+#[derive(Deserialize)]
+struct ErrorEntry {
+    code: String,
+    #[serde(default)]
+    message: String,
+}
+
+impl SpApiClient {
+    pub fn new(
+        endpoint: Url,
+        lwa_token_url: Url,
+        secrets: Arc<dyn Secrets>,
+        retry: RetryPolicy,
+    ) -> Self {
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("the TLS backend is compiled in");
+        let tokens = LwaTokens::new(http.clone(), lwa_token_url, secrets, retry);
+        Self {
+            http,
+            endpoint,
+            tokens,
+            retry,
+        }
+    }
+
+    fn url(&self, path: &str) -> Url {
+        let mut url = self.endpoint.clone();
+        url.set_path(path);
+        url
+    }
+
+    /// Call with retries; `query` is rebuilt per attempt.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        seller: &SellerId,
+        op: Operation,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, SpApiError> {
+        let attempts = AtomicU32::new(0);
+        let result = (|| async {
+            let attempt = attempts.fetch_add(1, Ordering::Relaxed) + 1;
+            self.attempt(seller, op, path, query, attempt).await
+        })
+        .retry(self.retry.backoff())
+        .when(SpApiError::is_retryable)
+        .notify(|e, pause| {
+            tracing::warn!(
+                operation = op.name(),
+                seller_id = %seller,
+                error = e.kind(),
+                pause_ms = pause.as_millis() as u64,
+                "sp-api call will be retried"
+            )
+        })
+        .await;
+        let attempts = attempts.load(Ordering::Relaxed);
+        result.map_err(|e| match e {
+            SpApiError::Throttled {
+                operation,
+                seller_id,
+                ..
+            } => SpApiError::Throttled {
+                operation,
+                seller_id,
+                attempts,
+            },
+            SpApiError::Server {
+                operation,
+                seller_id,
+                status,
+                ..
+            } => SpApiError::Server {
+                operation,
+                seller_id,
+                status,
+                attempts,
+            },
+            other => other,
+        })
+    }
+
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        seller: &SellerId,
+        op: Operation,
+        path: &str,
+        query: &[(&str, String)],
+        attempt: u32,
+    ) -> Result<T, SpApiError> {
+        let (status, body) = match self.send(seller, op, path, query, attempt).await? {
+            // Amazon's token may die before our cache says: fetch a new one and try once more.
+            (403, _) => {
+                self.tokens.invalidate(seller).await;
+                self.send(seller, op, path, query, attempt).await?
+            }
+            other => other,
+        };
+        let name = op.name();
+        let error_code = || {
+            let list: ErrorList = serde_json::from_slice(&body).unwrap_or_default();
+            list.errors
+                .into_iter()
+                .next()
+                .map(|e| (e.code, e.message.chars().take(200).collect::<String>()))
+                .unwrap_or_else(|| ("Unknown".into(), String::new()))
+        };
+        match status {
+            200..=299 => serde_json::from_slice(&body).map_err(|e| SpApiError::Decode {
+                operation: name,
+                seller_id: seller.clone(),
+                reason: decode_reason(&e),
+            }),
+            401 | 403 => Err(SpApiError::Unauthorized {
+                operation: name,
+                seller_id: seller.clone(),
+                status,
+                code: error_code().0,
+            }),
+            404 => Err(SpApiError::NotFound {
+                operation: name,
+                seller_id: seller.clone(),
+            }),
+            429 => Err(SpApiError::Throttled {
+                operation: name,
+                seller_id: seller.clone(),
+                attempts: attempt,
+            }),
+            500..=599 => Err(SpApiError::Server {
+                operation: name,
+                seller_id: seller.clone(),
+                status,
+                attempts: attempt,
+            }),
+            _ => {
+                let (code, message) = error_code();
+                Err(SpApiError::Rejected {
+                    operation: name,
+                    seller_id: seller.clone(),
+                    status,
+                    code,
+                    message,
+                })
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        seller: &SellerId,
+        op: Operation,
+        path: &str,
+        query: &[(&str, String)],
+        attempt: u32,
+    ) -> Result<(u16, bytes::Bytes), SpApiError> {
+        let token = self.tokens.access_token(seller).await?;
+        let transport = |e: reqwest::Error| SpApiError::Transport {
+            operation: op.name(),
+            seller_id: seller.clone(),
+            // Without the URL: query strings can hold ids we would rather keep out of errors.
+            message: e.without_url().to_string(),
+        };
+        let started = Instant::now();
+        let resp = self
+            .http
+            .get(self.url(path))
+            .query(query)
+            .header("x-amz-access-token", token.expose_secret())
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = resp.status().as_u16();
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let request_id = header("x-amzn-RequestId");
+        let rate_limit = header("x-amzn-RateLimit-Limit");
+        let body = resp.bytes().await.map_err(transport)?;
+        tracing::info!(
+            operation = op.name(),
+            seller_id = %seller,
+            status,
+            request_id,
+            rate_limit,
+            attempt,
+            latency_ms = started.elapsed().as_millis() as u64,
+            "sp-api response"
+        );
+        Ok((status, body))
+    }
+}
+
+fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[async_trait]
+impl SpApiOrders for SpApiClient {
+    async fn search_orders(
+        &self,
+        seller: &SellerId,
+        search: &OrderSearch,
+    ) -> Result<OrdersPage, SpApiError> {
+        let marketplaces = search
+            .marketplace_ids
+            .iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut query = vec![
+            ("lastUpdatedAfter", iso(search.updated_after)),
+            ("lastUpdatedBefore", iso(search.updated_before)),
+            ("marketplaceIds", marketplaces),
+            ("fulfilledBy", "MERCHANT".to_owned()),
+            ("maxResultsPerPage", search.page_size.to_string()),
+            ("includedData", INCLUDED_DATA.join(",")),
+        ];
+        if let Some(page) = &search.page {
+            query.push(("paginationToken", page.clone()));
+        }
+        let resp: SearchOrdersResponse = self
+            .call(
+                seller,
+                Operation::SearchOrders,
+                "/orders/2026-01-01/orders",
+                &query,
+            )
+            .await?;
+        let orders = resp
+            .orders
+            .into_iter()
+            .map(|o| to_fetched_order(seller, o))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|reason| SpApiError::Decode {
+                operation: Operation::SearchOrders.name(),
+                seller_id: seller.clone(),
+                reason,
+            })?;
+        Ok(OrdersPage {
+            orders,
+            next_page: resp.pagination.and_then(|p| p.next_token),
+        })
+    }
+
+    async fn get_order(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+    ) -> Result<FetchedOrder, SpApiError> {
+        let query = [("includedData", INCLUDED_DATA.join(","))];
+        let path = format!("/orders/2026-01-01/orders/{order}");
+        let resp: GetOrderResponse = self
+            .call(seller, Operation::GetOrder, &path, &query)
+            .await?;
+        to_fetched_order(seller, resp.order).map_err(|reason| SpApiError::Decode {
+            operation: Operation::GetOrder.name(),
+            seller_id: seller.clone(),
+            reason,
+        })
+    }
+}

@@ -1,0 +1,37 @@
+//! The Selling Partner API client: LWA access tokens from refresh tokens kept in Secrets
+//! Manager, Orders 2026-01-01, 429/5xx retried with jittered backoff. It logs each call's
+//! operation, seller, status, `x-amzn-RequestId` and latency; never a body.
+
+mod client;
+mod error;
+mod lwa;
+mod orders;
+
+pub use client::{RetryPolicy, SpApiClient};
+pub use error::{LwaFailure, SpApiError};
+pub use lwa::LwaTokens;
+pub use orders::{INCLUDED_DATA, OrderModel, SearchOrdersResponse, to_fetched_order};
+
+/// The operations the suite calls, with their official default rate (requests/s) and burst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    SearchOrders,
+    GetOrder,
+}
+
+impl Operation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::SearchOrders => "searchOrders",
+            Operation::GetOrder => "getOrder",
+        }
+    }
+
+    /// `(rate per second, burst)` from the Orders 2026-01-01 model.
+    pub fn default_quota(self) -> (f64, u32) {
+        match self {
+            Operation::SearchOrders => (0.0056, 20),
+            Operation::GetOrder => (0.5, 30),
+        }
+    }
+}

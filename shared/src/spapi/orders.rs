@@ -1,0 +1,280 @@
+//! Orders 2026-01-01 response shapes (`orders_2026-01-01.json`), only the fields fulfilment
+//! needs, and their translation into the domain: facts to [`Order`], PII to [`OrderPii`].
+//! Fields we do not need (gift messages, customization URLs, tax, payment) are never read.
+
+use crate::domain::{
+    AmazonOrderId, BuyerPii, DeliveryAddressPii, MarketplaceId, Money, Order, OrderItemId,
+    OrderLine, OrderPii, OrderStatus, PackageState, Pii, SellerId, ShipmentPackage, Sku,
+};
+use crate::ports::FetchedOrder;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+/// What fulfilment asks for: who bought, where it goes, by when, and what has shipped.
+pub const INCLUDED_DATA: [&str; 4] = ["BUYER", "RECIPIENT", "FULFILLMENT", "PACKAGES"];
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchOrdersResponse {
+    pub orders: Vec<OrderModel>,
+    pub pagination: Option<Pagination>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pagination {
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GetOrderResponse {
+    pub order: OrderModel,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderModel {
+    pub order_id: String,
+    pub created_time: DateTime<Utc>,
+    pub last_updated_time: DateTime<Utc>,
+    #[serde(default)]
+    pub programs: Vec<String>,
+    pub sales_channel: SalesChannel,
+    pub buyer: Option<BuyerModel>,
+    pub recipient: Option<RecipientModel>,
+    pub fulfillment: Option<OrderFulfillment>,
+    pub order_items: Vec<OrderItemModel>,
+    #[serde(default)]
+    pub packages: Vec<PackageModel>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SalesChannel {
+    pub marketplace_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuyerModel {
+    pub buyer_name: Option<Pii<String>>,
+    pub buyer_email: Option<Pii<String>>,
+    pub buyer_company_name: Option<Pii<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecipientModel {
+    pub delivery_address: Option<CustomerAddress>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerAddress {
+    pub name: Option<Pii<String>>,
+    pub company_name: Option<Pii<String>>,
+    pub address_line1: Option<Pii<String>>,
+    pub address_line2: Option<Pii<String>>,
+    pub address_line3: Option<Pii<String>>,
+    pub city: Option<Pii<String>>,
+    pub district_or_county: Option<Pii<String>>,
+    pub state_or_region: Option<Pii<String>>,
+    pub municipality: Option<Pii<String>>,
+    pub postal_code: Option<Pii<String>>,
+    pub country_code: Option<Pii<String>>,
+    pub phone: Option<Pii<String>>,
+    pub address_type: Option<Pii<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderFulfillment {
+    pub fulfillment_status: String,
+    pub fulfillment_service_level: Option<String>,
+    pub ship_by_window: Option<DateTimeRange>,
+    pub deliver_by_window: Option<DateTimeRange>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DateTimeRange {
+    pub latest_date_time: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderItemModel {
+    pub order_item_id: String,
+    pub quantity_ordered: u32,
+    pub product: ItemProduct,
+    pub fulfillment: Option<ItemFulfillment>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemProduct {
+    pub asin: Option<String>,
+    pub title: Option<String>,
+    pub seller_sku: Option<String>,
+    pub price: Option<ItemPrice>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemPrice {
+    pub unit_price: Option<MoneyModel>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MoneyModel {
+    pub amount: String,
+    pub currency_code: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemFulfillment {
+    pub quantity_fulfilled: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PackageModel {
+    pub package_reference_id: String,
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    pub ship_time: Option<DateTime<Utc>>,
+    pub package_status: Option<PackageStatusModel>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PackageStatusModel {
+    pub status: String,
+}
+
+fn package_state(s: &str) -> Option<PackageState> {
+    Some(match s {
+        "PENDING" => PackageState::Pending,
+        "IN_TRANSIT" => PackageState::InTransit,
+        "SHIPPED" => PackageState::Shipped,
+        "DELIVERED" => PackageState::Delivered,
+        "CANCELLED" => PackageState::Cancelled,
+        "UNDELIVERABLE" => PackageState::Undeliverable,
+        _ => return None,
+    })
+}
+
+fn order_status(fulfillment_status: &str, delivered: bool) -> Result<OrderStatus, String> {
+    Ok(match fulfillment_status {
+        "PENDING_AVAILABILITY" | "PENDING" => OrderStatus::Pending,
+        "UNSHIPPED" | "PARTIALLY_SHIPPED" => OrderStatus::Unshipped,
+        "SHIPPED" if delivered => OrderStatus::Delivered,
+        "SHIPPED" => OrderStatus::Shipped,
+        "CANCELLED" => OrderStatus::Canceled,
+        "UNFULFILLABLE" => OrderStatus::Unfulfillable,
+        other => return Err(format!("unknown fulfillmentStatus {other:?}")),
+    })
+}
+
+/// Split an Orders 2026-01-01 order into facts and PII. The error names the order and the
+/// field, never a value that could be PII.
+pub fn to_fetched_order(seller: &SellerId, m: OrderModel) -> Result<FetchedOrder, String> {
+    let order_id = AmazonOrderId::parse(&m.order_id).map_err(|e| format!("orderId: {e}"))?;
+    let bad = |field: &str, e: &dyn std::fmt::Display| format!("order {order_id}: {field}: {e}");
+    let fulfillment = m
+        .fulfillment
+        .ok_or_else(|| bad("fulfillment", &"missing (includedData FULFILLMENT)"))?;
+    let packages: Vec<ShipmentPackage> = m
+        .packages
+        .into_iter()
+        .map(|p| ShipmentPackage {
+            package_reference_id: p.package_reference_id,
+            carrier: p.carrier,
+            tracking_number: p.tracking_number,
+            ship_time: p.ship_time,
+            state: p.package_status.and_then(|s| package_state(&s.status)),
+        })
+        .collect();
+    let delivered = !packages.is_empty()
+        && packages
+            .iter()
+            .all(|p| p.state == Some(PackageState::Delivered));
+    let status = order_status(&fulfillment.fulfillment_status, delivered)
+        .map_err(|e| bad("fulfillmentStatus", &e))?;
+    let lines = m
+        .order_items
+        .into_iter()
+        .map(|i| {
+            Ok(OrderLine {
+                order_item_id: OrderItemId::parse(i.order_item_id)
+                    .map_err(|e| bad("orderItemId", &e))?,
+                sku: i
+                    .product
+                    .seller_sku
+                    .map(Sku::parse)
+                    .transpose()
+                    .map_err(|e| bad("sellerSku", &e))?,
+                asin: i.product.asin,
+                title: i.product.title,
+                quantity_ordered: i.quantity_ordered,
+                quantity_shipped: i
+                    .fulfillment
+                    .and_then(|f| f.quantity_fulfilled)
+                    .unwrap_or(0),
+                unit_price: i.product.price.and_then(|p| p.unit_price).map(|m| Money {
+                    amount: m.amount,
+                    currency_code: m.currency_code,
+                }),
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let marketplace_id = m
+        .sales_channel
+        .marketplace_id
+        .map(MarketplaceId::parse)
+        .transpose()
+        .map_err(|e| bad("salesChannel.marketplaceId", &e))?;
+    let order = Order {
+        seller_id: seller.clone(),
+        order_id,
+        marketplace_id,
+        status,
+        created_at: m.created_time,
+        last_updated_at: m.last_updated_time,
+        ship_by: fulfillment.ship_by_window.and_then(|w| w.latest_date_time),
+        deliver_by: fulfillment
+            .deliver_by_window
+            .and_then(|w| w.latest_date_time),
+        service_level: fulfillment.fulfillment_service_level,
+        programs: m.programs,
+        lines,
+        packages,
+    };
+    let pii = OrderPii {
+        buyer: m.buyer.map(|b| BuyerPii {
+            name: b.buyer_name,
+            email: b.buyer_email,
+            company_name: b.buyer_company_name,
+        }),
+        recipient: m
+            .recipient
+            .and_then(|r| r.delivery_address)
+            .map(|a| DeliveryAddressPii {
+                name: a.name,
+                company_name: a.company_name,
+                address_line1: a.address_line1,
+                address_line2: a.address_line2,
+                address_line3: a.address_line3,
+                city: a.city,
+                district_or_county: a.district_or_county,
+                state_or_region: a.state_or_region,
+                municipality: a.municipality,
+                postal_code: a.postal_code,
+                country_code: a.country_code,
+                phone: a.phone,
+                address_type: a.address_type,
+            }),
+    };
+    Ok(FetchedOrder { order, pii })
+}

@@ -1,0 +1,300 @@
+//! The catch-up sweep: for each active seller, `searchOrders` by last update from the seller's
+//! checkpoint, store every order (facts in orders, sealed PII in pii), and advance the
+//! checkpoint only after the page is stored. A sweep stopped anywhere resumes from its last
+//! stored page: no gap (the window and page token are kept) and no duplicate (stores are
+//! idempotent upserts keyed by order).
+
+use crate::adapters::{StoreError, VaultError};
+use crate::config::SweepSettings;
+use crate::domain::{RetentionPolicy, SellerId};
+use crate::ports::{
+    CheckpointStore, Clock, FetchedOrder, OrderSearch, OrderStore, PiiHolding, PiiVault,
+    SellerAccount, SellerRegistry, SpApiOrders, SweepCheckpoint, SweepWindow, UpsertOutcome,
+};
+use crate::spapi::SpApiError;
+use chrono::Duration;
+use futures::{StreamExt, TryStreamExt, stream};
+use serde::Serialize;
+use std::time::Instant;
+
+/// Amazon serves orders no fresher than two minutes before now.
+const FRESHNESS_LAG: Duration = Duration::minutes(2);
+/// Do not start a page with less time than this left before the Lambda deadline.
+const PAGE_TIME_MARGIN: std::time::Duration = std::time::Duration::from_secs(20);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Api(#[from] SpApiError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+}
+
+impl SyncError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SyncError::Api(e) => e.kind(),
+            SyncError::Store(StoreError::Conflict { .. }) => "checkpoint_conflict",
+            SyncError::Store(_) => "store",
+            SyncError::Vault(_) => "vault",
+        }
+    }
+}
+
+/// What to sweep this time.
+#[derive(Debug, Clone, Default)]
+pub struct SweepRequest {
+    /// Only these sellers (on-demand runs); all active sellers when `None`.
+    pub only_sellers: Option<Vec<SellerId>>,
+    /// Stop starting pages when this is near (the Lambda's deadline).
+    pub deadline: Option<Instant>,
+    /// Stop after this many pages per seller (bounded runs).
+    pub max_pages: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SweepOutcome {
+    /// The window is fully stored; the checkpoint moved to its end.
+    Complete,
+    /// Stopped for time or page budget; the next run resumes from the checkpoint.
+    Paused,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SellerSweep {
+    pub seller_id: SellerId,
+    pub outcome: SweepOutcome,
+    pub pages: u32,
+    pub orders_stored: u32,
+    pub orders_stale: u32,
+    pub pii_items_sealed: u32,
+    pub pii_purged_orders: u32,
+    pub error_kind: Option<&'static str>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SweepReport {
+    pub sellers: Vec<SellerSweep>,
+    pub orders_stored: u32,
+    pub pii_items_sealed: u32,
+    pub sellers_failed: u32,
+}
+
+pub struct OrderSync<'a> {
+    pub api: &'a dyn SpApiOrders,
+    pub orders: &'a dyn OrderStore,
+    pub vault: &'a dyn PiiVault,
+    pub checkpoints: &'a dyn CheckpointStore,
+    pub sellers: &'a dyn SellerRegistry,
+    pub clock: &'a dyn Clock,
+    pub retention: RetentionPolicy,
+    pub settings: SweepSettings,
+}
+
+/// What storing one order did.
+#[derive(Default)]
+struct Stored {
+    stale: bool,
+    sealed: u32,
+    purged: bool,
+}
+
+impl OrderSync<'_> {
+    /// Sweep every selected seller. One seller's failure is reported and never stops the others.
+    pub async fn run(&self, request: &SweepRequest) -> Result<SweepReport, StoreError> {
+        let mut sellers = self.sellers.active_sellers().await?;
+        if let Some(only) = &request.only_sellers {
+            sellers.retain(|s| only.contains(&s.seller_id));
+        }
+        let mut reports: Vec<SellerSweep> = stream::iter(sellers.iter())
+            .map(|s| self.sweep_seller(s, request))
+            .buffer_unordered(self.settings.seller_concurrency)
+            .collect()
+            .await;
+        reports.sort_by(|a, b| a.seller_id.cmp(&b.seller_id));
+        Ok(SweepReport {
+            orders_stored: reports.iter().map(|r| r.orders_stored).sum(),
+            pii_items_sealed: reports.iter().map(|r| r.pii_items_sealed).sum(),
+            sellers_failed: reports
+                .iter()
+                .filter(|r| r.outcome == SweepOutcome::Failed)
+                .count() as u32,
+            sellers: reports,
+        })
+    }
+
+    async fn sweep_seller(&self, seller: &SellerAccount, request: &SweepRequest) -> SellerSweep {
+        let mut report = SellerSweep {
+            seller_id: seller.seller_id.clone(),
+            outcome: SweepOutcome::Failed,
+            pages: 0,
+            orders_stored: 0,
+            orders_stale: 0,
+            pii_items_sealed: 0,
+            pii_purged_orders: 0,
+            error_kind: None,
+            error: None,
+        };
+        match self.sweep_pages(seller, request, &mut report).await {
+            Ok(outcome) => report.outcome = outcome,
+            Err(e) => {
+                tracing::warn!(
+                    seller_id = %seller.seller_id,
+                    error_kind = e.kind(),
+                    error = %e,
+                    pages = report.pages,
+                    "seller sweep failed; other sellers continue, this one resumes from its checkpoint"
+                );
+                report.error_kind = Some(e.kind());
+                report.error = Some(e.to_string());
+            }
+        }
+        tracing::info!(
+            seller_id = %seller.seller_id,
+            outcome = ?report.outcome,
+            pages = report.pages,
+            orders_stored = report.orders_stored,
+            orders_stale = report.orders_stale,
+            pii_items_sealed = report.pii_items_sealed,
+            "seller sweep finished"
+        );
+        report
+    }
+
+    async fn sweep_pages(
+        &self,
+        seller: &SellerAccount,
+        request: &SweepRequest,
+        report: &mut SellerSweep,
+    ) -> Result<SweepOutcome, SyncError> {
+        let id = &seller.seller_id;
+        let stored = self.checkpoints.load(id).await?;
+        let (mut checkpoint, mut version) = match stored {
+            Some(v) => (v.value, Some(v.version)),
+            None => (SweepCheckpoint::default(), None),
+        };
+        let mut window = match checkpoint.in_progress.clone() {
+            Some(w) => w,
+            None => {
+                let now = self.clock.now();
+                let after = checkpoint
+                    .synced_until
+                    .unwrap_or(now - self.settings.first_lookback);
+                let before = now - FRESHNESS_LAG;
+                if before <= after {
+                    return Ok(SweepOutcome::Complete);
+                }
+                let window = SweepWindow {
+                    updated_after: after,
+                    updated_before: before,
+                    next_page: None,
+                    pages_stored: 0,
+                };
+                checkpoint.in_progress = Some(window.clone());
+                version = Some(self.checkpoints.save(id, &checkpoint, version).await?);
+                window
+            }
+        };
+        loop {
+            if request.max_pages.is_some_and(|m| report.pages >= m)
+                || request
+                    .deadline
+                    .is_some_and(|d| d.saturating_duration_since(Instant::now()) < PAGE_TIME_MARGIN)
+            {
+                return Ok(SweepOutcome::Paused);
+            }
+            let search = OrderSearch {
+                marketplace_ids: seller.marketplace_ids.clone(),
+                updated_after: window.updated_after,
+                updated_before: window.updated_before,
+                page_size: self.settings.page_size,
+                page: window.next_page.clone(),
+            };
+            let page = self.api.search_orders(id, &search).await?;
+            let results: Vec<Stored> = stream::iter(page.orders.iter())
+                .map(|o| self.store(o))
+                .buffer_unordered(self.settings.store_concurrency)
+                .try_collect()
+                .await?;
+            report.pages += 1;
+            for r in &results {
+                if r.stale {
+                    report.orders_stale += 1;
+                } else {
+                    report.orders_stored += 1;
+                }
+                report.pii_items_sealed += r.sealed;
+                report.pii_purged_orders += u32::from(r.purged);
+            }
+            // Only now, with the page stored, does the checkpoint move.
+            match page.next_page {
+                Some(next) => {
+                    window.next_page = Some(next);
+                    window.pages_stored += 1;
+                    checkpoint.in_progress = Some(window.clone());
+                }
+                None => {
+                    checkpoint.synced_until = Some(window.updated_before);
+                    checkpoint.in_progress = None;
+                }
+            }
+            version = Some(self.checkpoints.save(id, &checkpoint, version).await?);
+            if checkpoint.in_progress.is_none() {
+                return Ok(SweepOutcome::Complete);
+            }
+        }
+    }
+
+    /// Store one order: facts first (conditional on its version), then its PII sealed, or
+    /// purged at once when its retention date has already passed (canceled orders).
+    async fn store(&self, fetched: &FetchedOrder) -> Result<Stored, SyncError> {
+        let order = &fetched.order;
+        let now = self.clock.now();
+        let purge_at = self.retention.purge_at(&order.retention_facts(now));
+        let hold = purge_at > now && !fetched.pii.is_empty();
+        let outcome = self
+            .orders
+            .upsert(
+                order,
+                PiiHolding {
+                    held: hold,
+                    purge_at,
+                },
+            )
+            .await?;
+        if outcome == UpsertOutcome::Stale {
+            // A newer version is stored; its PII is the one to keep.
+            return Ok(Stored {
+                stale: true,
+                ..Stored::default()
+            });
+        }
+        if hold {
+            let sealed = self
+                .vault
+                .seal(
+                    &order.seller_id,
+                    &order.order_id,
+                    order.last_updated_at,
+                    &fetched.pii,
+                    purge_at,
+                )
+                .await?;
+            Ok(Stored {
+                sealed: sealed as u32,
+                ..Stored::default()
+            })
+        } else {
+            let purged = self.vault.purge(&order.seller_id, &order.order_id).await?;
+            Ok(Stored {
+                purged: purged > 0,
+                ..Stored::default()
+            })
+        }
+    }
+}
