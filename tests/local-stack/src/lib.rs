@@ -1,1 +1,50 @@
-//! Local stack harness.
+//! The local stack: moto server (DynamoDB, KMS, Secrets Manager), the SP-API simulator, and
+//! the real function binaries under the Lambda Runtime API emulator (`cargo lambda watch`),
+//! with resources created from `infra/tables.json`, the definitions CDK deploys.
+//!
+//! Everything binds to 127.0.0.1 on free ports, and every process started here is stopped
+//! when its handle drops or when the process that started it dies.
+
+pub mod day;
+pub mod functions;
+pub mod moto;
+pub mod process;
+pub mod resources;
+
+use std::path::PathBuf;
+
+/// The workspace root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the workspace root exists")
+}
+
+/// A tool installed by `make setup` into the repository's virtualenv.
+pub fn venv_tool(name: &str) -> Result<PathBuf, String> {
+    let path = repo_root().join(".venv/bin").join(name);
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{} is missing: run `make setup` first",
+            path.display()
+        ))
+    }
+}
+
+/// A free loopback port (asked of the OS, then released for the server to take).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Where the local stack writes its logs.
+pub fn log_dir(run: &str) -> PathBuf {
+    let dir = repo_root().join("target/local-stack").join(run);
+    std::fs::create_dir_all(&dir).expect("log directory");
+    dir
+}

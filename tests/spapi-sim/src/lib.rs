@@ -1,1 +1,231 @@
-//! SP-API simulator (work in progress).
+//! A stateful SP-API simulator for tests and the local stack: Login with Amazon's token
+//! endpoint and Orders 2026-01-01 (`searchOrders`, `getOrder`), seeded deterministically with
+//! FBM orders for several sellers, with Amazon's usage plans as token buckets on a clock tests can
+//! speed up or jump, Amazon's auth failures, and fault knobs (throttling, 5xx, latency,
+//! malformed bodies). It speaks HTTP on loopback, so the real client is what gets tested.
+
+mod clock;
+pub mod model;
+mod seed;
+mod server;
+
+pub use clock::{SimClock, TokenBucket};
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The LWA application the simulator accepts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AppCredentials {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// One selling partner who authorised the application.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SellerSeed {
+    pub seller_id: String,
+    pub refresh_token: String,
+    pub marketplace_id: String,
+    /// How many orders to seed for this seller.
+    pub orders: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SimConfig {
+    pub app: AppCredentials,
+    pub sellers: Vec<SellerSeed>,
+    pub seed: u64,
+    /// Simulated seconds per real second (token buckets and token lifetimes follow it).
+    pub clock_speed: f64,
+    /// Simulated time at start; real now when absent.
+    pub now: Option<DateTime<Utc>>,
+    pub access_token_ttl_secs: u32,
+}
+
+impl SimConfig {
+    /// `sellers` US sellers with `orders` orders each, every value derived from `seed`.
+    pub fn demo(sellers: usize, orders: usize, seed: u64) -> Self {
+        Self {
+            app: AppCredentials {
+                client_id: format!("amzn1.application-oa2-client.sim{seed:08x}"),
+                client_secret: format!("amzn1.oa2-cs.v1.sim-secret-{seed:016x}"),
+            },
+            sellers: (1..=sellers)
+                .map(|i| SellerSeed {
+                    seller_id: format!("A1SIMSELLER{i:02}"),
+                    refresh_token: format!("Atzr|sim-refresh-{seed:x}-{i:02}"),
+                    marketplace_id: "ATVPDKIKX0DER".into(),
+                    orders,
+                })
+                .collect(),
+            seed,
+            clock_speed: 1.0,
+            now: None,
+            access_token_ttl_secs: 3600,
+        }
+    }
+}
+
+/// Fault knobs. Shares are probabilities per SP-API request (LWA is never faulted);
+/// `max_faults` caps how many faults are injected in all, `None` for no cap.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Faults {
+    pub throttle_share: f64,
+    pub server_error_share: f64,
+    pub malformed_share: f64,
+    pub latency_ms: u64,
+    pub max_faults: Option<u64>,
+}
+
+/// What the simulator saw and did. `operations` counts responses by operation and status.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Stats {
+    pub operations: BTreeMap<String, BTreeMap<String, u64>>,
+    pub throttled_by_quota: u64,
+    pub throttled_injected: u64,
+    pub server_errors_injected: u64,
+    pub malformed_injected: u64,
+}
+
+impl Stats {
+    pub fn count(&self, operation: &str, status: u16) -> u64 {
+        self.operations
+            .get(operation)
+            .and_then(|m| m.get(&status.to_string()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub fn total(&self, operation: &str) -> u64 {
+        self.operations
+            .get(operation)
+            .map(|m| m.values().sum())
+            .unwrap_or(0)
+    }
+}
+
+/// The simulator's state, shared by the HTTP handlers and the [`SimHandle`].
+pub(crate) struct Sim {
+    pub(crate) config: SimConfig,
+    pub(crate) clock: SimClock,
+    pub(crate) state: Mutex<server::State>,
+}
+
+pub struct Simulator;
+
+impl Simulator {
+    /// Seed the orders and serve on `addr` (use port 0 for a free one).
+    pub async fn start(config: SimConfig, addr: SocketAddr) -> std::io::Result<SimHandle> {
+        let start = config.now.unwrap_or_else(Utc::now);
+        let clock = SimClock::new(start, config.clock_speed);
+        let state = server::State::seeded(&config, start);
+        let sim = Arc::new(Sim {
+            config,
+            clock,
+            state: Mutex::new(state),
+        });
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = server::router(sim.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(SimHandle {
+            sim,
+            addr: local,
+            stop: Mutex::new(Some(stop)),
+            task: Mutex::new(Some(task)),
+        })
+    }
+}
+
+pub struct SimHandle {
+    sim: Arc<Sim>,
+    addr: SocketAddr,
+    stop: Mutex<Option<oneshot::Sender<()>>>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl SimHandle {
+    /// The SP-API endpoint, e.g. `http://127.0.0.1:41234`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn lwa_token_url(&self) -> String {
+        format!("{}/auth/o2/token", self.base_url())
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        self.sim.lock().set_faults(faults);
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.sim.clock.now()
+    }
+
+    pub fn advance_clock(&self, by: Duration) {
+        self.sim.clock.advance(by);
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.sim.lock().stats.clone()
+    }
+
+    /// Every seeded PII value served by this simulator, for scanning logs for leaks.
+    pub fn seeded_pii_values(&self) -> Vec<String> {
+        self.sim.lock().pii_values()
+    }
+
+    pub fn order_count(&self, seller_id: &str) -> usize {
+        self.sim.lock().order_count(seller_id)
+    }
+
+    /// The seller withdraws the authorisation: the refresh token and its access tokens die.
+    pub fn revoke_seller(&self, seller_id: &str) {
+        self.sim.lock().revoke(seller_id);
+    }
+
+    /// Every access token issued so far expires now (the next call gets 403).
+    pub fn expire_access_tokens(&self) {
+        self.sim.lock().expire_access_tokens();
+    }
+
+    pub async fn shutdown(&self) {
+        let stop = self.stop.lock().expect("sim lock").take();
+        if let Some(stop) = stop {
+            let _ = stop.send(());
+        }
+        let task = self.task.lock().expect("sim lock").take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.lock().ok().and_then(|mut s| s.take()) {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Sim {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, server::State> {
+        // A panic in a handler must not wedge every later test: take the state as it is.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

@@ -1,0 +1,49 @@
+# The two commands: `make run` (the local stack, one simulated day) and `make test` (everything).
+# Both install what they need into the repository first (.venv, infra/node_modules).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV := .venv
+PY_PINS := moto[server]==5.2.5 boto3 cargo-lambda==1.9.2 cfn-lint==1.51.0
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: setup run test test-rust test-infra fmt-check lint bench clean
+
+setup: $(VENV)/.installed infra/node_modules/.installed
+
+$(VENV)/.installed: Makefile
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(PY_PINS)
+	touch $@
+
+infra/node_modules/.installed: infra/package.json infra/package-lock.json
+	cd infra && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The local stack: moto server + SP-API simulator + order-sync under `cargo lambda watch`.
+# Logs: target/local-stack/logs/. Last line of output: one JSON summary.
+run: setup
+	cargo build --quiet --workspace --bins
+	cargo run --quiet -p local-stack --bin local-run
+
+fmt-check:
+	cargo fmt --all -- --check
+
+lint:
+	cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+test-rust: setup
+	cargo build --quiet --workspace --bins
+	if cargo nextest --version >/dev/null 2>&1; then \
+		cargo nextest run --workspace --no-fail-fast; \
+	else \
+		cargo test --workspace --no-fail-fast; \
+	fi
+
+test-infra: setup
+	cd infra && npx tsc --noEmit && npm test
+
+test: fmt-check lint test-rust test-infra
+
+clean:
+	rm -rf target/local-stack infra/cdk.out

@@ -1,0 +1,64 @@
+//! moto server: DynamoDB, KMS, SQS and Secrets Manager on loopback.
+
+use crate::process::{Supervised, wait_for_port};
+use crate::{free_port, repo_root, venv_tool};
+use std::path::Path;
+use std::time::Duration;
+
+pub struct Moto {
+    pub endpoint: String,
+    _process: Supervised,
+}
+
+impl Moto {
+    pub fn start(log_dir: &Path) -> Result<Self, String> {
+        let program = venv_tool("moto_server")?;
+        let port = free_port();
+        let args = ["-H", "127.0.0.1", "-p", &port.to_string()].map(String::from);
+        let mut process = Supervised::spawn(
+            "moto_server",
+            &program,
+            &args,
+            &[],
+            &repo_root(),
+            &log_dir.join("moto.log"),
+        )
+        .map_err(|e| format!("starting moto_server: {e}"))?;
+        wait_for_port(&mut process, port, Duration::from_secs(30))?;
+        Ok(Self {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            _process: process,
+        })
+    }
+
+    /// An SDK configuration pointed at this moto, with dummy credentials.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new(REGION))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "local-stack",
+            ))
+            .load()
+            .await
+    }
+
+    /// The environment a function needs to reach this moto.
+    pub fn function_env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_REGION", REGION),
+            ("AWS_DEFAULT_REGION", REGION),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .to_vec()
+    }
+}
+
+pub const REGION: &str = "us-east-1";

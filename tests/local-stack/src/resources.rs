@@ -1,0 +1,298 @@
+//! Resources from the single source of definitions: the tables of `infra/tables.json` (the
+//! same file the CDK app builds from), the two KMS keys, the secrets and the seller registry.
+
+use crate::repo_root;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    PointInTimeRecoverySpecification, Projection, ProjectionType, ScalarAttributeType,
+    SseSpecification, SseType, TimeToLiveSpecification,
+};
+use serde::Deserialize;
+use shared::adapters::DynamoControl;
+use shared::ports::SellerAccount;
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TableDefinitions {
+    pub tables: Vec<TableDef>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TableDef {
+    pub id: String,
+    pub env_var: String,
+    pub partition_key: KeyDef,
+    pub sort_key: Option<KeyDef>,
+    pub global_secondary_indexes: Vec<IndexDef>,
+    pub time_to_live_attribute: Option<String>,
+    pub point_in_time_recovery: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KeyDef {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexDef {
+    pub name: String,
+    pub partition_key: KeyDef,
+    pub sort_key: Option<KeyDef>,
+}
+
+impl TableDefinitions {
+    pub fn load() -> Self {
+        let path = repo_root().join("infra/tables.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{} is not valid: {e}", path.display()))
+    }
+}
+
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .expect("key schema")
+}
+
+fn keys(pk: &KeyDef, sk: Option<&KeyDef>) -> Vec<KeySchemaElement> {
+    let mut k = vec![key(&pk.name, KeyType::Hash)];
+    if let Some(sk) = sk {
+        k.push(key(&sk.name, KeyType::Range));
+    }
+    k
+}
+
+impl TableDef {
+    /// Every attribute used in a key of the table or its indexes, once.
+    pub fn key_attributes(&self) -> BTreeSet<KeyDef> {
+        let mut all = BTreeSet::new();
+        all.insert(self.partition_key.clone());
+        all.extend(self.sort_key.clone());
+        for i in &self.global_secondary_indexes {
+            all.insert(i.partition_key.clone());
+            all.extend(i.sort_key.clone());
+        }
+        all
+    }
+}
+
+/// What the local stack created, by name.
+#[derive(Debug, Clone)]
+pub struct Provisioned {
+    /// Table id (`orders`, `pii`, ...) to table name.
+    pub tables: BTreeMap<String, String>,
+    /// Table id to the environment variable that carries its name.
+    pub table_env: BTreeMap<String, String>,
+    pub data_key_arn: String,
+    pub pii_key_arn: String,
+    pub lwa_app_secret_id: String,
+    pub seller_secret_prefix: String,
+}
+
+impl Provisioned {
+    pub fn table(&self, id: &str) -> &str {
+        &self.tables[id]
+    }
+}
+
+/// Secret values the local stack stores: the simulator's app credentials and sellers.
+pub struct Credentials {
+    pub client_id: String,
+    pub client_secret: String,
+    /// `(seller account, refresh token)`.
+    pub sellers: Vec<(SellerAccount, String)>,
+}
+
+/// Create keys, tables, secrets and the seller registry under `prefix` (unique per run or test).
+pub async fn provision(
+    sdk: &aws_config::SdkConfig,
+    prefix: &str,
+    creds: &Credentials,
+) -> Result<Provisioned, String> {
+    let kms = aws_sdk_kms::Client::new(sdk);
+    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+    let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+    let err = |what: &str, e: &dyn std::fmt::Display| format!("provisioning {what}: {e}");
+
+    let mut key_arns = Vec::new();
+    for purpose in ["data", "pii"] {
+        let key = kms
+            .create_key()
+            .description(format!("{prefix} {purpose} key"))
+            .send()
+            .await
+            .map_err(|e| err("kms key", &aws_sdk_kms::error::DisplayErrorContext(e)))?;
+        let meta = key.key_metadata.ok_or("kms key without metadata")?;
+        kms.enable_key_rotation()
+            .key_id(meta.key_id())
+            .send()
+            .await
+            .map_err(|e| err("kms rotation", &aws_sdk_kms::error::DisplayErrorContext(e)))?;
+        kms.create_alias()
+            .alias_name(format!("alias/{prefix}/{purpose}"))
+            .target_key_id(meta.key_id())
+            .send()
+            .await
+            .map_err(|e| err("kms alias", &aws_sdk_kms::error::DisplayErrorContext(e)))?;
+        key_arns.push(meta.arn.ok_or("kms key without arn")?);
+    }
+    let (data_key_arn, pii_key_arn) = (key_arns[0].clone(), key_arns[1].clone());
+
+    let defs = TableDefinitions::load();
+    let mut tables = BTreeMap::new();
+    let mut table_env = BTreeMap::new();
+    for t in &defs.tables {
+        let name = format!("{prefix}-{}", t.id);
+        let mut create = dynamo
+            .create_table()
+            .table_name(&name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .set_key_schema(Some(keys(&t.partition_key, t.sort_key.as_ref())))
+            .sse_specification(
+                SseSpecification::builder()
+                    .enabled(true)
+                    .sse_type(SseType::Kms)
+                    .kms_master_key_id(&data_key_arn)
+                    .build(),
+            );
+        for a in t.key_attributes() {
+            create = create.attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(&a.name)
+                    .attribute_type(ScalarAttributeType::from(a.kind.as_str()))
+                    .build()
+                    .map_err(|e| err("attribute definition", &e))?,
+            );
+        }
+        for i in &t.global_secondary_indexes {
+            create = create.global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(&i.name)
+                    .set_key_schema(Some(keys(&i.partition_key, i.sort_key.as_ref())))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
+                    .build()
+                    .map_err(|e| err("index", &e))?,
+            );
+        }
+        create
+            .send()
+            .await
+            .map_err(|e| err(&name, &aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        if let Some(attr) = &t.time_to_live_attribute {
+            dynamo
+                .update_time_to_live()
+                .table_name(&name)
+                .time_to_live_specification(
+                    TimeToLiveSpecification::builder()
+                        .enabled(true)
+                        .attribute_name(attr)
+                        .build()
+                        .map_err(|e| err("ttl", &e))?,
+                )
+                .send()
+                .await
+                .map_err(|e| err(&name, &aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        }
+        if t.point_in_time_recovery {
+            dynamo
+                .update_continuous_backups()
+                .table_name(&name)
+                .point_in_time_recovery_specification(
+                    PointInTimeRecoverySpecification::builder()
+                        .point_in_time_recovery_enabled(true)
+                        .build()
+                        .map_err(|e| err("pitr", &e))?,
+                )
+                .send()
+                .await
+                .map_err(|e| err(&name, &aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        }
+        tables.insert(t.id.clone(), name);
+        table_env.insert(t.id.clone(), t.env_var.clone());
+    }
+
+    let lwa_app_secret_id = format!("{prefix}/lwa-app");
+    let seller_secret_prefix = format!("{prefix}/sellers/");
+    let app =
+        serde_json::json!({"client_id": creds.client_id, "client_secret": creds.client_secret});
+    secrets
+        .create_secret()
+        .name(&lwa_app_secret_id)
+        .kms_key_id(&data_key_arn)
+        .secret_string(app.to_string())
+        .send()
+        .await
+        .map_err(|e| {
+            err(
+                "lwa secret",
+                &aws_sdk_secretsmanager::error::DisplayErrorContext(e),
+            )
+        })?;
+    let control = DynamoControl::new(dynamo.clone(), tables["control"].clone());
+    for (account, refresh_token) in &creds.sellers {
+        secrets
+            .create_secret()
+            .name(format!("{seller_secret_prefix}{}", account.seller_id))
+            .kms_key_id(&data_key_arn)
+            .secret_string(serde_json::json!({ "refresh_token": refresh_token }).to_string())
+            .send()
+            .await
+            .map_err(|e| {
+                err(
+                    "seller secret",
+                    &aws_sdk_secretsmanager::error::DisplayErrorContext(e),
+                )
+            })?;
+        control
+            .register_seller(account)
+            .await
+            .map_err(|e| err("seller registry", &e))?;
+    }
+
+    Ok(Provisioned {
+        tables,
+        table_env,
+        data_key_arn,
+        pii_key_arn,
+        lwa_app_secret_id,
+        seller_secret_prefix,
+    })
+}
+
+impl Provisioned {
+    /// The environment `order-sync` reads (see `shared::config`), for this stack.
+    pub fn order_sync_env(
+        &self,
+        spapi_endpoint: &str,
+        lwa_token_url: &str,
+    ) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = ["orders", "pii", "control"]
+            .iter()
+            .map(|id| (self.table_env[*id].clone(), self.tables[*id].clone()))
+            .collect();
+        env.extend(
+            [
+                ("PII_KEY_ID", self.pii_key_arn.as_str()),
+                ("SPAPI_ENDPOINT", spapi_endpoint),
+                ("LWA_ENDPOINT", lwa_token_url),
+                ("LWA_APP_SECRET_ID", self.lwa_app_secret_id.as_str()),
+                ("SELLER_SECRET_PREFIX", self.seller_secret_prefix.as_str()),
+                ("RETENTION_DAYS", "30"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        env
+    }
+}

@@ -1,0 +1,165 @@
+//! `order-sync` through its real handler and adapters, against moto and the SP-API simulator.
+
+mod common;
+
+use common::{run_sync, s, stack};
+use serde_json::json;
+use shared::ports::CheckpointStore;
+use shared::sync::SweepOutcome;
+use spapi_sim::{Faults, SimConfig};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_sweep_stores_every_order_once_and_seals_pii_of_held_orders_only() {
+    let t = stack("sweep", SimConfig::demo(3, 40, 7)).await;
+    let handler = t.order_sync(15);
+
+    let report = run_sync(&handler, json!({})).await;
+    assert_eq!(report.sellers_failed, 0, "{report:?}");
+    assert!(
+        report
+            .sellers
+            .iter()
+            .all(|r| r.outcome == SweepOutcome::Complete),
+        "{report:?}"
+    );
+
+    let orders = t.scan("orders").await;
+    assert_eq!(orders.len(), 120, "every seeded order is stored once");
+    for i in 0..3 {
+        let seller = t.seller(i).to_string();
+        let stored = orders
+            .iter()
+            .filter(|o| s(o, "seller_id") == seller)
+            .count();
+        assert_eq!(stored, t.sim.order_count(&seller), "seller {seller}");
+    }
+    // 40 orders at 15 a page: 3 pages per seller, each fetched once.
+    assert_eq!(t.calls("searchOrders"), 9);
+
+    let pii = t.scan("pii").await;
+    assert_eq!(report.pii_items_sealed as usize, pii.len());
+    let held: BTreeSet<String> = orders
+        .iter()
+        .filter(|o| s(o, "pii_state") == "held")
+        .map(|o| format!("{}#{}", s(o, "seller_id"), s(o, "order_id")))
+        .collect();
+    let sealed: BTreeSet<String> = pii.iter().map(|i| s(i, "seller_order")).collect();
+    assert!(!held.is_empty());
+    assert_eq!(
+        held, sealed,
+        "PII is sealed exactly for the orders that say they hold it"
+    );
+    for o in orders.iter().filter(|o| s(o, "status") == "canceled") {
+        assert_eq!(s(o, "pii_state"), "none", "canceled orders purge at once");
+    }
+
+    // Running again finds nothing new and changes nothing.
+    let again = run_sync(&handler, json!({})).await;
+    assert_eq!(again.orders_stored, 0, "{again:?}");
+    assert_eq!(t.scan("orders").await.len(), 120);
+    assert_eq!(t.scan("pii").await.len(), pii.len());
+}
+
+#[tokio::test]
+async fn a_paused_sweep_resumes_from_its_checkpoint_without_gaps_or_refetching() {
+    let t = stack("resume", SimConfig::demo(1, 50, 11)).await;
+    let handler = t.order_sync(10);
+
+    let first = run_sync(&handler, json!({"max_pages": 2})).await;
+    assert_eq!(first.sellers[0].outcome, SweepOutcome::Paused);
+    assert_eq!(t.scan("orders").await.len(), 20);
+
+    let second = run_sync(&handler, json!({})).await;
+    assert_eq!(second.sellers[0].outcome, SweepOutcome::Complete);
+    assert_eq!(t.scan("orders").await.len(), 50);
+    // Five pages in all: the second run started at page three, not at page one.
+    assert_eq!(t.calls("searchOrders"), 5);
+}
+
+#[tokio::test]
+async fn a_sweep_killed_mid_page_resumes_with_no_gaps_and_no_duplicates() {
+    let t = stack("killed", SimConfig::demo(1, 60, 13)).await;
+    // Every SP-API answer takes 300 ms, so 900 ms cannot cover more than 3 of the 6 pages.
+    t.sim.set_faults(Faults {
+        latency_ms: 300,
+        ..Faults::default()
+    });
+    let handler = t.order_sync(10);
+    let killed =
+        tokio::time::timeout(Duration::from_millis(900), run_sync(&handler, json!({}))).await;
+    assert!(killed.is_err(), "the first run was cut off");
+    let after_kill = t.scan("orders").await.len();
+    assert!(after_kill < 60, "stored {after_kill} before the kill");
+
+    t.sim.set_faults(Faults::default());
+    let report = run_sync(&handler, json!({})).await;
+    assert_eq!(
+        report.sellers[0].outcome,
+        SweepOutcome::Complete,
+        "{report:?}"
+    );
+    let orders = t.scan("orders").await;
+    let ids: BTreeSet<String> = orders.iter().map(|o| s(o, "order_id")).collect();
+    assert_eq!(orders.len(), 60);
+    assert_eq!(ids.len(), 60);
+    // At most the page in flight at the kill is fetched twice.
+    assert!(
+        t.calls("searchOrders") <= 7,
+        "searchOrders calls: {}",
+        t.calls("searchOrders")
+    );
+
+    let control = shared::adapters::DynamoControl::new(t.dynamo(), t.stack.table("control"));
+    let checkpoint = control.load(&t.seller(0)).await.unwrap().unwrap().value;
+    assert!(checkpoint.in_progress.is_none());
+    assert!(checkpoint.synced_until.is_some());
+}
+
+#[tokio::test]
+async fn a_burst_of_429s_is_ridden_out() {
+    let t = stack("throttled", SimConfig::demo(1, 20, 17)).await;
+    t.sim.set_faults(Faults {
+        throttle_share: 1.0,
+        max_faults: Some(4),
+        ..Faults::default()
+    });
+    let handler = t.order_sync(20);
+    let report = run_sync(&handler, json!({})).await;
+    assert_eq!(
+        report.sellers[0].outcome,
+        SweepOutcome::Complete,
+        "{report:?}"
+    );
+    assert_eq!(t.scan("orders").await.len(), 20);
+    let stats = serde_json::to_value(t.sim.stats()).unwrap();
+    assert_eq!(stats["throttled_injected"], 4, "{stats}");
+}
+
+#[tokio::test]
+async fn a_seller_whose_authorization_is_revoked_does_not_stop_the_others() {
+    let t = stack("revoked", SimConfig::demo(3, 10, 19)).await;
+    let revoked = t.seller(1);
+    t.sim.revoke_seller(revoked.as_str());
+    let handler = t.order_sync(20);
+    let report = run_sync(&handler, json!({})).await;
+    assert_eq!(report.sellers_failed, 1);
+    for r in &report.sellers {
+        if r.seller_id == revoked {
+            assert_eq!(r.outcome, SweepOutcome::Failed);
+            assert_eq!(r.error_kind, Some("lwa"));
+            assert!(
+                r.error
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("RefreshTokenRejected"),
+                "{r:?}"
+            );
+        } else {
+            assert_eq!(r.outcome, SweepOutcome::Complete, "{r:?}");
+            assert_eq!(r.orders_stored, 10);
+        }
+    }
+    assert_eq!(t.scan("orders").await.len(), 20);
+}

@@ -1,0 +1,601 @@
+//! The simulator over HTTP, as the real client sees it: LWA grants, Amazon's auth failures,
+//! paging, usage plans on the simulated clock, fault knobs, and every body checked against the
+//! official Orders 2026-01-01 model.
+
+use chrono::{Duration, SecondsFormat, Utc};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use spapi_sim::{Faults, SimConfig, SimHandle, Simulator};
+use std::path::PathBuf;
+
+async fn sim(config: SimConfig) -> SimHandle {
+    Simulator::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("simulator starts")
+}
+
+async fn token(sim: &SimHandle, config: &SimConfig, seller: usize) -> String {
+    let resp = reqwest::Client::new()
+        .post(sim.lwa_token_url())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                config.sellers[seller].refresh_token.as_str(),
+            ),
+            ("client_id", config.app.client_id.as_str()),
+            ("client_secret", config.app.client_secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["expires_in"], 3600);
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+fn iso(t: chrono::DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+struct Reply {
+    status: StatusCode,
+    request_id: Option<String>,
+    rate_limit: Option<String>,
+    body: Value,
+}
+
+async fn call(sim: &SimHandle, token: Option<&str>, path: &str, query: &[(&str, String)]) -> Reply {
+    let mut req = reqwest::Client::new()
+        .get(format!("{}{path}", sim.base_url()))
+        .query(query);
+    if let Some(t) = token {
+        req = req.header("x-amz-access-token", t);
+    }
+    let resp = req.send().await.unwrap();
+    let header = |n: &str| {
+        resp.headers()
+            .get(n)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let (request_id, rate_limit) = (header("x-amzn-RequestId"), header("x-amzn-RateLimit-Limit"));
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Reply {
+        status,
+        request_id,
+        rate_limit,
+        body,
+    }
+}
+
+fn search_query(after: chrono::DateTime<Utc>, page_size: u32) -> Vec<(&'static str, String)> {
+    vec![
+        ("lastUpdatedAfter", iso(after)),
+        ("marketplaceIds", "ATVPDKIKX0DER".into()),
+        ("fulfilledBy", "MERCHANT".into()),
+        ("maxResultsPerPage", page_size.to_string()),
+        (
+            "includedData",
+            "BUYER,RECIPIENT,FULFILLMENT,PACKAGES".into(),
+        ),
+    ]
+}
+
+const SEARCH: &str = "/orders/2026-01-01/orders";
+
+/// All pages of one search, following `nextToken`.
+async fn all_pages(sim: &SimHandle, token: &str, page_size: u32) -> (Vec<Value>, usize) {
+    let mut query = search_query(Utc::now() - Duration::days(30), page_size);
+    let (mut orders, mut pages) = (Vec::new(), 0);
+    loop {
+        let r = call(sim, Some(token), SEARCH, &query).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        pages += 1;
+        let page = r.body["orders"].as_array().unwrap();
+        assert!(page.len() <= page_size as usize);
+        orders.extend(page.iter().cloned());
+        match r.body["pagination"]["nextToken"].as_str() {
+            Some(next) => {
+                query.retain(|(k, _)| *k != "paginationToken");
+                query.push(("paginationToken", next.to_owned()));
+            }
+            None => return (orders, pages),
+        }
+    }
+}
+
+#[tokio::test]
+async fn lwa_grants_tokens_only_to_the_app_and_sellers_it_knows() {
+    let config = SimConfig::demo(2, 1, 1);
+    let sim = sim(config.clone()).await;
+    token(&sim, &config, 0).await;
+    let http = reqwest::Client::new();
+    let post = |form: Vec<(&'static str, String)>| {
+        let http = http.clone();
+        let url = sim.lwa_token_url();
+        async move {
+            let r = http.post(url).form(&form).send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let app = &config.app;
+    let (status, body) = post(vec![
+        ("grant_type", "refresh_token".into()),
+        ("refresh_token", config.sellers[0].refresh_token.clone()),
+        ("client_id", app.client_id.clone()),
+        ("client_secret", "wrong".into()),
+    ])
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    let (status, body) = post(vec![
+        ("grant_type", "refresh_token".into()),
+        ("refresh_token", "Atzr|unknown".into()),
+        ("client_id", app.client_id.clone()),
+        ("client_secret", app.client_secret.clone()),
+    ])
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    // A grantless token exists but opens no seller's orders.
+    let (status, body) = post(vec![
+        ("grant_type", "client_credentials".into()),
+        ("scope", "sellingpartnerapi::notifications".into()),
+        ("client_id", app.client_id.clone()),
+        ("client_secret", app.client_secret.clone()),
+    ])
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let grantless = body["access_token"].as_str().unwrap().to_owned();
+    let r = call(
+        &sim,
+        Some(&grantless),
+        SEARCH,
+        &search_query(Utc::now() - Duration::days(1), 10),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let (status, body) = post(vec![
+        ("grant_type", "password".into()),
+        ("client_id", app.client_id.clone()),
+        ("client_secret", app.client_secret.clone()),
+    ])
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
+    );
+    let stats = sim.stats();
+    assert_eq!(stats.count("lwaToken", 200), 2);
+    assert_eq!(stats.total("lwaToken"), 5);
+}
+
+#[tokio::test]
+async fn missing_expired_and_revoked_tokens_get_403_with_the_official_body() {
+    let config = SimConfig::demo(2, 5, 2);
+    let sim = sim(config.clone()).await;
+    let q = search_query(Utc::now() - Duration::days(7), 10);
+    let r = call(&sim, None, SEARCH, &q).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.body["errors"][0]["code"], "Unauthorized");
+    assert!(r.request_id.is_some());
+
+    let t = token(&sim, &config, 0).await;
+    assert_eq!(
+        call(&sim, Some(&t), SEARCH, &q).await.status,
+        StatusCode::OK
+    );
+    sim.advance_clock(Duration::seconds(3601));
+    let r = call(&sim, Some(&t), SEARCH, &q).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(
+        r.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
+
+    let t = token(&sim, &config, 1).await;
+    sim.revoke_seller(&config.sellers[1].seller_id);
+    assert_eq!(
+        call(&sim, Some(&t), SEARCH, &q).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let r = reqwest::Client::new()
+        .post(sim.lwa_token_url())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", config.sellers[1].refresh_token.as_str()),
+            ("client_id", config.app.client_id.as_str()),
+            ("client_secret", config.app.client_secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn pages_cover_every_order_once_oldest_first_and_only_the_sellers_own() {
+    let config = SimConfig::demo(2, 95, 3);
+    let sim = sim(config.clone()).await;
+    let t = token(&sim, &config, 1).await;
+    let (orders, pages) = all_pages(&sim, &t, 20).await;
+    assert_eq!(pages, 5);
+    assert_eq!(orders.len(), 95);
+    assert_eq!(orders.len(), sim.order_count(&config.sellers[1].seller_id));
+    let ids: std::collections::BTreeSet<_> = orders
+        .iter()
+        .map(|o| o["orderId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 95, "no order twice");
+    let times: Vec<_> = orders
+        .iter()
+        .map(|o| o["lastUpdatedTime"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "oldest first");
+
+    // Another seller's order is not found with this seller's token.
+    let other = token(&sim, &config, 0).await;
+    let (theirs, _) = all_pages(&sim, &other, 100).await;
+    let foreign = theirs[0]["orderId"].as_str().unwrap();
+    let r = call(&sim, Some(&t), &format!("{SEARCH}/{foreign}"), &[]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.body["errors"][0]["code"], "NotFound");
+}
+
+#[tokio::test]
+async fn a_window_returns_exactly_the_orders_updated_inside_it() {
+    let config = SimConfig::demo(1, 60, 4);
+    let sim = sim(config.clone()).await;
+    let t = token(&sim, &config, 0).await;
+    let (all, _) = all_pages(&sim, &t, 100).await;
+    let mid = all[30]["lastUpdatedTime"].as_str().unwrap().to_owned();
+    let mut q = search_query(Utc::now() - Duration::days(30), 100);
+    q.push(("lastUpdatedBefore", mid.clone()));
+    let r = call(&sim, Some(&t), SEARCH, &q).await;
+    assert_eq!(r.body["lastUpdatedBefore"], mid.as_str());
+    let n = r.body["orders"].as_array().unwrap().len();
+    let expected = all
+        .iter()
+        .filter(|o| o["lastUpdatedTime"].as_str().unwrap() <= mid.as_str())
+        .count();
+    assert_eq!(n, expected);
+}
+
+#[tokio::test]
+async fn bad_searches_get_400_invalid_input() {
+    let config = SimConfig::demo(1, 5, 5);
+    let sim = sim(config.clone()).await;
+    let t = token(&sim, &config, 0).await;
+    let week_ago = Utc::now() - Duration::days(7);
+    let too_fresh = vec![
+        ("lastUpdatedAfter", iso(week_ago)),
+        ("lastUpdatedBefore", iso(Utc::now() - Duration::seconds(30))),
+    ];
+    let both = vec![
+        ("lastUpdatedAfter", iso(week_ago)),
+        ("createdAfter", iso(week_ago)),
+    ];
+    let neither = vec![("maxResultsPerPage", "10".into())];
+    let big_page = vec![
+        ("lastUpdatedAfter", iso(week_ago)),
+        ("maxResultsPerPage", "101".into()),
+    ];
+    let bad_date = vec![("lastUpdatedAfter", "last tuesday".into())];
+    let bad_data = vec![
+        ("lastUpdatedAfter", iso(week_ago)),
+        ("includedData", "EVERYTHING".into()),
+    ];
+    let bad_token = vec![("paginationToken", "forged".into())];
+    for q in [
+        too_fresh, both, neither, big_page, bad_date, bad_data, bad_token,
+    ] {
+        let r = call(&sim, Some(&t), SEARCH, &q).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q:?}");
+        assert_eq!(r.body["errors"][0]["code"], "InvalidInput", "{q:?}");
+    }
+}
+
+#[tokio::test]
+async fn included_data_decides_what_is_shown() {
+    let config = SimConfig::demo(1, 30, 6);
+    let sim = sim(config.clone()).await;
+    let t = token(&sim, &config, 0).await;
+    let (orders, _) = all_pages(&sim, &t, 100).await;
+    let with_buyer = orders
+        .iter()
+        .find(|o| o.get("buyer").is_some())
+        .expect("an order with a buyer");
+    let id = with_buyer["orderId"].as_str().unwrap();
+    let path = format!("{SEARCH}/{id}");
+    let full = call(
+        &sim,
+        Some(&t),
+        &path,
+        &[("includedData", "BUYER,RECIPIENT,FULFILLMENT".into())],
+    )
+    .await;
+    assert_eq!(full.status, StatusCode::OK);
+    assert_eq!(full.body["order"]["buyer"], with_buyer["buyer"]);
+    assert!(full.body["order"]["recipient"]["deliveryAddress"]["phone"].is_string());
+    let bare = call(&sim, Some(&t), &path, &[]).await;
+    let order = &bare.body["order"];
+    assert!(order.get("buyer").is_none() && order.get("recipient").is_none());
+    assert!(order.get("fulfillment").is_none() && order["orderItems"].is_array());
+}
+
+#[tokio::test]
+async fn usage_plans_are_token_buckets_on_the_simulated_clock() {
+    let config = SimConfig::demo(2, 3, 7);
+    let sim = sim(config.clone()).await;
+    let t = token(&sim, &config, 0).await;
+    let q = search_query(Utc::now() - Duration::days(7), 10);
+    for _ in 0..20 {
+        let r = call(&sim, Some(&t), SEARCH, &q).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.rate_limit.as_deref(), Some("0.0056"));
+    }
+    let r = call(&sim, Some(&t), SEARCH, &q).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.body["errors"][0]["code"], "QuotaExceeded");
+    assert_eq!(r.rate_limit, None, "Amazon sends no rate header with a 429");
+    // Another seller has a bucket of its own.
+    let other = token(&sim, &config, 1).await;
+    assert_eq!(
+        call(&sim, Some(&other), SEARCH, &q).await.status,
+        StatusCode::OK
+    );
+    // One token comes back every 1 / 0.0056 s = 178.6 s.
+    sim.advance_clock(Duration::seconds(170));
+    assert_eq!(
+        call(&sim, Some(&t), SEARCH, &q).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    sim.advance_clock(Duration::seconds(10));
+    let q = search_query(Utc::now() - Duration::days(7), 10);
+    assert_eq!(
+        call(&sim, Some(&t), SEARCH, &q).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&sim, Some(&t), SEARCH, &q).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(sim.stats().throttled_by_quota, 3);
+}
+
+#[tokio::test]
+async fn a_sped_up_clock_refills_getorder_at_its_official_rate() {
+    let config = SimConfig {
+        clock_speed: 60.0,
+        ..SimConfig::demo(1, 40, 8)
+    };
+    let sim = sim(config.clone()).await;
+    let t = token(&sim, &config, 0).await;
+    let (orders, _) = all_pages(&sim, &t, 100).await;
+    let path = format!("{SEARCH}/{}", orders[0]["orderId"].as_str().unwrap());
+    let mut ok = 0;
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_millis(1500) {
+        if call(&sim, Some(&t), &path, &[]).await.status == StatusCode::OK {
+            ok += 1;
+        }
+    }
+    // Burst 30, then 0.5/s × 60 = 30 per real second: at most 30 + 30 × 1.5 (+1 for rounding).
+    let elapsed = started.elapsed().as_secs_f64();
+    assert!(ok >= 30, "{ok}");
+    assert!(
+        ok as f64 <= 30.0 + 30.0 * elapsed + 1.0,
+        "{ok} in {elapsed}s"
+    );
+}
+
+#[tokio::test]
+async fn fault_knobs_inject_throttling_server_errors_and_broken_bodies() {
+    let config = SimConfig::demo(1, 10, 9);
+    let sim = sim(config.clone()).await;
+    let t = token(&sim, &config, 0).await;
+    let q = search_query(Utc::now() - Duration::days(7), 10);
+    sim.set_faults(Faults {
+        throttle_share: 1.0,
+        max_faults: Some(2),
+        ..Faults::default()
+    });
+    let statuses = [
+        call(&sim, Some(&t), SEARCH, &q).await.status,
+        call(&sim, Some(&t), SEARCH, &q).await.status,
+        call(&sim, Some(&t), SEARCH, &q).await.status,
+    ];
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::OK
+        ]
+    );
+    sim.set_faults(Faults {
+        server_error_share: 1.0,
+        max_faults: Some(1),
+        ..Faults::default()
+    });
+    let r = call(&sim, Some(&t), SEARCH, &q).await;
+    assert!(r.status.is_server_error());
+    assert!(r.request_id.is_some());
+    sim.set_faults(Faults {
+        malformed_share: 1.0,
+        max_faults: Some(1),
+        ..Faults::default()
+    });
+    let r = call(&sim, Some(&t), SEARCH, &q).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.is_string(), "the body does not parse as JSON");
+    sim.set_faults(Faults {
+        latency_ms: 300,
+        ..Faults::default()
+    });
+    let started = std::time::Instant::now();
+    assert_eq!(
+        call(&sim, Some(&t), SEARCH, &q).await.status,
+        StatusCode::OK
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    let stats = sim.stats();
+    assert_eq!(
+        (
+            stats.throttled_injected,
+            stats.server_errors_injected,
+            stats.malformed_injected
+        ),
+        (2, 1, 1)
+    );
+    assert_eq!(stats.throttled_by_quota, 0);
+}
+
+#[tokio::test]
+async fn seeded_pii_values_are_the_ones_served() {
+    let config = SimConfig::demo(1, 40, 10);
+    let sim = sim(config.clone()).await;
+    let t = token(&sim, &config, 0).await;
+    let (orders, _) = all_pages(&sim, &t, 100).await;
+    let served = serde_json::to_string(&orders).unwrap();
+    let values = sim.seeded_pii_values();
+    assert!(values.len() > 100, "{}", values.len());
+    assert!(values.iter().all(|v| served.contains(v.as_str())));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema: every body the simulator serves is valid against the official model.
+
+fn models_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spapi-models")
+}
+
+/// A draft-4 validator for one definition of the model. Every object is closed
+/// (`additionalProperties: false`), so a misspelt or invented field fails too.
+fn validator(model: &Value, definition: &str) -> jsonschema::Validator {
+    let mut definitions = model["definitions"].clone();
+    for def in definitions.as_object_mut().unwrap().values_mut() {
+        close_objects(def);
+    }
+    let schema = json!({
+        "definitions": definitions,
+        "allOf": [{ "$ref": format!("#/definitions/{definition}") }],
+    });
+    jsonschema::draft4::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("model compiles")
+}
+
+fn close_objects(schema: &mut Value) {
+    if let Some(obj) = schema.as_object_mut() {
+        if obj.contains_key("properties") && !obj.contains_key("additionalProperties") {
+            obj.insert("additionalProperties".into(), Value::Bool(false));
+        }
+        for v in obj.values_mut() {
+            close_objects(v);
+        }
+    } else if let Some(arr) = schema.as_array_mut() {
+        arr.iter_mut().for_each(close_objects);
+    }
+}
+
+fn assert_valid(v: &jsonschema::Validator, instance: &Value, what: &str) {
+    let errors: Vec<String> = v
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .take(10)
+        .collect();
+    assert!(errors.is_empty(), "{what}: {errors:#?}");
+}
+
+#[tokio::test]
+async fn responses_validate_against_the_official_orders_model() {
+    let path = models_dir().join("orders_2026-01-01.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!(
+            "SKIPPED: {} not found (../shared beside the repository)",
+            path.display()
+        );
+        return;
+    };
+    let model: Value = serde_json::from_str(&text).unwrap();
+    let search = validator(&model, "SearchOrdersResponse");
+    let get = validator(&model, "GetOrderResponse");
+    let errors = validator(&model, "ErrorList");
+    // The check is live: a wrong field name fails.
+    assert!(!search.is_valid(&json!({"orders": [], "nextToken": "x"})));
+
+    let config = SimConfig::demo(3, 80, 11);
+    let sim = sim(config.clone()).await;
+    let mut statuses = std::collections::BTreeSet::new();
+    for seller in 0..3 {
+        let t = token(&sim, &config, seller).await;
+        let mut query = search_query(Utc::now() - Duration::days(30), 30);
+        query.push(("lastUpdatedBefore", iso(Utc::now() - Duration::minutes(3))));
+        loop {
+            let r = call(&sim, Some(&t), SEARCH, &query).await;
+            assert_eq!(r.status, StatusCode::OK);
+            assert_valid(&search, &r.body, "searchOrders");
+            for (i, o) in r.body["orders"].as_array().unwrap().iter().enumerate() {
+                statuses.insert(
+                    o["fulfillment"]["fulfillmentStatus"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                );
+                if i >= 9 {
+                    continue; // getOrder's burst is 30: sample 9 per page
+                }
+                let id = o["orderId"].as_str().unwrap();
+                let g = call(
+                    &sim,
+                    Some(&t),
+                    &format!("{SEARCH}/{id}"),
+                    &[(
+                        "includedData",
+                        "BUYER,RECIPIENT,FULFILLMENT,PACKAGES".into(),
+                    )],
+                )
+                .await;
+                assert_eq!(g.status, StatusCode::OK);
+                assert_valid(&get, &g.body, "getOrder");
+            }
+            match r.body["pagination"]["nextToken"].as_str() {
+                Some(next) => query = vec![("paginationToken", next.to_owned())],
+                None => break,
+            }
+        }
+    }
+    assert!(
+        statuses.len() >= 4,
+        "a mix of fulfilment states: {statuses:?}"
+    );
+    for (status, body) in [
+        (403, call(&sim, None, SEARCH, &[]).await.body),
+        (
+            400,
+            call(&sim, Some(&token(&sim, &config, 0).await), SEARCH, &[])
+                .await
+                .body,
+        ),
+        (
+            404,
+            call(&sim, None, "/orders/2026-01-01/nowhere/x", &[])
+                .await
+                .body,
+        ),
+    ] {
+        assert_valid(&errors, &body, &format!("error body {status}"));
+    }
+}
