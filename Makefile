@@ -21,7 +21,7 @@ infra/node_modules/.installed: infra/package.json infra/package-lock.json
 	touch $@
 
 # The local stack: moto server + SP-API simulator + order-sync under `cargo lambda watch`.
-# Logs: target/local-stack/logs/. Last line of output: one JSON summary.
+# Logs: target/local-stack/run/. Last line of output: one JSON summary.
 run: setup
 	cargo build --quiet --workspace --bins
 	cargo run --quiet -p local-stack --bin local-run

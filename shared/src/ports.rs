@@ -2,7 +2,7 @@
 
 use crate::adapters::{SecretsError, StoreError, VaultError};
 use crate::domain::{
-    AmazonOrderId, BuyerPii, DeliveryAddressPii, MarketplaceId, Order, OrderPii, PiiKind, SellerId,
+    Address, AmazonOrderId, BuyerPii, MarketplaceId, Order, OrderPii, PiiKind, SellerId,
 };
 use crate::spapi::SpApiError;
 use async_trait::async_trait;
@@ -55,7 +55,7 @@ pub trait OrderStore: Send + Sync {
 #[derive(Debug)]
 pub enum OpenedPii {
     Buyer(BuyerPii),
-    Recipient(DeliveryAddressPii),
+    Recipient(Address),
 }
 
 #[async_trait]

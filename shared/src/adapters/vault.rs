@@ -8,9 +8,7 @@
 //! records with the order's context.
 
 use super::{StoreError, VaultError, is_condition_failure};
-use crate::domain::{
-    AmazonOrderId, BuyerPii, DeliveryAddressPii, OrderPii, Pii, PiiKind, SellerId,
-};
+use crate::domain::{Address, AmazonOrderId, BuyerPii, OrderPii, Pii, PiiKind, SellerId};
 use crate::ports::{OpenedPii, PiiVault};
 use async_trait::async_trait;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, Nonce, RandomizedNonceKey};
@@ -152,7 +150,7 @@ fn parse_plaintext(kind: PiiKind, bytes: &[u8]) -> Option<OpenedPii> {
             })
         }),
         PiiKind::Recipient => serde_json::from_slice::<AddressIn>(bytes).ok().map(|a| {
-            OpenedPii::Recipient(DeliveryAddressPii {
+            OpenedPii::Recipient(Address {
                 name: a.name,
                 company_name: a.company_name,
                 address_line1: a.address_line1,

@@ -7,5 +7,5 @@ mod retention;
 
 pub use ids::{AmazonOrderId, IdError, MarketplaceId, OrderItemId, SellerId, Sku};
 pub use order::{Money, Order, OrderLine, OrderStatus, PackageState, ShipmentPackage};
-pub use pii::{BuyerPii, DeliveryAddressPii, OrderPii, Pii, PiiKind};
+pub use pii::{Address, BuyerPii, OrderPii, Pii, PiiKind};
 pub use retention::{MAX_RETENTION_DAYS, RetentionError, RetentionFacts, RetentionPolicy};

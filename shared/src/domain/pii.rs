@@ -82,9 +82,9 @@ pub struct BuyerPii {
     pub company_name: Option<Pii<String>>,
 }
 
-/// Where the parcel goes: needed to print a label when we buy it outside Amazon's flow.
+/// A delivery address, every field buyer PII: where the parcel goes, needed to print a label.
 #[derive(Debug, Clone, Default)]
-pub struct DeliveryAddressPii {
+pub struct Address {
     pub name: Option<Pii<String>>,
     pub company_name: Option<Pii<String>>,
     pub address_line1: Option<Pii<String>>,
@@ -104,7 +104,7 @@ pub struct DeliveryAddressPii {
 #[derive(Debug, Clone, Default)]
 pub struct OrderPii {
     pub buyer: Option<BuyerPii>,
-    pub recipient: Option<DeliveryAddressPii>,
+    pub recipient: Option<Address>,
 }
 
 impl OrderPii {

@@ -3,8 +3,8 @@
 //! Fields we do not need (gift messages, customization URLs, tax, payment) are never read.
 
 use crate::domain::{
-    AmazonOrderId, BuyerPii, DeliveryAddressPii, MarketplaceId, Money, Order, OrderItemId,
-    OrderLine, OrderPii, OrderStatus, PackageState, Pii, SellerId, ShipmentPackage, Sku,
+    Address, AmazonOrderId, BuyerPii, MarketplaceId, Money, Order, OrderItemId, OrderLine,
+    OrderPii, OrderStatus, PackageState, Pii, SellerId, ShipmentPackage, Sku,
 };
 use crate::ports::FetchedOrder;
 use chrono::{DateTime, Utc};
@@ -260,7 +260,7 @@ pub fn to_fetched_order(seller: &SellerId, m: OrderModel) -> Result<FetchedOrder
         recipient: m
             .recipient
             .and_then(|r| r.delivery_address)
-            .map(|a| DeliveryAddressPii {
+            .map(|a| Address {
                 name: a.name,
                 company_name: a.company_name,
                 address_line1: a.address_line1,

@@ -6,7 +6,7 @@ use chrono::{Duration, Utc};
 use common::{s, stack};
 use local_stack::day::SEALED_ITEM_ATTRIBUTES;
 use shared::adapters::{KmsPiiVault, VaultError};
-use shared::domain::{AmazonOrderId, BuyerPii, DeliveryAddressPii, OrderPii, PiiKind};
+use shared::domain::{Address, AmazonOrderId, BuyerPii, OrderPii, PiiKind};
 use shared::ports::{OpenedPii, PiiVault};
 use spapi_sim::SimConfig;
 
@@ -21,13 +21,13 @@ fn pii(name: &str) -> OrderPii {
             email: Some(EMAIL.into()),
             company_name: None,
         }),
-        recipient: Some(DeliveryAddressPii {
+        recipient: Some(Address {
             name: Some(name.into()),
             address_line1: Some(STREET.into()),
             city: Some("Fort Collins".into()),
             postal_code: Some("80521".into()),
             country_code: Some("US".into()),
-            ..DeliveryAddressPii::default()
+            ..Address::default()
         }),
     }
 }
