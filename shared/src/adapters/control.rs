@@ -1,7 +1,7 @@
 //! The control table: sweep checkpoints and the seller registry.
 //! Keys: `pk = checkpoint#order-sync, sk = <seller>`; `pk = seller, sk = <seller>`.
 
-use super::{StoreError, is_condition_failure};
+use super::{StoreError, is_condition_failure, read_item};
 use crate::domain::{MarketplaceId, SellerId};
 use crate::ports::{CheckpointStore, SellerAccount, SellerRegistry, SweepCheckpoint, Versioned};
 use async_trait::async_trait;
@@ -78,23 +78,16 @@ impl CheckpointStore for DynamoControl {
         &self,
         seller: &SellerId,
     ) -> Result<Option<Versioned<SweepCheckpoint>>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(CHECKPOINT_PK.into()))
-            .key("sk", AttributeValue::S(seller.to_string()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("GetItem", e))?;
-        let Some(item) = out.item else {
+        let Some(record) = read_item::<CheckpointRecord>(
+            &self.client,
+            &self.table,
+            [("pk", CHECKPOINT_PK.into()), ("sk", seller.to_string())],
+            || format!("checkpoint of seller {seller}"),
+        )
+        .await?
+        else {
             return Ok(None);
         };
-        let record: CheckpointRecord =
-            serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt {
-                what: format!("checkpoint of seller {seller}: {e}"),
-            })?;
         Ok(Some(Versioned {
             value: record.checkpoint,
             version: record.version,

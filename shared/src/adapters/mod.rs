@@ -49,6 +49,33 @@ impl StoreError {
     }
 }
 
+/// A strongly consistent read of one item by its key attributes, decoded into `T`.
+/// `what` names the item (ids only) for the error if it does not decode.
+pub(crate) async fn read_item<T: serde::de::DeserializeOwned>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: [(&str, String); 2],
+    what: impl FnOnce() -> String,
+) -> Result<Option<T>, StoreError> {
+    let [(k1, v1), (k2, v2)] = key;
+    let out = client
+        .get_item()
+        .table_name(table)
+        .key(k1, aws_sdk_dynamodb::types::AttributeValue::S(v1))
+        .key(k2, aws_sdk_dynamodb::types::AttributeValue::S(v2))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| StoreError::dynamo("GetItem", e))?;
+    out.item
+        .map(|item| {
+            serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt {
+                what: format!("{}: {e}", what()),
+            })
+        })
+        .transpose()
+}
+
 /// Whether a DynamoDB error is a lost condition (someone else wrote first, or a newer version).
 pub(crate) fn is_condition_failure<E: ProvideErrorMetadata>(
     err: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,

@@ -1,6 +1,6 @@
 //! The orders table: order facts without PII, one item per seller + order.
 
-use super::{StoreError, is_condition_failure};
+use super::{StoreError, is_condition_failure, read_item};
 use crate::domain::{AmazonOrderId, Order, SellerId};
 use crate::ports::{OrderStore, PiiHolding, UpsertOutcome};
 use async_trait::async_trait;
@@ -87,24 +87,16 @@ impl OrderStore for DynamoOrderStore {
         seller: &SellerId,
         order: &AmazonOrderId,
     ) -> Result<Option<Order>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("seller_id", AttributeValue::S(seller.to_string()))
-            .key("order_id", AttributeValue::S(order.to_string()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("GetItem", e))?;
-        out.item
-            .map(|item| {
-                serde_dynamo::from_item::<_, OrderRecord>(item)
-                    .map(|r| r.order)
-                    .map_err(|e| StoreError::Corrupt {
-                        what: format!("order {order}: {e}"),
-                    })
-            })
-            .transpose()
+        let record: Option<OrderRecord> = read_item(
+            &self.client,
+            &self.table,
+            [
+                ("seller_id", seller.to_string()),
+                ("order_id", order.to_string()),
+            ],
+            || format!("order {order}"),
+        )
+        .await?;
+        Ok(record.map(|r| r.order))
     }
 }

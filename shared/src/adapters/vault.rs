@@ -7,8 +7,8 @@
 //! GCM refuses the ciphertext under the other AAD. Each open is a KMS `Decrypt` that CloudTrail
 //! records with the order's context.
 
-use super::{StoreError, VaultError, is_condition_failure};
-use crate::domain::{Address, AmazonOrderId, BuyerPii, OrderPii, Pii, PiiKind, SellerId};
+use super::{StoreError, VaultError, is_condition_failure, read_item};
+use crate::domain::{AmazonOrderId, OrderPii, Pii, PiiKind, SellerId};
 use crate::ports::{OpenedPii, PiiVault};
 use async_trait::async_trait;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, Nonce, RandomizedNonceKey};
@@ -57,14 +57,8 @@ struct BuyerOut<'a> {
     company_name: Option<&'a str>,
 }
 
-#[derive(Deserialize)]
-struct BuyerIn {
-    name: Option<Pii<String>>,
-    email: Option<Pii<String>>,
-    company_name: Option<Pii<String>>,
-}
-
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct AddressOut<'a> {
     name: Option<&'a str>,
     company_name: Option<&'a str>,
@@ -79,23 +73,6 @@ struct AddressOut<'a> {
     country_code: Option<&'a str>,
     phone: Option<&'a str>,
     address_type: Option<&'a str>,
-}
-
-#[derive(Deserialize)]
-struct AddressIn {
-    name: Option<Pii<String>>,
-    company_name: Option<Pii<String>>,
-    address_line1: Option<Pii<String>>,
-    address_line2: Option<Pii<String>>,
-    address_line3: Option<Pii<String>>,
-    city: Option<Pii<String>>,
-    district_or_county: Option<Pii<String>>,
-    state_or_region: Option<Pii<String>>,
-    municipality: Option<Pii<String>>,
-    postal_code: Option<Pii<String>>,
-    country_code: Option<Pii<String>>,
-    phone: Option<Pii<String>>,
-    address_type: Option<Pii<String>>,
 }
 
 fn ex(v: &Option<Pii<String>>) -> Option<&str> {
@@ -142,30 +119,8 @@ fn plaintext(pii: &OrderPii, kind: PiiKind) -> Option<Zeroizing<Vec<u8>>> {
 
 fn parse_plaintext(kind: PiiKind, bytes: &[u8]) -> Option<OpenedPii> {
     match kind {
-        PiiKind::Buyer => serde_json::from_slice::<BuyerIn>(bytes).ok().map(|b| {
-            OpenedPii::Buyer(BuyerPii {
-                name: b.name,
-                email: b.email,
-                company_name: b.company_name,
-            })
-        }),
-        PiiKind::Recipient => serde_json::from_slice::<AddressIn>(bytes).ok().map(|a| {
-            OpenedPii::Recipient(Address {
-                name: a.name,
-                company_name: a.company_name,
-                address_line1: a.address_line1,
-                address_line2: a.address_line2,
-                address_line3: a.address_line3,
-                city: a.city,
-                district_or_county: a.district_or_county,
-                state_or_region: a.state_or_region,
-                municipality: a.municipality,
-                postal_code: a.postal_code,
-                country_code: a.country_code,
-                phone: a.phone,
-                address_type: a.address_type,
-            })
-        }),
+        PiiKind::Buyer => serde_json::from_slice(bytes).ok().map(OpenedPii::Buyer),
+        PiiKind::Recipient => serde_json::from_slice(bytes).ok().map(OpenedPii::Recipient),
     }
 }
 
@@ -318,26 +273,19 @@ impl PiiVault for KmsPiiVault {
         order: &AmazonOrderId,
         kind: PiiKind,
     ) -> Result<Option<OpenedPii>, VaultError> {
-        let out = self
-            .dynamo
-            .get_item()
-            .table_name(&self.table)
-            .key(
-                "seller_order",
-                AttributeValue::S(seller_order(seller, order)),
-            )
-            .key("kind", AttributeValue::S(kind.as_str().to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("GetItem", e))?;
-        let Some(item) = out.item else {
+        let Some(sealed) = read_item::<SealedItem>(
+            &self.dynamo,
+            &self.table,
+            [
+                ("seller_order", seller_order(seller, order)),
+                ("kind", kind.as_str().to_owned()),
+            ],
+            || format!("sealed {} item of order {order}", kind.as_str()),
+        )
+        .await?
+        else {
             return Ok(None);
         };
-        let sealed: SealedItem =
-            serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt {
-                what: format!("sealed {} item of order {order}: {e}", kind.as_str()),
-            })?;
         let does_not_open = || VaultError::DoesNotOpen {
             order_id: order.to_string(),
             kind: kind.as_str(),
@@ -376,6 +324,7 @@ impl PiiVault for KmsPiiVault {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::BuyerPii;
 
     #[test]
     fn plaintext_round_trips_through_the_layouts() {

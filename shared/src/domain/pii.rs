@@ -75,7 +75,7 @@ impl PiiKind {
 }
 
 /// Who bought: needed for invoices and buyer messages, never for picking.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct BuyerPii {
     pub name: Option<Pii<String>>,
     pub email: Option<Pii<String>>,
@@ -83,7 +83,9 @@ pub struct BuyerPii {
 }
 
 /// A delivery address, every field buyer PII: where the parcel goes, needed to print a label.
-#[derive(Debug, Clone, Default)]
+/// Field names are SP-API's (`CustomerAddress`), which the vault's sealed layout shares.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Address {
     pub name: Option<Pii<String>>,
     pub company_name: Option<Pii<String>>,

@@ -65,25 +65,7 @@ pub struct BuyerModel {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecipientModel {
-    pub delivery_address: Option<CustomerAddress>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CustomerAddress {
-    pub name: Option<Pii<String>>,
-    pub company_name: Option<Pii<String>>,
-    pub address_line1: Option<Pii<String>>,
-    pub address_line2: Option<Pii<String>>,
-    pub address_line3: Option<Pii<String>>,
-    pub city: Option<Pii<String>>,
-    pub district_or_county: Option<Pii<String>>,
-    pub state_or_region: Option<Pii<String>>,
-    pub municipality: Option<Pii<String>>,
-    pub postal_code: Option<Pii<String>>,
-    pub country_code: Option<Pii<String>>,
-    pub phone: Option<Pii<String>>,
-    pub address_type: Option<Pii<String>>,
+    pub delivery_address: Option<Address>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -257,24 +239,7 @@ pub fn to_fetched_order(seller: &SellerId, m: OrderModel) -> Result<FetchedOrder
             email: b.buyer_email,
             company_name: b.buyer_company_name,
         }),
-        recipient: m
-            .recipient
-            .and_then(|r| r.delivery_address)
-            .map(|a| Address {
-                name: a.name,
-                company_name: a.company_name,
-                address_line1: a.address_line1,
-                address_line2: a.address_line2,
-                address_line3: a.address_line3,
-                city: a.city,
-                district_or_county: a.district_or_county,
-                state_or_region: a.state_or_region,
-                municipality: a.municipality,
-                postal_code: a.postal_code,
-                country_code: a.country_code,
-                phone: a.phone,
-                address_type: a.address_type,
-            }),
+        recipient: m.recipient.and_then(|r| r.delivery_address),
     };
     Ok(FetchedOrder { order, pii })
 }

@@ -3,7 +3,7 @@
 mod common;
 
 use chrono::{Duration, Utc};
-use common::{s, stack};
+use common::{TestStack, s, stack};
 use local_stack::day::SEALED_ITEM_ATTRIBUTES;
 use shared::adapters::{KmsPiiVault, VaultError};
 use shared::domain::{Address, AmazonOrderId, BuyerPii, OrderPii, PiiKind};
@@ -32,6 +32,16 @@ fn pii(name: &str) -> OrderPii {
     }
 }
 
+/// The vault as `order-sync` builds it, on this test's stack.
+fn vault(t: &TestStack) -> KmsPiiVault {
+    KmsPiiVault::new(
+        aws_sdk_kms::Client::new(&t.sdk),
+        t.dynamo(),
+        t.stack.table("pii"),
+        t.stack.pii_key_arn.clone(),
+    )
+}
+
 fn buyer_name(opened: Option<OpenedPii>) -> String {
     match opened {
         Some(OpenedPii::Buyer(b)) => b.name.map(|n| n.expose().clone()).unwrap_or_default(),
@@ -42,12 +52,7 @@ fn buyer_name(opened: Option<OpenedPii>) -> String {
 #[tokio::test]
 async fn sealed_items_hold_only_ciphertext_and_open_for_their_own_order() {
     let t = stack("vault", SimConfig::demo(1, 1, 1)).await;
-    let vault = KmsPiiVault::new(
-        aws_sdk_kms::Client::new(&t.sdk),
-        t.dynamo(),
-        t.stack.table("pii"),
-        t.stack.pii_key_arn.clone(),
-    );
+    let vault = vault(&t);
     let seller = t.seller(0);
     let order = AmazonOrderId::parse("113-0000001-0000001").unwrap();
     let purge_at = Utc::now() + Duration::days(30);
@@ -96,12 +101,7 @@ async fn sealed_items_hold_only_ciphertext_and_open_for_their_own_order() {
 #[tokio::test]
 async fn a_sealed_item_copied_to_another_order_does_not_open() {
     let t = stack("vault-copy", SimConfig::demo(1, 1, 2)).await;
-    let vault = KmsPiiVault::new(
-        aws_sdk_kms::Client::new(&t.sdk),
-        t.dynamo(),
-        t.stack.table("pii"),
-        t.stack.pii_key_arn.clone(),
-    );
+    let vault = vault(&t);
     let seller = t.seller(0);
     let victim = AmazonOrderId::parse("113-0000002-0000001").unwrap();
     let other = AmazonOrderId::parse("113-0000002-0000002").unwrap();
@@ -165,12 +165,7 @@ async fn a_sealed_item_copied_to_another_order_does_not_open() {
 #[tokio::test]
 async fn an_older_order_version_never_replaces_newer_pii() {
     let t = stack("vault-version", SimConfig::demo(1, 1, 3)).await;
-    let vault = KmsPiiVault::new(
-        aws_sdk_kms::Client::new(&t.sdk),
-        t.dynamo(),
-        t.stack.table("pii"),
-        t.stack.pii_key_arn.clone(),
-    );
+    let vault = vault(&t);
     let seller = t.seller(0);
     let order = AmazonOrderId::parse("113-0000003-0000001").unwrap();
     let purge = Utc::now() + Duration::days(30);
