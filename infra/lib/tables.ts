@@ -1,0 +1,84 @@
+// The suite's DynamoDB tables, built from ../tables.json: the one definition the local stack
+// (tests/local-stack) provisions from too. Nothing about a table is declared here.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+
+export interface KeyAttribute {
+  name: string;
+  type: 'S' | 'N' | 'B';
+}
+
+export interface IndexDefinition {
+  name: string;
+  partitionKey: KeyAttribute;
+  sortKey?: KeyAttribute | null;
+}
+
+export interface TableDefinition {
+  id: string;
+  envVar: string;
+  partitionKey: KeyAttribute;
+  sortKey?: KeyAttribute | null;
+  globalSecondaryIndexes: IndexDefinition[];
+  timeToLiveAttribute: string | null;
+  pointInTimeRecovery: boolean;
+}
+
+export const TABLES_JSON = join(import.meta.dirname, '..', 'tables.json');
+
+export function tableDefinitions(): TableDefinition[] {
+  return (JSON.parse(readFileSync(TABLES_JSON, 'utf8')) as { tables: TableDefinition[] }).tables;
+}
+
+const attributeType = {
+  S: dynamodb.AttributeType.STRING,
+  N: dynamodb.AttributeType.NUMBER,
+  B: dynamodb.AttributeType.BINARY,
+} as const;
+
+function attribute(a: KeyAttribute): dynamodb.Attribute {
+  return { name: a.name, type: attributeType[a.type] };
+}
+
+export class Tables extends Construct {
+  readonly byId: Record<string, { table: dynamodb.TableV2; definition: TableDefinition }> = {};
+
+  constructor(scope: Construct, id: string, props: { key: kms.IKey }) {
+    super(scope, id);
+    for (const def of tableDefinitions()) {
+      const table = new dynamodb.TableV2(this, def.id, {
+        partitionKey: attribute(def.partitionKey),
+        sortKey: def.sortKey ? attribute(def.sortKey) : undefined,
+        billing: dynamodb.Billing.onDemand(),
+        encryption: dynamodb.TableEncryptionV2.customerManagedKey(props.key),
+        // The pii table has none on purpose: PII must never outlive its purge in a backup.
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: def.pointInTimeRecovery },
+        timeToLiveAttribute: def.timeToLiveAttribute ?? undefined,
+        globalSecondaryIndexes: def.globalSecondaryIndexes.map((gsi) => ({
+          indexName: gsi.name,
+          partitionKey: attribute(gsi.partitionKey),
+          sortKey: gsi.sortKey ? attribute(gsi.sortKey) : undefined,
+        })),
+        deletionProtection: true,
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      this.byId[def.id] = { table, definition: def };
+    }
+  }
+
+  get(id: string): dynamodb.TableV2 {
+    const entry = this.byId[id];
+    if (!entry) throw new Error(`tables.json has no table '${id}'`);
+    return entry.table;
+  }
+
+  /** The table's index ARNs, named one by one (no `index/*` wildcard in any policy). */
+  indexArns(id: string): string[] {
+    const entry = this.byId[id];
+    return entry.definition.globalSecondaryIndexes.map((g) => `${entry.table.tableArn}/index/${g.name}`);
+  }
+}
