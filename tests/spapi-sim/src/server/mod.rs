@@ -1,0 +1,230 @@
+//! HTTP side of the simulator: the shared state, the router and Amazon's error shapes.
+//! LWA in [`lwa`], the gate every SP-API request passes in [`gate`], Orders 2026-01-01 in
+//! [`orders`], the `/_sim` endpoints in [`admin`].
+
+mod admin;
+mod gate;
+mod lwa;
+mod orders;
+
+use crate::clock::TokenBucket;
+use crate::model::{ErrorList, Order};
+use crate::{Faults, Sim, SimConfig, Stats, seed};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use orders::Cursor;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Operation {
+    SearchOrders,
+    GetOrder,
+}
+
+impl Operation {
+    fn name(self) -> &'static str {
+        match self {
+            Operation::SearchOrders => "searchOrders",
+            Operation::GetOrder => "getOrder",
+        }
+    }
+
+    /// Amazon's default usage plan (rate per second, burst).
+    fn plan(self) -> (f64, u32) {
+        match self {
+            Operation::SearchOrders => (0.0056, 20),
+            Operation::GetOrder => (0.5, 30),
+        }
+    }
+}
+
+struct SellerState {
+    /// Sorted by (lastUpdatedTime, orderId): the order searches page in.
+    orders: Vec<Order>,
+    revoked: bool,
+}
+
+struct AccessToken {
+    /// `None` for grantless tokens (`client_credentials`), which open no seller's data.
+    seller_id: Option<String>,
+    expires_at: DateTime<Utc>,
+}
+
+pub(crate) struct State {
+    sellers: BTreeMap<String, SellerState>,
+    refresh_tokens: HashMap<String, String>,
+    access_tokens: HashMap<String, AccessToken>,
+    cursors: HashMap<String, Cursor>,
+    buckets: HashMap<(String, Operation), TokenBucket>,
+    faults: Faults,
+    faults_injected: u64,
+    rng: ChaCha8Rng,
+    pub(crate) stats: Stats,
+}
+
+impl State {
+    pub(crate) fn seeded(config: &SimConfig, now: DateTime<Utc>) -> Self {
+        let sellers = config
+            .sellers
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let orders = seed::seller_orders(config.seed, i, &s.marketplace_id, s.orders, now);
+                (
+                    s.seller_id.clone(),
+                    SellerState {
+                        orders,
+                        revoked: false,
+                    },
+                )
+            })
+            .collect();
+        Self {
+            sellers,
+            refresh_tokens: config
+                .sellers
+                .iter()
+                .map(|s| (s.refresh_token.clone(), s.seller_id.clone()))
+                .collect(),
+            access_tokens: HashMap::new(),
+            cursors: HashMap::new(),
+            buckets: HashMap::new(),
+            faults: Faults::default(),
+            faults_injected: 0,
+            rng: ChaCha8Rng::seed_from_u64(config.seed.wrapping_mul(31)),
+            stats: Stats::default(),
+        }
+    }
+
+    pub(crate) fn set_faults(&mut self, faults: Faults) {
+        self.faults = faults;
+        self.faults_injected = 0;
+    }
+
+    pub(crate) fn pii_values(&self) -> Vec<String> {
+        let mut values = Vec::new();
+        for s in self.sellers.values() {
+            for o in &s.orders {
+                seed::pii_values(o, &mut values);
+            }
+        }
+        values.sort();
+        values.dedup();
+        values
+    }
+
+    pub(crate) fn order_count(&self, seller_id: &str) -> usize {
+        self.sellers.get(seller_id).map_or(0, |s| s.orders.len())
+    }
+
+    pub(crate) fn revoke(&mut self, seller_id: &str) {
+        if let Some(s) = self.sellers.get_mut(seller_id) {
+            s.revoked = true;
+        }
+        self.access_tokens
+            .retain(|_, t| t.seller_id.as_deref() != Some(seller_id));
+    }
+
+    pub(crate) fn expire_access_tokens(&mut self) {
+        self.access_tokens.clear();
+    }
+
+    fn record(&mut self, operation: &str, status: StatusCode) {
+        *self
+            .stats
+            .operations
+            .entry(operation.to_owned())
+            .or_default()
+            .entry(status.as_u16().to_string())
+            .or_default() += 1;
+    }
+
+    fn request_id(&mut self) -> String {
+        let r: u128 = self.rng.random();
+        let h = format!("{r:032x}");
+        format!(
+            "{}-{}-{}-{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..32]
+        )
+    }
+
+    /// Draw an injected fault for one SP-API request, if the knobs say so.
+    fn draw_fault(&mut self) -> Option<Fault> {
+        if self
+            .faults
+            .max_faults
+            .is_some_and(|max| self.faults_injected >= max)
+        {
+            return None;
+        }
+        let f = self.faults.clone();
+        let roll: f64 = self.rng.random();
+        let fault = if roll < f.throttle_share {
+            self.stats.throttled_injected += 1;
+            Fault::Throttle
+        } else if roll < f.throttle_share + f.server_error_share {
+            self.stats.server_errors_injected += 1;
+            Fault::ServerError
+        } else if roll < f.throttle_share + f.server_error_share + f.malformed_share {
+            self.stats.malformed_injected += 1;
+            Fault::Malformed
+        } else {
+            return None;
+        };
+        self.faults_injected += 1;
+        Some(fault)
+    }
+}
+
+enum Fault {
+    Throttle,
+    ServerError,
+    Malformed,
+}
+
+pub(crate) fn router(sim: Arc<Sim>) -> Router {
+    Router::new()
+        .route("/auth/o2/token", post(lwa::lwa_token))
+        .route("/orders/2026-01-01/orders", get(orders::search_orders))
+        .route(
+            "/orders/2026-01-01/orders/{order_id}",
+            get(orders::get_order),
+        )
+        .route("/_sim/stats", get(admin::admin_stats))
+        .route("/_sim/faults", post(admin::admin_faults))
+        .route(
+            "/_sim/clock",
+            get(admin::admin_clock).post(admin::admin_advance),
+        )
+        .route(
+            "/_sim/sellers/{seller_id}/revoke",
+            post(admin::admin_revoke),
+        )
+        .route("/_sim/tokens/expire", post(admin::admin_expire))
+        .route("/_sim/pii-values", get(admin::admin_pii_values))
+        .fallback(not_found)
+        .with_state(sim)
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> (StatusCode, Json<ErrorList>) {
+    (status, Json(ErrorList::one(code, message)))
+}
+
+async fn not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        "The requested resource does not exist.",
+    )
+    .into_response()
+}
