@@ -235,8 +235,9 @@ export class FulfillmentStack extends Stack {
         resources: [this.tables.get('pii').tableArn],
       }),
       new iam.PolicyStatement({
-        sid: 'CheckpointsAndSellerRegistry',
-        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+        // Checkpoints, the seller registry and the shared SP-API rate budget.
+        sid: 'ControlTable',
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
         resources: [this.tables.get('control').tableArn],
       }),
       // One data key per order, only with the order's identity as encryption context. No

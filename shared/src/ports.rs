@@ -2,7 +2,7 @@
 
 use crate::adapters::{SecretsError, StoreError, VaultError};
 use crate::domain::{
-    Address, AmazonOrderId, BuyerPii, MarketplaceId, Order, OrderPii, PiiKind, SellerId,
+    Address, AmazonOrderId, BuyerPii, MarketplaceId, Order, OrderPii, PiiKind, SellerId, UsagePlan,
 };
 use crate::spapi::SpApiError;
 use async_trait::async_trait;
@@ -187,4 +187,27 @@ pub trait SpApiOrders: Send + Sync {
         seller: &SellerId,
         order: &AmazonOrderId,
     ) -> Result<FetchedOrder, SpApiError>;
+}
+
+/// Amazon's usage plans, shared by every process of the suite: one bucket per seller ×
+/// operation, so that any number of concurrent Lambdas together stay within rate and burst.
+#[async_trait]
+pub trait RateBudget: Send + Sync {
+    /// Take the token for one request. `Ok(None)`: go now. `Ok(Some(wait))`: no token for
+    /// that long; defer the work rather than sleep it out. `plan` is the official default; a
+    /// rate Amazon reported earlier for this seller and operation takes its place.
+    async fn take(
+        &self,
+        seller: &SellerId,
+        operation: &'static str,
+        plan: UsagePlan,
+    ) -> Result<Option<std::time::Duration>, StoreError>;
+
+    /// Amazon told us this seller's rate for the operation (`x-amzn-RateLimit-Limit`).
+    async fn record_reported_rate(
+        &self,
+        seller: &SellerId,
+        operation: &'static str,
+        rate_per_second: f64,
+    ) -> Result<(), StoreError>;
 }

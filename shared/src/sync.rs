@@ -142,6 +142,18 @@ impl OrderSync<'_> {
         };
         match self.sweep_pages(seller, request, &mut report).await {
             Ok(outcome) => report.outcome = outcome,
+            // The shared budget is spent (other instances, or notifications, used it): the
+            // checkpoint holds, the next scheduled run continues.
+            Err(SyncError::Api(e @ SpApiError::BudgetExhausted { .. })) => {
+                tracing::info!(
+                    seller_id = %seller.seller_id,
+                    error = %e,
+                    pages = report.pages,
+                    "seller sweep paused: rate budget spent"
+                );
+                report.outcome = SweepOutcome::Paused;
+                report.error_kind = Some(e.kind());
+            }
             Err(e) => {
                 tracing::warn!(
                     seller_id = %seller.seller_id,
@@ -215,7 +227,24 @@ impl OrderSync<'_> {
                 page_size: self.settings.page_size,
                 page: window.next_page.clone(),
             };
-            let page = self.api.search_orders(id, &search).await?;
+            let page = match self.api.search_orders(id, &search).await {
+                // Amazon's page tokens expire (24 h): a checkpoint that waited longer, behind
+                // a revoked token or a spent budget, reads its window again from the start.
+                // Orders are upserts, so pages read twice cost calls, not correctness.
+                Err(SpApiError::Rejected { status: 400, .. }) if search.page.is_some() => {
+                    tracing::warn!(
+                        seller_id = %id,
+                        pages_stored = window.pages_stored,
+                        "page token refused; the window restarts from its first page"
+                    );
+                    window.next_page = None;
+                    window.pages_stored = 0;
+                    checkpoint.in_progress = Some(window.clone());
+                    version = Some(self.checkpoints.save(id, &checkpoint, version).await?);
+                    continue;
+                }
+                other => other?,
+            };
             let results: Vec<Stored> = stream::iter(page.orders.iter())
                 .map(|o| self.store(o))
                 .buffer_unordered(self.settings.store_concurrency)

@@ -1,11 +1,13 @@
 //! Adapters: the ports implemented on DynamoDB, KMS, Secrets Manager.
 //! Each AWS client is built once per process (cold start) from [`aws_sdk_config`].
 
+mod budget;
 mod control;
 mod orders;
 mod secrets;
 mod vault;
 
+pub use budget::DynamoRateBudget;
 pub use control::DynamoControl;
 pub use orders::DynamoOrderStore;
 pub use secrets::SecretsManagerSecrets;

@@ -3,9 +3,11 @@
 mod ids;
 mod order;
 mod pii;
+mod rate;
 mod retention;
 
 pub use ids::{AmazonOrderId, IdError, MarketplaceId, OrderItemId, SellerId, Sku};
 pub use order::{Money, Order, OrderLine, OrderStatus, PackageState, ShipmentPackage};
 pub use pii::{Address, BuyerPii, OrderPii, Pii, PiiKind};
+pub use rate::{Bucket, Take, UsagePlan};
 pub use retention::{MAX_RETENTION_DAYS, RetentionError, RetentionFacts, RetentionPolicy};

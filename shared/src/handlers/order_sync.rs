@@ -1,7 +1,8 @@
 //! `order-sync`: scheduled (EventBridge) or on demand (`{"seller_ids": [...]}`).
 
 use crate::adapters::{
-    DynamoControl, DynamoOrderStore, KmsPiiVault, SecretsManagerSecrets, StoreError,
+    DynamoControl, DynamoOrderStore, DynamoRateBudget, KmsPiiVault, SecretsManagerSecrets,
+    StoreError,
 };
 use crate::config::OrderSyncConfig;
 use crate::domain::SellerId;
@@ -60,10 +61,18 @@ impl OrderSyncHandler {
             config.spapi.lwa_app_secret_id.clone(),
             config.spapi.seller_secret_prefix.clone(),
         ));
+        // One budget per seller × operation in the control table, shared with every other
+        // instance of every function that calls SP-API.
+        let budget = Arc::new(DynamoRateBudget::new(
+            dynamo.clone(),
+            config.control_table.clone(),
+            Arc::new(SystemClock),
+        ));
         let api = SpApiClient::new(
             config.spapi.endpoint.clone(),
             config.spapi.lwa_token_url.clone(),
             secrets,
+            budget,
             RetryPolicy::default(),
         );
         Self {

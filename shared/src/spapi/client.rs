@@ -4,16 +4,17 @@ use super::Operation;
 use super::error::{SpApiError, decode_reason};
 use super::lwa::LwaTokens;
 use super::orders::{GetOrderResponse, INCLUDED_DATA, SearchOrdersResponse, to_fetched_order};
-use crate::domain::{AmazonOrderId, SellerId};
-use crate::ports::{FetchedOrder, OrderSearch, OrdersPage, Secrets, SpApiOrders};
+use crate::domain::{AmazonOrderId, SellerId, UsagePlan};
+use crate::ports::{FetchedOrder, OrderSearch, OrdersPage, RateBudget, Secrets, SpApiOrders};
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
 use chrono::SecondsFormat;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use url::Url;
 
@@ -29,6 +30,9 @@ pub struct RetryPolicy {
     pub max_retries: usize,
     pub min_delay: Duration,
     pub max_delay: Duration,
+    /// The longest wait for a rate-budget token spent in place; a longer one returns
+    /// `BudgetExhausted` so the caller can defer the work.
+    pub max_budget_wait: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -37,6 +41,7 @@ impl Default for RetryPolicy {
             max_retries: 5,
             min_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(8),
+            max_budget_wait: Duration::from_secs(3),
         }
     }
 }
@@ -55,6 +60,9 @@ pub struct SpApiClient {
     http: reqwest::Client,
     endpoint: Url,
     tokens: LwaTokens,
+    budget: Arc<dyn RateBudget>,
+    /// The last rate Amazon reported per seller and operation, to write only changes.
+    reported_rates: Mutex<HashMap<(SellerId, Operation), f64>>,
     retry: RetryPolicy,
 }
 
@@ -76,6 +84,7 @@ impl SpApiClient {
         endpoint: Url,
         lwa_token_url: Url,
         secrets: Arc<dyn Secrets>,
+        budget: Arc<dyn RateBudget>,
         retry: RetryPolicy,
     ) -> Self {
         let http = reqwest::Client::builder()
@@ -89,7 +98,72 @@ impl SpApiClient {
             http,
             endpoint,
             tokens,
+            budget,
+            reported_rates: Mutex::new(HashMap::new()),
             retry,
+        }
+    }
+
+    /// Wait for the shared budget's token for one request: briefly in place, or give the
+    /// work back to the caller with `BudgetExhausted` when the wait is long.
+    async fn take_budget(&self, seller: &SellerId, op: Operation) -> Result<(), SpApiError> {
+        let (rate, burst) = op.default_quota();
+        let plan = UsagePlan::new(rate, burst);
+        loop {
+            let wait = self
+                .budget
+                .take(seller, op.name(), plan)
+                .await
+                .map_err(|source| SpApiError::BudgetStore {
+                    operation: op.name(),
+                    seller_id: seller.clone(),
+                    source,
+                })?;
+            match wait {
+                None => return Ok(()),
+                Some(w) if w <= self.retry.max_budget_wait => tokio::time::sleep(w).await,
+                Some(w) => {
+                    return Err(SpApiError::BudgetExhausted {
+                        operation: op.name(),
+                        seller_id: seller.clone(),
+                        retry_after_ms: w.as_millis() as u64,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Amazon's `x-amzn-RateLimit-Limit`: store it for every worker when it changes.
+    async fn note_reported_rate(&self, seller: &SellerId, op: Operation, header: &str) {
+        let Ok(rate) = header.trim().parse::<f64>() else {
+            return;
+        };
+        let key = (seller.clone(), op);
+        let known = self
+            .reported_rates
+            .lock()
+            .map(|m| m.get(&key).copied())
+            .unwrap_or(None)
+            .unwrap_or(op.default_quota().0);
+        if (known - rate).abs() <= f64::EPSILON * rate.abs().max(1.0) {
+            return;
+        }
+        match self
+            .budget
+            .record_reported_rate(seller, op.name(), rate)
+            .await
+        {
+            Ok(()) => {
+                if let Ok(mut m) = self.reported_rates.lock() {
+                    m.insert(key, rate);
+                }
+            }
+            Err(e) => tracing::warn!(
+                operation = op.name(),
+                seller_id = %seller,
+                error = %e,
+                "could not record the rate Amazon reported; the default stays in use"
+            ),
         }
     }
 
@@ -224,6 +298,7 @@ impl SpApiClient {
         attempt: u32,
     ) -> Result<(u16, bytes::Bytes), SpApiError> {
         let token = self.tokens.access_token(seller).await?;
+        self.take_budget(seller, op).await?;
         let transport = |e: reqwest::Error| SpApiError::Transport {
             operation: op.name(),
             seller_id: seller.clone(),
@@ -250,6 +325,9 @@ impl SpApiClient {
         let request_id = header("x-amzn-RequestId");
         let rate_limit = header("x-amzn-RateLimit-Limit");
         let body = resp.bytes().await.map_err(transport)?;
+        if !rate_limit.is_empty() {
+            self.note_reported_rate(seller, op, &rate_limit).await;
+        }
         tracing::info!(
             operation = op.name(),
             seller_id = %seller,

@@ -1,4 +1,4 @@
-use crate::adapters::SecretsError;
+use crate::adapters::{SecretsError, StoreError};
 use crate::domain::SellerId;
 
 /// Why a seller's LWA token could not be had.
@@ -72,6 +72,19 @@ pub enum SpApiError {
     },
     #[error(transparent)]
     Secrets(#[from] SecretsError),
+    /// The shared rate budget has no token for a while: defer the work, do not sleep it out.
+    #[error("{operation} for seller {seller_id}: rate budget empty for {retry_after_ms} ms")]
+    BudgetExhausted {
+        operation: &'static str,
+        seller_id: SellerId,
+        retry_after_ms: u64,
+    },
+    #[error("{operation} for seller {seller_id}: rate budget unreadable: {source}")]
+    BudgetStore {
+        operation: &'static str,
+        seller_id: SellerId,
+        source: StoreError,
+    },
 }
 
 impl SpApiError {
@@ -112,6 +125,8 @@ impl SpApiError {
             SpApiError::Decode { .. } => "decode",
             SpApiError::Lwa { .. } => "lwa",
             SpApiError::Secrets(_) => "secrets",
+            SpApiError::BudgetExhausted { .. } => "budget_exhausted",
+            SpApiError::BudgetStore { .. } => "budget_store",
         }
     }
 }

@@ -4,10 +4,14 @@ mod common;
 
 use common::{run_sync, s, stack};
 use serde_json::json;
+use shared::adapters::DynamoRateBudget;
+use shared::domain::UsagePlan;
 use shared::ports::CheckpointStore;
+use shared::ports::{RateBudget, SystemClock};
 use shared::sync::SweepOutcome;
 use spapi_sim::{Faults, SimConfig};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[tokio::test]
@@ -162,4 +166,60 @@ async fn a_seller_whose_authorization_is_revoked_does_not_stop_the_others() {
         }
     }
     assert_eq!(t.scan("orders").await.len(), 20);
+}
+
+#[tokio::test]
+async fn a_spent_rate_budget_pauses_the_sweep_before_amazon_throttles() {
+    let t = stack("budget-spent", SimConfig::demo(1, 50, 23)).await;
+    let seller = t.seller(0);
+    // Other instances already spent 18 of searchOrders' burst of 20 for this seller.
+    let budget = DynamoRateBudget::new(t.dynamo(), t.stack.table("control"), Arc::new(SystemClock));
+    let plan = UsagePlan::new(0.0056, 20);
+    for _ in 0..18 {
+        assert!(
+            budget
+                .take(&seller, "searchOrders", plan)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    let handler = t.order_sync(10);
+    let first = run_sync(&handler, json!({})).await;
+    assert_eq!(first.sellers[0].outcome, SweepOutcome::Paused, "{first:?}");
+    assert_eq!(first.sellers[0].error_kind, Some("budget_exhausted"));
+    assert_eq!(first.sellers_failed, 0);
+    assert_eq!(
+        t.scan("orders").await.len(),
+        20,
+        "two pages, as many as the budget had"
+    );
+    assert_eq!(t.calls("searchOrders"), 2);
+    let stats = serde_json::to_value(t.sim.stats()).unwrap();
+    assert_eq!(
+        stats["throttled_by_quota"], 0,
+        "Amazon never had to say 429: {stats}"
+    );
+}
+
+#[tokio::test]
+async fn a_checkpoint_whose_page_token_expired_rereads_its_window() {
+    let t = stack("token-expired", SimConfig::demo(1, 50, 29)).await;
+    let handler = t.order_sync(10);
+    let first = run_sync(&handler, json!({"max_pages": 2})).await;
+    assert_eq!(first.sellers[0].outcome, SweepOutcome::Paused);
+    // The sweep waits more than a day (revoked seller, outage): Amazon's token is dead.
+    t.sim.advance_clock(chrono::Duration::hours(25));
+    t.sim.expire_access_tokens();
+    let handler = t.order_sync(10);
+    let second = run_sync(&handler, json!({})).await;
+    assert_eq!(
+        second.sellers[0].outcome,
+        SweepOutcome::Complete,
+        "{second:?}"
+    );
+    assert_eq!(t.scan("orders").await.len(), 50);
+    // 2 pages, 1 refused token, then all 5 pages of the window again.
+    assert_eq!(t.calls("searchOrders"), 8);
+    assert_eq!(t.sim.stats().count("searchOrders", 400), 1);
 }

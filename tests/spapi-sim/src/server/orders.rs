@@ -224,8 +224,11 @@ fn search_page(
     now: DateTime<Utc>,
 ) -> Response {
     let (query, last) = match one(params, "paginationToken") {
-        Some(token) => match st.cursors.remove(token) {
-            Some(c) if c.seller_id == seller_id && c.expires_at > now => (c.query, Some(c.last)),
+        // Tokens stay valid for 24 hours and may be sent again (a client retrying a page).
+        Some(token) => match st.cursors.get(token) {
+            Some(c) if c.seller_id == seller_id && c.expires_at > now => {
+                (c.query.clone(), Some(c.last.clone()))
+            }
             _ => return bad_input("Invalid paginationToken"),
         },
         None => match parse_query(params, now) {
@@ -252,6 +255,7 @@ fn search_page(
     let before = query.before;
     let pagination = match (more, page.last()) {
         (true, Some(last)) => {
+            st.cursors.retain(|_, c| c.expires_at > now);
             let suffix: u128 = st.rng.random();
             let token = format!("sim-page-{suffix:032x}");
             st.cursors.insert(

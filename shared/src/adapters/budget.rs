@@ -1,0 +1,146 @@
+//! The shared rate budget in the control table: `pk = rate#<seller>`, `sk = <operation>`.
+//! A take is a consistent read and a write conditional on the version read, so two takers
+//! can never spend the same token; the loser re-reads and tries again.
+
+use super::{StoreError, is_condition_failure, read_item};
+use crate::domain::{Bucket, SellerId, Take, UsagePlan};
+use crate::ports::{Clock, RateBudget};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// How often a take re-reads after losing a race before it reports a short wait instead.
+const MAX_RACES: usize = 8;
+/// An idle bucket refills to full long before this; a missing bucket reads as full.
+const IDLE_EXPIRY: Duration = Duration::days(2);
+
+pub struct DynamoRateBudget {
+    client: Client,
+    table: String,
+    clock: Arc<dyn Clock>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct BucketRecord {
+    pk: String,
+    sk: String,
+    /// Absent until the first take (a reported rate can arrive first).
+    tokens: Option<f64>,
+    at_ms: Option<i64>,
+    reported_rate: Option<f64>,
+    version: u64,
+    expires_at: i64,
+}
+
+impl DynamoRateBudget {
+    pub fn new(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            clock,
+        }
+    }
+
+    fn pk(seller: &SellerId) -> String {
+        format!("rate#{seller}")
+    }
+}
+
+fn bucket_of(r: &BucketRecord, plan: UsagePlan, now: DateTime<Utc>) -> Bucket {
+    match (r.tokens, r.at_ms.and_then(DateTime::from_timestamp_millis)) {
+        (Some(tokens), Some(at)) => Bucket { tokens, at },
+        _ => Bucket::full(plan, now),
+    }
+}
+
+#[async_trait]
+impl RateBudget for DynamoRateBudget {
+    async fn take(
+        &self,
+        seller: &SellerId,
+        operation: &'static str,
+        plan: UsagePlan,
+    ) -> Result<Option<std::time::Duration>, StoreError> {
+        let pk = Self::pk(seller);
+        for _ in 0..MAX_RACES {
+            let now = self.clock.now();
+            let stored: Option<BucketRecord> = read_item(
+                &self.client,
+                &self.table,
+                [("pk", pk.clone()), ("sk", operation.to_owned())],
+                || format!("rate bucket {operation} of seller {seller}"),
+            )
+            .await?;
+            let reported_rate = stored.as_ref().and_then(|r| r.reported_rate);
+            let plan = reported_rate.map_or(plan, |r| plan.with_reported_rate(r));
+            let bucket = stored
+                .as_ref()
+                .map_or_else(|| Bucket::full(plan, now), |r| bucket_of(r, plan, now));
+            let next = match bucket.take(plan, now) {
+                Take::Wait(wait) => return Ok(Some(wait.to_std().unwrap_or_default())),
+                Take::Granted(next) => next,
+            };
+            let record = BucketRecord {
+                pk: pk.clone(),
+                sk: operation.to_owned(),
+                tokens: Some(next.tokens),
+                at_ms: Some(next.at.timestamp_millis()),
+                reported_rate,
+                version: stored.as_ref().map_or(1, |r| r.version + 1),
+                expires_at: (now + IDLE_EXPIRY).timestamp(),
+            };
+            let item = serde_dynamo::to_item(&record).map_err(|e| StoreError::Corrupt {
+                what: format!("rate bucket {operation} of seller {seller}: {e}"),
+            })?;
+            let put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item));
+            let put = match &stored {
+                None => put.condition_expression("attribute_not_exists(pk)"),
+                Some(r) => put
+                    .condition_expression("version = :read")
+                    .expression_attribute_values(":read", AttributeValue::N(r.version.to_string())),
+            };
+            match put.send().await {
+                Ok(_) => return Ok(None),
+                // Another worker took a token between our read and write: read again.
+                Err(e) if is_condition_failure(&e) => continue,
+                Err(e) => return Err(StoreError::dynamo("PutItem", e)),
+            }
+        }
+        Ok(Some(std::time::Duration::from_millis(100)))
+    }
+
+    async fn record_reported_rate(
+        &self,
+        seller: &SellerId,
+        operation: &'static str,
+        rate_per_second: f64,
+    ) -> Result<(), StoreError> {
+        if !(rate_per_second.is_finite() && rate_per_second > 0.0) {
+            return Ok(());
+        }
+        // Bumping the version makes a take that read the old rate lose its race and re-read.
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(Self::pk(seller)))
+            .key("sk", AttributeValue::S(operation.to_owned()))
+            .update_expression("SET reported_rate = :r, expires_at = :e ADD version :one")
+            .expression_attribute_values(":r", AttributeValue::N(rate_per_second.to_string()))
+            .expression_attribute_values(
+                ":e",
+                AttributeValue::N((self.clock.now() + IDLE_EXPIRY).timestamp().to_string()),
+            )
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("UpdateItem", e))?;
+        Ok(())
+    }
+}
