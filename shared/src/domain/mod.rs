@@ -1,12 +1,14 @@
 //! Pure types and rules: no I/O, no AWS types.
 
 mod ids;
+mod lifecycle;
 mod order;
 mod pii;
 mod rate;
 mod retention;
 
 pub use ids::{AmazonOrderId, IdError, MarketplaceId, OrderItemId, SellerId, Sku};
+pub use lifecycle::LifecycleError;
 pub use order::{Money, Order, OrderLine, OrderStatus, PackageState, ShipmentPackage};
 pub use pii::{Address, BuyerPii, OrderPii, Pii, PiiKind};
 pub use rate::{Bucket, Take, UsagePlan};

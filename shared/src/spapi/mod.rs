@@ -5,11 +5,15 @@
 mod client;
 mod error;
 mod lwa;
+mod notifications;
 mod orders;
 
 pub use client::{RetryPolicy, SpApiClient};
 pub use error::{LwaFailure, SpApiError};
 pub use lwa::LwaTokens;
+pub use notifications::{
+    ChangedLine, FulfilledBy, NotificationError, NotifiedStatus, OrderChange, parse_order_change,
+};
 pub use orders::{INCLUDED_DATA, OrderModel, SearchOrdersResponse, to_fetched_order};
 
 /// The operations the suite calls, with their official default rate (requests/s) and burst.
