@@ -2,7 +2,7 @@
 //! A take is a consistent read and a write conditional on the version read, so two takers
 //! can never spend the same token; the loser re-reads and tries again.
 
-use super::{StoreError, is_condition_failure, read_item};
+use super::{StoreError, put_if_version, read_item};
 use crate::domain::{Bucket, SellerId, Take, UsagePlan};
 use crate::ports::{Clock, RateBudget};
 use async_trait::async_trait;
@@ -92,25 +92,17 @@ impl RateBudget for DynamoRateBudget {
                 version: stored.as_ref().map_or(1, |r| r.version + 1),
                 expires_at: (now + IDLE_EXPIRY).timestamp(),
             };
-            let item = serde_dynamo::to_item(&record).map_err(|e| StoreError::Corrupt {
-                what: format!("rate bucket {operation} of seller {seller}: {e}"),
-            })?;
-            let put = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item));
-            let put = match &stored {
-                None => put.condition_expression("attribute_not_exists(pk)"),
-                Some(r) => put
-                    .condition_expression("version = :read")
-                    .expression_attribute_values(":read", AttributeValue::N(r.version.to_string())),
-            };
-            match put.send().await {
-                Ok(_) => return Ok(None),
-                // Another worker took a token between our read and write: read again.
-                Err(e) if is_condition_failure(&e) => continue,
-                Err(e) => return Err(StoreError::dynamo("PutItem", e)),
+            let won = put_if_version(
+                &self.client,
+                &self.table,
+                &record,
+                stored.as_ref().map(|r| r.version),
+                || format!("rate bucket {operation} of seller {seller}"),
+            )
+            .await?;
+            // Lost: another worker took a token between our read and write; read again.
+            if won {
+                return Ok(None);
             }
         }
         Ok(Some(std::time::Duration::from_millis(100)))

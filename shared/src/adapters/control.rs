@@ -1,7 +1,7 @@
 //! The control table: sweep checkpoints and the seller registry.
 //! Keys: `pk = checkpoint#order-sync, sk = <seller>`; `pk = seller, sk = <seller>`.
 
-use super::{StoreError, is_condition_failure, read_item};
+use super::{StoreError, put_if_version, read_item};
 use crate::domain::{MarketplaceId, SellerId};
 use crate::ports::{CheckpointStore, SellerAccount, SellerRegistry, SweepCheckpoint, Versioned};
 use async_trait::async_trait;
@@ -107,26 +107,13 @@ impl CheckpointStore for DynamoControl {
             checkpoint: checkpoint.clone(),
             version,
         };
-        let item = serde_dynamo::to_item(&record).map_err(|e| StoreError::Corrupt {
-            what: format!("checkpoint of seller {seller}: {e}"),
-        })?;
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
-        let put = match expected {
-            None => put.condition_expression("attribute_not_exists(pk)"),
-            Some(v) => put
-                .condition_expression("version = :expected")
-                .expression_attribute_values(":expected", AttributeValue::N(v.to_string())),
-        };
-        match put.send().await {
-            Ok(_) => Ok(version),
-            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict {
+        let what = || format!("checkpoint of seller {seller}");
+        if put_if_version(&self.client, &self.table, &record, expected, what).await? {
+            Ok(version)
+        } else {
+            Err(StoreError::Conflict {
                 what: format!("checkpoint of seller {seller} moved past version {expected:?}"),
-            }),
-            Err(e) => Err(StoreError::dynamo("PutItem", e)),
+            })
         }
     }
 }

@@ -78,6 +78,36 @@ pub(crate) async fn read_item<T: serde::de::DeserializeOwned>(
         .transpose()
 }
 
+/// Write `record` only if the stored item is still at version `read` (`None`: only if there is
+/// no item yet). `Ok(false)`: another writer got there first; read again.
+/// `what` names the item (ids only) for errors.
+pub(crate) async fn put_if_version<T: serde::Serialize>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    record: &T,
+    read: Option<u64>,
+    what: impl Fn() -> String,
+) -> Result<bool, StoreError> {
+    let item = serde_dynamo::to_item(record).map_err(|e| StoreError::Corrupt {
+        what: format!("{}: {e}", what()),
+    })?;
+    let put = client.put_item().table_name(table).set_item(Some(item));
+    let put = match read {
+        None => put.condition_expression("attribute_not_exists(pk)"),
+        Some(v) => put
+            .condition_expression("version = :read")
+            .expression_attribute_values(
+                ":read",
+                aws_sdk_dynamodb::types::AttributeValue::N(v.to_string()),
+            ),
+    };
+    match put.send().await {
+        Ok(_) => Ok(true),
+        Err(e) if is_condition_failure(&e) => Ok(false),
+        Err(e) => Err(StoreError::dynamo("PutItem", e)),
+    }
+}
+
 /// Whether a DynamoDB error is a lost condition (someone else wrote first, or a newer version).
 pub(crate) fn is_condition_failure<E: ProvideErrorMetadata>(
     err: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
