@@ -3,6 +3,7 @@
 //! Secrets are never configured here: only the ids of the secrets that hold them.
 
 use crate::domain::{RetentionError, RetentionPolicy};
+use crate::order_events::EventSettings;
 use chrono::Duration;
 use std::collections::HashMap;
 use url::Url;
@@ -118,16 +119,88 @@ impl SpApiConfig {
     }
 }
 
-/// `order-sync`'s configuration.
+/// What every function that takes orders in needs: the tables, the PII key, the stock queue,
+/// SP-API and the retention rule.
 #[derive(Debug, Clone)]
-pub struct OrderSyncConfig {
+pub struct IntakeConfig {
     pub orders_table: String,
     pub pii_table: String,
     pub control_table: String,
     pub pii_key_id: String,
+    pub stock_queue_url: String,
     pub spapi: SpApiConfig,
     pub retention: RetentionPolicy,
+}
+
+impl IntakeConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            orders_table: env.required("ORDERS_TABLE")?,
+            pii_table: env.required("PII_TABLE")?,
+            control_table: env.required("CONTROL_TABLE")?,
+            pii_key_id: env.required("PII_KEY_ID")?,
+            stock_queue_url: env.required("STOCK_QUEUE_URL")?,
+            spapi: SpApiConfig::from_env(env)?,
+            retention: env.retention()?,
+        })
+    }
+}
+
+/// `order-sync`'s configuration.
+#[derive(Debug, Clone)]
+pub struct OrderSyncConfig {
+    pub intake: IntakeConfig,
     pub sweep: SweepSettings,
+}
+
+impl OrderSyncConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            intake: IntakeConfig::from_env(env)?,
+            sweep: SweepSettings::from_env(env)?,
+        })
+    }
+}
+
+/// `order-events`' configuration.
+#[derive(Debug, Clone)]
+pub struct OrderEventsConfig {
+    pub intake: IntakeConfig,
+    /// The queue the messages come from (deferrals change their visibility there).
+    pub notifications_queue_url: String,
+    /// Where messages given up go, with their reason.
+    pub notifications_dlq_url: String,
+    pub events: EventSettings,
+}
+
+impl OrderEventsConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let d = EventSettings::default();
+        let max_failures: u32 = env.parsed("NOTIFICATION_MAX_FAILURES", d.max_failures)?;
+        if !(1..=20).contains(&max_failures) {
+            return Err(ConfigError::Invalid {
+                var: "NOTIFICATION_MAX_FAILURES",
+                reason: "must be 1 to 20".into(),
+            });
+        }
+        let lease_secs: u64 = env.parsed("NOTIFICATION_CLAIM_SECS", d.claim_lease.as_secs())?;
+        if !(10..=43_200).contains(&lease_secs) {
+            return Err(ConfigError::Invalid {
+                var: "NOTIFICATION_CLAIM_SECS",
+                reason: "must be 10 to 43200 (the queue's visibility timeout)".into(),
+            });
+        }
+        Ok(Self {
+            intake: IntakeConfig::from_env(env)?,
+            notifications_queue_url: env.required("NOTIFICATIONS_QUEUE_URL")?,
+            notifications_dlq_url: env.required("NOTIFICATIONS_DLQ_URL")?,
+            events: EventSettings {
+                max_failures,
+                claim_lease: std::time::Duration::from_secs(lease_secs),
+                ..d
+            },
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -140,6 +213,8 @@ pub struct SweepSettings {
     pub store_concurrency: usize,
     /// Sellers swept concurrently.
     pub seller_concurrency: usize,
+    /// How far each window reaches back before the last one ended, for late updates.
+    pub overlap: Duration,
 }
 
 impl Default for SweepSettings {
@@ -149,6 +224,7 @@ impl Default for SweepSettings {
             first_lookback: Duration::days(7),
             store_concurrency: 8,
             seller_concurrency: 4,
+            overlap: Duration::minutes(10),
         }
     }
 }
@@ -171,8 +247,16 @@ impl SweepSettings {
                 reason: "must be 1 to 30".into(),
             });
         }
+        let overlap_minutes: i64 = env.parsed("SYNC_OVERLAP_MINUTES", d.overlap.num_minutes())?;
+        if !(0..=120).contains(&overlap_minutes) {
+            return Err(ConfigError::Invalid {
+                var: "SYNC_OVERLAP_MINUTES",
+                reason: "must be 0 to 120".into(),
+            });
+        }
         Ok(Self {
             page_size,
+            overlap: Duration::minutes(overlap_minutes),
             first_lookback: Duration::days(lookback_days),
             store_concurrency: env
                 .parsed("SYNC_STORE_CONCURRENCY", d.store_concurrency)?
@@ -184,25 +268,15 @@ impl SweepSettings {
     }
 }
 
-impl OrderSyncConfig {
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        Ok(Self {
-            orders_table: env.required("ORDERS_TABLE")?,
-            pii_table: env.required("PII_TABLE")?,
-            control_table: env.required("CONTROL_TABLE")?,
-            pii_key_id: env.required("PII_KEY_ID")?,
-            spapi: SpApiConfig::from_env(env)?,
-            retention: env.retention()?,
-            sweep: SweepSettings::from_env(env)?,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const BASE: [(&str, &str); 7] = [
+    const BASE: [(&str, &str); 8] = [
+        (
+            "STOCK_QUEUE_URL",
+            "https://sqs.us-east-1.amazonaws.com/123456789012/stock",
+        ),
         ("ORDERS_TABLE", "orders"),
         ("PII_TABLE", "pii"),
         ("CONTROL_TABLE", "control"),
@@ -219,10 +293,11 @@ mod tests {
     #[test]
     fn reads_a_complete_environment_with_defaults() {
         let c = OrderSyncConfig::from_env(&env_with(&[])).unwrap();
-        assert_eq!(c.retention.days(), 30);
+        assert_eq!(c.intake.retention.days(), 30);
+        assert_eq!(c.sweep.overlap, Duration::minutes(10));
         assert_eq!(c.sweep.page_size, 100);
         assert_eq!(
-            c.spapi.lwa_token_url.as_str(),
+            c.intake.spapi.lwa_token_url.as_str(),
             "https://api.amazon.com/auth/o2/token"
         );
     }
@@ -263,5 +338,30 @@ mod tests {
         assert!(err.to_string().contains("SYNC_PAGE_SIZE"));
         let err = OrderSyncConfig::from_env(&env_with(&[("SYNC_PAGE_SIZE", "x")])).unwrap_err();
         assert!(err.to_string().contains("SYNC_PAGE_SIZE"));
+    }
+
+    #[test]
+    fn order_events_needs_its_queues_and_bounds_its_tries() {
+        let queues = [
+            (
+                "NOTIFICATIONS_QUEUE_URL",
+                "https://sqs.example/notifications",
+            ),
+            (
+                "NOTIFICATIONS_DLQ_URL",
+                "https://sqs.example/notifications-dlq",
+            ),
+        ];
+        let c = OrderEventsConfig::from_env(&env_with(&queues)).unwrap();
+        assert_eq!(c.events.max_failures, 5);
+        let err = OrderEventsConfig::from_env(&env_with(&queues[..1])).unwrap_err();
+        assert!(err.to_string().contains("NOTIFICATIONS_DLQ_URL"), "{err}");
+        let mut bad = queues.to_vec();
+        bad.push(("NOTIFICATION_MAX_FAILURES", "0"));
+        let err = OrderEventsConfig::from_env(&env_with(&bad)).unwrap_err();
+        assert!(
+            err.to_string().contains("NOTIFICATION_MAX_FAILURES"),
+            "{err}"
+        );
     }
 }

@@ -8,6 +8,8 @@ pub mod adapters;
 pub mod config;
 pub mod domain;
 pub mod handlers;
+pub mod intake;
+pub mod order_events;
 pub mod ports;
 pub mod spapi;
 pub mod sync;

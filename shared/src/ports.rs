@@ -1,8 +1,9 @@
 //! The small traits services need. Services take `&dyn Port`; adapters implement them.
 
-use crate::adapters::{SecretsError, StoreError, VaultError};
+use crate::adapters::{QueueError, SecretsError, StoreError, VaultError};
 use crate::domain::{
-    Address, AmazonOrderId, BuyerPii, MarketplaceId, Order, OrderPii, PiiKind, SellerId, UsagePlan,
+    Address, AmazonOrderId, BuyerPii, MarketplaceId, Order, OrderPii, PiiKind, SellerId,
+    StockChange, UsagePlan,
 };
 use crate::spapi::SpApiError;
 use async_trait::async_trait;
@@ -23,16 +24,6 @@ impl Clock for SystemClock {
     }
 }
 
-/// What became of an order write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UpsertOutcome {
-    Inserted,
-    /// A newer or the same version replaced what was stored.
-    Updated,
-    /// A newer version is already stored; nothing was written.
-    Stale,
-}
-
 /// Whether the order's PII is held in the pii table, and until when.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PiiHolding {
@@ -42,13 +33,36 @@ pub struct PiiHolding {
 
 #[async_trait]
 pub trait OrderStore: Send + Sync {
-    /// Insert or replace the order unless a newer version (by `last_updated_at`) is stored.
-    async fn upsert(&self, order: &Order, pii: PiiHolding) -> Result<UpsertOutcome, StoreError>;
+    /// The stored order with its revision (bumped by every write, Amazon's or the
+    /// warehouse's), for a write conditional on it.
+    async fn load(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+    ) -> Result<Option<Versioned<Order>>, StoreError>;
+
+    /// Write `order` if the stored revision is still `expected` (`None`: nothing stored yet).
+    /// `Ok(None)`: another writer came first; load again. `Ok(Some(revision))`: written.
+    async fn save(
+        &self,
+        order: &Order,
+        pii: PiiHolding,
+        expected: Option<u64>,
+    ) -> Result<Option<u64>, StoreError>;
+
     async fn get(
         &self,
         seller: &SellerId,
         order: &AmazonOrderId,
-    ) -> Result<Option<Order>, StoreError>;
+    ) -> Result<Option<Order>, StoreError> {
+        Ok(self.load(seller, order).await?.map(|v| v.value))
+    }
+}
+
+/// Where stock-change messages go (the stock queue). Ids and quantities only.
+#[async_trait]
+pub trait StockEvents: Send + Sync {
+    async fn publish(&self, change: &StockChange) -> Result<(), QueueError>;
 }
 
 /// One opened PII item.
@@ -103,7 +117,7 @@ pub struct SweepWindow {
     pub pages_stored: u32,
 }
 
-/// A checkpoint with the version its conditional write needs.
+/// A stored value with the version its conditional write needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Versioned<T> {
     pub value: T,
@@ -210,4 +224,62 @@ pub trait RateBudget: Send + Sync {
         operation: &'static str,
         rate_per_second: f64,
     ) -> Result<(), StoreError>;
+}
+
+/// What a claim on a notification found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This message may process the notification; `failures` earlier attempts failed.
+    Claimed { failures: u32 },
+    /// Another copy already processed it.
+    AlreadyDone,
+    /// Another copy holds a live claim; if that copy fails, its own redelivery retries.
+    InFlight,
+}
+
+/// Notification dedupe by `NotificationId`: a conditional claim, then done. Entries expire
+/// (TTL) long after Amazon stops redelivering.
+#[async_trait]
+pub trait NotificationLedger: Send + Sync {
+    /// Claim the notification for the SQS message `message_id` until `lease_until`. A
+    /// redelivery of the same message, or a claim whose lease ran out, may claim again.
+    async fn claim(
+        &self,
+        notification_id: &str,
+        message_id: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Claim, StoreError>;
+    /// Processed: later copies are duplicates.
+    async fn complete(&self, notification_id: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// The attempt failed: count it and drop the claim. Returns the failures so far.
+    async fn fail(&self, notification_id: &str, message_id: &str) -> Result<u32, StoreError>;
+    /// Put off without failing (no rate-budget token near): drop the claim.
+    async fn release(&self, notification_id: &str, message_id: &str) -> Result<(), StoreError>;
+}
+
+/// Why a message was given up, as the dead-letter queue receives it: ids and reasons only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub message_id: String,
+    pub notification_id: Option<String>,
+    pub seller_id: Option<SellerId>,
+    pub order_id: Option<AmazonOrderId>,
+    /// Short machine-readable kind: `malformed`, `unknown_seller`, `not_found`, ...
+    pub reason_kind: String,
+    pub reason: String,
+    pub failures: u32,
+    pub dead_lettered_at: DateTime<Utc>,
+}
+
+/// The queue a batch came from, for what its handler does to single messages.
+#[async_trait]
+pub trait NotificationQueue: Send + Sync {
+    /// Let the message come back after `delay` (its budget has no token near).
+    async fn defer(
+        &self,
+        receipt_handle: &str,
+        delay: std::time::Duration,
+    ) -> Result<(), QueueError>;
+    async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), QueueError>;
 }

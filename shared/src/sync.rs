@@ -2,14 +2,16 @@
 //! checkpoint, store every order (facts in orders, sealed PII in pii), and advance the
 //! checkpoint only after the page is stored. A sweep stopped anywhere resumes from its last
 //! stored page: no gap (the window and page token are kept) and no duplicate (stores are
-//! idempotent upserts keyed by order).
+//! idempotent upserts keyed by order). Each new window reaches back `overlap` before the last
+//! one ended, for orders Amazon indexes late; the orders read twice are stored unchanged.
 
-use crate::adapters::{StoreError, VaultError};
+use crate::adapters::StoreError;
 use crate::config::SweepSettings;
-use crate::domain::{RetentionPolicy, SellerId};
+use crate::domain::SellerId;
+use crate::intake::{Intake, IntakeError, OrderIntake, Stored};
 use crate::ports::{
-    CheckpointStore, Clock, FetchedOrder, OrderSearch, OrderStore, PiiHolding, PiiVault,
-    SellerAccount, SellerRegistry, SpApiOrders, SweepCheckpoint, SweepWindow, UpsertOutcome,
+    CheckpointStore, Clock, OrderSearch, SellerAccount, SellerRegistry, SpApiOrders,
+    SweepCheckpoint, SweepWindow,
 };
 use crate::spapi::SpApiError;
 use chrono::Duration;
@@ -29,7 +31,7 @@ pub enum SyncError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Vault(#[from] VaultError),
+    Intake(#[from] IntakeError),
 }
 
 impl SyncError {
@@ -38,7 +40,7 @@ impl SyncError {
             SyncError::Api(e) => e.kind(),
             SyncError::Store(StoreError::Conflict { .. }) => "checkpoint_conflict",
             SyncError::Store(_) => "store",
-            SyncError::Vault(_) => "vault",
+            SyncError::Intake(e) => e.kind(),
         }
     }
 }
@@ -70,9 +72,11 @@ pub struct SellerSweep {
     pub outcome: SweepOutcome,
     pub pages: u32,
     pub orders_stored: u32,
+    pub orders_unchanged: u32,
     pub orders_stale: u32,
     pub pii_items_sealed: u32,
     pub pii_purged_orders: u32,
+    pub stock_changes: u32,
     pub error_kind: Option<&'static str>,
     pub error: Option<String>,
 }
@@ -82,26 +86,17 @@ pub struct SweepReport {
     pub sellers: Vec<SellerSweep>,
     pub orders_stored: u32,
     pub pii_items_sealed: u32,
+    pub stock_changes: u32,
     pub sellers_failed: u32,
 }
 
 pub struct OrderSync<'a> {
     pub api: &'a dyn SpApiOrders,
-    pub orders: &'a dyn OrderStore,
-    pub vault: &'a dyn PiiVault,
+    pub intake: OrderIntake<'a>,
     pub checkpoints: &'a dyn CheckpointStore,
     pub sellers: &'a dyn SellerRegistry,
     pub clock: &'a dyn Clock,
-    pub retention: RetentionPolicy,
     pub settings: SweepSettings,
-}
-
-/// What storing one order did.
-#[derive(Default)]
-struct Stored {
-    stale: bool,
-    sealed: u32,
-    purged: bool,
 }
 
 impl OrderSync<'_> {
@@ -120,6 +115,7 @@ impl OrderSync<'_> {
         Ok(SweepReport {
             orders_stored: reports.iter().map(|r| r.orders_stored).sum(),
             pii_items_sealed: reports.iter().map(|r| r.pii_items_sealed).sum(),
+            stock_changes: reports.iter().map(|r| r.stock_changes).sum(),
             sellers_failed: reports
                 .iter()
                 .filter(|r| r.outcome == SweepOutcome::Failed)
@@ -134,9 +130,11 @@ impl OrderSync<'_> {
             outcome: SweepOutcome::Failed,
             pages: 0,
             orders_stored: 0,
+            orders_unchanged: 0,
             orders_stale: 0,
             pii_items_sealed: 0,
             pii_purged_orders: 0,
+            stock_changes: 0,
             error_kind: None,
             error: None,
         };
@@ -196,9 +194,16 @@ impl OrderSync<'_> {
                 let now = self.clock.now();
                 let after = checkpoint
                     .synced_until
-                    .unwrap_or(now - self.settings.first_lookback);
+                    .map_or(now - self.settings.first_lookback, |t| {
+                        t - self.settings.overlap
+                    });
                 let before = now - FRESHNESS_LAG;
-                if before <= after {
+                // Nothing new since the last window ended (its overlap alone is not a window).
+                if checkpoint
+                    .synced_until
+                    .is_some_and(|t| before <= t + chrono::Duration::seconds(1))
+                    || before <= after
+                {
                     return Ok(SweepOutcome::Complete);
                 }
                 let window = SweepWindow {
@@ -245,20 +250,21 @@ impl OrderSync<'_> {
                 }
                 other => other?,
             };
-            let results: Vec<Stored> = stream::iter(page.orders.iter())
-                .map(|o| self.store(o))
+            let results: Vec<Intake> = stream::iter(page.orders.iter())
+                .map(|o| self.intake.store(o))
                 .buffer_unordered(self.settings.store_concurrency)
                 .try_collect()
                 .await?;
             report.pages += 1;
             for r in &results {
-                if r.stale {
-                    report.orders_stale += 1;
-                } else {
-                    report.orders_stored += 1;
+                match r.stored {
+                    Stored::Inserted | Stored::Updated => report.orders_stored += 1,
+                    Stored::Unchanged => report.orders_unchanged += 1,
+                    Stored::Stale => report.orders_stale += 1,
                 }
-                report.pii_items_sealed += r.sealed;
-                report.pii_purged_orders += u32::from(r.purged);
+                report.pii_items_sealed += r.pii_items_sealed;
+                report.pii_purged_orders += u32::from(r.pii_purged);
+                report.stock_changes += u32::from(r.stock_change.is_some());
             }
             // Only now, with the page stored, does the checkpoint move.
             match page.next_page {
@@ -276,54 +282,6 @@ impl OrderSync<'_> {
             if checkpoint.in_progress.is_none() {
                 return Ok(SweepOutcome::Complete);
             }
-        }
-    }
-
-    /// Store one order: facts first (conditional on its version), then its PII sealed, or
-    /// purged at once when its retention date has already passed (canceled orders).
-    async fn store(&self, fetched: &FetchedOrder) -> Result<Stored, SyncError> {
-        let order = &fetched.order;
-        let now = self.clock.now();
-        let purge_at = self.retention.purge_at(&order.retention_facts(now));
-        let hold = purge_at > now && !fetched.pii.is_empty();
-        let outcome = self
-            .orders
-            .upsert(
-                order,
-                PiiHolding {
-                    held: hold,
-                    purge_at,
-                },
-            )
-            .await?;
-        if outcome == UpsertOutcome::Stale {
-            // A newer version is stored; its PII is the one to keep.
-            return Ok(Stored {
-                stale: true,
-                ..Stored::default()
-            });
-        }
-        if hold {
-            let sealed = self
-                .vault
-                .seal(
-                    &order.seller_id,
-                    &order.order_id,
-                    order.last_updated_at,
-                    &fetched.pii,
-                    purge_at,
-                )
-                .await?;
-            Ok(Stored {
-                sealed: sealed as u32,
-                ..Stored::default()
-            })
-        } else {
-            let purged = self.vault.purge(&order.seller_id, &order.order_id).await?;
-            Ok(Stored {
-                purged: purged > 0,
-                ..Stored::default()
-            })
         }
     }
 }

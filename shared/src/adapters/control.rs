@@ -1,4 +1,5 @@
-//! The control table: sweep checkpoints and the seller registry.
+//! The control table: sweep checkpoints and the seller registry (notification dedupe in
+//! `ledger.rs`, rate buckets in `budget.rs`).
 //! Keys: `pk = checkpoint#order-sync, sk = <seller>`; `pk = seller, sk = <seller>`.
 
 use super::{StoreError, put_if_version, read_item};
@@ -13,8 +14,8 @@ const CHECKPOINT_PK: &str = "checkpoint#order-sync";
 const SELLER_PK: &str = "seller";
 
 pub struct DynamoControl {
-    client: Client,
-    table: String,
+    pub(super) client: Client,
+    pub(super) table: String,
 }
 
 #[derive(Serialize, Deserialize)]

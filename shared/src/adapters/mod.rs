@@ -1,15 +1,18 @@
-//! Adapters: the ports implemented on DynamoDB, KMS, Secrets Manager.
+//! Adapters: the ports implemented on DynamoDB, KMS, Secrets Manager, SQS.
 //! Each AWS client is built once per process (cold start) from [`aws_sdk_config`].
 
 mod budget;
 mod control;
+mod ledger;
 mod orders;
+mod queues;
 mod secrets;
 mod vault;
 
 pub use budget::DynamoRateBudget;
 pub use control::DynamoControl;
 pub use orders::DynamoOrderStore;
+pub use queues::{QueueError, SqsNotificationQueue, SqsQueue};
 pub use secrets::SecretsManagerSecrets;
 pub use vault::KmsPiiVault;
 
@@ -93,7 +96,7 @@ pub(crate) async fn put_if_version<T: serde::Serialize>(
     })?;
     let put = client.put_item().table_name(table).set_item(Some(item));
     let put = match read {
-        None => put.condition_expression("attribute_not_exists(pk)"),
+        None => put.condition_expression("attribute_not_exists(version)"),
         Some(v) => put
             .condition_expression("version = :read")
             .expression_attribute_values(

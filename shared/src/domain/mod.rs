@@ -6,6 +6,7 @@ mod order;
 mod pii;
 mod rate;
 mod retention;
+mod stock;
 
 pub use ids::{AmazonOrderId, IdError, MarketplaceId, OrderItemId, SellerId, Sku};
 pub use lifecycle::LifecycleError;
@@ -13,3 +14,4 @@ pub use order::{Money, Order, OrderLine, OrderStatus, PackageState, ShipmentPack
 pub use pii::{Address, BuyerPii, OrderPii, Pii, PiiKind};
 pub use rate::{Bucket, Take, UsagePlan};
 pub use retention::{MAX_RETENTION_DAYS, RetentionError, RetentionFacts, RetentionPolicy};
+pub use stock::{StockChange, StockChangeKind, StockChangeLine, stock_change};

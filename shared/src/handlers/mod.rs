@@ -1,4 +1,77 @@
 //! Lambda handlers: translate an event into a service call. Each function's `main.rs` builds
 //! one of these at cold start and hands it every event.
 
+pub mod order_events;
 pub mod order_sync;
+
+use crate::adapters::{
+    DynamoControl, DynamoOrderStore, DynamoRateBudget, KmsPiiVault, SecretsManagerSecrets, SqsQueue,
+};
+use crate::config::IntakeConfig;
+use crate::intake::OrderIntake;
+use crate::ports::{Clock, SystemClock};
+use crate::spapi::{RetryPolicy, SpApiClient};
+use std::sync::Arc;
+
+/// The adapters both intake routes use, built once per process (cold start).
+pub struct IntakeAdapters {
+    pub api: SpApiClient,
+    pub orders: DynamoOrderStore,
+    pub vault: KmsPiiVault,
+    pub control: DynamoControl,
+    pub stock: SqsQueue,
+    pub clock: Arc<dyn Clock>,
+    config: IntakeConfig,
+}
+
+impl IntakeAdapters {
+    pub fn new(config: &IntakeConfig, sdk: &aws_config::SdkConfig) -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+        let secrets = Arc::new(SecretsManagerSecrets::new(
+            aws_sdk_secretsmanager::Client::new(sdk),
+            config.spapi.lwa_app_secret_id.clone(),
+            config.spapi.seller_secret_prefix.clone(),
+        ));
+        // One budget per seller × operation in the control table, shared with every other
+        // instance of every function that calls SP-API.
+        let budget = Arc::new(DynamoRateBudget::new(
+            dynamo.clone(),
+            config.control_table.clone(),
+            clock.clone(),
+        ));
+        Self {
+            api: SpApiClient::new(
+                config.spapi.endpoint.clone(),
+                config.spapi.lwa_token_url.clone(),
+                secrets,
+                budget,
+                RetryPolicy::default(),
+            ),
+            orders: DynamoOrderStore::new(dynamo.clone(), config.orders_table.clone()),
+            vault: KmsPiiVault::new(
+                aws_sdk_kms::Client::new(sdk),
+                dynamo.clone(),
+                config.pii_table.clone(),
+                config.pii_key_id.clone(),
+            ),
+            control: DynamoControl::new(dynamo, config.control_table.clone()),
+            stock: SqsQueue::new(
+                aws_sdk_sqs::Client::new(sdk),
+                config.stock_queue_url.clone(),
+            ),
+            clock,
+            config: config.clone(),
+        }
+    }
+
+    pub fn intake(&self) -> OrderIntake<'_> {
+        OrderIntake {
+            orders: &self.orders,
+            vault: &self.vault,
+            stock: &self.stock,
+            clock: self.clock.as_ref(),
+            retention: self.config.retention,
+        }
+    }
+}

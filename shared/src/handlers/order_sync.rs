@@ -1,17 +1,12 @@
 //! `order-sync`: scheduled (EventBridge) or on demand (`{"seller_ids": [...]}`).
 
-use crate::adapters::{
-    DynamoControl, DynamoOrderStore, DynamoRateBudget, KmsPiiVault, SecretsManagerSecrets,
-    StoreError,
-};
-use crate::config::OrderSyncConfig;
+use super::IntakeAdapters;
+use crate::adapters::StoreError;
+use crate::config::{OrderSyncConfig, SweepSettings};
 use crate::domain::SellerId;
-use crate::ports::SystemClock;
-use crate::spapi::{RetryPolicy, SpApiClient};
 use crate::sync::{OrderSync, SweepReport, SweepRequest};
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, thiserror::Error)]
@@ -45,47 +40,16 @@ struct OnDemand {
 }
 
 pub struct OrderSyncHandler {
-    config: OrderSyncConfig,
-    api: SpApiClient,
-    orders: DynamoOrderStore,
-    vault: KmsPiiVault,
-    control: DynamoControl,
+    adapters: IntakeAdapters,
+    sweep: SweepSettings,
 }
 
 impl OrderSyncHandler {
     /// Build every client once, at cold start.
     pub fn new(config: OrderSyncConfig, sdk: &aws_config::SdkConfig) -> Self {
-        let dynamo = aws_sdk_dynamodb::Client::new(sdk);
-        let secrets = Arc::new(SecretsManagerSecrets::new(
-            aws_sdk_secretsmanager::Client::new(sdk),
-            config.spapi.lwa_app_secret_id.clone(),
-            config.spapi.seller_secret_prefix.clone(),
-        ));
-        // One budget per seller × operation in the control table, shared with every other
-        // instance of every function that calls SP-API.
-        let budget = Arc::new(DynamoRateBudget::new(
-            dynamo.clone(),
-            config.control_table.clone(),
-            Arc::new(SystemClock),
-        ));
-        let api = SpApiClient::new(
-            config.spapi.endpoint.clone(),
-            config.spapi.lwa_token_url.clone(),
-            secrets,
-            budget,
-            RetryPolicy::default(),
-        );
         Self {
-            orders: DynamoOrderStore::new(dynamo.clone(), config.orders_table.clone()),
-            vault: KmsPiiVault::new(
-                aws_sdk_kms::Client::new(sdk),
-                dynamo.clone(),
-                config.pii_table.clone(),
-                config.pii_key_id.clone(),
-            ),
-            control: DynamoControl::new(dynamo, config.control_table.clone()),
-            api,
-            config,
+            adapters: IntakeAdapters::new(&config.intake, sdk),
+            sweep: config.sweep,
         }
     }
 
@@ -115,15 +79,14 @@ impl OrderSyncHandler {
             deadline,
             max_pages: on_demand.max_pages,
         };
+        let a = &self.adapters;
         let service = OrderSync {
-            api: &self.api,
-            orders: &self.orders,
-            vault: &self.vault,
-            checkpoints: &self.control,
-            sellers: &self.control,
-            clock: &SystemClock,
-            retention: self.config.retention,
-            settings: self.config.sweep,
+            api: &a.api,
+            intake: a.intake(),
+            checkpoints: &a.control,
+            sellers: &a.control,
+            clock: a.clock.as_ref(),
+            settings: self.sweep,
         };
         let report = service.run(&request).await?;
         tracing::info!(
@@ -132,6 +95,7 @@ impl OrderSyncHandler {
             sellers_failed = report.sellers_failed,
             orders_stored = report.orders_stored,
             pii_items_sealed = report.pii_items_sealed,
+            stock_changes = report.stock_changes,
             "order sync finished"
         );
         Ok(report)

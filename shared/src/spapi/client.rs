@@ -109,6 +109,8 @@ impl SpApiClient {
     async fn take_budget(&self, seller: &SellerId, op: Operation) -> Result<(), SpApiError> {
         let (rate, burst) = op.default_quota();
         let plan = UsagePlan::new(rate, burst);
+        // Bounded in total, not per wait: under contention each wait is short but many.
+        let mut waited = Duration::ZERO;
         loop {
             let wait = self
                 .budget
@@ -121,7 +123,10 @@ impl SpApiClient {
                 })?;
             match wait {
                 None => return Ok(()),
-                Some(w) if w <= self.retry.max_budget_wait => tokio::time::sleep(w).await,
+                Some(w) if waited + w <= self.retry.max_budget_wait => {
+                    tokio::time::sleep(w).await;
+                    waited += w;
+                }
                 Some(w) => {
                     return Err(SpApiError::BudgetExhausted {
                         operation: op.name(),

@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::types::{
     PointInTimeRecoverySpecification, Projection, ProjectionType, ScalarAttributeType,
     SseSpecification, SseType, TimeToLiveSpecification,
 };
+use aws_sdk_sqs::types::QueueAttributeName;
 use serde::Deserialize;
 use shared::adapters::DynamoControl;
 use shared::ports::SellerAccount;
@@ -95,13 +96,25 @@ pub struct Provisioned {
     pub pii_key_arn: String,
     pub lwa_app_secret_id: String,
     pub seller_secret_prefix: String,
+    /// Queue id (`notifications`, `notifications-dlq`, `stock`, `stock-dlq`) to queue URL.
+    pub queues: BTreeMap<String, String>,
 }
 
 impl Provisioned {
     pub fn table(&self, id: &str) -> &str {
         &self.tables[id]
     }
+
+    pub fn queue(&self, id: &str) -> &str {
+        &self.queues[id]
+    }
 }
+
+/// The queues, as the CDK app declares them (`infra/lib/queues.ts`): id, how many receives
+/// before SQS itself moves a message to the DLQ, visibility timeout in seconds.
+/// `order-events` dead-letters with a reason after its own bounded tries; the redrive is the
+/// backstop for a function that dies before it can (deferrals count as receives too).
+pub const QUEUES: [(&str, u32, u32); 2] = [("notifications", 100, 300), ("stock", 5, 60)];
 
 /// Secret values the local stack stores: the simulator's app credentials and sellers.
 pub struct Credentials {
@@ -261,7 +274,61 @@ pub async fn provision(
             .map_err(|e| err("seller registry", &e))?;
     }
 
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let mut queues = BTreeMap::new();
+    for (id, max_receives, visibility) in QUEUES {
+        let dlq_url = sqs
+            .create_queue()
+            .queue_name(format!("{prefix}-{id}-dlq"))
+            .attributes(QueueAttributeName::KmsMasterKeyId, &data_key_arn)
+            .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
+            .send()
+            .await
+            .map_err(|e| {
+                err(
+                    "dead-letter queue",
+                    &aws_sdk_sqs::error::DisplayErrorContext(e),
+                )
+            })?
+            .queue_url
+            .ok_or("queue without url")?;
+        let dlq_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&dlq_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| {
+                err(
+                    "dead-letter queue",
+                    &aws_sdk_sqs::error::DisplayErrorContext(e),
+                )
+            })?
+            .attributes
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+            .ok_or("queue without arn")?;
+        let redrive =
+            serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives});
+        let url = sqs
+            .create_queue()
+            .queue_name(format!("{prefix}-{id}"))
+            .attributes(QueueAttributeName::KmsMasterKeyId, &data_key_arn)
+            .attributes(
+                QueueAttributeName::VisibilityTimeout,
+                visibility.to_string(),
+            )
+            .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+            .send()
+            .await
+            .map_err(|e| err("queue", &aws_sdk_sqs::error::DisplayErrorContext(e)))?
+            .queue_url
+            .ok_or("queue without url")?;
+        queues.insert(id.to_owned(), url);
+        queues.insert(format!("{id}-dlq"), dlq_url);
+    }
+
     Ok(Provisioned {
+        queues,
         tables,
         table_env,
         data_key_arn,
@@ -290,6 +357,24 @@ impl Provisioned {
                 ("LWA_APP_SECRET_ID", self.lwa_app_secret_id.as_str()),
                 ("SELLER_SECRET_PREFIX", self.seller_secret_prefix.as_str()),
                 ("RETENTION_DAYS", "30"),
+                ("STOCK_QUEUE_URL", self.queue("stock")),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        env
+    }
+
+    /// The environment `order-events` reads: `order-sync`'s plus its queues.
+    pub fn order_events_env(
+        &self,
+        spapi_endpoint: &str,
+        lwa_token_url: &str,
+    ) -> Vec<(String, String)> {
+        let mut env = self.order_sync_env(spapi_endpoint, lwa_token_url);
+        env.extend(
+            [
+                ("NOTIFICATIONS_QUEUE_URL", self.queue("notifications")),
+                ("NOTIFICATIONS_DLQ_URL", self.queue("notifications-dlq")),
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned())),
         );

@@ -1,0 +1,152 @@
+//! Storing an order fetched from Amazon: the one path both intake routes take, the
+//! notification handler (`order-events`) and the catch-up sweep (`order-sync`).
+//!
+//! Order of the steps, so that a Lambda dying anywhere loses nothing when the work is retried:
+//! PII first (sealed, or purged when its date has passed), then the stock change, then the
+//! order record. The record is written last and only if nothing else wrote it since it was
+//! read; a stored record equal to the incoming one means every earlier step is done.
+
+use crate::adapters::{QueueError, StoreError, VaultError};
+use crate::domain::{Order, RetentionPolicy, StockChangeKind, stock_change};
+use crate::ports::{Clock, FetchedOrder, OrderStore, PiiHolding, PiiVault, StockEvents};
+use serde::Serialize;
+
+/// How often a write that lost its race to another writer re-reads before giving up.
+const MAX_RACES: usize = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error("order {order_id} kept changing under {MAX_RACES} attempts to store it")]
+    Contended { order_id: String },
+}
+
+impl IntakeError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            IntakeError::Store(_) => "store",
+            IntakeError::Vault(_) => "vault",
+            IntakeError::Queue(_) => "queue",
+            IntakeError::Contended { .. } => "contended",
+        }
+    }
+}
+
+/// What storing did to the order record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stored {
+    Inserted,
+    Updated,
+    /// The same version is stored already (a duplicate or a re-read).
+    Unchanged,
+    /// A newer version is stored; nothing was written.
+    Stale,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Intake {
+    pub stored: Stored,
+    pub pii_items_sealed: u32,
+    pub pii_purged: bool,
+    pub stock_change: Option<StockChangeKind>,
+}
+
+impl Intake {
+    fn only(stored: Stored) -> Self {
+        Self {
+            stored,
+            pii_items_sealed: 0,
+            pii_purged: false,
+            stock_change: None,
+        }
+    }
+}
+
+pub struct OrderIntake<'a> {
+    pub orders: &'a dyn OrderStore,
+    pub vault: &'a dyn PiiVault,
+    pub stock: &'a dyn StockEvents,
+    pub clock: &'a dyn Clock,
+    pub retention: RetentionPolicy,
+}
+
+impl OrderIntake<'_> {
+    /// Store one fetched order. Idempotent: the same version again changes nothing.
+    pub async fn store(&self, fetched: &FetchedOrder) -> Result<Intake, IntakeError> {
+        let incoming = &fetched.order;
+        for _ in 0..MAX_RACES {
+            let stored = self
+                .orders
+                .load(&incoming.seller_id, &incoming.order_id)
+                .await?;
+            let before = stored.as_ref().map(|s| &s.value);
+            let merged = match before {
+                Some(b) if b.last_updated_at > incoming.last_updated_at => {
+                    return Ok(Intake::only(Stored::Stale));
+                }
+                // Amazon knows nothing of picking or packing: its status is merged into ours,
+                // never moving the order back.
+                Some(b) => Order {
+                    status: b.status.with_amazon(incoming.status),
+                    ..incoming.clone()
+                },
+                None => incoming.clone(),
+            };
+            if before == Some(&merged) {
+                return Ok(Intake::only(Stored::Unchanged));
+            }
+
+            let now = self.clock.now();
+            let purge_at = self.retention.purge_at(&merged.retention_facts(now));
+            let held = purge_at > now && !fetched.pii.is_empty();
+            let mut intake = Intake::only(if before.is_some() {
+                Stored::Updated
+            } else {
+                Stored::Inserted
+            });
+            if held {
+                intake.pii_items_sealed = self
+                    .vault
+                    .seal(
+                        &merged.seller_id,
+                        &merged.order_id,
+                        merged.last_updated_at,
+                        &fetched.pii,
+                        purge_at,
+                    )
+                    .await? as u32;
+            } else {
+                intake.pii_purged = self
+                    .vault
+                    .purge(&merged.seller_id, &merged.order_id)
+                    .await?
+                    > 0;
+            }
+            // Announced before the record is written: a crash in between announces it again
+            // (same change id, applied once) instead of never.
+            if let Some(change) = stock_change(before, &merged) {
+                self.stock.publish(&change).await?;
+                intake.stock_change = Some(change.kind);
+            }
+            let expected = stored.as_ref().map(|s| s.version);
+            if self
+                .orders
+                .save(&merged, PiiHolding { held, purge_at }, expected)
+                .await?
+                .is_some()
+            {
+                return Ok(intake);
+            }
+            // Someone (a warehouse move, another copy of this notification) wrote first.
+        }
+        Err(IntakeError::Contended {
+            order_id: incoming.order_id.to_string(),
+        })
+    }
+}
