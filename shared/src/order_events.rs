@@ -99,6 +99,22 @@ pub struct BatchReport {
 }
 
 impl BatchReport {
+    /// Sum another batch's figures into this one.
+    pub fn merge(&mut self, other: BatchReport) {
+        self.messages += other.messages;
+        self.notifications_processed += other.notifications_processed;
+        self.duplicate_notifications_ignored += other.duplicate_notifications_ignored;
+        self.amazon_fulfilled_ignored += other.amazon_fulfilled_ignored;
+        self.orders_inserted += other.orders_inserted;
+        self.orders_updated += other.orders_updated;
+        self.orders_unchanged += other.orders_unchanged;
+        self.orders_stale += other.orders_stale;
+        self.deferred += other.deferred;
+        self.retried += other.retried;
+        self.dead_lettered += other.dead_lettered;
+        self.keep.extend(other.keep);
+    }
+
     fn add(&mut self, message_id: &str, handled: &Handled) {
         self.messages += 1;
         if handled.keeps_message() {

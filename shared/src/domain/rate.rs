@@ -22,6 +22,16 @@ impl UsagePlan {
         }
     }
 
+    /// The plan as the suite spends it: one token short of Amazon's burst. Requests granted
+    /// in order can reach Amazon slightly out of order (concurrent connections); the token
+    /// held back absorbs that, so Amazon's own bucket never runs dry before ours.
+    pub fn with_headroom(self) -> Self {
+        Self {
+            burst: self.burst.saturating_sub(1).max(1),
+            ..self
+        }
+    }
+
     /// The plan with the rate Amazon reported (`x-amzn-RateLimit-Limit`). Burst is not
     /// reported, so it stays. A nonsensical rate is ignored.
     pub fn with_reported_rate(self, rate: f64) -> Self {
@@ -148,5 +158,12 @@ mod tests {
         assert_eq!(plan.with_reported_rate(0.0167), UsagePlan::new(0.0167, 20));
         assert_eq!(plan.with_reported_rate(f64::NAN), plan);
         assert_eq!(plan.with_reported_rate(0.0), plan);
+    }
+
+    #[test]
+    fn headroom_keeps_one_token_of_the_burst_back() {
+        assert_eq!(UsagePlan::new(0.5, 30).with_headroom().burst, 29);
+        assert_eq!(UsagePlan::new(0.5, 1).with_headroom().burst, 1);
+        assert_eq!(UsagePlan::new(0.5, 30).with_headroom().rate_per_second, 0.5);
     }
 }

@@ -9,7 +9,7 @@ use crate::adapters::{
 };
 use crate::config::IntakeConfig;
 use crate::intake::OrderIntake;
-use crate::ports::{Clock, SystemClock};
+use crate::ports::Clock;
 use crate::spapi::{RetryPolicy, SpApiClient};
 use std::sync::Arc;
 
@@ -25,8 +25,8 @@ pub struct IntakeAdapters {
 }
 
 impl IntakeAdapters {
-    pub fn new(config: &IntakeConfig, sdk: &aws_config::SdkConfig) -> Self {
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    /// `clock` is the system clock in Lambda; tests share the simulator's.
+    pub fn new(config: &IntakeConfig, sdk: &aws_config::SdkConfig, clock: Arc<dyn Clock>) -> Self {
         let dynamo = aws_sdk_dynamodb::Client::new(sdk);
         let secrets = Arc::new(SecretsManagerSecrets::new(
             aws_sdk_secretsmanager::Client::new(sdk),

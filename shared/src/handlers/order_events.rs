@@ -17,9 +17,17 @@ pub struct OrderEventsHandler {
 impl OrderEventsHandler {
     /// Build every client once, at cold start.
     pub fn new(config: OrderEventsConfig, sdk: &aws_config::SdkConfig) -> Self {
+        Self::with_clock(config, sdk, std::sync::Arc::new(crate::ports::SystemClock))
+    }
+
+    pub fn with_clock(
+        config: OrderEventsConfig,
+        sdk: &aws_config::SdkConfig,
+        clock: std::sync::Arc<dyn crate::ports::Clock>,
+    ) -> Self {
         let sqs = aws_sdk_sqs::Client::new(sdk);
         Self {
-            adapters: IntakeAdapters::new(&config.intake, sdk),
+            adapters: IntakeAdapters::new(&config.intake, sdk, clock),
             queue: SqsNotificationQueue {
                 source: SqsQueue::new(sqs.clone(), config.notifications_queue_url),
                 dead_letters: SqsQueue::new(sqs, config.notifications_dlq_url),

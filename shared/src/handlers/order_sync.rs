@@ -47,8 +47,16 @@ pub struct OrderSyncHandler {
 impl OrderSyncHandler {
     /// Build every client once, at cold start.
     pub fn new(config: OrderSyncConfig, sdk: &aws_config::SdkConfig) -> Self {
+        Self::with_clock(config, sdk, std::sync::Arc::new(crate::ports::SystemClock))
+    }
+
+    pub fn with_clock(
+        config: OrderSyncConfig,
+        sdk: &aws_config::SdkConfig,
+        clock: std::sync::Arc<dyn crate::ports::Clock>,
+    ) -> Self {
         Self {
-            adapters: IntakeAdapters::new(&config.intake, sdk),
+            adapters: IntakeAdapters::new(&config.intake, sdk, clock),
             sweep: config.sweep,
         }
     }

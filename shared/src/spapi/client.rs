@@ -108,7 +108,7 @@ impl SpApiClient {
     /// work back to the caller with `BudgetExhausted` when the wait is long.
     async fn take_budget(&self, seller: &SellerId, op: Operation) -> Result<(), SpApiError> {
         let (rate, burst) = op.default_quota();
-        let plan = UsagePlan::new(rate, burst);
+        let plan = UsagePlan::new(rate, burst).with_headroom();
         // Bounded in total, not per wait: under contention each wait is short but many.
         let mut waited = Duration::ZERO;
         loop {

@@ -9,6 +9,7 @@ pub mod day;
 pub mod functions;
 pub mod moto;
 pub mod process;
+pub mod queues;
 pub mod resources;
 
 use std::path::PathBuf;

@@ -10,6 +10,7 @@ mod seed;
 mod server;
 
 pub use clock::{SimClock, TokenBucket};
+pub use server::{Delivery, OrderEvent};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -92,6 +93,21 @@ pub struct Stats {
     pub throttled_injected: u64,
     pub server_errors_injected: u64,
     pub malformed_injected: u64,
+    pub notifications_published: u64,
+    pub notifications_duplicated: u64,
+    pub notifications_dropped: u64,
+}
+
+/// How `ORDER_CHANGE` notifications reach the queue. Shares are probabilities per
+/// notification; `copies` is how many times a duplicated one arrives (at least 2).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeliveryKnobs {
+    pub duplicate_share: f64,
+    pub copies: u32,
+    pub drop_share: f64,
+    /// Deliver in random order rather than as published.
+    pub shuffle: bool,
 }
 
 impl Stats {
@@ -114,7 +130,7 @@ impl Stats {
 /// The simulator's state, shared by the HTTP handlers and the [`SimHandle`].
 pub(crate) struct Sim {
     pub(crate) config: SimConfig,
-    pub(crate) clock: SimClock,
+    pub(crate) clock: Arc<SimClock>,
     pub(crate) state: Mutex<server::State>,
 }
 
@@ -124,7 +140,7 @@ impl Simulator {
     /// Seed the orders and serve on `addr` (use port 0 for a free one).
     pub async fn start(config: SimConfig, addr: SocketAddr) -> std::io::Result<SimHandle> {
         let start = config.now.unwrap_or_else(Utc::now);
-        let clock = SimClock::new(start, config.clock_speed);
+        let clock = Arc::new(SimClock::new(start, config.clock_speed));
         let state = server::State::seeded(&config, start);
         let sim = Arc::new(Sim {
             config,
@@ -176,6 +192,11 @@ impl SimHandle {
         self.sim.clock.now()
     }
 
+    /// The simulator's clock, for a suite under test to share Amazon's time.
+    pub fn clock(&self) -> Arc<SimClock> {
+        self.sim.clock.clone()
+    }
+
     pub fn advance_clock(&self, by: Duration) {
         self.sim.clock.advance(by);
     }
@@ -201,6 +222,70 @@ impl SimHandle {
     /// Every access token issued so far expires now (the next call gets 403).
     pub fn expire_access_tokens(&self) {
         self.sim.lock().expire_access_tokens();
+    }
+
+    /// Buyers place `count` new orders with the seller now; each publishes an `ORDER_CHANGE`.
+    pub fn place_orders(&self, seller_id: &str, count: usize) -> Vec<String> {
+        let now = self.sim.clock.now();
+        self.sim
+            .lock()
+            .place_orders(&self.sim.config, seller_id, count, now)
+    }
+
+    /// Cancel, ship or deliver an order now; publishes an `ORDER_CHANGE`. `false` if the
+    /// order does not exist or the event does not fit its state.
+    pub fn change_order(&self, seller_id: &str, order_id: &str, event: OrderEvent) -> bool {
+        let now = self.sim.clock.now();
+        self.sim
+            .lock()
+            .change_order(&self.sim.config, seller_id, order_id, event, now)
+    }
+
+    /// The seller's order ids in Amazon's status (`UNSHIPPED`, `SHIPPED`, `CANCELLED`, ...).
+    pub fn orders_in(&self, seller_id: &str, status: &str) -> Vec<String> {
+        self.sim.lock().orders_in(seller_id, status)
+    }
+
+    pub fn set_delivery(&self, knobs: DeliveryKnobs) {
+        self.sim.lock().set_delivery(knobs);
+    }
+
+    /// Take every published notification (knobs applied) without sending it anywhere.
+    pub fn take_notifications(&self) -> Delivery {
+        self.sim.lock().deliver()
+    }
+
+    /// Deliver every published notification to the SQS queue at `queue_url`, as Amazon's
+    /// notification service would (with the delivery knobs applied).
+    pub async fn deliver_notifications(
+        &self,
+        sqs: &aws_sdk_sqs::Client,
+        queue_url: &str,
+    ) -> Result<Delivery, String> {
+        let delivery = self.take_notifications();
+        for chunk in delivery.bodies.chunks(10) {
+            let mut batch = sqs.send_message_batch().queue_url(queue_url);
+            for (i, body) in chunk.iter().enumerate() {
+                batch = batch.entries(
+                    aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(body)
+                        .build()
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+            let out = batch
+                .send()
+                .await
+                .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
+            if !out.failed.is_empty() {
+                return Err(format!(
+                    "{} notifications not accepted by SQS",
+                    out.failed.len()
+                ));
+            }
+        }
+        Ok(delivery)
     }
 
     pub async fn shutdown(&self) {

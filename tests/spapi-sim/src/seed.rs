@@ -165,6 +165,44 @@ fn one_order(
         80..94 => Shape::Shipped { delivered: true },
         _ => Shape::Cancelled,
     };
+    build_order(rng, order_id, marketplace_id, created, updated, shape)
+}
+
+/// An order a buyer places at `now`: unshipped, payment cleared. Its id is unique among the
+/// seller's orders (`i` counts past the seeded ones).
+pub fn placed_order(
+    seed: u64,
+    seller_index: usize,
+    i: usize,
+    marketplace_id: &str,
+    now: DateTime<Utc>,
+) -> Order {
+    let now = now.trunc_subsecs(0);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ ((seller_index as u64 + 1) << 40) ^ (i as u64));
+    let order_id = format!(
+        "{:03}-{:07}-{:07}",
+        111 + seller_index % 800,
+        (i * 7919 + seller_index * 104_729) % 10_000_000,
+        rng.random_range(0..10_000_000u32)
+    );
+    build_order(
+        &mut rng,
+        order_id,
+        marketplace_id,
+        now,
+        now,
+        Shape::Unshipped,
+    )
+}
+
+fn build_order(
+    rng: &mut ChaCha8Rng,
+    order_id: String,
+    marketplace_id: &str,
+    created: DateTime<Utc>,
+    updated: DateTime<Utc>,
+    shape: Shape,
+) -> Order {
     let ship_by = created + Duration::days(2);
     let deliver_by = created + Duration::days(rng.random_range(4..8));
     let items: Vec<OrderItem> = (0..rng.random_range(1..=3))

@@ -631,3 +631,92 @@ async fn a_page_token_can_be_sent_again_for_a_day_and_not_after() {
     assert_eq!(s3, StatusCode::BAD_REQUEST);
     assert_eq!(b3["errors"][0]["code"], "InvalidInput");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Notifications: orders change over time and each change publishes an ORDER_CHANGE.
+
+fn without_ids(schema: &mut Value) {
+    if let Some(obj) = schema.as_object_mut() {
+        obj.remove("$id");
+        obj.remove("$schema");
+        obj.values_mut().for_each(without_ids);
+    } else if let Some(arr) = schema.as_array_mut() {
+        arr.iter_mut().for_each(without_ids);
+    }
+}
+
+#[tokio::test]
+async fn order_changes_publish_notifications_valid_against_the_official_schema() {
+    use spapi_sim::{DeliveryKnobs, OrderEvent};
+    let path = models_dir().join("OrderChangeNotification.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!("SKIPPED: {} not found", path.display());
+        return;
+    };
+    let mut schema: Value = serde_json::from_str(&text).unwrap();
+    without_ids(&mut schema);
+    close_objects(&mut schema);
+    let v = jsonschema::draft7::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("schema compiles");
+    assert!(!v.is_valid(&json!({"NotificationType": "ORDER_CHANGE"})));
+
+    let config = SimConfig::demo(1, 5, 21);
+    let sim = sim(config.clone()).await;
+    let seller = &config.sellers[0].seller_id;
+    let placed = sim.place_orders(seller, 3);
+    assert_eq!(placed.len(), 3);
+    assert_eq!(sim.order_count(seller), 8);
+    assert!(sim.change_order(seller, &placed[0], OrderEvent::Cancel));
+    assert!(sim.change_order(seller, &placed[1], OrderEvent::Ship));
+    assert!(sim.change_order(seller, &placed[1], OrderEvent::Deliver));
+    assert!(
+        !sim.change_order(seller, &placed[0], OrderEvent::Ship),
+        "a canceled order does not ship"
+    );
+    let d = sim.take_notifications();
+    assert_eq!((d.published, d.bodies.len()), (6, 6));
+    let statuses: Vec<String> = d
+        .bodies
+        .iter()
+        .map(|b| {
+            let n: Value = serde_json::from_str(b).unwrap();
+            assert_valid(&v, &n, "ORDER_CHANGE");
+            n["Payload"]["OrderChangeNotification"]["Summary"]["OrderStatus"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "Unshipped",
+            "Unshipped",
+            "Unshipped",
+            "Canceled",
+            "Shipped",
+            "Shipped"
+        ]
+    );
+    assert!(sim.take_notifications().bodies.is_empty(), "delivered once");
+
+    // Knobs: every one duplicated three times, in a shuffled order; then every one dropped.
+    sim.set_delivery(DeliveryKnobs {
+        duplicate_share: 1.0,
+        copies: 3,
+        shuffle: true,
+        ..Default::default()
+    });
+    sim.place_orders(seller, 4);
+    let d = sim.take_notifications();
+    assert_eq!((d.published, d.duplicated, d.bodies.len()), (4, 8, 12));
+    sim.set_delivery(DeliveryKnobs {
+        drop_share: 1.0,
+        ..Default::default()
+    });
+    sim.place_orders(seller, 2);
+    let d = sim.take_notifications();
+    assert_eq!((d.published, d.dropped, d.bodies.len()), (2, 2, 0));
+}

@@ -5,9 +5,11 @@
 use lambda_runtime::{Context, LambdaEvent};
 use local_stack::moto::Moto;
 use local_stack::resources::{Credentials, Provisioned, provision};
-use shared::config::{Env, OrderSyncConfig};
+use shared::config::{Env, OrderEventsConfig, OrderSyncConfig};
 use shared::domain::{MarketplaceId, SellerId};
+use shared::handlers::order_events::OrderEventsHandler;
 use shared::handlers::order_sync::OrderSyncHandler;
+use shared::order_events::BatchReport;
 use shared::ports::SellerAccount;
 use shared::sync::SweepReport;
 use spapi_sim::{SimConfig, SimHandle, Simulator};
@@ -21,6 +23,14 @@ pub fn moto() -> &'static Moto {
         let logs = local_stack::log_dir("tests");
         Moto::start(&logs).expect("moto server starts (run `make setup` first)")
     })
+}
+
+struct SimTime(std::sync::Arc<spapi_sim::SimClock>);
+
+impl shared::ports::Clock for SimTime {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.now()
+    }
 }
 
 pub struct TestStack {
@@ -89,7 +99,69 @@ impl TestStack {
         let page = page_size.to_string();
         pairs.push(("SYNC_PAGE_SIZE", &page));
         let config = OrderSyncConfig::from_env(&Env::from_pairs(pairs)).expect("config");
-        OrderSyncHandler::new(config, &self.sdk)
+        OrderSyncHandler::with_clock(config, &self.sdk, self.amazon_time())
+    }
+
+    /// The simulator's clock as the suite's: the suite and "Amazon" agree on the time.
+    pub fn amazon_time(&self) -> std::sync::Arc<dyn shared::ports::Clock> {
+        std::sync::Arc::new(SimTime(self.sim.clock()))
+    }
+
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.sdk)
+    }
+
+    /// `order-events`' handler as the binary would build it, with `extra` environment.
+    pub fn order_events(&self, extra: &[(&str, &str)]) -> OrderEventsHandler {
+        let env = self
+            .stack
+            .order_events_env(&self.sim.base_url(), &self.sim.lwa_token_url());
+        let mut pairs: Vec<(&str, &str)> =
+            env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        pairs.extend_from_slice(extra);
+        let config = OrderEventsConfig::from_env(&Env::from_pairs(pairs)).expect("config");
+        OrderEventsHandler::with_clock(config, &self.sdk, self.amazon_time())
+    }
+
+    /// Deliver the simulator's published notifications to the notifications queue.
+    pub async fn deliver(&self) -> spapi_sim::Delivery {
+        self.sim
+            .deliver_notifications(&self.sqs(), self.stack.queue("notifications"))
+            .await
+            .expect("notifications delivered")
+    }
+
+    /// Run the notifications queue through `handler` until nothing is visible, as Lambda's
+    /// event source mapping would. The batches' figures, summed.
+    pub async fn pump(&self, handler: &OrderEventsHandler, redeliver_kept: bool) -> BatchReport {
+        let total = std::sync::Mutex::new(BatchReport::default());
+        local_stack::queues::EventSource::new(self.sqs(), self.stack.queue("notifications"))
+            .pump(
+                |event| {
+                    let total = &total;
+                    async move {
+                        let event = serde_json::from_value(event).map_err(|e| e.to_string())?;
+                        let r = handler.handle_records(event).await;
+                        let keep = r.keep.clone();
+                        total.lock().unwrap().merge(r);
+                        Ok(keep)
+                    }
+                },
+                redeliver_kept,
+            )
+            .await
+            .expect("queue pumped");
+        total.into_inner().unwrap()
+    }
+
+    /// Bodies on one of the stack's queues (read and deleted).
+    pub async fn queue_bodies(&self, id: &str) -> Vec<serde_json::Value> {
+        local_stack::queues::drain_bodies(&self.sqs(), self.stack.queue(id))
+            .await
+            .expect("queue read")
+            .iter()
+            .map(|b| serde_json::from_str(b).expect("queue messages are JSON"))
+            .collect()
     }
 
     pub async fn scan(

@@ -3,17 +3,19 @@
 //! [`orders`], the `/_sim` endpoints in [`admin`].
 
 mod admin;
+mod changes;
 mod gate;
 mod lwa;
 mod orders;
 
 use crate::clock::TokenBucket;
 use crate::model::{ErrorList, Order};
-use crate::{Faults, Sim, SimConfig, Stats, seed};
+use crate::{DeliveryKnobs, Faults, Sim, SimConfig, Stats, seed};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+pub use changes::{Delivery, OrderEvent};
 use chrono::{DateTime, Utc};
 use orders::Cursor;
 use rand::{Rng, SeedableRng};
@@ -48,6 +50,8 @@ struct SellerState {
     /// Sorted by (lastUpdatedTime, orderId): the order searches page in.
     orders: Vec<Order>,
     revoked: bool,
+    /// Orders placed since seeding (for fresh ids).
+    placed: usize,
 }
 
 struct AccessToken {
@@ -66,6 +70,9 @@ pub(crate) struct State {
     faults_injected: u64,
     rng: ChaCha8Rng,
     pub(crate) stats: Stats,
+    /// Notification bodies published and not yet delivered.
+    outbox: Vec<String>,
+    delivery: DeliveryKnobs,
 }
 
 impl State {
@@ -81,6 +88,7 @@ impl State {
                     SellerState {
                         orders,
                         revoked: false,
+                        placed: 0,
                     },
                 )
             })
@@ -99,6 +107,8 @@ impl State {
             faults_injected: 0,
             rng: ChaCha8Rng::seed_from_u64(config.seed.wrapping_mul(31)),
             stats: Stats::default(),
+            outbox: Vec::new(),
+            delivery: DeliveryKnobs::default(),
         }
     }
 
