@@ -1,15 +1,19 @@
-//! One day of the suite on the local stack: orders in from the SP-API simulator through the
-//! real `order-sync` binary under the Runtime API emulator, then a check of what landed in
-//! DynamoDB and of every log file for leaked PII.
+//! One day of the suite on the local stack, through the real function binaries under the
+//! Runtime API emulator: a morning catch-up sweep (`order-sync`) of what Amazon already has;
+//! the day's orders placed, canceled, shipped and delivered, their `ORDER_CHANGE`
+//! notifications arriving late, twice or never on the notifications queue and handed to
+//! `order-events` as Lambda's event source mapping would; an evening sweep that recovers what
+//! never arrived. Then a check of what landed and of every log file for leaked PII.
 
-use crate::functions::{FunctionHost, Invocation};
+use crate::functions::{FunctionHost, Invocation, Invoker};
 use crate::moto::Moto;
+use crate::queues::{EventSource, drain_bodies};
 use crate::resources::{Credentials, Provisioned, provision};
 use crate::{log_dir, repo_root};
 use serde::Serialize;
 use shared::domain::{MarketplaceId, SellerId};
 use shared::ports::SellerAccount;
-use spapi_sim::{SimConfig, SimHandle, Simulator};
+use spapi_sim::{DeliveryKnobs, OrderEvent, SimConfig, SimHandle, Simulator};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -35,6 +39,9 @@ pub struct DayOptions {
     pub orders_per_seller: usize,
     pub page_size: u8,
     pub seed: u64,
+    /// Orders each seller receives during the day (announced by notification).
+    pub new_orders_per_seller: usize,
+    pub delivery: DeliveryKnobs,
 }
 
 impl Default for DayOptions {
@@ -45,6 +52,13 @@ impl Default for DayOptions {
             orders_per_seller: 75,
             page_size: 25,
             seed: 20261122,
+            new_orders_per_seller: 12,
+            delivery: DeliveryKnobs {
+                duplicate_share: 0.2,
+                copies: 2,
+                drop_share: 0.1,
+                shuffle: true,
+            },
         }
     }
 }
@@ -53,7 +67,22 @@ impl Default for DayOptions {
 pub struct DaySummary {
     pub sellers: usize,
     pub orders_seeded: usize,
+    pub orders_at_amazon: usize,
     pub orders_ingested: usize,
+    pub orders_ingested_by_morning_sweep: u64,
+    pub order_changes_during_day: usize,
+    pub notifications_published: u64,
+    pub notifications_delivered: usize,
+    pub notifications_dropped: u64,
+    pub notifications_processed: u64,
+    pub duplicate_notifications_ignored: u64,
+    pub notifications_dead_lettered: u64,
+    pub notifications_deferred: u64,
+    pub orders_recovered_by_evening_sweep: u64,
+    pub stock_reservations: usize,
+    pub stock_releases: usize,
+    pub get_order_calls: u64,
+    pub throttled_requests: u64,
     pub orders_with_pii_held: usize,
     pub pii_sealed: usize,
     pub pii_items_with_readable_attributes: usize,
@@ -121,49 +150,237 @@ pub async fn run_day(opts: &DayOptions) -> Result<DaySummary, String> {
         ]
         .map(|(k, v)| (k.to_owned(), v)),
     );
+    let mut events_env = env.clone();
+    events_env.extend(stack.order_events_env(&sim.base_url(), &sim.lwa_token_url()));
     let mut host = FunctionHost::start(&logs)?;
     host.start_function("order-sync", &env)?;
+    host.start_function("order-events", &events_env)?;
+    let result = the_day(&mut host, &sdk, &stack, &sim, opts).await;
+    host.stop();
+    let day = result?;
+
+    let mut summary = inspect(&sdk, &stack, &sim, opts, &logs).await?;
+    summary.invocations = day.sweep_invocations;
+    summary.orders_ingested_by_morning_sweep = day.morning_stored;
+    summary.orders_recovered_by_evening_sweep = day.evening_stored;
+    summary.order_changes_during_day = day.changes;
+    summary.notifications_delivered = day.delivered;
+    let batches = batch_figures(&logs.join("order-events.log"))?;
+    summary.notifications_processed = batches["notifications_processed"];
+    summary.duplicate_notifications_ignored = batches["duplicate_notifications_ignored"];
+    summary.notifications_dead_lettered = batches["dead_lettered"];
+    summary.notifications_deferred = batches["deferred"];
+    let stock = drain_bodies(&aws_sdk_sqs::Client::new(&sdk), stack.queue("stock")).await?;
+    let ids = |kind: &str| {
+        stock
+            .iter()
+            .filter_map(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+            .filter(|c| c["kind"] == kind)
+            .filter_map(|c| c["change_id"].as_str().map(str::to_owned))
+            .collect::<BTreeSet<_>>()
+            .len()
+    };
+    summary.stock_reservations = ids("reserve");
+    summary.stock_releases = ids("release");
+    summary.elapsed_s = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
+    sim.shutdown().await;
+    Ok(summary)
+}
+
+struct DayFigures {
+    sweep_invocations: usize,
+    morning_stored: u64,
+    evening_stored: u64,
+    changes: usize,
+    delivered: usize,
+}
+
+async fn the_day(
+    host: &mut FunctionHost,
+    sdk: &aws_config::SdkConfig,
+    stack: &Provisioned,
+    sim: &SimHandle,
+    opts: &DayOptions,
+) -> Result<DayFigures, String> {
     let event: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo_root().join("events/order-sync/scheduled.json"))
             .map_err(|e| e.to_string())?,
     )
     .map_err(|e| e.to_string())?;
+    let (morning_invocations, morning_stored) = sweep(host, &event).await?;
 
-    // A sweep that pauses (time or page budget) resumes on the next scheduled run.
+    // The day. Changes are stamped five minutes before they are announced: notifications
+    // arrive late, and the evening sweep (which reads up to two minutes ago) sees them all.
+    sim.set_change_lag(chrono::Duration::minutes(5));
+    sim.set_delivery(opts.delivery.clone());
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let queue = stack.queue("notifications");
+    let sellers = sim_config(opts).sellers;
+    // Morning: new orders come in.
+    let mut changes = 0;
+    let mut placed = Vec::new();
+    for seller in &sellers {
+        let ids = sim.place_orders(&seller.seller_id, opts.new_orders_per_seller);
+        changes += ids.len();
+        placed.push(ids);
+    }
+    let mut delivered = sim.deliver_notifications(&sqs, queue).await?.bodies.len();
+    pump_notifications(host.invoker(), &sqs, queue).await?;
+    // Afternoon: buyers cancel some, the warehouse ships others, parcels arrive.
+    for (seller, placed) in sellers.iter().zip(&placed) {
+        let id = &seller.seller_id;
+        let events = placed
+            .iter()
+            .take(2)
+            .map(|o| (o.clone(), OrderEvent::Cancel))
+            .chain(
+                placed
+                    .iter()
+                    .skip(2)
+                    .take(3)
+                    .map(|o| (o.clone(), OrderEvent::Ship)),
+            )
+            .chain(
+                sim.orders_in(id, "SHIPPED")
+                    .into_iter()
+                    .take(2)
+                    .map(|o| (o, OrderEvent::Deliver)),
+            )
+            .collect::<Vec<_>>();
+        for (order, event) in events {
+            changes += usize::from(sim.change_order(id, &order, event));
+        }
+    }
+    delivered += sim.deliver_notifications(&sqs, queue).await?.bodies.len();
+    pump_notifications(host.invoker(), &sqs, queue).await?;
+
+    let (evening_invocations, evening_stored) = sweep(host, &event).await?;
+    Ok(DayFigures {
+        sweep_invocations: morning_invocations + evening_invocations,
+        morning_stored,
+        evening_stored,
+        changes,
+        delivered,
+    })
+}
+
+/// Scheduled `order-sync` runs until no seller's sweep is paused. Returns the invocations and
+/// the orders stored (inserted or updated).
+async fn sweep(host: &mut FunctionHost, event: &serde_json::Value) -> Result<(usize, u64), String> {
     let mut invocations = 0;
-    let outcome = loop {
+    let mut stored = 0;
+    loop {
         invocations += 1;
-        match host.invoke("order-sync", &event).await? {
+        match host.invoke("order-sync", event).await? {
             Invocation::Ok(report) => {
+                let failed = report["sellers_failed"].as_u64().unwrap_or(0);
+                if failed > 0 {
+                    return Err(format!(
+                        "order-sync reported {failed} failed sellers: {report}"
+                    ));
+                }
+                stored += report["orders_stored"].as_u64().unwrap_or(0);
                 let paused = report["sellers"]
                     .as_array()
                     .is_some_and(|s| s.iter().any(|r| r["outcome"] == "paused"));
                 if !paused || invocations >= 5 {
-                    break Ok(report);
+                    return Ok((invocations, stored));
                 }
             }
             Invocation::FunctionError {
                 error_type,
                 message,
-            } => {
-                break Err(format!("order-sync failed: {error_type}: {message}"));
-            }
+            } => return Err(format!("order-sync failed: {error_type}: {message}")),
         }
-    };
-    host.stop();
-    let report = outcome?;
-    let failed = report["sellers_failed"].as_u64().unwrap_or(0);
-    if failed > 0 {
-        return Err(format!(
-            "order-sync reported {failed} failed sellers: {report}"
-        ));
     }
+}
 
-    let mut summary = inspect(&sdk, &stack, &sim, opts, &logs).await?;
-    summary.invocations = invocations;
-    summary.elapsed_s = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
-    sim.shutdown().await;
-    Ok(summary)
+/// Lambda's event source mapping by hand: batches of the notifications queue to the real
+/// `order-events` binary, its `batchItemFailures` left on the queue, until the queue is empty
+/// (deferred messages come back by themselves after their delay).
+async fn pump_notifications(
+    invoker: Invoker,
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+) -> Result<(), String> {
+    let source = EventSource::new(sqs.clone(), queue_url);
+    let deadline = Instant::now() + std::time::Duration::from_secs(180);
+    loop {
+        source
+            .pump(
+                |event| {
+                    let invoker = invoker.clone();
+                    async move {
+                        match invoker.invoke("order-events", &event).await? {
+                            Invocation::Ok(resp) => Ok(resp["batchItemFailures"]
+                                .as_array()
+                                .map(|f| {
+                                    f.iter()
+                                        .filter_map(|i| i["itemIdentifier"].as_str())
+                                        .map(str::to_owned)
+                                        .collect()
+                                })
+                                .unwrap_or_default()),
+                            Invocation::FunctionError {
+                                error_type,
+                                message,
+                            } => Err(format!("order-events failed: {error_type}: {message}")),
+                        }
+                    }
+                },
+                false,
+            )
+            .await?;
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(
+                aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+            )
+            .send()
+            .await
+            .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
+        let waiting: u64 = attrs
+            .attributes()
+            .map(|a| a.values().filter_map(|v| v.parse::<u64>().ok()).sum())
+            .unwrap_or(0);
+        if waiting == 0 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{waiting} notifications still on the queue after 180 s"
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// The figures of every "notification batch finished" line in `order-events`' log, summed.
+fn batch_figures(log: &std::path::Path) -> Result<std::collections::BTreeMap<String, u64>, String> {
+    let text = std::fs::read_to_string(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let mut sums = std::collections::BTreeMap::new();
+    for key in [
+        "notifications_processed",
+        "duplicate_notifications_ignored",
+        "dead_lettered",
+        "deferred",
+    ] {
+        sums.insert(key.to_owned(), 0);
+    }
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if v["fields"]["message"] != "notification batch finished" {
+            continue;
+        }
+        for (k, sum) in sums.iter_mut() {
+            *sum += v["fields"][k.as_str()].as_u64().unwrap_or(0);
+        }
+    }
+    Ok(sums)
 }
 
 /// Count what landed, check the sealed items, and scan every log file for seeded PII.
@@ -212,12 +429,32 @@ async fn inspect(
             .map(|by_status| by_status.values().filter_map(|v| v.as_u64()).sum())
             .unwrap_or(0)
     };
+    let stats_typed = sim.stats();
     Ok(DaySummary {
         sellers: opts.sellers,
-        orders_seeded: (0..opts.sellers)
+        orders_seeded: opts.sellers * opts.orders_per_seller,
+        orders_at_amazon: (0..opts.sellers)
             .map(|i| sim.order_count(&sim_config(opts).sellers[i].seller_id))
             .sum(),
         orders_ingested: orders.len(),
+        orders_ingested_by_morning_sweep: 0,
+        order_changes_during_day: 0,
+        notifications_published: stats_typed.notifications_published,
+        notifications_delivered: 0,
+        notifications_dropped: stats_typed.notifications_dropped,
+        notifications_processed: 0,
+        duplicate_notifications_ignored: 0,
+        notifications_dead_lettered: 0,
+        notifications_deferred: 0,
+        orders_recovered_by_evening_sweep: 0,
+        stock_reservations: 0,
+        stock_releases: 0,
+        get_order_calls: calls("getOrder"),
+        throttled_requests: stats_typed
+            .operations
+            .values()
+            .filter_map(|by_status| by_status.get("429"))
+            .sum(),
         orders_with_pii_held: held,
         pii_sealed: pii.len(),
         pii_items_with_readable_attributes: readable,

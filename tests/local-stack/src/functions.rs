@@ -116,6 +116,39 @@ impl FunctionHost {
         {
             return Err(format!("{function} is not running; see {function}.log"));
         }
+        self.invoker().invoke(function, payload).await
+    }
+
+    /// A handle that invokes functions without borrowing the host (for event-source loops).
+    pub fn invoker(&self) -> Invoker {
+        Invoker {
+            port: self.port,
+            http: self.http.clone(),
+        }
+    }
+
+    /// Stop the functions and the emulator (flushes their logs).
+    pub fn stop(&mut self) {
+        for f in &mut self.functions {
+            f.stop();
+        }
+        self.emulator.stop();
+    }
+}
+
+/// Invokes functions through the emulator's Invoke API.
+#[derive(Clone)]
+pub struct Invoker {
+    port: u16,
+    http: reqwest::Client,
+}
+
+impl Invoker {
+    pub async fn invoke(
+        &self,
+        function: &str,
+        payload: &serde_json::Value,
+    ) -> Result<Invocation, String> {
         let url = format!(
             "http://127.0.0.1:{}/2015-03-31/functions/{function}/invocations",
             self.port
@@ -142,13 +175,5 @@ impl FunctionHost {
             },
             None => Invocation::Ok(body),
         })
-    }
-
-    /// Stop the functions and the emulator (flushes their logs).
-    pub fn stop(&mut self) {
-        for f in &mut self.functions {
-            f.stop();
-        }
-        self.emulator.stop();
     }
 }

@@ -1,5 +1,6 @@
-//! The local run end to end: the real `order-sync` binary under `cargo lambda watch`, moto and
-//! the simulator; then every log file is scanned for every seeded PII value.
+//! The local run end to end: the real `order-sync` and `order-events` binaries under
+//! `cargo lambda watch`, moto and the simulator; then every log file is scanned for every
+//! seeded PII value.
 
 use local_stack::day::{DayOptions, run_day};
 
@@ -11,10 +12,35 @@ async fn a_local_day_through_the_real_binary_ingests_every_order_and_logs_no_pii
         orders_per_seller: 30,
         page_size: 20,
         seed: 5,
+        new_orders_per_seller: 8,
+        delivery: spapi_sim::DeliveryKnobs {
+            duplicate_share: 0.3,
+            copies: 3,
+            drop_share: 0.15,
+            shuffle: true,
+        },
     };
     let summary = run_day(&opts).await.expect("the local day runs");
-    assert_eq!(summary.orders_ingested, 90, "{summary:?}");
     assert_eq!(summary.orders_seeded, 90);
+    assert_eq!(summary.orders_at_amazon, 90 + 3 * 8);
+    assert_eq!(summary.orders_ingested, 90 + 3 * 8, "{summary:?}");
+    assert_eq!(summary.orders_ingested_by_morning_sweep, 90);
+    // Intake by notification and by sweep: every delivered notification was either processed
+    // or recognised as a copy; what was dropped, the evening sweep brought in.
+    assert!(summary.notifications_dropped > 0, "{summary:?}");
+    assert!(summary.duplicate_notifications_ignored > 0, "{summary:?}");
+    assert_eq!(
+        summary.notifications_processed + summary.duplicate_notifications_ignored,
+        summary.notifications_delivered as u64,
+        "{summary:?}"
+    );
+    assert!(summary.orders_recovered_by_evening_sweep > 0, "{summary:?}");
+    assert_eq!(summary.notifications_dead_lettered, 0);
+    // Reserved: the seeded orders still to ship and the day's orders seen before any cancel;
+    // released: the canceled ones that had reserved (exactly-once is proven in order_events).
+    assert!(summary.stock_reservations > 0, "{summary:?}");
+    assert!((1..=3 * 2).contains(&summary.stock_releases), "{summary:?}");
+    assert_eq!(summary.throttled_requests, 0);
     assert!(summary.pii_sealed > 0);
     assert_eq!(summary.pii_items_with_readable_attributes, 0);
     assert!(summary.pii_values_checked >= 90, "{summary:?}");

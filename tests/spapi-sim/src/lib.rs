@@ -131,6 +131,7 @@ impl Stats {
 pub(crate) struct Sim {
     pub(crate) config: SimConfig,
     pub(crate) clock: Arc<SimClock>,
+    change_lag: Mutex<Duration>,
     pub(crate) state: Mutex<server::State>,
 }
 
@@ -145,6 +146,7 @@ impl Simulator {
         let sim = Arc::new(Sim {
             config,
             clock,
+            change_lag: Mutex::new(Duration::zero()),
             state: Mutex::new(state),
         });
         let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -224,9 +226,19 @@ impl SimHandle {
         self.sim.lock().expire_access_tokens();
     }
 
+    /// Record changes made from now on as having happened `lag` ago: their notifications
+    /// arrive late, as Amazon's do, and a sweep on the caller's clock already sees them.
+    pub fn set_change_lag(&self, lag: Duration) {
+        *self.sim.change_lag.lock().expect("sim lock") = lag;
+    }
+
+    fn change_time(&self) -> DateTime<Utc> {
+        self.sim.clock.now() - *self.sim.change_lag.lock().expect("sim lock")
+    }
+
     /// Buyers place `count` new orders with the seller now; each publishes an `ORDER_CHANGE`.
     pub fn place_orders(&self, seller_id: &str, count: usize) -> Vec<String> {
-        let now = self.sim.clock.now();
+        let now = self.change_time();
         self.sim
             .lock()
             .place_orders(&self.sim.config, seller_id, count, now)
@@ -235,7 +247,7 @@ impl SimHandle {
     /// Cancel, ship or deliver an order now; publishes an `ORDER_CHANGE`. `false` if the
     /// order does not exist or the event does not fit its state.
     pub fn change_order(&self, seller_id: &str, order_id: &str, event: OrderEvent) -> bool {
-        let now = self.sim.clock.now();
+        let now = self.change_time();
         self.sim
             .lock()
             .change_order(&self.sim.config, seller_id, order_id, event, now)

@@ -7,13 +7,45 @@ use local_stack::day::{DayOptions, run_day};
 async fn main() -> std::process::ExitCode {
     let opts = DayOptions::default();
     eprintln!(
-        "local stack: moto server, SP-API simulator ({} sellers x {} orders), order-sync under cargo lambda watch",
-        opts.sellers, opts.orders_per_seller
+        "local stack: moto server, SP-API simulator ({} sellers x {} orders, {} more each during the day), order-sync and order-events under cargo lambda watch",
+        opts.sellers, opts.orders_per_seller, opts.new_orders_per_seller
     );
     match run_day(&opts).await {
         Ok(s) => {
             eprintln!("orders seeded by the simulator : {}", s.orders_seeded);
+            eprintln!("orders at Amazon by evening    : {}", s.orders_at_amazon);
             eprintln!("orders ingested (orders table) : {}", s.orders_ingested);
+            eprintln!(
+                "  by morning sweep             : {}",
+                s.orders_ingested_by_morning_sweep
+            );
+            eprintln!(
+                "order changes during the day   : {}",
+                s.order_changes_during_day
+            );
+            eprintln!(
+                "notifications published / delivered / dropped: {} / {} / {}",
+                s.notifications_published, s.notifications_delivered, s.notifications_dropped
+            );
+            eprintln!(
+                "notifications processed / duplicates ignored / deferred / dead-lettered: {} / {} / {} / {}",
+                s.notifications_processed,
+                s.duplicate_notifications_ignored,
+                s.notifications_deferred,
+                s.notifications_dead_lettered
+            );
+            eprintln!(
+                "orders recovered by evening sweep: {}",
+                s.orders_recovered_by_evening_sweep
+            );
+            eprintln!(
+                "stock reservations / releases  : {} / {}",
+                s.stock_reservations, s.stock_releases
+            );
+            eprintln!(
+                "getOrder calls / 429s received : {} / {}",
+                s.get_order_calls, s.throttled_requests
+            );
             eprintln!(
                 "orders holding sealed PII      : {}",
                 s.orders_with_pii_held
@@ -36,7 +68,8 @@ async fn main() -> std::process::ExitCode {
                 eprintln!("log: {f}");
             }
             eprintln!("elapsed: {} s", s.elapsed_s);
-            let ok = s.orders_ingested == s.orders_seeded
+            let ok = s.orders_ingested == s.orders_at_amazon
+                && s.notifications_dead_lettered == 0
                 && s.pii_values_found_in_logs == 0
                 && s.pii_items_with_readable_attributes == 0;
             #[allow(clippy::print_stdout)] // the summary line is this program's output
