@@ -1,4 +1,5 @@
-// The suite in one stack: keys, tables, secrets, order-sync on a schedule, alarms.
+// The suite in one stack: keys, tables, secrets, queues, order intake by notification
+// (order-events) and by schedule (order-sync), alarms.
 import { join } from 'node:path';
 import {
   Arn,
@@ -10,19 +11,19 @@ import {
   type StackProps,
   Validations,
 } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import * as lambdaEvents from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { RustFunction } from 'cargo-lambda-cdk';
 import type { Construct } from 'constructs';
+import { IntakeAlarms } from './alarms.ts';
+import { WorkQueue } from './queues.ts';
+import { SuiteFunction } from './suite-function.ts';
 import { Tables } from './tables.ts';
 
 /** Where the Rust workspace is: cargo-lambda builds the function binaries from it. */
@@ -33,6 +34,12 @@ export const LWA_APP_SECRET_NAME = 'fbm/lwa-app';
 export const SELLER_SECRET_PREFIX = 'fbm/sellers/';
 export const DATA_KEY_ALIAS = 'alias/fbm/data';
 export const PII_KEY_ALIAS = 'alias/fbm/pii';
+export const NOTIFICATIONS_KEY_ALIAS = 'alias/fbm/notifications';
+/** Amazon's account that delivers SP-API notifications to SQS destinations. */
+export const SPAPI_NOTIFICATIONS_ACCOUNT = '437568002678';
+/** order-events' timeout; the notifications queue's visibility is six times it. */
+const ORDER_EVENTS_TIMEOUT = Duration.seconds(60);
+const NOTIFICATIONS_VISIBILITY = Duration.seconds(6 * ORDER_EVENTS_TIMEOUT.toSeconds());
 
 export interface FulfillmentStackProps extends StackProps {
   /** The SP-API regional endpoint, e.g. https://sellingpartnerapi-na.amazon.com */
@@ -46,7 +53,10 @@ export class FulfillmentStack extends Stack {
   readonly piiKey: kms.Key;
   readonly tables: Tables;
   readonly orderSync: lambda.Function;
+  readonly orderEvents: lambda.Function;
   readonly scheduleDlq: sqs.Queue;
+  readonly notifications: WorkQueue;
+  readonly stock: WorkQueue;
 
   constructor(scope: Construct, id: string, props: FulfillmentStackProps) {
     super(scope, id, props);
@@ -69,6 +79,23 @@ export class FulfillmentStack extends Stack {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
+
+    // A key of its own for the notifications queue: Amazon's account must be allowed to use it
+    // to deliver, and that grant then reaches nothing else of the suite.
+    const notificationsKey = new kms.Key(this, 'NotificationsKey', {
+      alias: NOTIFICATIONS_KEY_ALIAS,
+      description: 'FBM suite: the SP-API notifications queue (Amazon delivers into it)',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    notificationsKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'SpApiNotificationsDeliverToEncryptedQueue',
+        principals: [new iam.AccountPrincipal(SPAPI_NOTIFICATIONS_ACCOUNT)],
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: ['*'],
+      }),
+    );
 
     this.tables = new Tables(this, 'Tables', { key: this.dataKey });
 
@@ -136,7 +163,98 @@ export class FulfillmentStack extends Stack {
       }),
     );
 
-    this.orderSync = this.orderSyncFunction(props.spapiEndpoint, retentionDays, lwaApp, sellerSecrets);
+    // ORDER_CHANGE notifications: a standard queue Amazon's notification service sends to.
+    this.notifications = new WorkQueue(this, 'Notifications', {
+      key: notificationsKey,
+      dlqKey: this.dataKey,
+      visibilityTimeout: NOTIFICATIONS_VISIBILITY,
+      // order-events dead-letters with a reason after 5 failed tries; deferrals for the rate
+      // budget are receives too, so SQS's own redrive only catches a function that keeps dying.
+      maxReceiveCount: 100,
+    });
+    this.notifications.queue.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'SpApiNotificationsSend',
+        principals: [new iam.AccountPrincipal(SPAPI_NOTIFICATIONS_ACCOUNT)],
+        actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes'],
+        resources: [this.notifications.queue.queueArn],
+      }),
+    );
+    // Stock changes (reserve on a new order, release on a cancel) for the stock function.
+    this.stock = new WorkQueue(this, 'Stock', {
+      key: this.dataKey,
+      visibilityTimeout: Duration.minutes(6),
+      maxReceiveCount: 5,
+    });
+
+    const intake = {
+      ORDERS_TABLE: this.tables.get('orders').tableName,
+      PII_TABLE: this.tables.get('pii').tableName,
+      CONTROL_TABLE: this.tables.get('control').tableName,
+      PII_KEY_ID: this.piiKey.keyArn,
+      STOCK_QUEUE_URL: this.stock.queue.queueUrl,
+      SPAPI_ENDPOINT: props.spapiEndpoint,
+      LWA_APP_SECRET_ID: lwaApp.secretArn,
+      SELLER_SECRET_PREFIX,
+      RETENTION_DAYS: String(retentionDays),
+    };
+    const sellerSecretsAck = {
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:${this.region}:${this.account}:secret:${SELLER_SECRET_PREFIX}*]`,
+      reason:
+        'One refresh-token secret per seller, created by the operator at onboarding, so their ' +
+        `names are not known at deploy time. The grant is GetSecretValue only, under the ${SELLER_SECRET_PREFIX} prefix.`,
+    };
+    this.allowLogEncryption();
+
+    const orderSyncFn = new SuiteFunction(this, 'OrderSync', {
+      manifestPath: WORKSPACE_MANIFEST,
+      binaryName: 'order-sync',
+      description: 'Per-seller catch-up sweep of SP-API searchOrders into the orders and pii tables',
+      logKey: this.dataKey,
+      statements: this.intakeStatements(lwaApp, sellerSecrets),
+      timeout: Duration.minutes(5),
+      // A sweep must never overlap itself: checkpoints are per seller, one writer at a time.
+      reservedConcurrentExecutions: 1,
+      environment: intake,
+    });
+    Validations.of(orderSyncFn.policy).acknowledge(sellerSecretsAck);
+    this.orderSync = orderSyncFn.fn;
+
+    const orderEventsFn = new SuiteFunction(this, 'OrderEvents', {
+      manifestPath: WORKSPACE_MANIFEST,
+      binaryName: 'order-events',
+      description: 'ORDER_CHANGE notifications: dedupe, getOrder, store order, seal PII, reserve stock',
+      logKey: this.dataKey,
+      statements: [
+        ...this.intakeStatements(lwaApp, sellerSecrets),
+        new iam.PolicyStatement({
+          sid: 'DeadLetterWithReason',
+          actions: ['sqs:SendMessage'],
+          resources: [this.notifications.dlq.queueArn],
+        }),
+      ],
+      timeout: ORDER_EVENTS_TIMEOUT,
+      environment: {
+        ...intake,
+        NOTIFICATIONS_QUEUE_URL: this.notifications.queue.queueUrl,
+        NOTIFICATIONS_DLQ_URL: this.notifications.dlq.queueUrl,
+        NOTIFICATION_MAX_FAILURES: '5',
+        NOTIFICATION_CLAIM_SECS: String(NOTIFICATIONS_VISIBILITY.toSeconds()),
+      },
+    });
+    Validations.of(orderEventsFn.policy).acknowledge(sellerSecretsAck);
+    this.orderEvents = orderEventsFn.fn;
+    // The event source grants receive, delete and ChangeMessageVisibility (which deferral
+    // uses: a message waits on its queue while the rate budget refills).
+    this.orderEvents.addEventSource(
+      new lambdaEvents.SqsEventSource(this.notifications.queue, {
+        batchSize: 10,
+        maxBatchingWindow: Duration.seconds(2),
+        reportBatchItemFailures: true,
+        // Every instance shares the sellers' rate budgets: more would only defer more.
+        maxConcurrency: 4,
+      }),
+    );
 
     new events.Rule(this, 'OrderSyncSchedule', {
       description: 'Catch-up sweep of searchOrders for every registered seller',
@@ -150,34 +268,21 @@ export class FulfillmentStack extends Stack {
       ],
     });
 
-    const alarm = (id: string, metric: cloudwatch.IMetric, description: string) => {
-      const a = new cloudwatch.Alarm(this, id, {
-        metric,
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: description,
-      });
-      a.addAlarmAction(new cwActions.SnsAction(alarmTopic));
-    };
-    alarm(
-      'OrderSyncErrors',
-      this.orderSync.metricErrors({ period: Duration.minutes(15) }),
-      'order-sync failed (store unavailable or bad event); orders are late until it recovers',
-    );
-    alarm(
-      'OrderSyncThrottles',
-      this.orderSync.metricThrottles({ period: Duration.minutes(15) }),
-      'order-sync was throttled by Lambda: a sweep overlapped the previous one',
-    );
-    alarm(
-      'ScheduleDlqDepth',
-      this.scheduleDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
-      'scheduled order-sync invocations failed after retries and were dead-lettered',
-    );
+    new IntakeAlarms(this, 'Alarms', {
+      topic: alarmTopic,
+      orderSync: orderSyncFn,
+      orderEvents: orderEventsFn,
+      scheduleDlq: this.scheduleDlq,
+      notifications: this.notifications,
+      stock: this.stock,
+    });
 
     new CfnOutput(this, 'OrderSyncFunctionName', { value: this.orderSync.functionName });
+    new CfnOutput(this, 'OrderEventsFunctionName', { value: this.orderEvents.functionName });
+    new CfnOutput(this, 'NotificationsQueueArn', {
+      value: this.notifications.queue.queueArn,
+      description: 'The SQS destination to register with the Notifications API (createDestination)',
+    });
     new CfnOutput(this, 'LwaAppSecretArn', { value: lwaApp.secretArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: alarmTopic.topicArn });
     for (const [id, { table }] of Object.entries(this.tables.byId)) {
@@ -185,19 +290,8 @@ export class FulfillmentStack extends Stack {
     }
   }
 
-  private orderSyncFunction(
-    spapiEndpoint: string,
-    retentionDays: number,
-    lwaApp: secretsmanager.ISecret,
-    sellerSecrets: string,
-  ): lambda.Function {
-    const logGroupName = '/fbm/order-sync';
-    const logGroup = new logs.LogGroup(this, 'OrderSyncLogs', {
-      logGroupName,
-      retention: logs.RetentionDays.ONE_YEAR,
-      encryptionKey: this.dataKey,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+  /** CloudWatch Logs may use the data key for the suite's log groups, and only for those. */
+  private allowLogEncryption(): void {
     this.dataKey.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'CloudWatchLogsEncryptsTheSuitesLogGroups',
@@ -211,37 +305,31 @@ export class FulfillmentStack extends Stack {
         },
       }),
     );
+  }
 
-    // A role of its own, so that nothing but these statements is granted.
-    const role = new iam.Role(this, 'OrderSyncRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'order-sync: write orders and sealed PII, read its checkpoints and sellers',
-    });
-    const statements: iam.PolicyStatement[] = [
+  /** What taking an order in needs, for either route (notification or sweep). */
+  private intakeStatements(lwaApp: secretsmanager.ISecret, sellerSecrets: string): iam.PolicyStatement[] {
+    return [
       new iam.PolicyStatement({
-        sid: 'WriteLogs',
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: [`${logGroup.logGroupArn}`],
-      }),
-      new iam.PolicyStatement({
+        // Read the stored order (lifecycle merge), write it conditionally.
         sid: 'UpsertOrders',
-        actions: ['dynamodb:PutItem'],
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
         resources: [this.tables.get('orders').tableArn],
       }),
-      // Write-only: order-sync seals and purges PII but never reads it back.
+      // Write-only: intake seals and purges PII but never reads it back.
       new iam.PolicyStatement({
         sid: 'SealAndPurgePii',
         actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
         resources: [this.tables.get('pii').tableArn],
       }),
       new iam.PolicyStatement({
-        // Checkpoints, the seller registry and the shared SP-API rate budget.
+        // Checkpoints, the seller registry, notification dedupe and the shared rate budget.
         sid: 'ControlTable',
         actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
         resources: [this.tables.get('control').tableArn],
       }),
       // One data key per order, only with the order's identity as encryption context. No
-      // Decrypt: this function can seal PII but can never open it.
+      // Decrypt: intake can seal PII but can never open it.
       new iam.PolicyStatement({
         sid: 'PiiDataKeysBoundToOrder',
         actions: ['kms:GenerateDataKey'],
@@ -256,12 +344,16 @@ export class FulfillmentStack extends Stack {
       }),
       // The data key only through the services whose data it protects.
       new iam.PolicyStatement({
-        sid: 'DataKeyViaDynamoDbAndSecretsManager',
+        sid: 'DataKeyViaDynamoDbSecretsManagerSqs',
         actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
         resources: [this.dataKey.keyArn],
         conditions: {
           StringEquals: {
-            'kms:ViaService': [`dynamodb.${this.region}.amazonaws.com`, `secretsmanager.${this.region}.amazonaws.com`],
+            'kms:ViaService': [
+              `dynamodb.${this.region}.amazonaws.com`,
+              `secretsmanager.${this.region}.amazonaws.com`,
+              `sqs.${this.region}.amazonaws.com`,
+            ],
           },
         },
       }),
@@ -270,43 +362,11 @@ export class FulfillmentStack extends Stack {
         actions: ['secretsmanager:GetSecretValue'],
         resources: [lwaApp.secretArn, sellerSecrets],
       }),
+      new iam.PolicyStatement({
+        sid: 'AnnounceStockChanges',
+        actions: ['sqs:SendMessage'],
+        resources: [this.stock.queue.queueArn],
+      }),
     ];
-    const policy = new iam.Policy(this, 'OrderSyncPolicy', { statements });
-    role.attachInlinePolicy(policy);
-    Validations.of(policy).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:${this.region}:${this.account}:secret:${SELLER_SECRET_PREFIX}*]`,
-      reason:
-        'One refresh-token secret per seller, created by the operator at onboarding, so their ' +
-        `names are not known at deploy time. The grant is GetSecretValue only, under the ${SELLER_SECRET_PREFIX} prefix.`,
-    });
-
-    const fn = new RustFunction(this, 'OrderSync', {
-      manifestPath: WORKSPACE_MANIFEST,
-      binaryName: 'order-sync',
-      description: 'Per-seller catch-up sweep of SP-API searchOrders into the orders and pii tables',
-      architecture: lambda.Architecture.X86_64,
-      memorySize: 256,
-      timeout: Duration.minutes(5),
-      // A sweep must never overlap itself: checkpoints are per seller, one writer at a time.
-      reservedConcurrentExecutions: 1,
-      role,
-      logGroup,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
-      systemLogLevelV2: lambda.SystemLogLevel.WARN,
-      environment: {
-        ORDERS_TABLE: this.tables.get('orders').tableName,
-        PII_TABLE: this.tables.get('pii').tableName,
-        CONTROL_TABLE: this.tables.get('control').tableName,
-        PII_KEY_ID: this.piiKey.keyArn,
-        SPAPI_ENDPOINT: spapiEndpoint,
-        LWA_APP_SECRET_ID: lwaApp.secretArn,
-        SELLER_SECRET_PREFIX,
-        RETENTION_DAYS: String(retentionDays),
-        RUST_LOG: 'info',
-      },
-    });
-    fn.node.addDependency(policy);
-    return fn;
   }
 }

@@ -1,4 +1,5 @@
 // One synthesis per test process, without Rust bundling (CDK tests must not run cargo).
+import assert from 'node:assert/strict';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../lib/app.ts';
 
@@ -26,3 +27,21 @@ export function onlyOne(type: string, match: (r: any) => boolean = () => true): 
   if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
   return found[0];
 }
+
+export const keyId = (alias: string): string => {
+  const [, a] = onlyOne('AWS::KMS::Alias', (r) => r.Properties.AliasName === alias);
+  return a.Properties.TargetKeyId['Fn::GetAtt'][0];
+};
+
+/** Every statement of every policy of one function (its own and what event sources add). */
+export function statementsOf(fn: 'OrderSync' | 'OrderEvents'): any[] {
+  const policies = Object.entries(resourcesOf('AWS::IAM::Policy')).filter(([id]) => id.startsWith(fn));
+  assert.ok(policies.length >= 1, `policies of ${fn}`);
+  return policies.flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+}
+
+export const asList = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+
+/** Whether a statement's resources name the logical id (GetAtt, Ref or inside Fn::Join). */
+export const mentions = (statement: any, logicalId: string): boolean =>
+  JSON.stringify(statement.Resource).includes(`"${logicalId}"`);

@@ -1,13 +1,7 @@
 // The security properties the README promises, read off the synthesized template.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Match } from 'aws-cdk-lib/assertions';
-import { onlyOne, resourcesOf, synthesized } from './helpers.ts';
-
-const keyId = (alias: string): string => {
-  const [, a] = onlyOne('AWS::KMS::Alias', (r) => r.Properties.AliasName === alias);
-  return a.Properties.TargetKeyId['Fn::GetAtt'][0];
-};
+import { asList, keyId, mentions, onlyOne, resourcesOf, statementsOf, synthesized } from './helpers.ts';
 
 function tableLogicalId(id: string): string {
   const found = Object.keys(resourcesOf('AWS::DynamoDB::GlobalTable')).filter((k) => k.startsWith(`Tables${id}`));
@@ -15,20 +9,11 @@ function tableLogicalId(id: string): string {
   return found[0];
 }
 
-function orderSyncStatements(): any[] {
-  const [, policy] = onlyOne('AWS::IAM::Policy');
-  return policy.Properties.PolicyDocument.Statement;
-}
+const INTAKE = ['OrderSync', 'OrderEvents'] as const;
 
-const asList = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
-
-/** Whether a statement's resources name the logical id (GetAtt, Ref or inside Fn::Join). */
-const mentions = (statement: any, logicalId: string): boolean =>
-  JSON.stringify(statement.Resource).includes(`"${logicalId}"`);
-
-test('both keys rotate', () => {
+test('all three keys rotate and outlive the stack', () => {
   const keys = resourcesOf('AWS::KMS::Key');
-  assert.equal(Object.keys(keys).length, 2);
+  assert.equal(Object.keys(keys).length, 3);
   for (const [id, key] of Object.entries(keys)) {
     assert.equal(key.Properties.EnableKeyRotation, true, id);
     assert.equal(key.DeletionPolicy, 'Retain', id);
@@ -60,61 +45,68 @@ test('the pii table has no backup and expires items at pii_purge_at; the orders 
   assert.equal(Object.keys(resourcesOf('AWS::Backup::BackupPlan')).length, 0);
 });
 
-test('order-sync can seal PII but never open it', () => {
+test('both intake functions can seal PII but never open it', () => {
   const piiKey = keyId('alias/fbm/pii');
-  const statements = orderSyncStatements();
-  const onPiiKey = statements.filter((s) => mentions(s, piiKey));
-  assert.equal(onPiiKey.length, 1, 'one statement on the PII key');
-  assert.deepEqual(asList(onPiiKey[0].Action), ['kms:GenerateDataKey']);
-  assert.deepEqual(onPiiKey[0].Condition['ForAllValues:StringEquals'], {
-    'kms:EncryptionContextKeys': ['seller_id', 'order_id'],
-  });
-  assert.deepEqual(onPiiKey[0].Condition.Null, {
-    'kms:EncryptionContext:seller_id': 'false',
-    'kms:EncryptionContext:order_id': 'false',
-  });
-  for (const s of statements) {
-    const actions = asList(s.Action);
-    assert.ok(!actions.some((a: string) => a === 'kms:*' || a === '*'), `no wildcard action in ${s.Sid}`);
-    if (actions.some((a: string) => a.startsWith('kms:Decrypt'))) {
-      assert.ok(!mentions(s, piiKey), 'no Decrypt on the PII key');
-    }
-  }
-});
-
-test('order-sync writes the pii table and never reads it', () => {
-  const pii = tableLogicalId('pii');
-  const reads = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:*'];
-  const onPii = orderSyncStatements().filter((s) => mentions(s, pii));
-  assert.equal(onPii.length, 1);
-  assert.deepEqual(asList(onPii[0].Action).sort(), ['dynamodb:DeleteItem', 'dynamodb:PutItem']);
-  for (const s of onPii) {
-    assert.ok(!asList(s.Action).some((a: string) => reads.includes(a)));
-  }
-});
-
-test('the data key is usable only through DynamoDB and Secrets Manager', () => {
-  const dataKey = keyId('alias/fbm/data');
-  const onDataKey = orderSyncStatements().filter((s) => mentions(s, dataKey));
-  assert.equal(onDataKey.length, 1);
-  assert.deepEqual(onDataKey[0].Condition.StringEquals['kms:ViaService'], [
-    'dynamodb.us-east-1.amazonaws.com',
-    'secretsmanager.us-east-1.amazonaws.com',
-  ]);
-});
-
-test('no DynamoDB, KMS or Secrets Manager action on a * resource', () => {
-  for (const s of orderSyncStatements()) {
-    const services = new Set(asList(s.Action).map((a: string) => a.split(':')[0]));
-    for (const r of asList(s.Resource)) {
-      if (['dynamodb', 'kms', 'secretsmanager'].some((svc) => services.has(svc))) {
-        assert.notEqual(r, '*', `${s.Sid} on *`);
+  for (const fn of INTAKE) {
+    const statements = statementsOf(fn);
+    const onPiiKey = statements.filter((s) => mentions(s, piiKey));
+    assert.equal(onPiiKey.length, 1, `${fn}: one statement on the PII key`);
+    assert.deepEqual(asList(onPiiKey[0].Action), ['kms:GenerateDataKey']);
+    assert.deepEqual(onPiiKey[0].Condition['ForAllValues:StringEquals'], {
+      'kms:EncryptionContextKeys': ['seller_id', 'order_id'],
+    });
+    assert.deepEqual(onPiiKey[0].Condition.Null, {
+      'kms:EncryptionContext:seller_id': 'false',
+      'kms:EncryptionContext:order_id': 'false',
+    });
+    for (const s of statements) {
+      const actions = asList(s.Action);
+      assert.ok(!actions.some((a: string) => a === 'kms:*' || a === '*'), `${fn}: no wildcard action in ${s.Sid}`);
+      if (actions.some((a: string) => a.startsWith('kms:Decrypt'))) {
+        assert.ok(!mentions(s, piiKey), `${fn}: no Decrypt on the PII key`);
       }
     }
   }
-  const secretsStatement = orderSyncStatements().find((s) => asList(s.Action).includes('secretsmanager:GetSecretValue'));
-  assert.deepEqual(asList(secretsStatement.Action), ['secretsmanager:GetSecretValue']);
-  assert.match(JSON.stringify(secretsStatement.Resource), /secret:fbm\/sellers\/\*/);
+});
+
+test('intake writes the pii table and never reads it', () => {
+  const pii = tableLogicalId('pii');
+  const reads = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:*'];
+  for (const fn of INTAKE) {
+    const onPii = statementsOf(fn).filter((s) => mentions(s, pii));
+    assert.equal(onPii.length, 1, fn);
+    assert.deepEqual(asList(onPii[0].Action).sort(), ['dynamodb:DeleteItem', 'dynamodb:PutItem']);
+    assert.ok(!asList(onPii[0].Action).some((a: string) => reads.includes(a)), fn);
+  }
+});
+
+test('the data key is usable only through DynamoDB, Secrets Manager and SQS', () => {
+  const dataKey = keyId('alias/fbm/data');
+  for (const fn of INTAKE) {
+    const onDataKey = statementsOf(fn).filter((s) => mentions(s, dataKey));
+    assert.equal(onDataKey.length, 1, fn);
+    assert.deepEqual(onDataKey[0].Condition.StringEquals['kms:ViaService'], [
+      'dynamodb.us-east-1.amazonaws.com',
+      'secretsmanager.us-east-1.amazonaws.com',
+      'sqs.us-east-1.amazonaws.com',
+    ]);
+  }
+});
+
+test('no DynamoDB, KMS, Secrets Manager or SQS action on a * resource', () => {
+  for (const fn of INTAKE) {
+    for (const s of statementsOf(fn)) {
+      const services = new Set(asList(s.Action).map((a: string) => a.split(':')[0]));
+      for (const r of asList(s.Resource)) {
+        if (['dynamodb', 'kms', 'secretsmanager', 'sqs'].some((svc) => services.has(svc))) {
+          assert.notEqual(r, '*', `${fn}: ${s.Sid} on *`);
+        }
+      }
+    }
+    const secrets = statementsOf(fn).find((s) => asList(s.Action).includes('secretsmanager:GetSecretValue'));
+    assert.deepEqual(asList(secrets.Action), ['secretsmanager:GetSecretValue']);
+    assert.match(JSON.stringify(secrets.Resource), /secret:fbm\/sellers\/\*/);
+  }
 });
 
 test('secrets are referenced by ARN and no secret value is in the template', () => {
@@ -122,60 +114,32 @@ test('secrets are referenced by ARN and no secret value is in the template', () 
   assert.equal(secret.Properties.Name, 'fbm/lwa-app');
   assert.deepEqual(JSON.parse(secret.Properties.SecretString), {}, 'an empty shape, filled by the operator');
   assert.ok(secret.Properties.KmsKeyId, 'encrypted with the data key');
-  const [, fn] = onlyOne('AWS::Lambda::Function');
-  const env = fn.Properties.Environment.Variables;
-  assert.deepEqual(env.LWA_APP_SECRET_ID, { Ref: secretId });
+  const functions = Object.values(resourcesOf('AWS::Lambda::Function'));
+  assert.equal(functions.length, 2);
+  for (const fn of functions) {
+    const env = fn.Properties.Environment.Variables;
+    assert.deepEqual(env.LWA_APP_SECRET_ID, { Ref: secretId });
+    for (const name of Object.keys(env)) {
+      assert.doesNotMatch(name, /SECRET$|TOKEN|PASSWORD/, `${name} must not carry a secret value`);
+    }
+  }
   const text = JSON.stringify(synthesized().json);
   assert.doesNotMatch(text, /Atzr\||refresh_token"\s*:\s*"[^"]|client_secret"\s*:\s*"[^"]/);
-  for (const name of Object.keys(env)) {
-    assert.doesNotMatch(name, /SECRET$|TOKEN|PASSWORD/, `${name} must not carry a secret value`);
-  }
 });
 
-test('order-sync: JSON logs kept a year, one instance at a time, current runtime', () => {
-  synthesized().template.hasResourceProperties('AWS::Lambda::Function', {
-    Runtime: 'provided.al2023',
-    Handler: 'bootstrap',
-    Architectures: ['x86_64'],
-    ReservedConcurrentExecutions: 1,
-    Timeout: 300,
-    MemorySize: 256,
-    LoggingConfig: Match.objectLike({ LogFormat: 'JSON', ApplicationLogLevel: 'INFO' }),
-    Environment: {
-      Variables: Match.objectLike({
-        RETENTION_DAYS: '30',
-        SELLER_SECRET_PREFIX: 'fbm/sellers/',
-        SPAPI_ENDPOINT: 'https://sellingpartnerapi-na.amazon.com',
-      }),
-    },
-  });
-  const [, logGroup] = onlyOne('AWS::Logs::LogGroup');
-  assert.equal(logGroup.Properties.RetentionInDays, 365);
-  assert.ok(logGroup.Properties.KmsKeyId, 'log group encrypted');
-  const [, role] = onlyOne('AWS::IAM::Role');
-  assert.equal(role.Properties.ManagedPolicyArns, undefined, 'no managed policies on the role');
-});
-
-test('the schedule runs every 10 minutes with retries and an encrypted, TLS-only DLQ', () => {
-  const [dlqId, dlq] = onlyOne('AWS::SQS::Queue');
-  assert.ok(dlq.Properties.KmsMasterKeyId, 'DLQ is KMS-encrypted');
-  const [, rule] = onlyOne('AWS::Events::Rule');
-  assert.equal(rule.Properties.ScheduleExpression, 'rate(10 minutes)');
-  const target = rule.Properties.Targets[0];
-  assert.deepEqual(target.RetryPolicy, { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 2 });
-  assert.deepEqual(target.DeadLetterConfig.Arn, { 'Fn::GetAtt': [dlqId, 'Arn'] });
-  const [, policy] = onlyOne('AWS::SQS::QueuePolicy');
-  const denyPlain = policy.Properties.PolicyDocument.Statement.find(
-    (s: any) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false',
-  );
-  assert.ok(denyPlain, 'TLS-only queue policy');
-});
-
-test('alarms on function errors, throttles and DLQ depth go to an encrypted topic', () => {
-  const alarms = Object.values(resourcesOf('AWS::CloudWatch::Alarm'));
-  const metrics = alarms.map((a: any) => a.Properties.MetricName).sort();
-  assert.deepEqual(metrics, ['ApproximateNumberOfMessagesVisible', 'Errors', 'Throttles']);
-  for (const a of alarms) assert.equal(a.Properties.AlarmActions.length, 1);
-  const [, topic] = onlyOne('AWS::SNS::Topic');
-  assert.ok(topic.Properties.KmsMasterKeyId);
+test("Amazon's notification account is trusted on the notifications queue and its own key, nowhere else", () => {
+  const amazon = '437568002678';
+  const notificationsKey = keyId('alias/fbm/notifications');
+  const trusted = Object.entries(synthesized().json.Resources as Record<string, any>)
+    .filter(([, r]) => JSON.stringify(r).includes(amazon))
+    .map(([id, r]) => [id, r.Type]);
+  assert.deepEqual(trusted.map(([, t]) => t).sort(), ['AWS::KMS::Key', 'AWS::SQS::QueuePolicy']);
+  assert.ok(trusted.some(([id]) => id === notificationsKey));
+  const key = resourcesOf('AWS::KMS::Key')[notificationsKey];
+  const grant = key.Properties.KeyPolicy.Statement.find((s: any) => JSON.stringify(s.Principal).includes(amazon));
+  assert.deepEqual(asList(grant.Action).sort(), ['kms:Decrypt', 'kms:GenerateDataKey']);
+  const [, policy] = onlyOne('AWS::SQS::QueuePolicy', (p) => JSON.stringify(p).includes(amazon));
+  const send = policy.Properties.PolicyDocument.Statement.find((s: any) => JSON.stringify(s.Principal).includes(amazon));
+  assert.deepEqual(asList(send.Action).sort(), ['sqs:GetQueueAttributes', 'sqs:SendMessage']);
+  assert.equal(send.Effect, 'Allow');
 });

@@ -110,11 +110,11 @@ impl Provisioned {
     }
 }
 
-/// The queues, as the CDK app declares them (`infra/lib/queues.ts`): id, how many receives
+/// The queues, as the CDK app declares them (`infra/lib/fulfillment-stack.ts`): id, how many receives
 /// before SQS itself moves a message to the DLQ, visibility timeout in seconds.
 /// `order-events` dead-letters with a reason after its own bounded tries; the redrive is the
 /// backstop for a function that dies before it can (deferrals count as receives too).
-pub const QUEUES: [(&str, u32, u32); 2] = [("notifications", 100, 300), ("stock", 5, 60)];
+pub const QUEUES: [(&str, u32, u32); 2] = [("notifications", 100, 360), ("stock", 5, 360)];
 
 /// Secret values the local stack stores: the simulator's app credentials and sellers.
 pub struct Credentials {

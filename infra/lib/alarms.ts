@@ -1,0 +1,104 @@
+// The alarms of order intake, all to the suite's encrypted topic: function errors and
+// Lambda throttles, dead-letter depth, a notification backlog growing old, and Amazon's 429s
+// counted from the functions' JSON logs.
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { WorkQueue } from './queues.ts';
+import type { SuiteFunction } from './suite-function.ts';
+
+export interface IntakeAlarmsProps {
+  readonly topic: sns.ITopic;
+  readonly orderSync: SuiteFunction;
+  readonly orderEvents: SuiteFunction;
+  readonly scheduleDlq: sqs.IQueue;
+  readonly notifications: WorkQueue;
+  readonly stock: WorkQueue;
+}
+
+export class IntakeAlarms extends Construct {
+  constructor(scope: Construct, id: string, props: IntakeAlarmsProps) {
+    super(scope, id);
+    const { orderSync, orderEvents } = props;
+    const alarm = (id: string, metric: cloudwatch.IMetric, description: string, threshold = 1) => {
+      const a = new cloudwatch.Alarm(this, id, {
+        metric,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      a.addAlarmAction(new cwActions.SnsAction(props.topic));
+    };
+    const quarter = { period: Duration.minutes(15) };
+    alarm(
+      'OrderSyncErrors',
+      orderSync.fn.metricErrors(quarter),
+      'order-sync failed (store unavailable or bad event); orders are late until it recovers',
+    );
+    alarm(
+      'OrderSyncThrottles',
+      orderSync.fn.metricThrottles(quarter),
+      'order-sync was throttled by Lambda: a sweep overlapped the previous one',
+    );
+    alarm(
+      'ScheduleDlqDepth',
+      props.scheduleDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      'scheduled order-sync invocations failed after retries and were dead-lettered',
+    );
+    alarm(
+      'OrderEventsErrors',
+      orderEvents.fn.metricErrors(quarter),
+      'order-events failed whole batches; notifications wait on their queue',
+    );
+    alarm(
+      'OrderEventsThrottles',
+      orderEvents.fn.metricThrottles(quarter),
+      'order-events was throttled by Lambda (account concurrency); notifications wait on their queue',
+    );
+    alarm(
+      'NotificationsDlqDepth',
+      props.notifications.dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      'ORDER_CHANGE notifications were given up (each message names its ids and reason); the sweep ' +
+        'still brings the orders in',
+    );
+    alarm(
+      'NotificationsBacklogAge',
+      props.notifications.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5) }),
+      'the oldest notification has waited 15 minutes: intake is behind (rate budget, failures)',
+      900,
+    );
+    alarm(
+      'StockDlqDepth',
+      props.stock.dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      'stock changes were given up by their consumer',
+    );
+    // Amazon's 429s, counted from both intake functions' JSON logs (the SP-API client logs
+    // each retried throttle with error "throttled").
+    for (const [id, fn] of [
+      ['OrderSync', orderSync],
+      ['OrderEvents', orderEvents],
+    ] as const) {
+      new logs.MetricFilter(this, `${id}SpApiThrottled`, {
+        logGroup: fn.logGroup,
+        filterPattern: logs.FilterPattern.stringValue('$.fields.error', '=', 'throttled'),
+        metricNamespace: 'FBM',
+        metricName: 'SpApiThrottled',
+        metricValue: '1',
+      });
+    }
+    alarm(
+      'SpApiThrottled',
+      new cloudwatch.Metric({ namespace: 'FBM', metricName: 'SpApiThrottled', statistic: 'Sum', ...quarter }),
+      'Amazon answered 429 ten times in 15 minutes: the shared rate budget is out of step with the ' +
+        "seller's usage plan (another app on the same seller?)",
+      10,
+    );
+
+  }
+}
