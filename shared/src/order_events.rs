@@ -14,14 +14,20 @@
 use crate::domain::SellerId;
 use crate::intake::{IntakeError, OrderIntake, Stored};
 use crate::ports::{
-    Claim, Clock, DeadLetter, NotificationLedger, NotificationQueue, SellerRegistry, SpApiOrders,
+    Claim, Clock, DeadLetter, NotificationLedger, NotificationQueue, SellerRegistry, Slot,
+    SpApiOrders,
 };
 use crate::spapi::{FulfilledBy, OrderChange, SpApiError, parse_order_change};
+use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
-use rand::Rng;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::time::Duration;
+
+/// A message back this close before its slot goes ahead (the budget's own margin covers it).
+const EARLY_TOLERANCE: chrono::Duration = chrono::Duration::milliseconds(250);
+/// The first retry after a failed attempt; doubles with each failure.
+const RETRY_BASE: Duration = Duration::from_secs(10);
 
 /// One SQS message as the handler needs it.
 #[derive(Debug, Clone)]
@@ -29,7 +35,7 @@ pub struct QueuedMessage {
     pub message_id: String,
     pub receipt_handle: String,
     pub body: String,
-    /// SQS `ApproximateReceiveCount`: spreads deferrals of a long backlog out.
+    /// SQS `ApproximateReceiveCount`, for the log.
     pub receive_count: u32,
 }
 
@@ -42,7 +48,7 @@ pub struct EventSettings {
     pub claim_lease: Duration,
     /// Messages of one batch handled at once.
     pub concurrency: usize,
-    /// The longest deferral.
+    /// The longest deferral (SQS allows 12 hours).
     pub max_defer: Duration,
 }
 
@@ -52,7 +58,7 @@ impl Default for EventSettings {
             max_failures: 5,
             claim_lease: Duration::from_secs(300),
             concurrency: 8,
-            max_defer: Duration::from_secs(900),
+            max_defer: Duration::from_secs(3600),
         }
     }
 }
@@ -155,11 +161,12 @@ impl Failure {
         }
     }
 
-    /// Retrying cannot help: Amazon does not know the order, or refuses the request itself.
+    /// Retrying cannot help: Amazon refuses the request itself.
     fn is_permanent(&self) -> bool {
         matches!(
             self,
-            Failure::Api(SpApiError::NotFound { .. } | SpApiError::Rejected { .. })
+            // Not `NotFound`: a brand-new order can reach getOrder a moment after its notification.
+            Failure::Api(SpApiError::Rejected { .. })
         )
     }
 }
@@ -232,8 +239,8 @@ impl OrderEvents<'_> {
             .ledger
             .claim(&change.notification_id, &m.message_id, now, now + lease)
             .await;
-        let failures = match claim {
-            Ok(Claim::Claimed { failures }) => failures,
+        let (failures, slot) = match claim {
+            Ok(Claim::Claimed { failures, slot }) => (failures, slot),
             Ok(Claim::AlreadyDone | Claim::InFlight) => {
                 tracing::info!(
                     notification_id = %change.notification_id,
@@ -248,7 +255,28 @@ impl OrderEvents<'_> {
                 return Handled::Retry;
             }
         };
-        match self.process(&change).await {
+        // Back before its slot (SQS counts delays in whole seconds): wait out the rest.
+        if let Some(at) = slot
+            && at > now + EARLY_TOLERANCE
+        {
+            return self.defer(m, &change, Some(at), at).await;
+        }
+        let mut reserved = slot.is_some();
+        let outcome = loop {
+            match self.process(&change, reserved).await {
+                // No token near: set one aside and come back for it.
+                Err(Failure::Api(SpApiError::BudgetExhausted { .. })) if !reserved => {
+                    match self.api.reserve_get_order(&change.seller_id).await {
+                        Ok(Slot::Now) => reserved = true,
+                        Ok(Slot::At(at)) => return self.defer(m, &change, Some(at), at).await,
+                        Ok(Slot::Full(next)) => return self.defer(m, &change, None, next).await,
+                        Err(e) => break Err(Failure::Api(e)),
+                    }
+                }
+                other => break other,
+            }
+        };
+        match outcome {
             Ok(stored) => {
                 if let Err(e) = self.ledger.complete(&change.notification_id, now).await {
                     // Stored already; a redelivery finds the order unchanged.
@@ -263,10 +291,6 @@ impl OrderEvents<'_> {
                     "notification processed"
                 );
                 Handled::Stored(stored)
-            }
-            Err(Failure::Api(SpApiError::BudgetExhausted { retry_after_ms, .. })) => {
-                self.defer(m, &change, Duration::from_millis(retry_after_ms))
-                    .await
             }
             Err(e) if e.is_permanent() => {
                 let letter = self.letter(m, Some(&change), e.kind(), e.to_string(), failures + 1);
@@ -292,52 +316,66 @@ impl OrderEvents<'_> {
                 );
                 if failures >= self.settings.max_failures {
                     let letter = self.letter(m, Some(&change), e.kind(), e.to_string(), failures);
-                    self.dead_letter(m, letter).await
-                } else {
-                    Handled::Retry
+                    return self.dead_letter(m, letter).await;
                 }
+                // Try again after a backoff rather than the queue's long visibility timeout.
+                let backoff = RETRY_BASE * (1u32 << failures.saturating_sub(1).min(6));
+                if let Err(e) = self
+                    .queue
+                    .defer(&m.receipt_handle, backoff.min(self.settings.max_defer))
+                    .await
+                {
+                    tracing::warn!(notification_id = %change.notification_id, error = %e, "could not set the retry delay; the queue's visibility timeout applies");
+                }
+                Handled::Retry
             }
         }
     }
 
-    async fn process(&self, change: &OrderChange) -> Result<Stored, Failure> {
-        let fetched = self
-            .api
-            .get_order(&change.seller_id, &change.order_id)
-            .await?;
+    async fn process(&self, change: &OrderChange, reserved: bool) -> Result<Stored, Failure> {
+        let fetched = if reserved {
+            self.api
+                .get_order_reserved(&change.seller_id, &change.order_id)
+                .await?
+        } else {
+            self.api
+                .get_order(&change.seller_id, &change.order_id)
+                .await?
+        };
         Ok(self.intake.store(&fetched).await?.stored)
     }
 
-    /// Back to the queue for later. A long backlog waits longer on each return, so that the
-    /// messages spread over the time the budget needs instead of all polling every token.
-    async fn defer(&self, m: &QueuedMessage, change: &OrderChange, wait: Duration) -> Handled {
+    /// Back to the queue until `until`, keeping the token set aside for it (`slot`), if any.
+    async fn defer(
+        &self,
+        m: &QueuedMessage,
+        change: &OrderChange,
+        slot: Option<DateTime<Utc>>,
+        until: DateTime<Utc>,
+    ) -> Handled {
         if let Err(e) = self
             .ledger
-            .release(&change.notification_id, &m.message_id)
+            .defer(&change.notification_id, &m.message_id, slot)
             .await
         {
-            tracing::warn!(notification_id = %change.notification_id, error = %e, "could not release the claim; its lease runs out instead");
+            tracing::warn!(notification_id = %change.notification_id, error = %e, "could not record the deferral; its claim's lease runs out instead");
         }
-        let factor = 1u32 << m.receive_count.saturating_sub(1).min(6);
-        let jitter = Duration::from_millis(rand::rng().random_range(0..1000));
-        let delay =
-            (wait.max(Duration::from_secs(1)) * factor + jitter).min(self.settings.max_defer);
-        match self.queue.defer(&m.receipt_handle, delay).await {
-            Ok(()) => {
-                tracing::info!(
-                    notification_id = %change.notification_id,
-                    seller_id = %change.seller_id,
-                    delay_ms = delay.as_millis() as u64,
-                    "no rate budget near; notification deferred"
-                );
-                Handled::Deferred
-            }
-            Err(e) => {
-                // Visible again after the queue's own timeout instead.
-                tracing::warn!(notification_id = %change.notification_id, error = %e, "could not defer; the queue's visibility timeout applies");
-                Handled::Deferred
-            }
+        // Whole seconds, rounded up: never back before the slot.
+        let real = self.clock.real(until - self.clock.now());
+        let delay = Duration::from_secs(real.as_secs() + u64::from(real.subsec_nanos() > 0))
+            .clamp(Duration::from_secs(1), self.settings.max_defer);
+        if let Err(e) = self.queue.defer(&m.receipt_handle, delay).await {
+            // Visible again after the queue's own timeout instead.
+            tracing::warn!(notification_id = %change.notification_id, error = %e, "could not defer; the queue's visibility timeout applies");
         }
+        tracing::info!(
+            notification_id = %change.notification_id,
+            seller_id = %change.seller_id,
+            delay_ms = delay.as_millis() as u64,
+            slot_reserved = slot.is_some(),
+            "no rate budget near; notification deferred"
+        );
+        Handled::Deferred
     }
 
     fn letter(

@@ -13,6 +13,12 @@ use serde::{Deserialize, Serialize};
 
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
+
+    /// How long `d` of this clock's time lasts in real time (sleeps, queue delays). The same,
+    /// except for a sped-up simulated clock in tests and benchmarks.
+    fn real(&self, d: chrono::Duration) -> std::time::Duration {
+        d.to_std().unwrap_or_default()
+    }
 }
 
 /// Wall-clock time.
@@ -201,6 +207,26 @@ pub trait SpApiOrders: Send + Sync {
         seller: &SellerId,
         order: &AmazonOrderId,
     ) -> Result<FetchedOrder, SpApiError>;
+    /// Set a `getOrder` token aside in the seller's shared budget, for work that comes back
+    /// at the slot (see [`RateBudget::reserve`]).
+    async fn reserve_get_order(&self, seller: &SellerId) -> Result<Slot, SpApiError>;
+    /// `getOrder` on a token set aside earlier: the first attempt takes nothing more.
+    async fn get_order_reserved(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+    ) -> Result<FetchedOrder, SpApiError>;
+}
+
+/// Where a reservation in the shared budget put a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// A token was free: it is taken, go now.
+    Now,
+    /// A token is set aside for this moment (the budget's clock).
+    At(DateTime<Utc>),
+    /// The budget is promised beyond its horizon: nothing set aside; the next free moment.
+    Full(DateTime<Utc>),
 }
 
 /// Amazon's usage plans, shared by every process of the suite: one bucket per seller ×
@@ -208,7 +234,7 @@ pub trait SpApiOrders: Send + Sync {
 #[async_trait]
 pub trait RateBudget: Send + Sync {
     /// Take the token for one request. `Ok(None)`: go now. `Ok(Some(wait))`: no token for
-    /// that long; defer the work rather than sleep it out. `plan` is the official default; a
+    /// that long (real time); defer the work rather than sleep it out. `plan` is the official default; a
     /// rate Amazon reported earlier for this seller and operation takes its place.
     async fn take(
         &self,
@@ -216,6 +242,16 @@ pub trait RateBudget: Send + Sync {
         operation: &'static str,
         plan: UsagePlan,
     ) -> Result<Option<std::time::Duration>, StoreError>;
+
+    /// Set a token aside for one request at the earliest free moment, behind every token set
+    /// aside before, no further ahead than `horizon`.
+    async fn reserve(
+        &self,
+        seller: &SellerId,
+        operation: &'static str,
+        plan: UsagePlan,
+        horizon: chrono::Duration,
+    ) -> Result<Slot, StoreError>;
 
     /// Amazon told us this seller's rate for the operation (`x-amzn-RateLimit-Limit`).
     async fn record_reported_rate(
@@ -229,8 +265,12 @@ pub trait RateBudget: Send + Sync {
 /// What a claim on a notification found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
-    /// This message may process the notification; `failures` earlier attempts failed.
-    Claimed { failures: u32 },
+    /// This message may process the notification; `failures` earlier attempts failed;
+    /// `slot`: a `getOrder` token was set aside for it for then.
+    Claimed {
+        failures: u32,
+        slot: Option<DateTime<Utc>>,
+    },
     /// Another copy already processed it.
     AlreadyDone,
     /// Another copy holds a live claim; if that copy fails, its own redelivery retries.
@@ -254,8 +294,14 @@ pub trait NotificationLedger: Send + Sync {
     async fn complete(&self, notification_id: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// The attempt failed: count it and drop the claim. Returns the failures so far.
     async fn fail(&self, notification_id: &str, message_id: &str) -> Result<u32, StoreError>;
-    /// Put off without failing (no rate-budget token near): drop the claim.
-    async fn release(&self, notification_id: &str, message_id: &str) -> Result<(), StoreError>;
+    /// Put off without failing (no rate-budget token near): drop the claim, keeping the slot
+    /// set aside for it, if any, for whichever copy comes back.
+    async fn defer(
+        &self,
+        notification_id: &str,
+        message_id: &str,
+        slot: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError>;
 }
 
 /// Why a message was given up, as the dead-letter queue receives it: ids and reasons only.

@@ -3,8 +3,8 @@
 //! can never spend the same token; the loser re-reads and tries again.
 
 use super::{StoreError, put_if_version, read_item};
-use crate::domain::{Bucket, SellerId, Take, UsagePlan};
-use crate::ports::{Clock, RateBudget};
+use crate::domain::{Bucket, Reserve, SellerId, Take, UsagePlan};
+use crate::ports::{Clock, RateBudget, Slot};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -56,14 +56,25 @@ fn bucket_of(r: &BucketRecord, plan: UsagePlan, now: DateTime<Utc>) -> Bucket {
     }
 }
 
-#[async_trait]
-impl RateBudget for DynamoRateBudget {
-    async fn take(
+/// What a read bucket decided.
+enum Decision<T> {
+    /// Store the bucket (if the version still holds) and answer `T`.
+    Write(Bucket, T),
+    /// Answer at once; nothing changes.
+    Answer(T),
+}
+
+impl DynamoRateBudget {
+    /// Read the bucket, let `decide` spend from it, write it back conditional on the version
+    /// read; on a lost race read again. After `MAX_RACES` lost races: `contended`.
+    async fn spend<T>(
         &self,
         seller: &SellerId,
         operation: &'static str,
         plan: UsagePlan,
-    ) -> Result<Option<std::time::Duration>, StoreError> {
+        decide: impl Fn(Bucket, UsagePlan, DateTime<Utc>) -> Decision<T>,
+        contended: T,
+    ) -> Result<T, StoreError> {
         let pk = Self::pk(seller);
         for _ in 0..MAX_RACES {
             let now = self.clock.now();
@@ -79,9 +90,9 @@ impl RateBudget for DynamoRateBudget {
             let bucket = stored
                 .as_ref()
                 .map_or_else(|| Bucket::full(plan, now), |r| bucket_of(r, plan, now));
-            let next = match bucket.take(plan, now) {
-                Take::Wait(wait) => return Ok(Some(wait.to_std().unwrap_or_default())),
-                Take::Granted(next) => next,
+            let (next, answer) = match decide(bucket, plan, now) {
+                Decision::Answer(a) => return Ok(a),
+                Decision::Write(next, a) => (next, a),
             };
             let record = BucketRecord {
                 pk: pk.clone(),
@@ -100,12 +111,57 @@ impl RateBudget for DynamoRateBudget {
                 || format!("rate bucket {operation} of seller {seller}"),
             )
             .await?;
-            // Lost: another worker took a token between our read and write; read again.
+            // Lost: another worker spent between our read and write; read again.
             if won {
-                return Ok(None);
+                return Ok(answer);
             }
         }
-        Ok(Some(std::time::Duration::from_millis(100)))
+        Ok(contended)
+    }
+}
+
+#[async_trait]
+impl RateBudget for DynamoRateBudget {
+    async fn take(
+        &self,
+        seller: &SellerId,
+        operation: &'static str,
+        plan: UsagePlan,
+    ) -> Result<Option<std::time::Duration>, StoreError> {
+        let clock = self.clock.clone();
+        self.spend(
+            seller,
+            operation,
+            plan,
+            |bucket, plan, now| match bucket.take(plan, now) {
+                Take::Granted(next) => Decision::Write(next, None),
+                Take::Wait(wait) => Decision::Answer(Some(clock.real(wait))),
+            },
+            Some(std::time::Duration::from_millis(100)),
+        )
+        .await
+    }
+
+    async fn reserve(
+        &self,
+        seller: &SellerId,
+        operation: &'static str,
+        plan: UsagePlan,
+        horizon: Duration,
+    ) -> Result<Slot, StoreError> {
+        let now = self.clock.now();
+        self.spend(
+            seller,
+            operation,
+            plan,
+            |bucket, plan, now| match bucket.reserve(plan, now, horizon) {
+                Reserve::Granted(next) => Decision::Write(next, Slot::Now),
+                Reserve::Reserved { bucket, at } => Decision::Write(bucket, Slot::At(at)),
+                Reserve::TooFar { at } => Decision::Answer(Slot::Full(at)),
+            },
+            Slot::Full(now + Duration::seconds(1)),
+        )
+        .await
     }
 
     async fn record_reported_rate(

@@ -1,6 +1,7 @@
 //! Notification dedupe in the control table: `pk = notification#<NotificationId>`,
 //! `sk = notification`; `state` is `processing` (with `holder`, the SQS message id, and
-//! `lease_until`) or `done`; `failures` counts failed attempts; `expires_at` is the TTL.
+//! `lease_until`) or `done`; `failures` counts failed attempts; `slot_ms`, while deferred, is
+//! when the `getOrder` token set aside for it is due; `expires_at` is the TTL.
 
 use super::{DynamoControl, StoreError, is_condition_failure, read_item};
 use crate::ports::{Claim, NotificationLedger};
@@ -68,13 +69,16 @@ impl NotificationLedger for DynamoControl {
             .await;
         match result {
             Ok(out) => {
-                let failures = out
-                    .attributes()
-                    .and_then(|a| a.get("failures"))
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0);
-                Ok(Claim::Claimed { failures })
+                let number = |name: &str| -> Option<i64> {
+                    out.attributes()
+                        .and_then(|a| a.get(name))
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|v| v.parse().ok())
+                };
+                Ok(Claim::Claimed {
+                    failures: number("failures").unwrap_or(0) as u32,
+                    slot: number("slot_ms").and_then(DateTime::from_timestamp_millis),
+                })
             }
             Err(e) if is_condition_failure(&e) => {
                 let entry: Option<LedgerEntry> = read_item(
@@ -100,7 +104,7 @@ impl NotificationLedger for DynamoControl {
     async fn complete(&self, notification_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.ledger_update(notification_id)
             .update_expression(
-                "SET #state = :done, expires_at = :expires REMOVE holder, lease_until",
+                "SET #state = :done, expires_at = :expires REMOVE holder, lease_until, slot_ms",
             )
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":done", AttributeValue::S("done".into()))
@@ -114,7 +118,8 @@ impl NotificationLedger for DynamoControl {
     async fn fail(&self, notification_id: &str, message_id: &str) -> Result<u32, StoreError> {
         let out = self
             .ledger_update(notification_id)
-            .update_expression("ADD failures :one REMOVE holder, lease_until")
+            // A slot it held was spent on the failed attempt.
+            .update_expression("ADD failures :one REMOVE holder, lease_until, slot_ms")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":one", n(1))
             .return_values(ReturnValue::AllNew)
@@ -139,17 +144,25 @@ impl NotificationLedger for DynamoControl {
         }
     }
 
-    async fn release(&self, notification_id: &str, message_id: &str) -> Result<(), StoreError> {
-        let out = self
+    async fn defer(
+        &self,
+        notification_id: &str,
+        message_id: &str,
+        slot: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let update = self
             .ledger_update(notification_id)
-            .update_expression("REMOVE holder, lease_until")
             .condition_expression("holder = :holder")
-            .expression_attribute_values(":holder", AttributeValue::S(message_id.into()))
-            .send()
-            .await;
-        match out {
-            // Someone else holds it now: nothing of ours to release.
+            .expression_attribute_values(":holder", AttributeValue::S(message_id.into()));
+        let update = match slot {
+            Some(at) => update
+                .update_expression("SET slot_ms = :slot REMOVE holder, lease_until")
+                .expression_attribute_values(":slot", n(at.timestamp_millis())),
+            None => update.update_expression("REMOVE holder, lease_until, slot_ms"),
+        };
+        match update.send().await {
             Ok(_) => Ok(()),
+            // Someone else holds it now: nothing of ours to put off.
             Err(e) if is_condition_failure(&e) => Ok(()),
             Err(e) => Err(StoreError::dynamo("UpdateItem", e)),
         }

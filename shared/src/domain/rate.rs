@@ -53,6 +53,18 @@ pub struct Bucket {
     pub at: DateTime<Utc>,
 }
 
+/// The outcome of reserving a request's place in a bucket.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Reserve {
+    /// A token is here now; store this bucket and go.
+    Granted(Bucket),
+    /// The request's token is set aside for `at`; store this bucket (it owes that token) and
+    /// come back then, taking nothing more.
+    Reserved { bucket: Bucket, at: DateTime<Utc> },
+    /// The next free slot (`at`) is beyond the horizon: nothing was set aside.
+    TooFar { at: DateTime<Utc> },
+}
+
 /// The outcome of asking a bucket for one request.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Take {
@@ -84,6 +96,31 @@ impl Bucket {
         }
     }
 
+    /// Set a token aside for one request at the earliest moment the bucket can give it,
+    /// behind every token already set aside: a queue of waiting work is served at exactly the
+    /// plan's rate, each piece at its own moment, instead of all asking again and again.
+    /// A bucket that owes tokens (negative) makes every later taker wait for them too.
+    pub fn reserve(self, plan: UsagePlan, now: DateTime<Utc>, horizon: Duration) -> Reserve {
+        let b = self.refilled(plan, now);
+        if b.tokens >= 1.0 {
+            return Reserve::Granted(Bucket {
+                tokens: b.tokens - 1.0,
+                ..b
+            });
+        }
+        let at = now + seconds((1.0 - b.tokens) / plan.rate_per_second.max(f64::MIN_POSITIVE));
+        if at - now > horizon {
+            return Reserve::TooFar { at };
+        }
+        Reserve::Reserved {
+            bucket: Bucket {
+                tokens: b.tokens - 1.0,
+                ..b
+            },
+            at,
+        }
+    }
+
     pub fn take(self, plan: UsagePlan, now: DateTime<Utc>) -> Take {
         let b = self.refilled(plan, now);
         if b.tokens >= 1.0 {
@@ -93,11 +130,14 @@ impl Bucket {
             });
         }
         let missing = 1.0 - b.tokens;
-        let secs = missing / plan.rate_per_second.max(f64::MIN_POSITIVE);
-        Take::Wait(Duration::microseconds(
-            (secs * 1e6).ceil().min(i64::MAX as f64) as i64,
+        Take::Wait(seconds(
+            missing / plan.rate_per_second.max(f64::MIN_POSITIVE),
         ))
     }
+}
+
+fn seconds(secs: f64) -> Duration {
+    Duration::microseconds((secs * 1e6).ceil().min(i64::MAX as f64) as i64)
 }
 
 #[cfg(test)]
@@ -165,5 +205,35 @@ mod tests {
         assert_eq!(UsagePlan::new(0.5, 30).with_headroom().burst, 29);
         assert_eq!(UsagePlan::new(0.5, 1).with_headroom().burst, 1);
         assert_eq!(UsagePlan::new(0.5, 30).with_headroom().rate_per_second, 0.5);
+    }
+
+    #[test]
+    fn reservations_queue_up_at_the_plans_rate_and_later_takers_wait_behind_them() {
+        let plan = UsagePlan::new(0.5, 2);
+        let horizon = Duration::minutes(1);
+        let mut b = Bucket::full(plan, t0());
+        let mut slots = Vec::new();
+        for _ in 0..5 {
+            match b.reserve(plan, t0(), horizon) {
+                Reserve::Granted(next) => {
+                    b = next;
+                    slots.push(t0());
+                }
+                Reserve::Reserved { bucket, at } => {
+                    b = bucket;
+                    slots.push(at);
+                }
+                Reserve::TooFar { .. } => panic!("within the horizon"),
+            }
+        }
+        let secs: Vec<i64> = slots.iter().map(|s| (*s - t0()).num_seconds()).collect();
+        assert_eq!(secs, [0, 0, 2, 4, 6], "burst now, then one every 2 s");
+        // A plain take now waits behind the three reserved tokens.
+        assert_eq!(b.take(plan, t0()), Take::Wait(Duration::seconds(8)));
+        // Nothing is set aside beyond the horizon.
+        assert!(matches!(
+            b.reserve(plan, t0(), Duration::seconds(5)),
+            Reserve::TooFar { .. }
+        ));
     }
 }

@@ -5,7 +5,7 @@ use super::error::{SpApiError, decode_reason};
 use super::lwa::LwaTokens;
 use super::orders::{GetOrderResponse, INCLUDED_DATA, SearchOrdersResponse, to_fetched_order};
 use crate::domain::{AmazonOrderId, SellerId, UsagePlan};
-use crate::ports::{FetchedOrder, OrderSearch, OrdersPage, RateBudget, Secrets, SpApiOrders};
+use crate::ports::{FetchedOrder, OrderSearch, OrdersPage, RateBudget, Secrets, Slot, SpApiOrders};
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
 use chrono::SecondsFormat;
@@ -55,6 +55,17 @@ impl RetryPolicy {
             .with_jitter()
     }
 }
+
+/// Whether a request takes its budget token now or spends one set aside earlier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Token {
+    Take,
+    Reserved,
+}
+
+/// How far ahead a `getOrder` token may be set aside: an hour of the default plan is 1,800
+/// orders of backlog per seller; beyond it work waits without a slot.
+const RESERVATION_HORIZON: chrono::Duration = chrono::Duration::hours(1);
 
 pub struct SpApiClient {
     http: reqwest::Client,
@@ -178,18 +189,21 @@ impl SpApiClient {
         url
     }
 
-    /// Call with retries; `query` is rebuilt per attempt.
+    /// Call with retries; `query` is rebuilt per attempt. `first`: whether the first attempt
+    /// takes its token now or spends one set aside earlier; retries always take.
     async fn call<T: DeserializeOwned>(
         &self,
         seller: &SellerId,
         op: Operation,
         path: &str,
         query: &[(&str, String)],
+        first: Token,
     ) -> Result<T, SpApiError> {
         let attempts = AtomicU32::new(0);
         let result = (|| async {
             let attempt = attempts.fetch_add(1, Ordering::Relaxed) + 1;
-            self.attempt(seller, op, path, query, attempt).await
+            let token = if attempt == 1 { first } else { Token::Take };
+            self.attempt(seller, op, path, query, attempt, token).await
         })
         .retry(self.retry.backoff())
         .when(SpApiError::is_retryable)
@@ -236,12 +250,14 @@ impl SpApiClient {
         path: &str,
         query: &[(&str, String)],
         attempt: u32,
+        token: Token,
     ) -> Result<T, SpApiError> {
-        let (status, body) = match self.send(seller, op, path, query, attempt).await? {
+        let (status, body) = match self.send(seller, op, path, query, attempt, token).await? {
             // Amazon's token may die before our cache says: fetch a new one and try once more.
             (403, _) => {
                 self.tokens.invalidate(seller).await;
-                self.send(seller, op, path, query, attempt).await?
+                self.send(seller, op, path, query, attempt, Token::Take)
+                    .await?
             }
             other => other,
         };
@@ -301,9 +317,12 @@ impl SpApiClient {
         path: &str,
         query: &[(&str, String)],
         attempt: u32,
+        budget: Token,
     ) -> Result<(u16, bytes::Bytes), SpApiError> {
         let token = self.tokens.access_token(seller).await?;
-        self.take_budget(seller, op).await?;
+        if budget == Token::Take {
+            self.take_budget(seller, op).await?;
+        }
         let transport = |e: reqwest::Error| SpApiError::Transport {
             operation: op.name(),
             seller_id: seller.clone(),
@@ -381,6 +400,7 @@ impl SpApiOrders for SpApiClient {
                 Operation::SearchOrders,
                 "/orders/2026-01-01/orders",
                 &query,
+                Token::Take,
             )
             .await?;
         let orders = resp
@@ -404,10 +424,47 @@ impl SpApiOrders for SpApiClient {
         seller: &SellerId,
         order: &AmazonOrderId,
     ) -> Result<FetchedOrder, SpApiError> {
+        self.fetch_order(seller, order, Token::Take).await
+    }
+
+    async fn reserve_get_order(&self, seller: &SellerId) -> Result<Slot, SpApiError> {
+        let op = Operation::GetOrder;
+        let (rate, burst) = op.default_quota();
+        self.budget
+            .reserve(
+                seller,
+                op.name(),
+                UsagePlan::new(rate, burst).with_headroom(),
+                RESERVATION_HORIZON,
+            )
+            .await
+            .map_err(|source| SpApiError::BudgetStore {
+                operation: op.name(),
+                seller_id: seller.clone(),
+                source,
+            })
+    }
+
+    async fn get_order_reserved(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+    ) -> Result<FetchedOrder, SpApiError> {
+        self.fetch_order(seller, order, Token::Reserved).await
+    }
+}
+
+impl SpApiClient {
+    async fn fetch_order(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        first: Token,
+    ) -> Result<FetchedOrder, SpApiError> {
         let query = [("includedData", INCLUDED_DATA.join(","))];
         let path = format!("/orders/2026-01-01/orders/{order}");
         let resp: GetOrderResponse = self
-            .call(seller, Operation::GetOrder, &path, &query)
+            .call(seller, Operation::GetOrder, &path, &query, first)
             .await?;
         to_fetched_order(seller, resp.order).map_err(|reason| SpApiError::Decode {
             operation: Operation::GetOrder.name(),

@@ -29,6 +29,11 @@ impl SimClock {
         self.started_sim + Duration::microseconds((elapsed * 1e6) as i64) + jumped
     }
 
+    /// Simulated seconds per real second.
+    pub fn speed(&self) -> f64 {
+        self.speed
+    }
+
     pub fn advance(&self, by: Duration) {
         *self.jumped.lock().expect("clock lock") += by;
     }

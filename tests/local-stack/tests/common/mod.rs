@@ -31,6 +31,12 @@ impl shared::ports::Clock for SimTime {
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.0.now()
     }
+
+    fn real(&self, d: chrono::Duration) -> std::time::Duration {
+        d.to_std()
+            .unwrap_or_default()
+            .div_f64(self.0.speed().max(f64::MIN_POSITIVE))
+    }
 }
 
 pub struct TestStack {
