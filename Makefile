@@ -45,5 +45,13 @@ test-infra: setup
 
 test: fmt-check lint test-rust test-infra
 
+# order-events measured: the release binary cargo-lambda deploys (cold start, CPU per order,
+# peak RSS, zip size, AWS calls per order) and a 1,000-order backlog at Amazon's getOrder plan
+# on a sped-up clock (drain time against the quota bound, 429s). Last line: one JSON object.
+bench: setup
+	cargo lambda build --release --bin order-events --output-format zip
+	cargo build --quiet -p local-stack --bin bench-order-events
+	cargo run --quiet -p local-stack --bin bench-order-events
+
 clean:
 	rm -rf target/local-stack infra/cdk.out

@@ -14,8 +14,7 @@
 use crate::domain::SellerId;
 use crate::intake::{IntakeError, OrderIntake, Stored};
 use crate::ports::{
-    Claim, Clock, DeadLetter, NotificationLedger, NotificationQueue, SellerRegistry, Slot,
-    SpApiOrders,
+    Claim, Clock, DeadLetter, NotificationLedger, NotificationQueue, SellerRegistry, SpApiOrders,
 };
 use crate::spapi::{FulfilledBy, OrderChange, SpApiError, parse_order_change};
 use chrono::{DateTime, Utc};
@@ -259,22 +258,23 @@ impl OrderEvents<'_> {
         if let Some(at) = slot
             && at > now + EARLY_TOLERANCE
         {
-            return self.defer(m, &change, Some(at), at).await;
+            return self
+                .defer(m, &change, Some(at), self.clock.real(at - now))
+                .await;
         }
-        let mut reserved = slot.is_some();
-        let outcome = loop {
-            match self.process(&change, reserved).await {
-                // No token near: set one aside and come back for it.
-                Err(Failure::Api(SpApiError::BudgetExhausted { .. })) if !reserved => {
-                    match self.api.reserve_get_order(&change.seller_id).await {
-                        Ok(Slot::Now) => reserved = true,
-                        Ok(Slot::At(at)) => return self.defer(m, &change, Some(at), at).await,
-                        Ok(Slot::Full(next)) => return self.defer(m, &change, None, next).await,
-                        Err(e) => break Err(Failure::Api(e)),
-                    }
-                }
-                other => break other,
+        let outcome = match self.process(&change, slot.is_some()).await {
+            // No token near: the client set one aside (or the budget is promised too far
+            // ahead); back to the queue until then.
+            Err(Failure::Api(SpApiError::BudgetExhausted {
+                slot,
+                retry_after_ms,
+                ..
+            })) => {
+                return self
+                    .defer(m, &change, slot, Duration::from_millis(retry_after_ms))
+                    .await;
             }
+            other => other,
         };
         match outcome {
             Ok(stored) => {
@@ -345,13 +345,13 @@ impl OrderEvents<'_> {
         Ok(self.intake.store(&fetched).await?.stored)
     }
 
-    /// Back to the queue until `until`, keeping the token set aside for it (`slot`), if any.
+    /// Back to the queue for `wait` (real time), keeping the token set aside for it (`slot`).
     async fn defer(
         &self,
         m: &QueuedMessage,
         change: &OrderChange,
         slot: Option<DateTime<Utc>>,
-        until: DateTime<Utc>,
+        wait: Duration,
     ) -> Handled {
         if let Err(e) = self
             .ledger
@@ -361,8 +361,7 @@ impl OrderEvents<'_> {
             tracing::warn!(notification_id = %change.notification_id, error = %e, "could not record the deferral; its claim's lease runs out instead");
         }
         // Whole seconds, rounded up: never back before the slot.
-        let real = self.clock.real(until - self.clock.now());
-        let delay = Duration::from_secs(real.as_secs() + u64::from(real.subsec_nanos() > 0))
+        let delay = Duration::from_secs(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
             .clamp(Duration::from_secs(1), self.settings.max_defer);
         if let Err(e) = self.queue.defer(&m.receipt_handle, delay).await {
             // Visible again after the queue's own timeout instead.

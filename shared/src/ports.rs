@@ -207,9 +207,6 @@ pub trait SpApiOrders: Send + Sync {
         seller: &SellerId,
         order: &AmazonOrderId,
     ) -> Result<FetchedOrder, SpApiError>;
-    /// Set a `getOrder` token aside in the seller's shared budget, for work that comes back
-    /// at the slot (see [`RateBudget::reserve`]).
-    async fn reserve_get_order(&self, seller: &SellerId) -> Result<Slot, SpApiError>;
     /// `getOrder` on a token set aside earlier: the first attempt takes nothing more.
     async fn get_order_reserved(
         &self,
@@ -218,15 +215,23 @@ pub trait SpApiOrders: Send + Sync {
     ) -> Result<FetchedOrder, SpApiError>;
 }
 
-/// Where a reservation in the shared budget put a request.
+/// Where a reservation in the shared budget put a request. `at` is on the budget's clock,
+/// `wait` the real time until then.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slot {
     /// A token was free: it is taken, go now.
     Now,
-    /// A token is set aside for this moment (the budget's clock).
-    At(DateTime<Utc>),
-    /// The budget is promised beyond its horizon: nothing set aside; the next free moment.
-    Full(DateTime<Utc>),
+    /// A token is set aside for `at`.
+    At {
+        at: DateTime<Utc>,
+        wait: std::time::Duration,
+    },
+    /// The budget is promised beyond its horizon: nothing set aside; `at` is the next free
+    /// moment.
+    Full {
+        at: DateTime<Utc>,
+        wait: std::time::Duration,
+    },
 }
 
 /// Amazon's usage plans, shared by every process of the suite: one bucket per seller ×

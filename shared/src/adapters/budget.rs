@@ -149,17 +149,31 @@ impl RateBudget for DynamoRateBudget {
         plan: UsagePlan,
         horizon: Duration,
     ) -> Result<Slot, StoreError> {
-        let now = self.clock.now();
+        let clock = self.clock.clone();
+        let now = clock.now();
         self.spend(
             seller,
             operation,
             plan,
             |bucket, plan, now| match bucket.reserve(plan, now, horizon) {
                 Reserve::Granted(next) => Decision::Write(next, Slot::Now),
-                Reserve::Reserved { bucket, at } => Decision::Write(bucket, Slot::At(at)),
-                Reserve::TooFar { at } => Decision::Answer(Slot::Full(at)),
+                Reserve::Reserved { bucket, at } => Decision::Write(
+                    bucket,
+                    Slot::At {
+                        at,
+                        wait: clock.real(at - now),
+                    },
+                ),
+                Reserve::TooFar { at } => Decision::Answer(Slot::Full {
+                    at,
+                    wait: clock.real(at - now),
+                }),
             },
-            Slot::Full(now + Duration::seconds(1)),
+            // Lost every race: try again in a moment.
+            Slot::Full {
+                at: now + Duration::milliseconds(100),
+                wait: self.clock.real(Duration::milliseconds(100)),
+            },
         )
         .await
     }

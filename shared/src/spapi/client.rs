@@ -120,31 +120,49 @@ impl SpApiClient {
     async fn take_budget(&self, seller: &SellerId, op: Operation) -> Result<(), SpApiError> {
         let (rate, burst) = op.default_quota();
         let plan = UsagePlan::new(rate, burst).with_headroom();
+        let store_error = |source| SpApiError::BudgetStore {
+            operation: op.name(),
+            seller_id: seller.clone(),
+            source,
+        };
+        let exhausted = |wait: Duration, slot| SpApiError::BudgetExhausted {
+            operation: op.name(),
+            seller_id: seller.clone(),
+            retry_after_ms: wait.as_millis() as u64,
+            slot,
+        };
+        if op.reserves() {
+            // One read and one write, then a sleep to a slot nobody else will take.
+            return match self
+                .budget
+                .reserve(seller, op.name(), plan, RESERVATION_HORIZON)
+                .await
+                .map_err(store_error)?
+            {
+                Slot::Now => Ok(()),
+                Slot::At { wait, .. } if wait <= self.retry.max_budget_wait => {
+                    tokio::time::sleep(wait).await;
+                    Ok(())
+                }
+                Slot::At { at, wait } => Err(exhausted(wait, Some(at))),
+                Slot::Full { wait, .. } => Err(exhausted(wait, None)),
+            };
+        }
         // Bounded in total, not per wait: under contention each wait is short but many.
         let mut waited = Duration::ZERO;
         loop {
-            let wait = self
+            match self
                 .budget
                 .take(seller, op.name(), plan)
                 .await
-                .map_err(|source| SpApiError::BudgetStore {
-                    operation: op.name(),
-                    seller_id: seller.clone(),
-                    source,
-                })?;
-            match wait {
+                .map_err(store_error)?
+            {
                 None => return Ok(()),
                 Some(w) if waited + w <= self.retry.max_budget_wait => {
                     tokio::time::sleep(w).await;
                     waited += w;
                 }
-                Some(w) => {
-                    return Err(SpApiError::BudgetExhausted {
-                        operation: op.name(),
-                        seller_id: seller.clone(),
-                        retry_after_ms: w.as_millis() as u64,
-                    });
-                }
+                Some(w) => return Err(exhausted(w, None)),
             }
         }
     }
@@ -425,24 +443,6 @@ impl SpApiOrders for SpApiClient {
         order: &AmazonOrderId,
     ) -> Result<FetchedOrder, SpApiError> {
         self.fetch_order(seller, order, Token::Take).await
-    }
-
-    async fn reserve_get_order(&self, seller: &SellerId) -> Result<Slot, SpApiError> {
-        let op = Operation::GetOrder;
-        let (rate, burst) = op.default_quota();
-        self.budget
-            .reserve(
-                seller,
-                op.name(),
-                UsagePlan::new(rate, burst).with_headroom(),
-                RESERVATION_HORIZON,
-            )
-            .await
-            .map_err(|source| SpApiError::BudgetStore {
-                operation: op.name(),
-                seller_id: seller.clone(),
-                source,
-            })
     }
 
     async fn get_order_reserved(

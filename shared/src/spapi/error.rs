@@ -73,11 +73,14 @@ pub enum SpApiError {
     #[error(transparent)]
     Secrets(#[from] SecretsError),
     /// The shared rate budget has no token for a while: defer the work, do not sleep it out.
+    /// `slot`: a token is set aside for the work at that moment (the budget's clock); it is
+    /// spent by coming back then and calling with the reservation.
     #[error("{operation} for seller {seller_id}: rate budget empty for {retry_after_ms} ms")]
     BudgetExhausted {
         operation: &'static str,
         seller_id: SellerId,
         retry_after_ms: u64,
+        slot: Option<chrono::DateTime<chrono::Utc>>,
     },
     #[error("{operation} for seller {seller_id}: rate budget unreadable: {source}")]
     BudgetStore {

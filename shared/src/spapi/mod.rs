@@ -31,6 +31,14 @@ impl Operation {
         }
     }
 
+    /// Whether a request that finds no token sets one aside (and waits for it, or is deferred
+    /// to it) rather than asking again. `getOrder` work waits on its queue for its slot; a
+    /// `searchOrders` token set aside by a sweep that then pauses would be three minutes of
+    /// quota lost, so sweeps ask again on their next run.
+    pub fn reserves(self) -> bool {
+        matches!(self, Operation::GetOrder)
+    }
+
     /// `(rate per second, burst)` from the Orders 2026-01-01 model.
     pub fn default_quota(self) -> (f64, u32) {
         match self {

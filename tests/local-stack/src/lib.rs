@@ -5,6 +5,8 @@
 //! Everything binds to 127.0.0.1 on free ports, and every process started here is stopped
 //! when its handle drops or when the process that started it dies.
 
+pub mod bench;
+pub mod bench_order_events;
 pub mod day;
 pub mod functions;
 pub mod moto;

@@ -22,7 +22,7 @@ pub(super) async fn admit(
     let now = sim.clock.now();
     let mut st = sim.lock();
     let request_id = st.request_id();
-    let (rate, _) = op.plan();
+    let (rate, burst) = sim.plan(op);
     let token = headers
         .get("x-amz-access-token")
         .and_then(|v| v.to_str().ok());
@@ -102,7 +102,7 @@ pub(super) async fn admit(
     let bucket = st
         .buckets
         .entry((seller.clone(), op))
-        .or_insert_with(|| TokenBucket::full(op.plan().0, op.plan().1, now));
+        .or_insert_with(|| TokenBucket::full(rate, burst, now));
     if !bucket.try_take(now) {
         st.stats.throttled_by_quota += 1;
         st.record(op.name(), StatusCode::TOO_MANY_REQUESTS);
@@ -139,5 +139,5 @@ fn with_headers(mut resp: Response, request_id: &str, rate: Option<f64>) -> Resp
 /// Finish a request that passed [`admit`]: count it, add the headers.
 pub(super) fn respond(sim: &Sim, op: Operation, request_id: &str, resp: Response) -> Response {
     sim.lock().record(op.name(), resp.status());
-    with_headers(resp, request_id, Some(op.plan().0))
+    with_headers(resp, request_id, Some(sim.plan(op).0))
 }

@@ -38,7 +38,7 @@ impl Operation {
     }
 
     /// Amazon's default usage plan (rate per second, burst).
-    fn plan(self) -> (f64, u32) {
+    pub(crate) fn plan(self) -> (f64, u32) {
         match self {
             Operation::SearchOrders => (0.0056, 20),
             Operation::GetOrder => (0.5, 30),

@@ -1,0 +1,274 @@
+//! Instruments for `make bench`: a minimal Lambda Runtime API (so that the first poll of a
+//! function process, its cold start, can be timed and batches fed to it back to back), a
+//! counting proxy in front of moto (AWS calls by operation), and process figures from /proc.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, oneshot};
+
+/// The Runtime API side of one function process: invocations in, answers out.
+pub struct RuntimeApi {
+    pub port: u16,
+    first_poll: Arc<Mutex<Option<Instant>>>,
+    invocations: mpsc::Sender<(serde_json::Value, oneshot::Sender<serde_json::Value>)>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+#[derive(Clone)]
+struct RuntimeState {
+    first_poll: Arc<Mutex<Option<Instant>>>,
+    queue: Arc<
+        tokio::sync::Mutex<mpsc::Receiver<(serde_json::Value, oneshot::Sender<serde_json::Value>)>>,
+    >,
+    pending: Arc<Mutex<BTreeMap<String, oneshot::Sender<serde_json::Value>>>>,
+    next_id: Arc<Mutex<u64>>,
+}
+
+async fn next(State(st): State<RuntimeState>) -> Response {
+    {
+        let mut first = st.first_poll.lock().expect("lock");
+        first.get_or_insert_with(Instant::now);
+    }
+    let Some((event, reply)) = st.queue.lock().await.recv().await else {
+        return StatusCode::GONE.into_response();
+    };
+    let id = {
+        let mut n = st.next_id.lock().expect("lock");
+        *n += 1;
+        format!("bench-{n:08}")
+    };
+    st.pending.lock().expect("lock").insert(id.clone(), reply);
+    let deadline = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64 + 60_000)
+        .unwrap_or(0);
+    (
+        [
+            ("lambda-runtime-aws-request-id", id),
+            ("lambda-runtime-deadline-ms", deadline.to_string()),
+            (
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:us-east-1:123456789012:function:order-events".to_owned(),
+            ),
+            (
+                "lambda-runtime-trace-id",
+                "Root=1-00000000-000000000000000000000000".to_owned(),
+            ),
+            ("content-type", "application/json".to_owned()),
+        ],
+        event.to_string(),
+    )
+        .into_response()
+}
+
+async fn answer(
+    State(st): State<RuntimeState>,
+    Path((id, _kind)): Path<(String, String)>,
+    body: Bytes,
+) -> StatusCode {
+    let value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    if let Some(reply) = st.pending.lock().expect("lock").remove(&id) {
+        let _ = reply.send(value);
+    }
+    StatusCode::ACCEPTED
+}
+
+impl RuntimeApi {
+    pub async fn start() -> Result<Self, String> {
+        let (tx, rx) = mpsc::channel(16);
+        let first_poll = Arc::new(Mutex::new(None));
+        let state = RuntimeState {
+            first_poll: first_poll.clone(),
+            queue: Arc::new(tokio::sync::Mutex::new(rx)),
+            pending: Arc::default(),
+            next_id: Arc::default(),
+        };
+        let app = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route("/2018-06-01/runtime/invocation/{id}/{kind}", post(answer))
+            .route(
+                "/2018-06-01/runtime/init/error",
+                post(|| async { StatusCode::ACCEPTED }),
+            )
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(Self {
+            port,
+            first_poll,
+            invocations: tx,
+            stop: Some(stop),
+        })
+    }
+
+    /// When the process first asked for work.
+    pub fn first_poll(&self) -> Option<Instant> {
+        *self.first_poll.lock().expect("lock")
+    }
+
+    /// Hand `event` to the function and wait for its answer.
+    pub async fn invoke(&self, event: serde_json::Value) -> Result<serde_json::Value, String> {
+        let (reply, answer) = oneshot::channel();
+        self.invocations
+            .send((event, reply))
+            .await
+            .map_err(|_| "runtime api stopped".to_owned())?;
+        answer
+            .await
+            .map_err(|_| "function gave no answer".to_owned())
+    }
+}
+
+impl Drop for RuntimeApi {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A reverse proxy in front of moto that counts AWS calls by `X-Amz-Target` (DynamoDB, KMS,
+/// SQS and Secrets Manager all name their operation there).
+pub struct CountingProxy {
+    pub port: u16,
+    counts: Arc<Mutex<BTreeMap<String, u64>>>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+#[derive(Clone)]
+struct ProxyState {
+    upstream: String,
+    http: reqwest::Client,
+    counts: Arc<Mutex<BTreeMap<String, u64>>>,
+}
+
+async fn forward(
+    State(st): State<ProxyState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("other")
+        .to_owned();
+    *st.counts.lock().expect("lock").entry(target).or_default() += 1;
+    let url = format!(
+        "{}{}",
+        st.upstream,
+        uri.path_and_query().map_or("/", |p| p.as_str())
+    );
+    let mut req = st.http.request(method, url).body(body);
+    for (k, v) in &headers {
+        if k != "host" && k != "content-length" {
+            req = req.header(k, v);
+        }
+    }
+    match req.send().await {
+        Ok(resp) => {
+            let status = resp.status();
+            let mut out = HeaderMap::new();
+            for (k, v) in resp.headers() {
+                if k != "content-length" && k != "transfer-encoding" {
+                    out.insert(k.clone(), v.clone());
+                }
+            }
+            let bytes = resp.bytes().await.unwrap_or_default();
+            (status, out, bytes).into_response()
+        }
+        Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    }
+}
+
+impl CountingProxy {
+    pub async fn start(upstream: &str) -> Result<Self, String> {
+        let counts = Arc::new(Mutex::new(BTreeMap::new()));
+        let state = ProxyState {
+            upstream: upstream.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+            counts: counts.clone(),
+        };
+        let app = Router::new().fallback(forward).with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(Self {
+            port,
+            counts,
+            stop: Some(stop),
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Calls so far by operation, and clear.
+    pub fn take_counts(&self) -> BTreeMap<String, u64> {
+        std::mem::take(&mut *self.counts.lock().expect("lock"))
+    }
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// CPU time (user + system) a process has used, in nanoseconds, from
+/// `/proc/<pid>/schedstat` (nanosecond resolution), else `/proc/<pid>/stat` (clock ticks).
+pub fn cpu_ns(pid: u32) -> Option<u64> {
+    if let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
+        && let Some(ns) = s.split_whitespace().next().and_then(|v| v.parse().ok())
+    {
+        return Some(ns);
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks * 10_000_000)
+}
+
+/// Peak resident set size (`VmHWM`) in KiB.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}

@@ -1,0 +1,438 @@
+//! `make bench`: `order-events` measured two ways.
+//!
+//! 1. The release binary (`cargo lambda build --release`, the deploy artifact) as one Lambda
+//!    process against moto and the simulator: cold start (exec to its first Runtime API poll),
+//!    CPU time per order and peak RSS over a backlog handed over in batches of 10, and the
+//!    AWS calls per order, counted by a proxy in front of moto. The simulator's usage plans are
+//!    raised for this part so that the process, not the quota, is what is measured.
+//! 2. A 1,000-order backlog for one seller at the official `getOrder` plan (0.5/s, burst 30)
+//!    on a sped-up clock shared by simulator and suite, drained by four concurrent workers as
+//!    Lambda's event source mapping would run them: drain time against the quota-bound
+//!    minimum, and the 429s Amazon answered.
+
+use crate::bench::{CountingProxy, RuntimeApi, cpu_ns, peak_rss_kib};
+use crate::moto::Moto;
+use crate::queues::EventSource;
+use crate::resources::{Credentials, provision};
+use crate::{log_dir, repo_root};
+use serde::Serialize;
+use shared::config::{Env, OrderEventsConfig};
+use shared::domain::{MarketplaceId, SellerId};
+use shared::handlers::order_events::OrderEventsHandler;
+use shared::ports::{Clock, SellerAccount};
+use spapi_sim::{SimClock, SimConfig, SimHandle, Simulator};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Orders handed to the release binary.
+    pub process_orders: usize,
+    pub cold_starts: usize,
+    /// Orders in the quota-bound backlog.
+    pub backlog_orders: usize,
+    pub clock_speed: f64,
+    pub workers: usize,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self {
+            process_orders: 1000,
+            cold_starts: 7,
+            backlog_orders: 1000,
+            clock_speed: 25.0,
+            workers: 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Figures {
+    pub bench: &'static str,
+    pub binary: String,
+    pub zip_bytes: u64,
+    pub cold_start_ms_median: f64,
+    pub cold_start_ms_runs: Vec<f64>,
+    pub process_orders: usize,
+    pub cpu_us_per_order: f64,
+    pub peak_rss_mib: f64,
+    pub dynamodb_calls_per_order: f64,
+    pub kms_calls_per_order: f64,
+    pub sqs_calls_per_order: f64,
+    pub aws_calls_by_operation: BTreeMap<String, u64>,
+    pub backlog_orders: usize,
+    pub clock_speed: f64,
+    pub workers: usize,
+    pub drain_sim_s: f64,
+    pub quota_bound_sim_s: f64,
+    pub drain_share_of_quota_bound: f64,
+    pub get_order_calls: u64,
+    pub throttled_429: u64,
+    pub throttled_per_100_requests: f64,
+    pub messages_received: u64,
+}
+
+fn credentials(config: &SimConfig) -> Credentials {
+    Credentials {
+        client_id: config.app.client_id.clone(),
+        client_secret: config.app.client_secret.clone(),
+        sellers: config
+            .sellers
+            .iter()
+            .map(|s| {
+                (
+                    SellerAccount {
+                        seller_id: SellerId::parse(s.seller_id.clone()).expect("seller id"),
+                        marketplace_ids: vec![
+                            MarketplaceId::parse(s.marketplace_id.clone()).expect("marketplace"),
+                        ],
+                    },
+                    s.refresh_token.clone(),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// The release binary cargo-lambda builds, and its deploy zip.
+fn artifact() -> Result<(std::path::PathBuf, u64), String> {
+    let dir = repo_root().join("target/lambda/order-events");
+    let zip = dir.join("bootstrap.zip");
+    let size = std::fs::metadata(&zip)
+        .map_err(|e| {
+            format!(
+                "{}: {e} (run `cargo lambda build --release --bin order-events --output-format zip`)",
+                zip.display()
+            )
+        })?
+        .len();
+    let binary = repo_root().join("target/x86_64-unknown-linux-gnu/release/order-events");
+    if !binary.exists() {
+        return Err(format!("{} is missing", binary.display()));
+    }
+    Ok((binary, size))
+}
+
+pub async fn run(opts: &BenchOptions) -> Result<Figures, String> {
+    let (binary, zip_bytes) = artifact()?;
+    let logs = log_dir("bench");
+    let moto = Moto::start(&logs)?;
+    let sdk = moto.sdk_config().await;
+
+    // Part 1: the process.
+    let mut config = SimConfig::demo(1, 0, 424_242);
+    config.rate_scale = 1000.0;
+    let sim = Simulator::start(config.clone(), "127.0.0.1:0".parse().expect("address"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let stack = provision(&sdk, "bench-process", &credentials(&config)).await?;
+    let proxy = CountingProxy::start(&moto.endpoint).await?;
+    let mut env: Vec<(String, String)> = moto
+        .function_env()
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "AWS_ENDPOINT_URL" {
+                (k, proxy.url())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    env.extend(stack.order_events_env(&sim.base_url(), &sim.lwa_token_url()));
+    env.extend(
+        [
+            ("AWS_LAMBDA_FUNCTION_NAME", "order-events"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+
+    let mut cold = Vec::new();
+    for i in 0..opts.cold_starts {
+        let runtime = RuntimeApi::start().await?;
+        let mut env = env.clone();
+        env.push((
+            "AWS_LAMBDA_RUNTIME_API".into(),
+            format!("http://127.0.0.1:{}", runtime.port),
+        ));
+        let started = Instant::now();
+        let mut process = spawn(&binary, &env, &logs.join(format!("cold-start-{i}.log")))?;
+        let polled = loop {
+            if let Some(t) = runtime.first_poll() {
+                break t;
+            }
+            if started.elapsed() > Duration::from_secs(30)
+                || process.try_wait().ok().flatten().is_some()
+            {
+                return Err("order-events never polled the Runtime API".into());
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        };
+        cold.push((polled - started).as_secs_f64() * 1000.0);
+        let _ = process.kill().await;
+    }
+    let mut sorted = cold.clone();
+    sorted.sort_by(f64::total_cmp);
+    let cold_start_ms_median = sorted[sorted.len() / 2];
+
+    let seller = config.sellers[0].seller_id.clone();
+    sim.place_orders(&seller, opts.process_orders);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    sim.deliver_notifications(&sqs, stack.queue("notifications"))
+        .await?;
+    let runtime = RuntimeApi::start().await?;
+    let mut env1 = env.clone();
+    env1.push((
+        "AWS_LAMBDA_RUNTIME_API".into(),
+        format!("http://127.0.0.1:{}", runtime.port),
+    ));
+    let mut process = spawn(&binary, &env1, &logs.join("order-events.log"))?;
+    let pid = process.id().ok_or("order-events has no pid")?;
+    // The first batch warms the process (LWA token, connection pools): not counted.
+    let source = EventSource::new(sqs.clone(), stack.queue("notifications"));
+    let mut batches = 0;
+    let mut cpu_start = None;
+    let mut orders_counted = 0u64;
+    proxy.take_counts();
+    source
+        .pump(
+            |event| {
+                batches += 1;
+                let n = event["Records"].as_array().map_or(0, |r| r.len()) as u64;
+                let counting = batches > 1;
+                if counting && cpu_start.is_none() {
+                    cpu_start = cpu_ns(pid);
+                    proxy.take_counts();
+                }
+                if counting {
+                    orders_counted += n;
+                }
+                let runtime = &runtime;
+                async move {
+                    let resp = runtime.invoke(event).await?;
+                    Ok(resp["batchItemFailures"]
+                        .as_array()
+                        .map(|f| {
+                            f.iter()
+                                .filter_map(|i| i["itemIdentifier"].as_str().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default())
+                }
+            },
+            false,
+        )
+        .await?;
+    let cpu_end = cpu_ns(pid).ok_or("no cpu figure")?;
+    let rss = peak_rss_kib(pid).ok_or("no rss figure")?;
+    let calls = proxy.take_counts();
+    let _ = process.kill().await;
+    let stored = scan_count(&sdk, stack.table("orders")).await?;
+    if stored != opts.process_orders {
+        return Err(format!(
+            "the process stored {stored} of {} orders",
+            opts.process_orders
+        ));
+    }
+    let per_order = |prefix: &str| {
+        calls
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| *v)
+            .sum::<u64>() as f64
+            / orders_counted.max(1) as f64
+    };
+    let cpu_us_per_order = (cpu_end - cpu_start.ok_or("no cpu figure")?) as f64
+        / 1000.0
+        / orders_counted.max(1) as f64;
+    let dynamodb_calls_per_order = per_order("DynamoDB_");
+    let kms_calls_per_order = per_order("TrentService.");
+    let sqs_calls_per_order = per_order("AmazonSQS.");
+    sim.shutdown().await;
+
+    // Part 2: the quota-bound backlog.
+    let drain = drain_backlog(opts, &sdk).await?;
+
+    Ok(Figures {
+        bench: "order-events",
+        binary: "target/lambda/order-events/bootstrap.zip (cargo lambda build --release, x86_64)"
+            .into(),
+        zip_bytes,
+        cold_start_ms_median: round(cold_start_ms_median, 2),
+        cold_start_ms_runs: cold.iter().map(|c| round(*c, 2)).collect(),
+        process_orders: orders_counted as usize,
+        cpu_us_per_order: round(cpu_us_per_order, 1),
+        peak_rss_mib: round(rss as f64 / 1024.0, 1),
+        dynamodb_calls_per_order: round(dynamodb_calls_per_order, 2),
+        kms_calls_per_order: round(kms_calls_per_order, 2),
+        sqs_calls_per_order: round(sqs_calls_per_order, 2),
+        aws_calls_by_operation: calls,
+        backlog_orders: opts.backlog_orders,
+        clock_speed: opts.clock_speed,
+        workers: opts.workers,
+        drain_sim_s: round(drain.sim_s, 1),
+        quota_bound_sim_s: round(drain.bound_s, 1),
+        drain_share_of_quota_bound: round(drain.bound_s / drain.sim_s, 3),
+        get_order_calls: drain.get_order_calls,
+        throttled_429: drain.throttled,
+        throttled_per_100_requests: round(
+            100.0 * drain.throttled as f64 / drain.get_order_calls.max(1) as f64,
+            2,
+        ),
+        messages_received: drain.messages,
+    })
+}
+
+/// The function binary itself, not under a wrapper, so that its start and its /proc figures
+/// are its own. Killed when the handle drops.
+fn spawn(
+    binary: &std::path::Path,
+    env: &[(String, String)],
+    log: &std::path::Path,
+) -> Result<tokio::process::Child, String> {
+    let out = std::fs::File::create(log).map_err(|e| e.to_string())?;
+    let err = out.try_clone().map_err(|e| e.to_string())?;
+    tokio::process::Command::new(binary)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("starting {}: {e}", binary.display()))
+}
+
+fn round(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (v * f).round() / f
+}
+
+async fn scan_count(sdk: &aws_config::SdkConfig, table: &str) -> Result<usize, String> {
+    let items: Vec<_> = aws_sdk_dynamodb::Client::new(sdk)
+        .scan()
+        .table_name(table)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
+    Ok(items.len())
+}
+
+struct SimTime(Arc<SimClock>);
+
+impl Clock for SimTime {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.now()
+    }
+
+    fn real(&self, d: chrono::Duration) -> Duration {
+        d.to_std()
+            .unwrap_or_default()
+            .div_f64(self.0.speed().max(f64::MIN_POSITIVE))
+    }
+}
+
+/// One batch through an in-process handler, as the event source mapping hands it over.
+async fn handle(
+    handler: Arc<OrderEventsHandler>,
+    processed: Arc<AtomicU64>,
+    event: serde_json::Value,
+) -> Result<Vec<String>, String> {
+    let event = serde_json::from_value(event).map_err(|e| e.to_string())?;
+    let report = handler.handle_records(event).await;
+    processed.fetch_add(u64::from(report.notifications_processed), Ordering::Relaxed);
+    Ok(report.keep)
+}
+
+struct Drain {
+    sim_s: f64,
+    bound_s: f64,
+    get_order_calls: u64,
+    throttled: u64,
+    messages: u64,
+}
+
+async fn drain_backlog(opts: &BenchOptions, sdk: &aws_config::SdkConfig) -> Result<Drain, String> {
+    let mut config = SimConfig::demo(1, 0, 777);
+    config.clock_speed = opts.clock_speed;
+    let sim: SimHandle = Simulator::start(config.clone(), "127.0.0.1:0".parse().expect("address"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let stack = provision(sdk, "bench-backlog", &credentials(&config)).await?;
+    let env = stack.order_events_env(&sim.base_url(), &sim.lwa_token_url());
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let handler_config =
+        OrderEventsConfig::from_env(&Env::from_pairs(pairs)).map_err(|e| e.to_string())?;
+    let clock = Arc::new(SimTime(sim.clock()));
+    let seller = config.sellers[0].seller_id.clone();
+    sim.place_orders(&seller, opts.backlog_orders);
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    sim.deliver_notifications(&sqs, stack.queue("notifications"))
+        .await?;
+
+    let processed = Arc::new(AtomicU64::new(0));
+    let received = Arc::new(AtomicU64::new(0));
+    let started = sim.now();
+    let deadline = Instant::now()
+        + Duration::from_secs_f64(
+            4.0 * (opts.backlog_orders as f64 / 0.5) / opts.clock_speed + 120.0,
+        );
+    let mut workers = Vec::new();
+    for _ in 0..opts.workers {
+        // Each worker is a Lambda instance: its own handler, clients and caches.
+        let handler = Arc::new(OrderEventsHandler::with_clock(
+            handler_config.clone(),
+            sdk,
+            clock.clone(),
+        ));
+        let source = EventSource::new(sqs.clone(), stack.queue("notifications"));
+        let processed = processed.clone();
+        let received = received.clone();
+        let target = opts.backlog_orders as u64;
+        // Joined, not spawned: the handler's batch future borrows across its stream.
+        workers.push(async move {
+            while processed.load(Ordering::Relaxed) < target && Instant::now() < deadline {
+                let (h, p) = (handler.clone(), processed.clone());
+                let pumped = source
+                    .pump(move |event| handle(h.clone(), p.clone(), event), false)
+                    .await?;
+                received.fetch_add(u64::from(pumped.messages), Ordering::Relaxed);
+                if pumped.messages == 0 {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            Ok::<(), String>(())
+        });
+    }
+    for result in futures::future::join_all(workers).await {
+        result?;
+    }
+    let sim_s = (sim.now() - started).num_milliseconds() as f64 / 1000.0;
+    let done = processed.load(Ordering::Relaxed);
+    if done < opts.backlog_orders as u64 {
+        return Err(format!(
+            "backlog not drained: {done} of {}",
+            opts.backlog_orders
+        ));
+    }
+    let stats = sim.stats();
+    sim.shutdown().await;
+    // Amazon's minimum: the burst at once, the rest at the plan's rate.
+    let bound_s = (opts.backlog_orders.saturating_sub(30)) as f64 / 0.5;
+    Ok(Drain {
+        sim_s,
+        bound_s,
+        get_order_calls: stats.total("getOrder"),
+        throttled: stats.count("getOrder", 429),
+        messages: received.load(Ordering::Relaxed),
+    })
+}
