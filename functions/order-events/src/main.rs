@@ -5,7 +5,9 @@ use lambda_runtime::{Error, run, service_fn};
 use shared::config::{Env, OrderEventsConfig};
 use shared::handlers::order_events::OrderEventsHandler;
 
-#[tokio::main]
+// One thread: a Lambda instance handles one event at a time and has a fraction of a vCPU;
+// a work-stealing pool would spend it on cross-thread wakeups.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     // Bad configuration stops the function here, before it touches anything.

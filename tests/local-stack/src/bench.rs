@@ -13,20 +13,21 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 
+/// One invocation: the event, and where its answer goes.
+type Invocation = (serde_json::Value, oneshot::Sender<serde_json::Value>);
+
 /// The Runtime API side of one function process: invocations in, answers out.
 pub struct RuntimeApi {
     pub port: u16,
     first_poll: Arc<Mutex<Option<Instant>>>,
-    invocations: mpsc::Sender<(serde_json::Value, oneshot::Sender<serde_json::Value>)>,
+    invocations: mpsc::Sender<Invocation>,
     stop: Option<oneshot::Sender<()>>,
 }
 
 #[derive(Clone)]
 struct RuntimeState {
     first_poll: Arc<Mutex<Option<Instant>>>,
-    queue: Arc<
-        tokio::sync::Mutex<mpsc::Receiver<(serde_json::Value, oneshot::Sender<serde_json::Value>)>>,
-    >,
+    queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Invocation>>>,
     pending: Arc<Mutex<BTreeMap<String, oneshot::Sender<serde_json::Value>>>>,
     next_id: Arc<Mutex<u64>>,
 }
@@ -253,12 +254,8 @@ pub fn cpu_ns(pid: u32) -> Option<u64> {
     {
         return Some(ns);
     }
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    Some(ticks * 10_000_000)
+    let (user, sys) = user_sys_ticks(pid)?;
+    Some((user + sys) * 10_000_000)
 }
 
 /// Peak resident set size (`VmHWM`) in KiB.
@@ -271,4 +268,12 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
         .nth(1)?
         .parse()
         .ok()
+}
+
+/// User and system clock ticks a process has used, from `/proc/<pid>/stat`.
+pub fn user_sys_ticks(pid: u32) -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some((f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?))
 }
