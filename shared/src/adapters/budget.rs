@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// How often a take re-reads after losing a race before it reports a short wait instead.
@@ -21,6 +22,10 @@ pub struct DynamoRateBudget {
     client: Client,
     table: String,
     clock: Arc<dyn Clock>,
+    /// One spend in flight per bucket in this process: concurrent requests of one Lambda
+    /// queue here instead of racing each other's conditional writes (a lost race costs a
+    /// read and a write). Other processes still race, and the condition still decides.
+    in_flight: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -41,6 +46,7 @@ impl DynamoRateBudget {
             client,
             table: table.into(),
             clock,
+            in_flight: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -76,6 +82,11 @@ impl DynamoRateBudget {
         contended: T,
     ) -> Result<T, StoreError> {
         let pk = Self::pk(seller);
+        let turn = {
+            let mut map = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(format!("{pk}/{operation}")).or_default().clone()
+        };
+        let _turn = turn.lock().await;
         for _ in 0..MAX_RACES {
             let now = self.clock.now();
             let stored: Option<BucketRecord> = read_item(

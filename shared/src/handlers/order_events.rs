@@ -91,3 +91,22 @@ impl OrderEventsHandler {
         service.handle_batch(&messages).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::spapi::parse_order_change;
+    use aws_lambda_events::event::sqs::SqsEvent;
+
+    /// The sample event (`cargo lambda invoke order-events --data-file ...`) is what the
+    /// handler reads: an SQS event whose body is a valid ORDER_CHANGE.
+    #[test]
+    fn the_sample_event_is_an_sqs_batch_of_one_order_change() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/order-events/order-change.json");
+        let event: SqsEvent =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(event.records.len(), 1);
+        let body = event.records[0].body.as_deref().unwrap();
+        let change = parse_order_change(body).unwrap();
+        assert_eq!(change.order_id.as_str(), "111-0000000-1234567");
+    }
+}

@@ -117,7 +117,11 @@ fn artifact() -> Result<(std::path::PathBuf, u64), String> {
             )
         })?
         .len();
-    let binary = repo_root().join("target/x86_64-unknown-linux-gnu/release/order-events");
+    // BENCH_BINARY: another build of the same function (e.g. with symbols, for a profiler).
+    let binary = std::env::var("BENCH_BINARY").map_or_else(
+        |_| repo_root().join("target/x86_64-unknown-linux-gnu/release/order-events"),
+        std::path::PathBuf::from,
+    );
     if !binary.exists() {
         return Err(format!("{} is missing", binary.display()));
     }
