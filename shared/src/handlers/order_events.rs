@@ -101,7 +101,10 @@ mod tests {
     /// handler reads: an SQS event whose body is a valid ORDER_CHANGE.
     #[test]
     fn the_sample_event_is_an_sqs_batch_of_one_order_change() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/order-events/order-change.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../events/order-events/order-change.json"
+        );
         let event: SqsEvent =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         assert_eq!(event.records.len(), 1);

@@ -12,15 +12,13 @@
 
 use crate::bench::{CountingProxy, RuntimeApi, cpu_ns, peak_rss_kib};
 use crate::moto::Moto;
-use crate::queues::EventSource;
-use crate::resources::{Credentials, provision};
+use crate::queues::{EventSource, batch_item_failures};
+use crate::resources::{Credentials, provision, scan_all};
 use crate::{log_dir, repo_root};
 use serde::Serialize;
 use shared::config::{Env, OrderEventsConfig};
-use shared::domain::{MarketplaceId, SellerId};
 use shared::handlers::order_events::OrderEventsHandler;
-use shared::ports::{Clock, SellerAccount};
-use spapi_sim::{SimClock, SimConfig, SimHandle, Simulator};
+use spapi_sim::{SimConfig, SimHandle, Simulator};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -83,28 +81,6 @@ pub struct Figures {
     pub messages_received: u64,
 }
 
-fn credentials(config: &SimConfig) -> Credentials {
-    Credentials {
-        client_id: config.app.client_id.clone(),
-        client_secret: config.app.client_secret.clone(),
-        sellers: config
-            .sellers
-            .iter()
-            .map(|s| {
-                (
-                    SellerAccount {
-                        seller_id: SellerId::parse(s.seller_id.clone()).expect("seller id"),
-                        marketplace_ids: vec![
-                            MarketplaceId::parse(s.marketplace_id.clone()).expect("marketplace"),
-                        ],
-                    },
-                    s.refresh_token.clone(),
-                )
-            })
-            .collect(),
-    }
-}
-
 /// The release binary cargo-lambda builds, and its deploy zip.
 fn artifact() -> Result<(std::path::PathBuf, u64), String> {
     let dir = repo_root().join("target/lambda/order-events");
@@ -140,7 +116,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Figures, String> {
     let sim = Simulator::start(config.clone(), "127.0.0.1:0".parse().expect("address"))
         .await
         .map_err(|e| e.to_string())?;
-    let stack = provision(&sdk, "bench-process", &credentials(&config)).await?;
+    let stack = provision(&sdk, "bench-process", &Credentials::of(&config)?).await?;
     let proxy = CountingProxy::start(&moto.endpoint).await?;
     let mut env: Vec<(String, String)> = moto
         .function_env()
@@ -226,17 +202,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Figures, String> {
                     orders_counted += n;
                 }
                 let runtime = &runtime;
-                async move {
-                    let resp = runtime.invoke(event).await?;
-                    Ok(resp["batchItemFailures"]
-                        .as_array()
-                        .map(|f| {
-                            f.iter()
-                                .filter_map(|i| i["itemIdentifier"].as_str().map(str::to_owned))
-                                .collect()
-                        })
-                        .unwrap_or_default())
-                }
+                async move { Ok(batch_item_failures(&runtime.invoke(event).await?)) }
             },
             false,
         )
@@ -339,30 +305,9 @@ fn round(v: f64, digits: i32) -> f64 {
 }
 
 async fn scan_count(sdk: &aws_config::SdkConfig, table: &str) -> Result<usize, String> {
-    let items: Vec<_> = aws_sdk_dynamodb::Client::new(sdk)
-        .scan()
-        .table_name(table)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
-    Ok(items.len())
-}
-
-struct SimTime(Arc<SimClock>);
-
-impl Clock for SimTime {
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.0.now()
-    }
-
-    fn real(&self, d: chrono::Duration) -> Duration {
-        d.to_std()
-            .unwrap_or_default()
-            .div_f64(self.0.speed().max(f64::MIN_POSITIVE))
-    }
+    Ok(scan_all(&aws_sdk_dynamodb::Client::new(sdk), table)
+        .await?
+        .len())
 }
 
 /// One batch through an in-process handler, as the event source mapping hands it over.
@@ -399,12 +344,12 @@ async fn drain_backlog(opts: &BenchOptions, sdk: &aws_config::SdkConfig) -> Resu
     let sim: SimHandle = Simulator::start(config.clone(), "127.0.0.1:0".parse().expect("address"))
         .await
         .map_err(|e| e.to_string())?;
-    let stack = provision(sdk, "bench-backlog", &credentials(&config)).await?;
+    let stack = provision(sdk, "bench-backlog", &Credentials::of(&config)?).await?;
     let env = stack.order_events_env(&sim.base_url(), &sim.lwa_token_url());
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let handler_config =
         OrderEventsConfig::from_env(&Env::from_pairs(pairs)).map_err(|e| e.to_string())?;
-    let clock = Arc::new(SimTime(sim.clock()));
+    let clock = Arc::new(crate::SimTime(sim.clock()));
     let seller = config.sellers[0].seller_id.clone();
     sim.place_orders(&seller, opts.backlog_orders);
     let sqs = aws_sdk_sqs::Client::new(sdk);

@@ -7,12 +7,10 @@
 
 use crate::functions::{FunctionHost, Invocation, Invoker};
 use crate::moto::Moto;
-use crate::queues::{EventSource, drain_bodies};
-use crate::resources::{Credentials, Provisioned, provision};
+use crate::queues::{EventSource, batch_item_failures, drain_bodies};
+use crate::resources::{Credentials, Provisioned, provision, scan_all};
 use crate::{log_dir, repo_root};
 use serde::Serialize;
-use shared::domain::{MarketplaceId, SellerId};
-use shared::ports::SellerAccount;
 use spapi_sim::{DeliveryKnobs, OrderEvent, SimConfig, SimHandle, Simulator};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -99,27 +97,6 @@ fn sim_config(opts: &DayOptions) -> SimConfig {
     SimConfig::demo(opts.sellers, opts.orders_per_seller, opts.seed)
 }
 
-fn credentials(config: &SimConfig) -> Result<Credentials, String> {
-    let sellers = config
-        .sellers
-        .iter()
-        .map(|s| {
-            let account = SellerAccount {
-                seller_id: SellerId::parse(s.seller_id.clone()).map_err(|e| e.to_string())?,
-                marketplace_ids: vec![
-                    MarketplaceId::parse(s.marketplace_id.clone()).map_err(|e| e.to_string())?,
-                ],
-            };
-            Ok((account, s.refresh_token.clone()))
-        })
-        .collect::<Result<Vec<_>, String>>()?;
-    Ok(Credentials {
-        client_id: config.app.client_id.clone(),
-        client_secret: config.app.client_secret.clone(),
-        sellers,
-    })
-}
-
 /// Run the day. Every process it starts is stopped before it returns.
 pub async fn run_day(opts: &DayOptions) -> Result<DaySummary, String> {
     let started = Instant::now();
@@ -133,7 +110,7 @@ pub async fn run_day(opts: &DayOptions) -> Result<DaySummary, String> {
     let moto = Moto::start(&logs)?;
     let sdk = moto.sdk_config().await;
     let config = sim_config(opts);
-    let creds = credentials(&config)?;
+    let creds = Credentials::of(&config)?;
     let sim = Simulator::start(config, "127.0.0.1:0".parse().expect("loopback address"))
         .await
         .map_err(|e| format!("starting the SP-API simulator: {e}"))?;
@@ -312,15 +289,7 @@ async fn pump_notifications(
                     let invoker = invoker.clone();
                     async move {
                         match invoker.invoke("order-events", &event).await? {
-                            Invocation::Ok(resp) => Ok(resp["batchItemFailures"]
-                                .as_array()
-                                .map(|f| {
-                                    f.iter()
-                                        .filter_map(|i| i["itemIdentifier"].as_str())
-                                        .map(str::to_owned)
-                                        .collect()
-                                })
-                                .unwrap_or_default()),
+                            Invocation::Ok(resp) => Ok(batch_item_failures(&resp)),
                             Invocation::FunctionError {
                                 error_type,
                                 message,
@@ -392,22 +361,8 @@ async fn inspect(
     logs: &std::path::Path,
 ) -> Result<DaySummary, String> {
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
-    let scan = |table: String| {
-        let dynamo = dynamo.clone();
-        async move {
-            dynamo
-                .scan()
-                .table_name(table)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| format!("scan: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))
-        }
-    };
-    let orders = scan(stack.table("orders").to_owned()).await?;
-    let pii = scan(stack.table("pii").to_owned()).await?;
+    let orders = scan_all(&dynamo, stack.table("orders")).await?;
+    let pii = scan_all(&dynamo, stack.table("pii")).await?;
     let allowed: BTreeSet<&str> = SEALED_ITEM_ATTRIBUTES.into_iter().collect();
     let readable = pii
         .iter()

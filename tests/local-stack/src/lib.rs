@@ -51,3 +51,19 @@ pub fn log_dir(run: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("log directory");
     dir
 }
+
+/// The simulator's clock as the suite's: suite and "Amazon" agree on the time, and the
+/// suite's sleeps and queue delays shrink with a sped-up simulator.
+pub struct SimTime(pub std::sync::Arc<spapi_sim::SimClock>);
+
+impl shared::ports::Clock for SimTime {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.now()
+    }
+
+    fn real(&self, d: chrono::Duration) -> std::time::Duration {
+        d.to_std()
+            .unwrap_or_default()
+            .div_f64(self.0.speed().max(f64::MIN_POSITIVE))
+    }
+}

@@ -44,17 +44,7 @@ impl EventSource {
     {
         let mut pumped = Pumped::default();
         loop {
-            let out = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(self.batch_size)
-                .message_system_attribute_names(MessageSystemAttributeName::All)
-                .wait_time_seconds(0)
-                .send()
-                .await
-                .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
-            let messages = out.messages.unwrap_or_default();
+            let messages = receive(&self.sqs, &self.queue_url, self.batch_size).await?;
             if messages.is_empty() {
                 return Ok(pumped);
             }
@@ -119,19 +109,29 @@ impl EventSource {
     }
 }
 
+/// Up to `max` visible messages, with their system attributes, without waiting.
+async fn receive(
+    sqs: &Client,
+    queue_url: &str,
+    max: i32,
+) -> Result<Vec<aws_sdk_sqs::types::Message>, String> {
+    let out = sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(max)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .wait_time_seconds(0)
+        .send()
+        .await
+        .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
+    Ok(out.messages.unwrap_or_default())
+}
+
 /// Every message body on a queue, received and deleted (reading a DLQ or the stock queue).
 pub async fn drain_bodies(sqs: &Client, queue_url: &str) -> Result<Vec<String>, String> {
     let mut bodies = Vec::new();
     loop {
-        let out = sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(0)
-            .send()
-            .await
-            .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
-        let messages = out.messages.unwrap_or_default();
+        let messages = receive(sqs, queue_url, 10).await?;
         if messages.is_empty() {
             return Ok(bodies);
         }
@@ -147,4 +147,16 @@ pub async fn drain_bodies(sqs: &Client, queue_url: &str) -> Result<Vec<String>, 
             }
         }
     }
+}
+
+/// The message ids a function's `SqsBatchResponse` asks to keep on the queue.
+pub fn batch_item_failures(response: &Value) -> Vec<String> {
+    response["batchItemFailures"]
+        .as_array()
+        .map(|f| {
+            f.iter()
+                .filter_map(|i| i["itemIdentifier"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde::Deserialize;
 use shared::adapters::DynamoControl;
+use shared::domain::{MarketplaceId, SellerId};
 use shared::ports::SellerAccount;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -122,6 +123,83 @@ pub struct Credentials {
     pub client_secret: String,
     /// `(seller account, refresh token)`.
     pub sellers: Vec<(SellerAccount, String)>,
+}
+
+impl Credentials {
+    /// What the simulator `config` accepts: its app and every seller it serves.
+    pub fn of(config: &spapi_sim::SimConfig) -> Result<Self, String> {
+        let sellers = config
+            .sellers
+            .iter()
+            .map(|s| {
+                let account = SellerAccount {
+                    seller_id: SellerId::parse(s.seller_id.clone()).map_err(|e| e.to_string())?,
+                    marketplace_ids: vec![
+                        MarketplaceId::parse(s.marketplace_id.clone())
+                            .map_err(|e| e.to_string())?,
+                    ],
+                };
+                Ok((account, s.refresh_token.clone()))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Self {
+            client_id: config.app.client_id.clone(),
+            client_secret: config.app.client_secret.clone(),
+            sellers,
+        })
+    }
+}
+
+/// Create a queue; its URL and ARN.
+async fn create_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    attributes: &[(QueueAttributeName, String)],
+) -> Result<(String, String), String> {
+    let err = |e: &dyn std::fmt::Display| format!("provisioning queue {name}: {e}");
+    let mut create = sqs.create_queue().queue_name(name);
+    for (k, v) in attributes {
+        create = create.attributes(k.clone(), v);
+    }
+    let url = create
+        .send()
+        .await
+        .map_err(|e| err(&aws_sdk_sqs::error::DisplayErrorContext(e)))?
+        .queue_url
+        .ok_or_else(|| err(&"no url"))?;
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| err(&aws_sdk_sqs::error::DisplayErrorContext(e)))?
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .ok_or_else(|| err(&"no arn"))?;
+    Ok((url, arn))
+}
+
+/// Every item of a table (tests and summaries read what landed).
+pub async fn scan_all(
+    dynamo: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>, String>
+{
+    dynamo
+        .scan()
+        .table_name(table)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| {
+            format!(
+                "scan {table}: {}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(e)
+            )
+        })
 }
 
 /// Create keys, tables, secrets and the seller registry under `prefix` (unique per run or test).
@@ -277,52 +355,30 @@ pub async fn provision(
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let mut queues = BTreeMap::new();
     for (id, max_receives, visibility) in QUEUES {
-        let dlq_url = sqs
-            .create_queue()
-            .queue_name(format!("{prefix}-{id}-dlq"))
-            .attributes(QueueAttributeName::KmsMasterKeyId, &data_key_arn)
-            .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
-            .send()
-            .await
-            .map_err(|e| {
-                err(
-                    "dead-letter queue",
-                    &aws_sdk_sqs::error::DisplayErrorContext(e),
-                )
-            })?
-            .queue_url
-            .ok_or("queue without url")?;
-        let dlq_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&dlq_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .map_err(|e| {
-                err(
-                    "dead-letter queue",
-                    &aws_sdk_sqs::error::DisplayErrorContext(e),
-                )
-            })?
-            .attributes
-            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-            .ok_or("queue without arn")?;
+        let (dlq_url, dlq_arn) = create_queue(
+            &sqs,
+            &format!("{prefix}-{id}-dlq"),
+            &[
+                (QueueAttributeName::KmsMasterKeyId, data_key_arn.clone()),
+                (QueueAttributeName::MessageRetentionPeriod, "1209600".into()),
+            ],
+        )
+        .await?;
         let redrive =
             serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives});
-        let url = sqs
-            .create_queue()
-            .queue_name(format!("{prefix}-{id}"))
-            .attributes(QueueAttributeName::KmsMasterKeyId, &data_key_arn)
-            .attributes(
-                QueueAttributeName::VisibilityTimeout,
-                visibility.to_string(),
-            )
-            .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
-            .send()
-            .await
-            .map_err(|e| err("queue", &aws_sdk_sqs::error::DisplayErrorContext(e)))?
-            .queue_url
-            .ok_or("queue without url")?;
+        let (url, _) = create_queue(
+            &sqs,
+            &format!("{prefix}-{id}"),
+            &[
+                (QueueAttributeName::KmsMasterKeyId, data_key_arn.clone()),
+                (
+                    QueueAttributeName::VisibilityTimeout,
+                    visibility.to_string(),
+                ),
+                (QueueAttributeName::RedrivePolicy, redrive.to_string()),
+            ],
+        )
+        .await?;
         queues.insert(id.to_owned(), url);
         queues.insert(format!("{id}-dlq"), dlq_url);
     }

@@ -6,11 +6,10 @@ use lambda_runtime::{Context, LambdaEvent};
 use local_stack::moto::Moto;
 use local_stack::resources::{Credentials, Provisioned, provision};
 use shared::config::{Env, OrderEventsConfig, OrderSyncConfig};
-use shared::domain::{MarketplaceId, SellerId};
+use shared::domain::SellerId;
 use shared::handlers::order_events::OrderEventsHandler;
 use shared::handlers::order_sync::OrderSyncHandler;
 use shared::order_events::BatchReport;
-use shared::ports::SellerAccount;
 use shared::sync::SweepReport;
 use spapi_sim::{SimConfig, SimHandle, Simulator};
 use std::sync::OnceLock;
@@ -25,20 +24,6 @@ pub fn moto() -> &'static Moto {
     })
 }
 
-struct SimTime(std::sync::Arc<spapi_sim::SimClock>);
-
-impl shared::ports::Clock for SimTime {
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.0.now()
-    }
-
-    fn real(&self, d: chrono::Duration) -> std::time::Duration {
-        d.to_std()
-            .unwrap_or_default()
-            .div_f64(self.0.speed().max(f64::MIN_POSITIVE))
-    }
-}
-
 pub struct TestStack {
     pub sdk: aws_config::SdkConfig,
     pub stack: Provisioned,
@@ -46,32 +31,10 @@ pub struct TestStack {
     pub sim_config: SimConfig,
 }
 
-pub fn credentials(config: &SimConfig) -> Credentials {
-    Credentials {
-        client_id: config.app.client_id.clone(),
-        client_secret: config.app.client_secret.clone(),
-        sellers: config
-            .sellers
-            .iter()
-            .map(|s| {
-                (
-                    SellerAccount {
-                        seller_id: SellerId::parse(s.seller_id.clone()).unwrap(),
-                        marketplace_ids: vec![
-                            MarketplaceId::parse(s.marketplace_id.clone()).unwrap(),
-                        ],
-                    },
-                    s.refresh_token.clone(),
-                )
-            })
-            .collect(),
-    }
-}
-
 /// A fresh stack under a prefix unique to the test.
 pub async fn stack(test: &str, sim_config: SimConfig) -> TestStack {
     let sdk = moto().sdk_config().await;
-    let creds = credentials(&sim_config);
+    let creds = Credentials::of(&sim_config).expect("simulator credentials");
     let sim = Simulator::start(sim_config.clone(), "127.0.0.1:0".parse().unwrap())
         .await
         .expect("simulator starts");
@@ -110,7 +73,7 @@ impl TestStack {
 
     /// The simulator's clock as the suite's: the suite and "Amazon" agree on the time.
     pub fn amazon_time(&self) -> std::sync::Arc<dyn shared::ports::Clock> {
-        std::sync::Arc::new(SimTime(self.sim.clock()))
+        std::sync::Arc::new(local_stack::SimTime(self.sim.clock()))
     }
 
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
@@ -174,13 +137,7 @@ impl TestStack {
         &self,
         table_id: &str,
     ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
-        self.dynamo()
-            .scan()
-            .table_name(self.stack.table(table_id))
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
+        local_stack::resources::scan_all(&self.dynamo(), self.stack.table(table_id))
             .await
             .expect("scan")
     }

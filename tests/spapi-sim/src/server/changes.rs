@@ -206,16 +206,7 @@ impl State {
     }
 
     fn publish(&mut self, config: &SimConfig, seller_id: &str, order: &Order, at: DateTime<Utc>) {
-        let id: u128 = self.rng.random();
-        let h = format!("{id:032x}");
-        let notification_id = format!(
-            "{}-{}-{}-{}-{}",
-            &h[0..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..32]
-        );
+        let notification_id = self.uuid();
         self.outbox
             .push(notification(config, seller_id, order, at, &notification_id).to_string());
     }

@@ -21,7 +21,7 @@ pub(super) async fn admit(
     }
     let now = sim.clock.now();
     let mut st = sim.lock();
-    let request_id = st.request_id();
+    let request_id = st.uuid();
     let (rate, burst) = sim.plan(op);
     let token = headers
         .get("x-amz-access-token")

@@ -155,7 +155,8 @@ impl State {
             .or_default() += 1;
     }
 
-    fn request_id(&mut self) -> String {
+    /// A UUID-shaped id from the seeded generator (request ids, notification ids).
+    fn uuid(&mut self) -> String {
         let r: u128 = self.rng.random();
         let h = format!("{r:032x}");
         format!(
