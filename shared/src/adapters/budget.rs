@@ -1,43 +1,79 @@
-//! The shared rate budget in the control table: `pk = rate#<seller>`, `sk = <operation>`.
-//! A take is a consistent read and a write conditional on the version read, so two takers
-//! can never spend the same token; the loser re-reads and tries again.
+//! The shared rate budget in the control table: `pk = rate#<seller>`, `sk = <operation>`,
+//! holding the schedule of `domain::rate`: `tat_us` (the theoretical arrival time, µs since the
+//! epoch), `interval_us` (the interval it is kept in) and `reported_rate` (Amazon's
+//! `x-amzn-RateLimit-Limit`, once seen).
+//!
+//! While a seller is busy (`tat` ahead of now), a request is one `UpdateItem` adding one
+//! interval, conditional on `tat` being within the burst (for a reservation: within the burst
+//! and the horizon) and on the interval being the one the caller counts in. Concurrent Lambdas
+//! queue on the item; nobody reads first. An idle schedule restarts at now with another
+//! conditional write. Only when neither condition holds does the caller read the item: to
+//! learn a rate Amazon reported, or how far ahead the schedule is.
 
-use super::{StoreError, put_if_version, read_item};
-use crate::domain::{Bucket, Reserve, SellerId, Take, UsagePlan};
+use super::{StoreError, is_condition_failure, read_item};
+use crate::domain::schedule::{place, rescale};
+use crate::domain::{SellerId, UsagePlan};
 use crate::ports::{Clock, RateBudget, Slot};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-/// How often a take re-reads after losing a race before it reports a short wait instead.
+/// Attempts before a request reports a short wait instead.
 const MAX_RACES: usize = 8;
-/// An idle bucket refills to full long before this; a missing bucket reads as full.
+/// An idle schedule is a full burst long before this; a missing one is idle.
 const IDLE_EXPIRY: Duration = Duration::days(2);
 
 pub struct DynamoRateBudget {
     client: Client,
     table: String,
     clock: Arc<dyn Clock>,
-    /// One spend in flight per bucket in this process: concurrent requests of one Lambda
-    /// queue here instead of racing each other's conditional writes (a lost race costs a
-    /// read and a write). Other processes still race, and the condition still decides.
-    in_flight: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// What this process last learned per schedule, to pick the likely write first.
+    known: Mutex<HashMap<String, Known>>,
+    /// One request in flight per schedule in this process: the requests of one Lambda queue
+    /// here instead of failing each other's conditions. Other processes still meet at the item.
+    in_flight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct BucketRecord {
-    pk: String,
-    sk: String,
-    /// Absent until the first take (a reported rate can arrive first).
-    tokens: Option<f64>,
-    at_ms: Option<i64>,
+#[derive(Debug, Clone, Copy, Default)]
+struct Known {
     reported_rate: Option<f64>,
-    version: u64,
-    expires_at: i64,
+    busy: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct Record {
+    tat_us: Option<i64>,
+    interval_us: Option<i64>,
+    reported_rate: Option<f64>,
+}
+
+/// Where a request landed in the schedule.
+enum Placed {
+    /// Written: the request's place follows from the `tat` before it (`None`: idle).
+    At {
+        before: Option<DateTime<Utc>>,
+        plan: UsagePlan,
+    },
+    /// The schedule is further ahead than allowed; nothing written.
+    Beyond { tat: DateTime<Utc>, plan: UsagePlan },
+    /// Lost every race; nothing written.
+    Contended,
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn us(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn micros(d: Duration) -> i64 {
+    d.num_microseconds().unwrap_or(i64::MAX)
 }
 
 impl DynamoRateBudget {
@@ -46,88 +82,150 @@ impl DynamoRateBudget {
             client,
             table: table.into(),
             clock,
-            in_flight: std::sync::Mutex::new(HashMap::new()),
+            known: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
         }
     }
 
     fn pk(seller: &SellerId) -> String {
         format!("rate#{seller}")
     }
-}
 
-fn bucket_of(r: &BucketRecord, plan: UsagePlan, now: DateTime<Utc>) -> Bucket {
-    match (r.tokens, r.at_ms.and_then(DateTime::from_timestamp_millis)) {
-        (Some(tokens), Some(at)) => Bucket { tokens, at },
-        _ => Bucket::full(plan, now),
+    fn update(
+        &self,
+        seller: &SellerId,
+        operation: &str,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(Self::pk(seller)))
+            .key("sk", AttributeValue::S(operation.to_owned()))
     }
-}
 
-/// What a read bucket decided.
-enum Decision<T> {
-    /// Store the bucket (if the version still holds) and answer `T`.
-    Write(Bucket, T),
-    /// Answer at once; nothing changes.
-    Answer(T),
-}
+    fn known(&self, key: &str) -> Known {
+        self.known
+            .lock()
+            .map(|m| m.get(key).copied().unwrap_or_default())
+            .unwrap_or_default()
+    }
 
-impl DynamoRateBudget {
-    /// Read the bucket, let `decide` spend from it, write it back conditional on the version
-    /// read; on a lost race read again. After `MAX_RACES` lost races: `contended`.
-    async fn spend<T>(
+    fn learn(&self, key: &str, f: impl FnOnce(&mut Known)) {
+        if let Ok(mut m) = self.known.lock() {
+            f(m.entry(key.to_owned()).or_default());
+        }
+    }
+
+    /// Add one request to the schedule if it lands no more than `allowance` ahead of now.
+    async fn schedule(
         &self,
         seller: &SellerId,
         operation: &'static str,
-        plan: UsagePlan,
-        decide: impl Fn(Bucket, UsagePlan, DateTime<Utc>) -> Decision<T>,
-        contended: T,
-    ) -> Result<T, StoreError> {
-        let pk = Self::pk(seller);
-        let turn = {
-            let mut map = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-            map.entry(format!("{pk}/{operation}")).or_default().clone()
-        };
+        default: UsagePlan,
+        allowance: impl Fn(UsagePlan) -> Duration,
+    ) -> Result<Placed, StoreError> {
+        let key = format!("{}/{operation}", Self::pk(seller));
+        let turn = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key.clone())
+            .or_default()
+            .clone();
         let _turn = turn.lock().await;
         for _ in 0..MAX_RACES {
             let now = self.clock.now();
-            let stored: Option<BucketRecord> = read_item(
+            let known = self.known(&key);
+            let plan = known
+                .reported_rate
+                .map_or(default, |r| default.with_reported_rate(r));
+            let interval = micros(plan.interval());
+            let limit = us(now + allowance(plan));
+            let expires = (now + IDLE_EXPIRY).timestamp();
+            let same_interval = "(attribute_not_exists(interval_us) OR interval_us = :iv)";
+            let busy = || {
+                self.update(seller, operation)
+                    .update_expression(
+                        "SET tat_us = tat_us + :iv, interval_us = :iv, expires_at = :exp",
+                    )
+                    .condition_expression(format!(
+                        "tat_us >= :now AND tat_us <= :limit AND {same_interval}"
+                    ))
+                    .expression_attribute_values(":iv", n(interval))
+                    .expression_attribute_values(":now", n(us(now)))
+                    .expression_attribute_values(":limit", n(limit))
+                    .expression_attribute_values(":exp", n(expires))
+                    .return_values(ReturnValue::UpdatedNew)
+                    .send()
+            };
+            let idle = || {
+                self.update(seller, operation)
+                    .update_expression("SET tat_us = :next, interval_us = :iv, expires_at = :exp")
+                    .condition_expression(format!(
+                        "(attribute_not_exists(tat_us) OR tat_us < :now) AND {same_interval}"
+                    ))
+                    .expression_attribute_values(":next", n(us(now) + interval))
+                    .expression_attribute_values(":iv", n(interval))
+                    .expression_attribute_values(":now", n(us(now)))
+                    .expression_attribute_values(":exp", n(expires))
+                    .send()
+            };
+            // The write that is likely to hold first; the other one second.
+            for busy_first in [known.busy, !known.busy] {
+                if busy_first {
+                    match busy().await {
+                        Ok(out) => {
+                            let tat = out
+                                .attributes()
+                                .and_then(|a| a.get("tat_us"))
+                                .and_then(|v| v.as_n().ok())
+                                .and_then(|v| v.parse::<i64>().ok())
+                                .and_then(DateTime::from_timestamp_micros);
+                            self.learn(&key, |k| k.busy = true);
+                            return Ok(Placed::At {
+                                before: tat.map(|t| t - plan.interval()),
+                                plan,
+                            });
+                        }
+                        Err(e) if is_condition_failure(&e) => {}
+                        Err(e) => return Err(StoreError::dynamo("UpdateItem", e)),
+                    }
+                } else {
+                    match idle().await {
+                        Ok(_) => {
+                            self.learn(&key, |k| k.busy = true);
+                            return Ok(Placed::At { before: None, plan });
+                        }
+                        Err(e) if is_condition_failure(&e) => {}
+                        Err(e) => return Err(StoreError::dynamo("UpdateItem", e)),
+                    }
+                }
+            }
+            // Neither held: the schedule is too far ahead, or counts in another interval (a
+            // rate Amazon reported), or another writer moved it between the two. Look.
+            let record: Option<Record> = read_item(
                 &self.client,
                 &self.table,
-                [("pk", pk.clone()), ("sk", operation.to_owned())],
-                || format!("rate bucket {operation} of seller {seller}"),
+                [("pk", Self::pk(seller)), ("sk", operation.to_owned())],
+                || format!("rate schedule {operation} of seller {seller}"),
             )
             .await?;
-            let reported_rate = stored.as_ref().and_then(|r| r.reported_rate);
-            let plan = reported_rate.map_or(plan, |r| plan.with_reported_rate(r));
-            let bucket = stored
-                .as_ref()
-                .map_or_else(|| Bucket::full(plan, now), |r| bucket_of(r, plan, now));
-            let (next, answer) = match decide(bucket, plan, now) {
-                Decision::Answer(a) => return Ok(a),
-                Decision::Write(next, a) => (next, a),
-            };
-            let record = BucketRecord {
-                pk: pk.clone(),
-                sk: operation.to_owned(),
-                tokens: Some(next.tokens),
-                at_ms: Some(next.at.timestamp_millis()),
-                reported_rate,
-                version: stored.as_ref().map_or(1, |r| r.version + 1),
-                expires_at: (now + IDLE_EXPIRY).timestamp(),
-            };
-            let won = put_if_version(
-                &self.client,
-                &self.table,
-                &record,
-                stored.as_ref().map(|r| r.version),
-                || format!("rate bucket {operation} of seller {seller}"),
-            )
-            .await?;
-            // Lost: another worker spent between our read and write; read again.
-            if won {
-                return Ok(answer);
+            let Some(record) = record else { continue };
+            self.learn(&key, |k| k.reported_rate = record.reported_rate);
+            let plan = record
+                .reported_rate
+                .map_or(default, |r| default.with_reported_rate(r));
+            let tat = record.tat_us.and_then(DateTime::from_timestamp_micros);
+            if let Some(tat) = tat
+                && record
+                    .interval_us
+                    .is_none_or(|iv| iv == micros(plan.interval()))
+                && us(tat) > us(self.clock.now() + allowance(plan))
+            {
+                return Ok(Placed::Beyond { tat, plan });
             }
         }
-        Ok(contended)
+        Ok(Placed::Contended)
     }
 }
 
@@ -139,18 +237,19 @@ impl RateBudget for DynamoRateBudget {
         operation: &'static str,
         plan: UsagePlan,
     ) -> Result<Option<std::time::Duration>, StoreError> {
-        let clock = self.clock.clone();
-        self.spend(
-            seller,
-            operation,
-            plan,
-            |bucket, plan, now| match bucket.take(plan, now) {
-                Take::Granted(next) => Decision::Write(next, None),
-                Take::Wait(wait) => Decision::Answer(Some(clock.real(wait))),
+        Ok(
+            match self
+                .schedule(seller, operation, plan, |p| p.tolerance())
+                .await?
+            {
+                Placed::At { .. } => None,
+                Placed::Beyond { tat, plan } => {
+                    let now = self.clock.now();
+                    Some(self.clock.real(place(Some(tat), plan, now) - now))
+                }
+                Placed::Contended => Some(self.clock.real(Duration::milliseconds(100))),
             },
-            Some(std::time::Duration::from_millis(100)),
         )
-        .await
     }
 
     async fn reserve(
@@ -160,33 +259,34 @@ impl RateBudget for DynamoRateBudget {
         plan: UsagePlan,
         horizon: Duration,
     ) -> Result<Slot, StoreError> {
-        let clock = self.clock.clone();
-        let now = clock.now();
-        self.spend(
-            seller,
-            operation,
-            plan,
-            |bucket, plan, now| match bucket.reserve(plan, now, horizon) {
-                Reserve::Granted(next) => Decision::Write(next, Slot::Now),
-                Reserve::Reserved { bucket, at } => Decision::Write(
-                    bucket,
+        let placed = self
+            .schedule(seller, operation, plan, |p| p.tolerance() + horizon)
+            .await?;
+        let now = self.clock.now();
+        Ok(match placed {
+            Placed::At { before, plan } => {
+                let at = place(before, plan, now);
+                if at <= now {
+                    Slot::Now
+                } else {
                     Slot::At {
                         at,
-                        wait: clock.real(at - now),
-                    },
-                ),
-                Reserve::TooFar { at } => Decision::Answer(Slot::Full {
+                        wait: self.clock.real(at - now),
+                    }
+                }
+            }
+            Placed::Beyond { tat, plan } => {
+                let at = place(Some(tat), plan, now);
+                Slot::Full {
                     at,
-                    wait: clock.real(at - now),
-                }),
-            },
-            // Lost every race: try again in a moment.
-            Slot::Full {
+                    wait: self.clock.real(at - now),
+                }
+            }
+            Placed::Contended => Slot::Full {
                 at: now + Duration::milliseconds(100),
                 wait: self.clock.real(Duration::milliseconds(100)),
             },
-        )
-        .await
+        })
     }
 
     async fn record_reported_rate(
@@ -198,22 +298,59 @@ impl RateBudget for DynamoRateBudget {
         if !(rate_per_second.is_finite() && rate_per_second > 0.0) {
             return Ok(());
         }
-        // Bumping the version makes a take that read the old rate lose its race and re-read.
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(Self::pk(seller)))
-            .key("sk", AttributeValue::S(operation.to_owned()))
-            .update_expression("SET reported_rate = :r, expires_at = :e ADD version :one")
-            .expression_attribute_values(":r", AttributeValue::N(rate_per_second.to_string()))
-            .expression_attribute_values(
-                ":e",
-                AttributeValue::N((self.clock.now() + IDLE_EXPIRY).timestamp().to_string()),
+        let key = format!("{}/{operation}", Self::pk(seller));
+        let new_interval = UsagePlan::new(rate_per_second, 1).interval();
+        for _ in 0..MAX_RACES {
+            let now = self.clock.now();
+            let record: Option<Record> = read_item(
+                &self.client,
+                &self.table,
+                [("pk", Self::pk(seller)), ("sk", operation.to_owned())],
+                || format!("rate schedule {operation} of seller {seller}"),
             )
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("UpdateItem", e))?;
-        Ok(())
+            .await?;
+            let tat = record
+                .as_ref()
+                .and_then(|r| r.tat_us)
+                .and_then(DateTime::from_timestamp_micros);
+            let old_interval = record.as_ref().and_then(|r| r.interval_us);
+            // The requests already scheduled stay scheduled, at the new rate's spacing.
+            let rescaled = match (tat, old_interval) {
+                (Some(_), Some(old)) => {
+                    rescale(tat, Duration::microseconds(old), new_interval, now)
+                }
+                _ => tat,
+            };
+            let update = self
+                .update(seller, operation)
+                .expression_attribute_values(":r", AttributeValue::N(rate_per_second.to_string()))
+                .expression_attribute_values(":iv", n(micros(new_interval)))
+                .expression_attribute_values(":exp", n((now + IDLE_EXPIRY).timestamp()));
+            let update = match (tat, rescaled) {
+                (Some(old), Some(new)) => update
+                    .update_expression(
+                        "SET reported_rate = :r, interval_us = :iv, tat_us = :new, expires_at = :exp",
+                    )
+                    .condition_expression("tat_us = :old")
+                    .expression_attribute_values(":old", n(us(old)))
+                    .expression_attribute_values(":new", n(us(new))),
+                _ => update
+                    .update_expression(
+                        "SET reported_rate = :r, interval_us = :iv, expires_at = :exp",
+                    )
+                    .condition_expression("attribute_not_exists(tat_us)"),
+            };
+            match update.send().await {
+                Ok(_) => {
+                    self.learn(&key, |k| k.reported_rate = Some(rate_per_second));
+                    return Ok(());
+                }
+                Err(e) if is_condition_failure(&e) => continue,
+                Err(e) => return Err(StoreError::dynamo("UpdateItem", e)),
+            }
+        }
+        Err(StoreError::Conflict {
+            what: format!("rate schedule {operation} of seller {seller} kept moving"),
+        })
     }
 }

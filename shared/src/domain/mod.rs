@@ -12,6 +12,10 @@ pub use ids::{AmazonOrderId, IdError, MarketplaceId, OrderItemId, SellerId, Sku}
 pub use lifecycle::LifecycleError;
 pub use order::{Money, Order, OrderLine, OrderStatus, PackageState, ShipmentPackage};
 pub use pii::{Address, BuyerPii, OrderPii, Pii, PiiKind};
-pub use rate::{Bucket, Reserve, Take, UsagePlan};
+pub use rate::{Reserve, Take, UsagePlan};
+/// The rate plan's schedule functions (`rate::take`, `rate::reserve`, ...).
+pub mod schedule {
+    pub use super::rate::{place, rescale, reserve, take};
+}
 pub use retention::{MAX_RETENTION_DAYS, RetentionError, RetentionFacts, RetentionPolicy};
 pub use stock::{StockChange, StockChangeKind, StockChangeLine, stock_change};

@@ -1,6 +1,10 @@
-//! Amazon's usage plans as token buckets: `rate` tokens per second refill a bucket of `burst`.
-//! Pure arithmetic on stored state, so every Lambda instance can share one bucket per
-//! seller × operation through a conditional write (see `ports::RateBudget`).
+//! Amazon's usage plans (`rate` requests per second, bursts of `burst`) as a schedule: the
+//! generic cell rate algorithm, which is a token bucket kept as one instant. `tat`, the
+//! theoretical arrival time, is when the next request would be on time were every request so
+//! far spread at exactly the plan's rate. A request may go at `now` if `tat` is no more than
+//! `burst - 1` intervals ahead of `now`; it moves `tat` on by one interval. One number per
+//! seller × operation, moved forward by an atomic add while busy, so every Lambda instance can
+//! share it with a single conditional write (see `adapters::DynamoRateBudget`).
 //!
 //! The SP-API simulator keeps Amazon's side of the same rule in its own code on purpose: a
 //! shared implementation could not catch a mistake in either.
@@ -32,6 +36,16 @@ impl UsagePlan {
         }
     }
 
+    /// Time between two requests at the plan's rate.
+    pub fn interval(&self) -> Duration {
+        seconds(1.0 / self.rate_per_second.max(f64::MIN_POSITIVE))
+    }
+
+    /// How far ahead of now `tat` may be for a request to go now: the burst.
+    pub fn tolerance(&self) -> Duration {
+        self.interval() * (self.burst.max(1) as i32 - 1)
+    }
+
     /// The plan with the rate Amazon reported (`x-amzn-RateLimit-Limit`). Burst is not
     /// reported, so it stays. A nonsensical rate is ignored.
     pub fn with_reported_rate(self, rate: f64) -> Self {
@@ -46,94 +60,84 @@ impl UsagePlan {
     }
 }
 
-/// A bucket as stored: tokens left at a moment.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Bucket {
-    pub tokens: f64,
-    pub at: DateTime<Utc>,
-}
-
-/// The outcome of reserving a request's place in a bucket.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Reserve {
-    /// A token is here now; store this bucket and go.
-    Granted(Bucket),
-    /// The request's token is set aside for `at`; store this bucket (it owes that token) and
-    /// come back then, taking nothing more.
-    Reserved { bucket: Bucket, at: DateTime<Utc> },
-    /// The next free slot (`at`) is beyond the horizon: nothing was set aside.
-    TooFar { at: DateTime<Utc> },
-}
-
-/// The outcome of asking a bucket for one request.
+/// The outcome of asking the schedule for one request now.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Take {
-    /// Go ahead; store this bucket.
-    Granted(Bucket),
-    /// No token before this long from now.
+    /// Go ahead; store this `tat`.
+    Granted(DateTime<Utc>),
+    /// Not before this long from now.
     Wait(Duration),
 }
 
-impl Bucket {
-    /// A bucket nobody has drawn from: full.
-    pub fn full(plan: UsagePlan, now: DateTime<Utc>) -> Self {
-        Self {
-            tokens: f64::from(plan.burst),
-            at: now,
-        }
-    }
+/// The outcome of reserving a request's place in the schedule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Reserve {
+    /// Go now; store this `tat`.
+    Granted(DateTime<Utc>),
+    /// The request's place is `at`; store this `tat` (the place is promised) and come back
+    /// then, taking nothing more.
+    Reserved {
+        tat: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
+    /// The next free place (`at`) is beyond the horizon: nothing was promised.
+    TooFar { at: DateTime<Utc> },
+}
 
-    /// The bucket refilled up to `now` (never beyond the burst; a clock that went back refills
-    /// nothing).
-    pub fn refilled(self, plan: UsagePlan, now: DateTime<Utc>) -> Self {
-        let elapsed = (now - self.at).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6;
-        if elapsed <= 0.0 {
-            return self;
-        }
-        Self {
-            tokens: (self.tokens + elapsed * plan.rate_per_second).min(f64::from(plan.burst)),
-            at: now,
-        }
-    }
+/// A stored `tat` that is in the past (or absent) is now: an idle plan is a full burst.
+fn current(tat: Option<DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<Utc> {
+    tat.map_or(now, |t| t.max(now))
+}
 
-    /// Set a token aside for one request at the earliest moment the bucket can give it,
-    /// behind every token already set aside: a queue of waiting work is served at exactly the
-    /// plan's rate, each piece at its own moment, instead of all asking again and again.
-    /// A bucket that owes tokens (negative) makes every later taker wait for them too.
-    pub fn reserve(self, plan: UsagePlan, now: DateTime<Utc>, horizon: Duration) -> Reserve {
-        let b = self.refilled(plan, now);
-        if b.tokens >= 1.0 {
-            return Reserve::Granted(Bucket {
-                tokens: b.tokens - 1.0,
-                ..b
-            });
-        }
-        let at = now + seconds((1.0 - b.tokens) / plan.rate_per_second.max(f64::MIN_POSITIVE));
-        if at - now > horizon {
-            return Reserve::TooFar { at };
-        }
-        Reserve::Reserved {
-            bucket: Bucket {
-                tokens: b.tokens - 1.0,
-                ..b
-            },
-            at,
-        }
-    }
+/// When a request asking at `now` may go.
+pub fn place(tat: Option<DateTime<Utc>>, plan: UsagePlan, now: DateTime<Utc>) -> DateTime<Utc> {
+    (current(tat, now) - plan.tolerance()).max(now)
+}
 
-    pub fn take(self, plan: UsagePlan, now: DateTime<Utc>) -> Take {
-        let b = self.refilled(plan, now);
-        if b.tokens >= 1.0 {
-            return Take::Granted(Bucket {
-                tokens: b.tokens - 1.0,
-                ..b
-            });
-        }
-        let missing = 1.0 - b.tokens;
-        Take::Wait(seconds(
-            missing / plan.rate_per_second.max(f64::MIN_POSITIVE),
-        ))
+/// One request now, or how long until it may go.
+pub fn take(tat: Option<DateTime<Utc>>, plan: UsagePlan, now: DateTime<Utc>) -> Take {
+    let at = place(tat, plan, now);
+    if at > now {
+        Take::Wait(at - now)
+    } else {
+        Take::Granted(current(tat, now) + plan.interval())
     }
+}
+
+/// Promise one request the earliest free place, behind every place promised before: a queue
+/// of waiting work is served at exactly the plan's rate, each piece at its own moment.
+pub fn reserve(
+    tat: Option<DateTime<Utc>>,
+    plan: UsagePlan,
+    now: DateTime<Utc>,
+    horizon: Duration,
+) -> Reserve {
+    let at = place(tat, plan, now);
+    let next = current(tat, now) + plan.interval();
+    if at <= now {
+        Reserve::Granted(next)
+    } else if at - now > horizon {
+        Reserve::TooFar { at }
+    } else {
+        Reserve::Reserved { tat: next, at }
+    }
+}
+
+/// `tat` kept at `old` interval, carried over to `new`: the requests it is ahead of `now` by
+/// stay ahead by as many requests (a changed rate changes what they cost, not how many).
+pub fn rescale(
+    tat: Option<DateTime<Utc>>,
+    old: Duration,
+    new: Duration,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let t = tat?;
+    if t <= now {
+        return Some(t);
+    }
+    let ahead = (t - now).num_microseconds().unwrap_or(i64::MAX) as f64
+        / old.num_microseconds().unwrap_or(1).max(1) as f64;
+    Some(now + seconds(ahead * new.num_microseconds().unwrap_or(0) as f64 / 1e6))
 }
 
 fn seconds(secs: f64) -> Duration {
@@ -150,58 +154,78 @@ mod tests {
             .with_timezone(&Utc)
     }
 
-    #[test]
-    fn a_full_bucket_grants_its_burst_then_says_how_long_to_wait() {
-        let plan = UsagePlan::new(0.5, 30);
-        let mut b = Bucket::full(plan, t0());
-        for _ in 0..30 {
-            match b.take(plan, t0()) {
-                Take::Granted(next) => b = next,
-                Take::Wait(_) => panic!("burst not granted"),
+    /// Take until told to wait; the count and the wait.
+    fn drain(
+        tat: &mut Option<DateTime<Utc>>,
+        plan: UsagePlan,
+        now: DateTime<Utc>,
+    ) -> (u32, Duration) {
+        let mut n = 0;
+        loop {
+            match take(*tat, plan, now) {
+                Take::Granted(next) => {
+                    *tat = Some(next);
+                    n += 1;
+                }
+                Take::Wait(w) => return (n, w),
             }
         }
-        assert_eq!(b.take(plan, t0()), Take::Wait(Duration::seconds(2)));
-        assert!(matches!(
-            b.take(plan, t0() + Duration::seconds(2)),
-            Take::Granted(_)
-        ));
     }
 
     #[test]
-    fn search_orders_refills_one_token_in_about_three_minutes() {
-        let plan = UsagePlan::new(0.0056, 20);
-        let empty = Bucket {
-            tokens: 0.0,
-            at: t0(),
-        };
-        let Take::Wait(wait) = empty.take(plan, t0()) else {
-            panic!("granted from an empty bucket")
-        };
-        assert_eq!(wait.num_seconds(), 178);
-        assert!(matches!(empty.take(plan, t0() + wait), Take::Granted(_)));
-    }
-
-    #[test]
-    fn refill_stops_at_the_burst_and_ignores_a_clock_going_back() {
+    fn an_idle_plan_grants_its_burst_then_says_how_long_to_wait() {
         let plan = UsagePlan::new(0.5, 30);
-        let b = Bucket {
-            tokens: 3.0,
-            at: t0(),
-        };
-        assert_eq!(b.refilled(plan, t0() + Duration::hours(5)).tokens, 30.0);
-        assert_eq!(b.refilled(plan, t0() - Duration::hours(1)), b);
+        let mut tat = None;
+        assert_eq!(drain(&mut tat, plan, t0()), (30, Duration::seconds(2)));
+        assert_eq!(drain(&mut tat, plan, t0() + Duration::seconds(2)).0, 1);
+        assert_eq!(drain(&mut tat, plan, t0() + Duration::seconds(12)).0, 5);
+    }
+
+    #[test]
+    fn search_orders_allows_one_request_about_every_three_minutes() {
+        let plan = UsagePlan::new(0.0056, 20);
+        let mut tat = None;
+        let (n, wait) = drain(&mut tat, plan, t0());
+        assert_eq!(n, 20);
+        assert_eq!(wait.num_seconds(), 178);
+    }
+
+    #[test]
+    fn idle_time_refills_at_most_the_burst_and_a_clock_going_back_refills_nothing() {
+        let plan = UsagePlan::new(0.5, 30);
+        let mut tat = None;
+        drain(&mut tat, plan, t0());
+        assert_eq!(drain(&mut tat, plan, t0() + Duration::hours(5)).0, 30);
+        let mut tat = None;
+        drain(&mut tat, plan, t0());
+        assert_eq!(drain(&mut tat, plan, t0() - Duration::hours(1)).0, 0);
     }
 
     #[test]
     fn a_reported_rate_replaces_the_default_but_not_the_burst() {
-        let plan = UsagePlan::new(0.0056, 20);
-        assert_eq!(plan.with_reported_rate(0.0167), UsagePlan::new(0.0167, 20));
-        assert_eq!(plan.with_reported_rate(f64::NAN), plan);
-        assert_eq!(plan.with_reported_rate(0.0), plan);
+        let plan = UsagePlan::new(0.5, 30).with_reported_rate(2.0);
+        assert_eq!((plan.rate_per_second, plan.burst), (2.0, 30));
+        assert_eq!(
+            UsagePlan::new(0.5, 30)
+                .with_reported_rate(f64::NAN)
+                .rate_per_second,
+            0.5
+        );
     }
 
     #[test]
-    fn headroom_keeps_one_token_of_the_burst_back() {
+    fn a_new_rate_keeps_the_requests_ahead_and_changes_what_they_cost() {
+        let slow = UsagePlan::new(0.5, 30);
+        let fast = slow.with_reported_rate(2.0);
+        let mut tat = None;
+        drain(&mut tat, slow, t0());
+        let mut tat = rescale(tat, slow.interval(), fast.interval(), t0());
+        // 30 requests ahead at 0.5 s each: after 10 s, 20 more at 2/s.
+        assert_eq!(drain(&mut tat, fast, t0() + Duration::seconds(10)).0, 20);
+    }
+
+    #[test]
+    fn headroom_keeps_one_request_of_the_burst_back() {
         assert_eq!(UsagePlan::new(0.5, 30).with_headroom().burst, 29);
         assert_eq!(UsagePlan::new(0.5, 1).with_headroom().burst, 1);
         assert_eq!(UsagePlan::new(0.5, 30).with_headroom().rate_per_second, 0.5);
@@ -211,28 +235,28 @@ mod tests {
     fn reservations_queue_up_at_the_plans_rate_and_later_takers_wait_behind_them() {
         let plan = UsagePlan::new(0.5, 2);
         let horizon = Duration::minutes(1);
-        let mut b = Bucket::full(plan, t0());
-        let mut slots = Vec::new();
+        let mut tat = None;
+        let mut places = Vec::new();
         for _ in 0..5 {
-            match b.reserve(plan, t0(), horizon) {
+            match reserve(tat, plan, t0(), horizon) {
                 Reserve::Granted(next) => {
-                    b = next;
-                    slots.push(t0());
+                    tat = Some(next);
+                    places.push(t0());
                 }
-                Reserve::Reserved { bucket, at } => {
-                    b = bucket;
-                    slots.push(at);
+                Reserve::Reserved { tat: next, at } => {
+                    tat = Some(next);
+                    places.push(at);
                 }
                 Reserve::TooFar { .. } => panic!("within the horizon"),
             }
         }
-        let secs: Vec<i64> = slots.iter().map(|s| (*s - t0()).num_seconds()).collect();
+        let secs: Vec<i64> = places.iter().map(|s| (*s - t0()).num_seconds()).collect();
         assert_eq!(secs, [0, 0, 2, 4, 6], "burst now, then one every 2 s");
-        // A plain take now waits behind the three reserved tokens.
-        assert_eq!(b.take(plan, t0()), Take::Wait(Duration::seconds(8)));
-        // Nothing is set aside beyond the horizon.
+        // A plain take now waits behind the three promised places.
+        assert_eq!(take(tat, plan, t0()), Take::Wait(Duration::seconds(8)));
+        // Nothing is promised beyond the horizon.
         assert!(matches!(
-            b.reserve(plan, t0(), Duration::seconds(5)),
+            reserve(tat, plan, t0(), Duration::seconds(5)),
             Reserve::TooFar { .. }
         ));
     }
