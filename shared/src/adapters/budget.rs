@@ -41,7 +41,8 @@ pub struct DynamoRateBudget {
 #[derive(Debug, Clone, Copy, Default)]
 struct Known {
     reported_rate: Option<f64>,
-    busy: bool,
+    /// The schedule's `tat` as last written here: ahead of now means busy.
+    tat: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -171,7 +172,8 @@ impl DynamoRateBudget {
                     .send()
             };
             // The write that is likely to hold first; the other one second.
-            for busy_first in [known.busy, !known.busy] {
+            let busy_now = known.tat.is_some_and(|t| t >= now);
+            for busy_first in [busy_now, !busy_now] {
                 if busy_first {
                     match busy().await {
                         Ok(out) => {
@@ -181,7 +183,7 @@ impl DynamoRateBudget {
                                 .and_then(|v| v.as_n().ok())
                                 .and_then(|v| v.parse::<i64>().ok())
                                 .and_then(DateTime::from_timestamp_micros);
-                            self.learn(&key, |k| k.busy = true);
+                            self.learn(&key, |k| k.tat = tat);
                             return Ok(Placed::At {
                                 before: tat.map(|t| t - plan.interval()),
                                 plan,
@@ -193,7 +195,7 @@ impl DynamoRateBudget {
                 } else {
                     match idle().await {
                         Ok(_) => {
-                            self.learn(&key, |k| k.busy = true);
+                            self.learn(&key, |k| k.tat = Some(now + plan.interval()));
                             return Ok(Placed::At { before: None, plan });
                         }
                         Err(e) if is_condition_failure(&e) => {}
@@ -211,11 +213,14 @@ impl DynamoRateBudget {
             )
             .await?;
             let Some(record) = record else { continue };
-            self.learn(&key, |k| k.reported_rate = record.reported_rate);
+            let tat = record.tat_us.and_then(DateTime::from_timestamp_micros);
+            self.learn(&key, |k| {
+                k.reported_rate = record.reported_rate;
+                k.tat = tat;
+            });
             let plan = record
                 .reported_rate
                 .map_or(default, |r| default.with_reported_rate(r));
-            let tat = record.tat_us.and_then(DateTime::from_timestamp_micros);
             if let Some(tat) = tat
                 && record
                     .interval_us
