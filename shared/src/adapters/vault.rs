@@ -12,7 +12,7 @@ use crate::domain::{AmazonOrderId, OrderPii, Pii, PiiKind, SellerId};
 use crate::ports::{OpenedPii, PiiVault};
 use async_trait::async_trait;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, Nonce, RandomizedNonceKey};
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
 use chrono::{DateTime, Utc};
@@ -201,10 +201,7 @@ impl PiiVault for KmsPiiVault {
         let key_id = data_key.key_id.unwrap_or_else(|| self.key_id.clone());
         let key = RandomizedNonceKey::new(&AES_256_GCM, &key_bytes).map_err(|_| seal_err())?;
 
-        let version = AttributeValue::N(order_version.timestamp_millis().to_string());
-        // A newer version's PII, already sealed, is kept: each write is conditional on it.
-        const NOT_NEWER: &str = "attribute_not_exists(kind) OR order_version_ms <= :v";
-        let mut puts = Vec::new();
+        let mut written = 0;
         for kind in kinds {
             let Some(mut in_out) = plaintext(pii, kind) else {
                 continue;
@@ -224,55 +221,29 @@ impl PiiVault for KmsPiiVault {
                 pii_purge_at: purge_at.timestamp(),
                 sealed_at: Utc::now(),
             };
-            puts.push(
-                serde_dynamo::to_item(&item).map_err(|e| StoreError::Corrupt {
-                    what: format!("sealed item of order {order}: {e}"),
-                })?,
-            );
-        }
-        match puts.len() {
-            0 => Ok(0),
-            1 => {
-                let put = self
-                    .dynamo
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(puts.pop())
-                    .condition_expression(NOT_NEWER)
-                    .expression_attribute_values(":v", version)
-                    .send()
-                    .await;
-                match put {
-                    Ok(_) => Ok(1),
-                    Err(e) if is_condition_failure(&e) => Ok(0),
-                    Err(e) => Err(StoreError::dynamo("PutItem", e).into()),
-                }
-            }
-            // All parts of one order version in one write: never a mix of two versions.
-            n => {
-                let mut write = self.dynamo.transact_write_items();
-                for item in puts {
-                    write = write.transact_items(
-                        TransactWriteItem::builder()
-                            .put(
-                                Put::builder()
-                                    .table_name(&self.table)
-                                    .set_item(Some(item))
-                                    .condition_expression(NOT_NEWER)
-                                    .expression_attribute_values(":v", version.clone())
-                                    .build()
-                                    .map_err(|_| seal_err())?,
-                            )
-                            .build(),
-                    );
-                }
-                match write.send().await {
-                    Ok(_) => Ok(n),
-                    Err(e) if newer_version_kept(&e) => Ok(0),
-                    Err(e) => Err(StoreError::dynamo("TransactWriteItems", e).into()),
-                }
+            let item = serde_dynamo::to_item(&item).map_err(|e| StoreError::Corrupt {
+                what: format!("sealed item of order {order}: {e}"),
+            })?;
+            let put = self
+                .dynamo
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(kind) OR order_version_ms <= :v")
+                .expression_attribute_values(
+                    ":v",
+                    AttributeValue::N(order_version.timestamp_millis().to_string()),
+                )
+                .send()
+                .await;
+            match put {
+                Ok(_) => written += 1,
+                // A newer version's PII is already sealed: keep it.
+                Err(e) if is_condition_failure(&e) => {}
+                Err(e) => return Err(StoreError::dynamo("PutItem", e).into()),
             }
         }
+        Ok(written)
     }
 
     async fn purge(&self, seller: &SellerId, order: &AmazonOrderId) -> Result<usize, VaultError> {
@@ -348,28 +319,6 @@ impl PiiVault for KmsPiiVault {
             .map(Some)
             .ok_or_else(does_not_open)
     }
-}
-
-/// Whether a canceled transaction failed only on "a newer version is sealed" conditions.
-fn newer_version_kept(
-    err: &aws_sdk_dynamodb::error::SdkError<
-        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
-        aws_sdk_dynamodb::config::http::HttpResponse,
-    >,
-) -> bool {
-    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-    let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) =
-        err.as_service_error()
-    else {
-        return false;
-    };
-    let codes: Vec<&str> = canceled
-        .cancellation_reasons()
-        .iter()
-        .filter_map(|r| r.code())
-        .filter(|c| *c != "None")
-        .collect();
-    !codes.is_empty() && codes.iter().all(|c| *c == "ConditionalCheckFailed")
 }
 
 #[cfg(test)]
