@@ -104,6 +104,16 @@ impl DynamoRateBudget {
             .key("sk", AttributeValue::S(operation.to_owned()))
     }
 
+    async fn read(&self, seller: &SellerId, operation: &str) -> Result<Option<Record>, StoreError> {
+        read_item(
+            &self.client,
+            &self.table,
+            [("pk", Self::pk(seller)), ("sk", operation.to_owned())],
+            || format!("rate schedule {operation} of seller {seller}"),
+        )
+        .await
+    }
+
     fn known(&self, key: &str) -> Known {
         self.known
             .lock()
@@ -205,14 +215,9 @@ impl DynamoRateBudget {
             }
             // Neither held: the schedule is too far ahead, or counts in another interval (a
             // rate Amazon reported), or another writer moved it between the two. Look.
-            let record: Option<Record> = read_item(
-                &self.client,
-                &self.table,
-                [("pk", Self::pk(seller)), ("sk", operation.to_owned())],
-                || format!("rate schedule {operation} of seller {seller}"),
-            )
-            .await?;
-            let Some(record) = record else { continue };
+            let Some(record) = self.read(seller, operation).await? else {
+                continue;
+            };
             let tat = record.tat_us.and_then(DateTime::from_timestamp_micros);
             self.learn(&key, |k| {
                 k.reported_rate = record.reported_rate;
@@ -307,13 +312,7 @@ impl RateBudget for DynamoRateBudget {
         let new_interval = UsagePlan::new(rate_per_second, 1).interval();
         for _ in 0..MAX_RACES {
             let now = self.clock.now();
-            let record: Option<Record> = read_item(
-                &self.client,
-                &self.table,
-                [("pk", Self::pk(seller)), ("sk", operation.to_owned())],
-                || format!("rate schedule {operation} of seller {seller}"),
-            )
-            .await?;
+            let record = self.read(seller, operation).await?;
             let tat = record
                 .as_ref()
                 .and_then(|r| r.tat_us)
