@@ -7,7 +7,7 @@ VENV := .venv
 PY_PINS := moto[server]==5.2.5 boto3 cargo-lambda==1.9.2 cfn-lint==1.51.0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup run test test-rust test-infra fmt-check lint bench clean
+.PHONY: setup run test test-rust test-infra fmt-check lint bench bench-sdk-call clean
 
 setup: $(VENV)/.installed infra/node_modules/.installed
 
@@ -52,6 +52,11 @@ bench: setup
 	cargo lambda build --release --bin order-events --output-format zip
 	cargo build --quiet -p local-stack --bin bench-order-events
 	cargo run --quiet -p local-stack --bin bench-order-events
+
+# The floor under the CPU per order: one AWS SDK call (DynamoDB, KMS, SQS) and one plain HTTP
+# request, CPU time of the calling thread, release build, against moto. Last line: one JSON object.
+bench-sdk-call: setup
+	cargo run --quiet --release -p local-stack --bin bench-sdk-call
 
 clean:
 	rm -rf target/local-stack infra/cdk.out

@@ -152,7 +152,10 @@ impl Drop for RuntimeApi {
 }
 
 /// A reverse proxy in front of moto that counts AWS calls by `X-Amz-Target` (DynamoDB, KMS,
-/// SQS and Secrets Manager all name their operation there).
+/// SQS and Secrets Manager all name their operation there). It also keeps the function's
+/// connections open as AWS's endpoints do: moto answers every request with
+/// `Connection: close`, which would make each call of the measured process open a new TCP
+/// connection and put that cost in its CPU figure.
 pub struct CountingProxy {
     pub port: u16,
     counts: Arc<Mutex<BTreeMap<String, u64>>>,
@@ -186,7 +189,7 @@ async fn forward(
     );
     let mut req = st.http.request(method, url).body(body);
     for (k, v) in &headers {
-        if k != "host" && k != "content-length" {
+        if k != "host" && !is_hop_by_hop(k.as_str()) {
             req = req.header(k, v);
         }
     }
@@ -195,7 +198,7 @@ async fn forward(
             let status = resp.status();
             let mut out = HeaderMap::new();
             for (k, v) in resp.headers() {
-                if k != "content-length" && k != "transfer-encoding" {
+                if !is_hop_by_hop(k.as_str()) {
                     out.insert(k.clone(), v.clone());
                 }
             }
@@ -204,6 +207,22 @@ async fn forward(
         }
         Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
     }
+}
+
+/// Headers about one connection, not the message (RFC 9110, 7.6.1), and the length, which the
+/// proxy sets itself: not passed on.
+fn is_hop_by_hop(name: &str) -> bool {
+    matches!(
+        name,
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "content-length"
+    )
 }
 
 impl CountingProxy {
