@@ -7,8 +7,10 @@
 //! read; a stored record equal to the incoming one means every earlier step is done.
 
 use crate::adapters::{QueueError, StoreError, VaultError};
-use crate::domain::{Order, RetentionPolicy, StockChangeKind, stock_change};
-use crate::ports::{Clock, FetchedOrder, OrderStore, PiiHolding, PiiVault, StockEvents};
+use crate::domain::{
+    Order, OrderStatus, PiiState, PurgeReason, RetentionPolicy, StockChangeKind, stock_change,
+};
+use crate::ports::{Clock, FetchedOrder, OrderStore, PiiStatus, PiiVault, PurgeScope, StockEvents};
 use serde::Serialize;
 
 /// How often a write that lost its race to another writer re-reads before giving up.
@@ -85,7 +87,7 @@ impl OrderIntake<'_> {
                 .orders
                 .load(&incoming.seller_id, &incoming.order_id)
                 .await?;
-            let before = stored.as_ref().map(|s| &s.value);
+            let before = stored.as_ref().map(|s| &s.order);
             let merged = match before {
                 Some(b) if b.last_updated_at > incoming.last_updated_at => {
                     return Ok(Intake::only(Stored::Stale));
@@ -104,7 +106,9 @@ impl OrderIntake<'_> {
 
             let now = self.clock.now();
             let purge_at = self.retention.purge_at(&merged.retention_facts(now));
-            let held = purge_at > now && !fetched.pii.is_empty();
+            let was = stored.as_ref().map_or(PiiState::None, |s| s.pii.state);
+            // Deleted on request: never sealed again, whatever Amazon still sends.
+            let held = purge_at > now && !fetched.pii.is_empty() && !was.deleted_on_request();
             let mut intake = Intake::only(if before.is_some() {
                 Stored::Updated
             } else {
@@ -124,10 +128,24 @@ impl OrderIntake<'_> {
             } else {
                 intake.pii_purged = self
                     .vault
-                    .purge(&merged.seller_id, &merged.order_id)
+                    .purge(&merged.seller_id, &merged.order_id, PurgeScope::All)
                     .await?
                     > 0;
             }
+            let state = match was {
+                _ if held => PiiState::Held,
+                // Purged before: the first purge's date and reason stand.
+                PiiState::Purged { .. } => was,
+                PiiState::Held => PiiState::Purged {
+                    at: now,
+                    reason: purge_reason(&merged),
+                },
+                PiiState::None if intake.pii_purged => PiiState::Purged {
+                    at: now,
+                    reason: purge_reason(&merged),
+                },
+                PiiState::None => PiiState::None,
+            };
             // Announced before the record is written: a crash in between announces it again
             // (same change id, applied once) instead of never.
             if let Some(change) = stock_change(before, &merged) {
@@ -137,7 +155,7 @@ impl OrderIntake<'_> {
             let expected = stored.as_ref().map(|s| s.version);
             if self
                 .orders
-                .save(&merged, PiiHolding { held, purge_at }, expected)
+                .save(&merged, PiiStatus { state, purge_at }, expected)
                 .await?
                 .is_some()
             {
@@ -148,5 +166,13 @@ impl OrderIntake<'_> {
         Err(IntakeError::Contended {
             order_id: incoming.order_id.to_string(),
         })
+    }
+}
+
+fn purge_reason(order: &Order) -> PurgeReason {
+    if order.status == OrderStatus::Canceled {
+        PurgeReason::Canceled
+    } else {
+        PurgeReason::Retention
     }
 }

@@ -11,6 +11,7 @@ pub mod handlers;
 pub mod intake;
 pub mod order_events;
 pub mod ports;
+pub mod redaction;
 pub mod spapi;
 pub mod sync;
 pub mod telemetry;

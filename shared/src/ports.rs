@@ -2,7 +2,8 @@
 
 use crate::adapters::{QueueError, SecretsError, StoreError, VaultError};
 use crate::domain::{
-    Address, AmazonOrderId, BuyerPii, MarketplaceId, Order, OrderPii, PiiKind, SellerId,
+    Address, AmazonOrderId, AuditEvent, BuyerPii, DeletionConfirmation, DeletionRequest,
+    DeletionRequestId, MarketplaceId, Order, OrderPii, PiiKind, PiiState, PurgeReason, SellerId,
     StockChange, UsagePlan,
 };
 use crate::spapi::SpApiError;
@@ -30,29 +31,56 @@ impl Clock for SystemClock {
     }
 }
 
-/// Whether the order's PII is held in the pii table, and until when.
+/// Where the order's PII stands and the date it must be gone by (kept for reports even when
+/// nothing is held).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PiiHolding {
-    pub held: bool,
+pub struct PiiStatus {
+    pub state: PiiState,
     pub purge_at: DateTime<Utc>,
+}
+
+/// An order as stored: the facts, their revision, and where its PII stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOrder {
+    pub order: Order,
+    /// Bumped by every write (intake, warehouse, redactor); writes are conditional on it.
+    pub version: u64,
+    pub pii: PiiStatus,
+}
+
+/// An order whose PII is held, with its purge date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldPii {
+    pub seller_id: SellerId,
+    pub order_id: AmazonOrderId,
+    pub purge_at: DateTime<Utc>,
+}
+
+/// What marking an order's PII purged found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marked {
+    Purged,
+    /// Another writer moved the order on (intake re-sealed it with a later date): left as is.
+    Moved,
+    /// No business record for the order (PII sealed, record never written).
+    NoRecord,
 }
 
 #[async_trait]
 pub trait OrderStore: Send + Sync {
-    /// The stored order with its revision (bumped by every write, Amazon's or the
-    /// warehouse's), for a write conditional on it.
+    /// The stored order with its revision, for a write conditional on it.
     async fn load(
         &self,
         seller: &SellerId,
         order: &AmazonOrderId,
-    ) -> Result<Option<Versioned<Order>>, StoreError>;
+    ) -> Result<Option<StoredOrder>, StoreError>;
 
     /// Write `order` if the stored revision is still `expected` (`None`: nothing stored yet).
     /// `Ok(None)`: another writer came first; load again. `Ok(Some(revision))`: written.
     async fn save(
         &self,
         order: &Order,
-        pii: PiiHolding,
+        pii: PiiStatus,
         expected: Option<u64>,
     ) -> Result<Option<u64>, StoreError>;
 
@@ -61,8 +89,28 @@ pub trait OrderStore: Send + Sync {
         seller: &SellerId,
         order: &AmazonOrderId,
     ) -> Result<Option<Order>, StoreError> {
-        Ok(self.load(seller, order).await?.map(|v| v.value))
+        Ok(self.load(seller, order).await?.map(|v| v.order))
     }
+
+    /// Up to `limit` of the seller's orders holding PII with a purge date at or before
+    /// `until`, earliest first (the sparse `pii_due` index).
+    async fn held_pii(
+        &self,
+        seller: &SellerId,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<HeldPii>, StoreError>;
+
+    /// Record that the order's PII is gone. For [`PurgeReason::Retention`] only while its
+    /// purge date is still at or before `at` (intake may have moved it on); a deletion request
+    /// marks it whatever the date. Bumps the revision.
+    async fn mark_pii_purged(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        reason: PurgeReason,
+        at: DateTime<Utc>,
+    ) -> Result<Marked, StoreError>;
 }
 
 /// Where stock-change messages go (the stock queue). Ids and quantities only.
@@ -92,8 +140,20 @@ pub trait PiiVault: Send + Sync {
         purge_at: DateTime<Utc>,
     ) -> Result<usize, VaultError>;
 
-    /// Delete every sealed item of the order. Returns how many there were.
-    async fn purge(&self, seller: &SellerId, order: &AmazonOrderId) -> Result<usize, VaultError>;
+    /// Delete the order's sealed items: every one (`PurgeScope::All`), or those whose own
+    /// purge date has passed (`PastDue`: an item intake re-sealed with a later date stays).
+    /// Returns how many were deleted.
+    async fn purge(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        scope: PurgeScope,
+    ) -> Result<usize, VaultError>;
+
+    /// The orders that have sealed items matching `filter`, read from the pii table itself
+    /// (not the orders table's index): what the self-check counts and the sweep for
+    /// stragglers works from.
+    async fn sealed_orders(&self, filter: SealedFilter) -> Result<Vec<SealedOrder>, VaultError>;
 
     /// Open one sealed item. Every call is a KMS `Decrypt` that CloudTrail records with the
     /// order's encryption context.
@@ -103,6 +163,30 @@ pub trait PiiVault: Send + Sync {
         order: &AmazonOrderId,
         kind: PiiKind,
     ) -> Result<Option<OpenedPii>, VaultError>;
+}
+
+/// Which of an order's sealed items a purge deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PurgeScope {
+    All,
+    PastDue(DateTime<Utc>),
+}
+
+/// Which sealed items [`PiiVault::sealed_orders`] looks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SealedFilter {
+    /// Items whose purge date is at or before this instant.
+    PastDue(DateTime<Utc>),
+    /// Every item of one seller.
+    Seller(SellerId),
+}
+
+/// An order with sealed items, and how many of them matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedOrder {
+    pub seller_id: SellerId,
+    pub order_id: AmazonOrderId,
+    pub items: u32,
 }
 
 /// Where a seller's catch-up sweep stands.
@@ -156,6 +240,11 @@ pub struct SellerAccount {
 #[async_trait]
 pub trait SellerRegistry: Send + Sync {
     async fn active_sellers(&self) -> Result<Vec<SellerAccount>, StoreError>;
+    /// Every registered seller id, active or not (the redactor purges for all of them).
+    async fn all_sellers(&self) -> Result<Vec<SellerId>, StoreError>;
+    /// Offboarding: the seller's registry entry and sweep checkpoint go; no route syncs its
+    /// orders any more. `Ok(false)`: there was no entry.
+    async fn remove(&self, seller: &SellerId) -> Result<bool, StoreError>;
 }
 
 /// The app's LWA client credentials.
@@ -169,6 +258,9 @@ pub struct LwaAppCredentials {
 pub trait Secrets: Send + Sync {
     async fn lwa_app(&self) -> Result<LwaAppCredentials, SecretsError>;
     async fn refresh_token(&self, seller: &SellerId) -> Result<SecretString, SecretsError>;
+    /// Offboarding: delete the seller's refresh token at once, with no recovery window.
+    /// `Ok(false)`: there was none.
+    async fn delete_refresh_token(&self, seller: &SellerId) -> Result<bool, SecretsError>;
 }
 
 /// An order as fetched from Amazon: facts and PII apart from the start.
@@ -333,4 +425,44 @@ pub trait NotificationQueue: Send + Sync {
         delay: std::time::Duration,
     ) -> Result<(), QueueError>;
     async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), QueueError>;
+}
+
+/// The append-only audit log: who touched which order's PII, purges, deletions, credential
+/// changes. No PII.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Append one event; never overwrites one.
+    async fn record(&self, event: &AuditEvent) -> Result<(), StoreError>;
+    /// Every event from `from` up to (not including) `to`, oldest first.
+    async fn between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+}
+
+/// What starting a deletion request found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeletionStart {
+    /// New, or an earlier attempt stopped before completing: carry it out.
+    Proceed(DeletionConfirmation),
+    /// Carried out already: its confirmation stands.
+    Completed(DeletionConfirmation),
+    /// The id was used for another scope: refused.
+    Conflict,
+}
+
+/// Deletion requests and their written confirmations, readable back by request id.
+#[async_trait]
+pub trait DeletionLedger: Send + Sync {
+    async fn begin(
+        &self,
+        request: &DeletionRequest,
+        received_at: DateTime<Utc>,
+    ) -> Result<DeletionStart, StoreError>;
+    async fn complete(&self, confirmation: &DeletionConfirmation) -> Result<(), StoreError>;
+    async fn confirmation(
+        &self,
+        id: &DeletionRequestId,
+    ) -> Result<Option<DeletionConfirmation>, StoreError>;
 }

@@ -153,4 +153,51 @@ impl SellerRegistry for DynamoControl {
         }
         Ok(sellers)
     }
+
+    async fn all_sellers(&self) -> Result<Vec<SellerId>, StoreError> {
+        let items: Vec<_> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(SELLER_PK.into()))
+            .projection_expression("sk")
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| StoreError::dynamo("Query", e))?;
+        items
+            .iter()
+            .map(|item| {
+                item.get("sk")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|v| SellerId::parse(v.as_str()).ok())
+                    .ok_or_else(|| StoreError::Corrupt {
+                        what: "seller registry entry without a valid seller id".into(),
+                    })
+            })
+            .collect()
+    }
+
+    async fn remove(&self, seller: &SellerId) -> Result<bool, StoreError> {
+        let mut existed = false;
+        for pk in [SELLER_PK, CHECKPOINT_PK] {
+            let out = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(pk.into()))
+                .key("sk", AttributeValue::S(seller.to_string()))
+                .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("DeleteItem", e))?;
+            if pk == SELLER_PK {
+                existed = out.attributes.is_some_and(|a| !a.is_empty());
+            }
+        }
+        Ok(existed)
+    }
 }

@@ -1,14 +1,17 @@
 //! Adapters: the ports implemented on DynamoDB, KMS, Secrets Manager, SQS.
 //! Each AWS client is built once per process (cold start) from [`aws_sdk_config`].
 
+mod audit;
 mod budget;
 mod control;
+mod deletions;
 mod ledger;
 mod orders;
 mod queues;
 mod secrets;
 mod vault;
 
+pub use audit::DynamoAuditLog;
 pub use budget::DynamoRateBudget;
 pub use control::DynamoControl;
 pub use orders::DynamoOrderStore;

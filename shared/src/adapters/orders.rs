@@ -1,12 +1,16 @@
 //! The orders table: order facts without PII, one item per seller + order.
 
-use super::{StoreError, put_if_version, read_item};
-use crate::domain::{AmazonOrderId, Order, SellerId};
-use crate::ports::{OrderStore, PiiHolding, Versioned};
+use super::{StoreError, is_condition_failure, put_if_version, read_item};
+use crate::domain::{AmazonOrderId, Order, PiiState, PurgeReason, SellerId};
+use crate::ports::{HeldPii, Marked, OrderStore, PiiStatus, StoredOrder};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+/// The index of orders holding PII, by purge date (`infra/tables.json`).
+const PII_DUE_INDEX: &str = "pii_due";
 
 pub struct DynamoOrderStore {
     client: Client,
@@ -18,20 +22,53 @@ pub struct DynamoOrderStore {
 struct OrderRecord {
     #[serde(flatten)]
     order: Order,
-    /// Bumped by every write (intake and warehouse alike); writes are conditional on it.
+    /// Bumped by every write (intake, warehouse and redactor alike); writes are conditional
+    /// on it.
     version: u64,
     /// Amazon's `lastUpdatedTime` in ms, for queries and reports.
     amazon_version_ms: i64,
-    /// `held` while sealed PII exists in the pii table, `none` otherwise.
+    /// `held` while sealed PII exists in the pii table, `purged` once it is gone, `none` if
+    /// none was ever held.
     pii_state: String,
+    /// The date the PII must be gone by (epoch seconds), kept for reports.
     pii_purge_at: i64,
     /// Sparse key of the `pii_due` index: present only while PII is held.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pii_purge_due: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pii_purged_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pii_purge_reason: Option<PurgeReason>,
     /// Sparse key of the `open_by_ship_by` index: present only while the order is open.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     open_ship_by: Option<String>,
     stored_at: DateTime<Utc>,
+}
+
+impl OrderRecord {
+    fn pii(&self) -> Result<PiiStatus, StoreError> {
+        let state = match (
+            self.pii_state.as_str(),
+            self.pii_purged_at,
+            self.pii_purge_reason,
+        ) {
+            ("held", ..) => PiiState::Held,
+            ("purged", Some(at), Some(reason)) => PiiState::Purged { at, reason },
+            ("none", ..) => PiiState::None,
+            (other, ..) => {
+                return Err(StoreError::Corrupt {
+                    what: format!(
+                        "order {}: pii_state {other:?} without its date and reason",
+                        self.order.order_id
+                    ),
+                });
+            }
+        };
+        Ok(PiiStatus {
+            state,
+            purge_at: DateTime::from_timestamp(self.pii_purge_at, 0).unwrap_or_default(),
+        })
+    }
 }
 
 impl DynamoOrderStore {
@@ -43,13 +80,21 @@ impl DynamoOrderStore {
     }
 }
 
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
 #[async_trait]
 impl OrderStore for DynamoOrderStore {
     async fn load(
         &self,
         seller: &SellerId,
         order: &AmazonOrderId,
-    ) -> Result<Option<Versioned<Order>>, StoreError> {
+    ) -> Result<Option<StoredOrder>, StoreError> {
         let record: Option<OrderRecord> = read_item(
             &self.client,
             &self.table,
@@ -60,26 +105,38 @@ impl OrderStore for DynamoOrderStore {
             || format!("order {order}"),
         )
         .await?;
-        Ok(record.map(|r| Versioned {
-            value: r.order,
-            version: r.version,
-        }))
+        record
+            .map(|r| {
+                Ok(StoredOrder {
+                    pii: r.pii()?,
+                    version: r.version,
+                    order: r.order,
+                })
+            })
+            .transpose()
     }
 
     async fn save(
         &self,
         order: &Order,
-        pii: PiiHolding,
+        pii: PiiStatus,
         expected: Option<u64>,
     ) -> Result<Option<u64>, StoreError> {
         let version = expected.map_or(1, |v| v + 1);
+        let held = pii.state == PiiState::Held;
+        let (purged_at, reason) = match pii.state {
+            PiiState::Purged { at, reason } => (Some(at), Some(reason)),
+            _ => (None, None),
+        };
         let record = OrderRecord {
             order: order.clone(),
             version,
             amazon_version_ms: order.last_updated_at.timestamp_millis(),
-            pii_state: if pii.held { "held" } else { "none" }.to_owned(),
+            pii_state: pii.state.as_str().to_owned(),
             pii_purge_at: pii.purge_at.timestamp(),
-            pii_purge_due: pii.held.then(|| pii.purge_at.timestamp()),
+            pii_purge_due: held.then(|| pii.purge_at.timestamp()),
+            pii_purged_at: purged_at,
+            pii_purge_reason: reason,
             open_ship_by: order
                 .status
                 .is_open()
@@ -89,5 +146,104 @@ impl OrderStore for DynamoOrderStore {
         let what = || format!("order {}", order.order_id);
         let won = put_if_version(&self.client, &self.table, &record, expected, what).await?;
         Ok(won.then_some(version))
+    }
+
+    async fn held_pii(
+        &self,
+        seller: &SellerId,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<HeldPii>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(PII_DUE_INDEX)
+            .key_condition_expression("seller_id = :s AND pii_purge_due <= :until")
+            .expression_attribute_values(":s", s(seller.as_str()))
+            .expression_attribute_values(":until", n(until.timestamp()))
+            .projection_expression("order_id, pii_purge_due")
+            .limit(limit.clamp(1, 1000) as i32)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("Query", e))?;
+        out.items()
+            .iter()
+            .map(|item| {
+                let order_id = item
+                    .get("order_id")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|v| AmazonOrderId::parse(v.as_str()).ok());
+                let due = item
+                    .get("pii_purge_due")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse().ok())
+                    .and_then(|v| DateTime::from_timestamp(v, 0));
+                match (order_id, due) {
+                    (Some(order_id), Some(purge_at)) => Ok(HeldPii {
+                        seller_id: seller.clone(),
+                        order_id,
+                        purge_at,
+                    }),
+                    _ => Err(StoreError::Corrupt {
+                        what: format!("pii_due index entry of seller {seller}"),
+                    }),
+                }
+            })
+            .collect()
+    }
+
+    async fn mark_pii_purged(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        reason: PurgeReason,
+        at: DateTime<Utc>,
+    ) -> Result<Marked, StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("seller_id", s(seller.as_str()))
+            .key("order_id", s(order.as_str()))
+            .update_expression(
+                "SET pii_state = :purged, pii_purged_at = :at, pii_purge_reason = :reason, \
+                 version = version + :one REMOVE pii_purge_due",
+            )
+            .expression_attribute_values(":purged", s("purged"))
+            .expression_attribute_values(":at", s(at.to_rfc3339()))
+            .expression_attribute_values(":reason", s(reason.as_str()))
+            .expression_attribute_values(":one", n(1));
+        let update = match reason {
+            // Only while the date is still past: intake may have re-sealed with a later one.
+            PurgeReason::Retention | PurgeReason::Canceled => update
+                .condition_expression("attribute_exists(order_id) AND pii_purge_due <= :now")
+                .expression_attribute_values(":now", n(at.timestamp())),
+            PurgeReason::DeletionRequest => {
+                update.condition_expression("attribute_exists(order_id)")
+            }
+        };
+        match update.send().await {
+            Ok(_) => Ok(Marked::Purged),
+            Err(e) if is_condition_failure(&e) => {
+                let exists = read_item::<serde_json::Value>(
+                    &self.client,
+                    &self.table,
+                    [
+                        ("seller_id", seller.to_string()),
+                        ("order_id", order.to_string()),
+                    ],
+                    || format!("order {order}"),
+                )
+                .await?
+                .is_some();
+                Ok(if exists {
+                    Marked::Moved
+                } else {
+                    Marked::NoRecord
+                })
+            }
+            Err(e) => Err(StoreError::dynamo("UpdateItem", e)),
+        }
     }
 }

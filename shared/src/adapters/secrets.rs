@@ -98,4 +98,28 @@ impl Secrets for SecretsManagerSecrets {
             .await?;
         Ok(s.refresh_token)
     }
+
+    async fn delete_refresh_token(&self, seller: &SellerId) -> Result<bool, SecretsError> {
+        let secret_id = self.seller_secret_id(seller);
+        match self
+            .client
+            .delete_secret()
+            .secret_id(&secret_id)
+            .force_delete_without_recovery(true)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(SecretsError::Service {
+                secret_id,
+                message: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+            }),
+        }
+    }
 }

@@ -9,7 +9,7 @@
 
 use super::{StoreError, VaultError, is_condition_failure, read_item};
 use crate::domain::{AmazonOrderId, OrderPii, Pii, PiiKind, SellerId};
-use crate::ports::{OpenedPii, PiiVault};
+use crate::ports::{OpenedPii, PiiVault, PurgeScope, SealedFilter, SealedOrder};
 use async_trait::async_trait;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, Nonce, RandomizedNonceKey};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -246,10 +246,30 @@ impl PiiVault for KmsPiiVault {
         Ok(written)
     }
 
-    async fn purge(&self, seller: &SellerId, order: &AmazonOrderId) -> Result<usize, VaultError> {
+    async fn purge(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        scope: PurgeScope,
+    ) -> Result<usize, VaultError> {
+        // Every kind the order has (buyer, recipient, label documents), keys only.
+        let out = self
+            .dynamo
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("seller_order = :so")
+            .expression_attribute_values(":so", AttributeValue::S(seller_order(seller, order)))
+            .projection_expression("kind")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("Query", e))?;
         let mut deleted = 0;
-        for kind in PiiKind::ALL {
-            let out = self
+        for item in out.items() {
+            let Some(kind) = item.get("kind").cloned() else {
+                continue;
+            };
+            let delete = self
                 .dynamo
                 .delete_item()
                 .table_name(&self.table)
@@ -257,14 +277,76 @@ impl PiiVault for KmsPiiVault {
                     "seller_order",
                     AttributeValue::S(seller_order(seller, order)),
                 )
-                .key("kind", AttributeValue::S(kind.as_str().to_owned()))
-                .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-                .send()
-                .await
-                .map_err(|e| StoreError::dynamo("DeleteItem", e))?;
-            deleted += usize::from(out.attributes.is_some_and(|a| !a.is_empty()));
+                .key("kind", kind)
+                .condition_expression(match scope {
+                    PurgeScope::All => "attribute_exists(kind)",
+                    // Re-sealed since with a later date: not ours to delete.
+                    PurgeScope::PastDue(_) => "attribute_exists(kind) AND pii_purge_at <= :now",
+                });
+            let delete = match scope {
+                PurgeScope::All => delete,
+                PurgeScope::PastDue(now) => delete.expression_attribute_values(
+                    ":now",
+                    AttributeValue::N(now.timestamp().to_string()),
+                ),
+            };
+            match delete.send().await {
+                Ok(_) => deleted += 1,
+                // Gone already, or not yet due.
+                Err(e) if is_condition_failure(&e) => {}
+                Err(e) => return Err(StoreError::dynamo("DeleteItem", e).into()),
+            }
         }
         Ok(deleted)
+    }
+
+    async fn sealed_orders(&self, filter: SealedFilter) -> Result<Vec<SealedOrder>, VaultError> {
+        let scan = self
+            .dynamo
+            .scan()
+            .table_name(&self.table)
+            .projection_expression("seller_order")
+            .consistent_read(true);
+        let scan = match &filter {
+            SealedFilter::PastDue(now) => scan
+                .filter_expression("pii_purge_at <= :now")
+                .expression_attribute_values(
+                    ":now",
+                    AttributeValue::N(now.timestamp().to_string()),
+                ),
+            SealedFilter::Seller(seller) => scan
+                .filter_expression("begins_with(seller_order, :prefix)")
+                .expression_attribute_values(":prefix", AttributeValue::S(format!("{seller}#"))),
+        };
+        let items: Vec<_> = scan
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| StoreError::dynamo("Scan", e))?;
+        let mut orders: std::collections::BTreeMap<String, u32> = Default::default();
+        for item in &items {
+            if let Some(so) = item.get("seller_order").and_then(|v| v.as_s().ok()) {
+                *orders.entry(so.clone()).or_default() += 1;
+            }
+        }
+        orders
+            .into_iter()
+            .map(|(so, items)| {
+                let parsed = so.split_once('#').and_then(|(s, o)| {
+                    Some((SellerId::parse(s).ok()?, AmazonOrderId::parse(o).ok()?))
+                });
+                let (seller_id, order_id) = parsed.ok_or_else(|| StoreError::Corrupt {
+                    what: "sealed item with a malformed seller_order key".into(),
+                })?;
+                Ok(SealedOrder {
+                    seller_id,
+                    order_id,
+                    items,
+                })
+            })
+            .collect()
     }
 
     async fn open(

@@ -79,6 +79,10 @@ id_newtype!(
     SellerId, "seller id", |s| check_token("seller id", s, 64)
 );
 id_newtype!(
+    /// A deletion request's id, as the requester names it: asking twice is one request.
+    DeletionRequestId, "deletion request id", |s| check_token("deletion request id", s, 128)
+);
+id_newtype!(
     /// A marketplace id, e.g. `ATVPDKIKX0DER` (amazon.com).
     MarketplaceId, "marketplace id", |s| check_token("marketplace id", s, 32)
 );

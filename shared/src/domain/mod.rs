@@ -2,14 +2,21 @@
 
 mod ids;
 mod lifecycle;
+mod lifecycle_pii;
 mod order;
 mod pii;
 mod rate;
 mod retention;
 mod stock;
 
-pub use ids::{AmazonOrderId, IdError, MarketplaceId, OrderItemId, SellerId, Sku};
+pub use ids::{
+    AmazonOrderId, DeletionRequestId, IdError, MarketplaceId, OrderItemId, SellerId, Sku,
+};
 pub use lifecycle::LifecycleError;
+pub use lifecycle_pii::{
+    AuditEvent, AuditKind, DeletionConfirmation, DeletionRequest, DeletionScope, PiiState,
+    PurgeReason,
+};
 pub use order::{Money, Order, OrderLine, OrderStatus, PackageState, ShipmentPackage};
 pub use pii::{Address, BuyerPii, OrderPii, Pii, PiiKind};
 pub use rate::{Reserve, Take, UsagePlan};

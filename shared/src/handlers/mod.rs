@@ -3,6 +3,7 @@
 
 pub mod order_events;
 pub mod order_sync;
+pub mod pii_redactor;
 
 use crate::adapters::{
     DynamoControl, DynamoOrderStore, DynamoRateBudget, KmsPiiVault, SecretsManagerSecrets, SqsQueue,

@@ -113,7 +113,7 @@ impl OrderSyncHandler {
 /// The Lambda deadline (ms since the epoch) as an `Instant`. cargo-lambda's Runtime API
 /// emulator sends the time left instead (e.g. `600000`); a value that cannot be a date this
 /// century is read that way rather than as a deadline long past.
-fn deadline_instant(deadline_ms: u64) -> Option<Instant> {
+pub(crate) fn deadline_instant(deadline_ms: u64) -> Option<Instant> {
     const YEAR_2001_MS: u64 = 978_307_200_000;
     if deadline_ms == 0 {
         return None;

@@ -115,7 +115,13 @@ impl Provisioned {
 /// before SQS itself moves a message to the DLQ, visibility timeout in seconds.
 /// `order-events` dead-letters with a reason after its own bounded tries; the redrive is the
 /// backstop for a function that dies before it can (deferrals count as receives too).
-pub const QUEUES: [(&str, u32, u32); 2] = [("notifications", 100, 360), ("stock", 5, 360)];
+/// `pii-redactor` dead-letters a deletion request with its reason at its fifth receive; the
+/// redrive at ten is the backstop.
+pub const QUEUES: [(&str, u32, u32); 3] = [
+    ("notifications", 100, 360),
+    ("stock", 5, 360),
+    ("deletion-requests", 10, 960),
+];
 
 /// Secret values the local stack stores: the simulator's app credentials and sellers.
 pub struct Credentials {
@@ -431,6 +437,24 @@ impl Provisioned {
             [
                 ("NOTIFICATIONS_QUEUE_URL", self.queue("notifications")),
                 ("NOTIFICATIONS_DLQ_URL", self.queue("notifications-dlq")),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        env
+    }
+
+    /// The environment `pii-redactor` reads.
+    pub fn pii_redactor_env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = ["orders", "pii", "control", "audit"]
+            .iter()
+            .map(|id| (self.table_env[*id].clone(), self.tables[*id].clone()))
+            .collect();
+        env.extend(
+            [
+                ("SELLER_SECRET_PREFIX", self.seller_secret_prefix.as_str()),
+                ("RETENTION_DAYS", "30"),
+                ("DELETION_DLQ_URL", self.queue("deletion-requests-dlq")),
+                ("DELETION_MAX_RECEIVES", "5"),
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned())),
         );

@@ -4,12 +4,12 @@
 
 mod common;
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use common::{s, stack};
 use serde_json::Value;
 use shared::adapters::DynamoOrderStore;
 use shared::domain::{AmazonOrderId, OrderStatus};
-use shared::ports::{OrderStore, PiiHolding};
+use shared::ports::OrderStore;
 use spapi_sim::{DeliveryKnobs, OrderEvent, SimConfig};
 use std::collections::BTreeSet;
 
@@ -244,15 +244,11 @@ async fn amazon_updates_never_undo_warehouse_work_and_a_cancel_releases_stock_an
     for id in &placed {
         let id = AmazonOrderId::parse(id.clone()).unwrap();
         let stored = store.load(&seller, &id).await.unwrap().unwrap();
-        let mut order = stored.value.clone();
+        let mut order = stored.order.clone();
         order.status = order.status.advance_to(OrderStatus::Picking).unwrap();
-        let holding = PiiHolding {
-            held: true,
-            purge_at: Utc::now() + Duration::days(30),
-        };
         assert!(
             store
-                .save(&order, holding, Some(stored.version))
+                .save(&order, stored.pii, Some(stored.version))
                 .await
                 .unwrap()
                 .is_some()

@@ -7,7 +7,7 @@ use common::{TestStack, s, stack};
 use local_stack::day::SEALED_ITEM_ATTRIBUTES;
 use shared::adapters::{KmsPiiVault, VaultError};
 use shared::domain::{Address, AmazonOrderId, BuyerPii, OrderPii, PiiKind};
-use shared::ports::{OpenedPii, PiiVault};
+use shared::ports::{OpenedPii, PiiVault, PurgeScope};
 use spapi_sim::SimConfig;
 
 const NAME: &str = "Marguerite T. Vasquez-Lindqvist";
@@ -188,7 +188,10 @@ async fn an_older_order_version_never_replaces_newer_pii() {
     let opened = vault.open(&seller, &order, PiiKind::Buyer).await.unwrap();
     assert_eq!(buyer_name(opened), "Newer Name Q. Example");
 
-    assert_eq!(vault.purge(&seller, &order).await.unwrap(), 2);
+    assert_eq!(
+        vault.purge(&seller, &order, PurgeScope::All).await.unwrap(),
+        2
+    );
     assert!(
         vault
             .open(&seller, &order, PiiKind::Buyer)
@@ -197,8 +200,62 @@ async fn an_older_order_version_never_replaces_newer_pii() {
             .is_none()
     );
     assert_eq!(
-        vault.purge(&seller, &order).await.unwrap(),
+        vault.purge(&seller, &order, PurgeScope::All).await.unwrap(),
         0,
         "purging twice is harmless"
     );
+}
+
+#[tokio::test]
+async fn every_pii_read_is_recorded_before_it_happens() {
+    let t = stack("vault-audited", SimConfig::demo(1, 1, 1)).await;
+    let vault = vault(&t);
+    let seller = t.seller(0);
+    let order = AmazonOrderId::parse("113-0000002-0000002").unwrap();
+    vault
+        .seal(
+            &seller,
+            &order,
+            Utc::now(),
+            &pii(NAME),
+            Utc::now() + Duration::days(30),
+        )
+        .await
+        .unwrap();
+    let audit = shared::adapters::DynamoAuditLog::new(t.dynamo(), t.stack.table("audit"));
+    let clock = shared::ports::SystemClock;
+    let reader = shared::redaction::PiiReader {
+        vault: &vault,
+        audit: &audit,
+        clock: &clock,
+    };
+    let start = Utc::now();
+    let opened = reader
+        .open(
+            "packer-7",
+            "print packing slip",
+            &seller,
+            &order,
+            PiiKind::Buyer,
+        )
+        .await
+        .unwrap();
+    assert_eq!(buyer_name(opened), NAME);
+    use shared::ports::AuditLog;
+    let events = audit
+        .between(
+            start - Duration::seconds(1),
+            Utc::now() + Duration::seconds(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let e = &events[0];
+    assert_eq!(e.kind, shared::domain::AuditKind::PiiRead);
+    assert_eq!(
+        (e.actor.as_str(), e.purpose.as_str()),
+        ("packer-7", "print packing slip")
+    );
+    assert_eq!(e.order_id.as_ref(), Some(&order));
+    assert!(!format!("{events:?}").contains(NAME));
 }

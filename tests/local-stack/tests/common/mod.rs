@@ -76,6 +76,18 @@ impl TestStack {
         std::sync::Arc::new(local_stack::SimTime(self.sim.clock()))
     }
 
+    /// `pii-redactor`'s handler as the binary would build it, on `clock`.
+    pub fn pii_redactor(
+        &self,
+        clock: std::sync::Arc<dyn shared::ports::Clock>,
+    ) -> shared::handlers::pii_redactor::PiiRedactorHandler {
+        let env = self.stack.pii_redactor_env();
+        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let config =
+            shared::config::PiiRedactorConfig::from_env(&Env::from_pairs(pairs)).expect("config");
+        shared::handlers::pii_redactor::PiiRedactorHandler::with_clock(config, &self.sdk, clock)
+    }
+
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.sdk)
     }
