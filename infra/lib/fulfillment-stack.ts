@@ -22,6 +22,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { IntakeAlarms } from './alarms.ts';
+import { PiiLifecycle } from './pii-lifecycle.ts';
 import { WorkQueue } from './queues.ts';
 import { SuiteFunction } from './suite-function.ts';
 import { Tables } from './tables.ts';
@@ -46,6 +47,8 @@ export interface FulfillmentStackProps extends StackProps {
   readonly spapiEndpoint: string;
   /** Days PII is kept after its anchor date; the function refuses more than 30. */
   readonly retentionDays?: number;
+  /** Days CloudTrail log files are kept; at least 400 (the default). */
+  readonly auditLogDays?: number;
 }
 
 export class FulfillmentStack extends Stack {
@@ -57,6 +60,7 @@ export class FulfillmentStack extends Stack {
   readonly scheduleDlq: sqs.Queue;
   readonly notifications: WorkQueue;
   readonly stock: WorkQueue;
+  readonly piiLifecycle: PiiLifecycle;
 
   constructor(scope: Construct, id: string, props: FulfillmentStackProps) {
     super(scope, id, props);
@@ -268,6 +272,18 @@ export class FulfillmentStack extends Stack {
       ],
     });
 
+    this.piiLifecycle = new PiiLifecycle(this, 'PiiLifecycle', {
+      manifestPath: WORKSPACE_MANIFEST,
+      tables: this.tables,
+      dataKey: this.dataKey,
+      topic: alarmTopic,
+      scheduleDlq: this.scheduleDlq,
+      sellerSecretPrefix: SELLER_SECRET_PREFIX,
+      sellerSecrets,
+      retentionDays,
+      auditLogDays: props.auditLogDays ?? 400,
+    });
+
     new IntakeAlarms(this, 'Alarms', {
       topic: alarmTopic,
       orderSync: orderSyncFn,
@@ -284,6 +300,12 @@ export class FulfillmentStack extends Stack {
       description: 'The SQS destination to register with the Notifications API (createDestination)',
     });
     new CfnOutput(this, 'LwaAppSecretArn', { value: lwaApp.secretArn });
+    new CfnOutput(this, 'DeletionRequestsQueueUrl', {
+      value: this.piiLifecycle.deletions.queue.queueUrl,
+      description: 'Send deletion requests here (by order or by seller); confirmations land in the control table',
+    });
+    new CfnOutput(this, 'PiiRedactorFunctionName', { value: this.piiLifecycle.redactor.fn.functionName });
+    new CfnOutput(this, 'TrailBucketName', { value: this.piiLifecycle.trailBucket.bucketName });
     new CfnOutput(this, 'AlarmTopicArn', { value: alarmTopic.topicArn });
     for (const [id, { table }] of Object.entries(this.tables.byId)) {
       new CfnOutput(this, `${id}TableName`, { value: table.tableName });
