@@ -55,6 +55,34 @@ impl DynamoControl {
         }
     }
 
+    /// Every registry entry, whatever its status, with its seller id checked.
+    async fn registry(&self) -> Result<Vec<(SellerId, SellerRecord)>, StoreError> {
+        let items: Vec<_> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(SELLER_PK.into()))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| StoreError::dynamo("Query", e))?;
+        items
+            .into_iter()
+            .map(|item| {
+                let corrupt = |e: String| StoreError::Corrupt {
+                    what: format!("seller registry entry: {e}"),
+                };
+                let r: SellerRecord =
+                    serde_dynamo::from_item(item).map_err(|e| corrupt(e.to_string()))?;
+                let id = SellerId::parse(r.sk.clone()).map_err(|e| corrupt(e.to_string()))?;
+                Ok((id, r))
+            })
+            .collect()
+    }
+
     /// Register (or re-activate) a seller. Used by onboarding and the local stack.
     pub async fn register_seller(&self, account: &SellerAccount) -> Result<(), StoreError> {
         let item = serde_dynamo::to_item(SellerRecord::active(account)).map_err(|e| {
@@ -122,63 +150,25 @@ impl CheckpointStore for DynamoControl {
 #[async_trait]
 impl SellerRegistry for DynamoControl {
     async fn active_sellers(&self) -> Result<Vec<SellerAccount>, StoreError> {
-        let items: Vec<_> = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(SELLER_PK.into()))
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| StoreError::dynamo("Query", e))?;
-        let mut sellers = Vec::new();
-        for item in items {
-            let r: SellerRecord =
-                serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt {
-                    what: format!("seller registry entry: {e}"),
-                })?;
-            if r.status != "active" {
-                continue;
-            }
-            let seller_id = SellerId::parse(r.sk.clone()).map_err(|e| StoreError::Corrupt {
-                what: format!("seller registry entry: {e}"),
-            })?;
-            sellers.push(SellerAccount {
+        Ok(self
+            .registry()
+            .await?
+            .into_iter()
+            .filter(|(_, r)| r.status == "active")
+            .map(|(seller_id, r)| SellerAccount {
                 seller_id,
                 marketplace_ids: r.marketplace_ids,
-            });
-        }
-        Ok(sellers)
+            })
+            .collect())
     }
 
     async fn all_sellers(&self) -> Result<Vec<SellerId>, StoreError> {
-        let items: Vec<_> = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(SELLER_PK.into()))
-            .projection_expression("sk")
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| StoreError::dynamo("Query", e))?;
-        items
-            .iter()
-            .map(|item| {
-                item.get("sk")
-                    .and_then(|v| v.as_s().ok())
-                    .and_then(|v| SellerId::parse(v.as_str()).ok())
-                    .ok_or_else(|| StoreError::Corrupt {
-                        what: "seller registry entry without a valid seller id".into(),
-                    })
-            })
-            .collect()
+        Ok(self
+            .registry()
+            .await?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect())
     }
 
     async fn remove(&self, seller: &SellerId) -> Result<bool, StoreError> {
