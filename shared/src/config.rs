@@ -4,8 +4,10 @@
 
 use crate::domain::{RetentionError, RetentionPolicy};
 use crate::order_events::EventSettings;
+use crate::ports::{Clock, OffsetClock, SystemClock};
 use chrono::Duration;
 use std::collections::HashMap;
+use std::sync::Arc;
 use url::Url;
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +92,44 @@ impl Env {
                 reason: "must be https (plain http is allowed on loopback only)".into(),
             }),
         }
+    }
+
+    /// The clock a function runs on: the wall clock, or, on the local stack only, the wall
+    /// clock moved by `LOCAL_CLOCK_OFFSET_SECONDS` (the local run's time travel to a purge
+    /// date). Refused unless every AWS call goes to a loopback endpoint (`AWS_ENDPOINT_URL`),
+    /// so that a deployed function can never be made to purge early or date records wrongly.
+    pub fn clock(&self) -> Result<Arc<dyn Clock>, ConfigError> {
+        const VAR: &str = "LOCAL_CLOCK_OFFSET_SECONDS";
+        let Some(raw) = self.optional(VAR) else {
+            return Ok(Arc::new(SystemClock));
+        };
+        let seconds: i64 =
+            raw.parse()
+                .map_err(|e: std::num::ParseIntError| ConfigError::Invalid {
+                    var: VAR,
+                    reason: e.to_string(),
+                })?;
+        let local = self
+            .optional("AWS_ENDPOINT_URL")
+            .and_then(|raw| Url::parse(&raw).ok())
+            .is_some_and(|url| {
+                url.scheme() == "http"
+                    && matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+            });
+        if !local {
+            return Err(ConfigError::Invalid {
+                var: VAR,
+                reason: "is for the local stack only: AWS_ENDPOINT_URL must be a loopback http URL"
+                    .into(),
+            });
+        }
+        let offset = Duration::try_seconds(seconds)
+            .filter(|d| d.num_days().abs() <= 3650)
+            .ok_or(ConfigError::Invalid {
+                var: VAR,
+                reason: "must be within ten years".into(),
+            })?;
+        Ok(Arc::new(OffsetClock(offset)))
     }
 
     pub fn retention(&self) -> Result<RetentionPolicy, ConfigError> {
@@ -238,6 +278,44 @@ impl PiiRedactorConfig {
             seller_secret_prefix: env.required("SELLER_SECRET_PREFIX")?,
             retention: env.retention()?,
             deletion_max_receives,
+        })
+    }
+}
+
+/// `audit-report`'s configuration.
+#[derive(Debug, Clone)]
+pub struct AuditReportConfig {
+    pub audit_table: String,
+    pub control_table: String,
+    pub pii_table: String,
+    /// The PII key's ARN: its `Decrypt` events in CloudTrail are the PII opens.
+    pub pii_key_arn: String,
+    /// KMS opens read from CloudTrail at most per report (`LookupEvents` gives 100 a second).
+    pub trail_max_events: usize,
+}
+
+impl AuditReportConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let pii_key_arn = env.required("PII_KEY_ARN")?;
+        if !(pii_key_arn.starts_with("arn:") && pii_key_arn.contains(":key/")) {
+            return Err(ConfigError::Invalid {
+                var: "PII_KEY_ARN",
+                reason: "must be the key's ARN (arn:...:key/...), as CloudTrail records it".into(),
+            });
+        }
+        let trail_max_events: usize = env.parsed("TRAIL_MAX_EVENTS", 50_000)?;
+        if !(50..=500_000).contains(&trail_max_events) {
+            return Err(ConfigError::Invalid {
+                var: "TRAIL_MAX_EVENTS",
+                reason: "must be 50 to 500000".into(),
+            });
+        }
+        Ok(Self {
+            audit_table: env.required("AUDIT_TABLE")?,
+            control_table: env.required("CONTROL_TABLE")?,
+            pii_table: env.required("PII_TABLE")?,
+            pii_key_arn,
+            trail_max_events,
         })
     }
 }
@@ -402,5 +480,48 @@ mod tests {
             err.to_string().contains("NOTIFICATION_MAX_FAILURES"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn time_travel_is_for_the_local_stack_only() {
+        let plain = Env::from_pairs([]);
+        let now = chrono::Utc::now();
+        assert!((plain.clock().unwrap().now() - now).num_seconds().abs() < 5);
+        let local = Env::from_pairs([
+            ("LOCAL_CLOCK_OFFSET_SECONDS", "5184000"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+        ]);
+        let ahead = local.clock().unwrap().now() - now;
+        assert!((ahead.num_days() - 60).abs() <= 1, "{ahead}");
+        for endpoint in [
+            None,
+            Some("https://dynamodb.us-east-1.amazonaws.com"),
+            Some("http://10.0.0.5:4566"),
+        ] {
+            let mut pairs = vec![("LOCAL_CLOCK_OFFSET_SECONDS", "5184000")];
+            pairs.extend(endpoint.map(|e| ("AWS_ENDPOINT_URL", e)));
+            let err = Env::from_pairs(pairs).clock().err().expect("refused");
+            assert!(err.to_string().contains("local stack only"), "{err}");
+        }
+    }
+
+    #[test]
+    fn audit_report_needs_the_key_arn_as_cloudtrail_records_it() {
+        let tables = [
+            ("AUDIT_TABLE", "audit"),
+            ("CONTROL_TABLE", "control"),
+            ("PII_TABLE", "pii"),
+        ];
+        let arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let c = AuditReportConfig::from_env(&Env::from_pairs(
+            tables.into_iter().chain([("PII_KEY_ARN", arn)]),
+        ))
+        .unwrap();
+        assert_eq!(c.trail_max_events, 50_000);
+        let err = AuditReportConfig::from_env(&Env::from_pairs(
+            tables.into_iter().chain([("PII_KEY_ARN", "alias/fbm/pii")]),
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("PII_KEY_ARN"), "{err}");
     }
 }

@@ -5,6 +5,7 @@
 //! [`sync`] take ports; the function binaries only read config, build adapters and call in.
 
 pub mod adapters;
+pub mod audit_report;
 pub mod config;
 pub mod domain;
 pub mod handlers;

@@ -1,6 +1,6 @@
 //! The small traits services need. Services take `&dyn Port`; adapters implement them.
 
-use crate::adapters::{QueueError, SecretsError, StoreError, VaultError};
+use crate::adapters::{QueueError, SecretsError, StoreError, TrailError, VaultError};
 use crate::domain::{
     Address, AmazonOrderId, AuditEvent, BuyerPii, DeletionConfirmation, DeletionRequest,
     DeletionRequestId, MarketplaceId, Order, OrderPii, PiiKind, PiiState, PurgeReason, SellerId,
@@ -28,6 +28,16 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
+    }
+}
+
+/// The wall clock moved by a fixed offset: the local stack's time travel (configured only
+/// there; see `Env::clock`).
+pub struct OffsetClock(pub chrono::Duration);
+
+impl Clock for OffsetClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.0
     }
 }
 
@@ -155,6 +165,11 @@ pub trait PiiVault: Send + Sync {
     /// stragglers works from.
     async fn sealed_orders(&self, filter: SealedFilter) -> Result<Vec<SealedOrder>, VaultError>;
 
+    /// Every sealed item still held, counted in the pii table itself: how many, how many past
+    /// their date at `now`, and the one sealed longest ago (the auditor report's "oldest PII
+    /// held").
+    async fn held(&self, now: DateTime<Utc>) -> Result<HeldPiiSummary, VaultError>;
+
     /// Open one sealed item. Every call is a KMS `Decrypt` that CloudTrail records with the
     /// order's encryption context.
     async fn open(
@@ -187,6 +202,63 @@ pub struct SealedOrder {
     pub seller_id: SellerId,
     pub order_id: AmazonOrderId,
     pub items: u32,
+}
+
+/// What the pii table holds at a moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HeldPiiSummary {
+    pub items: u64,
+    pub orders: u64,
+    pub items_past_due: u64,
+    pub oldest: Option<HeldItem>,
+}
+
+/// One sealed item, by ids and dates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeldItem {
+    pub seller_id: SellerId,
+    pub order_id: AmazonOrderId,
+    pub kind: String,
+    pub sealed_at: DateTime<Utc>,
+    pub purge_at: DateTime<Utc>,
+}
+
+/// One KMS `Decrypt` of an order's data key, as CloudTrail recorded it: who, when, which
+/// order (the encryption context), and whether KMS allowed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyOpen {
+    pub event_id: String,
+    pub at: DateTime<Utc>,
+    /// The caller's IAM identity (`arn:aws:sts::<account>:assumed-role/<role>/<session>`).
+    pub principal: String,
+    pub source_ip: Option<String>,
+    /// The encryption context's ids as recorded; `None` when the call carried none (not
+    /// one of the vault's opens: the report flags it).
+    pub seller_id: Option<String>,
+    pub order_id: Option<String>,
+    /// CloudTrail's `errorCode` when KMS refused (`AccessDenied`, ...); `None`: the key opened.
+    pub error_code: Option<String>,
+}
+
+/// What the trail returned for a range.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrailRead {
+    pub opens: Vec<KeyOpen>,
+    /// The earliest instant the trail could answer for (CloudTrail's event history keeps 90
+    /// days); opens before it are only in the trail's bucket.
+    pub covered_from: Option<DateTime<Utc>>,
+    /// Stopped at the read limit: later opens in the range were not read.
+    pub truncated: bool,
+}
+
+/// CloudTrail's record of the PII key: every `Decrypt` with an order's encryption context.
+#[async_trait]
+pub trait AccessTrail: Send + Sync {
+    async fn pii_key_opens(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<TrailRead, TrailError>;
 }
 
 /// Where a seller's catch-up sweep stands.

@@ -230,6 +230,18 @@ impl PiiLifecycle<'_> {
             DeletionStart::Proceed(c) => c,
         };
         let actor = request.requested_by.as_str();
+        self.audit
+            .record(
+                &AuditEvent::new(
+                    AuditKind::DeletionRequested,
+                    actor,
+                    request.scope.kind(),
+                    now,
+                )
+                .seller(request.scope.seller_id())
+                .request(&request.request_id),
+            )
+            .await?;
         match &request.scope {
             DeletionScope::Order {
                 seller_id,

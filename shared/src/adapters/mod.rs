@@ -1,8 +1,9 @@
-//! Adapters: the ports implemented on DynamoDB, KMS, Secrets Manager, SQS.
+//! Adapters: the ports implemented on DynamoDB, KMS, Secrets Manager, SQS, CloudTrail.
 //! Each AWS client is built once per process (cold start) from [`aws_sdk_config`].
 
 mod audit;
 mod budget;
+mod cloudtrail;
 mod control;
 mod deletions;
 mod ledger;
@@ -13,6 +14,7 @@ mod vault;
 
 pub use audit::DynamoAuditLog;
 pub use budget::DynamoRateBudget;
+pub use cloudtrail::CloudTrailAccessTrail;
 pub use control::DynamoControl;
 pub use orders::DynamoOrderStore;
 pub use queues::{QueueError, SqsNotificationQueue, SqsQueue};
@@ -143,6 +145,19 @@ pub enum VaultError {
     Seal { order_id: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Reading CloudTrail failed. Carries the operation and the service's message, never an
+/// event's content.
+#[derive(Debug, thiserror::Error)]
+pub enum TrailError {
+    #[error("cloudtrail {operation} failed: {message}")]
+    Service {
+        operation: &'static str,
+        message: String,
+    },
+    #[error("cloudtrail event {event_id} is not in the documented record format: {reason}")]
+    Malformed { event_id: String, reason: String },
 }
 
 /// Errors reading secrets. Never carries a secret's value or a parser message about it.

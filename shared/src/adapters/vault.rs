@@ -9,7 +9,9 @@
 
 use super::{StoreError, VaultError, is_condition_failure, read_item};
 use crate::domain::{AmazonOrderId, OrderPii, Pii, PiiKind, SellerId};
-use crate::ports::{OpenedPii, PiiVault, PurgeScope, SealedFilter, SealedOrder};
+use crate::ports::{
+    HeldItem, HeldPiiSummary, OpenedPii, PiiVault, PurgeScope, SealedFilter, SealedOrder,
+};
 use async_trait::async_trait;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, Nonce, RandomizedNonceKey};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -135,6 +137,14 @@ fn aad(seller: &SellerId, order: &AmazonOrderId, kind: PiiKind) -> Vec<u8> {
 
 fn seller_order(seller: &SellerId, order: &AmazonOrderId) -> String {
     format!("{seller}#{order}")
+}
+
+fn parse_seller_order(key: &str) -> Result<(SellerId, AmazonOrderId), StoreError> {
+    key.split_once('#')
+        .and_then(|(s, o)| Some((SellerId::parse(s).ok()?, AmazonOrderId::parse(o).ok()?)))
+        .ok_or_else(|| StoreError::Corrupt {
+            what: "sealed item with a malformed seller_order key".into(),
+        })
 }
 
 impl KmsPiiVault {
@@ -334,12 +344,7 @@ impl PiiVault for KmsPiiVault {
         orders
             .into_iter()
             .map(|(so, items)| {
-                let parsed = so.split_once('#').and_then(|(s, o)| {
-                    Some((SellerId::parse(s).ok()?, AmazonOrderId::parse(o).ok()?))
-                });
-                let (seller_id, order_id) = parsed.ok_or_else(|| StoreError::Corrupt {
-                    what: "sealed item with a malformed seller_order key".into(),
-                })?;
+                let (seller_id, order_id) = parse_seller_order(&so)?;
                 Ok(SealedOrder {
                     seller_id,
                     order_id,
@@ -347,6 +352,61 @@ impl PiiVault for KmsPiiVault {
                 })
             })
             .collect()
+    }
+
+    async fn held(&self, now: DateTime<Utc>) -> Result<HeldPiiSummary, VaultError> {
+        #[derive(Deserialize)]
+        struct Dates {
+            seller_order: String,
+            kind: String,
+            pii_purge_at: i64,
+            sealed_at: DateTime<Utc>,
+        }
+        // Keys and dates only: the report's reader may list the table, never its ciphertext.
+        let items: Vec<_> = self
+            .dynamo
+            .scan()
+            .table_name(&self.table)
+            .projection_expression("seller_order, kind, pii_purge_at, sealed_at")
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| StoreError::dynamo("Scan", e))?;
+        let mut summary = HeldPiiSummary::default();
+        let mut orders = std::collections::BTreeSet::new();
+        for item in items {
+            let d: Dates = serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt {
+                what: format!("sealed item dates: {e}"),
+            })?;
+            let purge_at =
+                DateTime::from_timestamp(d.pii_purge_at, 0).ok_or_else(|| StoreError::Corrupt {
+                    what: "sealed item with an out-of-range pii_purge_at".into(),
+                })?;
+            summary.items += 1;
+            if purge_at <= now {
+                summary.items_past_due += 1;
+            }
+            let older = summary
+                .oldest
+                .as_ref()
+                .is_none_or(|o| d.sealed_at < o.sealed_at);
+            if older {
+                let (seller_id, order_id) = parse_seller_order(&d.seller_order)?;
+                summary.oldest = Some(HeldItem {
+                    seller_id,
+                    order_id,
+                    kind: d.kind,
+                    sealed_at: d.sealed_at,
+                    purge_at,
+                });
+            }
+            orders.insert(d.seller_order);
+        }
+        summary.orders = orders.len() as u64;
+        Ok(summary)
     }
 
     async fn open(

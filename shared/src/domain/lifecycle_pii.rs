@@ -191,6 +191,8 @@ pub enum AuditKind {
     PiiPurge,
     /// PII deleted on request.
     PiiDeletion,
+    /// A deletion request taken up (each attempt; the report keeps one per request).
+    DeletionRequested,
     /// A deletion request carried out (one per request, with its counts).
     DeletionCompleted,
     /// A credential created, rotated or deleted.

@@ -1,6 +1,7 @@
 //! Lambda handlers: translate an event into a service call. Each function's `main.rs` builds
 //! one of these at cold start and hands it every event.
 
+pub mod audit_report;
 pub mod order_events;
 pub mod order_sync;
 pub mod pii_redactor;
