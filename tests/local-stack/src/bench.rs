@@ -2,6 +2,7 @@
 //! function process, its cold start, can be timed and batches fed to it back to back), a
 //! counting proxy in front of moto (AWS calls by operation), and process figures from /proc.
 
+use crate::proxy::{pass_on, serve};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -12,23 +13,6 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
-
-/// Serve `app` on a free loopback port until the returned sender is dropped or fired.
-async fn serve(app: Router) -> Result<(u16, oneshot::Sender<()>), String> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    Ok((port, stop))
-}
 
 /// One invocation: the event, and where its answer goes.
 type Invocation = (serde_json::Value, oneshot::Sender<serde_json::Value>);
@@ -182,47 +166,9 @@ async fn forward(
         .unwrap_or("other")
         .to_owned();
     *st.counts.lock().expect("lock").entry(target).or_default() += 1;
-    let url = format!(
-        "{}{}",
-        st.upstream,
-        uri.path_and_query().map_or("/", |p| p.as_str())
-    );
-    let mut req = st.http.request(method, url).body(body);
-    for (k, v) in &headers {
-        if k != "host" && !is_hop_by_hop(k.as_str()) {
-            req = req.header(k, v);
-        }
-    }
-    match req.send().await {
-        Ok(resp) => {
-            let status = resp.status();
-            let mut out = HeaderMap::new();
-            for (k, v) in resp.headers() {
-                if !is_hop_by_hop(k.as_str()) {
-                    out.insert(k.clone(), v.clone());
-                }
-            }
-            let bytes = resp.bytes().await.unwrap_or_default();
-            (status, out, bytes).into_response()
-        }
-        Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
-    }
-}
-
-/// Headers about one connection, not the message (RFC 9110, 7.6.1), and the length, which the
-/// proxy sets itself: not passed on.
-fn is_hop_by_hop(name: &str) -> bool {
-    matches!(
-        name,
-        "connection"
-            | "keep-alive"
-            | "proxy-connection"
-            | "te"
-            | "trailer"
-            | "transfer-encoding"
-            | "upgrade"
-            | "content-length"
-    )
+    pass_on(&st.http, &st.upstream, method, &uri, &headers, body)
+        .await
+        .into_response()
 }
 
 impl CountingProxy {

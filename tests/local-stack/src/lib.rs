@@ -11,8 +11,10 @@ pub mod day;
 pub mod functions;
 pub mod moto;
 pub mod process;
+pub mod proxy;
 pub mod queues;
 pub mod resources;
+pub mod trail;
 
 use std::path::PathBuf;
 

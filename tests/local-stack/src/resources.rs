@@ -460,4 +460,14 @@ impl Provisioned {
         );
         env
     }
+
+    /// The environment `audit-report` reads.
+    pub fn audit_report_env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = ["pii", "control", "audit"]
+            .iter()
+            .map(|id| (self.table_env[*id].clone(), self.tables[*id].clone()))
+            .collect();
+        env.push(("PII_KEY_ARN".into(), self.pii_key_arn.clone()));
+        env
+    }
 }

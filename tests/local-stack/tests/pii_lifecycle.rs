@@ -8,7 +8,6 @@ use chrono::Duration;
 use common::{TestStack, s, stack};
 use shared::adapters::{DynamoAuditLog, DynamoControl, DynamoOrderStore};
 use shared::domain::{AmazonOrderId, AuditKind, DeletionRequestId, PiiState, PurgeReason};
-use shared::handlers::pii_redactor::{DeletionBatchReport, PiiRedactorHandler};
 use shared::ports::{AuditLog, DeletionLedger, OrderStore, SellerRegistry};
 use spapi_sim::{OrderEvent, SimConfig};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,42 +36,6 @@ async fn sealed(t: &TestStack) -> Vec<(String, String, i64)> {
         .collect();
     items.sort();
     items
-}
-
-async fn deliver_requests(t: &TestStack, bodies: &[String]) {
-    for body in bodies {
-        t.sqs()
-            .send_message()
-            .queue_url(t.stack.queue("deletion-requests"))
-            .message_body(body)
-            .send()
-            .await
-            .unwrap();
-    }
-}
-
-async fn pump_requests(t: &TestStack, handler: &PiiRedactorHandler) -> DeletionBatchReport {
-    let total = std::sync::Mutex::new(DeletionBatchReport::default());
-    local_stack::queues::EventSource::new(t.sqs(), t.stack.queue("deletion-requests"))
-        .pump(
-            |event| {
-                let total = &total;
-                async move {
-                    let event = serde_json::from_value(event).map_err(|e| e.to_string())?;
-                    let r = handler.handle_deletions(event).await;
-                    let mut sum = total.lock().unwrap();
-                    sum.completed += r.completed;
-                    sum.already_completed += r.already_completed;
-                    sum.dead_lettered += r.dead_lettered;
-                    sum.retried += r.retried;
-                    Ok(r.keep)
-                }
-            },
-            false,
-        )
-        .await
-        .unwrap();
-    total.into_inner().unwrap()
 }
 
 #[tokio::test]
@@ -216,8 +179,8 @@ async fn a_seller_deletion_removes_its_pii_token_and_registry_entry_and_confirms
     })
     .to_string();
     // Asked twice: one deletion, one confirmation.
-    deliver_requests(&t, &[body.clone(), body]).await;
-    let report = pump_requests(&t, &redactor).await;
+    t.deliver_deletion_requests(&[body.clone(), body]).await;
+    let report = t.pump_deletion_requests(&redactor).await;
     assert_eq!(
         (report.completed, report.already_completed),
         (1, 1),
@@ -287,8 +250,7 @@ async fn an_order_deleted_on_request_is_never_sealed_again_and_bad_requests_reac
         .expect("a sealed order");
     let order_id = held.0.split_once('#').unwrap().1.to_owned();
     let redactor = t.pii_redactor(t.amazon_time());
-    deliver_requests(
-        &t,
+    t.deliver_deletion_requests(
         &[
             serde_json::json!({"request_id": "buyer-7", "scope": "order", "seller_id": seller.as_str(), "order_id": order_id, "requested_by": "ops"}).to_string(),
             // Not JSON; a field nobody knows (with a value that must not be echoed); the same
@@ -298,14 +260,13 @@ async fn an_order_deleted_on_request_is_never_sealed_again_and_bad_requests_reac
         ],
     )
     .await;
-    let first = pump_requests(&t, &redactor).await;
+    let first = t.pump_deletion_requests(&redactor).await;
     assert_eq!((first.completed, first.dead_lettered), (1, 2), "{first:?}");
-    deliver_requests(
-        &t,
+    t.deliver_deletion_requests(
         &[serde_json::json!({"request_id": "buyer-7", "scope": "seller", "seller_id": seller.as_str(), "requested_by": "ops"}).to_string()],
     )
     .await;
-    let second = pump_requests(&t, &redactor).await;
+    let second = t.pump_deletion_requests(&redactor).await;
     assert_eq!(second.dead_lettered, 1, "{second:?}");
     let letters = t.queue_bodies("deletion-requests-dlq").await;
     let kinds: Vec<_> = letters

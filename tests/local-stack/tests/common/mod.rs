@@ -135,6 +135,61 @@ impl TestStack {
         total.into_inner().unwrap()
     }
 
+    /// Put deletion requests on the stack's deletion-requests queue.
+    pub async fn deliver_deletion_requests(&self, bodies: &[String]) {
+        for body in bodies {
+            self.sqs()
+                .send_message()
+                .queue_url(self.stack.queue("deletion-requests"))
+                .message_body(body)
+                .send()
+                .await
+                .expect("deletion request sent");
+        }
+    }
+
+    /// Run the deletion-requests queue through `handler` until nothing is visible.
+    pub async fn pump_deletion_requests(
+        &self,
+        handler: &shared::handlers::pii_redactor::PiiRedactorHandler,
+    ) -> shared::handlers::pii_redactor::DeletionBatchReport {
+        let total =
+            std::sync::Mutex::new(shared::handlers::pii_redactor::DeletionBatchReport::default());
+        local_stack::queues::EventSource::new(self.sqs(), self.stack.queue("deletion-requests"))
+            .pump(
+                |event| {
+                    let total = &total;
+                    async move {
+                        let event = serde_json::from_value(event).map_err(|e| e.to_string())?;
+                        let r = handler.handle_deletions(event).await;
+                        let mut sum = total.lock().unwrap();
+                        sum.completed += r.completed;
+                        sum.already_completed += r.already_completed;
+                        sum.dead_lettered += r.dead_lettered;
+                        sum.retried += r.retried;
+                        Ok(r.keep)
+                    }
+                },
+                false,
+            )
+            .await
+            .expect("deletion requests pumped");
+        total.into_inner().unwrap()
+    }
+
+    /// `audit-report`'s handler as the binary would build it, its AWS calls through `sdk`.
+    pub fn audit_report(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        clock: std::sync::Arc<dyn shared::ports::Clock>,
+    ) -> shared::handlers::audit_report::AuditReportHandler {
+        let env = self.stack.audit_report_env();
+        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let config =
+            shared::config::AuditReportConfig::from_env(&Env::from_pairs(pairs)).expect("config");
+        shared::handlers::audit_report::AuditReportHandler::new(config, sdk, clock)
+    }
+
     /// Bodies on one of the stack's queues (read and deleted).
     pub async fn queue_bodies(&self, id: &str) -> Vec<serde_json::Value> {
         local_stack::queues::drain_bodies(&self.sqs(), self.stack.queue(id))

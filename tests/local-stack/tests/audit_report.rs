@@ -1,0 +1,201 @@
+//! The auditor's report on moto, the simulator, and the CloudTrail stand-in: KMS opens as
+//! CloudTrail records them, read through the suite's CloudTrail adapter and joined with the
+//! audit log; a deletion request and its confirmation; purges after time travel; PII held.
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::stack;
+use local_stack::trail::TrailStandIn;
+use shared::adapters::{DynamoAuditLog, KmsPiiVault};
+use shared::audit_report::Format;
+use shared::domain::{AmazonOrderId, PiiKind};
+use shared::handlers::audit_report::ReportRequest;
+use shared::ports::PiiVault;
+use shared::redaction::PiiReader;
+use spapi_sim::SimConfig;
+
+fn never() -> bool {
+    false
+}
+
+#[tokio::test]
+async fn every_kms_open_is_named_with_the_audited_reader_or_flagged_and_lifecycle_work_is_listed() {
+    let t = stack("audit-report", SimConfig::demo(1, 12, 5_151)).await;
+    common::run_sync(&t.order_sync(100), serde_json::json!({})).await;
+    let trail = TrailStandIn::start(&common::moto().endpoint).await.unwrap();
+    // Everything of the report and of the reads goes through the stand-in, as a function with
+    // AWS_ENDPOINT_URL_KMS / _CLOUDTRAIL pointed at it would.
+    let via_trail = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(trail.url())
+        .region(aws_config::Region::new(local_stack::moto::REGION))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "packing-station",
+            "testing",
+            None,
+            None,
+            "test",
+        ))
+        .load()
+        .await;
+    let clock = t.amazon_time();
+    let started = clock.now();
+    let seller = t.seller(0);
+    let sealed: Vec<AmazonOrderId> = t
+        .scan("pii")
+        .await
+        .iter()
+        .filter_map(|i| {
+            i["seller_order"]
+                .as_s()
+                .ok()?
+                .split_once('#')
+                .map(|(_, o)| o.to_owned())
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(|o| AmazonOrderId::parse(o).unwrap())
+        .collect();
+    assert!(sealed.len() >= 3, "{sealed:?}");
+    let vault = KmsPiiVault::new(
+        aws_sdk_kms::Client::new(&via_trail),
+        aws_sdk_dynamodb::Client::new(&via_trail),
+        t.stack.table("pii"),
+        t.stack.pii_key_arn.clone(),
+    );
+    let audit = DynamoAuditLog::new(t.dynamo(), t.stack.table("audit"));
+    // A packer prints a slip: recorded, then opened.
+    PiiReader {
+        vault: &vault,
+        audit: &audit,
+        clock: clock.as_ref(),
+    }
+    .open(
+        "packer-7",
+        "print packing slip",
+        &seller,
+        &sealed[0],
+        PiiKind::Recipient,
+    )
+    .await
+    .unwrap()
+    .expect("sealed recipient");
+    // Someone opens another order's PII around the reader: KMS sees it, the audit log does not.
+    vault
+        .open(&seller, &sealed[1], PiiKind::Recipient)
+        .await
+        .unwrap();
+    assert_eq!(trail.recorded("Decrypt"), 2);
+
+    // A buyer asks for deletion of a third order.
+    let redactor = t.pii_redactor(clock.clone());
+    t.deliver_deletion_requests(&[serde_json::json!({
+        "request_id": "buyer-req-9", "scope": "order", "seller_id": seller.as_str(),
+        "order_id": sealed[2].as_str(), "requested_by": "privacy@seller.example",
+    })
+    .to_string()])
+        .await;
+    assert_eq!(t.pump_deletion_requests(&redactor).await.completed, 1);
+
+    let reporter = t.audit_report(&via_trail, clock.clone());
+    let range = ReportRequest {
+        from: Some(started - Duration::hours(1)),
+        to: Some(clock.now() + Duration::minutes(1)),
+        format: Format::Json,
+    };
+    let before = reporter.run(&range).await.unwrap();
+    assert_eq!(before.totals.pii_opens, 2, "{:?}", before.pii_opens);
+    let opens: Vec<_> = before
+        .pii_opens
+        .iter()
+        .map(|o| {
+            (
+                o.order_id.clone().unwrap(),
+                o.actor.clone(),
+                o.outcome.as_str(),
+            )
+        })
+        .collect();
+    assert!(
+        opens.contains(&(sealed[0].to_string(), Some("packer-7".into()), "opened")),
+        "{opens:?}"
+    );
+    assert!(
+        opens.contains(&(sealed[1].to_string(), None, "opened")),
+        "{opens:?}"
+    );
+    assert_eq!(before.totals.pii_opens_unaccounted, 1);
+    let packer = before.pii_opens.iter().find(|o| o.accounted()).unwrap();
+    assert_eq!(packer.purpose.as_deref(), Some("print packing slip"));
+    assert_eq!(
+        packer.principal,
+        "arn:aws:iam::123456789012:user/packing-station"
+    );
+    assert_eq!(before.deletion_requests.len(), 1);
+    let d = &before.deletion_requests[0];
+    assert_eq!(
+        (d.request_id.as_str(), d.status, d.scope),
+        ("buyer-req-9", "completed", Some("order"))
+    );
+    assert!(
+        d.pii_items_deleted >= 1 && d.completed_at.is_some(),
+        "{d:?}"
+    );
+    assert_eq!(before.totals.orders_deleted_on_request, 1);
+    let held = vault.held(clock.now()).await.unwrap();
+    assert_eq!(before.pii_held.items, held.items);
+    assert!(before.pii_held.items > 0 && before.pii_held.items_past_due == 0);
+    let oldest = before.pii_held.oldest.as_ref().expect("oldest item");
+    assert!(oldest.purge_at > clock.now());
+
+    // Time travel past every purge date; the redactor runs; the report lists the purges.
+    t.sim.clock().advance(Duration::days(60));
+    let run = redactor.purge_run(&never).await.unwrap();
+    assert!(run.orders_purged > 0 && run.pii_past_due == 0, "{run:?}");
+    let after = reporter
+        .run(&ReportRequest {
+            to: Some(clock.now() + Duration::minutes(1)),
+            ..range
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        after.totals.orders_purged,
+        run.orders_purged + run.stragglers_purged
+    );
+    assert_eq!(
+        after.totals.pii_items_purged,
+        run.pii_items_deleted + d.pii_items_deleted
+    );
+    assert_eq!(after.pii_held.items, 0);
+    assert!(after.pii_held.oldest.is_none());
+    assert!(!after.cloudtrail.truncated);
+
+    // CSV: one row per line of the report, the same figures.
+    let csv = after.to_csv().unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let count = |section: &str| rows.iter().filter(|r| &r[0] == section).count() as u64;
+    assert_eq!(count("pii_open"), 2);
+    assert_eq!(count("purge"), after.totals.orders_purged + 1);
+    assert_eq!(count("deletion_request"), 1);
+    assert_eq!(count("pii_held"), 1);
+    // Nothing in either report is PII: ids, names of ours, dates and counts.
+    let text = format!(
+        "{}{}{csv}",
+        serde_json::to_string(&before).unwrap(),
+        serde_json::to_string(&after).unwrap()
+    );
+    let seeded = t.sim.seeded_pii_values();
+    assert!(!seeded.is_empty());
+    let leaked: Vec<_> = seeded
+        .iter()
+        .filter(|v| v.len() > 3 && text.contains(v.as_str()))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "{} seeded PII values in the report",
+        leaked.len()
+    );
+    assert!(Utc::now() > started - Duration::days(1));
+}
