@@ -3,12 +3,16 @@
 //! the day's orders placed, canceled, shipped and delivered, their `ORDER_CHANGE`
 //! notifications arriving late, twice or never on the notifications queue and handed to
 //! `order-events` as Lambda's event source mapping would; an evening sweep that recovers what
-//! never arrived. Then a check of what landed and of every log file for leaked PII.
+//! never arrived. Then the night, after time travel: `pii-redactor` (on a clock 60 days
+//! ahead) carries out deletion requests and purges every PII item past its date, and
+//! `audit-report` reads it all back (KMS opens from the CloudTrail stand-in, the audit log,
+//! the confirmations). Last, a check of what landed and of every log file for leaked PII.
 
 use crate::functions::{FunctionHost, Invocation, Invoker};
 use crate::moto::Moto;
 use crate::queues::{EventSource, batch_item_failures, drain_bodies};
 use crate::resources::{Credentials, Provisioned, provision, scan_all};
+use crate::trail::TrailStandIn;
 use crate::{log_dir, repo_root};
 use serde::Serialize;
 use spapi_sim::{DeliveryKnobs, OrderEvent, SimConfig, SimHandle, Simulator};
@@ -87,6 +91,19 @@ pub struct DaySummary {
     pub invocations: usize,
     pub search_orders_calls: u64,
     pub lwa_token_calls: u64,
+    /// The night, 60 days on: orders whose PII the redactor purged (retention).
+    pub pii_purged: u64,
+    /// The redactor's self-check after its run: PII items still past their date. Must be 0.
+    pub pii_past_due: u64,
+    /// Deletion requests (one order, one seller's offboarding) confirmed, as the audit report
+    /// reads the confirmations back.
+    pub deletion_requests_completed: u64,
+    /// Sealed PII items left after the night (a raw scan).
+    pub pii_items_after_purge: usize,
+    /// The audit report of the whole run: KMS opens of the PII key CloudTrail recorded, and
+    /// purges it lists.
+    pub audit_report_pii_opens: u64,
+    pub audit_report_purges: u64,
     pub pii_values_checked: usize,
     pub pii_values_found_in_logs: usize,
     pub log_files: Vec<String>,
@@ -109,6 +126,9 @@ pub async fn run_day(opts: &DayOptions) -> Result<DaySummary, String> {
     }
     let moto = Moto::start(&logs)?;
     let sdk = moto.sdk_config().await;
+    // KMS and CloudTrail of every function go through the stand-in: it records each KMS call
+    // as CloudTrail would, for the audit report.
+    let trail = TrailStandIn::start(&moto.endpoint).await?;
     let config = sim_config(opts);
     let creds = Credentials::of(&config)?;
     let sim = Simulator::start(config, "127.0.0.1:0".parse().expect("loopback address"))
@@ -117,7 +137,9 @@ pub async fn run_day(opts: &DayOptions) -> Result<DaySummary, String> {
     let prefix = format!("fbm-{}", opts.run_name);
     let stack = provision(&sdk, &prefix, &creds).await?;
 
-    let mut env = moto.function_env();
+    let mut base_env = moto.function_env();
+    base_env.extend(trail.function_env());
+    let mut env = base_env.clone();
     env.extend(stack.order_sync_env(&sim.base_url(), &sim.lwa_token_url()));
     env.extend(
         [
@@ -132,11 +154,30 @@ pub async fn run_day(opts: &DayOptions) -> Result<DaySummary, String> {
     let mut host = FunctionHost::start(&logs)?;
     host.start_function("order-sync", &env)?;
     host.start_function("order-events", &events_env)?;
-    let result = the_day(&mut host, &sdk, &stack, &sim, opts).await;
+    let run_started = chrono::Utc::now();
+    let result = async {
+        let day = the_day(&mut host, &sdk, &stack, &sim, opts).await?;
+        // What the day left, counted before the night purges it.
+        let summary = inspect(&sdk, &stack, &sim, opts).await?;
+        let night = the_night(&mut host, &sdk, &stack, &base_env, run_started, &logs).await?;
+        Ok::<_, String>((day, summary, night))
+    }
+    .await;
     host.stop();
-    let day = result?;
-
-    let mut summary = inspect(&sdk, &stack, &sim, opts, &logs).await?;
+    let (day, mut summary, night) = result?;
+    summary.pii_purged = night.pii_purged;
+    summary.pii_past_due = night.pii_past_due;
+    summary.deletion_requests_completed = night.deletion_requests_completed;
+    summary.audit_report_pii_opens = night.audit_report_pii_opens;
+    summary.audit_report_purges = night.audit_report_purges;
+    summary.pii_items_after_purge =
+        scan_all(&aws_sdk_dynamodb::Client::new(&sdk), stack.table("pii"))
+            .await?
+            .len();
+    let (log_files, pii_values, found) = scan_logs(&logs, &sim.seeded_pii_values())?;
+    summary.log_files = log_files;
+    summary.pii_values_checked = pii_values;
+    summary.pii_values_found_in_logs = found;
     summary.invocations = day.sweep_invocations;
     summary.orders_ingested_by_morning_sweep = day.morning_stored;
     summary.orders_recovered_by_evening_sweep = day.evening_stored;
@@ -179,11 +220,7 @@ async fn the_day(
     sim: &SimHandle,
     opts: &DayOptions,
 ) -> Result<DayFigures, String> {
-    let event: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(repo_root().join("events/order-sync/scheduled.json"))
-            .map_err(|e| e.to_string())?,
-    )
-    .map_err(|e| e.to_string())?;
+    let event = read_event("events/order-sync/scheduled.json")?;
     let (morning_invocations, morning_stored) = sweep(host, &event).await?;
 
     // The day. Changes are stamped five minutes before they are announced: notifications
@@ -239,6 +276,164 @@ async fn the_day(
         changes,
         delivered,
     })
+}
+
+/// How far the night jumps: past every purge date the day's orders can have.
+const TIME_TRAVEL: chrono::Duration = chrono::Duration::days(60);
+
+struct NightFigures {
+    pii_purged: u64,
+    pii_past_due: u64,
+    deletion_requests_completed: u64,
+    audit_report_pii_opens: u64,
+    audit_report_purges: u64,
+}
+
+/// The night, on a clock [`TIME_TRAVEL`] ahead: deletion requests (one order, the last
+/// seller's offboarding) through the deletion-requests queue to the real `pii-redactor`, a
+/// scheduled purge run, then `audit-report` over the whole run, written next to the logs as
+/// `audit-report.json` and `audit-report.csv`.
+async fn the_night(
+    host: &mut FunctionHost,
+    sdk: &aws_config::SdkConfig,
+    stack: &Provisioned,
+    base_env: &[(String, String)],
+    run_started: chrono::DateTime<chrono::Utc>,
+    logs: &std::path::Path,
+) -> Result<NightFigures, String> {
+    let mut env = base_env.to_vec();
+    env.extend(
+        [
+            (
+                "LOCAL_CLOCK_OFFSET_SECONDS",
+                TIME_TRAVEL.num_seconds().to_string(),
+            ),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
+            ("AWS_LAMBDA_LOG_LEVEL", "INFO".to_owned()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    let mut redactor_env = env.clone();
+    redactor_env.extend(stack.pii_redactor_env());
+    host.start_function("pii-redactor", &redactor_env)?;
+    let mut report_env = env;
+    report_env.extend(stack.audit_report_env());
+    host.start_function("audit-report", &report_env)?;
+
+    // Deletion requests: one order of the first seller holding PII, and the last seller.
+    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+    let sealed = scan_all(&dynamo, stack.table("pii")).await?;
+    let mut keys: Vec<String> = sealed
+        .iter()
+        .filter_map(|i| i.get("seller_order")?.as_s().ok().cloned())
+        .collect();
+    keys.sort();
+    let first = keys.first().ok_or("no sealed PII after the day")?;
+    let (seller, order) = first.split_once('#').ok_or("malformed seller_order")?;
+    let last_seller = keys
+        .last()
+        .and_then(|k| k.split_once('#'))
+        .map(|(s, _)| s)
+        .filter(|s| *s != seller)
+        .ok_or("a second seller holding PII")?;
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let queue = stack.queue("deletion-requests");
+    for body in [
+        serde_json::json!({"request_id": "local-buyer-request-1", "scope": "order", "seller_id": seller, "order_id": order, "requested_by": "privacy-desk"}),
+        serde_json::json!({"request_id": "local-offboarding-1", "scope": "seller", "seller_id": last_seller, "requested_by": "operator"}),
+    ] {
+        sqs.send_message()
+            .queue_url(queue)
+            .message_body(body.to_string())
+            .send()
+            .await
+            .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
+    }
+    let invoker = host.invoker();
+    EventSource::new(sqs.clone(), queue)
+        .pump(
+            |event| {
+                let invoker = invoker.clone();
+                async move {
+                    match invoker.invoke("pii-redactor", &event).await? {
+                        Invocation::Ok(resp) => Ok(batch_item_failures(&resp)),
+                        Invocation::FunctionError {
+                            error_type,
+                            message,
+                        } => Err(format!("pii-redactor failed: {error_type}: {message}")),
+                    }
+                }
+            },
+            false,
+        )
+        .await?;
+
+    // The scheduled purge run, until a run reports itself complete.
+    let schedule = read_event("events/pii-redactor/purge.json")?;
+    let mut pii_purged = 0;
+    let mut pii_past_due = None;
+    for _ in 0..5 {
+        match host.invoke("pii-redactor", &schedule).await? {
+            Invocation::Ok(run) => {
+                pii_purged += run["orders_purged"].as_u64().unwrap_or(0)
+                    + run["stragglers_purged"].as_u64().unwrap_or(0);
+                if run["complete"] == true {
+                    pii_past_due = run["pii_past_due"].as_u64();
+                    break;
+                }
+            }
+            Invocation::FunctionError {
+                error_type,
+                message,
+            } => {
+                return Err(format!(
+                    "pii-redactor purge run failed: {error_type}: {message}"
+                ));
+            }
+        }
+    }
+    let pii_past_due = pii_past_due.ok_or("the purge run never completed in 5 runs")?;
+
+    // The auditor's view of the whole run.
+    let range = serde_json::json!({
+        "from": run_started - chrono::Duration::hours(1),
+        "to": chrono::Utc::now() + TIME_TRAVEL + chrono::Duration::days(1),
+    });
+    let mut report = serde_json::Value::Null;
+    for format in ["json", "csv"] {
+        let mut request = range.clone();
+        request["format"] = format.into();
+        let answer = match host.invoke("audit-report", &request).await? {
+            Invocation::Ok(answer) => answer,
+            Invocation::FunctionError {
+                error_type,
+                message,
+            } => return Err(format!("audit-report failed: {error_type}: {message}")),
+        };
+        let file = logs.join(format!("audit-report.{format}"));
+        let text = match format {
+            "csv" => answer["body"].as_str().unwrap_or_default().to_owned(),
+            _ => serde_json::to_string_pretty(&answer).map_err(|e| e.to_string())?,
+        };
+        std::fs::write(&file, text).map_err(|e| format!("{}: {e}", file.display()))?;
+        if format == "json" {
+            report = answer;
+        }
+    }
+    let total = |k: &str| report["totals"][k].as_u64().unwrap_or(0);
+    Ok(NightFigures {
+        pii_purged,
+        pii_past_due,
+        deletion_requests_completed: total("deletion_requests_completed"),
+        audit_report_pii_opens: total("pii_opens"),
+        audit_report_purges: total("orders_purged"),
+    })
+}
+
+fn read_event(path: &str) -> Result<serde_json::Value, String> {
+    let text =
+        std::fs::read_to_string(repo_root().join(path)).map_err(|e| format!("{path}: {e}"))?;
+    serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))
 }
 
 /// Scheduled `order-sync` runs until no seller's sweep is paused. Returns the invocations and
@@ -352,13 +547,12 @@ fn batch_figures(log: &std::path::Path) -> Result<std::collections::BTreeMap<Str
     Ok(sums)
 }
 
-/// Count what landed, check the sealed items, and scan every log file for seeded PII.
+/// Count what landed and check the sealed items.
 async fn inspect(
     sdk: &aws_config::SdkConfig,
     stack: &Provisioned,
     sim: &SimHandle,
     opts: &DayOptions,
-    logs: &std::path::Path,
 ) -> Result<DaySummary, String> {
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
     let orders = scan_all(&dynamo, stack.table("orders")).await?;
@@ -376,7 +570,6 @@ async fn inspect(
                 .is_some_and(|s| s == "held")
         })
         .count();
-    let (log_files, pii_values, found) = scan_logs(logs, &sim.seeded_pii_values())?;
     let stats = serde_json::to_value(sim.stats()).map_err(|e| e.to_string())?;
     let calls = |op: &str| -> u64 {
         stats["operations"][op]
@@ -416,9 +609,15 @@ async fn inspect(
         invocations: 0,
         search_orders_calls: calls("searchOrders"),
         lwa_token_calls: calls("lwaToken"),
-        pii_values_checked: pii_values,
-        pii_values_found_in_logs: found,
-        log_files,
+        pii_purged: 0,
+        pii_past_due: 0,
+        deletion_requests_completed: 0,
+        pii_items_after_purge: 0,
+        audit_report_pii_opens: 0,
+        audit_report_purges: 0,
+        pii_values_checked: 0,
+        pii_values_found_in_logs: 0,
+        log_files: Vec::new(),
         elapsed_s: 0.0,
     })
 }

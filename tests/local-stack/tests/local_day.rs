@@ -1,6 +1,6 @@
-//! The local run end to end: the real `order-sync` and `order-events` binaries under
-//! `cargo lambda watch`, moto and the simulator; then every log file is scanned for every
-//! seeded PII value.
+//! The local run end to end: the real `order-sync`, `order-events`, `pii-redactor` and
+//! `audit-report` binaries under `cargo lambda watch`, moto, the simulator and the CloudTrail
+//! stand-in; then every log file is scanned for every seeded PII value.
 
 use local_stack::day::{DayOptions, run_day};
 
@@ -45,6 +45,23 @@ async fn a_local_day_through_the_real_binary_ingests_every_order_and_logs_no_pii
     assert_eq!(summary.pii_items_with_readable_attributes, 0);
     assert!(summary.pii_values_checked >= 90, "{summary:?}");
     assert_eq!(summary.pii_values_found_in_logs, 0, "{summary:?}");
+    // The night, 60 days on: every PII item purged by the real redactor, its self-check
+    // clean; both deletion requests confirmed; the audit report saw the purges.
+    assert!(summary.pii_purged > 0, "{summary:?}");
+    assert_eq!(summary.pii_past_due, 0, "{summary:?}");
+    assert_eq!(summary.pii_items_after_purge, 0, "{summary:?}");
+    assert_eq!(summary.deletion_requests_completed, 2, "{summary:?}");
+    assert!(
+        summary.audit_report_purges >= summary.pii_purged,
+        "{summary:?}"
+    );
+    assert!(
+        summary
+            .log_files
+            .iter()
+            .any(|f| f.ends_with("pii-redactor.log")),
+        "{summary:?}"
+    );
     // The function really ran and logged its SP-API calls.
     let log = std::fs::read_to_string(
         summary

@@ -7,7 +7,7 @@ use local_stack::day::{DayOptions, run_day};
 async fn main() -> std::process::ExitCode {
     let opts = DayOptions::default();
     eprintln!(
-        "local stack: moto server, SP-API simulator ({} sellers x {} orders, {} more each during the day), order-sync and order-events under cargo lambda watch",
+        "local stack: moto server, SP-API simulator ({} sellers x {} orders, {} more each during the day), CloudTrail stand-in, order-sync, order-events, pii-redactor and audit-report under cargo lambda watch",
         opts.sellers, opts.orders_per_seller, opts.new_orders_per_seller
     );
     match run_day(&opts).await {
@@ -61,6 +61,18 @@ async fn main() -> std::process::ExitCode {
                 s.search_orders_calls, s.lwa_token_calls
             );
             eprintln!(
+                "night, 60 days on: orders purged / PII past due / items left: {} / {} / {}",
+                s.pii_purged, s.pii_past_due, s.pii_items_after_purge
+            );
+            eprintln!(
+                "deletion requests completed    : {}",
+                s.deletion_requests_completed
+            );
+            eprintln!(
+                "audit report: KMS opens / purges: {} / {} (audit-report.json, .csv)",
+                s.audit_report_pii_opens, s.audit_report_purges
+            );
+            eprintln!(
                 "seeded PII values found in logs: {} of {} checked",
                 s.pii_values_found_in_logs, s.pii_values_checked
             );
@@ -71,7 +83,10 @@ async fn main() -> std::process::ExitCode {
             let ok = s.orders_ingested == s.orders_at_amazon
                 && s.notifications_dead_lettered == 0
                 && s.pii_values_found_in_logs == 0
-                && s.pii_items_with_readable_attributes == 0;
+                && s.pii_items_with_readable_attributes == 0
+                && s.pii_past_due == 0
+                && s.pii_items_after_purge == 0
+                && s.deletion_requests_completed == 2;
             #[allow(clippy::print_stdout)] // the summary line is this program's output
             {
                 println!("{}", serde_json::to_string(&s).expect("summary serializes"));
