@@ -1,5 +1,5 @@
 // The suite in one stack: keys, tables, secrets, queues, order intake by notification
-// (order-events) and by schedule (order-sync), alarms.
+// (order-events) and by schedule (order-sync), the PII lifecycle, the audit report, alarms.
 import { join } from 'node:path';
 import {
   Arn,
@@ -22,6 +22,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { IntakeAlarms } from './alarms.ts';
+import { AuditReport } from './audit-report.ts';
 import { PiiLifecycle } from './pii-lifecycle.ts';
 import { WorkQueue } from './queues.ts';
 import { SuiteFunction } from './suite-function.ts';
@@ -61,6 +62,7 @@ export class FulfillmentStack extends Stack {
   readonly notifications: WorkQueue;
   readonly stock: WorkQueue;
   readonly piiLifecycle: PiiLifecycle;
+  readonly auditReport: AuditReport;
 
   constructor(scope: Construct, id: string, props: FulfillmentStackProps) {
     super(scope, id, props);
@@ -284,6 +286,14 @@ export class FulfillmentStack extends Stack {
       auditLogDays: props.auditLogDays ?? 400,
     });
 
+    // On demand only: an auditor or operator invokes it with {"from", "to", "format"}.
+    this.auditReport = new AuditReport(this, 'AuditReport', {
+      manifestPath: WORKSPACE_MANIFEST,
+      tables: this.tables,
+      dataKey: this.dataKey,
+      piiKey: this.piiKey,
+    });
+
     new IntakeAlarms(this, 'Alarms', {
       topic: alarmTopic,
       orderSync: orderSyncFn,
@@ -305,6 +315,10 @@ export class FulfillmentStack extends Stack {
       description: 'Send deletion requests here (by order or by seller); confirmations land in the control table',
     });
     new CfnOutput(this, 'PiiRedactorFunctionName', { value: this.piiLifecycle.redactor.fn.functionName });
+    new CfnOutput(this, 'AuditReportFunctionName', {
+      value: this.auditReport.reporter.fn.functionName,
+      description: 'Invoke with {"from", "to", "format": "json" | "csv"} for the audit report of a range',
+    });
     new CfnOutput(this, 'TrailBucketName', { value: this.piiLifecycle.trailBucket.bucketName });
     new CfnOutput(this, 'AlarmTopicArn', { value: alarmTopic.topicArn });
     for (const [id, { table }] of Object.entries(this.tables.byId)) {

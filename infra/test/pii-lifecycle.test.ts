@@ -8,7 +8,7 @@ import { FulfillmentStack } from '../lib/fulfillment-stack.ts';
 import { NO_BUNDLING, asList, onlyOne, resourcesOf, statementsOf, synthesized } from './helpers.ts';
 
 const redactorFn = (): [string, any] =>
-  onlyOne('AWS::Lambda::Function', (r) => r.Properties.Environment.Variables.AUDIT_TABLE !== undefined);
+  onlyOne('AWS::Lambda::Function', (r) => r.Properties.Environment.Variables.DELETION_DLQ_URL !== undefined);
 
 test('pii-redactor: never opens PII, audit writes are append-only, refresh tokens only deleted', () => {
   const statements = statementsOf('PiiLifecyclePiiRedactor');

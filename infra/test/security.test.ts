@@ -115,10 +115,10 @@ test('secrets are referenced by ARN and no secret value is in the template', () 
   assert.deepEqual(JSON.parse(secret.Properties.SecretString), {}, 'an empty shape, filled by the operator');
   assert.ok(secret.Properties.KmsKeyId, 'encrypted with the data key');
   const functions = Object.values(resourcesOf('AWS::Lambda::Function'));
-  assert.equal(functions.length, 3);
+  assert.equal(functions.length, 4);
   for (const fn of functions) {
     const env = fn.Properties.Environment.Variables;
-    // The intake functions name the app secret by ARN; the redactor needs none.
+    // The intake functions name the app secret by ARN; the redactor and the report need none.
     if (env.SPAPI_ENDPOINT) assert.deepEqual(env.LWA_APP_SECRET_ID, { Ref: secretId });
     for (const name of Object.keys(env)) {
       assert.doesNotMatch(name, /SECRET$|TOKEN|PASSWORD/, `${name} must not carry a secret value`);

@@ -16,6 +16,7 @@ use crate::ports::{
     PurgeScope, SealedFilter, Secrets, SellerRegistry,
 };
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, stream};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -23,6 +24,8 @@ use std::collections::BTreeSet;
 pub const REDACTOR: &str = "pii-redactor";
 /// Orders read from the index at a time.
 const PAGE: u32 = 100;
+/// Orders purged at once: each is a handful of small DynamoDB calls, mostly waiting.
+const CONCURRENCY: usize = 16;
 /// Passes over an offboarded seller's PII: intake already under way when the registry entry
 /// went can still seal one more order.
 const SELLER_PASSES: usize = 3;
@@ -107,28 +110,33 @@ impl PiiLifecycle<'_> {
                 let fresh: Vec<_> = due
                     .into_iter()
                     .filter(|d| seen.insert(d.order_id.clone()))
+                    .map(|d| (d.seller_id, d.order_id))
                     .collect();
                 if fresh.is_empty() {
                     break;
                 }
-                for d in fresh {
-                    if out_of_time() {
-                        report.complete = false;
-                        break 'sellers;
-                    }
-                    self.purge_one(&d.seller_id, &d.order_id, now, &mut report, false)
-                        .await;
+                if !self
+                    .purge_batch(fresh, now, &mut report, false, out_of_time)
+                    .await
+                {
+                    report.complete = false;
+                    break 'sellers;
                 }
             }
         }
         if report.complete {
-            for s in self.vault.sealed_orders(SealedFilter::PastDue(now)).await? {
-                if out_of_time() {
-                    report.complete = false;
-                    break;
-                }
-                self.purge_one(&s.seller_id, &s.order_id, now, &mut report, true)
-                    .await;
+            let stragglers = self
+                .vault
+                .sealed_orders(SealedFilter::PastDue(now))
+                .await?
+                .into_iter()
+                .map(|s| (s.seller_id, s.order_id))
+                .collect();
+            if !self
+                .purge_batch(stragglers, now, &mut report, true, out_of_time)
+                .await
+            {
+                report.complete = false;
             }
         }
         report.pii_past_due = self.self_check(now).await?;
@@ -157,29 +165,47 @@ impl PiiLifecycle<'_> {
         Ok(past_due)
     }
 
-    async fn purge_one(
+    /// Purge a batch of orders, [`CONCURRENCY`] at a time. Returns false when it stopped
+    /// for time (orders it had started are finished; the rest wait for the next run).
+    async fn purge_batch(
         &self,
-        seller: &SellerId,
-        order: &AmazonOrderId,
+        batch: Vec<(SellerId, AmazonOrderId)>,
         now: DateTime<Utc>,
         report: &mut PurgeReport,
         straggler: bool,
-    ) {
-        match self.purge_order(seller, order, now).await {
-            Ok((deleted, marked)) => {
-                report.pii_items_deleted += deleted as u64;
-                match marked {
-                    Marked::Moved if deleted == 0 => report.orders_moved_on += 1,
-                    _ if straggler => report.stragglers_purged += 1,
-                    _ => report.orders_purged += 1,
+        out_of_time: &(dyn Fn() -> bool + Sync),
+    ) -> bool {
+        let outcomes: Vec<_> = stream::iter(batch)
+            .map(|(seller, order)| async move {
+                if out_of_time() {
+                    return None;
                 }
-            }
-            Err(e) => {
-                // Counted and left for the next run; the self-check reports it if it stays.
-                report.failures += 1;
-                tracing::warn!(seller_id = %seller, order_id = %order, error_kind = e.kind(), error = %e, "purge of one order failed");
+                let outcome = self.purge_order(&seller, &order, now).await;
+                if let Err(e) = &outcome {
+                    // Counted and left for the next run; the self-check reports it if it stays.
+                    tracing::warn!(seller_id = %seller, order_id = %order, error_kind = e.kind(), error = %e, "purge of one order failed");
+                }
+                Some(outcome)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        let mut finished = true;
+        for outcome in outcomes {
+            match outcome {
+                None => finished = false,
+                Some(Ok((deleted, marked))) => {
+                    report.pii_items_deleted += deleted as u64;
+                    match marked {
+                        Marked::Moved if deleted == 0 => report.orders_moved_on += 1,
+                        _ if straggler => report.stragglers_purged += 1,
+                        _ => report.orders_purged += 1,
+                    }
+                }
+                Some(Err(_)) => report.failures += 1,
             }
         }
+        finished
     }
 
     /// Retention purge of one order: past-due items, then the record, then the audit event.

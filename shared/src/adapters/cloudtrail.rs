@@ -28,7 +28,8 @@ pub struct CloudTrailAccessTrail {
     client: Client,
     /// The PII key's ARN: the only key whose opens count.
     pii_key_arn: String,
-    /// Opens read at most per report, so that a run stays within its Lambda's time.
+    /// Events read at most per report (every `Decrypt` in the account counts, not only the
+    /// PII key's): 100 a second, so that a run stays within its Lambda's time.
     max_events: usize,
 }
 
@@ -154,6 +155,7 @@ impl AccessTrail for CloudTrailAccessTrail {
                 message: e.to_string(),
             })?;
         let mut next: Option<String> = None;
+        let mut scanned = 0;
         loop {
             let page = self
                 .client
@@ -169,6 +171,7 @@ impl AccessTrail for CloudTrailAccessTrail {
                     operation: "LookupEvents",
                     message: aws_sdk_cloudtrail::error::DisplayErrorContext(&e).to_string(),
                 })?;
+            scanned += page.events().len();
             for event in page.events() {
                 let listed_id = event.event_id().unwrap_or("unknown");
                 let Some(raw) = event.cloud_trail_event() else {
@@ -188,7 +191,7 @@ impl AccessTrail for CloudTrailAccessTrail {
             if next.is_none() {
                 break;
             }
-            if read.opens.len() >= self.max_events {
+            if scanned >= self.max_events {
                 read.truncated = true;
                 break;
             }
