@@ -7,7 +7,7 @@ VENV := .venv
 PY_PINS := moto[server]==5.2.5 boto3 cargo-lambda==1.9.2 cfn-lint==1.51.0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup run test test-rust test-infra fmt-check lint bench bench-sdk-call clean
+.PHONY: setup run test test-rust test-infra fmt-check lint bench bench-sdk-call bench-purge clean
 
 setup: $(VENV)/.installed infra/node_modules/.installed
 
@@ -57,6 +57,14 @@ bench: setup
 # request, CPU time of the calling thread, release build, against moto. Last line: one JSON object.
 bench-sdk-call: setup
 	cargo run --quiet --release -p local-stack --bin bench-sdk-call
+
+# pii-redactor's purge throughput: 100,000 due orders (PURGE_BENCH_ORDERS to change) seeded
+# into moto, purged by the release binary as one Lambda process. Orders per second, CPU and
+# DynamoDB calls per order, peak RSS. Last line: one JSON object.
+bench-purge: setup
+	cargo lambda build --release --bin pii-redactor --output-format zip
+	cargo build --quiet -p local-stack --bin bench-purge
+	cargo run --quiet -p local-stack --bin bench-purge
 
 clean:
 	rm -rf target/local-stack infra/cdk.out

@@ -152,13 +152,25 @@ impl OrderIntake<'_> {
                 self.stock.publish(&change).await?;
                 intake.stock_change = Some(change.kind);
             }
+            // The items held: what was sealed before (still held) and what was sealed now.
+            let mut sealed_kinds: Vec<String> = match stored.as_ref() {
+                Some(s) if held && s.pii.state == PiiState::Held => s.pii.sealed_kinds.clone(),
+                _ => Vec::new(),
+            };
+            if held {
+                for kind in fetched.pii.kinds() {
+                    if !sealed_kinds.iter().any(|k| k == kind.as_str()) {
+                        sealed_kinds.push(kind.as_str().to_owned());
+                    }
+                }
+            }
             let expected = stored.as_ref().map(|s| s.version);
-            if self
-                .orders
-                .save(&merged, PiiStatus { state, purge_at }, expected)
-                .await?
-                .is_some()
-            {
+            let status = PiiStatus {
+                state,
+                purge_at,
+                sealed_kinds,
+            };
+            if self.orders.save(&merged, status, expected).await?.is_some() {
                 return Ok(intake);
             }
             // Someone (a warehouse move, another copy of this notification) wrote first.

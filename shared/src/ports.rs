@@ -43,10 +43,14 @@ impl Clock for OffsetClock {
 
 /// Where the order's PII stands and the date it must be gone by (kept for reports even when
 /// nothing is held).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PiiStatus {
     pub state: PiiState,
     pub purge_at: DateTime<Utc>,
+    /// The pii table's sort keys (`buyer`, `recipient`, label documents) of the items held:
+    /// the redactor deletes exactly these. Empty when none are held, or for records written
+    /// before the list existed (the vault then looks them up).
+    pub sealed_kinds: Vec<String>,
 }
 
 /// An order as stored: the facts, their revision, and where its PII stands.
@@ -64,6 +68,7 @@ pub struct HeldPii {
     pub seller_id: SellerId,
     pub order_id: AmazonOrderId,
     pub purge_at: DateTime<Utc>,
+    pub sealed_kinds: Vec<String>,
 }
 
 /// What marking an order's PII purged found.
@@ -181,10 +186,16 @@ pub trait PiiVault: Send + Sync {
 }
 
 /// Which of an order's sealed items a purge deletes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PurgeScope {
+    /// Every item, looked up in the pii table (a deletion request, a cancel).
     All,
-    PastDue(DateTime<Utc>),
+    /// Items whose own date is at or before `now`. `kinds`: the items the order's record
+    /// lists, deleted by key with no lookup; empty: look them up.
+    PastDue {
+        now: DateTime<Utc>,
+        kinds: Vec<String>,
+    },
 }
 
 /// Which sealed items [`PiiVault::sealed_orders`] looks for.
@@ -202,6 +213,8 @@ pub struct SealedOrder {
     pub seller_id: SellerId,
     pub order_id: AmazonOrderId,
     pub items: u32,
+    /// The matching items' sort keys.
+    pub kinds: Vec<String>,
 }
 
 /// What the pii table holds at a moment.

@@ -110,7 +110,7 @@ impl PiiLifecycle<'_> {
                 let fresh: Vec<_> = due
                     .into_iter()
                     .filter(|d| seen.insert(d.order_id.clone()))
-                    .map(|d| (d.seller_id, d.order_id))
+                    .map(|d| (d.seller_id, d.order_id, d.sealed_kinds))
                     .collect();
                 if fresh.is_empty() {
                     break;
@@ -130,7 +130,7 @@ impl PiiLifecycle<'_> {
                 .sealed_orders(SealedFilter::PastDue(now))
                 .await?
                 .into_iter()
-                .map(|s| (s.seller_id, s.order_id))
+                .map(|s| (s.seller_id, s.order_id, s.kinds))
                 .collect();
             if !self
                 .purge_batch(stragglers, now, &mut report, true, out_of_time)
@@ -169,18 +169,18 @@ impl PiiLifecycle<'_> {
     /// for time (orders it had started are finished; the rest wait for the next run).
     async fn purge_batch(
         &self,
-        batch: Vec<(SellerId, AmazonOrderId)>,
+        batch: Vec<(SellerId, AmazonOrderId, Vec<String>)>,
         now: DateTime<Utc>,
         report: &mut PurgeReport,
         straggler: bool,
         out_of_time: &(dyn Fn() -> bool + Sync),
     ) -> bool {
         let outcomes: Vec<_> = stream::iter(batch)
-            .map(|(seller, order)| async move {
+            .map(|(seller, order, kinds)| async move {
                 if out_of_time() {
                     return None;
                 }
-                let outcome = self.purge_order(&seller, &order, now).await;
+                let outcome = self.purge_order(&seller, &order, kinds, now).await;
                 if let Err(e) = &outcome {
                     // Counted and left for the next run; the self-check reports it if it stays.
                     tracing::warn!(seller_id = %seller, order_id = %order, error_kind = e.kind(), error = %e, "purge of one order failed");
@@ -213,11 +213,12 @@ impl PiiLifecycle<'_> {
         &self,
         seller: &SellerId,
         order: &AmazonOrderId,
+        kinds: Vec<String>,
         now: DateTime<Utc>,
     ) -> Result<(usize, Marked), RedactionError> {
         let deleted = self
             .vault
-            .purge(seller, order, PurgeScope::PastDue(now))
+            .purge(seller, order, PurgeScope::PastDue { now, kinds })
             .await?;
         let marked = self
             .orders
@@ -232,7 +233,8 @@ impl PiiLifecycle<'_> {
                 )
                 .await?;
         }
-        tracing::info!(seller_id = %seller, order_id = %order, items_deleted = deleted, marked = ?marked, "PII purged");
+        // The audit event is the record; the log keeps the run's totals (one line per run).
+        tracing::debug!(seller_id = %seller, order_id = %order, items_deleted = deleted, marked = ?marked, "PII purged");
         Ok((deleted, marked))
     }
 

@@ -32,6 +32,9 @@ struct OrderRecord {
     pii_state: String,
     /// The date the PII must be gone by (epoch seconds), kept for reports.
     pii_purge_at: i64,
+    /// The pii table's sort keys of the items held (the redactor deletes these by key).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pii_kinds: Vec<String>,
     /// Sparse key of the `pii_due` index: present only while PII is held.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pii_purge_due: Option<i64>,
@@ -67,6 +70,7 @@ impl OrderRecord {
         Ok(PiiStatus {
             state,
             purge_at: DateTime::from_timestamp(self.pii_purge_at, 0).unwrap_or_default(),
+            sealed_kinds: self.pii_kinds.clone(),
         })
     }
 }
@@ -135,6 +139,7 @@ impl OrderStore for DynamoOrderStore {
             pii_state: pii.state.as_str().to_owned(),
             pii_purge_at: pii.purge_at.timestamp(),
             pii_purge_due: held.then(|| pii.purge_at.timestamp()),
+            pii_kinds: if held { pii.sealed_kinds } else { Vec::new() },
             pii_purged_at: purged_at,
             pii_purge_reason: reason,
             open_ship_by: order
@@ -162,7 +167,7 @@ impl OrderStore for DynamoOrderStore {
             .key_condition_expression("seller_id = :s AND pii_purge_due <= :until")
             .expression_attribute_values(":s", s(seller.as_str()))
             .expression_attribute_values(":until", n(until.timestamp()))
-            .projection_expression("order_id, pii_purge_due")
+            .projection_expression("order_id, pii_purge_due, pii_kinds")
             .limit(limit.clamp(1, 1000) as i32)
             .send()
             .await
@@ -184,6 +189,11 @@ impl OrderStore for DynamoOrderStore {
                         seller_id: seller.clone(),
                         order_id,
                         purge_at,
+                        sealed_kinds: item
+                            .get("pii_kinds")
+                            .and_then(|v| v.as_l().ok())
+                            .map(|l| l.iter().filter_map(|k| k.as_s().ok().cloned()).collect())
+                            .unwrap_or_default(),
                     }),
                     _ => Err(StoreError::Corrupt {
                         what: format!("pii_due index entry of seller {seller}"),
@@ -208,7 +218,7 @@ impl OrderStore for DynamoOrderStore {
             .key("order_id", s(order.as_str()))
             .update_expression(
                 "SET pii_state = :purged, pii_purged_at = :at, pii_purge_reason = :reason, \
-                 version = version + :one REMOVE pii_purge_due",
+                 version = version + :one REMOVE pii_purge_due, pii_kinds",
             )
             .expression_attribute_values(":purged", s("purged"))
             .expression_attribute_values(":at", s(at.to_rfc3339()))

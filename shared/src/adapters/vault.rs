@@ -262,23 +262,30 @@ impl PiiVault for KmsPiiVault {
         order: &AmazonOrderId,
         scope: PurgeScope,
     ) -> Result<usize, VaultError> {
-        // Every kind the order has (buyer, recipient, label documents), keys only.
-        let out = self
-            .dynamo
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("seller_order = :so")
-            .expression_attribute_values(":so", AttributeValue::S(seller_order(seller, order)))
-            .projection_expression("kind")
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("Query", e))?;
+        let kinds: Vec<AttributeValue> = match &scope {
+            // The record says which items it holds: delete those by key, no lookup.
+            PurgeScope::PastDue { kinds, .. } if !kinds.is_empty() => {
+                kinds.iter().cloned().map(AttributeValue::S).collect()
+            }
+            // Every kind the order has (buyer, recipient, label documents), keys only.
+            _ => self
+                .dynamo
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("seller_order = :so")
+                .expression_attribute_values(":so", AttributeValue::S(seller_order(seller, order)))
+                .projection_expression("kind")
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("Query", e))?
+                .items()
+                .iter()
+                .filter_map(|item| item.get("kind").cloned())
+                .collect(),
+        };
         let mut deleted = 0;
-        for item in out.items() {
-            let Some(kind) = item.get("kind").cloned() else {
-                continue;
-            };
+        for kind in kinds {
             let delete = self
                 .dynamo
                 .delete_item()
@@ -291,11 +298,11 @@ impl PiiVault for KmsPiiVault {
                 .condition_expression(match scope {
                     PurgeScope::All => "attribute_exists(kind)",
                     // Re-sealed since with a later date: not ours to delete.
-                    PurgeScope::PastDue(_) => "attribute_exists(kind) AND pii_purge_at <= :now",
+                    PurgeScope::PastDue { .. } => "attribute_exists(kind) AND pii_purge_at <= :now",
                 });
-            let delete = match scope {
+            let delete = match &scope {
                 PurgeScope::All => delete,
-                PurgeScope::PastDue(now) => delete.expression_attribute_values(
+                PurgeScope::PastDue { now, .. } => delete.expression_attribute_values(
                     ":now",
                     AttributeValue::N(now.timestamp().to_string()),
                 ),
@@ -315,7 +322,7 @@ impl PiiVault for KmsPiiVault {
             .dynamo
             .scan()
             .table_name(&self.table)
-            .projection_expression("seller_order")
+            .projection_expression("seller_order, kind")
             .consistent_read(true);
         let scan = match &filter {
             SealedFilter::PastDue(now) => scan
@@ -335,20 +342,22 @@ impl PiiVault for KmsPiiVault {
             .try_collect()
             .await
             .map_err(|e| StoreError::dynamo("Scan", e))?;
-        let mut orders: std::collections::BTreeMap<String, u32> = Default::default();
+        let mut orders: std::collections::BTreeMap<String, Vec<String>> = Default::default();
         for item in &items {
-            if let Some(so) = item.get("seller_order").and_then(|v| v.as_s().ok()) {
-                *orders.entry(so.clone()).or_default() += 1;
+            let key = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+            if let (Some(so), Some(kind)) = (key("seller_order"), key("kind")) {
+                orders.entry(so).or_default().push(kind);
             }
         }
         orders
             .into_iter()
-            .map(|(so, items)| {
+            .map(|(so, kinds)| {
                 let (seller_id, order_id) = parse_seller_order(&so)?;
                 Ok(SealedOrder {
                     seller_id,
                     order_id,
-                    items,
+                    items: kinds.len() as u32,
+                    kinds,
                 })
             })
             .collect()

@@ -28,6 +28,8 @@ pub struct RuntimeApi {
 #[derive(Clone)]
 struct RuntimeState {
     first_poll: Arc<Mutex<Option<Instant>>>,
+    /// The time each invocation gets (Lambda's timeout).
+    timeout: std::time::Duration,
     queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Invocation>>>,
     pending: Arc<Mutex<BTreeMap<String, oneshot::Sender<serde_json::Value>>>>,
     next_id: Arc<Mutex<u64>>,
@@ -49,7 +51,7 @@ async fn next(State(st): State<RuntimeState>) -> Response {
     st.pending.lock().expect("lock").insert(id.clone(), reply);
     let deadline = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64 + 60_000)
+        .map(|d| (d + st.timeout).as_millis() as u64)
         .unwrap_or(0);
     (
         [
@@ -83,11 +85,17 @@ async fn answer(
 }
 
 impl RuntimeApi {
+    /// Invocations with a 60-second timeout.
     pub async fn start() -> Result<Self, String> {
+        Self::with_timeout(std::time::Duration::from_secs(60)).await
+    }
+
+    pub async fn with_timeout(timeout: std::time::Duration) -> Result<Self, String> {
         let (tx, rx) = mpsc::channel(16);
         let first_poll = Arc::new(Mutex::new(None));
         let state = RuntimeState {
             first_poll: first_poll.clone(),
+            timeout,
             queue: Arc::new(tokio::sync::Mutex::new(rx)),
             pending: Arc::default(),
             next_id: Arc::default(),
@@ -236,4 +244,60 @@ pub fn user_sys_ticks(pid: u32) -> Option<(u64, u64)> {
     let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     Some((f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?))
+}
+
+/// The release binary `cargo lambda build --release --bin <function> --output-format zip`
+/// leaves, and the size of its deploy zip. `BENCH_BINARY` names another build of the same
+/// function (e.g. with symbols, for a profiler).
+pub fn release_artifact(function: &str) -> Result<(std::path::PathBuf, u64), String> {
+    let zip = crate::repo_root()
+        .join("target/lambda")
+        .join(function)
+        .join("bootstrap.zip");
+    let size = std::fs::metadata(&zip)
+        .map_err(|e| {
+            format!(
+                "{}: {e} (run `cargo lambda build --release --bin {function} --output-format zip`)",
+                zip.display()
+            )
+        })?
+        .len();
+    let binary = std::env::var("BENCH_BINARY").map_or_else(
+        |_| {
+            crate::repo_root()
+                .join("target/x86_64-unknown-linux-gnu/release")
+                .join(function)
+        },
+        std::path::PathBuf::from,
+    );
+    if !binary.exists() {
+        return Err(format!("{} is missing", binary.display()));
+    }
+    Ok((binary, size))
+}
+
+/// The function binary itself, not under a wrapper, so that its start and its /proc figures
+/// are its own. Killed when the handle drops.
+pub fn spawn_function(
+    binary: &std::path::Path,
+    env: &[(String, String)],
+    log: &std::path::Path,
+) -> Result<tokio::process::Child, String> {
+    let out = std::fs::File::create(log).map_err(|e| e.to_string())?;
+    let err = out.try_clone().map_err(|e| e.to_string())?;
+    tokio::process::Command::new(binary)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("starting {}: {e}", binary.display()))
+}
+
+/// `v` to `digits` decimals, for figures meant to be read.
+pub fn round(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (v * f).round() / f
 }

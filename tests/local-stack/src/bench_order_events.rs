@@ -10,11 +10,13 @@
 //!    Lambda's event source mapping would run them: drain time against the quota-bound
 //!    minimum, and the 429s Amazon answered.
 
-use crate::bench::{CountingProxy, RuntimeApi, cpu_ns, peak_rss_kib};
+use crate::bench::{
+    CountingProxy, RuntimeApi, cpu_ns, peak_rss_kib, release_artifact, round, spawn_function,
+};
+use crate::log_dir;
 use crate::moto::Moto;
 use crate::queues::{EventSource, batch_item_failures};
 use crate::resources::{Credentials, provision, scan_all};
-use crate::{log_dir, repo_root};
 use serde::Serialize;
 use shared::config::{Env, OrderEventsConfig};
 use shared::handlers::order_events::OrderEventsHandler;
@@ -81,31 +83,8 @@ pub struct Figures {
     pub messages_received: u64,
 }
 
-/// The release binary cargo-lambda builds, and its deploy zip.
-fn artifact() -> Result<(std::path::PathBuf, u64), String> {
-    let dir = repo_root().join("target/lambda/order-events");
-    let zip = dir.join("bootstrap.zip");
-    let size = std::fs::metadata(&zip)
-        .map_err(|e| {
-            format!(
-                "{}: {e} (run `cargo lambda build --release --bin order-events --output-format zip`)",
-                zip.display()
-            )
-        })?
-        .len();
-    // BENCH_BINARY: another build of the same function (e.g. with symbols, for a profiler).
-    let binary = std::env::var("BENCH_BINARY").map_or_else(
-        |_| repo_root().join("target/x86_64-unknown-linux-gnu/release/order-events"),
-        std::path::PathBuf::from,
-    );
-    if !binary.exists() {
-        return Err(format!("{} is missing", binary.display()));
-    }
-    Ok((binary, size))
-}
-
 pub async fn run(opts: &BenchOptions) -> Result<Figures, String> {
-    let (binary, zip_bytes) = artifact()?;
+    let (binary, zip_bytes) = release_artifact("order-events")?;
     let logs = log_dir("bench");
     let moto = Moto::start(&logs)?;
     let sdk = moto.sdk_config().await;
@@ -150,7 +129,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Figures, String> {
             format!("http://127.0.0.1:{}", runtime.port),
         ));
         let started = Instant::now();
-        let mut process = spawn(&binary, &env, &logs.join(format!("cold-start-{i}.log")))?;
+        let mut process = spawn_function(&binary, &env, &logs.join(format!("cold-start-{i}.log")))?;
         let polled = loop {
             if let Some(t) = runtime.first_poll() {
                 break t;
@@ -180,7 +159,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Figures, String> {
         "AWS_LAMBDA_RUNTIME_API".into(),
         format!("http://127.0.0.1:{}", runtime.port),
     ));
-    let mut process = spawn(&binary, &env1, &logs.join("order-events.log"))?;
+    let mut process = spawn_function(&binary, &env1, &logs.join("order-events.log"))?;
     let pid = process.id().ok_or("order-events has no pid")?;
     // The first batch warms the process (LWA token, connection pools): not counted.
     let source = EventSource::new(sqs.clone(), stack.queue("notifications"));
@@ -277,31 +256,6 @@ pub async fn run(opts: &BenchOptions) -> Result<Figures, String> {
         ),
         messages_received: drain.messages,
     })
-}
-
-/// The function binary itself, not under a wrapper, so that its start and its /proc figures
-/// are its own. Killed when the handle drops.
-fn spawn(
-    binary: &std::path::Path,
-    env: &[(String, String)],
-    log: &std::path::Path,
-) -> Result<tokio::process::Child, String> {
-    let out = std::fs::File::create(log).map_err(|e| e.to_string())?;
-    let err = out.try_clone().map_err(|e| e.to_string())?;
-    tokio::process::Command::new(binary)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(std::process::Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("starting {}: {e}", binary.display()))
-}
-
-fn round(v: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    (v * f).round() / f
 }
 
 async fn scan_count(sdk: &aws_config::SdkConfig, table: &str) -> Result<usize, String> {

@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod bench_order_events;
+pub mod bench_purge;
 pub mod day;
 pub mod functions;
 pub mod moto;

@@ -46,6 +46,28 @@ async fn at_day_31_nothing_due_is_left_business_records_stay_and_a_second_run_ch
     let orders_before = t.scan("orders").await.len();
     let items_before = sealed(&t).await;
     assert!(!items_before.is_empty());
+    // Each held record lists exactly the items the pii table holds for it: the redactor
+    // deletes those by key.
+    for o in t.scan("orders").await {
+        if s(&o, "pii_state") != "held" {
+            assert!(!o.contains_key("pii_kinds"));
+            continue;
+        }
+        let key = format!("{}#{}", s(&o, "seller_id"), s(&o, "order_id"));
+        let mut listed: Vec<String> = o["pii_kinds"]
+            .as_l()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_s().unwrap().clone())
+            .collect();
+        listed.sort();
+        let held: Vec<String> = items_before
+            .iter()
+            .filter(|(so, _, _)| *so == key)
+            .map(|(_, kind, _)| kind.clone())
+            .collect();
+        assert_eq!(listed, held, "{key}");
+    }
     let redactor = t.pii_redactor(clock.clone());
 
     // Day 0: nothing is due yet.
