@@ -2,7 +2,7 @@
 //! `event = <time to the microsecond>#<random id>`, so a day's events sort by time and a
 //! write never replaces another.
 
-use super::{StoreError, is_condition_failure};
+use super::{StoreError, put_if};
 use crate::domain::AuditEvent;
 use crate::ports::AuditLog;
 use async_trait::async_trait;
@@ -50,24 +50,15 @@ impl AuditLog for DynamoAuditLog {
             event: format!("{}#{:016x}", time_key(event.at), rand::random::<u64>()),
             body: event.clone(),
         };
-        let item = serde_dynamo::to_item(&record).map_err(|e| StoreError::Corrupt {
-            what: format!("audit event {:?}: {e}", event.kind),
-        })?;
-        match self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            // Append-only: an event is never overwritten.
-            .condition_expression("attribute_not_exists(event)")
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict {
+        let what = || format!("audit event {:?}", event.kind);
+        // Append-only: an event is never overwritten.
+        let condition = "attribute_not_exists(event)";
+        if put_if(&self.client, &self.table, &record, condition, None, what).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict {
                 what: format!("audit event key {} taken", record.event),
-            }),
-            Err(e) => Err(StoreError::dynamo("PutItem", e)),
+            })
         }
     }
 

@@ -309,6 +309,19 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// The last day read from a CloudTrail that answers every request with `answer`.
+    async fn last_day_answered(answer: ResponseTemplate) -> Result<TrailRead, TrailError> {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(answer)
+            .mount(&server)
+            .await;
+        trail(&server)
+            .await
+            .pii_key_opens(Utc::now() - Duration::days(1), Utc::now())
+            .await
+    }
+
     #[tokio::test]
     async fn reads_every_page_and_keeps_only_opens_of_the_pii_key() {
         let server = MockServer::start().await;
@@ -407,21 +420,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_record_not_in_the_documented_format_is_an_error_naming_only_its_id() {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"Events": [{
-                "EventId": "e-bad",
-                "EventName": "Decrypt",
-                "EventTime": 1_790_000_000.0,
-                "CloudTrailEvent": "{\"eventID\": \"e-bad\", \"eventTime\": \"not a time\"}"
-            }]})))
-            .mount(&server)
-            .await;
-        let err = trail(&server)
-            .await
-            .pii_key_opens(Utc::now() - Duration::days(1), Utc::now())
-            .await
-            .unwrap_err();
+        let err = last_day_answered(ResponseTemplate::new(200).set_body_json(json!({"Events": [{
+            "EventId": "e-bad",
+            "EventName": "Decrypt",
+            "EventTime": 1_790_000_000.0,
+            "CloudTrailEvent": "{\"eventID\": \"e-bad\", \"eventTime\": \"not a time\"}"
+        }]})))
+        .await
+        .unwrap_err();
         assert!(
             matches!(&err, TrailError::Malformed { event_id, .. } if event_id == "e-bad"),
             "{err}"
@@ -431,19 +437,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_service_error_is_reported_with_its_operation() {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(400).set_body_json(json!({
-                "__type": "InvalidTimeRangeException",
-                "message": "Start time must be before end time"
-            })))
-            .mount(&server)
-            .await;
-        let err = trail(&server)
-            .await
-            .pii_key_opens(Utc::now() - Duration::days(1), Utc::now())
-            .await
-            .unwrap_err();
+        let err = last_day_answered(ResponseTemplate::new(400).set_body_json(json!({
+            "__type": "InvalidTimeRangeException",
+            "message": "Start time must be before end time"
+        })))
+        .await
+        .unwrap_err();
         assert!(
             matches!(
                 err,

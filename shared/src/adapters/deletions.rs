@@ -2,7 +2,7 @@
 //! `pk = deletion#<request_id>`, `sk = deletion`. Kept (no TTL): the confirmation is what an
 //! operator shows when asked whether a deletion was done.
 
-use super::{DynamoControl, StoreError, is_condition_failure, read_item};
+use super::{DynamoControl, StoreError, put_if, read_item};
 use crate::domain::{DeletionConfirmation, DeletionRequest, DeletionRequestId};
 use crate::ports::{DeletionLedger, DeletionStart};
 use async_trait::async_trait;
@@ -62,23 +62,9 @@ impl DynamoControl {
         c: &DeletionConfirmation,
         condition: &str,
     ) -> Result<bool, StoreError> {
-        let item =
-            serde_dynamo::to_item(DeletionRecord::of(c)).map_err(|e| StoreError::Corrupt {
-                what: format!("deletion request {}: {e}", c.request.request_id),
-            })?;
-        match self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(condition)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(StoreError::dynamo("PutItem", e)),
-        }
+        let what = || format!("deletion request {}", c.request.request_id);
+        let record = DeletionRecord::of(c);
+        put_if(&self.client, &self.table, &record, condition, None, what).await
     }
 }
 

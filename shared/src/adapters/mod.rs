@@ -96,18 +96,54 @@ pub(crate) async fn put_if_version<T: serde::Serialize>(
     read: Option<u64>,
     what: impl Fn() -> String,
 ) -> Result<bool, StoreError> {
+    match read {
+        None => {
+            put_if(
+                client,
+                table,
+                record,
+                "attribute_not_exists(version)",
+                None,
+                what,
+            )
+            .await
+        }
+        Some(v) => {
+            let read = aws_sdk_dynamodb::types::AttributeValue::N(v.to_string());
+            put_if(
+                client,
+                table,
+                record,
+                "version = :read",
+                Some((":read", read)),
+                what,
+            )
+            .await
+        }
+    }
+}
+
+/// Write `record` if `condition` holds (with at most one value). `Ok(false)`: it did not.
+/// `what` names the item (ids only) for errors.
+pub(crate) async fn put_if<T: serde::Serialize>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    record: &T,
+    condition: &str,
+    value: Option<(&str, aws_sdk_dynamodb::types::AttributeValue)>,
+    what: impl Fn() -> String,
+) -> Result<bool, StoreError> {
     let item = serde_dynamo::to_item(record).map_err(|e| StoreError::Corrupt {
         what: format!("{}: {e}", what()),
     })?;
-    let put = client.put_item().table_name(table).set_item(Some(item));
-    let put = match read {
-        None => put.condition_expression("attribute_not_exists(version)"),
-        Some(v) => put
-            .condition_expression("version = :read")
-            .expression_attribute_values(
-                ":read",
-                aws_sdk_dynamodb::types::AttributeValue::N(v.to_string()),
-            ),
+    let put = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(condition);
+    let put = match value {
+        Some((name, v)) => put.expression_attribute_values(name, v),
+        None => put,
     };
     match put.send().await {
         Ok(_) => Ok(true),

@@ -162,6 +162,33 @@ impl KmsPiiVault {
         }
     }
 
+    /// Every item of the pii table (attributes `projection` only; `filter` with its one
+    /// value `:v`), strongly consistent.
+    async fn scan(
+        &self,
+        projection: &str,
+        filter: Option<(&str, AttributeValue)>,
+    ) -> Result<Vec<std::collections::HashMap<String, AttributeValue>>, StoreError> {
+        let scan = self
+            .dynamo
+            .scan()
+            .table_name(&self.table)
+            .projection_expression(projection)
+            .consistent_read(true);
+        let scan = match filter {
+            Some((expression, value)) => scan
+                .filter_expression(expression)
+                .expression_attribute_values(":v", value),
+            None => scan,
+        };
+        scan.into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| StoreError::dynamo("Scan", e))
+    }
+
     fn kms_error<E, R>(
         operation: &'static str,
         order: &AmazonOrderId,
@@ -318,30 +345,28 @@ impl PiiVault for KmsPiiVault {
     }
 
     async fn sealed_orders(&self, filter: SealedFilter) -> Result<Vec<SealedOrder>, VaultError> {
-        let scan = self
-            .dynamo
-            .scan()
-            .table_name(&self.table)
-            .projection_expression("seller_order, kind")
-            .consistent_read(true);
-        let scan = match &filter {
-            SealedFilter::PastDue(now) => scan
-                .filter_expression("pii_purge_at <= :now")
-                .expression_attribute_values(
-                    ":now",
-                    AttributeValue::N(now.timestamp().to_string()),
-                ),
-            SealedFilter::Seller(seller) => scan
-                .filter_expression("begins_with(seller_order, :prefix)")
-                .expression_attribute_values(":prefix", AttributeValue::S(format!("{seller}#"))),
+        let items = match &filter {
+            SealedFilter::PastDue(now) => {
+                self.scan(
+                    "seller_order, kind",
+                    Some((
+                        "pii_purge_at <= :v",
+                        AttributeValue::N(now.timestamp().to_string()),
+                    )),
+                )
+                .await?
+            }
+            SealedFilter::Seller(seller) => {
+                self.scan(
+                    "seller_order, kind",
+                    Some((
+                        "begins_with(seller_order, :v)",
+                        AttributeValue::S(format!("{seller}#")),
+                    )),
+                )
+                .await?
+            }
         };
-        let items: Vec<_> = scan
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| StoreError::dynamo("Scan", e))?;
         let mut orders: std::collections::BTreeMap<String, Vec<String>> = Default::default();
         for item in &items {
             let key = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
@@ -372,18 +397,9 @@ impl PiiVault for KmsPiiVault {
             sealed_at: DateTime<Utc>,
         }
         // Keys and dates only: the report's reader may list the table, never its ciphertext.
-        let items: Vec<_> = self
-            .dynamo
-            .scan()
-            .table_name(&self.table)
-            .projection_expression("seller_order, kind, pii_purge_at, sealed_at")
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| StoreError::dynamo("Scan", e))?;
+        let items = self
+            .scan("seller_order, kind, pii_purge_at, sealed_at", None)
+            .await?;
         let mut summary = HeldPiiSummary::default();
         let mut orders = std::collections::BTreeSet::new();
         for item in items {

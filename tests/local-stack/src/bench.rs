@@ -2,7 +2,7 @@
 //! function process, its cold start, can be timed and batches fed to it back to back), a
 //! counting proxy in front of moto (AWS calls by operation), and process figures from /proc.
 
-use crate::proxy::{pass_on, serve};
+use crate::proxy::{LocalServer, Upstream};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -19,10 +19,9 @@ type Invocation = (serde_json::Value, oneshot::Sender<serde_json::Value>);
 
 /// The Runtime API side of one function process: invocations in, answers out.
 pub struct RuntimeApi {
-    pub port: u16,
+    server: LocalServer,
     first_poll: Arc<Mutex<Option<Instant>>>,
     invocations: mpsc::Sender<Invocation>,
-    stop: Option<oneshot::Sender<()>>,
 }
 
 #[derive(Clone)]
@@ -108,13 +107,16 @@ impl RuntimeApi {
                 post(|| async { StatusCode::ACCEPTED }),
             )
             .with_state(state);
-        let (port, stop) = serve(app).await?;
         Ok(Self {
-            port,
+            server: LocalServer::start(app).await?,
             first_poll,
             invocations: tx,
-            stop: Some(stop),
         })
+    }
+
+    /// What a function process's `AWS_LAMBDA_RUNTIME_API` is set to.
+    pub fn url(&self) -> String {
+        self.server.url()
     }
 
     /// When the process first asked for work.
@@ -135,29 +137,19 @@ impl RuntimeApi {
     }
 }
 
-impl Drop for RuntimeApi {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
 /// A reverse proxy in front of moto that counts AWS calls by `X-Amz-Target` (DynamoDB, KMS,
 /// SQS and Secrets Manager all name their operation there). It also keeps the function's
 /// connections open as AWS's endpoints do: moto answers every request with
 /// `Connection: close`, which would make each call of the measured process open a new TCP
 /// connection and put that cost in its CPU figure.
 pub struct CountingProxy {
-    pub port: u16,
+    server: LocalServer,
     counts: Arc<Mutex<BTreeMap<String, u64>>>,
-    stop: Option<oneshot::Sender<()>>,
 }
 
 #[derive(Clone)]
 struct ProxyState {
-    upstream: String,
-    http: reqwest::Client,
+    upstream: Upstream,
     counts: Arc<Mutex<BTreeMap<String, u64>>>,
 }
 
@@ -174,7 +166,8 @@ async fn forward(
         .unwrap_or("other")
         .to_owned();
     *st.counts.lock().expect("lock").entry(target).or_default() += 1;
-    pass_on(&st.http, &st.upstream, method, &uri, &headers, body)
+    st.upstream
+        .pass_on(method, &uri, &headers, body)
         .await
         .into_response()
 }
@@ -182,35 +175,23 @@ async fn forward(
 impl CountingProxy {
     pub async fn start(upstream: &str) -> Result<Self, String> {
         let counts = Arc::new(Mutex::new(BTreeMap::new()));
-        let state = ProxyState {
-            upstream: upstream.trim_end_matches('/').to_owned(),
-            http: reqwest::Client::new(),
+        let app = Router::new().fallback(forward).with_state(ProxyState {
+            upstream: Upstream::new(upstream),
             counts: counts.clone(),
-        };
-        let app = Router::new().fallback(forward).with_state(state);
-        let (port, stop) = serve(app).await?;
+        });
         Ok(Self {
-            port,
+            server: LocalServer::start(app).await?,
             counts,
-            stop: Some(stop),
         })
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.server.url()
     }
 
     /// Calls so far by operation, and clear.
     pub fn take_counts(&self) -> BTreeMap<String, u64> {
         std::mem::take(&mut *self.counts.lock().expect("lock"))
-    }
-}
-
-impl Drop for CountingProxy {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

@@ -124,10 +124,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Figures, String> {
     for i in 0..opts.cold_starts {
         let runtime = RuntimeApi::start().await?;
         let mut env = env.clone();
-        env.push((
-            "AWS_LAMBDA_RUNTIME_API".into(),
-            format!("http://127.0.0.1:{}", runtime.port),
-        ));
+        env.push(("AWS_LAMBDA_RUNTIME_API".into(), runtime.url()));
         let started = Instant::now();
         let mut process = spawn_function(&binary, &env, &logs.join(format!("cold-start-{i}.log")))?;
         let polled = loop {
@@ -155,10 +152,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Figures, String> {
         .await?;
     let runtime = RuntimeApi::start().await?;
     let mut env1 = env.clone();
-    env1.push((
-        "AWS_LAMBDA_RUNTIME_API".into(),
-        format!("http://127.0.0.1:{}", runtime.port),
-    ));
+    env1.push(("AWS_LAMBDA_RUNTIME_API".into(), runtime.url()));
     let mut process = spawn_function(&binary, &env1, &logs.join("order-events.log"))?;
     let pid = process.id().ok_or("order-events has no pid")?;
     // The first batch warms the process (LWA token, connection pools): not counted.

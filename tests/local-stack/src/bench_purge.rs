@@ -254,10 +254,7 @@ pub async fn run(opts: &PurgeBenchOptions) -> Result<PurgeFigures, String> {
     env.extend(stack.pii_redactor_env());
     env.extend(
         [
-            (
-                "AWS_LAMBDA_RUNTIME_API",
-                format!("http://127.0.0.1:{}", runtime.port),
-            ),
+            ("AWS_LAMBDA_RUNTIME_API", runtime.url()),
             ("AWS_LAMBDA_FUNCTION_NAME", "pii-redactor".to_owned()),
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".to_owned()),

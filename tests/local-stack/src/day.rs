@@ -349,24 +349,12 @@ async fn the_night(
             .await
             .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
     }
-    let invoker = host.invoker();
-    EventSource::new(sqs.clone(), queue)
-        .pump(
-            |event| {
-                let invoker = invoker.clone();
-                async move {
-                    match invoker.invoke("pii-redactor", &event).await? {
-                        Invocation::Ok(resp) => Ok(batch_item_failures(&resp)),
-                        Invocation::FunctionError {
-                            error_type,
-                            message,
-                        } => Err(format!("pii-redactor failed: {error_type}: {message}")),
-                    }
-                }
-            },
-            false,
-        )
-        .await?;
+    pump_to(
+        &host.invoker(),
+        &EventSource::new(sqs.clone(), queue),
+        "pii-redactor",
+    )
+    .await?;
 
     // The scheduled purge run, until a run reports itself complete.
     let schedule = read_event("events/pii-redactor/purge.json")?;
@@ -478,23 +466,7 @@ async fn pump_notifications(
     let source = EventSource::new(sqs.clone(), queue_url);
     let deadline = Instant::now() + std::time::Duration::from_secs(180);
     loop {
-        source
-            .pump(
-                |event| {
-                    let invoker = invoker.clone();
-                    async move {
-                        match invoker.invoke("order-events", &event).await? {
-                            Invocation::Ok(resp) => Ok(batch_item_failures(&resp)),
-                            Invocation::FunctionError {
-                                error_type,
-                                message,
-                            } => Err(format!("order-events failed: {error_type}: {message}")),
-                        }
-                    }
-                },
-                false,
-            )
-            .await?;
+        pump_to(&invoker, &source, "order-events").await?;
         let attrs = sqs
             .get_queue_attributes()
             .queue_url(queue_url)
@@ -519,6 +491,29 @@ async fn pump_notifications(
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
+}
+
+/// Lambda's event source mapping by hand, one pass: batches of `source` to the real
+/// `function`, its `batchItemFailures` left on the queue, until nothing is visible.
+async fn pump_to(invoker: &Invoker, source: &EventSource, function: &str) -> Result<(), String> {
+    source
+        .pump(
+            |event| {
+                let invoker = invoker.clone();
+                async move {
+                    match invoker.invoke(function, &event).await? {
+                        Invocation::Ok(resp) => Ok(batch_item_failures(&resp)),
+                        Invocation::FunctionError {
+                            error_type,
+                            message,
+                        } => Err(format!("{function} failed: {error_type}: {message}")),
+                    }
+                }
+            },
+            false,
+        )
+        .await?;
+    Ok(())
 }
 
 /// The figures of every "notification batch finished" line in `order-events`' log, summed.

@@ -6,8 +6,36 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use tokio::sync::oneshot;
 
+/// A router served on a free loopback port until this handle drops.
+pub struct LocalServer {
+    pub port: u16,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl LocalServer {
+    pub async fn start(app: Router) -> Result<Self, String> {
+        let (port, stop) = serve(app).await?;
+        Ok(Self {
+            port,
+            stop: Some(stop),
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
 /// Serve `app` on a free loopback port until the returned sender is dropped or fired.
-pub async fn serve(app: Router) -> Result<(u16, oneshot::Sender<()>), String> {
+async fn serve(app: Router) -> Result<(u16, oneshot::Sender<()>), String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
@@ -23,10 +51,36 @@ pub async fn serve(app: Router) -> Result<(u16, oneshot::Sender<()>), String> {
     Ok((port, stop))
 }
 
-/// Send the request on to `upstream` and hand back its answer. It keeps the caller's
-/// connection open as AWS's endpoints do: moto answers every request with
-/// `Connection: close`, which would make each call open a new TCP connection.
-pub async fn pass_on(
+/// Where a proxy sends what it does not answer itself (moto).
+#[derive(Clone)]
+pub struct Upstream {
+    url: String,
+    http: reqwest::Client,
+}
+
+impl Upstream {
+    pub fn new(url: &str) -> Self {
+        Self {
+            url: url.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Send the request on and hand back the answer. The caller's connection stays open as
+    /// with AWS's endpoints: moto answers every request with `Connection: close`, which would
+    /// make each call open a new TCP connection.
+    pub async fn pass_on(
+        &self,
+        method: Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> (StatusCode, HeaderMap, Bytes) {
+        pass_on(&self.http, &self.url, method, uri, headers, body).await
+    }
+}
+
+async fn pass_on(
     http: &reqwest::Client,
     upstream: &str,
     method: Method,

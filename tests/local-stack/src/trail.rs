@@ -7,7 +7,7 @@
 //! `AWS_ENDPOINT_URL_CLOUDTRAIL`.
 
 use crate::moto::REGION;
-use crate::proxy::{pass_on, serve};
+use crate::proxy::{LocalServer, Upstream};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -16,16 +16,14 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
-use tokio::sync::oneshot;
 
 /// The account moto reports.
 const ACCOUNT: &str = "123456789012";
 const LOOKUP: &str = "CloudTrail_20131101.LookupEvents";
 
 pub struct TrailStandIn {
-    pub port: u16,
+    server: LocalServer,
     records: Arc<Mutex<Vec<Recorded>>>,
-    stop: Option<oneshot::Sender<()>>,
 }
 
 #[derive(Clone)]
@@ -39,8 +37,7 @@ struct Recorded {
 
 #[derive(Clone)]
 struct TrailState {
-    upstream: String,
-    http: reqwest::Client,
+    upstream: Upstream,
     records: Arc<Mutex<Vec<Recorded>>>,
 }
 
@@ -59,8 +56,10 @@ async fn handle(
     if target == LOOKUP {
         return lookup(&st, &body).into_response();
     }
-    let (status, out, answer) =
-        pass_on(&st.http, &st.upstream, method, &uri, &headers, body.clone()).await;
+    let (status, out, answer) = st
+        .upstream
+        .pass_on(method, &uri, &headers, body.clone())
+        .await;
     if let Some(operation) = target.strip_prefix("TrentService.") {
         let record = record(operation, &headers, &body, status, &answer);
         st.records.lock().expect("lock").push(record);
@@ -217,22 +216,18 @@ impl TrailStandIn {
     /// Start in front of moto at `upstream`.
     pub async fn start(upstream: &str) -> Result<Self, String> {
         let records = Arc::new(Mutex::new(Vec::new()));
-        let state = TrailState {
-            upstream: upstream.trim_end_matches('/').to_owned(),
-            http: reqwest::Client::new(),
+        let app = Router::new().fallback(handle).with_state(TrailState {
+            upstream: Upstream::new(upstream),
             records: records.clone(),
-        };
-        let app = Router::new().fallback(handle).with_state(state);
-        let (port, stop) = serve(app).await?;
+        });
         Ok(Self {
-            port,
+            server: LocalServer::start(app).await?,
             records,
-            stop: Some(stop),
         })
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.server.url()
     }
 
     /// The environment that sends a function's KMS and CloudTrail calls here.
@@ -250,13 +245,5 @@ impl TrailStandIn {
             .iter()
             .filter(|r| r.name == operation)
             .count()
-    }
-}
-
-impl Drop for TrailStandIn {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
