@@ -350,3 +350,72 @@ fn more_than_30_retention_days_refuses_to_start() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_purge_run_beside_intake_leaves_every_record_agreeing_with_the_pii_table() {
+    let t = ingested("purge-beside-intake").await;
+    let clock = t.amazon_time();
+    // Forty days on, every shipped order's PII is due. Amazon reports parcels delivered only
+    // now: intake takes those orders in again (a late delivery never moves the date on, so
+    // intake purges their PII itself) while the redactor purges the same orders.
+    t.sim.clock().advance(Duration::days(40));
+    let mut delivered = Vec::new();
+    for i in 0..2 {
+        let seller = t.seller(i);
+        for o in t
+            .sim
+            .orders_in(seller.as_str(), "SHIPPED")
+            .into_iter()
+            .take(8)
+        {
+            assert!(t.sim.change_order(seller.as_str(), &o, OrderEvent::Deliver));
+            delivered.push(format!("{seller}#{o}"));
+        }
+    }
+    assert!(!delivered.is_empty());
+    t.sim.clock().advance(Duration::minutes(5));
+    let redactor = t.pii_redactor(clock.clone());
+    let sync = t.order_sync(100);
+    let (run, _) = tokio::join!(
+        redactor.purge_run(&never),
+        common::run_sync(&sync, serde_json::json!({}))
+    );
+    let run = run.unwrap();
+    assert!(run.orders_purged > 0, "{run:?}");
+
+    // Whatever the interleaving: a record says held exactly when the pii table holds its
+    // items, and those are not yet due; a purged record has none.
+    let now = clock.now().timestamp();
+    let items = sealed(&t).await;
+    for o in t.scan("orders").await {
+        let key = format!("{}#{}", s(&o, "seller_id"), s(&o, "order_id"));
+        let mine: Vec<_> = items.iter().filter(|(so, _, _)| *so == key).collect();
+        if s(&o, "pii_state") == "held" {
+            assert!(!mine.is_empty(), "{key} says held, holds nothing");
+            assert!(mine.iter().all(|(_, _, due)| *due > now), "{key}: {mine:?}");
+        } else {
+            assert!(
+                mine.is_empty(),
+                "{key} says {}, holds {mine:?}",
+                s(&o, "pii_state")
+            );
+        }
+    }
+    // The orders both writers went for: purged once, business record intact and delivered.
+    let orders = t.scan("orders").await;
+    for key in &delivered {
+        assert!(items.iter().all(|(so, _, _)| so != key), "{key} still holds PII");
+        let o = orders
+            .iter()
+            .find(|o| format!("{}#{}", s(o, "seller_id"), s(o, "order_id")) == *key)
+            .expect("business record kept");
+        assert_eq!(s(o, "pii_state"), "purged", "{key}");
+        assert!(o.contains_key("lines"), "{key}");
+    }
+    let again = redactor.purge_run(&never).await.unwrap();
+    assert_eq!(
+        (again.orders_purged, again.pii_past_due),
+        (0, 0),
+        "{again:?}"
+    );
+}
