@@ -197,6 +197,7 @@ export class FulfillmentStack extends Stack {
       ORDERS_TABLE: this.tables.get('orders').tableName,
       PII_TABLE: this.tables.get('pii').tableName,
       CONTROL_TABLE: this.tables.get('control').tableName,
+      AUDIT_TABLE: this.tables.get('audit').tableName,
       PII_KEY_ID: this.piiKey.keyArn,
       STOCK_QUEUE_URL: this.stock.queue.queueUrl,
       SPAPI_ENDPOINT: props.spapiEndpoint,
@@ -357,6 +358,12 @@ export class FulfillmentStack extends Stack {
         sid: 'SealAndPurgePii',
         actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
         resources: [this.tables.get('pii').tableArn],
+      }),
+      new iam.PolicyStatement({
+        // A purge on a cancel or a passed date goes on record. Append-only: PutItem alone.
+        sid: 'AppendAuditEvents',
+        actions: ['dynamodb:PutItem'],
+        resources: [this.tables.get('audit').tableArn],
       }),
       new iam.PolicyStatement({
         // Checkpoints, the seller registry, notification dedupe and the shared rate budget.

@@ -69,6 +69,15 @@ test('both intake functions can seal PII but never open it', () => {
   }
 });
 
+test('intake appends to the audit table and can change nothing in it', () => {
+  const audit = tableLogicalId('audit');
+  for (const fn of INTAKE) {
+    const onAudit = statementsOf(fn).filter((s) => mentions(s, audit));
+    assert.equal(onAudit.length, 1, fn);
+    assert.deepEqual(asList(onAudit[0].Action), ['dynamodb:PutItem'], fn);
+  }
+});
+
 test('intake writes the pii table and never reads it', () => {
   const pii = tableLogicalId('pii');
   const reads = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:*'];

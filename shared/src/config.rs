@@ -166,6 +166,8 @@ pub struct IntakeConfig {
     pub orders_table: String,
     pub pii_table: String,
     pub control_table: String,
+    /// Intake's purges (a cancel, a date passed) go on record like the redactor's.
+    pub audit_table: String,
     pub pii_key_id: String,
     pub stock_queue_url: String,
     pub spapi: SpApiConfig,
@@ -178,6 +180,7 @@ impl IntakeConfig {
             orders_table: env.required("ORDERS_TABLE")?,
             pii_table: env.required("PII_TABLE")?,
             control_table: env.required("CONTROL_TABLE")?,
+            audit_table: env.required("AUDIT_TABLE")?,
             pii_key_id: env.required("PII_KEY_ID")?,
             stock_queue_url: env.required("STOCK_QUEUE_URL")?,
             spapi: SpApiConfig::from_env(env)?,
@@ -391,7 +394,7 @@ impl SweepSettings {
 mod tests {
     use super::*;
 
-    const BASE: [(&str, &str); 8] = [
+    const BASE: [(&str, &str); 9] = [
         (
             "STOCK_QUEUE_URL",
             "https://sqs.us-east-1.amazonaws.com/123456789012/stock",
@@ -399,6 +402,7 @@ mod tests {
         ("ORDERS_TABLE", "orders"),
         ("PII_TABLE", "pii"),
         ("CONTROL_TABLE", "control"),
+        ("AUDIT_TABLE", "audit"),
         ("PII_KEY_ID", "alias/fbm/pii"),
         ("SPAPI_ENDPOINT", "https://sellingpartnerapi-na.amazon.com"),
         ("LWA_APP_SECRET_ID", "fbm/lwa-app"),

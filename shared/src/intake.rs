@@ -8,9 +8,12 @@
 
 use crate::adapters::{QueueError, StoreError, VaultError};
 use crate::domain::{
-    Order, OrderStatus, PiiState, PurgeReason, RetentionPolicy, StockChangeKind, stock_change,
+    AuditEvent, AuditKind, Order, OrderStatus, PiiState, PurgeReason, RetentionPolicy,
+    StockChangeKind, stock_change,
 };
-use crate::ports::{Clock, FetchedOrder, OrderStore, PiiStatus, PiiVault, PurgeScope, StockEvents};
+use crate::ports::{
+    AuditLog, Clock, FetchedOrder, OrderStore, PiiStatus, PiiVault, PurgeScope, StockEvents,
+};
 use serde::Serialize;
 
 /// How often a write that lost its race to another writer re-reads before giving up.
@@ -70,9 +73,13 @@ impl Intake {
     }
 }
 
+/// The actor intake writes in the audit log when it purges PII (a cancel, a date passed).
+pub const INTAKE: &str = "order-intake";
+
 pub struct OrderIntake<'a> {
     pub orders: &'a dyn OrderStore,
     pub vault: &'a dyn PiiVault,
+    pub audit: &'a dyn AuditLog,
     pub stock: &'a dyn StockEvents,
     pub clock: &'a dyn Clock,
     pub retention: RetentionPolicy,
@@ -114,6 +121,7 @@ impl OrderIntake<'_> {
             } else {
                 Stored::Inserted
             });
+            let mut purged_items = 0;
             if held {
                 intake.pii_items_sealed = self
                     .vault
@@ -126,11 +134,11 @@ impl OrderIntake<'_> {
                     )
                     .await? as u32;
             } else {
-                intake.pii_purged = self
+                purged_items = self
                     .vault
                     .purge(&merged.seller_id, &merged.order_id, PurgeScope::All)
-                    .await?
-                    > 0;
+                    .await?;
+                intake.pii_purged = purged_items > 0;
             }
             let state = match was {
                 _ if held => PiiState::Held,
@@ -146,6 +154,19 @@ impl OrderIntake<'_> {
                 },
                 PiiState::None => PiiState::None,
             };
+            // On record before the record says purged: a retry after a failure here finds the
+            // record still held and records it again (at least once, never lost).
+            if let PiiState::Purged { reason, .. } = state
+                && (was == PiiState::Held || purged_items > 0)
+            {
+                self.audit
+                    .record(
+                        &AuditEvent::new(AuditKind::PiiPurge, INTAKE, reason.as_str(), now)
+                            .order(&merged.seller_id, &merged.order_id)
+                            .count(purged_items as u64),
+                    )
+                    .await?;
+            }
             // Announced before the record is written: a crash in between announces it again
             // (same change id, applied once) instead of never.
             if let Some(change) = stock_change(before, &merged) {

@@ -7,7 +7,8 @@ pub mod order_sync;
 pub mod pii_redactor;
 
 use crate::adapters::{
-    DynamoControl, DynamoOrderStore, DynamoRateBudget, KmsPiiVault, SecretsManagerSecrets, SqsQueue,
+    DynamoAuditLog, DynamoControl, DynamoOrderStore, DynamoRateBudget, KmsPiiVault,
+    SecretsManagerSecrets, SqsQueue,
 };
 use crate::config::IntakeConfig;
 use crate::intake::OrderIntake;
@@ -20,6 +21,7 @@ pub struct IntakeAdapters {
     pub api: SpApiClient,
     pub orders: DynamoOrderStore,
     pub vault: KmsPiiVault,
+    pub audit: DynamoAuditLog,
     pub control: DynamoControl,
     pub stock: SqsQueue,
     pub clock: Arc<dyn Clock>,
@@ -57,6 +59,7 @@ impl IntakeAdapters {
                 config.pii_table.clone(),
                 config.pii_key_id.clone(),
             ),
+            audit: DynamoAuditLog::new(dynamo.clone(), config.audit_table.clone()),
             control: DynamoControl::new(dynamo, config.control_table.clone()),
             stock: SqsQueue::new(
                 aws_sdk_sqs::Client::new(sdk),
@@ -71,6 +74,7 @@ impl IntakeAdapters {
         OrderIntake {
             orders: &self.orders,
             vault: &self.vault,
+            audit: &self.audit,
             stock: &self.stock,
             clock: self.clock.as_ref(),
             retention: self.config.retention,

@@ -290,6 +290,31 @@ async fn amazon_updates_never_undo_warehouse_work_and_a_cancel_releases_stock_an
             .count()
     };
     assert_eq!((of(0), of(1)), (0, 2));
+    // The purge is on record: intake, the reason, the order, the items; nothing for the other.
+    use shared::ports::AuditLog;
+    let audit = shared::adapters::DynamoAuditLog::new(t.dynamo(), t.stack.table("audit"));
+    let now = chrono::Utc::now();
+    let events = audit
+        .between(
+            now - chrono::Duration::days(1),
+            now + chrono::Duration::days(1),
+        )
+        .await
+        .unwrap();
+    let purges: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == shared::domain::AuditKind::PiiPurge)
+        .collect();
+    assert_eq!(purges.len(), 1, "{events:?}");
+    assert_eq!(
+        (purges[0].actor.as_str(), purges[0].purpose.as_str()),
+        (shared::intake::INTAKE, "canceled")
+    );
+    assert_eq!(
+        purges[0].order_id.as_ref().map(|o| o.as_str()),
+        Some(placed[0].as_str())
+    );
+    assert_eq!(purges[0].count, Some(2));
 }
 
 #[tokio::test]

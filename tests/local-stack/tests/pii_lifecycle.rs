@@ -404,7 +404,10 @@ async fn a_purge_run_beside_intake_leaves_every_record_agreeing_with_the_pii_tab
     // The orders both writers went for: purged once, business record intact and delivered.
     let orders = t.scan("orders").await;
     for key in &delivered {
-        assert!(items.iter().all(|(so, _, _)| so != key), "{key} still holds PII");
+        assert!(
+            items.iter().all(|(so, _, _)| so != key),
+            "{key} still holds PII"
+        );
         let o = orders
             .iter()
             .find(|o| format!("{}#{}", s(o, "seller_id"), s(o, "order_id")) == *key)
