@@ -33,6 +33,10 @@ pub enum ReportError {
     Vault(#[from] VaultError),
     #[error(transparent)]
     Trail(#[from] TrailError),
+    #[error(
+        "the report is {bytes} bytes, more than a Lambda answer carries (6 MB): ask for a shorter range"
+    )]
+    TooLarge { bytes: usize },
 }
 
 /// `[from, to)`, checked: from before to, at most [`MAX_RANGE_DAYS`].

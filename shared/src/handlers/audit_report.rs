@@ -15,6 +15,9 @@ use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
 use std::sync::Arc;
 
+/// What a synchronous Lambda answer may carry (6 MB), less room for the envelope.
+const MAX_ANSWER_BYTES: usize = 6_000_000 - 64 * 1024;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportRequest {
@@ -75,13 +78,19 @@ impl AuditReportHandler {
         let request: ReportRequest = serde_json::from_value(event.payload)
             .map_err(|e| ReportError::Range(format!("bad report request: {e}")))?;
         let report = self.run(&request).await?;
-        Ok(match request.format {
+        let answer = match request.format {
             Format::Json => serde_json::to_value(&report)?,
             Format::Csv => serde_json::json!({
                 "content_type": "text/csv",
                 "body": report.to_csv()?,
             }),
-        })
+        };
+        // Lambda refuses a larger answer with an error that names nothing; say what to do.
+        let bytes = serde_json::to_vec(&answer)?.len();
+        if bytes > MAX_ANSWER_BYTES {
+            return Err(ReportError::TooLarge { bytes }.into());
+        }
+        Ok(answer)
     }
 
     pub async fn run(&self, request: &ReportRequest) -> Result<AuditReport, ReportError> {
