@@ -170,6 +170,10 @@ pub trait PiiVault: Send + Sync {
     /// stragglers works from.
     async fn sealed_orders(&self, filter: SealedFilter) -> Result<Vec<SealedOrder>, VaultError>;
 
+    /// Sealed items whose purge date is at or before `now`, counted in the pii table itself
+    /// (DynamoDB counts; no item is read into memory, however large the backlog).
+    async fn count_past_due(&self, now: DateTime<Utc>) -> Result<u64, VaultError>;
+
     /// Every sealed item still held, counted in the pii table itself: how many, how many past
     /// their date at `now`, and the one sealed longest ago (the auditor report's "oldest PII
     /// held").

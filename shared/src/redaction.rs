@@ -147,13 +147,7 @@ impl PiiLifecycle<'_> {
     /// Sealed items past their date, counted in the pii table itself. Non-zero leaves an
     /// audit event and an error log line the alarm counts.
     pub async fn self_check(&self, now: DateTime<Utc>) -> Result<u64, RedactionError> {
-        let past_due: u64 = self
-            .vault
-            .sealed_orders(SealedFilter::PastDue(now))
-            .await?
-            .iter()
-            .map(|s| u64::from(s.items))
-            .sum();
+        let past_due = self.vault.count_past_due(now).await?;
         if past_due > 0 {
             tracing::error!(pii_past_due = past_due, "PII held past its purge date");
             self.audit

@@ -388,6 +388,30 @@ impl PiiVault for KmsPiiVault {
             .collect()
     }
 
+    async fn count_past_due(&self, now: DateTime<Utc>) -> Result<u64, VaultError> {
+        let mut total = 0u64;
+        let mut start = None;
+        loop {
+            let page = self
+                .dynamo
+                .scan()
+                .table_name(&self.table)
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .filter_expression("pii_purge_at <= :v")
+                .expression_attribute_values(":v", AttributeValue::N(now.timestamp().to_string()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("Scan", e))?;
+            total += u64::try_from(page.count).unwrap_or_default();
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(total);
+            }
+        }
+    }
+
     async fn held(&self, now: DateTime<Utc>) -> Result<HeldPiiSummary, VaultError> {
         #[derive(Deserialize)]
         struct Dates {

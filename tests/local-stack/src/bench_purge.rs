@@ -27,6 +27,8 @@ use std::time::Instant;
 pub struct PurgeBenchOptions {
     pub orders: usize,
     pub sellers: usize,
+    /// Each run's time limit (Lambda's timeout; the redactor keeps 30 s of it back).
+    pub run_seconds: u64,
 }
 
 impl Default for PurgeBenchOptions {
@@ -34,6 +36,7 @@ impl Default for PurgeBenchOptions {
         Self {
             orders: 100_000,
             sellers: 4,
+            run_seconds: 900,
         }
     }
 }
@@ -46,8 +49,11 @@ pub struct PurgeFigures {
     pub sellers: usize,
     pub seed_s: f64,
     pub runs: u32,
+    pub run_seconds: u64,
     pub orders_purged: u64,
     pub pii_items_deleted: u64,
+    /// Orders a run could not purge (left for the next run).
+    pub failures: u64,
     pub purge_wall_s: f64,
     pub orders_per_s: f64,
     pub cpu_us_per_order: f64,
@@ -244,7 +250,8 @@ pub async fn run(opts: &PurgeBenchOptions) -> Result<PurgeFigures, String> {
 
     // The redactor as one Lambda process with Lambda's longest timeout, its AWS calls counted.
     let proxy = CountingProxy::start(&moto.endpoint).await?;
-    let runtime = RuntimeApi::with_timeout(std::time::Duration::from_secs(900)).await?;
+    let runtime =
+        RuntimeApi::with_timeout(std::time::Duration::from_secs(opts.run_seconds)).await?;
     let mut env = moto.function_env();
     for (k, v) in env.iter_mut() {
         if k == "AWS_ENDPOINT_URL" {
@@ -275,8 +282,8 @@ pub async fn run(opts: &PurgeBenchOptions) -> Result<PurgeFigures, String> {
     let cpu_start = cpu_ns(pid);
     let started = Instant::now();
     let mut runs = 0;
-    let (mut purged, mut deleted, mut past_due) = (0u64, 0u64, None);
-    while runs < 20 {
+    let (mut purged, mut deleted, mut failures, mut past_due) = (0u64, 0u64, 0u64, None);
+    while runs < 100 {
         runs += 1;
         let report = tokio::select! {
             report = runtime.invoke(schedule.clone()) => report?,
@@ -290,6 +297,7 @@ pub async fn run(opts: &PurgeBenchOptions) -> Result<PurgeFigures, String> {
         purged += report["orders_purged"].as_u64().unwrap_or(0)
             + report["stragglers_purged"].as_u64().unwrap_or(0);
         deleted += report["pii_items_deleted"].as_u64().unwrap_or(0);
+        failures += report["failures"].as_u64().unwrap_or(0);
         eprintln!(
             "  run {runs}: {} orders purged, complete {}",
             report["orders_purged"], report["complete"]
@@ -321,8 +329,10 @@ pub async fn run(opts: &PurgeBenchOptions) -> Result<PurgeFigures, String> {
         sellers: opts.sellers,
         seed_s: round(seed_s, 1),
         runs,
+        run_seconds: opts.run_seconds,
         orders_purged: purged,
         pii_items_deleted: deleted,
+        failures,
         purge_wall_s: round(wall, 1),
         orders_per_s: round(purged as f64 / wall, 1),
         cpu_us_per_order: round(
@@ -333,7 +343,7 @@ pub async fn run(opts: &PurgeBenchOptions) -> Result<PurgeFigures, String> {
         peak_rss_mib: round(rss as f64 / 1024.0, 1),
         dynamodb_calls_per_order: round(per_order(dynamodb as f64), 2),
         aws_calls_by_operation: calls,
-        pii_past_due_after: past_due.ok_or("no run completed in 20 runs")?,
+        pii_past_due_after: past_due.ok_or("no run completed in 100 runs")?,
         pii_items_left: left,
     })
 }

@@ -12,16 +12,22 @@ async fn main() -> std::process::ExitCode {
     {
         opts.orders = n;
     }
+    if let Some(s) = std::env::var("PURGE_BENCH_RUN_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        opts.run_seconds = s;
+    }
     eprintln!(
-        "pii-redactor purge bench: {} due orders (2 sealed items each) across {} sellers, the release binary as one Lambda process (15-minute runs) against moto",
-        opts.orders, opts.sellers
+        "pii-redactor purge bench: {} due orders (2 sealed items each) across {} sellers, the release binary as one Lambda process ({} s runs) against moto",
+        opts.orders, opts.sellers, opts.run_seconds
     );
     match run(&opts).await {
         Ok(f) => {
             eprintln!("seeding                  : {} s", f.seed_s);
             eprintln!(
-                "purged                   : {} orders, {} items in {} run(s), {} s",
-                f.orders_purged, f.pii_items_deleted, f.runs, f.purge_wall_s
+                "purged                   : {} orders, {} items in {} run(s), {} s ({} failures retried)",
+                f.orders_purged, f.pii_items_deleted, f.runs, f.purge_wall_s, f.failures
             );
             eprintln!("orders per second        : {}", f.orders_per_s);
             eprintln!(
