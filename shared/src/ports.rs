@@ -211,12 +211,11 @@ pub enum SealedFilter {
     Seller(SellerId),
 }
 
-/// An order with sealed items, and how many of them matched.
+/// An order with sealed items matching a filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedOrder {
     pub seller_id: SellerId,
     pub order_id: AmazonOrderId,
-    pub items: u32,
     /// The matching items' sort keys.
     pub kinds: Vec<String>,
 }

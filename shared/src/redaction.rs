@@ -329,26 +329,19 @@ impl PiiLifecycle<'_> {
         Ok(DeletionOutcome::Completed(c))
     }
 
-    /// Every order of the seller with PII: by the index (records held) and by the pii table
-    /// (items without a record).
+    /// Every order of the seller with PII: by the pii table (every sealed item), and by the
+    /// index (records still saying held, a page per pass; marked ones drop out between passes).
     async fn seller_pii(
         &self,
         seller: &SellerId,
     ) -> Result<BTreeSet<AmazonOrderId>, RedactionError> {
-        let mut orders = BTreeSet::new();
-        let far = DateTime::<Utc>::MAX_UTC;
-        loop {
-            let page = self.orders.held_pii(seller, far, 1000).await?;
-            let before = orders.len();
-            orders.extend(page.into_iter().map(|h| h.order_id));
-            if orders.len() == before {
-                break;
-            }
-            // A page of new ids: the index may hold more (marked ones drop out as we go).
-            if orders.len() - before < 1000 {
-                break;
-            }
-        }
+        let mut orders: BTreeSet<AmazonOrderId> = self
+            .orders
+            .held_pii(seller, DateTime::<Utc>::MAX_UTC, PAGE)
+            .await?
+            .into_iter()
+            .map(|h| h.order_id)
+            .collect();
         for s in self
             .vault
             .sealed_orders(SealedFilter::Seller(seller.clone()))

@@ -381,7 +381,6 @@ impl PiiVault for KmsPiiVault {
                 Ok(SealedOrder {
                     seller_id,
                     order_id,
-                    items: kinds.len() as u32,
                     kinds,
                 })
             })

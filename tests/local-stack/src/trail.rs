@@ -89,7 +89,7 @@ fn record(
         .or_else(|| request["KeyId"].as_str())
         .map(str::to_owned);
     let at = Utc::now();
-    let event_id = format!("{:032x}", rand_id());
+    let event_id = format!("{:032x}", rand::random::<u128>());
     let mut parameters = json!({});
     if let Some(context) = request.get("EncryptionContext") {
         parameters["encryptionContext"] = context.clone();
@@ -117,7 +117,7 @@ fn record(
         "userAgent": headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or(""),
         "requestParameters": parameters,
         "responseElements": null,
-        "requestID": format!("{:032x}", rand_id()),
+        "requestID": format!("{:032x}", rand::random::<u128>()),
         "eventID": event_id,
         "readOnly": true,
         "resources": key_arn.as_ref().map(|arn| vec![json!({
@@ -144,10 +144,6 @@ fn record(
         access_key_id,
         record,
     }
-}
-
-fn rand_id() -> u128 {
-    rand::random()
 }
 
 fn seconds(v: &Value) -> Option<DateTime<Utc>> {
