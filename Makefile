@@ -7,7 +7,7 @@ VENV := .venv
 PY_PINS := moto[server]==5.2.5 boto3 cargo-lambda==1.9.2 cfn-lint==1.51.0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup run test test-rust test-infra fmt-check lint bench bench-sdk-call bench-purge clean
+.PHONY: setup run test test-rust test-later test-infra fmt-check lint bench bench-sdk-call bench-purge clean
 
 setup: $(VENV)/.installed infra/node_modules/.installed
 
@@ -34,6 +34,22 @@ lint:
 
 test-rust: setup
 	cargo build --quiet --workspace --bins
+	if cargo nextest --version >/dev/null 2>&1; then \
+		cargo nextest run --workspace --no-fail-fast; \
+	else \
+		cargo test --workspace --no-fail-fast; \
+	fi
+
+# The Rust tests as if it were 90 days later (LATER=+90d to change): each test process, and
+# every process it starts (moto, the simulator, the function binaries), runs under libfaketime
+# (Debian's faketime) as cargo's target runner, the monotonic clock left alone. cargo and
+# nextest themselves run on the real clock (they hang under libfaketime).
+LATER ?= +90d
+HOST_RUNNER_VAR = CARGO_TARGET_$(shell rustc -vV | sed -n 's/^host: //p' | tr 'a-z-' 'A-Z_')_RUNNER
+test-later: setup
+	command -v faketime >/dev/null || { echo "test-later needs faketime (apt-get install faketime)"; exit 1; }
+	cargo build --quiet --workspace --bins
+	export $(HOST_RUNNER_VAR)="env DONT_FAKE_MONOTONIC=1 faketime -f $(LATER)"; \
 	if cargo nextest --version >/dev/null 2>&1; then \
 		cargo nextest run --workspace --no-fail-fast; \
 	else \

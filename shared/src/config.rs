@@ -145,11 +145,22 @@ pub struct SpApiConfig {
     pub lwa_token_url: Url,
     pub lwa_app_secret_id: String,
     pub seller_secret_prefix: String,
+    /// The longest wait for a rate-budget place spent in place (`SPAPI_BUDGET_WAIT_MS`, 0 to
+    /// 10,000, default 3,000); a longer one gives the work back to its queue or checkpoint.
+    pub max_budget_wait: std::time::Duration,
 }
 
 impl SpApiConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let wait_ms: u64 = env.parsed("SPAPI_BUDGET_WAIT_MS", 3_000)?;
+        if wait_ms > 10_000 {
+            return Err(ConfigError::Invalid {
+                var: "SPAPI_BUDGET_WAIT_MS",
+                reason: "must be 0 to 10000".into(),
+            });
+        }
         Ok(Self {
+            max_budget_wait: std::time::Duration::from_millis(wait_ms),
             endpoint: env.endpoint("SPAPI_ENDPOINT", None)?,
             lwa_token_url: env
                 .endpoint("LWA_ENDPOINT", Some("https://api.amazon.com/auth/o2/token"))?,

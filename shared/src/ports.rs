@@ -41,6 +41,25 @@ impl Clock for OffsetClock {
     }
 }
 
+/// A clock that moves only when told to: tests and the harness set the day they run on.
+pub struct ManualClock(std::sync::Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn at(t: DateTime<Utc>) -> Self {
+        Self(std::sync::Mutex::new(t))
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Where the order's PII stands and the date it must be gone by (kept for reports even when
 /// nothing is held).
 #[derive(Debug, Clone, PartialEq, Eq)]

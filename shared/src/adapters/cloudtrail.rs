@@ -8,7 +8,7 @@
 //! and region, and shows an event some minutes after the call.
 
 use super::TrailError;
-use crate::ports::{AccessTrail, KeyOpen, TrailRead};
+use crate::ports::{AccessTrail, Clock, KeyOpen, TrailRead};
 use async_trait::async_trait;
 use aws_sdk_cloudtrail::Client;
 use aws_sdk_cloudtrail::primitives::DateTime as SmithyTime;
@@ -16,6 +16,7 @@ use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// How far back CloudTrail's event history reaches.
 const HISTORY_DAYS: i64 = 90;
@@ -31,6 +32,8 @@ pub struct CloudTrailAccessTrail {
     /// Events read at most per report (every `Decrypt` in the account counts, not only the
     /// PII key's): 100 a second, so that a run stays within its Lambda's time.
     max_events: usize,
+    /// CloudTrail's own now: where its 90 days of history begin.
+    clock: Arc<dyn Clock>,
 }
 
 /// The parts of a CloudTrail record the report needs (documented format, version 1.0x).
@@ -77,11 +80,17 @@ struct Resource {
 }
 
 impl CloudTrailAccessTrail {
-    pub fn new(client: Client, pii_key_arn: impl Into<String>, max_events: usize) -> Self {
+    pub fn new(
+        client: Client,
+        pii_key_arn: impl Into<String>,
+        max_events: usize,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             client,
             pii_key_arn: pii_key_arn.into(),
             max_events,
+            clock,
         }
     }
 
@@ -137,7 +146,7 @@ impl AccessTrail for CloudTrailAccessTrail {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<TrailRead, TrailError> {
-        let history_from = Utc::now() - Duration::days(HISTORY_DAYS);
+        let history_from = self.clock.now() - Duration::days(HISTORY_DAYS);
         let start = from.max(history_from);
         let mut read = TrailRead {
             covered_from: Some(start),
@@ -207,6 +216,7 @@ impl AccessTrail for CloudTrailAccessTrail {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::ManualClock;
     use serde_json::json;
     use wiremock::matchers::{body_partial_json, header, method};
     use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -302,7 +312,18 @@ mod tests {
             ))
             .load()
             .await;
-        CloudTrailAccessTrail::new(Client::new(&sdk), PII_KEY, 10_000)
+        CloudTrailAccessTrail::new(
+            Client::new(&sdk),
+            PII_KEY,
+            10_000,
+            Arc::new(ManualClock::at(now())),
+        )
+    }
+
+    /// The day these tests run on, as CloudTrail sees it: the fixtures' records are of the
+    /// day before, whatever the wall clock says.
+    fn now() -> DateTime<Utc> {
+        t("2026-11-21T00:00:00Z")
     }
 
     fn t(s: &str) -> DateTime<Utc> {
@@ -318,7 +339,7 @@ mod tests {
             .await;
         trail(&server)
             .await
-            .pii_key_opens(Utc::now() - Duration::days(1), Utc::now())
+            .pii_key_opens(now() - Duration::days(1), now())
             .await
     }
 
@@ -362,10 +383,10 @@ mod tests {
             .mount(&server)
             .await;
 
-        let from = Utc::now() - Duration::days(7);
+        let from = now() - Duration::days(7);
         let read = trail(&server)
             .await
-            .pii_key_opens(from, Utc::now())
+            .pii_key_opens(from, now())
             .await
             .unwrap();
         let ids: Vec<_> = read.opens.iter().map(|o| o.event_id.as_str()).collect();
@@ -402,13 +423,11 @@ mod tests {
             .await;
         let read = trail(&server)
             .await
-            .pii_key_opens(Utc::now() - Duration::days(400), Utc::now())
+            .pii_key_opens(now() - Duration::days(400), now())
             .await
             .unwrap();
         let covered = read.covered_from.unwrap();
-        assert!(
-            covered > Utc::now() - Duration::days(91) && covered < Utc::now() - Duration::days(89)
-        );
+        assert!(covered == now() - Duration::days(90), "{covered}");
         let requests = server.received_requests().await.unwrap();
         let body: serde_json::Value = serde_json::from_slice(&requests[0].body).unwrap();
         let start = body["StartTime"].as_f64().unwrap() as i64;

@@ -48,6 +48,7 @@ impl AuditReportHandler {
                 aws_sdk_cloudtrail::Client::new(sdk),
                 config.pii_key_arn,
                 config.trail_max_events,
+                clock.clone(),
             ),
             control: DynamoControl::new(dynamo.clone(), config.control_table),
             // Lists keys and dates only; this function is never allowed to open PII.

@@ -50,7 +50,10 @@ impl IntakeAdapters {
                 config.spapi.lwa_token_url.clone(),
                 secrets,
                 budget,
-                RetryPolicy::default(),
+                RetryPolicy {
+                    max_budget_wait: config.spapi.max_budget_wait,
+                    ..RetryPolicy::default()
+                },
             ),
             orders: DynamoOrderStore::new(dynamo.clone(), config.orders_table.clone()),
             vault: KmsPiiVault::new(

@@ -64,9 +64,13 @@ impl shared::ports::Clock for SimTime {
         self.0.now()
     }
 
+    /// A stopped clock (speed 0) moves only when a test moves it: its waits take their
+    /// nominal time.
     fn real(&self, d: chrono::Duration) -> std::time::Duration {
-        d.to_std()
-            .unwrap_or_default()
-            .div_f64(self.0.speed().max(f64::MIN_POSITIVE))
+        let d = d.to_std().unwrap_or_default();
+        match self.0.speed() {
+            s if s > 0.0 => d.div_f64(s),
+            _ => d,
+        }
     }
 }

@@ -1,4 +1,7 @@
-//! moto server: DynamoDB, KMS, SQS and Secrets Manager on loopback.
+//! moto server: DynamoDB, KMS, SQS and Secrets Manager on loopback, started through the
+//! project's launcher (`tests/local-stack/moto_server.py`), which makes DynamoDB's writes
+//! atomic per item as AWS's are. `LOCAL_STACK_PLAIN_MOTO=1` starts moto as `moto_server`
+//! does, without that lock: only to show what the race tests catch.
 
 use crate::process::{Supervised, wait_for_port};
 use crate::{free_port, repo_root, venv_tool};
@@ -12,9 +15,19 @@ pub struct Moto {
 
 impl Moto {
     pub fn start(log_dir: &Path) -> Result<Self, String> {
-        let program = venv_tool("moto_server")?;
+        let program = venv_tool("python")?;
         let port = free_port();
-        let args = ["-H", "127.0.0.1", "-p", &port.to_string()].map(String::from);
+        let launcher = repo_root().join("tests/local-stack/moto_server.py");
+        let mut args = vec![
+            launcher.display().to_string(),
+            "-H".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            port.to_string(),
+        ];
+        if std::env::var("LOCAL_STACK_PLAIN_MOTO").is_ok_and(|v| v == "1") {
+            args.push("--plain".into());
+        }
         let mut process = Supervised::spawn(
             "moto_server",
             &program,

@@ -4,7 +4,7 @@
 
 mod common;
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use common::stack;
 use local_stack::trail::TrailStandIn;
 use shared::adapters::{DynamoAuditLog, KmsPiiVault};
@@ -197,5 +197,4 @@ async fn every_kms_open_is_named_with_the_audited_reader_or_flagged_and_lifecycl
         "{} seeded PII values in the report",
         leaked.len()
     );
-    assert!(Utc::now() > started - Duration::days(1));
 }

@@ -4,27 +4,13 @@
 
 mod common;
 
-use chrono::{DateTime, Duration, SubsecRound, Utc};
+use chrono::{Duration, SubsecRound, Utc};
 use common::stack;
 use shared::adapters::DynamoRateBudget;
 use shared::domain::UsagePlan;
-use shared::ports::{Clock, RateBudget};
+use shared::ports::{ManualClock, RateBudget};
 use spapi_sim::SimConfig;
-use std::sync::{Arc, Mutex};
-
-struct TestClock(Mutex<DateTime<Utc>>);
-
-impl Clock for TestClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-}
-
-impl TestClock {
-    fn advance(&self, by: Duration) {
-        *self.0.lock().unwrap() += by;
-    }
-}
+use std::sync::Arc;
 
 const GET_ORDER: UsagePlan = UsagePlan {
     rate_per_second: 0.5,
@@ -63,7 +49,7 @@ async fn drain(workers: &[Arc<DynamoRateBudget>], seller: &shared::domain::Selle
 async fn four_concurrent_workers_together_stay_within_rate_and_burst() {
     let t = stack("budget", SimConfig::demo(2, 1, 21)).await;
     // Whole seconds: the bucket stores milliseconds.
-    let clock = Arc::new(TestClock(Mutex::new(Utc::now().trunc_subsecs(0))));
+    let clock = Arc::new(ManualClock::at(Utc::now().trunc_subsecs(0)));
     let workers: Vec<Arc<DynamoRateBudget>> = (0..4)
         .map(|_| {
             Arc::new(DynamoRateBudget::new(

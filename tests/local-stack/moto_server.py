@@ -1,0 +1,139 @@
+"""moto server as the local stack runs it: DynamoDB writes atomic per item, as AWS's are.
+
+moto server answers each request on its own thread, and its DynamoDB backend checks a
+condition and then writes without a lock, so two concurrent conditional writes to one item can
+both pass (a 30-request burst was granted 31 and 32 times). Real DynamoDB applies each
+conditional write atomically. This launcher serves moto's own WSGI application, the one
+`moto_server` builds, behind a readers-writer lock:
+
+- DynamoDB reads (GetItem, Query, Scan, Describe*, ...) run concurrently with each other;
+- every other DynamoDB operation (PutItem, UpdateItem, DeleteItem, BatchWriteItem,
+  TransactWriteItems, PartiQL, table changes) and moto's own reset run alone: no read sees
+  half a write, and no write interleaves with another. Readers that come after a waiting
+  writer wait behind it;
+- KMS, SQS, Secrets Manager and the rest are not held up at all.
+
+Usage: python moto_server.py -H 127.0.0.1 -p PORT [--plain]
+`--plain` serves moto exactly as `moto_server` does, to show what the lock is for.
+"""
+
+import argparse
+import os
+import signal
+import sys
+import threading
+
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import run_simple
+
+DYNAMODB_TARGET = "DynamoDB_20120810."
+# Operations that change nothing; everything else DynamoDB serves is treated as a write.
+DYNAMODB_READS = frozenset(
+    {
+        "GetItem",
+        "BatchGetItem",
+        "Query",
+        "Scan",
+        "TransactGetItems",
+        "DescribeTable",
+        "ListTables",
+        "DescribeTimeToLive",
+        "DescribeContinuousBackups",
+        "DescribeEndpoints",
+        "DescribeLimits",
+        "ListTagsOfResource",
+    }
+)
+
+
+class ReadersWriterLock:
+    """Many readers or one writer. A writer holds the turnstile, so readers arriving after it
+    wait behind it; each release wakes one waiter, not every thread moto has open."""
+
+    def __init__(self):
+        self._turnstile = threading.Lock()
+        self._readers = 0
+        self._readers_done = threading.Condition(threading.Lock())
+
+    def acquire_read(self):
+        with self._turnstile:
+            with self._readers_done:
+                self._readers += 1
+
+    def release_read(self):
+        with self._readers_done:
+            self._readers -= 1
+            if self._readers == 0:
+                self._readers_done.notify()
+
+    def acquire_write(self):
+        self._turnstile.acquire()
+        with self._readers_done:
+            while self._readers:
+                self._readers_done.wait()
+
+    def release_write(self):
+        self._turnstile.release()
+
+
+def access(environ):
+    """'read', 'write' or None (not DynamoDB: no lock) for one request."""
+    if environ.get("PATH_INFO", "").startswith("/moto-api/reset"):
+        return "write"
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if not target.startswith(DYNAMODB_TARGET):
+        return None
+    operation = target[len(DYNAMODB_TARGET) :]
+    return "read" if operation in DYNAMODB_READS else "write"
+
+
+class SerialisedDynamoWrites:
+    def __init__(self, app):
+        self.app = app
+        self.lock = ReadersWriterLock()
+
+    def __call__(self, environ, start_response):
+        kind = access(environ)
+        if kind is None:
+            return self.app(environ, start_response)
+        acquire, release = (
+            (self.lock.acquire_read, self.lock.release_read)
+            if kind == "read"
+            else (self.lock.acquire_write, self.lock.release_write)
+        )
+        acquire()
+        try:
+            # The whole answer is made under the lock, not only the call that starts it.
+            return list(self.app(environ, start_response))
+        finally:
+            release()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, required=True)
+    parser.add_argument("--plain", action="store_true")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # As moto_server does: moto builds some URLs from it.
+    os.environ.setdefault("MOTO_PORT", str(args.port))
+
+    app = DomainDispatcherApplication(create_backend_app)
+    app.debug = True
+    served = app if args.plain else SerialisedDynamoWrites(app)
+    run_simple(
+        args.host,
+        args.port,
+        served,
+        threaded=True,
+        request_handler=MotoRequestHandler,
+    )
+
+
+if __name__ == "__main__":
+    main()
