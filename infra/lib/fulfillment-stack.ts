@@ -218,7 +218,16 @@ export class FulfillmentStack extends Stack {
       binaryName: 'order-sync',
       description: 'Per-seller catch-up sweep of SP-API searchOrders into the orders and pii tables',
       logKey: this.dataKey,
-      statements: this.intakeStatements(lwaApp, sellerSecrets),
+      statements: [
+        ...this.intakeStatements(lwaApp, sellerSecrets),
+        new iam.PolicyStatement({
+          // An unreadable order goes off the record once it reads; nothing else is deleted.
+          sid: 'UnreadableOrdersOffRecord',
+          actions: ['dynamodb:DeleteItem'],
+          resources: [this.tables.get('control').tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['unreadable#*'] } },
+        }),
+      ],
       timeout: Duration.minutes(5),
       // A sweep must never overlap itself: checkpoints are per seller, one writer at a time.
       reservedConcurrentExecutions: 1,
@@ -366,7 +375,8 @@ export class FulfillmentStack extends Stack {
         resources: [this.tables.get('audit').tableArn],
       }),
       new iam.PolicyStatement({
-        // Checkpoints, the seller registry, notification dedupe and the shared rate budget.
+        // Checkpoints, the seller registry, notification dedupe, the shared rate budget and
+        // the record of unreadable orders.
         sid: 'ControlTable',
         actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
         resources: [this.tables.get('control').tableArn],

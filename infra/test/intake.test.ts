@@ -111,6 +111,7 @@ test('alarms on errors, throttles, DLQ depth, backlog age and Amazon 429s go to 
     'ApproximateNumberOfMessagesVisible',
     'Errors',
     'Errors',
+    'OrdersUnreadable',
     'SpApiThrottled',
     'Throttles',
     'Throttles',
@@ -122,9 +123,20 @@ test('alarms on errors, throttles, DLQ depth, backlog age and Amazon 429s go to 
   const filters = Object.entries(resourcesOf('AWS::Logs::MetricFilter'))
     .filter(([id]) => !id.startsWith('PiiLifecycle'))
     .map(([, f]) => f);
-  assert.equal(filters.length, 2);
-  for (const f of filters) {
-    assert.equal(f.Properties.FilterPattern, '{ $.fields.error = "throttled" }');
-    assert.equal(f.Properties.MetricTransformations[0].MetricName, 'SpApiThrottled');
-  }
+  const throttles = filters.filter((f: any) => f.Properties.MetricTransformations[0].MetricName === 'SpApiThrottled');
+  assert.equal(throttles.length, 2);
+  for (const f of throttles) assert.equal(f.Properties.FilterPattern, '{ $.fields.error = "throttled" }');
+  // Unreadable orders are counted from order-sync's log.
+  const unreadable = filters.filter((f: any) => f.Properties.MetricTransformations[0].MetricName === 'OrdersUnreadable');
+  assert.equal(unreadable.length, 1);
+  assert.equal(unreadable[0].Properties.FilterPattern, '{ $.fields.error_kind = "order_unreadable" }');
+  assert.equal(filters.length, 3);
+});
+
+test('order-sync may delete in the control table only the record of unreadable orders', () => {
+  const statements = Object.values(resourcesOf('AWS::IAM::Policy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+  const deletes = statements.filter((s: any) => s.Sid === 'UnreadableOrdersOffRecord');
+  assert.equal(deletes.length, 1);
+  assert.deepEqual(deletes[0].Action, 'dynamodb:DeleteItem');
+  assert.deepEqual(deletes[0].Condition, { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['unreadable#*'] } });
 });

@@ -390,7 +390,49 @@ pub struct OrderSearch {
 #[derive(Debug, Clone)]
 pub struct OrdersPage {
     pub orders: Vec<FetchedOrder>,
+    /// Orders of the page the suite could not read: each one alone, never the whole page.
+    pub unreadable: Vec<UnreadableOrder>,
     pub next_page: Option<String>,
+}
+
+/// An order Amazon served that does not read as its model says (a field missing, a status
+/// no model knows): its id, when it has a readable one, and why. Ids and field names only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreadableOrder {
+    pub order_id: Option<AmazonOrderId>,
+    pub reason: String,
+}
+
+/// An unreadable order on record, to be fetched again by itself until it reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableOnRecord {
+    pub order_id: AmazonOrderId,
+    pub reason: String,
+    pub first_seen: DateTime<Utc>,
+    /// Times the sweep met it unreadable, in pages and fetched by itself.
+    pub seen: u32,
+}
+
+/// The sweep's record of unreadable orders (control table), per seller.
+#[async_trait]
+pub trait UnreadableOrders: Send + Sync {
+    /// Record (or count again) an unreadable order. One without an id is recorded under the
+    /// window it came from, for the operator; it cannot be fetched by itself.
+    async fn record(
+        &self,
+        seller: &SellerId,
+        order: &UnreadableOrder,
+        window_start: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Up to `limit` recorded orders with ids, oldest record first.
+    async fn pending(
+        &self,
+        seller: &SellerId,
+        limit: usize,
+    ) -> Result<Vec<UnreadableOnRecord>, StoreError>;
+    /// The order read at last (stored), or is gone at Amazon: off the record.
+    async fn resolve(&self, seller: &SellerId, order: &AmazonOrderId) -> Result<(), StoreError>;
 }
 
 /// SP-API Orders 2026-01-01 as the suite uses it.

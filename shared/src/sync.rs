@@ -11,7 +11,7 @@ use crate::domain::SellerId;
 use crate::intake::{Intake, IntakeError, OrderIntake, Stored};
 use crate::ports::{
     CheckpointStore, Clock, OrderSearch, SellerAccount, SellerRegistry, SpApiOrders,
-    SweepCheckpoint, SweepWindow,
+    SweepCheckpoint, SweepWindow, UnreadableOrder, UnreadableOrders,
 };
 use crate::spapi::SpApiError;
 use chrono::Duration;
@@ -21,6 +21,8 @@ use std::time::Instant;
 
 /// Amazon serves orders no fresher than two minutes before now.
 const FRESHNESS_LAG: Duration = Duration::minutes(2);
+/// Unreadable orders fetched again by themselves per seller and run (each costs a getOrder).
+const UNREADABLE_RETRIES_PER_RUN: usize = 10;
 /// Do not start a page with less time than this left before the Lambda deadline.
 const PAGE_TIME_MARGIN: std::time::Duration = std::time::Duration::from_secs(20);
 
@@ -77,6 +79,10 @@ pub struct SellerSweep {
     pub pii_items_sealed: u32,
     pub pii_purged_orders: u32,
     pub stock_changes: u32,
+    /// Orders of this run's pages that did not read: recorded, the rest of the page stored.
+    pub orders_unreadable: u32,
+    /// Orders recorded unreadable earlier that read now and were stored.
+    pub unreadable_recovered: u32,
     pub error_kind: Option<&'static str>,
     pub error: Option<String>,
 }
@@ -87,6 +93,7 @@ pub struct SweepReport {
     pub orders_stored: u32,
     pub pii_items_sealed: u32,
     pub stock_changes: u32,
+    pub orders_unreadable: u32,
     pub sellers_failed: u32,
 }
 
@@ -95,6 +102,7 @@ pub struct OrderSync<'a> {
     pub intake: OrderIntake<'a>,
     pub checkpoints: &'a dyn CheckpointStore,
     pub sellers: &'a dyn SellerRegistry,
+    pub unreadable: &'a dyn UnreadableOrders,
     pub clock: &'a dyn Clock,
     pub settings: SweepSettings,
 }
@@ -116,6 +124,7 @@ impl OrderSync<'_> {
             orders_stored: reports.iter().map(|r| r.orders_stored).sum(),
             pii_items_sealed: reports.iter().map(|r| r.pii_items_sealed).sum(),
             stock_changes: reports.iter().map(|r| r.stock_changes).sum(),
+            orders_unreadable: reports.iter().map(|r| r.orders_unreadable).sum(),
             sellers_failed: reports
                 .iter()
                 .filter(|r| r.outcome == SweepOutcome::Failed)
@@ -135,9 +144,13 @@ impl OrderSync<'_> {
             pii_items_sealed: 0,
             pii_purged_orders: 0,
             stock_changes: 0,
+            orders_unreadable: 0,
+            unreadable_recovered: 0,
             error_kind: None,
             error: None,
         };
+        self.fetch_unreadable_again(&seller.seller_id, &mut report)
+            .await;
         match self.sweep_pages(seller, request, &mut report).await {
             Ok(outcome) => report.outcome = outcome,
             // The shared budget is spent (other instances, or notifications, used it): the
@@ -170,10 +183,85 @@ impl OrderSync<'_> {
             pages = report.pages,
             orders_stored = report.orders_stored,
             orders_stale = report.orders_stale,
+            orders_unreadable = report.orders_unreadable,
+            unreadable_recovered = report.unreadable_recovered,
             pii_items_sealed = report.pii_items_sealed,
             "seller sweep finished"
         );
         report
+    }
+
+    /// Put an unreadable order on record and say so (the alarm counts these lines).
+    async fn record_unreadable(
+        &self,
+        seller: &SellerId,
+        order: &UnreadableOrder,
+        window_start: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        tracing::warn!(
+            seller_id = %seller,
+            order_id = order.order_id.as_ref().map(|o| o.as_str()),
+            error_kind = "order_unreadable",
+            reason = %order.reason,
+            "order unreadable; recorded, the rest of its page stored, fetched again by itself later"
+        );
+        self.unreadable
+            .record(seller, order, window_start, self.clock.now())
+            .await
+    }
+
+    /// Orders recorded unreadable, fetched again one by one: stored and off the record once
+    /// they read, counted again while they do not. Never fails the sweep: what is left waits
+    /// for the next run.
+    async fn fetch_unreadable_again(&self, seller: &SellerId, report: &mut SellerSweep) {
+        let pending = match self
+            .unreadable
+            .pending(seller, UNREADABLE_RETRIES_PER_RUN)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(seller_id = %seller, error = %e, "unreadable orders not listed; next run");
+                return;
+            }
+        };
+        for on_record in pending {
+            let id = &on_record.order_id;
+            let outcome = match self.api.get_order(seller, id).await {
+                Ok(fetched) => match self.intake.store(&fetched).await {
+                    Ok(_) => self.unreadable.resolve(seller, id).await.map(|()| true),
+                    Err(e) => {
+                        tracing::warn!(seller_id = %seller, order_id = %id, error = %e, "unreadable order reads now, not stored yet; next run");
+                        Ok(false)
+                    }
+                },
+                Err(SpApiError::Decode { reason, .. }) => {
+                    let again = UnreadableOrder {
+                        order_id: Some(id.clone()),
+                        reason,
+                    };
+                    self.record_unreadable(seller, &again, on_record.first_seen)
+                        .await
+                        .map(|()| false)
+                }
+                Err(SpApiError::NotFound { .. }) => {
+                    tracing::warn!(seller_id = %seller, order_id = %id, "unreadable order no longer found at Amazon; off the record");
+                    self.unreadable.resolve(seller, id).await.map(|()| false)
+                }
+                Err(e) => {
+                    tracing::info!(seller_id = %seller, order_id = %id, error_kind = e.kind(), "unreadable orders not fetched again this run");
+                    return;
+                }
+            };
+            match outcome {
+                Ok(true) => report.unreadable_recovered += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(seller_id = %seller, error = %e, "unreadable-order record not updated; next run");
+                    return;
+                }
+            }
+        }
     }
 
     async fn sweep_pages(
@@ -256,6 +344,11 @@ impl OrderSync<'_> {
                 .try_collect()
                 .await?;
             report.pages += 1;
+            // Before the checkpoint moves past them: recorded, so nothing is lost.
+            for u in &page.unreadable {
+                self.record_unreadable(id, u, window.updated_after).await?;
+                report.orders_unreadable += 1;
+            }
             for r in &results {
                 match r.stored {
                     Stored::Inserted | Stored::Updated => report.orders_stored += 1,

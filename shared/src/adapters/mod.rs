@@ -10,6 +10,7 @@ mod ledger;
 mod orders;
 mod queues;
 mod secrets;
+mod unreadable;
 mod vault;
 
 pub use audit::DynamoAuditLog;

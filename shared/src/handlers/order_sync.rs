@@ -93,6 +93,7 @@ impl OrderSyncHandler {
             intake: a.intake(),
             checkpoints: &a.control,
             sellers: &a.control,
+            unreadable: &a.control,
             clock: a.clock.as_ref(),
             settings: self.sweep,
         };
@@ -102,6 +103,7 @@ impl OrderSyncHandler {
             sellers = report.sellers.len(),
             sellers_failed = report.sellers_failed,
             orders_stored = report.orders_stored,
+            orders_unreadable = report.orders_unreadable,
             pii_items_sealed = report.pii_items_sealed,
             stock_changes = report.stock_changes,
             "order sync finished"

@@ -3,7 +3,9 @@
 use super::Operation;
 use super::error::{SpApiError, decode_reason};
 use super::lwa::LwaTokens;
-use super::orders::{GetOrderResponse, INCLUDED_DATA, SearchOrdersResponse, to_fetched_order};
+use super::orders::{
+    GetOrderResponse, INCLUDED_DATA, SearchOrdersResponse, read_listed_order, to_fetched_order,
+};
 use crate::domain::{AmazonOrderId, SellerId, UsagePlan};
 use crate::ports::{FetchedOrder, OrderSearch, OrdersPage, RateBudget, Secrets, Slot, SpApiOrders};
 use async_trait::async_trait;
@@ -421,18 +423,16 @@ impl SpApiOrders for SpApiClient {
                 Token::Take,
             )
             .await?;
-        let orders = resp
-            .orders
-            .into_iter()
-            .map(|o| to_fetched_order(seller, o))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|reason| SpApiError::Decode {
-                operation: Operation::SearchOrders.name(),
-                seller_id: seller.clone(),
-                reason,
-            })?;
+        let (mut orders, mut unreadable) = (Vec::new(), Vec::new());
+        for raw in &resp.orders {
+            match read_listed_order(seller, raw) {
+                Ok(order) => orders.push(order),
+                Err(u) => unreadable.push(u),
+            }
+        }
         Ok(OrdersPage {
             orders,
+            unreadable,
             next_page: resp.pagination.and_then(|p| p.next_token),
         })
     }

@@ -84,8 +84,8 @@ struct SummaryItem {
     #[serde(rename = "SellerSKU")]
     seller_sku: String,
     quantity: u32,
-    #[allow(dead_code)]
-    supply_source_id: IgnoredAny,
+    // `SupplySourceId` is never read, and Amazon's own example of the summary leaves it out:
+    // not required here.
     #[serde(default)]
     quantity_shipped: u32,
     #[serde(default)]
@@ -294,6 +294,17 @@ mod tests {
             !format!("{c:?}").contains("98101"),
             "the postal code is never held"
         );
+    }
+
+    #[test]
+    fn an_item_without_a_supply_source_reads() {
+        let mut v = example();
+        v["Payload"]["OrderChangeNotification"]["Summary"]["OrderItems"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("SupplySourceId");
+        let c = parse_order_change(&v.to_string()).unwrap();
+        assert_eq!(c.lines[0].quantity, 2);
     }
 
     #[test]

@@ -2,11 +2,12 @@
 //! needs, and their translation into the domain: facts to [`Order`], PII to [`OrderPii`].
 //! Fields we do not need (gift messages, customization URLs, tax, payment) are never read.
 
+use super::error::decode_reason;
 use crate::domain::{
     Address, AmazonOrderId, BuyerPii, MarketplaceId, Money, Order, OrderItemId, OrderLine,
     OrderPii, OrderStatus, PackageState, Pii, SellerId, ShipmentPackage, Sku,
 };
-use crate::ports::FetchedOrder;
+use crate::ports::{FetchedOrder, UnreadableOrder};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
@@ -16,8 +17,40 @@ pub const INCLUDED_DATA: [&str; 4] = ["BUYER", "RECIPIENT", "FULFILLMENT", "PACK
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchOrdersResponse {
-    pub orders: Vec<OrderModel>,
+    /// Read one by one (`read_listed_order`): an order that does not read costs itself,
+    /// not its page.
+    pub orders: Vec<Box<serde_json::value::RawValue>>,
     pub pagination: Option<Pagination>,
+}
+
+/// An order's id read apart from the rest of it (order ids are not PII).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListedOrderId {
+    order_id: Option<String>,
+}
+
+/// One order of a `searchOrders` page, or why it could not be read: its id when that reads,
+/// and a reason that names fields and positions, never a value.
+pub fn read_listed_order(
+    seller: &SellerId,
+    raw: &serde_json::value::RawValue,
+) -> Result<FetchedOrder, UnreadableOrder> {
+    let order_id = serde_json::from_str::<ListedOrderId>(raw.get())
+        .ok()
+        .and_then(|l| l.order_id)
+        .and_then(|id| AmazonOrderId::parse(id).ok());
+    let unreadable = |reason: String| UnreadableOrder {
+        order_id: order_id.clone(),
+        reason,
+    };
+    let model: OrderModel = serde_json::from_str(raw.get()).map_err(|e| {
+        unreadable(format!(
+            "not an Orders 2026-01-01 order: {}",
+            decode_reason(&e)
+        ))
+    })?;
+    to_fetched_order(seller, model).map_err(unreadable)
 }
 
 #[derive(Debug, Deserialize)]
@@ -242,4 +275,34 @@ pub fn to_fetched_order(seller: &SellerId, m: OrderModel) -> Result<FetchedOrder
         recipient: m.recipient.and_then(|r| r.delivery_address),
     };
     Ok(FetchedOrder { order, pii })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::value::RawValue;
+
+    fn raw(s: &str) -> Box<RawValue> {
+        RawValue::from_string(s.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn an_order_that_does_not_read_keeps_its_id_and_names_no_value() {
+        let seller = SellerId::parse("A1SELLER").unwrap();
+        // createdTime holds a name instead of a time: no model reads it.
+        let broken = raw(
+            r#"{"orderId": "113-1234567-1234567", "createdTime": "Marisol Quintero", "orderItems": []}"#,
+        );
+        let u = read_listed_order(&seller, &broken).unwrap_err();
+        assert_eq!(u.order_id.unwrap().as_str(), "113-1234567-1234567");
+        assert!(
+            u.reason.starts_with("not an Orders 2026-01-01 order"),
+            "{}",
+            u.reason
+        );
+        assert!(!u.reason.contains("Marisol"), "{}", u.reason);
+        // Without a readable id it is still reported, by reason alone.
+        let u = read_listed_order(&seller, &raw(r#"{"orderId": 7}"#)).unwrap_err();
+        assert_eq!(u.order_id, None);
+    }
 }

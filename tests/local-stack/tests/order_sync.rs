@@ -224,3 +224,63 @@ async fn a_checkpoint_whose_page_token_expired_rereads_its_window() {
     assert_eq!(t.calls("searchOrders"), 8);
     assert_eq!(t.sim.stats().count("searchOrders", 400), 1);
 }
+
+#[tokio::test]
+async fn one_unreadable_order_is_recorded_and_fetched_again_by_itself_while_its_page_is_stored() {
+    let t = stack("unreadable", SimConfig::demo(1, 30, 13)).await;
+    let seller = t.seller(0);
+    let poison = t.sim.orders_in(seller.as_str(), "UNSHIPPED")[0].clone();
+    assert!(t.sim.garble_order(seller.as_str(), &poison, true));
+    let handler = t.order_sync(10);
+    let on_record = || async {
+        t.scan("control")
+            .await
+            .into_iter()
+            .filter(|i| s(i, "pk") == format!("unreadable#{seller}"))
+            .collect::<Vec<_>>()
+    };
+
+    // The page with the unreadable order is stored but for it, and the sweep moves on.
+    let first = run_sync(&handler, json!({})).await;
+    let r = &first.sellers[0];
+    assert_eq!(r.outcome, SweepOutcome::Complete, "{first:?}");
+    assert_eq!((r.orders_unreadable, r.orders_stored), (1, 29), "{first:?}");
+    let orders = t.scan("orders").await;
+    assert_eq!(orders.len(), 29);
+    assert!(orders.iter().all(|o| s(o, "order_id") != poison));
+    let control = shared::adapters::DynamoControl::new(t.dynamo(), t.stack.table("control"));
+    let checkpoint = control.load(&seller).await.unwrap().unwrap().value;
+    assert!(checkpoint.in_progress.is_none() && checkpoint.synced_until.is_some());
+    // On record by its id, with a reason that names the field.
+    let records = on_record().await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(s(&records[0], "sk"), poison);
+    assert!(
+        s(&records[0], "reason").contains("fulfillmentStatus"),
+        "{:?}",
+        records[0]
+    );
+
+    // The next run fetches it alone (its window has passed): still unreadable, seen twice.
+    let gets = t.calls("getOrder");
+    let second = run_sync(&handler, json!({})).await;
+    assert_eq!(second.sellers[0].unreadable_recovered, 0, "{second:?}");
+    assert_eq!(t.calls("getOrder"), gets + 1);
+    let records = on_record().await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["seen"].as_n().unwrap(), "2");
+
+    // Amazon serves it readable again: stored, off the record.
+    assert!(t.sim.garble_order(seller.as_str(), &poison, false));
+    let third = run_sync(&handler, json!({})).await;
+    assert_eq!(third.sellers[0].unreadable_recovered, 1, "{third:?}");
+    assert_eq!(t.scan("orders").await.len(), 30);
+    assert!(on_record().await.is_empty());
+    let fourth = run_sync(&handler, json!({})).await;
+    assert_eq!(fourth.sellers[0].unreadable_recovered, 0);
+    assert_eq!(
+        t.calls("getOrder"),
+        gets + 2,
+        "nothing fetched once it read"
+    );
+}

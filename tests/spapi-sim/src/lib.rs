@@ -263,6 +263,11 @@ impl SimHandle {
             .change_order(&self.sim.config, seller_id, order_id, event, now)
     }
 
+    /// Serve an order no model reads (an unknown fulfillment status), or as it was.
+    pub fn garble_order(&self, seller_id: &str, order_id: &str, garbled: bool) -> bool {
+        self.sim.lock().garble_order(seller_id, order_id, garbled)
+    }
+
     /// The seller's order ids in Amazon's status (`UNSHIPPED`, `SHIPPED`, `CANCELLED`, ...).
     pub fn orders_in(&self, seller_id: &str, status: &str) -> Vec<String> {
         self.sim.lock().orders_in(seller_id, status)

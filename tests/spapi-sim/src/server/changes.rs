@@ -11,6 +11,9 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 
+/// The prefix that makes a fulfillment status one no model knows.
+const GARBLED: &str = "GARBLED:";
+
 /// A change the simulator can make to an existing order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrderEvent {
@@ -67,6 +70,31 @@ impl State {
 
     /// Apply `event` to an order. `false` if there is no such order or the event does not fit
     /// its state (only open orders cancel or ship; only shipped ones are delivered).
+    /// Serve the order with a fulfillment status no model knows (`GARBLED:<status>`), as
+    /// Amazon would if it started sending a new one, or (`garbled: false`) as it was. Its
+    /// last update stays, so searches serve it in the same place. `false` if no such order.
+    pub(crate) fn garble_order(&mut self, seller_id: &str, order_id: &str, garbled: bool) -> bool {
+        let Some(f) = self
+            .sellers
+            .get_mut(seller_id)
+            .and_then(|s| s.orders.iter_mut().find(|o| o.order_id == order_id))
+            .and_then(|o| o.fulfillment.as_mut())
+        else {
+            return false;
+        };
+        let plain = f
+            .fulfillment_status
+            .strip_prefix(GARBLED)
+            .unwrap_or(&f.fulfillment_status)
+            .to_owned();
+        f.fulfillment_status = if garbled {
+            format!("{GARBLED}{plain}")
+        } else {
+            plain
+        };
+        true
+    }
+
     pub(crate) fn change_order(
         &mut self,
         config: &SimConfig,
