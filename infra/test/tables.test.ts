@@ -1,5 +1,5 @@
 // The deployed tables are exactly those of tables.json, the file the local stack provisions
-// from (tests/local-stack/tests/tables.rs checks the other side against moto).
+// from (tests/local-stack/tests/stack/tables.rs checks the other side against moto).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { tableDefinitions, type KeyAttribute } from '../lib/tables.ts';

@@ -98,13 +98,7 @@ impl CloudTrailAccessTrail {
     fn key_open(&self, raw: &str, listed_id: &str) -> Result<Option<KeyOpen>, TrailError> {
         let r: Record = serde_json::from_str(raw).map_err(|e| TrailError::Malformed {
             event_id: listed_id.to_owned(),
-            // Where it broke, never what it read.
-            reason: format!(
-                "{:?} error at line {} column {}",
-                e.classify(),
-                e.line(),
-                e.column()
-            ),
+            reason: crate::domain::serde_reason(&e),
         })?;
         let params = r.request_parameters.as_ref();
         let of_pii_key = r

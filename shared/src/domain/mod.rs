@@ -6,6 +6,7 @@ mod lifecycle_pii;
 mod order;
 mod pii;
 mod rate;
+mod refusal;
 mod retention;
 mod stock;
 
@@ -24,5 +25,6 @@ pub use rate::{Reserve, Take, UsagePlan};
 pub mod schedule {
     pub use super::rate::{place, rescale, reserve, take};
 }
+pub use refusal::serde_reason;
 pub use retention::{MAX_RETENTION_DAYS, RetentionError, RetentionFacts, RetentionPolicy};
 pub use stock::{StockChange, StockChangeKind, StockChangeLine, stock_change};

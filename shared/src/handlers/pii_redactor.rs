@@ -7,7 +7,7 @@ use crate::adapters::{
     DynamoAuditLog, DynamoControl, DynamoOrderStore, KmsPiiVault, SecretsManagerSecrets, SqsQueue,
 };
 use crate::config::PiiRedactorConfig;
-use crate::domain::DeletionRequest;
+use crate::domain::{DeletionRequest, serde_reason};
 use crate::ports::{Clock, SystemClock};
 use crate::redaction::{DeletionOutcome, PiiLifecycle, PurgeReport};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
@@ -227,32 +227,6 @@ impl PiiRedactorHandler {
             }
         }
     }
-}
-
-/// serde_json's message with every quoted value blanked: it names fields and types, never
-/// what the message said.
-fn serde_reason(e: &serde_json::Error) -> String {
-    if matches!(
-        e.classify(),
-        serde_json::error::Category::Syntax | serde_json::error::Category::Eof
-    ) {
-        return format!("invalid JSON at line {} column {}", e.line(), e.column());
-    }
-    let text = e.to_string();
-    let text = text.split(" at line ").next().unwrap_or_default();
-    let mut out = String::with_capacity(text.len());
-    let mut quoted = false;
-    for c in text.chars() {
-        if c == '"' {
-            quoted = !quoted;
-            if quoted {
-                out.push_str("\"…");
-            }
-        } else if !quoted {
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! One HTTP client for every SP-API call: auth header, retries, logging, error mapping.
 
 use super::Operation;
-use super::error::{SpApiError, decode_reason};
+use super::error::SpApiError;
 use super::lwa::LwaTokens;
 use super::orders::{
     GetOrderResponse, INCLUDED_DATA, SearchOrdersResponse, read_listed_order, to_fetched_order,
@@ -294,7 +294,7 @@ impl SpApiClient {
             200..=299 => serde_json::from_slice(&body).map_err(|e| SpApiError::Decode {
                 operation: name,
                 seller_id: seller.clone(),
-                reason: decode_reason(&e),
+                reason: crate::domain::serde_reason(&e),
             }),
             401 | 403 => Err(SpApiError::Unauthorized {
                 operation: name,

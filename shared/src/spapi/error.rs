@@ -133,13 +133,3 @@ impl SpApiError {
         }
     }
 }
-
-/// A serde error reduced to what cannot quote data: its category and position.
-pub(crate) fn decode_reason(e: &serde_json::Error) -> String {
-    format!(
-        "{:?} error at line {} column {}",
-        e.classify(),
-        e.line(),
-        e.column()
-    )
-}

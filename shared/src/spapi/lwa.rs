@@ -2,8 +2,9 @@
 //! before they expire. One fetch at a time per seller, so concurrent calls share a token.
 
 use super::client::RetryPolicy;
-use super::error::{LwaFailure, SpApiError, decode_reason};
+use super::error::{LwaFailure, SpApiError};
 use crate::domain::SellerId;
+use crate::domain::serde_reason;
 use crate::ports::Secrets;
 use backon::Retryable;
 use secrecy::{ExposeSecret, SecretString};
@@ -128,7 +129,7 @@ impl LwaTokens {
         );
         if status.is_success() {
             let t: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
-                tracing::warn!(seller_id = %seller, reason = %decode_reason(&e), "lwa response unreadable");
+                tracing::warn!(seller_id = %seller, reason = %serde_reason(&e), "lwa response unreadable");
                 fail(LwaFailure::BadResponse)
             })?;
             let lifetime = Duration::from_secs(t.expires_in).saturating_sub(EARLY_REFRESH);

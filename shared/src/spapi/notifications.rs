@@ -178,7 +178,7 @@ fn status(s: &str) -> Option<NotifiedStatus> {
 pub fn parse_order_change(body: &str) -> Result<OrderChange, NotificationError> {
     let envelope: Envelope =
         serde_json::from_str(body).map_err(|e| NotificationError::Malformed {
-            reason: super::error::decode_reason(&e),
+            reason: crate::domain::serde_reason(&e),
         })?;
     let notification_id = envelope.notification_metadata.notification_id;
     if envelope.notification_type != "ORDER_CHANGE" {

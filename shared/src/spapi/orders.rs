@@ -2,7 +2,6 @@
 //! needs, and their translation into the domain: facts to [`Order`], PII to [`OrderPii`].
 //! Fields we do not need (gift messages, customization URLs, tax, payment) are never read.
 
-use super::error::decode_reason;
 use crate::domain::{
     Address, AmazonOrderId, BuyerPii, MarketplaceId, Money, Order, OrderItemId, OrderLine,
     OrderPii, OrderStatus, PackageState, Pii, SellerId, ShipmentPackage, Sku,
@@ -47,7 +46,7 @@ pub fn read_listed_order(
     let model: OrderModel = serde_json::from_str(raw.get()).map_err(|e| {
         unreadable(format!(
             "not an Orders 2026-01-01 order: {}",
-            decode_reason(&e)
+            crate::domain::serde_reason(&e)
         ))
     })?;
     to_fetched_order(seller, model).map_err(unreadable)

@@ -2,10 +2,8 @@
 //! notifications delivered by the simulator to the local notifications queue, handed over in
 //! batches as Lambda's event source mapping would.
 
-mod common;
-
+use crate::common::{s, stack};
 use chrono::Duration;
-use common::{s, stack};
 use serde_json::Value;
 use shared::adapters::DynamoOrderStore;
 use shared::domain::{AmazonOrderId, OrderStatus};
@@ -19,7 +17,7 @@ fn config(sellers: usize, seed: u64) -> SimConfig {
 }
 
 /// Amazon serves an order to searches two minutes after it changed: move time past that.
-fn let_search_catch_up(t: &common::TestStack) {
+fn let_search_catch_up(t: &crate::common::TestStack) {
     t.sim.advance_clock(Duration::minutes(3));
 }
 
@@ -226,7 +224,7 @@ async fn dropped_notifications_are_recovered_by_the_catch_up_sweep() {
     assert_eq!(t.scan("orders").await.len() as u64, 16 - delivery.dropped);
 
     let_search_catch_up(&t);
-    let sweep = common::run_sync(&t.order_sync(100), serde_json::json!({})).await;
+    let sweep = crate::common::run_sync(&t.order_sync(100), serde_json::json!({})).await;
     assert_eq!(sweep.sellers_failed, 0);
     assert_eq!(u64::from(sweep.orders_stored), delivery.dropped);
     assert_eq!(
@@ -275,7 +273,7 @@ async fn amazon_updates_never_undo_warehouse_work_and_a_cancel_releases_stock_an
     }
     // Amazon still says "unshipped" for both: a sweep re-reads them and moves nothing back.
     let_search_catch_up(&t);
-    let sweep = common::run_sync(&t.order_sync(100), serde_json::json!({})).await;
+    let sweep = crate::common::run_sync(&t.order_sync(100), serde_json::json!({})).await;
     assert_eq!(sweep.sellers[0].orders_unchanged, 2, "{sweep:?}");
     let get = |i: usize| {
         let store = &store;

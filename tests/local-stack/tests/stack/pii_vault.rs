@@ -1,9 +1,7 @@
 //! The KMS envelope vault against moto's KMS (which enforces encryption context) and DynamoDB.
 
-mod common;
-
+use crate::common::{TestStack, s, stack};
 use chrono::{Duration, Utc};
-use common::{TestStack, s, stack};
 use local_stack::day::SEALED_ITEM_ATTRIBUTES;
 use shared::adapters::{KmsPiiVault, VaultError};
 use shared::domain::{Address, AmazonOrderId, BuyerPii, OrderPii, PiiKind};

@@ -2,10 +2,8 @@
 //! CloudTrail records them, read through the suite's CloudTrail adapter and joined with the
 //! audit log; a deletion request and its confirmation; purges after time travel; PII held.
 
-mod common;
-
+use crate::common::stack;
 use chrono::Duration;
-use common::stack;
 use local_stack::trail::TrailStandIn;
 use shared::adapters::{DynamoAuditLog, KmsPiiVault};
 use shared::audit_report::Format;
@@ -22,8 +20,10 @@ fn never() -> bool {
 #[tokio::test]
 async fn every_kms_open_is_named_with_the_audited_reader_or_flagged_and_lifecycle_work_is_listed() {
     let t = stack("audit-report", SimConfig::demo(1, 12, 5_151)).await;
-    common::run_sync(&t.order_sync(100), serde_json::json!({})).await;
-    let trail = TrailStandIn::start(&common::moto().endpoint).await.unwrap();
+    crate::common::run_sync(&t.order_sync(100), serde_json::json!({})).await;
+    let trail = TrailStandIn::start(&crate::common::moto().endpoint)
+        .await
+        .unwrap();
     // Everything of the report and of the reads goes through the stand-in, as a function with
     // AWS_ENDPOINT_URL_KMS / _CLOUDTRAIL pointed at it would.
     let via_trail = aws_config::defaults(aws_config::BehaviorVersion::latest())

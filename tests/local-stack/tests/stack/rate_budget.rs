@@ -2,10 +2,8 @@
 //! separate Lambda instances would have, never together take more than rate and burst allow.
 //! Time is a test clock, so the counts are exact.
 
-mod common;
-
+use crate::common::stack;
 use chrono::{Duration, SubsecRound, Utc};
-use common::stack;
 use shared::adapters::DynamoRateBudget;
 use shared::domain::UsagePlan;
 use shared::ports::{ManualClock, RateBudget};

@@ -1,8 +1,6 @@
 //! `order-sync` through its real handler and adapters, against moto and the SP-API simulator.
 
-mod common;
-
-use common::{run_sync, s, stack};
+use crate::common::{run_sync, s, stack};
 use serde_json::json;
 use shared::adapters::DynamoRateBudget;
 use shared::domain::UsagePlan;

@@ -2,10 +2,8 @@
 //! move): the purge on the day, a resumed run, deletion requests by order and by seller,
 //! refusals, and the start-up refusal of more than 30 days.
 
-mod common;
-
+use crate::common::{TestStack, s, stack};
 use chrono::Duration;
-use common::{TestStack, s, stack};
 use shared::adapters::{DynamoAuditLog, DynamoControl, DynamoOrderStore};
 use shared::domain::{AmazonOrderId, AuditKind, DeletionRequestId, PiiState, PurgeReason};
 use shared::ports::{AuditLog, DeletionLedger, OrderStore, SellerRegistry};
@@ -19,7 +17,7 @@ fn never() -> bool {
 /// Two sellers' orders taken in by a sweep.
 async fn ingested(test: &str) -> TestStack {
     let t = stack(test, SimConfig::demo(2, 30, 4_040)).await;
-    common::run_sync(&t.order_sync(100), serde_json::json!({})).await;
+    crate::common::run_sync(&t.order_sync(100), serde_json::json!({})).await;
     t
 }
 
@@ -83,7 +81,7 @@ async fn at_day_31_nothing_due_is_left_business_records_stay_and_a_second_run_ch
         t.sim.change_order(seller.as_str(), id, OrderEvent::Ship);
     }
     t.sim.clock().advance(Duration::minutes(5));
-    common::run_sync(&t.order_sync(100), serde_json::json!({})).await;
+    crate::common::run_sync(&t.order_sync(100), serde_json::json!({})).await;
     let report = redactor.purge_run(&never).await.unwrap();
     assert!(report.complete && report.orders_purged > 0, "{report:?}");
     assert_eq!(report.pii_past_due, 0, "{report:?}");
@@ -313,7 +311,7 @@ async fn an_order_deleted_on_request_is_never_sealed_again_and_bad_requests_reac
     t.sim
         .change_order(seller.as_str(), &order_id, OrderEvent::Ship);
     t.sim.clock().advance(Duration::minutes(5));
-    common::run_sync(&t.order_sync(100), serde_json::json!({})).await;
+    crate::common::run_sync(&t.order_sync(100), serde_json::json!({})).await;
     assert!(sealed(&t).await.iter().all(|(so, _, _)| *so != key));
 }
 
@@ -378,7 +376,7 @@ async fn a_purge_run_beside_intake_leaves_every_record_agreeing_with_the_pii_tab
     let sync = t.order_sync(100);
     let (run, _) = tokio::join!(
         redactor.purge_run(&never),
-        common::run_sync(&sync, serde_json::json!({}))
+        crate::common::run_sync(&sync, serde_json::json!({}))
     );
     let run = run.unwrap();
     assert!(run.orders_purged > 0, "{run:?}");

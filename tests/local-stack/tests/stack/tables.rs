@@ -1,10 +1,8 @@
 //! The local stack's tables are the ones `infra/tables.json` defines (the CDK tests prove the
 //! same of the deployed template, so the two agree).
 
-mod common;
-
+use crate::common::stack;
 use aws_sdk_dynamodb::types::{KeyType, PointInTimeRecoveryStatus, SseStatus, TimeToLiveStatus};
-use common::stack;
 use local_stack::resources::{KeyDef, TableDefinitions};
 use spapi_sim::SimConfig;
 use std::collections::BTreeSet;
@@ -125,7 +123,7 @@ async fn clients(n: usize) -> Vec<aws_sdk_dynamodb::Client> {
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         out.push(aws_sdk_dynamodb::Client::new(
-            &common::moto().sdk_config().await,
+            &crate::common::moto().sdk_config().await,
         ));
     }
     out

@@ -1,0 +1,14 @@
+//! The integration tests of the local stack, one test binary (one link of the AWS graph):
+//! each module is one capability's tests against moto, the SP-API simulator and the real
+//! function binaries. Each test process starts its own moto server (see `common`).
+
+mod common;
+
+mod audit_report;
+mod local_day;
+mod order_events;
+mod order_sync;
+mod pii_lifecycle;
+mod pii_vault;
+mod rate_budget;
+mod tables;
