@@ -7,11 +7,14 @@ VENV := .venv
 PY_PINS := moto[server]==5.2.5 boto3 cargo-lambda==1.9.2 cfn-lint==1.51.0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup run test test-rust test-later test-infra fmt-check lint bench bench-sdk-call bench-purge clean
+.PHONY: setup build-bins run test test-rust test-later test-infra fmt-check lint bench bench-sdk-call bench-purge clean
 
-setup: $(VENV)/.installed infra/node_modules/.installed
+# The venv is made again only when its pins change (not on every edit of this file).
+PY_STAMP := $(VENV)/.installed-$(shell echo '$(PY_PINS)' | md5sum | cut -c1-12)
 
-$(VENV)/.installed: Makefile
+setup: $(PY_STAMP) infra/node_modules/.installed
+
+$(PY_STAMP):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(PY_PINS)
 	touch $@
@@ -32,8 +35,10 @@ fmt-check:
 lint:
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-test-rust: setup
+build-bins:
 	cargo build --quiet --workspace --bins
+
+test-rust: setup build-bins
 	if cargo nextest --version >/dev/null 2>&1; then \
 		cargo nextest run --workspace --no-fail-fast; \
 	else \
@@ -46,9 +51,8 @@ test-rust: setup
 # nextest themselves run on the real clock (they hang under libfaketime).
 LATER ?= +90d
 HOST_RUNNER_VAR = CARGO_TARGET_$(shell rustc -vV | sed -n 's/^host: //p' | tr 'a-z-' 'A-Z_')_RUNNER
-test-later: setup
+test-later: setup build-bins
 	command -v faketime >/dev/null || { echo "test-later needs faketime (apt-get install faketime)"; exit 1; }
-	cargo build --quiet --workspace --bins
 	export $(HOST_RUNNER_VAR)="env DONT_FAKE_MONOTONIC=1 faketime -f $(LATER)"; \
 	if cargo nextest --version >/dev/null 2>&1; then \
 		cargo nextest run --workspace --no-fail-fast; \
@@ -59,7 +63,18 @@ test-later: setup
 test-infra: setup
 	cd infra && npx tsc --noEmit && npm test
 
-test: fmt-check lint test-rust test-infra
+# Each phase says how long it took, so a slow run shows where its time went.
+define timed
+@started=$$(date +%s); $(MAKE) --no-print-directory $(1); echo "phase $(1): $$(( $$(date +%s) - started )) s"
+endef
+
+test:
+	$(call timed,fmt-check)
+	$(call timed,lint)
+	$(call timed,setup)
+	$(call timed,build-bins)
+	$(call timed,test-rust)
+	$(call timed,test-infra)
 
 # order-events measured: the release binary cargo-lambda deploys (cold start, CPU per order,
 # peak RSS, zip size, AWS calls per order) and a 1,000-order backlog at Amazon's getOrder plan

@@ -2,7 +2,7 @@
 //! `event = <time to the microsecond>#<random id>`, so a day's events sort by time and a
 //! write never replaces another.
 
-use super::{StoreError, put_if};
+use super::{StoreError, put_if, query_all};
 use crate::domain::AuditEvent;
 use crate::ports::AuditLog;
 use async_trait::async_trait;
@@ -70,23 +70,22 @@ impl AuditLog for DynamoAuditLog {
         let mut events = Vec::new();
         let mut date = from.date_naive();
         while date <= to.date_naive() {
-            let items: Vec<_> = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#day = :day AND #event BETWEEN :from AND :to")
-                .expression_attribute_names("#day", "day")
-                .expression_attribute_names("#event", "event")
-                .expression_attribute_values(":day", AttributeValue::S(date.to_string()))
-                .expression_attribute_values(":from", AttributeValue::S(time_key(from)))
-                // Past every id of the last instant; `at < to` is checked below.
-                .expression_attribute_values(":to", AttributeValue::S(format!("{}~", time_key(to))))
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| StoreError::dynamo("Query", e))?;
+            let items: Vec<_> = query_all(
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("#day = :day AND #event BETWEEN :from AND :to")
+                    .expression_attribute_names("#day", "day")
+                    .expression_attribute_names("#event", "event")
+                    .expression_attribute_values(":day", AttributeValue::S(date.to_string()))
+                    .expression_attribute_values(":from", AttributeValue::S(time_key(from)))
+                    // Past every id of the last instant; `at < to` is checked below.
+                    .expression_attribute_values(
+                        ":to",
+                        AttributeValue::S(format!("{}~", time_key(to))),
+                    ),
+            )
+            .await?;
             for item in items {
                 let r: AuditRecord =
                     serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt {

@@ -2,7 +2,7 @@
 //! `ledger.rs`, rate buckets in `budget.rs`).
 //! Keys: `pk = checkpoint#order-sync, sk = <seller>`; `pk = seller, sk = <seller>`.
 
-use super::{StoreError, put_if_version, read_item};
+use super::{StoreError, put_if_version, query_all, read_item};
 use crate::domain::{MarketplaceId, SellerId};
 use crate::ports::{CheckpointStore, SellerAccount, SellerRegistry, SweepCheckpoint, Versioned};
 use async_trait::async_trait;
@@ -57,18 +57,14 @@ impl DynamoControl {
 
     /// Every registry entry, whatever its status, with its seller id checked.
     async fn registry(&self) -> Result<Vec<(SellerId, SellerRecord)>, StoreError> {
-        let items: Vec<_> = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(SELLER_PK.into()))
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| StoreError::dynamo("Query", e))?;
+        let items: Vec<_> = query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(SELLER_PK.into())),
+        )
+        .await?;
         items
             .into_iter()
             .map(|item| {

@@ -60,6 +60,22 @@ impl StoreError {
     }
 }
 
+/// Every item a query finds, all pages read.
+pub(crate) async fn query_all(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+) -> Result<
+    Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>,
+    StoreError,
+> {
+    query
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| StoreError::dynamo("Query", e))
+}
+
 /// A strongly consistent read of one item by its key attributes, decoded into `T`.
 /// `what` names the item (ids only) for the error if it does not decode.
 pub(crate) async fn read_item<T: serde::de::DeserializeOwned>(

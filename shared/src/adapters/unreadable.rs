@@ -2,7 +2,7 @@
 //! table: `pk = unreadable#<seller>, sk = <order id>` (or `no-id#<window start>#<reason hash>`
 //! for one without a readable id). Ids, reasons, dates and counts: never order data.
 
-use super::{DynamoControl, StoreError};
+use super::{DynamoControl, StoreError, query_all};
 use crate::domain::{AmazonOrderId, SellerId};
 use crate::ports::{UnreadableOnRecord, UnreadableOrder, UnreadableOrders};
 use async_trait::async_trait;
@@ -65,19 +65,15 @@ impl UnreadableOrders for DynamoControl {
         seller: &SellerId,
         limit: usize,
     ) -> Result<Vec<UnreadableOnRecord>, StoreError> {
-        let items: Vec<_> = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .filter_expression("attribute_exists(order_id)")
-            .expression_attribute_values(":pk", Av::S(pk(seller)))
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| StoreError::dynamo("Query", e))?;
+        let items: Vec<_> = query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .filter_expression("attribute_exists(order_id)")
+                .expression_attribute_values(":pk", Av::S(pk(seller))),
+        )
+        .await?;
         let corrupt = |what: &str| StoreError::Corrupt {
             what: format!("unreadable-order record of seller {seller}: {what}"),
         };
