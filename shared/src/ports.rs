@@ -397,7 +397,7 @@ pub struct OrdersPage {
 
 /// An order Amazon served that does not read as its model says (a field missing, a status
 /// no model knows): its id, when it has a readable one, and why. Ids and field names only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnreadableOrder {
     pub order_id: Option<AmazonOrderId>,
     pub reason: String,

@@ -8,7 +8,17 @@ use crate::ports::{UnreadableOnRecord, UnreadableOrder, UnreadableOrders};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue as Av;
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
 use std::hash::{Hash, Hasher};
+
+/// The parts of a record `pending` hands back (only records with an id are listed).
+#[derive(Deserialize)]
+struct Record {
+    order_id: AmazonOrderId,
+    reason: String,
+    first_seen: DateTime<Utc>,
+    seen: u32,
+}
 
 fn pk(seller: &SellerId) -> String {
     format!("unreadable#{seller}")
@@ -52,8 +62,8 @@ impl UnreadableOrders for DynamoControl {
             set.push_str(", order_id = :id");
             update = update.expression_attribute_values(":id", Av::S(id.to_string()));
         }
-        let update = update.update_expression(format!("{set} ADD seen :one"));
         update
+            .update_expression(format!("{set} ADD seen :one"))
             .send()
             .await
             .map_err(|e| StoreError::dynamo("UpdateItem", e))?;
@@ -74,29 +84,17 @@ impl UnreadableOrders for DynamoControl {
                 .expression_attribute_values(":pk", Av::S(pk(seller))),
         )
         .await?;
-        let corrupt = |what: &str| StoreError::Corrupt {
-            what: format!("unreadable-order record of seller {seller}: {what}"),
-        };
         let mut out = items
             .into_iter()
             .map(|item| {
-                let s = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
-                let order_id =
-                    AmazonOrderId::parse(s("order_id").ok_or_else(|| corrupt("order_id"))?)
-                        .map_err(|_| corrupt("order_id"))?;
-                let first_seen = s("first_seen")
-                    .and_then(|t| t.parse().ok())
-                    .ok_or_else(|| corrupt("first_seen"))?;
-                let seen = item
-                    .get("seen")
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(1);
+                let r: Record = serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt {
+                    what: format!("unreadable-order record of seller {seller}: {e}"),
+                })?;
                 Ok(UnreadableOnRecord {
-                    order_id,
-                    reason: s("reason").unwrap_or_default(),
-                    first_seen,
-                    seen,
+                    order_id: r.order_id,
+                    reason: r.reason,
+                    first_seen: r.first_seen,
+                    seen: r.seen,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;

@@ -26,7 +26,7 @@ pub struct SearchOrdersResponse {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ListedOrderId {
-    order_id: Option<String>,
+    order_id: Option<AmazonOrderId>,
 }
 
 /// One order of a `searchOrders` page, or why it could not be read: its id when that reads,
@@ -37,8 +37,7 @@ pub fn read_listed_order(
 ) -> Result<FetchedOrder, UnreadableOrder> {
     let order_id = serde_json::from_str::<ListedOrderId>(raw.get())
         .ok()
-        .and_then(|l| l.order_id)
-        .and_then(|id| AmazonOrderId::parse(id).ok());
+        .and_then(|l| l.order_id);
     let unreadable = |reason: String| UnreadableOrder {
         order_id: order_id.clone(),
         reason,

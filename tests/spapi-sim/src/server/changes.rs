@@ -68,8 +68,6 @@ impl State {
         ids
     }
 
-    /// Apply `event` to an order. `false` if there is no such order or the event does not fit
-    /// its state (only open orders cancel or ship; only shipped ones are delivered).
     /// Serve the order with a fulfillment status no model knows (`GARBLED:<status>`), as
     /// Amazon would if it started sending a new one, or (`garbled: false`) as it was. Its
     /// last update stays, so searches serve it in the same place. `false` if no such order.
@@ -95,6 +93,8 @@ impl State {
         true
     }
 
+    /// Apply `event` to an order. `false` if there is no such order or the event does not fit
+    /// its state (only open orders cancel or ship; only shipped ones are delivered).
     pub(crate) fn change_order(
         &mut self,
         config: &SimConfig,
