@@ -1,18 +1,17 @@
-//! The FBM fulfillment suite's library: domain types and rules, the ports they need, and the
-//! adapters (DynamoDB, KMS, Secrets Manager, SP-API) that implement those ports.
+//! The FBM fulfillment suite's library, one module per capability (see the README's layout).
 //!
-//! Dependencies point inward: `domain` knows nothing of AWS or HTTP; services such as
-//! [`sync`] take ports; the function binaries only read config, build adapters and call in.
+//! Dependencies point inward: capabilities (`orders`, `pii`, `audit`, `rate`, `sellers`,
+//! `stock`) depend on `kernel` and on each other's models and ports, never on `aws`, `spapi`
+//! or `lambda`; the adapters (`aws`, `spapi`) implement the capabilities' ports; `lambda`
+//! wires both for each function.
 
-pub mod adapters;
-pub mod audit_report;
-pub mod config;
-pub mod domain;
-pub mod handlers;
-pub mod intake;
-pub mod order_events;
-pub mod ports;
-pub mod redaction;
+pub mod audit;
+pub mod aws;
+pub mod kernel;
+pub mod lambda;
+pub mod orders;
+pub mod pii;
+pub mod rate;
+pub mod sellers;
 pub mod spapi;
-pub mod sync;
-pub mod telemetry;
+pub mod stock;

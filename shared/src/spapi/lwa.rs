@@ -1,11 +1,12 @@
-//! Login with Amazon: access tokens from each seller's refresh token, cached until a minute
-//! before they expire. One fetch at a time per seller, so concurrent calls share a token.
+//! The LWA layer: on the way out, every request carries the seller's access token (from the
+//! seller's refresh token, cached until a minute before it expires; one fetch at a time per
+//! seller, so concurrent calls share one); on the way back, a 403 drops the cached token so
+//! the request is tried once more with a fresh one.
 
-use super::client::RetryPolicy;
-use super::error::{LwaFailure, SpApiError};
-use crate::domain::SellerId;
-use crate::domain::serde_reason;
-use crate::ports::Secrets;
+use super::error::CallError;
+use super::transport::RetryPolicy;
+use crate::kernel::{SellerId, serde_reason};
+use crate::sellers::{Credentials, LoginFailure};
 use backon::Retryable;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -23,14 +24,15 @@ struct CachedToken {
     refresh_after: Instant,
 }
 
-type Slot = Arc<tokio::sync::Mutex<Option<CachedToken>>>;
+/// One seller's cached token, locked while it is fetched.
+type TokenCell = Arc<tokio::sync::Mutex<Option<CachedToken>>>;
 
-pub struct LwaTokens {
+pub(super) struct LwaTokens {
     http: reqwest::Client,
     token_url: Url,
-    secrets: Arc<dyn Secrets>,
+    credentials: Arc<dyn Credentials>,
     retry: RetryPolicy,
-    slots: Mutex<HashMap<SellerId, Slot>>,
+    cells: Mutex<HashMap<SellerId, TokenCell>>,
 }
 
 #[derive(Deserialize)]
@@ -45,44 +47,36 @@ struct TokenError {
 }
 
 impl LwaTokens {
-    pub fn new(
+    pub(super) fn new(
         http: reqwest::Client,
         token_url: Url,
-        secrets: Arc<dyn Secrets>,
+        credentials: Arc<dyn Credentials>,
         retry: RetryPolicy,
     ) -> Self {
         Self {
             http,
             token_url,
-            secrets,
+            credentials,
             retry,
-            slots: Mutex::new(HashMap::new()),
+            cells: Mutex::new(HashMap::new()),
         }
     }
 
-    fn slot(&self, seller: &SellerId) -> Slot {
-        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        slots.entry(seller.clone()).or_default().clone()
+    fn cell(&self, seller: &SellerId) -> TokenCell {
+        let mut cells = self.cells.lock().unwrap_or_else(|p| p.into_inner());
+        cells.entry(seller.clone()).or_default().clone()
     }
 
     /// A valid access token for the seller, from cache or from LWA.
-    pub async fn access_token(&self, seller: &SellerId) -> Result<SecretString, SpApiError> {
-        let slot = self.slot(seller);
-        let mut cached = slot.lock().await;
+    pub(super) async fn access_token(&self, seller: &SellerId) -> Result<SecretString, CallError> {
+        let cell = self.cell(seller);
+        let mut cached = cell.lock().await;
         if let Some(t) = cached.as_ref().filter(|t| Instant::now() < t.refresh_after) {
             return Ok(t.token.clone());
         }
         let fresh = (|| self.fetch(seller))
             .retry(self.retry.backoff())
-            .when(|e| {
-                matches!(
-                    e,
-                    SpApiError::Lwa {
-                        failure: LwaFailure::Unavailable,
-                        ..
-                    }
-                )
-            })
+            .when(|e| matches!(e, CallError::Login(LoginFailure::Unavailable)))
             .await?;
         let token = fresh.token.clone();
         *cached = Some(fresh);
@@ -90,17 +84,14 @@ impl LwaTokens {
     }
 
     /// Forget the seller's token (Amazon said it expired before we thought it would).
-    pub async fn invalidate(&self, seller: &SellerId) {
-        *self.slot(seller).lock().await = None;
+    pub(super) async fn invalidate(&self, seller: &SellerId) {
+        *self.cell(seller).lock().await = None;
     }
 
-    async fn fetch(&self, seller: &SellerId) -> Result<CachedToken, SpApiError> {
-        let app = self.secrets.lwa_app().await?;
-        let refresh_token = self.secrets.refresh_token(seller).await?;
-        let fail = |failure| SpApiError::Lwa {
-            seller_id: seller.clone(),
-            failure,
-        };
+    async fn fetch(&self, seller: &SellerId) -> Result<CachedToken, CallError> {
+        let app = self.credentials.lwa_app().await?;
+        let refresh_token = self.credentials.refresh_token(seller).await?;
+        let fail = CallError::Login;
         let started = Instant::now();
         let form = [
             ("grant_type", "refresh_token"),
@@ -114,12 +105,12 @@ impl LwaTokens {
             .form(&form)
             .send()
             .await
-            .map_err(|_| fail(LwaFailure::Unavailable))?;
+            .map_err(|_| fail(LoginFailure::Unavailable))?;
         let status = resp.status();
         let body = resp
             .bytes()
             .await
-            .map_err(|_| fail(LwaFailure::Unavailable))?;
+            .map_err(|_| fail(LoginFailure::Unavailable))?;
         tracing::info!(
             operation = "lwaToken",
             seller_id = %seller,
@@ -130,7 +121,7 @@ impl LwaTokens {
         if status.is_success() {
             let t: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
                 tracing::warn!(seller_id = %seller, reason = %serde_reason(&e), "lwa response unreadable");
-                fail(LwaFailure::BadResponse)
+                fail(LoginFailure::BadResponse)
             })?;
             let lifetime = Duration::from_secs(t.expires_in).saturating_sub(EARLY_REFRESH);
             return Ok(CachedToken {
@@ -139,16 +130,16 @@ impl LwaTokens {
             });
         }
         if status.as_u16() == 429 || status.is_server_error() {
-            return Err(fail(LwaFailure::Unavailable));
+            return Err(fail(LoginFailure::Unavailable));
         }
         let code = serde_json::from_slice::<TokenError>(&body)
             .map(|e| e.error)
             .unwrap_or_default();
         Err(fail(match code.as_str() {
-            "invalid_client" | "unauthorized_client" => LwaFailure::ClientRejected,
-            "invalid_grant" => LwaFailure::RefreshTokenRejected,
-            _ if status.as_u16() == 401 => LwaFailure::ClientRejected,
-            _ => LwaFailure::BadResponse,
+            "invalid_client" | "unauthorized_client" => LoginFailure::ClientRejected,
+            "invalid_grant" => LoginFailure::RefreshTokenRejected,
+            _ if status.as_u16() == 401 => LoginFailure::ClientRejected,
+            _ => LoginFailure::BadResponse,
         }))
     }
 }

@@ -1,20 +1,17 @@
-//! The Selling Partner API client: LWA access tokens from refresh tokens kept in Secrets
-//! Manager, Orders 2026-01-01, 429/5xx retried with jittered backoff. It logs each call's
-//! operation, seller, status, `x-amzn-RequestId` and latency; never a body.
+//! The Selling Partner API: one transport (retry, the shared rate budget, LWA, HTTP; see
+//! `transport`) and one module per API on top of it, each implementing its capability's port
+//! and mapping HTTP failures into that capability's error.
 
-mod client;
+mod budget;
 mod error;
 mod lwa;
-mod notifications;
-mod orders;
+pub mod orders;
+mod transport;
 
-pub use client::{RetryPolicy, SpApiClient};
-pub use error::{LwaFailure, SpApiError};
-pub use lwa::LwaTokens;
-pub use notifications::{
-    ChangedLine, FulfilledBy, NotificationError, NotifiedStatus, OrderChange, parse_order_change,
-};
-pub use orders::{INCLUDED_DATA, OrderModel, SearchOrdersResponse, to_fetched_order};
+pub use budget::Place;
+pub use error::CallError;
+pub use orders::{INCLUDED_DATA, OrderModel, OrdersApi, to_fetched_order};
+pub use transport::{Method, Request, RetryPolicy, Transport};
 
 /// The operations the suite calls, with their official default rate (requests/s) and burst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -31,9 +28,9 @@ impl Operation {
         }
     }
 
-    /// Whether a request that finds no token sets one aside (and waits for it, or is deferred
-    /// to it) rather than asking again. `getOrder` work waits on its queue for its slot; a
-    /// `searchOrders` token set aside by a sweep that then pauses would be three minutes of
+    /// Whether a request that finds no place sets one aside (and waits for it, or is deferred
+    /// to it) rather than asking again. `getOrder` work waits on its queue for its place; a
+    /// `searchOrders` place set aside by a sweep that then pauses would be three minutes of
     /// quota lost, so sweeps ask again on their next run.
     pub fn reserves(self) -> bool {
         matches!(self, Operation::GetOrder)

@@ -1,21 +1,201 @@
-//! Orders 2026-01-01 response shapes (`orders_2026-01-01.json`), only the fields fulfilment
-//! needs, and their translation into the domain: facts to [`Order`], PII to [`OrderPii`].
-//! Fields we do not need (gift messages, customization URLs, tax, payment) are never read.
+//! Orders 2026-01-01 on the transport: `searchOrders` and `getOrder` as the suite uses them
+//! ([`OrdersApi`], the `orders::AmazonOrders` port), the response shapes
+//! (`orders_2026-01-01.json`, only the fields fulfilment needs) and their translation into the
+//! capability: facts to [`Order`], PII to [`OrderPii`]. Fields we do not need (gift
+//! messages, customization URLs, tax, payment) are never read.
 
-use crate::domain::{
-    Address, AmazonOrderId, BuyerPii, MarketplaceId, Money, Order, OrderItemId, OrderLine,
-    OrderPii, OrderStatus, PackageState, Pii, SellerId, ShipmentPackage, Sku,
+use super::Operation;
+use super::error::CallError;
+use super::transport::{Request, Transport};
+use crate::kernel::{
+    Address, AmazonOrderId, BuyerPii, MarketplaceId, OrderItemId, OrderPii, Pii, SellerId, Sku,
 };
-use crate::ports::{FetchedOrder, UnreadableOrder};
-use chrono::{DateTime, Utc};
+use crate::orders::{
+    AmazonError, AmazonOrders, FetchedOrder, Money, Order, OrderLine, OrderSearch, OrderStatus,
+    OrdersPage, PackageState, ShipmentPackage, UnreadableOrder,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
+use std::sync::Arc;
+
+const ORDERS_PATH: &str = "/orders/2026-01-01/orders";
+
+/// Amazon's Orders API for the suite's intake.
+pub struct OrdersApi {
+    transport: Arc<Transport>,
+}
+
+impl OrdersApi {
+    pub fn new(transport: Arc<Transport>) -> Self {
+        Self { transport }
+    }
+
+    async fn fetch_order(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        reserved: bool,
+    ) -> Result<FetchedOrder, AmazonError> {
+        let op = Operation::GetOrder;
+        let request = Request::get(op, format!("{ORDERS_PATH}/{order}"))
+            .query("includedData", INCLUDED_DATA.join(","))
+            .reserved(reserved);
+        let resp: GetOrderResponse = self
+            .transport
+            .call(seller, &request)
+            .await
+            .map_err(|e| amazon_error(seller, op, e))?;
+        to_fetched_order(seller, resp.order).map_err(|reason| AmazonError::Unreadable {
+            operation: op.name(),
+            seller_id: seller.clone(),
+            reason,
+        })
+    }
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[async_trait]
+impl AmazonOrders for OrdersApi {
+    async fn search_orders(
+        &self,
+        seller: &SellerId,
+        search: &OrderSearch,
+    ) -> Result<OrdersPage, AmazonError> {
+        let op = Operation::SearchOrders;
+        let marketplaces = search
+            .marketplace_ids
+            .iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut request = Request::get(op, ORDERS_PATH)
+            .query("lastUpdatedAfter", iso(search.updated_after))
+            .query("lastUpdatedBefore", iso(search.updated_before))
+            .query("marketplaceIds", marketplaces)
+            .query("fulfilledBy", "MERCHANT")
+            .query("maxResultsPerPage", search.page_size.to_string())
+            .query("includedData", INCLUDED_DATA.join(","));
+        if let Some(page) = &search.page {
+            request = request.query("paginationToken", page.clone());
+        }
+        let resp: SearchOrdersResponse = match self.transport.call(seller, &request).await {
+            Ok(resp) => resp,
+            // A page token Amazon no longer knows (they expire after 24 hours) is refused as
+            // a bad request.
+            Err(CallError::Rejected { status: 400, .. }) if search.page.is_some() => {
+                return Err(AmazonError::PageTokenExpired {
+                    seller_id: seller.clone(),
+                });
+            }
+            Err(e) => return Err(amazon_error(seller, op, e)),
+        };
+        let (mut orders, mut unreadable) = (Vec::new(), Vec::new());
+        for raw in &resp.orders {
+            match read_listed_order(seller, raw) {
+                Ok(order) => orders.push(order),
+                Err(u) => unreadable.push(u),
+            }
+        }
+        Ok(OrdersPage {
+            orders,
+            unreadable,
+            next_page: resp.pagination.and_then(|p| p.next_token),
+        })
+    }
+
+    async fn get_order(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+    ) -> Result<FetchedOrder, AmazonError> {
+        self.fetch_order(seller, order, false).await
+    }
+
+    async fn get_order_reserved(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+    ) -> Result<FetchedOrder, AmazonError> {
+        self.fetch_order(seller, order, true).await
+    }
+}
+
+/// A failed Orders call in intake's words.
+fn amazon_error(seller: &SellerId, op: Operation, e: CallError) -> AmazonError {
+    let operation = op.name();
+    let seller_id = seller.clone();
+    match e {
+        CallError::Denied { code, .. } => AmazonError::Unauthorized {
+            operation,
+            seller_id,
+            code,
+        },
+        CallError::Login(failure) => AmazonError::Login { seller_id, failure },
+        CallError::Credentials(e) => AmazonError::Credentials(e),
+        CallError::Throttled { attempts } => AmazonError::Throttled {
+            operation,
+            seller_id,
+            attempts,
+        },
+        CallError::Server { status, attempts } => AmazonError::Transient {
+            operation,
+            seller_id,
+            detail: format!("server error HTTP {status}"),
+            attempts,
+        },
+        CallError::Transport { message, attempts } => AmazonError::Transient {
+            operation,
+            seller_id,
+            detail: format!("transport failure: {message}"),
+            attempts,
+        },
+        CallError::NotFound => AmazonError::NotFound {
+            operation,
+            seller_id,
+        },
+        CallError::Rejected {
+            status,
+            code,
+            message,
+        } => AmazonError::Rejected {
+            operation,
+            seller_id,
+            status,
+            code,
+            message,
+        },
+        CallError::Decode { reason } => AmazonError::Unreadable {
+            operation,
+            seller_id,
+            reason,
+        },
+        CallError::BudgetExhausted {
+            retry_after_ms,
+            reserved_at,
+        } => AmazonError::BudgetExhausted {
+            operation,
+            seller_id,
+            retry_after_ms,
+            reserved_at,
+        },
+        CallError::Budget(source) => AmazonError::Budget {
+            operation,
+            seller_id,
+            source,
+        },
+    }
+}
 
 /// What fulfilment asks for: who bought, where it goes, by when, and what has shipped.
 pub const INCLUDED_DATA: [&str; 4] = ["BUYER", "RECIPIENT", "FULFILLMENT", "PACKAGES"];
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SearchOrdersResponse {
+struct SearchOrdersResponse {
     /// Read one by one (`read_listed_order`): an order that does not read costs itself,
     /// not its page.
     pub orders: Vec<Box<serde_json::value::RawValue>>,
@@ -45,7 +225,7 @@ pub fn read_listed_order(
     let model: OrderModel = serde_json::from_str(raw.get()).map_err(|e| {
         unreadable(format!(
             "not an Orders 2026-01-01 order: {}",
-            crate::domain::serde_reason(&e)
+            crate::kernel::serde_reason(&e)
         ))
     })?;
     to_fetched_order(seller, model).map_err(unreadable)
@@ -53,12 +233,12 @@ pub fn read_listed_order(
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Pagination {
+struct Pagination {
     pub next_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct GetOrderResponse {
+struct GetOrderResponse {
     pub order: OrderModel,
 }
 

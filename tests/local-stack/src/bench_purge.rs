@@ -14,11 +14,12 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use chrono::{DateTime, Duration, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
-use shared::adapters::DynamoOrderStore;
-use shared::domain::{
-    AmazonOrderId, Order, OrderItemId, OrderLine, OrderStatus, PiiState, SellerId, Sku,
-};
-use shared::ports::{OrderStore, PiiStatus};
+use shared::aws::DynamoOrderStore;
+use shared::kernel::{AmazonOrderId, OrderItemId, PiiKind, SellerId, Sku};
+use shared::orders::OrderStore;
+use shared::orders::{Order, OrderLine, OrderStatus};
+use shared::pii::PiiState;
+use shared::pii::PiiStatus;
 use spapi_sim::SimConfig;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
@@ -163,7 +164,7 @@ async fn seed(
                     let status = PiiStatus {
                         state: PiiState::Held,
                         purge_at: due(n),
-                        sealed_kinds: vec!["buyer".into(), "recipient".into()],
+                        sealed_kinds: vec![PiiKind::Buyer, PiiKind::Recipient],
                     };
                     store
                         .save(&order(seller, n, due(n) - Duration::days(30)), status, None)

@@ -59,7 +59,7 @@ pub fn log_dir(run: &str) -> PathBuf {
 /// suite's sleeps and queue delays shrink with a sped-up simulator.
 pub struct SimTime(pub std::sync::Arc<spapi_sim::SimClock>);
 
-impl shared::ports::Clock for SimTime {
+impl shared::kernel::Clock for SimTime {
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.0.now()
     }

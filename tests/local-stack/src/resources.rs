@@ -9,9 +9,9 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde::Deserialize;
-use shared::adapters::DynamoControl;
-use shared::domain::{MarketplaceId, SellerId};
-use shared::ports::SellerAccount;
+use shared::aws::DynamoControl;
+use shared::kernel::{MarketplaceId, SellerId};
+use shared::sellers::SellerAccount;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -401,7 +401,7 @@ pub async fn provision(
 }
 
 impl Provisioned {
-    /// The environment `order-sync` reads (see `shared::config`), for this stack.
+    /// The environment `order-sync` reads (see `shared::lambda::intake`), for this stack.
     pub fn order_sync_env(
         &self,
         spapi_endpoint: &str,

@@ -5,12 +5,12 @@
 use crate::common::stack;
 use chrono::Duration;
 use local_stack::trail::TrailStandIn;
-use shared::adapters::{DynamoAuditLog, KmsPiiVault};
-use shared::audit_report::Format;
-use shared::domain::{AmazonOrderId, PiiKind};
-use shared::handlers::audit_report::ReportRequest;
-use shared::ports::PiiVault;
-use shared::redaction::PiiReader;
+use shared::audit::Format;
+use shared::aws::{DynamoAuditLog, KmsPiiVault, PiiTable};
+use shared::kernel::{AmazonOrderId, PiiKind};
+use shared::lambda::audit_report::ReportRequest;
+use shared::pii::redactor::PiiReader;
+use shared::pii::{PiiOpener, SealedItems};
 use spapi_sim::SimConfig;
 
 fn never() -> bool {
@@ -59,8 +59,10 @@ async fn every_kms_open_is_named_with_the_audited_reader_or_flagged_and_lifecycl
     assert!(sealed.len() >= 3, "{sealed:?}");
     let vault = KmsPiiVault::new(
         aws_sdk_kms::Client::new(&via_trail),
-        aws_sdk_dynamodb::Client::new(&via_trail),
-        t.stack.table("pii"),
+        PiiTable::new(
+            aws_sdk_dynamodb::Client::new(&via_trail),
+            t.stack.table("pii"),
+        ),
         t.stack.pii_key_arn.clone(),
     );
     let audit = DynamoAuditLog::new(t.dynamo(), t.stack.table("audit"));
@@ -142,7 +144,7 @@ async fn every_kms_open_is_named_with_the_audited_reader_or_flagged_and_lifecycl
         "{d:?}"
     );
     assert_eq!(before.totals.orders_deleted_on_request, 1);
-    let held = vault.held(clock.now()).await.unwrap();
+    let held = vault.table().held(clock.now()).await.unwrap();
     assert_eq!(before.pii_held.items, held.items);
     assert!(before.pii_held.items > 0 && before.pii_held.items_past_due == 0);
     let oldest = before.pii_held.oldest.as_ref().expect("oldest item");

@@ -5,12 +5,14 @@
 use lambda_runtime::{Context, LambdaEvent};
 use local_stack::moto::Moto;
 use local_stack::resources::{Credentials, Provisioned, provision};
-use shared::config::{Env, OrderEventsConfig, OrderSyncConfig};
-use shared::domain::SellerId;
-use shared::handlers::order_events::OrderEventsHandler;
-use shared::handlers::order_sync::OrderSyncHandler;
-use shared::order_events::BatchReport;
-use shared::sync::SweepReport;
+use shared::kernel::SellerId;
+use shared::lambda::Env;
+use shared::lambda::order_events::OrderEventsHandler;
+use shared::lambda::order_events::config::OrderEventsConfig;
+use shared::lambda::order_sync::OrderSyncHandler;
+use shared::lambda::order_sync::config::OrderSyncConfig;
+use shared::orders::notifications::BatchReport;
+use shared::orders::sweep::SweepReport;
 use spapi_sim::{SimConfig, SimHandle, Simulator};
 use std::sync::OnceLock;
 
@@ -72,20 +74,22 @@ impl TestStack {
     }
 
     /// The simulator's clock as the suite's: the suite and "Amazon" agree on the time.
-    pub fn amazon_time(&self) -> std::sync::Arc<dyn shared::ports::Clock> {
+    pub fn amazon_time(&self) -> std::sync::Arc<dyn shared::kernel::Clock> {
         std::sync::Arc::new(local_stack::SimTime(self.sim.clock()))
     }
 
     /// `pii-redactor`'s handler as the binary would build it, on `clock`.
     pub fn pii_redactor(
         &self,
-        clock: std::sync::Arc<dyn shared::ports::Clock>,
-    ) -> shared::handlers::pii_redactor::PiiRedactorHandler {
+        clock: std::sync::Arc<dyn shared::kernel::Clock>,
+    ) -> shared::lambda::pii_redactor::PiiRedactorHandler {
         let env = self.stack.pii_redactor_env();
         let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let config =
-            shared::config::PiiRedactorConfig::from_env(&Env::from_pairs(pairs)).expect("config");
-        shared::handlers::pii_redactor::PiiRedactorHandler::with_clock(config, &self.sdk, clock)
+        let config = shared::lambda::pii_redactor::config::PiiRedactorConfig::from_env(
+            &Env::from_pairs(pairs),
+        )
+        .expect("config");
+        shared::lambda::pii_redactor::PiiRedactorHandler::with_clock(config, &self.sdk, clock)
     }
 
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
@@ -151,10 +155,10 @@ impl TestStack {
     /// Run the deletion-requests queue through `handler` until nothing is visible.
     pub async fn pump_deletion_requests(
         &self,
-        handler: &shared::handlers::pii_redactor::PiiRedactorHandler,
-    ) -> shared::handlers::pii_redactor::DeletionBatchReport {
+        handler: &shared::lambda::pii_redactor::PiiRedactorHandler,
+    ) -> shared::lambda::pii_redactor::DeletionBatchReport {
         let total =
-            std::sync::Mutex::new(shared::handlers::pii_redactor::DeletionBatchReport::default());
+            std::sync::Mutex::new(shared::lambda::pii_redactor::DeletionBatchReport::default());
         local_stack::queues::EventSource::new(self.sqs(), self.stack.queue("deletion-requests"))
             .pump(
                 |event| {
@@ -181,13 +185,15 @@ impl TestStack {
     pub fn audit_report(
         &self,
         sdk: &aws_config::SdkConfig,
-        clock: std::sync::Arc<dyn shared::ports::Clock>,
-    ) -> shared::handlers::audit_report::AuditReportHandler {
+        clock: std::sync::Arc<dyn shared::kernel::Clock>,
+    ) -> shared::lambda::audit_report::AuditReportHandler {
         let env = self.stack.audit_report_env();
         let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let config =
-            shared::config::AuditReportConfig::from_env(&Env::from_pairs(pairs)).expect("config");
-        shared::handlers::audit_report::AuditReportHandler::new(config, sdk, clock)
+        let config = shared::lambda::audit_report::config::AuditReportConfig::from_env(
+            &Env::from_pairs(pairs),
+        )
+        .expect("config");
+        shared::lambda::audit_report::AuditReportHandler::new(config, sdk, clock)
     }
 
     /// Bodies on one of the stack's queues (read and deleted).

@@ -5,9 +5,10 @@
 use crate::common::{s, stack};
 use chrono::Duration;
 use serde_json::Value;
-use shared::adapters::DynamoOrderStore;
-use shared::domain::{AmazonOrderId, OrderStatus};
-use shared::ports::OrderStore;
+use shared::aws::DynamoOrderStore;
+use shared::kernel::AmazonOrderId;
+use shared::orders::OrderStatus;
+use shared::orders::OrderStore;
 use spapi_sim::{DeliveryKnobs, OrderEvent, SimConfig};
 use std::collections::BTreeSet;
 
@@ -265,7 +266,7 @@ async fn amazon_updates_never_undo_warehouse_work_and_a_cancel_releases_stock_an
         order.status = order.status.advance_to(OrderStatus::Picking).unwrap();
         assert!(
             store
-                .save(&order, stored.pii, Some(stored.version))
+                .save(&order, stored.pii, Some(stored.revision))
                 .await
                 .unwrap()
                 .is_some()
@@ -308,8 +309,8 @@ async fn amazon_updates_never_undo_warehouse_work_and_a_cancel_releases_stock_an
     };
     assert_eq!((of(0), of(1)), (0, 2));
     // The purge is on record: intake, the reason, the order, the items; nothing for the other.
-    use shared::ports::AuditLog;
-    let audit = shared::adapters::DynamoAuditLog::new(t.dynamo(), t.stack.table("audit"));
+    use shared::kernel::AuditLog;
+    let audit = shared::aws::DynamoAuditLog::new(t.dynamo(), t.stack.table("audit"));
     let now = chrono::Utc::now();
     let events = audit
         .between(
@@ -320,12 +321,12 @@ async fn amazon_updates_never_undo_warehouse_work_and_a_cancel_releases_stock_an
         .unwrap();
     let purges: Vec<_> = events
         .iter()
-        .filter(|e| e.kind == shared::domain::AuditKind::PiiPurge)
+        .filter(|e| e.kind == shared::kernel::AuditKind::PiiPurge)
         .collect();
     assert_eq!(purges.len(), 1, "{events:?}");
     assert_eq!(
         (purges[0].actor.as_str(), purges[0].purpose.as_str()),
-        (shared::intake::INTAKE, "canceled")
+        (shared::orders::intake::INTAKE, "canceled")
     );
     assert_eq!(
         purges[0].order_id.as_ref().map(|o| o.as_str()),

@@ -2,11 +2,12 @@
 
 use crate::common::{run_sync, s, stack};
 use serde_json::json;
-use shared::adapters::DynamoRateBudget;
-use shared::domain::UsagePlan;
-use shared::ports::CheckpointStore;
-use shared::ports::{RateBudget, SystemClock};
-use shared::sync::SweepOutcome;
+use shared::aws::DynamoRateBudget;
+use shared::kernel::SystemClock;
+use shared::orders::CheckpointStore;
+use shared::orders::sweep::SweepOutcome;
+use shared::rate::RateBudget;
+use shared::rate::UsagePlan;
 use spapi_sim::{Faults, SimConfig};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -113,7 +114,7 @@ async fn a_sweep_killed_mid_page_resumes_with_no_gaps_and_no_duplicates() {
         t.calls("searchOrders")
     );
 
-    let control = shared::adapters::DynamoControl::new(t.dynamo(), t.stack.table("control"));
+    let control = shared::aws::DynamoControl::new(t.dynamo(), t.stack.table("control"));
     let checkpoint = control.load(&t.seller(0)).await.unwrap().unwrap().value;
     assert!(checkpoint.in_progress.is_none());
     assert!(checkpoint.synced_until.is_some());
@@ -246,7 +247,7 @@ async fn one_unreadable_order_is_recorded_and_fetched_again_by_itself_while_its_
     let orders = t.scan("orders").await;
     assert_eq!(orders.len(), 29);
     assert!(orders.iter().all(|o| s(o, "order_id") != poison));
-    let control = shared::adapters::DynamoControl::new(t.dynamo(), t.stack.table("control"));
+    let control = shared::aws::DynamoControl::new(t.dynamo(), t.stack.table("control"));
     let checkpoint = control.load(&seller).await.unwrap().unwrap().value;
     assert!(checkpoint.in_progress.is_none() && checkpoint.synced_until.is_some());
     // On record by its id, with a reason that names the field.

@@ -4,9 +4,13 @@
 
 use crate::common::{TestStack, s, stack};
 use chrono::Duration;
-use shared::adapters::{DynamoAuditLog, DynamoControl, DynamoOrderStore};
-use shared::domain::{AmazonOrderId, AuditKind, DeletionRequestId, PiiState, PurgeReason};
-use shared::ports::{AuditLog, DeletionLedger, OrderStore, SellerRegistry};
+use shared::aws::{DynamoAuditLog, DynamoControl, DynamoOrderStore};
+use shared::kernel::AuditLog;
+use shared::kernel::{AmazonOrderId, AuditKind, DeletionRequestId};
+use shared::orders::OrderStore;
+use shared::pii::DeletionLedger;
+use shared::pii::{PiiState, PurgeReason};
+use shared::sellers::SellerRegistry;
 use spapi_sim::{OrderEvent, SimConfig};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -113,7 +117,7 @@ async fn at_day_31_nothing_due_is_left_business_records_stay_and_a_second_run_ch
         let (sid, oid) = (s(item, "seller_id"), s(item, "order_id"));
         let stored = store
             .load(
-                &shared::domain::SellerId::parse(sid).unwrap(),
+                &shared::kernel::SellerId::parse(sid).unwrap(),
                 &AmazonOrderId::parse(oid).unwrap(),
             )
             .await
@@ -327,8 +331,10 @@ fn more_than_30_retention_days_refuses_to_start() {
         ("RETENTION_DAYS", "30"),
     ];
     assert!(
-        shared::config::PiiRedactorConfig::from_env(&shared::config::Env::from_pairs(env.clone()))
-            .is_ok()
+        shared::lambda::pii_redactor::config::PiiRedactorConfig::from_env(
+            &shared::lambda::Env::from_pairs(env.clone())
+        )
+        .is_ok()
     );
     env.pop();
     env.push(("RETENTION_DAYS", "31"));

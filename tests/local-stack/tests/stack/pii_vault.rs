@@ -3,9 +3,10 @@
 use crate::common::{TestStack, s, stack};
 use chrono::{Duration, Utc};
 use local_stack::day::SEALED_ITEM_ATTRIBUTES;
-use shared::adapters::{KmsPiiVault, VaultError};
-use shared::domain::{Address, AmazonOrderId, BuyerPii, OrderPii, PiiKind};
-use shared::ports::{OpenedPii, PiiVault, PurgeScope};
+use shared::aws::{KmsPiiVault, PiiTable};
+use shared::kernel::{Address, AmazonOrderId, BuyerPii, OrderPii, PiiKind};
+use shared::pii::VaultError;
+use shared::pii::{OpenedPii, PiiOpener, PiiSealer, PurgeScope, SealedItems};
 use spapi_sim::SimConfig;
 
 const NAME: &str = "Marguerite T. Vasquez-Lindqvist";
@@ -34,8 +35,7 @@ fn pii(name: &str) -> OrderPii {
 fn vault(t: &TestStack) -> KmsPiiVault {
     KmsPiiVault::new(
         aws_sdk_kms::Client::new(&t.sdk),
-        t.dynamo(),
-        t.stack.table("pii"),
+        PiiTable::new(t.dynamo(), t.stack.table("pii")),
         t.stack.pii_key_arn.clone(),
     )
 }
@@ -187,7 +187,11 @@ async fn an_older_order_version_never_replaces_newer_pii() {
     assert_eq!(buyer_name(opened), "Newer Name Q. Example");
 
     assert_eq!(
-        vault.purge(&seller, &order, PurgeScope::All).await.unwrap(),
+        vault
+            .table()
+            .purge(&seller, &order, PurgeScope::All)
+            .await
+            .unwrap(),
         2
     );
     assert!(
@@ -198,7 +202,11 @@ async fn an_older_order_version_never_replaces_newer_pii() {
             .is_none()
     );
     assert_eq!(
-        vault.purge(&seller, &order, PurgeScope::All).await.unwrap(),
+        vault
+            .table()
+            .purge(&seller, &order, PurgeScope::All)
+            .await
+            .unwrap(),
         0,
         "purging twice is harmless"
     );
@@ -220,9 +228,9 @@ async fn every_pii_read_is_recorded_before_it_happens() {
         )
         .await
         .unwrap();
-    let audit = shared::adapters::DynamoAuditLog::new(t.dynamo(), t.stack.table("audit"));
-    let clock = shared::ports::SystemClock;
-    let reader = shared::redaction::PiiReader {
+    let audit = shared::aws::DynamoAuditLog::new(t.dynamo(), t.stack.table("audit"));
+    let clock = shared::kernel::SystemClock;
+    let reader = shared::pii::redactor::PiiReader {
         vault: &vault,
         audit: &audit,
         clock: &clock,
@@ -239,7 +247,7 @@ async fn every_pii_read_is_recorded_before_it_happens() {
         .await
         .unwrap();
     assert_eq!(buyer_name(opened), NAME);
-    use shared::ports::AuditLog;
+    use shared::kernel::AuditLog;
     let events = audit
         .between(
             start - Duration::seconds(1),
@@ -249,7 +257,7 @@ async fn every_pii_read_is_recorded_before_it_happens() {
         .unwrap();
     assert_eq!(events.len(), 1, "{events:?}");
     let e = &events[0];
-    assert_eq!(e.kind, shared::domain::AuditKind::PiiRead);
+    assert_eq!(e.kind, shared::kernel::AuditKind::PiiRead);
     assert_eq!(
         (e.actor.as_str(), e.purpose.as_str()),
         ("packer-7", "print packing slip")

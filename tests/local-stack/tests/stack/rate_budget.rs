@@ -4,9 +4,10 @@
 
 use crate::common::stack;
 use chrono::{Duration, SubsecRound, Utc};
-use shared::adapters::DynamoRateBudget;
-use shared::domain::UsagePlan;
-use shared::ports::{ManualClock, RateBudget};
+use shared::aws::DynamoRateBudget;
+use shared::kernel::ManualClock;
+use shared::rate::RateBudget;
+use shared::rate::UsagePlan;
 use spapi_sim::SimConfig;
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ const GET_ORDER: UsagePlan = UsagePlan {
 };
 
 /// Four workers take tokens for `seller` until each is told to wait; the tokens granted in all.
-async fn drain(workers: &[Arc<DynamoRateBudget>], seller: &shared::domain::SellerId) -> usize {
+async fn drain(workers: &[Arc<DynamoRateBudget>], seller: &shared::kernel::SellerId) -> usize {
     let tasks: Vec<_> = workers
         .iter()
         .cloned()

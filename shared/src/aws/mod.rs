@@ -1,0 +1,192 @@
+//! Adapters: the ports implemented on DynamoDB, KMS, Secrets Manager, SQS, CloudTrail.
+//! Each AWS client is built once per process (cold start) from [`aws_sdk_config`].
+
+mod audit;
+mod budget;
+mod cloudtrail;
+mod control;
+mod deletions;
+mod notification_claims;
+mod orders;
+mod pii_table;
+mod queues;
+mod secrets;
+mod unreadable;
+mod vault;
+
+pub use audit::DynamoAuditLog;
+pub use budget::DynamoRateBudget;
+pub use cloudtrail::CloudTrailAccessTrail;
+pub use control::DynamoControl;
+pub use orders::DynamoOrderStore;
+pub use pii_table::PiiTable;
+pub use queues::{SqsNotificationQueue, SqsQueue};
+pub use secrets::SecretsManagerCredentials;
+pub use vault::KmsPiiVault;
+
+use crate::kernel::{Failure, StoreError};
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+/// The shared SDK configuration: region, credentials and endpoint from the environment
+/// (`AWS_ENDPOINT_URL` points it at moto in the local stack; nothing else changes).
+pub async fn aws_sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// What kind of failure an SDK call met, from its variant, status and error code.
+pub(crate) fn failure_of<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Failure {
+    const THROTTLING: [&str; 5] = [
+        "ThrottlingException",
+        "Throttling",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+    ];
+    match err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            Failure::Transient
+        }
+        SdkError::ServiceError(ctx) => {
+            if ctx.err().code().is_some_and(|c| THROTTLING.contains(&c)) {
+                Failure::Throttled
+            } else if ctx.raw().status().is_server_error() {
+                Failure::Transient
+            } else {
+                Failure::Refused
+            }
+        }
+        _ => Failure::Refused,
+    }
+}
+
+/// An SDK failure as a store's error, the SDK's account kept as text and as the source.
+pub(crate) fn store_error<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    StoreError::Failed {
+        operation,
+        failure: failure_of(&err),
+        detail: DisplayErrorContext(&err).to_string(),
+        source: Box::new(err),
+    }
+}
+
+/// Every item a query finds, all pages read.
+pub(crate) async fn query_all(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+) -> Result<
+    Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>,
+    StoreError,
+> {
+    query
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| store_error("Query", e))
+}
+
+/// A strongly consistent read of one item by its key attributes, decoded into `T`.
+/// `what` names the item (ids only) for the error if it does not decode.
+pub(crate) async fn read_item<T: serde::de::DeserializeOwned>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: [(&str, String); 2],
+    what: impl FnOnce() -> String,
+) -> Result<Option<T>, StoreError> {
+    let [(k1, v1), (k2, v2)] = key;
+    let out = client
+        .get_item()
+        .table_name(table)
+        .key(k1, aws_sdk_dynamodb::types::AttributeValue::S(v1))
+        .key(k2, aws_sdk_dynamodb::types::AttributeValue::S(v2))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| store_error("GetItem", e))?;
+    out.item
+        .map(|item| {
+            serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt {
+                what: format!("{}: {e}", what()),
+            })
+        })
+        .transpose()
+}
+
+/// Write `record` only if the stored item is still at version `read` (`None`: only if there is
+/// no item yet). `Ok(false)`: another writer got there first; read again.
+/// `what` names the item (ids only) for errors.
+pub(crate) async fn put_if_version<T: serde::Serialize>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    record: &T,
+    read: Option<u64>,
+    what: impl Fn() -> String,
+) -> Result<bool, StoreError> {
+    match read {
+        None => {
+            put_if(
+                client,
+                table,
+                record,
+                "attribute_not_exists(version)",
+                None,
+                what,
+            )
+            .await
+        }
+        Some(v) => {
+            let read = aws_sdk_dynamodb::types::AttributeValue::N(v.to_string());
+            put_if(
+                client,
+                table,
+                record,
+                "version = :read",
+                Some((":read", read)),
+                what,
+            )
+            .await
+        }
+    }
+}
+
+/// Write `record` if `condition` holds (with at most one value). `Ok(false)`: it did not.
+/// `what` names the item (ids only) for errors.
+pub(crate) async fn put_if<T: serde::Serialize>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    record: &T,
+    condition: &str,
+    value: Option<(&str, aws_sdk_dynamodb::types::AttributeValue)>,
+    what: impl Fn() -> String,
+) -> Result<bool, StoreError> {
+    let item = serde_dynamo::to_item(record).map_err(|e| StoreError::Corrupt {
+        what: format!("{}: {e}", what()),
+    })?;
+    let put = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(condition);
+    let put = match value {
+        Some((name, v)) => put.expression_attribute_values(name, v),
+        None => put,
+    };
+    match put.send().await {
+        Ok(_) => Ok(true),
+        Err(e) if is_condition_failure(&e) => Ok(false),
+        Err(e) => Err(store_error("PutItem", e)),
+    }
+}
+
+/// Whether a DynamoDB error is a lost condition (someone else wrote first, or a newer version).
+pub(crate) fn is_condition_failure<E: ProvideErrorMetadata>(
+    err: &SdkError<E, HttpResponse>,
+) -> bool {
+    err.as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|c| c == "ConditionalCheckFailedException")
+}

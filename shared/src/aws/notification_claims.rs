@@ -1,0 +1,170 @@
+//! Notification dedupe in the control table: `pk = notification#<NotificationId>`,
+//! `sk = notification`; `state` is `processing` (with `holder`, the SQS message id, and
+//! `lease_until`) or `done`; `failures` counts failed attempts; `slot_ms`, while deferred, is
+//! when the `getOrder` token set aside for it is due; `expires_at` is the TTL.
+
+use super::{DynamoControl, StoreError, is_condition_failure, read_item};
+use crate::orders::{Claim, NotificationClaims};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+
+/// Amazon redelivers for hours at most; SQS keeps a message 14 days at most.
+const KEEP: Duration = Duration::days(14);
+const SK: &str = "notification";
+
+#[derive(Deserialize)]
+struct LedgerEntry {
+    state: String,
+}
+
+fn pk(notification_id: &str) -> AttributeValue {
+    AttributeValue::S(format!("notification#{notification_id}"))
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+impl DynamoControl {
+    fn ledger_update(
+        &self,
+        notification_id: &str,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk(notification_id))
+            .key("sk", AttributeValue::S(SK.into()))
+    }
+}
+
+#[async_trait]
+impl NotificationClaims for DynamoControl {
+    async fn claim(
+        &self,
+        notification_id: &str,
+        message_id: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Claim, StoreError> {
+        let result = self
+            .ledger_update(notification_id)
+            .update_expression(
+                "SET #state = :processing, holder = :holder, lease_until = :lease, expires_at = :expires",
+            )
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#state = :processing AND \
+                 (attribute_not_exists(holder) OR holder = :holder OR lease_until < :now))",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":processing", AttributeValue::S("processing".into()))
+            .expression_attribute_values(":holder", AttributeValue::S(message_id.into()))
+            .expression_attribute_values(":lease", n(lease_until.timestamp_millis()))
+            .expression_attribute_values(":now", n(now.timestamp_millis()))
+            .expression_attribute_values(":expires", n((now + KEEP).timestamp()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let number = |name: &str| -> Option<i64> {
+                    out.attributes()
+                        .and_then(|a| a.get(name))
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|v| v.parse().ok())
+                };
+                Ok(Claim::Claimed {
+                    failures: number("failures").unwrap_or(0) as u32,
+                    slot: number("slot_ms").and_then(DateTime::from_timestamp_millis),
+                })
+            }
+            Err(e) if is_condition_failure(&e) => {
+                let entry: Option<LedgerEntry> = read_item(
+                    &self.client,
+                    &self.table,
+                    [
+                        ("pk", format!("notification#{notification_id}")),
+                        ("sk", SK.into()),
+                    ],
+                    || format!("notification {notification_id}"),
+                )
+                .await?;
+                Ok(match entry {
+                    Some(e) if e.state == "done" => Claim::AlreadyDone,
+                    // Gone between the write and the read (TTL): a later copy claims it.
+                    _ => Claim::InFlight,
+                })
+            }
+            Err(e) => Err(super::store_error("UpdateItem", e)),
+        }
+    }
+
+    async fn complete(&self, notification_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.ledger_update(notification_id)
+            .update_expression(
+                "SET #state = :done, expires_at = :expires REMOVE holder, lease_until, slot_ms",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":done", AttributeValue::S("done".into()))
+            .expression_attribute_values(":expires", n((now + KEEP).timestamp()))
+            .send()
+            .await
+            .map_err(|e| super::store_error("UpdateItem", e))?;
+        Ok(())
+    }
+
+    async fn fail(&self, notification_id: &str, message_id: &str) -> Result<u32, StoreError> {
+        let out = self
+            .ledger_update(notification_id)
+            // A slot it held was spent on the failed attempt.
+            .update_expression("ADD failures :one REMOVE holder, lease_until, slot_ms")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match out {
+            Ok(out) => Ok(out
+                .attributes()
+                .and_then(|a| a.get("failures"))
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1)),
+            Err(e) if is_condition_failure(&e) => {
+                tracing::warn!(
+                    notification_id,
+                    message_id,
+                    "notification ledger entry vanished before its failure was counted"
+                );
+                Ok(1)
+            }
+            Err(e) => Err(super::store_error("UpdateItem", e)),
+        }
+    }
+
+    async fn defer(
+        &self,
+        notification_id: &str,
+        message_id: &str,
+        slot: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let update = self
+            .ledger_update(notification_id)
+            .condition_expression("holder = :holder")
+            .expression_attribute_values(":holder", AttributeValue::S(message_id.into()));
+        let update = match slot {
+            Some(at) => update
+                .update_expression("SET slot_ms = :slot REMOVE holder, lease_until")
+                .expression_attribute_values(":slot", n(at.timestamp_millis())),
+            None => update.update_expression("REMOVE holder, lease_until, slot_ms"),
+        };
+        match update.send().await {
+            Ok(_) => Ok(()),
+            // Someone else holds it now: nothing of ours to put off.
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(super::store_error("UpdateItem", e)),
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! SQS: the stock queue (stock changes out), the notifications queue (deferring a message
+//! when the rate budget has no token near) and its dead-letter queue (reasons, ids only).
+
+use crate::kernel::QueueError;
+use crate::orders::{DeadLetter, NotificationQueue};
+use crate::stock::StockChange;
+use crate::stock::StockEvents;
+use async_trait::async_trait;
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata};
+use std::time::Duration;
+
+/// SQS's longest visibility timeout (12 hours).
+const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
+
+/// One queue by URL.
+#[derive(Clone)]
+pub struct SqsQueue {
+    client: Client,
+    url: String,
+}
+
+impl SqsQueue {
+    pub fn new(client: Client, url: impl Into<String>) -> Self {
+        Self {
+            client,
+            url: url.into(),
+        }
+    }
+
+    fn name(&self) -> String {
+        self.url.rsplit('/').next().unwrap_or(&self.url).to_owned()
+    }
+
+    fn sqs_error<E>(
+        &self,
+        operation: &'static str,
+        e: aws_sdk_sqs::error::SdkError<E, aws_sdk_sqs::config::http::HttpResponse>,
+    ) -> QueueError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        QueueError::Failed {
+            operation,
+            queue: self.name(),
+            failure: super::failure_of(&e),
+            detail: DisplayErrorContext(&e).to_string(),
+            source: Box::new(e),
+        }
+    }
+
+    /// Send `body` as JSON. Callers put ids and quantities in it, never PII.
+    pub async fn send_json<T: serde::Serialize>(&self, body: &T) -> Result<(), QueueError> {
+        let text = serde_json::to_string(body).map_err(|e| QueueError::Encode {
+            queue: self.name(),
+            message: e.to_string(),
+        })?;
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(text)
+            .send()
+            .await
+            .map_err(|e| self.sqs_error("SendMessage", e))?;
+        Ok(())
+    }
+
+    /// Make a received message visible again after `delay`.
+    pub async fn defer(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
+        let secs = delay.min(MAX_VISIBILITY).as_secs().max(1) as i32;
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(secs)
+            .send()
+            .await
+            .map_err(|e| self.sqs_error("ChangeMessageVisibility", e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl StockEvents for SqsQueue {
+    async fn publish(&self, change: &StockChange) -> Result<(), QueueError> {
+        self.send_json(change).await
+    }
+}
+
+/// The notifications queue and its dead-letter queue.
+pub struct SqsNotificationQueue {
+    pub source: SqsQueue,
+    pub dead_letters: SqsQueue,
+}
+
+#[async_trait]
+impl NotificationQueue for SqsNotificationQueue {
+    async fn defer(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
+        self.source.defer(receipt_handle, delay).await
+    }
+
+    async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), QueueError> {
+        self.dead_letters.send_json(letter).await
+    }
+}

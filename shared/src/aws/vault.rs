@@ -1,0 +1,313 @@
+//! The PII vault: KMS envelope encryption over the pii table.
+//!
+//! Per order, one data key from KMS `GenerateDataKey` with encryption context
+//! `{seller_id, order_id}`; each PII part is sealed with AES-256-GCM under that key, with the
+//! same identity (plus the part's kind) as additional authenticated data. A sealed item copied
+//! to another order's key does not open: KMS refuses the data key under the other context, and
+//! GCM refuses the ciphertext under the other AAD. Each open is a KMS `Decrypt` that CloudTrail
+//! records with the order's context.
+
+use super::pii_table::{PiiTable, SealedItem, seller_order};
+use super::{failure_of, is_condition_failure, read_item};
+use crate::kernel::{AmazonOrderId, OrderPii, Pii, PiiKind, SellerId, StoreError};
+use crate::pii::{OpenedPii, PiiOpener, PiiSealer, VaultError};
+use async_trait::async_trait;
+use aws_lc_rs::aead::{AES_256_GCM, Aad, Nonce, RandomizedNonceKey};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::DataKeySpec;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+pub(super) const FORMAT_VERSION: u8 = 1;
+
+pub struct KmsPiiVault {
+    kms: aws_sdk_kms::Client,
+    table: PiiTable,
+    key_id: String,
+}
+
+// Plaintext layouts, used only between the vault and AES-GCM.
+#[derive(Serialize)]
+struct BuyerOut<'a> {
+    name: Option<&'a str>,
+    email: Option<&'a str>,
+    company_name: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AddressOut<'a> {
+    name: Option<&'a str>,
+    company_name: Option<&'a str>,
+    address_line1: Option<&'a str>,
+    address_line2: Option<&'a str>,
+    address_line3: Option<&'a str>,
+    city: Option<&'a str>,
+    district_or_county: Option<&'a str>,
+    state_or_region: Option<&'a str>,
+    municipality: Option<&'a str>,
+    postal_code: Option<&'a str>,
+    country_code: Option<&'a str>,
+    phone: Option<&'a str>,
+    address_type: Option<&'a str>,
+}
+
+fn ex(v: &Option<Pii<String>>) -> Option<&str> {
+    v.as_ref().map(|p| p.expose().as_str())
+}
+
+fn plaintext(pii: &OrderPii, kind: PiiKind) -> Option<Zeroizing<Vec<u8>>> {
+    let mut buf = Zeroizing::new(Vec::with_capacity(512));
+    let written = match kind {
+        PiiKind::Buyer => pii.buyer.as_ref().map(|b| {
+            serde_json::to_writer(
+                &mut *buf,
+                &BuyerOut {
+                    name: ex(&b.name),
+                    email: ex(&b.email),
+                    company_name: ex(&b.company_name),
+                },
+            )
+        }),
+        PiiKind::Recipient => pii.recipient.as_ref().map(|a| {
+            serde_json::to_writer(
+                &mut *buf,
+                &AddressOut {
+                    name: ex(&a.name),
+                    company_name: ex(&a.company_name),
+                    address_line1: ex(&a.address_line1),
+                    address_line2: ex(&a.address_line2),
+                    address_line3: ex(&a.address_line3),
+                    city: ex(&a.city),
+                    district_or_county: ex(&a.district_or_county),
+                    state_or_region: ex(&a.state_or_region),
+                    municipality: ex(&a.municipality),
+                    postal_code: ex(&a.postal_code),
+                    country_code: ex(&a.country_code),
+                    phone: ex(&a.phone),
+                    address_type: ex(&a.address_type),
+                },
+            )
+        }),
+    };
+    // Writing plain strings into a Vec cannot fail.
+    written.and_then(Result::ok).map(|()| buf)
+}
+
+fn parse_plaintext(kind: PiiKind, bytes: &[u8]) -> Option<OpenedPii> {
+    match kind {
+        PiiKind::Buyer => serde_json::from_slice(bytes).ok().map(OpenedPii::Buyer),
+        PiiKind::Recipient => serde_json::from_slice(bytes).ok().map(OpenedPii::Recipient),
+    }
+}
+
+/// The identity a sealed part is bound to: AES-GCM additional authenticated data.
+fn aad(seller: &SellerId, order: &AmazonOrderId, kind: PiiKind) -> Vec<u8> {
+    format!(
+        "fbm-pii/v{FORMAT_VERSION}/{seller}/{order}/{}",
+        kind.as_str()
+    )
+    .into_bytes()
+}
+
+impl KmsPiiVault {
+    pub fn new(kms: aws_sdk_kms::Client, table: PiiTable, key_id: impl Into<String>) -> Self {
+        Self {
+            kms,
+            table,
+            key_id: key_id.into(),
+        }
+    }
+
+    /// The pii table it seals into.
+    pub fn table(&self) -> &PiiTable {
+        &self.table
+    }
+
+    fn kms_error<E>(
+        operation: &'static str,
+        order: &AmazonOrderId,
+        e: aws_sdk_kms::error::SdkError<E, aws_sdk_kms::config::http::HttpResponse>,
+    ) -> VaultError
+    where
+        E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        VaultError::Kms {
+            operation,
+            order_id: order.to_string(),
+            failure: failure_of(&e),
+            detail: aws_sdk_kms::error::DisplayErrorContext(&e).to_string(),
+            source: Box::new(e),
+        }
+    }
+}
+
+#[async_trait]
+impl PiiSealer for KmsPiiVault {
+    async fn seal(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        order_updated_at: DateTime<Utc>,
+        pii: &OrderPii,
+        purge_at: DateTime<Utc>,
+    ) -> Result<usize, VaultError> {
+        let kinds = pii.kinds();
+        if kinds.is_empty() {
+            return Ok(0);
+        }
+        let data_key = self
+            .kms
+            .generate_data_key()
+            .key_id(&self.key_id)
+            .key_spec(DataKeySpec::Aes256)
+            .encryption_context("seller_id", seller.as_str())
+            .encryption_context("order_id", order.as_str())
+            .send()
+            .await
+            .map_err(|e| Self::kms_error("GenerateDataKey", order, e))?;
+        let seal_err = || VaultError::Seal {
+            order_id: order.to_string(),
+        };
+        let key_bytes = Zeroizing::new(data_key.plaintext.ok_or_else(seal_err)?.into_inner());
+        let edk = data_key.ciphertext_blob.ok_or_else(seal_err)?.into_inner();
+        let key_id = data_key.key_id.unwrap_or_else(|| self.key_id.clone());
+        let key = RandomizedNonceKey::new(&AES_256_GCM, &key_bytes).map_err(|_| seal_err())?;
+
+        let mut written = 0;
+        for kind in kinds {
+            let Some(mut in_out) = plaintext(pii, kind) else {
+                continue;
+            };
+            let nonce = key
+                .seal_in_place_append_tag(Aad::from(aad(seller, order, kind)), &mut *in_out)
+                .map_err(|_| seal_err())?;
+            let item = SealedItem {
+                seller_order: seller_order(seller, order),
+                kind,
+                v: FORMAT_VERSION,
+                key_id: key_id.clone(),
+                edk: edk.clone(),
+                nonce: nonce.as_ref().to_vec(),
+                ct: in_out.to_vec(),
+                order_version_ms: order_updated_at.timestamp_millis(),
+                pii_purge_at: purge_at.timestamp(),
+                sealed_at: Utc::now(),
+            };
+            let item = serde_dynamo::to_item(&item).map_err(|e| StoreError::Corrupt {
+                what: format!("sealed item of order {order}: {e}"),
+            })?;
+            let put = self
+                .table
+                .dynamo
+                .put_item()
+                .table_name(&self.table.name)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(kind) OR order_version_ms <= :v")
+                .expression_attribute_values(
+                    ":v",
+                    AttributeValue::N(order_updated_at.timestamp_millis().to_string()),
+                )
+                .send()
+                .await;
+            match put {
+                Ok(_) => written += 1,
+                // A newer version's PII is already sealed: keep it.
+                Err(e) if is_condition_failure(&e) => {}
+                Err(e) => return Err(super::store_error("PutItem", e).into()),
+            }
+        }
+        Ok(written)
+    }
+}
+
+#[async_trait]
+impl PiiOpener for KmsPiiVault {
+    async fn open(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        kind: PiiKind,
+    ) -> Result<Option<OpenedPii>, VaultError> {
+        let Some(sealed) = read_item::<SealedItem>(
+            &self.table.dynamo,
+            &self.table.name,
+            [
+                ("seller_order", seller_order(seller, order)),
+                ("kind", kind.as_str().to_owned()),
+            ],
+            || format!("sealed {} item of order {order}", kind.as_str()),
+        )
+        .await?
+        else {
+            return Ok(None);
+        };
+        let does_not_open = || VaultError::DoesNotOpen {
+            order_id: order.to_string(),
+            kind: kind.as_str(),
+        };
+        let decrypted = self
+            .kms
+            .decrypt()
+            .key_id(&sealed.key_id)
+            .ciphertext_blob(Blob::new(sealed.edk))
+            .encryption_context("seller_id", seller.as_str())
+            .encryption_context("order_id", order.as_str())
+            .send()
+            .await;
+        let data_key = match decrypted {
+            Ok(out) => Zeroizing::new(out.plaintext.ok_or_else(does_not_open)?.into_inner()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_invalid_ciphertext_exception()) =>
+            {
+                return Err(does_not_open());
+            }
+            Err(e) => return Err(Self::kms_error("Decrypt", order, e)),
+        };
+        let key = RandomizedNonceKey::new(&AES_256_GCM, &data_key).map_err(|_| does_not_open())?;
+        let nonce = Nonce::try_assume_unique_for_key(&sealed.nonce).map_err(|_| does_not_open())?;
+        let mut in_out = Zeroizing::new(sealed.ct);
+        let plain = key
+            .open_in_place(nonce, Aad::from(aad(seller, order, kind)), &mut in_out)
+            .map_err(|_| does_not_open())?;
+        parse_plaintext(kind, plain)
+            .map(Some)
+            .ok_or_else(does_not_open)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::BuyerPii;
+
+    #[test]
+    fn plaintext_round_trips_through_the_layouts() {
+        let pii = OrderPii {
+            buyer: Some(BuyerPii {
+                name: Some("Odalys P. Brennan".into()),
+                email: None,
+                company_name: None,
+            }),
+            recipient: None,
+        };
+        let bytes = plaintext(&pii, PiiKind::Buyer).unwrap();
+        let Some(OpenedPii::Buyer(b)) = parse_plaintext(PiiKind::Buyer, &bytes) else {
+            panic!("buyer did not parse")
+        };
+        assert_eq!(b.name.unwrap().expose(), "Odalys P. Brennan");
+        assert!(plaintext(&pii, PiiKind::Recipient).is_none());
+    }
+
+    #[test]
+    fn aad_binds_seller_order_and_kind() {
+        let s = SellerId::parse("A1").unwrap();
+        let o = AmazonOrderId::parse("113-1234567-1234567").unwrap();
+        let o2 = AmazonOrderId::parse("113-1234567-1234568").unwrap();
+        assert_ne!(aad(&s, &o, PiiKind::Buyer), aad(&s, &o2, PiiKind::Buyer));
+        assert_ne!(aad(&s, &o, PiiKind::Buyer), aad(&s, &o, PiiKind::Recipient));
+    }
+}

@@ -1,0 +1,18 @@
+//! What every capability shares: validated ids, `Pii<T>`, the clock, audit events, and the
+//! words a port's failure is told in. Pure: no I/O, no AWS or HTTP types.
+
+pub mod audit;
+pub mod clock;
+pub mod ids;
+pub mod pii;
+mod refusal;
+pub mod store;
+
+pub use audit::{AuditEvent, AuditKind, AuditLog};
+pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
+pub use ids::{
+    AmazonOrderId, DeletionRequestId, IdError, MarketplaceId, OrderItemId, SellerId, Sku,
+};
+pub use pii::{Address, BuyerPii, OrderPii, Pii, PiiKind};
+pub use refusal::serde_reason;
+pub use store::{BoxError, Failure, QueueError, StoreError, Versioned};

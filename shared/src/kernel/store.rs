@@ -1,0 +1,89 @@
+//! How a port's I/O failed, in the words a service decides on. Adapters map their SDK's
+//! failures into these and keep the original as the source; no service sees an SDK type.
+
+/// Any error an adapter keeps as the source of its port's error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What kind of failure an I/O call met: what the caller can do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The service asked us to slow down: retry after a pause.
+    Throttled,
+    /// Timeouts, connection failures, server errors: another attempt may succeed.
+    Transient,
+    /// Refused for good (validation, access denied, a resource that does not exist):
+    /// retrying will not help until someone changes the request or the configuration.
+    Refused,
+}
+
+impl Failure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Failure::Throttled => "throttled",
+            Failure::Transient => "transient",
+            Failure::Refused => "refused",
+        }
+    }
+
+    /// Worth another attempt after a pause.
+    pub fn is_retryable(self) -> bool {
+        !matches!(self, Failure::Refused)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Errors of the stores (tables). Messages carry operations and ids, never item data.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("conditional write lost: {what}")]
+    Conflict { what: String },
+    #[error("{operation} failed ({failure}): {detail}")]
+    Failed {
+        operation: &'static str,
+        failure: Failure,
+        /// The SDK's own account of it (codes and messages; never item data).
+        detail: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("stored item is not readable: {what}")]
+    Corrupt { what: String },
+}
+
+impl StoreError {
+    /// The kind of I/O failure, if it was one.
+    pub fn failure(&self) -> Option<Failure> {
+        match self {
+            StoreError::Failed { failure, .. } => Some(*failure),
+            _ => None,
+        }
+    }
+}
+
+/// Errors of the queues. Messages name the queue and operation, never a message body.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("{operation} on {queue} failed ({failure}): {detail}")]
+    Failed {
+        operation: &'static str,
+        queue: String,
+        failure: Failure,
+        detail: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("message for {queue} does not encode: {message}")]
+    Encode { queue: String, message: String },
+}
+
+/// A stored value with the revision its conditional write needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub revision: u64,
+}

@@ -1,0 +1,14 @@
+//! The Lambda side: configuration from the environment (`env`), telemetry, deadlines, and per
+//! function its configuration, its wiring (adapters built once per cold start) and its event
+//! translation. Each function's `main.rs` builds one handler from here and hands it every event.
+
+pub mod audit_report;
+pub mod deadline;
+pub mod env;
+pub mod intake;
+pub mod order_events;
+pub mod order_sync;
+pub mod pii_redactor;
+pub mod telemetry;
+
+pub use env::{ConfigError, Env};

@@ -1,0 +1,423 @@
+//! `ORDER_CHANGE` notifications from the notifications queue: each is parsed, deduplicated by
+//! `NotificationId`, answered with one `getOrder` through the shared rate budget and stored
+//! through [`OrderIntake`], the same path the catch-up sweep takes.
+//!
+//! What happens to a message:
+//! - stored, or a duplicate, or Amazon's own (FBA) order: done, deleted from the queue;
+//! - no rate-budget token near: put back with a delay (visibility change), not counted as a try;
+//! - a transient failure: left for SQS to redeliver, counted; after `max_failures` it goes to
+//!   the dead-letter queue with its reason;
+//! - malformed, unknown seller, order unknown to Amazon: to the dead-letter queue at once.
+//!
+//! Dead letters, logs and errors carry ids only.
+
+use super::intake::{IntakeError, OrderIntake, Stored};
+use crate::kernel::Clock;
+use crate::kernel::SellerId;
+use crate::orders::{AmazonError, FulfilledBy, OrderChange, parse_order_change};
+use crate::orders::{AmazonOrders, Claim, DeadLetter, NotificationClaims, NotificationQueue};
+use crate::sellers::SellerRegistry;
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, stream};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// A message back this close before its slot goes ahead (the budget's own margin covers it).
+const EARLY_TOLERANCE: chrono::Duration = chrono::Duration::milliseconds(250);
+/// The first retry after a failed attempt; doubles with each failure.
+const RETRY_BASE: Duration = Duration::from_secs(10);
+
+/// One SQS message as the handler needs it.
+#[derive(Debug, Clone)]
+pub struct QueuedMessage {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    /// SQS `ApproximateReceiveCount`, for the log.
+    pub receive_count: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct EventSettings {
+    /// Failed attempts before a message goes to the dead-letter queue.
+    pub max_failures: u32,
+    /// How long a claim keeps other copies of a notification away: the queue's visibility
+    /// timeout, so that a claim outlives the attempt that holds it.
+    pub claim_lease: Duration,
+    /// Messages of one batch handled at once.
+    pub concurrency: usize,
+    /// The longest deferral (SQS allows 12 hours).
+    pub max_defer: Duration,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        Self {
+            max_failures: 5,
+            claim_lease: Duration::from_secs(300),
+            concurrency: 8,
+            max_defer: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// What became of one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handled {
+    Stored(Stored),
+    Duplicate,
+    /// Fulfilled by Amazon: not ours to ship.
+    NotOurs,
+    DeadLettered {
+        reason_kind: String,
+    },
+    /// Back on the queue after a delay: no budget token near.
+    Deferred,
+    /// Failed this time; SQS redelivers it.
+    Retry,
+}
+
+impl Handled {
+    /// Whether the message must stay on the queue (a batch item failure).
+    pub fn keeps_message(&self) -> bool {
+        matches!(self, Handled::Deferred | Handled::Retry)
+    }
+}
+
+/// A batch's figures, logged and returned to tests and the local run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BatchReport {
+    pub messages: u32,
+    pub notifications_processed: u32,
+    pub duplicate_notifications_ignored: u32,
+    pub amazon_fulfilled_ignored: u32,
+    pub orders_inserted: u32,
+    pub orders_updated: u32,
+    pub orders_unchanged: u32,
+    pub orders_stale: u32,
+    pub deferred: u32,
+    pub retried: u32,
+    pub dead_lettered: u32,
+    /// Message ids to leave on the queue (`batchItemFailures`).
+    pub keep: Vec<String>,
+}
+
+impl BatchReport {
+    /// Sum another batch's figures into this one.
+    pub fn merge(&mut self, other: BatchReport) {
+        self.messages += other.messages;
+        self.notifications_processed += other.notifications_processed;
+        self.duplicate_notifications_ignored += other.duplicate_notifications_ignored;
+        self.amazon_fulfilled_ignored += other.amazon_fulfilled_ignored;
+        self.orders_inserted += other.orders_inserted;
+        self.orders_updated += other.orders_updated;
+        self.orders_unchanged += other.orders_unchanged;
+        self.orders_stale += other.orders_stale;
+        self.deferred += other.deferred;
+        self.retried += other.retried;
+        self.dead_lettered += other.dead_lettered;
+        self.keep.extend(other.keep);
+    }
+
+    fn add(&mut self, message_id: &str, handled: &Handled) {
+        self.messages += 1;
+        if handled.keeps_message() {
+            self.keep.push(message_id.to_owned());
+        }
+        match handled {
+            Handled::Stored(s) => {
+                self.notifications_processed += 1;
+                match s {
+                    Stored::Inserted => self.orders_inserted += 1,
+                    Stored::Updated => self.orders_updated += 1,
+                    Stored::Unchanged => self.orders_unchanged += 1,
+                    Stored::Stale => self.orders_stale += 1,
+                }
+            }
+            Handled::Duplicate => self.duplicate_notifications_ignored += 1,
+            Handled::NotOurs => self.amazon_fulfilled_ignored += 1,
+            Handled::DeadLettered { .. } => self.dead_lettered += 1,
+            Handled::Deferred => self.deferred += 1,
+            Handled::Retry => self.retried += 1,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(transparent)]
+    Api(#[from] AmazonError),
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
+}
+
+impl Failure {
+    fn kind(&self) -> &'static str {
+        match self {
+            Failure::Api(e) => e.kind(),
+            Failure::Intake(e) => e.kind(),
+        }
+    }
+
+    /// Retrying cannot help: Amazon refuses the request itself.
+    fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            // Not `NotFound`: a brand-new order can reach getOrder a moment after its notification.
+            Failure::Api(AmazonError::Rejected { .. })
+        )
+    }
+}
+
+pub struct OrderEvents<'a> {
+    pub api: &'a dyn AmazonOrders,
+    pub intake: OrderIntake<'a>,
+    pub ledger: &'a dyn NotificationClaims,
+    pub queue: &'a dyn NotificationQueue,
+    pub sellers: &'a dyn SellerRegistry,
+    pub clock: &'a dyn Clock,
+    pub settings: EventSettings,
+}
+
+impl OrderEvents<'_> {
+    /// Handle a batch. Never fails as a whole: a message that cannot be handled now stays on
+    /// the queue (listed in `keep`), every other one is done or dead-lettered.
+    pub async fn handle_batch(&self, messages: &[QueuedMessage]) -> BatchReport {
+        let active: Option<BTreeSet<SellerId>> = match self.sellers.active_sellers().await {
+            Ok(s) => Some(s.into_iter().map(|s| s.seller_id).collect()),
+            Err(e) => {
+                tracing::warn!(error = %e, "seller registry unreadable; the batch is retried");
+                None
+            }
+        };
+        let mut report = BatchReport::default();
+        let Some(active) = active else {
+            for m in messages {
+                report.add(&m.message_id, &Handled::Retry);
+            }
+            return report;
+        };
+        let results: Vec<(String, Handled)> = stream::iter(messages)
+            .map(|m| async {
+                let handled = self.handle_one(m, &active).await;
+                (m.message_id.clone(), handled)
+            })
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect()
+            .await;
+        for (id, handled) in &results {
+            report.add(id, handled);
+        }
+        report
+    }
+
+    async fn handle_one(&self, m: &QueuedMessage, active: &BTreeSet<SellerId>) -> Handled {
+        let change = match parse_order_change(&m.body) {
+            Ok(c) => c,
+            Err(e) => {
+                let letter = self.letter(m, None, "malformed", e.to_string(), 0);
+                return self.dead_letter(m, letter).await;
+            }
+        };
+        if change.fulfilled_by == FulfilledBy::Amazon {
+            return Handled::NotOurs;
+        }
+        if !active.contains(&change.seller_id) {
+            let reason = format!(
+                "seller {} is not an active seller of this suite",
+                change.seller_id
+            );
+            let letter = self.letter(m, Some(&change), "unknown_seller", reason, 0);
+            return self.dead_letter(m, letter).await;
+        }
+        let now = self.clock.now();
+        let lease = chrono::Duration::from_std(self.settings.claim_lease)
+            .unwrap_or(chrono::Duration::minutes(5));
+        let claim = self
+            .ledger
+            .claim(&change.notification_id, &m.message_id, now, now + lease)
+            .await;
+        let (failures, slot) = match claim {
+            Ok(Claim::Claimed { failures, slot }) => (failures, slot),
+            Ok(Claim::AlreadyDone | Claim::InFlight) => {
+                tracing::info!(
+                    notification_id = %change.notification_id,
+                    seller_id = %change.seller_id,
+                    order_id = %change.order_id,
+                    "duplicate notification ignored"
+                );
+                return Handled::Duplicate;
+            }
+            Err(e) => {
+                tracing::warn!(notification_id = %change.notification_id, error = %e, "notification ledger unavailable; retried");
+                return Handled::Retry;
+            }
+        };
+        // Back before its slot (SQS counts delays in whole seconds): wait out the rest.
+        if let Some(at) = slot
+            && at > now + EARLY_TOLERANCE
+        {
+            return self
+                .defer(m, &change, Some(at), self.clock.real(at - now))
+                .await;
+        }
+        let outcome = match self.process(&change, slot.is_some()).await {
+            // No token near: the client set one aside (or the budget is promised too far
+            // ahead); back to the queue until then.
+            Err(Failure::Api(AmazonError::BudgetExhausted {
+                reserved_at: slot,
+                retry_after_ms,
+                ..
+            })) => {
+                return self
+                    .defer(m, &change, slot, Duration::from_millis(retry_after_ms))
+                    .await;
+            }
+            other => other,
+        };
+        match outcome {
+            Ok(stored) => {
+                if let Err(e) = self.ledger.complete(&change.notification_id, now).await {
+                    // Stored already; a redelivery finds the order unchanged.
+                    tracing::warn!(notification_id = %change.notification_id, error = %e, "could not mark the notification done");
+                }
+                tracing::info!(
+                    notification_id = %change.notification_id,
+                    seller_id = %change.seller_id,
+                    order_id = %change.order_id,
+                    change_type = %change.change_type,
+                    stored = ?stored,
+                    "notification processed"
+                );
+                Handled::Stored(stored)
+            }
+            Err(e) if e.is_permanent() => {
+                let letter = self.letter(m, Some(&change), e.kind(), e.to_string(), failures + 1);
+                self.dead_letter(m, letter).await
+            }
+            Err(e) => {
+                let failures = match self
+                    .ledger
+                    .fail(&change.notification_id, &m.message_id)
+                    .await
+                {
+                    Ok(f) => f,
+                    Err(_) => failures + 1,
+                };
+                tracing::warn!(
+                    notification_id = %change.notification_id,
+                    seller_id = %change.seller_id,
+                    order_id = %change.order_id,
+                    error_kind = e.kind(),
+                    error = %e,
+                    failures,
+                    "notification failed"
+                );
+                if failures >= self.settings.max_failures {
+                    let letter = self.letter(m, Some(&change), e.kind(), e.to_string(), failures);
+                    return self.dead_letter(m, letter).await;
+                }
+                // Try again after a backoff rather than the queue's long visibility timeout.
+                let backoff = RETRY_BASE * (1u32 << failures.saturating_sub(1).min(6));
+                if let Err(e) = self
+                    .queue
+                    .defer(&m.receipt_handle, backoff.min(self.settings.max_defer))
+                    .await
+                {
+                    tracing::warn!(notification_id = %change.notification_id, error = %e, "could not set the retry delay; the queue's visibility timeout applies");
+                }
+                Handled::Retry
+            }
+        }
+    }
+
+    async fn process(&self, change: &OrderChange, reserved: bool) -> Result<Stored, Failure> {
+        let fetched = if reserved {
+            self.api
+                .get_order_reserved(&change.seller_id, &change.order_id)
+                .await?
+        } else {
+            self.api
+                .get_order(&change.seller_id, &change.order_id)
+                .await?
+        };
+        Ok(self.intake.store(&fetched).await?.stored)
+    }
+
+    /// Back to the queue for `wait` (real time), keeping the token set aside for it (`slot`).
+    async fn defer(
+        &self,
+        m: &QueuedMessage,
+        change: &OrderChange,
+        slot: Option<DateTime<Utc>>,
+        wait: Duration,
+    ) -> Handled {
+        if let Err(e) = self
+            .ledger
+            .defer(&change.notification_id, &m.message_id, slot)
+            .await
+        {
+            tracing::warn!(notification_id = %change.notification_id, error = %e, "could not record the deferral; its claim's lease runs out instead");
+        }
+        // Whole seconds, rounded up: never back before the slot.
+        let delay = Duration::from_secs(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+            .clamp(Duration::from_secs(1), self.settings.max_defer);
+        if let Err(e) = self.queue.defer(&m.receipt_handle, delay).await {
+            // Visible again after the queue's own timeout instead.
+            tracing::warn!(notification_id = %change.notification_id, error = %e, "could not defer; the queue's visibility timeout applies");
+        }
+        tracing::info!(
+            notification_id = %change.notification_id,
+            seller_id = %change.seller_id,
+            delay_ms = delay.as_millis() as u64,
+            slot_reserved = slot.is_some(),
+            "no rate budget near; notification deferred"
+        );
+        Handled::Deferred
+    }
+
+    fn letter(
+        &self,
+        m: &QueuedMessage,
+        change: Option<&OrderChange>,
+        kind: &str,
+        reason: String,
+        failures: u32,
+    ) -> DeadLetter {
+        DeadLetter {
+            message_id: m.message_id.clone(),
+            notification_id: change.map(|c| c.notification_id.clone()),
+            seller_id: change.map(|c| c.seller_id.clone()),
+            order_id: change.map(|c| c.order_id.clone()),
+            reason_kind: kind.to_owned(),
+            reason,
+            failures,
+            dead_lettered_at: self.clock.now(),
+        }
+    }
+
+    async fn dead_letter(&self, m: &QueuedMessage, letter: DeadLetter) -> Handled {
+        match self.queue.dead_letter(&letter).await {
+            Ok(()) => {
+                tracing::warn!(
+                    message_id = %m.message_id,
+                    notification_id = letter.notification_id.as_deref(),
+                    seller_id = letter.seller_id.as_ref().map(|s| s.as_str()),
+                    order_id = letter.order_id.as_ref().map(|o| o.as_str()),
+                    reason_kind = %letter.reason_kind,
+                    reason = %letter.reason,
+                    "message sent to the dead-letter queue"
+                );
+                Handled::DeadLettered {
+                    reason_kind: letter.reason_kind,
+                }
+            }
+            Err(e) => {
+                // Not dropped: it stays on the queue, and the queue's own redrive is the backstop.
+                tracing::error!(message_id = %m.message_id, error = %e, "could not dead-letter; the message stays on its queue");
+                Handled::Retry
+            }
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! The ports of order intake: the order records, Amazon's Orders API, the sweep's checkpoints
+//! and records, notification claims.
+
+use super::error::AmazonError;
+use super::model::Order;
+use crate::kernel::{
+    AmazonOrderId, MarketplaceId, OrderPii, QueueError, SellerId, StoreError, Versioned,
+};
+use crate::pii::PiiStatus;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// An order as stored: the facts, their revision, and where its PII stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOrder {
+    pub order: Order,
+    /// Bumped by every write (intake, warehouse, redactor); writes are conditional on it.
+    pub revision: u64,
+    pub pii: PiiStatus,
+}
+
+#[async_trait]
+pub trait OrderStore: Send + Sync {
+    /// The stored order with its revision, for a write conditional on it.
+    async fn load(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+    ) -> Result<Option<StoredOrder>, StoreError>;
+
+    /// Write `order` if the stored revision is still `expected` (`None`: nothing stored yet).
+    /// `Ok(None)`: another writer came first; load again. `Ok(Some(revision))`: written.
+    async fn save(
+        &self,
+        order: &Order,
+        pii: PiiStatus,
+        expected: Option<u64>,
+    ) -> Result<Option<u64>, StoreError>;
+
+    async fn get(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+    ) -> Result<Option<Order>, StoreError> {
+        Ok(self.load(seller, order).await?.map(|v| v.order))
+    }
+}
+
+/// Where a seller's catch-up sweep stands.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SweepCheckpoint {
+    /// Every order updated before this instant is stored.
+    pub synced_until: Option<DateTime<Utc>>,
+    /// A sweep that has started and not finished.
+    pub in_progress: Option<SweepWindow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepWindow {
+    pub updated_after: DateTime<Utc>,
+    pub updated_before: DateTime<Utc>,
+    /// The page to fetch next; `None` before the first page is stored.
+    pub next_page: Option<String>,
+    pub pages_stored: u32,
+}
+
+#[async_trait]
+pub trait CheckpointStore: Send + Sync {
+    async fn load(
+        &self,
+        seller: &SellerId,
+    ) -> Result<Option<Versioned<SweepCheckpoint>>, StoreError>;
+    /// Write if the stored version is still `expected` (`None`: nothing stored yet).
+    /// Returns the new version; [`StoreError::Conflict`] if another writer came first.
+    async fn save(
+        &self,
+        seller: &SellerId,
+        checkpoint: &SweepCheckpoint,
+        expected: Option<u64>,
+    ) -> Result<u64, StoreError>;
+}
+
+/// An order as fetched from Amazon: facts and PII apart from the start.
+#[derive(Debug, Clone)]
+pub struct FetchedOrder {
+    pub order: Order,
+    pub pii: OrderPii,
+}
+
+/// A `searchOrders` request by last update.
+#[derive(Debug, Clone)]
+pub struct OrderSearch {
+    pub marketplace_ids: Vec<MarketplaceId>,
+    pub updated_after: DateTime<Utc>,
+    pub updated_before: DateTime<Utc>,
+    pub page_size: u8,
+    pub page: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OrdersPage {
+    pub orders: Vec<FetchedOrder>,
+    /// Orders of the page the suite could not read: each one alone, never the whole page.
+    pub unreadable: Vec<UnreadableOrder>,
+    pub next_page: Option<String>,
+}
+
+/// An order Amazon served that does not read as its model says (a field missing, a status
+/// no model knows): its id, when it has a readable one, and why. Ids and field names only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableOrder {
+    pub order_id: Option<AmazonOrderId>,
+    pub reason: String,
+}
+
+/// An unreadable order on record, to be fetched again by itself until it reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableOnRecord {
+    pub order_id: AmazonOrderId,
+    pub reason: String,
+    pub first_seen: DateTime<Utc>,
+    /// Times the sweep met it unreadable, in pages and fetched by itself.
+    pub seen: u32,
+}
+
+/// The sweep's record of unreadable orders (control table), per seller.
+#[async_trait]
+pub trait UnreadableOrders: Send + Sync {
+    /// Record (or count again) an unreadable order. One without an id is recorded under the
+    /// window it came from, for the operator; it cannot be fetched by itself.
+    async fn record(
+        &self,
+        seller: &SellerId,
+        order: &UnreadableOrder,
+        window_start: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Up to `limit` recorded orders with ids, oldest record first.
+    async fn pending(
+        &self,
+        seller: &SellerId,
+        limit: usize,
+    ) -> Result<Vec<UnreadableOnRecord>, StoreError>;
+    /// The order read at last (stored), or is gone at Amazon: off the record.
+    async fn resolve(&self, seller: &SellerId, order: &AmazonOrderId) -> Result<(), StoreError>;
+}
+
+/// Amazon's Orders API (2026-01-01) as the suite uses it.
+#[async_trait]
+pub trait AmazonOrders: Send + Sync {
+    async fn search_orders(
+        &self,
+        seller: &SellerId,
+        search: &OrderSearch,
+    ) -> Result<OrdersPage, AmazonError>;
+    async fn get_order(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+    ) -> Result<FetchedOrder, AmazonError>;
+    /// `getOrder` on a token set aside earlier: the first attempt takes nothing more.
+    async fn get_order_reserved(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+    ) -> Result<FetchedOrder, AmazonError>;
+}
+
+/// What a claim on a notification found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This message may process the notification; `failures` earlier attempts failed;
+    /// `slot`: a `getOrder` token was set aside for it for then.
+    Claimed {
+        failures: u32,
+        slot: Option<DateTime<Utc>>,
+    },
+    /// Another copy already processed it.
+    AlreadyDone,
+    /// Another copy holds a live claim; if that copy fails, its own redelivery retries.
+    InFlight,
+}
+
+/// Notification dedupe by `NotificationId`: a conditional claim, then done. Entries expire
+/// (TTL) long after Amazon stops redelivering.
+#[async_trait]
+pub trait NotificationClaims: Send + Sync {
+    /// Claim the notification for the SQS message `message_id` until `lease_until`. A
+    /// redelivery of the same message, or a claim whose lease ran out, may claim again.
+    async fn claim(
+        &self,
+        notification_id: &str,
+        message_id: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Claim, StoreError>;
+    /// Processed: later copies are duplicates.
+    async fn complete(&self, notification_id: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// The attempt failed: count it and drop the claim. Returns the failures so far.
+    async fn fail(&self, notification_id: &str, message_id: &str) -> Result<u32, StoreError>;
+    /// Put off without failing (no rate-budget token near): drop the claim, keeping the slot
+    /// set aside for it, if any, for whichever copy comes back.
+    async fn defer(
+        &self,
+        notification_id: &str,
+        message_id: &str,
+        slot: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError>;
+}
+
+/// Why a message was given up, as the dead-letter queue receives it: ids and reasons only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub message_id: String,
+    pub notification_id: Option<String>,
+    pub seller_id: Option<SellerId>,
+    pub order_id: Option<AmazonOrderId>,
+    /// Short machine-readable kind: `malformed`, `unknown_seller`, `not_found`, ...
+    pub reason_kind: String,
+    pub reason: String,
+    pub failures: u32,
+    pub dead_lettered_at: DateTime<Utc>,
+}
+
+/// The queue a batch came from, for what its handler does to single messages.
+#[async_trait]
+pub trait NotificationQueue: Send + Sync {
+    /// Let the message come back after `delay` (its budget has no token near).
+    async fn defer(
+        &self,
+        receipt_handle: &str,
+        delay: std::time::Duration,
+    ) -> Result<(), QueueError>;
+    async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), QueueError>;
+}

@@ -1,0 +1,134 @@
+//! What an order's arrival or cancellation means for stock.
+
+use super::model::{Order, OrderStatus};
+use crate::stock::{StockChange, StockChangeKind, StockChangeLine};
+
+impl OrderStatus {
+    /// Whether the order's goods are spoken for in the warehouse: it is to be shipped by us
+    /// and has not left.
+    pub fn holds_stock(self) -> bool {
+        self == OrderStatus::Pending || self.is_open()
+    }
+}
+
+/// The stock change (if any) of moving from `before` (nothing stored yet: `None`) to `after`.
+pub fn stock_change(before: Option<&Order>, after: &Order) -> Option<StockChange> {
+    let kind = match before {
+        None if after.status.holds_stock() => StockChangeKind::Reserve,
+        Some(b)
+            if b.status.holds_stock()
+                && matches!(
+                    after.status,
+                    OrderStatus::Canceled | OrderStatus::Unfulfillable
+                ) =>
+        {
+            StockChangeKind::Release
+        }
+        _ => return None,
+    };
+    // A release gives back what was reserved: the lines as first stored.
+    let lines_of = match (kind, before) {
+        (StockChangeKind::Release, Some(b)) => b,
+        _ => after,
+    };
+    Some(StockChange {
+        change_id: format!(
+            "{}#{}#{}",
+            after.seller_id,
+            after.order_id,
+            match kind {
+                StockChangeKind::Reserve => "reserve",
+                StockChangeKind::Release => "release",
+            }
+        ),
+        kind,
+        seller_id: after.seller_id.clone(),
+        order_id: after.order_id.clone(),
+        lines: lines_of
+            .lines
+            .iter()
+            .map(|l| StockChangeLine {
+                order_item_id: l.order_item_id.clone(),
+                sku: l.sku.clone(),
+                quantity: l.quantity_ordered,
+            })
+            .collect(),
+        order_updated_at: after.last_updated_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::{AmazonOrderId, OrderItemId, SellerId, Sku};
+    use crate::orders::OrderLine;
+    use chrono::DateTime;
+
+    fn order(status: OrderStatus, qty: u32) -> Order {
+        let t = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        Order {
+            seller_id: SellerId::parse("A1SELLER").unwrap(),
+            order_id: AmazonOrderId::parse("113-1234567-1234567").unwrap(),
+            marketplace_id: None,
+            status,
+            created_at: t,
+            last_updated_at: t,
+            ship_by: None,
+            deliver_by: None,
+            service_level: None,
+            programs: vec![],
+            lines: vec![OrderLine {
+                order_item_id: OrderItemId::parse("11111111111111").unwrap(),
+                sku: Some(Sku::parse("SKU-1").unwrap()),
+                asin: None,
+                title: None,
+                quantity_ordered: qty,
+                quantity_shipped: 0,
+                unit_price: None,
+            }],
+            packages: vec![],
+        }
+    }
+
+    #[test]
+    fn a_new_order_to_ship_reserves_its_lines() {
+        for s in [OrderStatus::Pending, OrderStatus::Unshipped] {
+            let c = stock_change(None, &order(s, 2)).expect("reserve");
+            assert_eq!(c.kind, StockChangeKind::Reserve);
+            assert_eq!(c.lines[0].quantity, 2);
+            assert_eq!(c.change_id, "A1SELLER#113-1234567-1234567#reserve");
+        }
+    }
+
+    #[test]
+    fn orders_first_seen_shipped_or_canceled_reserve_nothing() {
+        for s in [
+            OrderStatus::Shipped,
+            OrderStatus::Delivered,
+            OrderStatus::Canceled,
+        ] {
+            assert_eq!(stock_change(None, &order(s, 1)), None, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn a_cancel_releases_what_was_reserved_once() {
+        let held = order(OrderStatus::Picking, 3);
+        let canceled = order(OrderStatus::Canceled, 1);
+        let c = stock_change(Some(&held), &canceled).expect("release");
+        assert_eq!(c.kind, StockChangeKind::Release);
+        assert_eq!(c.lines[0].quantity, 3, "the reserved quantity comes back");
+        assert_eq!(stock_change(Some(&canceled), &canceled), None, "only once");
+    }
+
+    #[test]
+    fn updates_in_between_change_no_stock() {
+        let a = order(OrderStatus::Unshipped, 1);
+        let b = order(OrderStatus::Packed, 1);
+        assert_eq!(stock_change(Some(&a), &b), None);
+        assert_eq!(
+            stock_change(Some(&b), &order(OrderStatus::Shipped, 1)),
+            None
+        );
+    }
+}

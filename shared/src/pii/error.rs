@@ -1,0 +1,31 @@
+//! How the PII vault failed.
+
+use crate::kernel::{BoxError, Failure, StoreError};
+
+/// Errors of the PII vault. Never carries plaintext, keys or ciphertext.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("kms {operation} failed for order {order_id} ({failure}): {detail}")]
+    Kms {
+        operation: &'static str,
+        order_id: String,
+        failure: Failure,
+        detail: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error(
+        "sealed {kind} item of order {order_id} does not open under its own order's key and context"
+    )]
+    DoesNotOpen {
+        order_id: String,
+        kind: &'static str,
+    },
+    #[error("encryption failed for order {order_id}")]
+    Seal { order_id: String },
+    /// A sealed item's sort key that no kind of this version knows.
+    #[error("sealed item {sort_key:?} of order {order_id} is of no known kind")]
+    UnknownKind { order_id: String, sort_key: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
