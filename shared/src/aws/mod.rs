@@ -20,7 +20,7 @@ pub use cloudtrail::CloudTrailAccessTrail;
 pub use control::DynamoControl;
 pub use orders::DynamoOrderStore;
 pub use pii_table::PiiTable;
-pub use queues::{SqsNotificationQueue, SqsQueue};
+pub use queues::{SqsBatchQueue, SqsQueue};
 pub use secrets::SecretsManagerCredentials;
 pub use vault::KmsPiiVault;
 

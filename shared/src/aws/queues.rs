@@ -2,7 +2,7 @@
 //! when the rate budget has no token near) and its dead-letter queue (reasons, ids only).
 
 use crate::kernel::QueueError;
-use crate::orders::{DeadLetter, NotificationQueue};
+use crate::kernel::{BatchQueue, DeadLetter};
 use crate::stock::StockChange;
 use crate::stock::StockEvents;
 use async_trait::async_trait;
@@ -87,16 +87,21 @@ impl StockEvents for SqsQueue {
     }
 }
 
-/// The notifications queue and its dead-letter queue.
-pub struct SqsNotificationQueue {
-    pub source: SqsQueue,
+/// A consumer's queue and its dead-letter queue.
+pub struct SqsBatchQueue {
+    /// `None` for a consumer whose retries only ever wait for the queue's own visibility
+    /// timeout (no delay to set).
+    pub source: Option<SqsQueue>,
     pub dead_letters: SqsQueue,
 }
 
 #[async_trait]
-impl NotificationQueue for SqsNotificationQueue {
-    async fn defer(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
-        self.source.defer(receipt_handle, delay).await
+impl BatchQueue for SqsBatchQueue {
+    async fn retry_after(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
+        match &self.source {
+            Some(source) => source.defer(receipt_handle, delay).await,
+            None => Ok(()),
+        }
     }
 
     async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), QueueError> {

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod clock;
 pub mod ids;
 pub mod pii;
+pub mod queue;
 mod refusal;
 pub mod store;
 
@@ -14,5 +15,6 @@ pub use ids::{
     AmazonOrderId, DeletionRequestId, IdError, MarketplaceId, OrderItemId, SellerId, Sku,
 };
 pub use pii::{Address, BuyerPii, OrderPii, Pii, PiiKind};
+pub use queue::{BatchQueue, DeadLetter, Ending, QueueError, QueuedMessage};
 pub use refusal::serde_reason;
-pub use store::{BoxError, Failure, QueueError, StoreError, Versioned};
+pub use store::{BoxError, Failure, StoreError, Versioned};

@@ -1,4 +1,4 @@
-//! How a port's I/O failed, in the words a service decides on. Adapters map their SDK's
+//! How a store's I/O failed, in the words a service decides on. Adapters map their SDK's
 //! failures into these and keep the original as the source; no service sees an SDK type.
 
 /// Any error an adapter keeps as the source of its port's error.
@@ -63,22 +63,6 @@ impl StoreError {
             _ => None,
         }
     }
-}
-
-/// Errors of the queues. Messages name the queue and operation, never a message body.
-#[derive(Debug, thiserror::Error)]
-pub enum QueueError {
-    #[error("{operation} on {queue} failed ({failure}): {detail}")]
-    Failed {
-        operation: &'static str,
-        queue: String,
-        failure: Failure,
-        detail: String,
-        #[source]
-        source: BoxError,
-    },
-    #[error("message for {queue} does not encode: {message}")]
-    Encode { queue: String, message: String },
 }
 
 /// A stored value with the revision its conditional write needs.

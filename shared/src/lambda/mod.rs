@@ -3,6 +3,7 @@
 //! translation. Each function's `main.rs` builds one handler from here and hands it every event.
 
 pub mod audit_report;
+pub mod batch;
 pub mod deadline;
 pub mod env;
 pub mod intake;

@@ -9,16 +9,15 @@
 //!   the dead-letter queue with its reason;
 //! - malformed, unknown seller, order unknown to Amazon: to the dead-letter queue at once.
 //!
-//! Dead letters, logs and errors carry ids only.
+//! Each message's ending (`Ending`) is carried out by the Lambda layer's batch helper. Dead
+//! letters, logs and errors carry ids only.
 
 use super::intake::{IntakeError, OrderIntake, Stored};
-use crate::kernel::Clock;
-use crate::kernel::SellerId;
+use crate::kernel::{Clock, DeadLetter, Ending, QueuedMessage, SellerId};
 use crate::orders::{AmazonError, FulfilledBy, OrderChange, parse_order_change};
-use crate::orders::{AmazonOrders, Claim, DeadLetter, NotificationClaims, NotificationQueue};
+use crate::orders::{AmazonOrders, Claim, NotificationClaims};
 use crate::sellers::SellerRegistry;
 use chrono::{DateTime, Utc};
-use futures::{StreamExt, stream};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -27,16 +26,6 @@ use std::time::Duration;
 const EARLY_TOLERANCE: chrono::Duration = chrono::Duration::milliseconds(250);
 /// The first retry after a failed attempt; doubles with each failure.
 const RETRY_BASE: Duration = Duration::from_secs(10);
-
-/// One SQS message as the handler needs it.
-#[derive(Debug, Clone)]
-pub struct QueuedMessage {
-    pub message_id: String,
-    pub receipt_handle: String,
-    pub body: String,
-    /// SQS `ApproximateReceiveCount`, for the log.
-    pub receive_count: u32,
-}
 
 #[derive(Debug, Clone, Copy)]
 pub struct EventSettings {
@@ -78,13 +67,6 @@ pub enum Handled {
     Retry,
 }
 
-impl Handled {
-    /// Whether the message must stay on the queue (a batch item failure).
-    pub fn keeps_message(&self) -> bool {
-        matches!(self, Handled::Deferred | Handled::Retry)
-    }
-}
-
 /// A batch's figures, logged and returned to tests and the local run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct BatchReport {
@@ -120,12 +102,15 @@ impl BatchReport {
         self.keep.extend(other.keep);
     }
 
-    fn add(&mut self, message_id: &str, handled: &Handled) {
+    /// Count one message: what became of it, and whether it stayed on the queue (`kept`: a
+    /// dead letter that could not be sent stays, and counts as a retry).
+    pub fn add(&mut self, message_id: &str, handled: &Handled, kept: bool) {
         self.messages += 1;
-        if handled.keeps_message() {
+        if kept {
             self.keep.push(message_id.to_owned());
         }
         match handled {
+            Handled::DeadLettered { .. } if kept => self.retried += 1,
             Handled::Stored(s) => {
                 self.notifications_processed += 1;
                 match s {
@@ -174,54 +159,39 @@ pub struct OrderEvents<'a> {
     pub api: &'a dyn AmazonOrders,
     pub intake: OrderIntake<'a>,
     pub ledger: &'a dyn NotificationClaims,
-    pub queue: &'a dyn NotificationQueue,
     pub sellers: &'a dyn SellerRegistry,
     pub clock: &'a dyn Clock,
     pub settings: EventSettings,
 }
 
 impl OrderEvents<'_> {
-    /// Handle a batch. Never fails as a whole: a message that cannot be handled now stays on
-    /// the queue (listed in `keep`), every other one is done or dead-lettered.
-    pub async fn handle_batch(&self, messages: &[QueuedMessage]) -> BatchReport {
-        let active: Option<BTreeSet<SellerId>> = match self.sellers.active_sellers().await {
+    /// The active sellers, read once per batch. `None`: the registry is unreadable, and every
+    /// message of the batch is retried.
+    pub async fn active_sellers(&self) -> Option<BTreeSet<SellerId>> {
+        match self.sellers.active_sellers().await {
             Ok(s) => Some(s.into_iter().map(|s| s.seller_id).collect()),
             Err(e) => {
                 tracing::warn!(error = %e, "seller registry unreadable; the batch is retried");
                 None
             }
-        };
-        let mut report = BatchReport::default();
-        let Some(active) = active else {
-            for m in messages {
-                report.add(&m.message_id, &Handled::Retry);
-            }
-            return report;
-        };
-        let results: Vec<(String, Handled)> = stream::iter(messages)
-            .map(|m| async {
-                let handled = self.handle_one(m, &active).await;
-                (m.message_id.clone(), handled)
-            })
-            .buffer_unordered(self.settings.concurrency.max(1))
-            .collect()
-            .await;
-        for (id, handled) in &results {
-            report.add(id, handled);
         }
-        report
     }
 
-    async fn handle_one(&self, m: &QueuedMessage, active: &BTreeSet<SellerId>) -> Handled {
+    /// Handle one message: what became of it, and how it ends on its queue.
+    pub async fn handle(
+        &self,
+        m: &QueuedMessage,
+        active: &BTreeSet<SellerId>,
+    ) -> (Handled, Ending) {
         let change = match parse_order_change(&m.body) {
             Ok(c) => c,
             Err(e) => {
                 let letter = self.letter(m, None, "malformed", e.to_string(), 0);
-                return self.dead_letter(m, letter).await;
+                return dead_letter(letter);
             }
         };
         if change.fulfilled_by == FulfilledBy::Amazon {
-            return Handled::NotOurs;
+            return (Handled::NotOurs, Ending::Done);
         }
         if !active.contains(&change.seller_id) {
             let reason = format!(
@@ -229,7 +199,7 @@ impl OrderEvents<'_> {
                 change.seller_id
             );
             let letter = self.letter(m, Some(&change), "unknown_seller", reason, 0);
-            return self.dead_letter(m, letter).await;
+            return dead_letter(letter);
         }
         let now = self.clock.now();
         let lease = chrono::Duration::from_std(self.settings.claim_lease)
@@ -247,11 +217,11 @@ impl OrderEvents<'_> {
                     order_id = %change.order_id,
                     "duplicate notification ignored"
                 );
-                return Handled::Duplicate;
+                return (Handled::Duplicate, Ending::Done);
             }
             Err(e) => {
-                tracing::warn!(notification_id = %change.notification_id, error = %e, "notification ledger unavailable; retried");
-                return Handled::Retry;
+                tracing::warn!(notification_id = %change.notification_id, error = %e, "notification claims unavailable; retried");
+                return (Handled::Retry, Ending::Retry(None));
             }
         };
         // Back before its slot (SQS counts delays in whole seconds): wait out the rest.
@@ -290,11 +260,11 @@ impl OrderEvents<'_> {
                     stored = ?stored,
                     "notification processed"
                 );
-                Handled::Stored(stored)
+                (Handled::Stored(stored), Ending::Done)
             }
             Err(e) if e.is_permanent() => {
                 let letter = self.letter(m, Some(&change), e.kind(), e.to_string(), failures + 1);
-                self.dead_letter(m, letter).await
+                dead_letter(letter)
             }
             Err(e) => {
                 let failures = match self
@@ -316,18 +286,14 @@ impl OrderEvents<'_> {
                 );
                 if failures >= self.settings.max_failures {
                     let letter = self.letter(m, Some(&change), e.kind(), e.to_string(), failures);
-                    return self.dead_letter(m, letter).await;
+                    return dead_letter(letter);
                 }
                 // Try again after a backoff rather than the queue's long visibility timeout.
                 let backoff = RETRY_BASE * (1u32 << failures.saturating_sub(1).min(6));
-                if let Err(e) = self
-                    .queue
-                    .defer(&m.receipt_handle, backoff.min(self.settings.max_defer))
-                    .await
-                {
-                    tracing::warn!(notification_id = %change.notification_id, error = %e, "could not set the retry delay; the queue's visibility timeout applies");
-                }
-                Handled::Retry
+                (
+                    Handled::Retry,
+                    Ending::Retry(Some(backoff.min(self.settings.max_defer))),
+                )
             }
         }
     }
@@ -352,7 +318,7 @@ impl OrderEvents<'_> {
         change: &OrderChange,
         slot: Option<DateTime<Utc>>,
         wait: Duration,
-    ) -> Handled {
+    ) -> (Handled, Ending) {
         if let Err(e) = self
             .ledger
             .defer(&change.notification_id, &m.message_id, slot)
@@ -363,10 +329,6 @@ impl OrderEvents<'_> {
         // Whole seconds, rounded up: never back before the slot.
         let delay = Duration::from_secs(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
             .clamp(Duration::from_secs(1), self.settings.max_defer);
-        if let Err(e) = self.queue.defer(&m.receipt_handle, delay).await {
-            // Visible again after the queue's own timeout instead.
-            tracing::warn!(notification_id = %change.notification_id, error = %e, "could not defer; the queue's visibility timeout applies");
-        }
         tracing::info!(
             notification_id = %change.notification_id,
             seller_id = %change.seller_id,
@@ -374,7 +336,7 @@ impl OrderEvents<'_> {
             slot_reserved = slot.is_some(),
             "no rate budget near; notification deferred"
         );
-        Handled::Deferred
+        (Handled::Deferred, Ending::Retry(Some(delay)))
     }
 
     fn letter(
@@ -386,38 +348,19 @@ impl OrderEvents<'_> {
         failures: u32,
     ) -> DeadLetter {
         DeadLetter {
-            message_id: m.message_id.clone(),
             notification_id: change.map(|c| c.notification_id.clone()),
             seller_id: change.map(|c| c.seller_id.clone()),
             order_id: change.map(|c| c.order_id.clone()),
-            reason_kind: kind.to_owned(),
-            reason,
-            failures,
-            dead_lettered_at: self.clock.now(),
+            ..DeadLetter::new(&m.message_id, kind, reason, failures, self.clock.now())
         }
     }
+}
 
-    async fn dead_letter(&self, m: &QueuedMessage, letter: DeadLetter) -> Handled {
-        match self.queue.dead_letter(&letter).await {
-            Ok(()) => {
-                tracing::warn!(
-                    message_id = %m.message_id,
-                    notification_id = letter.notification_id.as_deref(),
-                    seller_id = letter.seller_id.as_ref().map(|s| s.as_str()),
-                    order_id = letter.order_id.as_ref().map(|o| o.as_str()),
-                    reason_kind = %letter.reason_kind,
-                    reason = %letter.reason,
-                    "message sent to the dead-letter queue"
-                );
-                Handled::DeadLettered {
-                    reason_kind: letter.reason_kind,
-                }
-            }
-            Err(e) => {
-                // Not dropped: it stays on the queue, and the queue's own redrive is the backstop.
-                tracing::error!(message_id = %m.message_id, error = %e, "could not dead-letter; the message stays on its queue");
-                Handled::Retry
-            }
-        }
-    }
+fn dead_letter(letter: DeadLetter) -> (Handled, Ending) {
+    (
+        Handled::DeadLettered {
+            reason_kind: letter.reason_kind.clone(),
+        },
+        Ending::DeadLetter(letter),
+    )
 }

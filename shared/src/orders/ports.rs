@@ -3,9 +3,7 @@
 
 use super::error::AmazonError;
 use super::model::Order;
-use crate::kernel::{
-    AmazonOrderId, MarketplaceId, OrderPii, QueueError, SellerId, StoreError, Versioned,
-};
+use crate::kernel::{AmazonOrderId, MarketplaceId, OrderPii, SellerId, StoreError, Versioned};
 use crate::pii::PiiStatus;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -207,30 +205,4 @@ pub trait NotificationClaims: Send + Sync {
         message_id: &str,
         slot: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError>;
-}
-
-/// Why a message was given up, as the dead-letter queue receives it: ids and reasons only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeadLetter {
-    pub message_id: String,
-    pub notification_id: Option<String>,
-    pub seller_id: Option<SellerId>,
-    pub order_id: Option<AmazonOrderId>,
-    /// Short machine-readable kind: `malformed`, `unknown_seller`, `not_found`, ...
-    pub reason_kind: String,
-    pub reason: String,
-    pub failures: u32,
-    pub dead_lettered_at: DateTime<Utc>,
-}
-
-/// The queue a batch came from, for what its handler does to single messages.
-#[async_trait]
-pub trait NotificationQueue: Send + Sync {
-    /// Let the message come back after `delay` (its budget has no token near).
-    async fn defer(
-        &self,
-        receipt_handle: &str,
-        delay: std::time::Duration,
-    ) -> Result<(), QueueError>;
-    async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), QueueError>;
 }

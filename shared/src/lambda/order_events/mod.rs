@@ -3,16 +3,18 @@
 
 pub mod config;
 
+use super::batch::{Finished, run_batch};
 use super::intake::IntakeAdapters;
-use crate::aws::{SqsNotificationQueue, SqsQueue};
-use crate::orders::notifications::{BatchReport, EventSettings, OrderEvents, QueuedMessage};
+use crate::aws::{SqsBatchQueue, SqsQueue};
+use crate::kernel::Ending;
+use crate::orders::notifications::{BatchReport, EventSettings, Handled, OrderEvents};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use config::OrderEventsConfig;
 use lambda_runtime::LambdaEvent;
 
 pub struct OrderEventsHandler {
     adapters: IntakeAdapters,
-    queue: SqsNotificationQueue,
+    queue: SqsBatchQueue,
     settings: EventSettings,
 }
 
@@ -30,8 +32,8 @@ impl OrderEventsHandler {
         let sqs = aws_sdk_sqs::Client::new(sdk);
         Self {
             adapters: IntakeAdapters::new(&config.intake, sdk, clock),
-            queue: SqsNotificationQueue {
-                source: SqsQueue::new(sqs.clone(), config.notifications_queue_url),
+            queue: SqsBatchQueue {
+                source: Some(SqsQueue::new(sqs.clone(), config.notifications_queue_url)),
                 dead_letters: SqsQueue::new(sqs, config.notifications_dlq_url),
             },
             settings: config.events,
@@ -66,31 +68,31 @@ impl OrderEventsHandler {
 
     /// The batch's figures as well as the messages to keep (tests and the local run read them).
     pub async fn handle_records(&self, event: SqsEvent) -> BatchReport {
-        let messages: Vec<QueuedMessage> = event
-            .records
-            .into_iter()
-            .map(|r| QueuedMessage {
-                receive_count: r
-                    .attributes
-                    .get("ApproximateReceiveCount")
-                    .and_then(|c| c.parse().ok())
-                    .unwrap_or(1),
-                message_id: r.message_id.unwrap_or_default(),
-                receipt_handle: r.receipt_handle.unwrap_or_default(),
-                body: r.body.unwrap_or_default(),
-            })
-            .collect();
         let a = &self.adapters;
         let service = OrderEvents {
             api: &a.api,
             intake: a.intake(),
             ledger: &a.control,
-            queue: &self.queue,
             sellers: &a.control,
             clock: a.clock.as_ref(),
             settings: self.settings,
         };
-        service.handle_batch(&messages).await
+        let active = service.active_sellers().await;
+        let handled = run_batch(&self.queue, event.records, self.settings.concurrency, |m| {
+            let (service, active) = (&service, &active);
+            async move {
+                match active {
+                    Some(active) => service.handle(&m, active).await,
+                    None => (Handled::Retry, Ending::Retry(None)),
+                }
+            }
+        })
+        .await;
+        let mut report = BatchReport::default();
+        for h in &handled {
+            report.add(&h.message_id, &h.outcome, h.finished == Finished::Kept);
+        }
+        report
     }
 }
 

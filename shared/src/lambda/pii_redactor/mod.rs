@@ -4,14 +4,16 @@
 
 pub mod config;
 
+use super::batch::{Finished, kept, run_batch};
 use super::deadline::deadline_instant;
 use crate::aws::{
-    DynamoAuditLog, DynamoControl, DynamoOrderStore, PiiTable, SecretsManagerCredentials, SqsQueue,
+    DynamoAuditLog, DynamoControl, DynamoOrderStore, PiiTable, SecretsManagerCredentials,
+    SqsBatchQueue, SqsQueue,
 };
 use crate::kernel::{Clock, SystemClock, serde_reason};
+use crate::kernel::{DeadLetter, Ending, QueuedMessage};
 use crate::pii::{DeletionOutcome, DeletionRequest, PiiRedactor, PurgeReport, RedactorError};
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use chrono::{DateTime, Utc};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use config::PiiRedactorConfig;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
@@ -20,18 +22,6 @@ use std::time::{Duration, Instant};
 
 /// Time kept back at the end of a purge run for the self-check and the answer.
 const RESERVE: Duration = Duration::from_secs(30);
-
-/// Why a deletion request was given up, as its dead-letter queue receives it. Ids only.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeletionDeadLetter {
-    pub message_id: String,
-    pub request_id: Option<String>,
-    pub seller_id: Option<String>,
-    pub reason_kind: String,
-    pub reason: String,
-    pub receives: u32,
-    pub dead_lettered_at: DateTime<Utc>,
-}
 
 /// What a batch of deletion requests came to (tests and the local run read it).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -50,7 +40,8 @@ pub struct PiiRedactorHandler {
     audit: DynamoAuditLog,
     control: DynamoControl,
     credentials: SecretsManagerCredentials,
-    dead_letters: SqsQueue,
+    /// Deletion requests retry by staying on their queue; given up, they go to its DLQ.
+    queue: SqsBatchQueue,
     clock: Arc<dyn Clock>,
     max_receives: u32,
 }
@@ -78,7 +69,10 @@ impl PiiRedactorHandler {
                 None,
                 config.seller_secret_prefix,
             ),
-            dead_letters: SqsQueue::new(aws_sdk_sqs::Client::new(sdk), config.deletion_dlq_url),
+            queue: SqsBatchQueue {
+                source: None,
+                dead_letters: SqsQueue::new(aws_sdk_sqs::Client::new(sdk), config.deletion_dlq_url),
+            },
             clock,
             max_receives: config.deletion_max_receives,
         }
@@ -133,92 +127,57 @@ impl PiiRedactorHandler {
     }
 
     pub async fn handle_deletions(&self, event: SqsEvent) -> DeletionBatchReport {
-        let mut report = DeletionBatchReport::default();
         // One at a time: requests are rare and each one is a whole seller or order.
-        for m in event.records {
-            self.handle_deletion(m, &mut report).await;
+        let handled = run_batch(&self.queue, event.records, 1, |m| async move {
+            self.handle_deletion(&m).await
+        })
+        .await;
+        let mut report = DeletionBatchReport::default();
+        for h in &handled {
+            match (&h.outcome, h.finished) {
+                (_, Finished::Kept) => report.retried += 1,
+                (_, Finished::DeadLettered) => report.dead_lettered += 1,
+                (Some(DeletionOutcome::Completed(_)), _) => report.completed += 1,
+                (Some(DeletionOutcome::AlreadyCompleted(_)), _) => report.already_completed += 1,
+                (None, Finished::Done) => {}
+            }
         }
+        report.keep = kept(&handled);
         report
     }
 
-    async fn handle_deletion(&self, m: SqsMessage, report: &mut DeletionBatchReport) {
-        let message_id = m.message_id.clone().unwrap_or_default();
-        let receives: u32 = m
-            .attributes
-            .get("ApproximateReceiveCount")
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(1);
-        let request: DeletionRequest =
-            match serde_json::from_str(m.body.as_deref().unwrap_or_default()) {
-                Ok(r) => r,
-                Err(e) => {
-                    // The parser's message names fields and types, never a value it read.
-                    let reason = format!("not a deletion request: {}", serde_reason(&e));
-                    let letter = self.letter(&message_id, None, "malformed", reason, receives);
-                    return self.dead_letter(letter, &message_id, report).await;
-                }
-            };
+    async fn handle_deletion(&self, m: &QueuedMessage) -> (Option<DeletionOutcome>, Ending) {
+        let now = self.clock.now();
+        let request: DeletionRequest = match serde_json::from_str(&m.body) {
+            Ok(r) => r,
+            Err(e) => {
+                // The parser's message names fields and types, never a value it read.
+                let reason = format!("not a deletion request: {}", serde_reason(&e));
+                let letter =
+                    DeadLetter::new(&m.message_id, "malformed", reason, m.receive_count, now);
+                return (None, Ending::DeadLetter(letter));
+            }
+        };
         let redactor = self.redactor();
         match redactor
             .delete(&request, &self.control, &self.credentials)
             .await
         {
-            Ok(DeletionOutcome::Completed(_)) => report.completed += 1,
-            Ok(DeletionOutcome::AlreadyCompleted(_)) => report.already_completed += 1,
+            Ok(outcome) => (Some(outcome), Ending::Done),
             Err(e) => {
                 let permanent = matches!(e, RedactorError::RequestIdReused { .. });
+                let receives = m.receive_count;
                 tracing::warn!(request_id = %request.request_id, error_kind = e.kind(), error = %e, receives, "deletion request failed");
                 if permanent || receives >= self.max_receives {
-                    let letter = self.letter(
-                        &message_id,
-                        Some(&request),
-                        e.kind(),
-                        e.to_string(),
-                        receives,
-                    );
-                    return self.dead_letter(letter, &message_id, report).await;
+                    let letter = DeadLetter {
+                        request_id: Some(request.request_id.to_string()),
+                        seller_id: Some(request.scope.seller_id().clone()),
+                        ..DeadLetter::new(&m.message_id, e.kind(), e.to_string(), receives, now)
+                    };
+                    return (None, Ending::DeadLetter(letter));
                 }
-                report.retried += 1;
-                report.keep.push(message_id);
-            }
-        }
-    }
-
-    fn letter(
-        &self,
-        message_id: &str,
-        request: Option<&DeletionRequest>,
-        kind: &str,
-        reason: String,
-        receives: u32,
-    ) -> DeletionDeadLetter {
-        DeletionDeadLetter {
-            message_id: message_id.to_owned(),
-            request_id: request.map(|r| r.request_id.to_string()),
-            seller_id: request.map(|r| r.scope.seller_id().to_string()),
-            reason_kind: kind.to_owned(),
-            reason,
-            receives,
-            dead_lettered_at: self.clock.now(),
-        }
-    }
-
-    async fn dead_letter(
-        &self,
-        letter: DeletionDeadLetter,
-        message_id: &str,
-        report: &mut DeletionBatchReport,
-    ) {
-        match self.dead_letters.send_json(&letter).await {
-            Ok(()) => {
-                tracing::warn!(message_id, request_id = letter.request_id.as_deref(), reason_kind = %letter.reason_kind, reason = %letter.reason, "deletion request sent to the dead-letter queue");
-                report.dead_lettered += 1;
-            }
-            Err(e) => {
-                // Not dropped: it stays on its queue; the queue's redrive is the backstop.
-                tracing::error!(message_id, error = %e, "could not dead-letter; the request stays on its queue");
-                report.retried += 1;
-                report.keep.push(message_id.to_owned());
+                // Back after the queue's visibility timeout, counted by its receive count.
+                (None, Ending::Retry(None))
             }
         }
     }

@@ -199,7 +199,7 @@ async fn a_seller_with_a_revoked_token_does_not_stop_the_others() {
     for l in &letters {
         assert_eq!(l["seller_id"], ids[1].as_str());
         assert_eq!(l["reason_kind"], "lwa", "{l}");
-        assert_eq!(l["failures"], 2);
+        assert_eq!(l["attempts"], 2);
     }
 }
 
