@@ -7,7 +7,7 @@ VENV := .venv
 PY_PINS := moto[server]==5.2.5 boto3 cargo-lambda==1.9.2 cfn-lint==1.51.0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup build-bins run test test-rust test-later test-infra fmt-check lint bench bench-sdk-call bench-purge clean
+.PHONY: setup build-bins run test lint-and-setup test-rust-and-infra test-rust test-later test-infra fmt-check lint bench bench-sdk-call bench-purge clean
 
 # The venv is made again only when its pins change (not on every edit of this file).
 PY_STAMP := $(VENV)/.installed-$(shell echo '$(PY_PINS)' | md5sum | cut -c1-12)
@@ -68,13 +68,20 @@ define timed
 @started=$$(date +%s); $(MAKE) --no-print-directory $(1); echo "phase $(1): $$(( $$(date +%s) - started )) s"
 endef
 
+# Work that waits on different things runs side by side (two jobs, each job's output kept
+# together): clippy (CPU) beside the installs (network, disk); the Rust tests (mostly waiting
+# on moto and the simulator) beside the CDK tests.
 test:
 	$(call timed,fmt-check)
-	$(call timed,lint)
-	$(call timed,setup)
+	$(call timed,lint-and-setup)
 	$(call timed,build-bins)
-	$(call timed,test-rust)
-	$(call timed,test-infra)
+	$(call timed,test-rust-and-infra)
+
+lint-and-setup:
+	$(MAKE) --no-print-directory -j2 --output-sync=target lint setup
+
+test-rust-and-infra: setup build-bins
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-rust test-infra
 
 # order-events measured: the release binary cargo-lambda deploys (cold start, CPU per order,
 # peak RSS, zip size, AWS calls per order) and a 1,000-order backlog at Amazon's getOrder plan

@@ -1,0 +1,130 @@
+//! The module boundaries of `shared`, checked on its source: each top-level module names only
+//! the modules it may depend on (dependencies point inward, so there is no cycle), and no
+//! capability sees an adapter's or the Lambda layer's types.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Each module and the modules it may use. Capabilities: kernel and the capabilities below
+/// them; adapters: the capabilities whose ports they implement; `lambda`: everything.
+const ALLOWED: [(&str, &[&str]); 12] = [
+    ("kernel", &[]),
+    ("rate", &["kernel"]),
+    ("sellers", &["kernel"]),
+    ("stock", &["kernel"]),
+    ("pii", &["kernel", "sellers"]),
+    ("audit", &["kernel", "pii"]),
+    ("orders", &["kernel", "pii", "sellers", "stock", "rate"]),
+    (
+        "testkit",
+        &[
+            "kernel", "orders", "pii", "sellers", "stock", "rate", "audit",
+        ],
+    ),
+    (
+        "aws",
+        &[
+            "kernel", "orders", "pii", "sellers", "stock", "rate", "audit",
+        ],
+    ),
+    (
+        "spapi",
+        &["kernel", "orders", "pii", "sellers", "stock", "rate"],
+    ),
+    (
+        "lambda",
+        &[
+            "kernel", "orders", "pii", "sellers", "stock", "rate", "audit", "aws", "spapi",
+        ],
+    ),
+    ("lib", &[]),
+];
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Every `crate::<module>` a file names.
+fn named_modules(text: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for (i, _) in text.match_indices("crate::") {
+        let rest = &text[i + "crate::".len()..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+            .collect();
+        if !name.is_empty() {
+            found.insert(name);
+        }
+    }
+    found
+}
+
+#[test]
+fn every_module_depends_only_on_the_modules_inside_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let allowed: BTreeMap<&str, &[&str]> = ALLOWED.into_iter().collect();
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    assert!(files.len() > 30, "the source was not found");
+    let mut broken = Vec::new();
+    for file in files {
+        let relative = file.strip_prefix(&src).unwrap();
+        let module = relative
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_owned();
+        let Some(may_use) = allowed.get(module.as_str()) else {
+            broken.push(format!(
+                "{}: module {module} has no rule here",
+                relative.display()
+            ));
+            continue;
+        };
+        let text = std::fs::read_to_string(&file).unwrap();
+        for used in named_modules(&text) {
+            if used != module && !may_use.contains(&used.as_str()) {
+                broken.push(format!("{} uses crate::{used}", relative.display()));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "{broken:#?}");
+}
+
+#[test]
+fn the_rules_themselves_have_no_cycle() {
+    let allowed: BTreeMap<&str, &[&str]> = ALLOWED.into_iter().collect();
+    // Depth-first: a module reached again while still on the path is a cycle.
+    fn visit<'a>(
+        m: &'a str,
+        allowed: &BTreeMap<&'a str, &'a [&'a str]>,
+        path: &mut Vec<&'a str>,
+        done: &mut BTreeSet<&'a str>,
+    ) {
+        assert!(!path.contains(&m), "cycle: {path:?} -> {m}");
+        if done.contains(m) {
+            return;
+        }
+        path.push(m);
+        for next in allowed[m].iter() {
+            visit(next, allowed, path, done);
+        }
+        path.pop();
+        done.insert(m);
+    }
+    let mut done = BTreeSet::new();
+    for m in allowed.keys() {
+        visit(m, &allowed, &mut Vec::new(), &mut done);
+    }
+}
