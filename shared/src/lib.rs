@@ -15,3 +15,4 @@ pub mod rate;
 pub mod sellers;
 pub mod spapi;
 pub mod stock;
+pub mod testkit;
