@@ -2,13 +2,15 @@
 //! the notification handler and the PII redactor. No AWS, no network.
 
 use async_trait::async_trait;
+use aws_lambda_events::event::sqs::SqsMessage;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 use shared::kernel::{
     Address, AmazonOrderId, AuditKind, BuyerPii, DeletionRequestId, MarketplaceId, OrderItemId,
     OrderPii, PiiKind, SellerId, Sku, StoreError,
 };
-use shared::orders::notifications::{EventSettings, QueuedMessage};
+use shared::lambda::order_events::handle_notifications;
+use shared::orders::notifications::EventSettings;
 use shared::orders::sweep::{SweepOutcome, SweepRequest, SweepSettings};
 use shared::orders::{
     AmazonError, FetchedOrder, Intake, Order, OrderLine, OrderStatus, Stored, StoredOrder,
@@ -577,13 +579,12 @@ fn body(notification_id: &str, seller_id: &str, order_id: &str, status: &str) ->
     .to_string()
 }
 
-fn message(id: &str, body: String) -> QueuedMessage {
-    QueuedMessage {
-        message_id: id.into(),
-        receipt_handle: format!("rh-{id}"),
-        body,
-        receive_count: 1,
-    }
+fn message(id: &str, body: String) -> SqsMessage {
+    let mut m = SqsMessage::default();
+    m.message_id = Some(id.into());
+    m.receipt_handle = Some(format!("rh-{id}"));
+    m.body = Some(body);
+    m
 }
 
 /// A kit with the notified seller registered and its order at Amazon.
@@ -610,10 +611,12 @@ async fn a_duplicate_notification_is_processed_once() {
         message("m-1", body(n, NOTIFIED_SELLER, NOTIFIED_ORDER, "Unshipped")),
         message("m-2", body(n, NOTIFIED_SELLER, NOTIFIED_ORDER, "Unshipped")),
     ];
-    let report = kit
-        .events(EventSettings::default())
-        .handle_batch(&copies)
-        .await;
+    let report = handle_notifications(
+        &kit.events(EventSettings::default()),
+        &kit.queue,
+        copies.to_vec(),
+    )
+    .await;
     assert_eq!(report.messages, 2);
     assert_eq!(report.notifications_processed, 1);
     assert_eq!(report.orders_inserted, 1);
@@ -625,10 +628,12 @@ async fn a_duplicate_notification_is_processed_once() {
 
     // SQS redelivers the first copy later: still a duplicate.
     kit.clock.advance(Duration::minutes(10));
-    let again = kit
-        .events(EventSettings::default())
-        .handle_batch(&copies[..1])
-        .await;
+    let again = handle_notifications(
+        &kit.events(EventSettings::default()),
+        &kit.queue,
+        copies[..1].to_vec(),
+    )
+    .await;
     assert_eq!(again.duplicate_notifications_ignored, 1);
     assert_eq!(kit.amazon.calls(AmazonOp::GetOrder), 1);
     assert_eq!(kit.stock.published().len(), 1);
@@ -647,10 +652,12 @@ async fn malformed_bodies_and_unknown_sellers_are_dead_lettered_with_ids_only() 
             body("n-2", "A9STRANGER", NOTIFIED_ORDER, "Unshipped"),
         ),
     ];
-    let report = kit
-        .events(EventSettings::default())
-        .handle_batch(&batch)
-        .await;
+    let report = handle_notifications(
+        &kit.events(EventSettings::default()),
+        &kit.queue,
+        batch.to_vec(),
+    )
+    .await;
     assert_eq!(report.dead_lettered, 2);
     assert!(
         report.keep.is_empty(),
@@ -706,7 +713,12 @@ async fn a_spent_rate_budget_defers_the_message_instead_of_failing_it() {
         body(n, NOTIFIED_SELLER, NOTIFIED_ORDER, "Unshipped"),
     )];
 
-    let report = kit.events(EventSettings::default()).handle_batch(&m).await;
+    let report = handle_notifications(
+        &kit.events(EventSettings::default()),
+        &kit.queue,
+        m.to_vec(),
+    )
+    .await;
     assert_eq!(
         (report.deferred, report.retried, report.dead_lettered),
         (1, 0, 0)
@@ -724,14 +736,24 @@ async fn a_spent_rate_budget_defers_the_message_instead_of_failing_it() {
     assert!(kit.queue.dead_letters().is_empty());
 
     // Back too early: waits out its slot without calling Amazon.
-    let early = kit.events(EventSettings::default()).handle_batch(&m).await;
+    let early = handle_notifications(
+        &kit.events(EventSettings::default()),
+        &kit.queue,
+        m.to_vec(),
+    )
+    .await;
     assert_eq!(early.deferred, 1);
     assert_eq!(kit.amazon.calls(AmazonOp::GetOrder), 1);
     assert_eq!(kit.amazon.calls(AmazonOp::GetOrderReserved), 0);
 
     // Back on time: processed on the token set aside for it.
     kit.clock.advance(Duration::seconds(3));
-    let done = kit.events(EventSettings::default()).handle_batch(&m).await;
+    let done = handle_notifications(
+        &kit.events(EventSettings::default()),
+        &kit.queue,
+        m.to_vec(),
+    )
+    .await;
     assert_eq!(done.orders_inserted, 1);
     assert!(done.keep.is_empty());
     assert_eq!(kit.amazon.calls(AmazonOp::GetOrderReserved), 1);

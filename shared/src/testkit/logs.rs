@@ -1,6 +1,6 @@
 use super::lock;
 use crate::kernel::{AuditEvent, AuditKind, AuditLog, QueueError, StoreError};
-use crate::orders::{DeadLetter, NotificationQueue};
+use crate::kernel::{BatchQueue, DeadLetter};
 use crate::stock::{StockChange, StockEvents};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -70,7 +70,7 @@ impl StockEvents for MemStock {
     }
 }
 
-/// Stands in for the notifications queue and its dead-letter queue (`SqsNotificationQueue`):
+/// Stands in for a consumer's queue and its dead-letter queue (`SqsBatchQueue`):
 /// the delays asked for by receipt handle, and the letters sent.
 #[derive(Default)]
 pub struct MemQueue {
@@ -89,8 +89,8 @@ impl MemQueue {
 }
 
 #[async_trait]
-impl NotificationQueue for MemQueue {
-    async fn defer(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
+impl BatchQueue for MemQueue {
+    async fn retry_after(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
         lock(&self.deferred).push((receipt_handle.to_owned(), delay));
         Ok(())
     }

@@ -108,7 +108,6 @@ impl Kit {
             api: &self.amazon,
             intake: self.intake(),
             ledger: &self.claims,
-            queue: &self.queue,
             sellers: &self.sellers,
             clock: &*self.clock,
             settings,

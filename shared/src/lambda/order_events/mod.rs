@@ -6,9 +6,9 @@ pub mod config;
 use super::batch::{Finished, run_batch};
 use super::intake::IntakeAdapters;
 use crate::aws::{SqsBatchQueue, SqsQueue};
-use crate::kernel::Ending;
+use crate::kernel::{BatchQueue, Ending};
 use crate::orders::notifications::{BatchReport, EventSettings, Handled, OrderEvents};
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use config::OrderEventsConfig;
 use lambda_runtime::LambdaEvent;
 
@@ -77,23 +77,32 @@ impl OrderEventsHandler {
             clock: a.clock.as_ref(),
             settings: self.settings,
         };
-        let active = service.active_sellers().await;
-        let handled = run_batch(&self.queue, event.records, self.settings.concurrency, |m| {
-            let (service, active) = (&service, &active);
-            async move {
-                match active {
-                    Some(active) => service.handle(&m, active).await,
-                    None => (Handled::Retry, Ending::Retry(None)),
-                }
-            }
-        })
-        .await;
-        let mut report = BatchReport::default();
-        for h in &handled {
-            report.add(&h.message_id, &h.outcome, h.finished == Finished::Kept);
-        }
-        report
+        handle_notifications(&service, &self.queue, event.records).await
     }
+}
+
+/// A batch of notifications through the batch helper, and its figures.
+pub async fn handle_notifications(
+    service: &OrderEvents<'_>,
+    queue: &dyn BatchQueue,
+    records: Vec<SqsMessage>,
+) -> BatchReport {
+    let active = service.active_sellers().await;
+    let handled = run_batch(queue, records, service.settings.concurrency, |m| {
+        let active = &active;
+        async move {
+            match active {
+                Some(active) => service.handle(&m, active).await,
+                None => (Handled::Retry, Ending::Retry(None)),
+            }
+        }
+    })
+    .await;
+    let mut report = BatchReport::default();
+    for h in &handled {
+        report.add(&h.message_id, &h.outcome, h.finished == Finished::Kept);
+    }
+    report
 }
 
 #[cfg(test)]
