@@ -13,6 +13,7 @@ pub mod orders;
 pub mod pii;
 pub mod rate;
 pub mod sellers;
+#[cfg(feature = "spapi")]
 pub mod spapi;
 pub mod stock;
 pub mod testkit;

@@ -3,25 +3,33 @@
 
 mod audit;
 mod budget;
+#[cfg(feature = "cloudtrail")]
 mod cloudtrail;
 mod control;
 mod deletions;
 mod notification_claims;
 mod orders;
 mod pii_table;
+#[cfg(feature = "sqs")]
 mod queues;
+#[cfg(feature = "secrets")]
 mod secrets;
 mod unreadable;
+#[cfg(feature = "kms")]
 mod vault;
 
 pub use audit::DynamoAuditLog;
 pub use budget::DynamoRateBudget;
+#[cfg(feature = "cloudtrail")]
 pub use cloudtrail::CloudTrailAccessTrail;
 pub use control::DynamoControl;
 pub use orders::DynamoOrderStore;
 pub use pii_table::PiiTable;
+#[cfg(feature = "sqs")]
 pub use queues::{SqsBatchQueue, SqsQueue};
+#[cfg(feature = "secrets")]
 pub use secrets::SecretsManagerCredentials;
+#[cfg(feature = "kms")]
 pub use vault::KmsPiiVault;
 
 use crate::kernel::{Failure, StoreError};

@@ -10,34 +10,12 @@ use crate::pii::{
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 #[derive(Clone)]
 pub struct PiiTable {
     pub(super) dynamo: aws_sdk_dynamodb::Client,
     pub(super) name: String,
-}
-
-/// One sealed item. Only ciphertext and ids: a raw scan of the table shows no PII.
-#[derive(Serialize, Deserialize)]
-pub(super) struct SealedItem {
-    pub(super) seller_order: String,
-    pub(super) kind: PiiKind,
-    pub(super) v: u8,
-    pub(super) key_id: String,
-    #[serde(with = "serde_bytes")]
-    pub(super) edk: Vec<u8>,
-    #[serde(with = "serde_bytes")]
-    pub(super) nonce: Vec<u8>,
-    #[serde(with = "serde_bytes")]
-    pub(super) ct: Vec<u8>,
-    /// Amazon's last update of the order the PII came with (ms); PII of an earlier update
-    /// never replaces that of a later one.
-    pub(super) order_version_ms: i64,
-    /// The TTL attribute: DynamoDB deletes the item some time after this (a backstop; the
-    /// redactor purges on the day).
-    pub(super) pii_purge_at: i64,
-    pub(super) sealed_at: DateTime<Utc>,
 }
 
 pub(super) fn seller_order(seller: &SellerId, order: &AmazonOrderId) -> String {

@@ -7,7 +7,7 @@
 //! GCM refuses the ciphertext under the other AAD. Each open is a KMS `Decrypt` that CloudTrail
 //! records with the order's context.
 
-use super::pii_table::{PiiTable, SealedItem, seller_order};
+use super::pii_table::{PiiTable, seller_order};
 use super::{failure_of, is_condition_failure, read_item};
 use crate::kernel::{AmazonOrderId, OrderPii, Pii, PiiKind, SellerId, StoreError};
 use crate::pii::{OpenedPii, PiiOpener, PiiSealer, VaultError};
@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 pub(super) const FORMAT_VERSION: u8 = 1;
@@ -26,6 +26,28 @@ pub struct KmsPiiVault {
     kms: aws_sdk_kms::Client,
     table: PiiTable,
     key_id: String,
+}
+
+/// One sealed item. Only ciphertext and ids: a raw scan of the table shows no PII.
+#[derive(Serialize, Deserialize)]
+struct SealedItem {
+    seller_order: String,
+    kind: PiiKind,
+    v: u8,
+    key_id: String,
+    #[serde(with = "serde_bytes")]
+    edk: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    nonce: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    ct: Vec<u8>,
+    /// Amazon's last update of the order the PII came with (ms); PII of an earlier update
+    /// never replaces that of a later one.
+    order_version_ms: i64,
+    /// The TTL attribute: DynamoDB deletes the item some time after this (a backstop; the
+    /// redactor purges on the day).
+    pii_purge_at: i64,
+    sealed_at: DateTime<Utc>,
 }
 
 // Plaintext layouts, used only between the vault and AES-GCM.

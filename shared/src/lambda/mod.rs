@@ -2,13 +2,18 @@
 //! function its configuration, its wiring (adapters built once per cold start) and its event
 //! translation. Each function's `main.rs` builds one handler from here and hands it every event.
 
+#[cfg(feature = "report")]
 pub mod audit_report;
 pub mod batch;
 pub mod deadline;
 pub mod env;
+#[cfg(feature = "intake")]
 pub mod intake;
+#[cfg(feature = "intake")]
 pub mod order_events;
+#[cfg(feature = "intake")]
 pub mod order_sync;
+#[cfg(feature = "redactor")]
 pub mod pii_redactor;
 pub mod telemetry;
 
