@@ -534,6 +534,30 @@ async fn a_failing_seller_is_reported_failed_and_never_stops_the_others() {
     assert_eq!(report.orders_stored, 5);
 }
 
+#[tokio::test]
+async fn a_refused_first_page_fails_its_seller_instead_of_asking_again_for_ever() {
+    let kit = Kit::at(t0());
+    let a = seller("A1SELLER");
+    kit.sellers.add(account(&a));
+    five_orders(&kit, &a, 1);
+    // Only a page token can expire; this refusal comes with none.
+    kit.amazon.fail_next(
+        AmazonOp::SearchOrders,
+        &a,
+        AmazonError::PageTokenExpired {
+            seller_id: a.clone(),
+        },
+    );
+    let report = kit
+        .sweep(sweep_settings())
+        .run(&SweepRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(report.sellers[0].outcome, SweepOutcome::Failed);
+    assert_eq!(report.sellers[0].error_kind, Some("page_token_expired"));
+    assert_eq!(kit.amazon.calls(AmazonOp::SearchOrders), 1);
+}
+
 // ---------------------------------------------------------------------------------------
 // ORDER_CHANGE notifications
 // ---------------------------------------------------------------------------------------

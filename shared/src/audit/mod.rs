@@ -3,7 +3,7 @@
 
 pub mod report;
 
-use crate::kernel::{BoxError, Failure};
+use crate::kernel::IoFailure;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -52,14 +52,8 @@ pub trait AccessTrail: Send + Sync {
 /// event's content.
 #[derive(Debug, thiserror::Error)]
 pub enum TrailError {
-    #[error("cloudtrail {operation} failed ({failure}): {detail}")]
-    Failed {
-        operation: &'static str,
-        failure: Failure,
-        detail: String,
-        #[source]
-        source: BoxError,
-    },
+    #[error("cloudtrail {0}")]
+    Failed(IoFailure),
     #[error("cloudtrail event {event_id} is not in the documented record format: {reason}")]
     Malformed { event_id: String, reason: String },
 }

@@ -10,7 +10,7 @@
 use crate::audit::TrailError;
 use crate::audit::{AccessTrail, KeyOpen, TrailRead};
 use crate::kernel::Clock;
-use crate::kernel::Failure;
+use crate::kernel::{Failure, IoFailure};
 use async_trait::async_trait;
 use aws_sdk_cloudtrail::Client;
 use aws_sdk_cloudtrail::primitives::DateTime as SmithyTime;
@@ -155,11 +155,13 @@ impl AccessTrail for CloudTrailAccessTrail {
             .attribute_key(LookupAttributeKey::EventName)
             .attribute_value("Decrypt")
             .build()
-            .map_err(|e| TrailError::Failed {
-                operation: "LookupEvents",
-                failure: Failure::Refused,
-                detail: e.to_string(),
-                source: Box::new(e),
+            .map_err(|e| {
+                TrailError::Failed(IoFailure {
+                    operation: "LookupEvents",
+                    failure: Failure::Refused,
+                    detail: e.to_string(),
+                    source: Box::new(e),
+                })
             })?;
         let mut next: Option<String> = None;
         let mut scanned = 0;
@@ -174,12 +176,7 @@ impl AccessTrail for CloudTrailAccessTrail {
                 .set_next_token(next.take())
                 .send()
                 .await
-                .map_err(|e| TrailError::Failed {
-                    operation: "LookupEvents",
-                    failure: super::failure_of(&e),
-                    detail: aws_sdk_cloudtrail::error::DisplayErrorContext(&e).to_string(),
-                    source: Box::new(e),
-                })?;
+                .map_err(|e| TrailError::Failed(super::io_failure("LookupEvents", e)))?;
             scanned += page.events().len();
             for event in page.events() {
                 let listed_id = event.event_id().unwrap_or("unknown");
@@ -465,11 +462,11 @@ mod tests {
         assert!(
             matches!(
                 err,
-                TrailError::Failed {
+                TrailError::Failed(IoFailure {
                     operation: "LookupEvents",
                     failure: Failure::Refused,
                     ..
-                }
+                })
             ),
             "{err}"
         );
@@ -483,10 +480,10 @@ mod tests {
         assert!(
             matches!(
                 err,
-                TrailError::Failed {
+                TrailError::Failed(IoFailure {
                     failure: Failure::Throttled,
                     ..
-                }
+                })
             ),
             "{err}"
         );

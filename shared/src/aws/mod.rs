@@ -32,7 +32,7 @@ pub use secrets::SecretsManagerCredentials;
 #[cfg(feature = "kms")]
 pub use vault::KmsPiiVault;
 
-use crate::kernel::{Failure, StoreError};
+use crate::kernel::{Failure, IoFailure, StoreError};
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
@@ -68,17 +68,25 @@ pub(crate) fn failure_of<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse
     }
 }
 
-/// An SDK failure as a store's error, the SDK's account kept as text and as the source.
-pub(crate) fn store_error<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> StoreError
+/// An SDK failure in the ports' words, the SDK's account kept as text and as the source.
+pub(crate) fn io_failure<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> IoFailure
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    StoreError::Failed {
+    IoFailure {
         operation,
         failure: failure_of(&err),
         detail: DisplayErrorContext(&err).to_string(),
         source: Box::new(err),
     }
+}
+
+/// An SDK failure as a store's error.
+pub(crate) fn store_error<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    StoreError::Failed(io_failure(operation, err))
 }
 
 /// Every item a query finds, all pages read.

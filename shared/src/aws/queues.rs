@@ -7,7 +7,7 @@ use crate::stock::StockChange;
 use crate::stock::StockEvents;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_sqs::error::ProvideErrorMetadata;
 use std::time::Duration;
 
 /// SQS's longest visibility timeout (12 hours).
@@ -41,11 +41,8 @@ impl SqsQueue {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         QueueError::Failed {
-            operation,
             queue: self.name(),
-            failure: super::failure_of(&e),
-            detail: DisplayErrorContext(&e).to_string(),
-            source: Box::new(e),
+            io: super::io_failure(operation, e),
         }
     }
 

@@ -47,6 +47,7 @@ impl SecretsManagerCredentials {
     }
 
     fn failed<E>(
+        operation: &'static str,
         secret_id: &str,
         e: aws_sdk_secretsmanager::error::SdkError<
             E,
@@ -62,9 +63,7 @@ impl SecretsManagerCredentials {
     {
         CredentialsError::Failed {
             secret_id: secret_id.to_owned(),
-            failure: super::failure_of(&e),
-            detail: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
-            source: Box::new(e),
+            io: super::io_failure(operation, e),
         }
     }
 
@@ -87,7 +86,7 @@ impl SecretsManagerCredentials {
                         secret_id: secret_id.to_owned(),
                     }
                 } else {
-                    Self::failed(secret_id, e)
+                    Self::failed("GetSecretValue", secret_id, e)
                 }
             })?;
         let malformed = || CredentialsError::Malformed {
@@ -139,7 +138,7 @@ impl Credentials for SecretsManagerCredentials {
             {
                 Ok(false)
             }
-            Err(e) => Err(Self::failed(&secret_id, e)),
+            Err(e) => Err(Self::failed("DeleteSecret", &secret_id, e)),
         }
     }
 }

@@ -8,7 +8,7 @@
 //! records with the order's context.
 
 use super::pii_table::{PiiTable, seller_order};
-use super::{failure_of, is_condition_failure, read_item};
+use super::{io_failure, is_condition_failure, read_item};
 use crate::kernel::{AmazonOrderId, OrderPii, Pii, PiiKind, SellerId, StoreError};
 use crate::pii::{OpenedPii, PiiOpener, PiiSealer, VaultError};
 use async_trait::async_trait;
@@ -157,11 +157,8 @@ impl KmsPiiVault {
         E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         VaultError::Kms {
-            operation,
             order_id: order.to_string(),
-            failure: failure_of(&e),
-            detail: aws_sdk_kms::error::DisplayErrorContext(&e).to_string(),
-            source: Box::new(e),
+            io: io_failure(operation, e),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! endings out on SQS; services only decide them.
 
 use super::ids::{AmazonOrderId, SellerId};
-use super::store::{BoxError, Failure};
+use super::store::IoFailure;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -78,14 +78,11 @@ impl DeadLetter {
 /// Errors of the queues. Messages name the queue and operation, never a message body.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    #[error("{operation} on {queue} failed ({failure}): {detail}")]
+    #[error("queue {queue}: {io}")]
     Failed {
-        operation: &'static str,
         queue: String,
-        failure: Failure,
-        detail: String,
         #[source]
-        source: BoxError,
+        io: IoFailure,
     },
     #[error("message for {queue} does not encode: {message}")]
     Encode { queue: String, message: String },

@@ -37,20 +37,25 @@ impl std::fmt::Display for Failure {
     }
 }
 
+/// One failed I/O call, as every port's error carries it: the operation, the kind of failure,
+/// the SDK's own account of it (codes and messages, never item data), and the original.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} failed ({failure}): {detail}")]
+pub struct IoFailure {
+    pub operation: &'static str,
+    pub failure: Failure,
+    pub detail: String,
+    #[source]
+    pub source: BoxError,
+}
+
 /// Errors of the stores (tables). Messages carry operations and ids, never item data.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("conditional write lost: {what}")]
     Conflict { what: String },
-    #[error("{operation} failed ({failure}): {detail}")]
-    Failed {
-        operation: &'static str,
-        failure: Failure,
-        /// The SDK's own account of it (codes and messages; never item data).
-        detail: String,
-        #[source]
-        source: BoxError,
-    },
+    #[error(transparent)]
+    Failed(IoFailure),
     #[error("stored item is not readable: {what}")]
     Corrupt { what: String },
 }
@@ -59,7 +64,7 @@ impl StoreError {
     /// The kind of I/O failure, if it was one.
     pub fn failure(&self) -> Option<Failure> {
         match self {
-            StoreError::Failed { failure, .. } => Some(*failure),
+            StoreError::Failed(io) => Some(io.failure),
             _ => None,
         }
     }

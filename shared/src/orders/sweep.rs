@@ -352,7 +352,9 @@ impl OrderSync<'_> {
                 // Amazon's page tokens expire (24 h): a checkpoint that waited longer, behind
                 // a revoked token or a spent budget, reads its window again from the start.
                 // Orders are upserts, so pages read twice cost calls, not correctness.
-                Err(AmazonError::PageTokenExpired { .. }) => {
+                // Only a page token can expire: without one the refusal is an error, not a
+                // restart (which would ask the same again for ever).
+                Err(AmazonError::PageTokenExpired { .. }) if search.page.is_some() => {
                     tracing::warn!(
                         seller_id = %id,
                         pages_stored = window.pages_stored,

@@ -1,18 +1,15 @@
 //! How the PII vault failed.
 
-use crate::kernel::{BoxError, Failure, StoreError};
+use crate::kernel::{IoFailure, StoreError};
 
 /// Errors of the PII vault. Never carries plaintext, keys or ciphertext.
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
-    #[error("kms {operation} failed for order {order_id} ({failure}): {detail}")]
+    #[error("kms for order {order_id}: {io}")]
     Kms {
-        operation: &'static str,
         order_id: String,
-        failure: Failure,
-        detail: String,
         #[source]
-        source: BoxError,
+        io: IoFailure,
     },
     #[error(
         "sealed {kind} item of order {order_id} does not open under its own order's key and context"

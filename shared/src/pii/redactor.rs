@@ -194,6 +194,8 @@ impl PiiRedactor<'_> {
                     report.pii_items_deleted += deleted as u64;
                     match marked {
                         Marked::Moved if deleted == 0 => report.orders_moved_on += 1,
+                        // Nothing held and no record: nothing was purged.
+                        Marked::NoRecord if deleted == 0 => {}
                         _ if straggler => report.stragglers_purged += 1,
                         _ => report.orders_purged += 1,
                     }

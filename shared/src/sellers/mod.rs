@@ -1,7 +1,7 @@
 //! The sellers the suite fulfils for: the registry, and their credentials (the app's LWA
 //! client and each seller's refresh token, kept in Secrets Manager).
 
-use crate::kernel::{BoxError, Failure, MarketplaceId, SellerId, StoreError};
+use crate::kernel::{IoFailure, MarketplaceId, SellerId, StoreError};
 use async_trait::async_trait;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -49,13 +49,11 @@ pub enum CredentialsError {
         secret_id: String,
         expected: &'static str,
     },
-    #[error("reading {secret_id} failed ({failure}): {detail}")]
+    #[error("secret {secret_id}: {io}")]
     Failed {
         secret_id: String,
-        failure: Failure,
-        detail: String,
         #[source]
-        source: BoxError,
+        io: IoFailure,
     },
 }
 
