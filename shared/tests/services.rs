@@ -721,7 +721,7 @@ async fn malformed_bodies_and_unknown_sellers_are_dead_lettered_with_ids_only() 
 async fn a_spent_rate_budget_defers_the_message_instead_of_failing_it() {
     let (kit, s, o) = notified_kit();
     let n = "n-budget";
-    let slot = t0() + Duration::milliseconds(2500);
+    let reserved_at = t0() + Duration::milliseconds(2500);
     kit.amazon.fail_next(
         AmazonOp::GetOrder,
         &s,
@@ -729,7 +729,7 @@ async fn a_spent_rate_budget_defers_the_message_instead_of_failing_it() {
             operation: "getOrder",
             seller_id: s.clone(),
             retry_after_ms: 2500,
-            reserved_at: Some(slot),
+            reserved_at: Some(reserved_at),
         },
     );
     let m = [message(
@@ -751,15 +751,15 @@ async fn a_spent_rate_budget_defers_the_message_instead_of_failing_it() {
     assert_eq!(
         kit.queue.deferred(),
         vec![("rh-m-1".to_owned(), std::time::Duration::from_secs(3))],
-        "back when its slot is due, in whole seconds"
+        "back when its place is due, in whole seconds"
     );
     let claim = kit.claims.get(n).unwrap();
     assert_eq!(claim.failures, 0, "a deferral is not a failed attempt");
-    assert_eq!(claim.slot, Some(slot));
+    assert_eq!(claim.reserved_at, Some(reserved_at));
     assert_eq!(claim.holder, None);
     assert!(kit.queue.dead_letters().is_empty());
 
-    // Back too early: waits out its slot without calling Amazon.
+    // Back too early: waits out its place without calling Amazon.
     let early = handle_notifications(
         &kit.events(EventSettings::default()),
         &kit.queue,

@@ -1,7 +1,7 @@
 //! Notification dedupe in the control table: `pk = notification#<NotificationId>`,
 //! `sk = notification`; `state` is `processing` (with `holder`, the SQS message id, and
-//! `lease_until`) or `done`; `failures` counts failed attempts; `slot_ms`, while deferred, is
-//! when the `getOrder` token set aside for it is due; `expires_at` is the TTL.
+//! `lease_until`) or `done`; `failures` counts failed attempts; `reserved_at_ms`, while deferred, is
+//! when the `getOrder` place set aside for it is due; `expires_at` is the TTL.
 
 use super::{DynamoControl, StoreError, is_condition_failure, read_item};
 use crate::orders::{Claim, NotificationClaims};
@@ -77,7 +77,7 @@ impl NotificationClaims for DynamoControl {
                 };
                 Ok(Claim::Claimed {
                     failures: number("failures").unwrap_or(0) as u32,
-                    slot: number("slot_ms").and_then(DateTime::from_timestamp_millis),
+                    reserved_at: number("reserved_at_ms").and_then(DateTime::from_timestamp_millis),
                 })
             }
             Err(e) if is_condition_failure(&e) => {
@@ -104,7 +104,7 @@ impl NotificationClaims for DynamoControl {
     async fn complete(&self, notification_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.ledger_update(notification_id)
             .update_expression(
-                "SET #state = :done, expires_at = :expires REMOVE holder, lease_until, slot_ms",
+                "SET #state = :done, expires_at = :expires REMOVE holder, lease_until, reserved_at_ms",
             )
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":done", AttributeValue::S("done".into()))
@@ -118,8 +118,8 @@ impl NotificationClaims for DynamoControl {
     async fn fail(&self, notification_id: &str, message_id: &str) -> Result<u32, StoreError> {
         let out = self
             .ledger_update(notification_id)
-            // A slot it held was spent on the failed attempt.
-            .update_expression("ADD failures :one REMOVE holder, lease_until, slot_ms")
+            // A place it held was spent on the failed attempt.
+            .update_expression("ADD failures :one REMOVE holder, lease_until, reserved_at_ms")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":one", n(1))
             .return_values(ReturnValue::AllNew)
@@ -148,17 +148,17 @@ impl NotificationClaims for DynamoControl {
         &self,
         notification_id: &str,
         message_id: &str,
-        slot: Option<DateTime<Utc>>,
+        reserved_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
         let update = self
             .ledger_update(notification_id)
             .condition_expression("holder = :holder")
             .expression_attribute_values(":holder", AttributeValue::S(message_id.into()));
-        let update = match slot {
+        let update = match reserved_at {
             Some(at) => update
-                .update_expression("SET slot_ms = :slot REMOVE holder, lease_until")
-                .expression_attribute_values(":slot", n(at.timestamp_millis())),
-            None => update.update_expression("REMOVE holder, lease_until, slot_ms"),
+                .update_expression("SET reserved_at_ms = :reserved_at REMOVE holder, lease_until")
+                .expression_attribute_values(":reserved_at", n(at.timestamp_millis())),
+            None => update.update_expression("REMOVE holder, lease_until, reserved_at_ms"),
         };
         match update.send().await {
             Ok(_) => Ok(()),

@@ -4,7 +4,7 @@
 //!
 //! What happens to a message:
 //! - stored, or a duplicate, or Amazon's own (FBA) order: done, deleted from the queue;
-//! - no rate-budget token near: put back with a delay (visibility change), not counted as a try;
+//! - no rate-budget place near: put back with a delay (visibility change), not counted as a try;
 //! - a transient failure: left for SQS to redeliver, counted; after `max_failures` it goes to
 //!   the dead-letter queue with its reason;
 //! - malformed, unknown seller, order unknown to Amazon: to the dead-letter queue at once.
@@ -22,7 +22,7 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-/// A message back this close before its slot goes ahead (the budget's own margin covers it).
+/// A message back this close before its place is due (the budget's own margin covers it).
 const EARLY_TOLERANCE: chrono::Duration = chrono::Duration::milliseconds(250);
 /// The first retry after a failed attempt; doubles with each failure.
 const RETRY_BASE: Duration = Duration::from_secs(10);
@@ -61,7 +61,7 @@ pub enum Handled {
     DeadLettered {
         reason_kind: String,
     },
-    /// Back on the queue after a delay: no budget token near.
+    /// Back on the queue after a delay: no budget place near.
     Deferred,
     /// Failed this time; SQS redelivers it.
     Retry,
@@ -208,8 +208,11 @@ impl OrderEvents<'_> {
             .ledger
             .claim(&change.notification_id, &m.message_id, now, now + lease)
             .await;
-        let (failures, slot) = match claim {
-            Ok(Claim::Claimed { failures, slot }) => (failures, slot),
+        let (failures, reserved_at) = match claim {
+            Ok(Claim::Claimed {
+                failures,
+                reserved_at,
+            }) => (failures, reserved_at),
             Ok(Claim::AlreadyDone | Claim::InFlight) => {
                 tracing::info!(
                     notification_id = %change.notification_id,
@@ -224,24 +227,29 @@ impl OrderEvents<'_> {
                 return (Handled::Retry, Ending::Retry(None));
             }
         };
-        // Back before its slot (SQS counts delays in whole seconds): wait out the rest.
-        if let Some(at) = slot
+        // Back before its place (SQS counts delays in whole seconds): wait out the rest.
+        if let Some(at) = reserved_at
             && at > now + EARLY_TOLERANCE
         {
             return self
                 .defer(m, &change, Some(at), self.clock.real(at - now))
                 .await;
         }
-        let outcome = match self.process(&change, slot.is_some()).await {
-            // No token near: the client set one aside (or the budget is promised too far
+        let outcome = match self.process(&change, reserved_at.is_some()).await {
+            // No place near: the transport set one aside (or the budget is promised too far
             // ahead); back to the queue until then.
             Err(Failure::Api(AmazonError::BudgetExhausted {
-                reserved_at: slot,
+                reserved_at,
                 retry_after_ms,
                 ..
             })) => {
                 return self
-                    .defer(m, &change, slot, Duration::from_millis(retry_after_ms))
+                    .defer(
+                        m,
+                        &change,
+                        reserved_at,
+                        Duration::from_millis(retry_after_ms),
+                    )
                     .await;
             }
             other => other,
@@ -311,29 +319,29 @@ impl OrderEvents<'_> {
         Ok(self.intake.store(&fetched).await?.stored)
     }
 
-    /// Back to the queue for `wait` (real time), keeping the token set aside for it (`slot`).
+    /// Back to the queue for `wait` (real time), keeping the place set aside for it (`reserved_at`).
     async fn defer(
         &self,
         m: &QueuedMessage,
         change: &OrderChange,
-        slot: Option<DateTime<Utc>>,
+        reserved_at: Option<DateTime<Utc>>,
         wait: Duration,
     ) -> (Handled, Ending) {
         if let Err(e) = self
             .ledger
-            .defer(&change.notification_id, &m.message_id, slot)
+            .defer(&change.notification_id, &m.message_id, reserved_at)
             .await
         {
             tracing::warn!(notification_id = %change.notification_id, error = %e, "could not record the deferral; its claim's lease runs out instead");
         }
-        // Whole seconds, rounded up: never back before the slot.
+        // Whole seconds, rounded up: never back before the place is due.
         let delay = Duration::from_secs(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
             .clamp(Duration::from_secs(1), self.settings.max_defer);
         tracing::info!(
             notification_id = %change.notification_id,
             seller_id = %change.seller_id,
             delay_ms = delay.as_millis() as u64,
-            slot_reserved = slot.is_some(),
+            place_reserved = reserved_at.is_some(),
             "no rate budget near; notification deferred"
         );
         (Handled::Deferred, Ending::Retry(Some(delay)))

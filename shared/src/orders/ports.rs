@@ -157,7 +157,7 @@ pub trait AmazonOrders: Send + Sync {
         seller: &SellerId,
         order: &AmazonOrderId,
     ) -> Result<FetchedOrder, AmazonError>;
-    /// `getOrder` on a token set aside earlier: the first attempt takes nothing more.
+    /// `getOrder` on a place set aside earlier: the first attempt takes nothing more.
     async fn get_order_reserved(
         &self,
         seller: &SellerId,
@@ -169,10 +169,10 @@ pub trait AmazonOrders: Send + Sync {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
     /// This message may process the notification; `failures` earlier attempts failed;
-    /// `slot`: a `getOrder` token was set aside for it for then.
+    /// `reserved_at`: a `getOrder` place was set aside for it for then.
     Claimed {
         failures: u32,
-        slot: Option<DateTime<Utc>>,
+        reserved_at: Option<DateTime<Utc>>,
     },
     /// Another copy already processed it.
     AlreadyDone,
@@ -197,12 +197,12 @@ pub trait NotificationClaims: Send + Sync {
     async fn complete(&self, notification_id: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// The attempt failed: count it and drop the claim. Returns the failures so far.
     async fn fail(&self, notification_id: &str, message_id: &str) -> Result<u32, StoreError>;
-    /// Put off without failing (no rate-budget token near): drop the claim, keeping the slot
+    /// Put off without failing (no rate-budget place near): drop the claim, keeping the place
     /// set aside for it, if any, for whichever copy comes back.
     async fn defer(
         &self,
         notification_id: &str,
         message_id: &str,
-        slot: Option<DateTime<Utc>>,
+        reserved_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError>;
 }

@@ -13,9 +13,9 @@ pub use plan::{Reserve, Take, UsagePlan};
 /// `wait` the real time until then.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reservation {
-    /// A token was free: it is taken, go now.
+    /// A place was free: it is taken, go now.
     Now,
-    /// A token is set aside for `at`.
+    /// A place is set aside for `at`.
     At {
         at: DateTime<Utc>,
         wait: std::time::Duration,
@@ -32,7 +32,7 @@ pub enum Reservation {
 /// operation, so that any number of concurrent Lambdas together stay within rate and burst.
 #[async_trait]
 pub trait RateBudget: Send + Sync {
-    /// Take the token for one request. `Ok(None)`: go now. `Ok(Some(wait))`: no token for
+    /// Take a place for one request. `Ok(None)`: go now. `Ok(Some(wait))`: no place for
     /// that long (real time); defer the work rather than sleep it out. `plan` is the official default; a
     /// rate Amazon reported earlier for this seller and operation takes its place.
     async fn take(
@@ -42,7 +42,7 @@ pub trait RateBudget: Send + Sync {
         plan: UsagePlan,
     ) -> Result<Option<std::time::Duration>, StoreError>;
 
-    /// Set a token aside for one request at the earliest free moment, behind every token set
+    /// Set a place aside for one request at the earliest free moment, behind every place set
     /// aside before, no further ahead than `horizon`.
     async fn reserve(
         &self,

@@ -151,7 +151,7 @@ pub struct ClaimState {
     pub holder: Option<(String, DateTime<Utc>)>,
     pub failures: u32,
     /// A `getOrder` token set aside for the notification, while it is deferred.
-    pub slot: Option<DateTime<Utc>>,
+    pub reserved_at: Option<DateTime<Utc>>,
 }
 
 /// Stands in for notification dedupe in the control table (`DynamoControl`).
@@ -190,7 +190,7 @@ impl NotificationClaims for MemClaims {
         c.holder = Some((message_id.to_owned(), lease_until));
         Ok(Claim::Claimed {
             failures: c.failures,
-            slot: c.slot,
+            reserved_at: c.reserved_at,
         })
     }
 
@@ -199,7 +199,7 @@ impl NotificationClaims for MemClaims {
         let c = claims.entry(notification_id.to_owned()).or_default();
         c.done = true;
         c.holder = None;
-        c.slot = None;
+        c.reserved_at = None;
         Ok(())
     }
 
@@ -208,10 +208,10 @@ impl NotificationClaims for MemClaims {
         let Some(c) = claims.get_mut(notification_id) else {
             return Ok(1);
         };
-        // A slot it held was spent on the failed attempt.
+        // A place it held was spent on the failed attempt.
         c.failures += 1;
         c.holder = None;
-        c.slot = None;
+        c.reserved_at = None;
         Ok(c.failures)
     }
 
@@ -219,7 +219,7 @@ impl NotificationClaims for MemClaims {
         &self,
         notification_id: &str,
         message_id: &str,
-        slot: Option<DateTime<Utc>>,
+        reserved_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
         let mut claims = lock(&self.claims);
         // Someone else holds it now: nothing of ours to put off.
@@ -227,7 +227,7 @@ impl NotificationClaims for MemClaims {
             && c.holder.as_ref().is_some_and(|(h, _)| h == message_id)
         {
             c.holder = None;
-            c.slot = slot;
+            c.reserved_at = reserved_at;
         }
         Ok(())
     }
