@@ -90,7 +90,7 @@ test-rust-and-infra: setup build-bins
 # peak RSS, zip size, AWS calls per order) and a 1,000-order backlog at Amazon's getOrder plan
 # on a sped-up clock (drain time against the quota bound, 429s). Last line: one JSON object.
 bench: setup
-	cargo lambda build --release --bin order-events --output-format zip
+	cargo lambda build --release -p order-events --bin order-events --output-format zip
 	cargo build --quiet -p local-stack --bin bench-order-events
 	cargo run --quiet -p local-stack --bin bench-order-events
 
@@ -103,7 +103,7 @@ bench-sdk-call: setup
 # into moto, purged by the release binary as one Lambda process. Orders per second, CPU and
 # DynamoDB calls per order, peak RSS. Last line: one JSON object.
 bench-purge: setup
-	cargo lambda build --release --bin pii-redactor --output-format zip
+	cargo lambda build --release -p pii-redactor --bin pii-redactor --output-format zip
 	cargo build --quiet -p local-stack --bin bench-purge
 	cargo run --quiet -p local-stack --bin bench-purge
 

@@ -28,10 +28,15 @@ import { WorkQueue } from './queues.ts';
 import { SuiteFunction } from './suite-function.ts';
 import { Tables } from './tables.ts';
 
-/** Where the Rust workspace is: cargo-lambda builds the function binaries from it. */
-export const WORKSPACE_MANIFEST = join(import.meta.dirname, '..', '..', 'Cargo.toml');
+/**
+ * A function's own crate in the Rust workspace: cargo-lambda builds its binary from there, so
+ * the build resolves only that function's features of `shared` (and links only its SDKs).
+ */
+export function functionManifest(name: string): string {
+  return join(import.meta.dirname, '..', '..', 'functions', name, 'Cargo.toml');
+}
 
-/** Names the function and the operator share: keep in step with README.md and shared/src/config.rs. */
+/** Names the function and the operator share: keep in step with README.md and shared/src/lambda/. */
 export const LWA_APP_SECRET_NAME = 'fbm/lwa-app';
 export const SELLER_SECRET_PREFIX = 'fbm/sellers/';
 export const DATA_KEY_ALIAS = 'alias/fbm/data';
@@ -214,7 +219,7 @@ export class FulfillmentStack extends Stack {
     this.allowLogEncryption();
 
     const orderSyncFn = new SuiteFunction(this, 'OrderSync', {
-      manifestPath: WORKSPACE_MANIFEST,
+      manifestPath: functionManifest('order-sync'),
       binaryName: 'order-sync',
       description: 'Per-seller catch-up sweep of SP-API searchOrders into the orders and pii tables',
       logKey: this.dataKey,
@@ -237,7 +242,7 @@ export class FulfillmentStack extends Stack {
     this.orderSync = orderSyncFn.fn;
 
     const orderEventsFn = new SuiteFunction(this, 'OrderEvents', {
-      manifestPath: WORKSPACE_MANIFEST,
+      manifestPath: functionManifest('order-events'),
       binaryName: 'order-events',
       description: 'ORDER_CHANGE notifications: dedupe, getOrder, store order, seal PII, reserve stock',
       logKey: this.dataKey,
@@ -285,7 +290,7 @@ export class FulfillmentStack extends Stack {
     });
 
     this.piiLifecycle = new PiiLifecycle(this, 'PiiLifecycle', {
-      manifestPath: WORKSPACE_MANIFEST,
+      manifestPath: functionManifest('pii-redactor'),
       tables: this.tables,
       dataKey: this.dataKey,
       topic: alarmTopic,
@@ -298,7 +303,7 @@ export class FulfillmentStack extends Stack {
 
     // On demand only: an auditor or operator invokes it with {"from", "to", "format"}.
     this.auditReport = new AuditReport(this, 'AuditReport', {
-      manifestPath: WORKSPACE_MANIFEST,
+      manifestPath: functionManifest('audit-report'),
       tables: this.tables,
       dataKey: this.dataKey,
       piiKey: this.piiKey,

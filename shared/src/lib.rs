@@ -16,4 +16,5 @@ pub mod sellers;
 #[cfg(feature = "spapi")]
 pub mod spapi;
 pub mod stock;
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;

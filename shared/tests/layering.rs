@@ -1,6 +1,7 @@
 //! The module boundaries of `shared`, checked on its source: each top-level module names only
 //! the modules it may depend on (dependencies point inward, so there is no cycle), and no
-//! capability sees an adapter's or the Lambda layer's types.
+//! capability names an SDK, the HTTP client or the Lambda runtime, nor reaches out of its own
+//! module by `super::super`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -27,9 +28,13 @@ const ALLOWED: [(&str, &[&str]); 12] = [
             "kernel", "orders", "pii", "sellers", "stock", "rate", "audit",
         ],
     ),
+    // testkit: the transport's unit tests use its in-memory credentials (cfg(test) only: a
+    // deploy build has no testkit, so production code cannot lean on it).
     (
         "spapi",
-        &["kernel", "orders", "pii", "sellers", "stock", "rate"],
+        &[
+            "kernel", "orders", "pii", "sellers", "stock", "rate", "testkit",
+        ],
     ),
     (
         "lambda",
@@ -38,6 +43,22 @@ const ALLOWED: [(&str, &[&str]); 12] = [
         ],
     ),
     ("lib", &[]),
+];
+
+/// The modules that hold models, ports and services: pure of I/O crates.
+const CAPABILITIES: [&str; 7] = [
+    "kernel", "rate", "sellers", "stock", "pii", "audit", "orders",
+];
+
+/// Crates only adapters and the Lambda layer may name.
+const OUTSIDE_CRATES: [&str; 7] = [
+    "aws_sdk_",
+    "aws_config",
+    "aws_smithy",
+    "serde_dynamo",
+    "reqwest",
+    "lambda_runtime",
+    "aws_lambda_events",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -93,6 +114,13 @@ fn every_module_depends_only_on_the_modules_inside_it() {
             continue;
         };
         let text = std::fs::read_to_string(&file).unwrap();
+        if CAPABILITIES.contains(&module.as_str()) {
+            for outside in OUTSIDE_CRATES.iter().chain(["super::super"].iter()) {
+                if text.contains(outside) {
+                    broken.push(format!("{} names {outside}", relative.display()));
+                }
+            }
+        }
         for used in named_modules(&text) {
             if used != module && !may_use.contains(&used.as_str()) {
                 broken.push(format!("{} uses crate::{used}", relative.display()));

@@ -1,5 +1,5 @@
 //! The shared rate budget in the control table: `pk = rate#<seller>`, `sk = <operation>`,
-//! holding the schedule of `domain::rate`: `tat_us` (the theoretical arrival time, µs since the
+//! holding the schedule of `rate::plan`: `tat_us` (the theoretical arrival time, µs since the
 //! epoch), `interval_us` (the interval it is kept in) and `reported_rate` (Amazon's
 //! `x-amzn-RateLimit-Limit`, once seen).
 //!

@@ -1,9 +1,9 @@
 //! The control table: sweep checkpoints and the seller registry (notification dedupe in
-//! `ledger.rs`, rate buckets in `budget.rs`).
+//! `notification_claims.rs`, rate buckets in `budget.rs`).
 //! Keys: `pk = checkpoint#order-sync, sk = <seller>`; `pk = seller, sk = <seller>`.
 
-use super::{StoreError, put_if_version, query_all, read_item};
-use crate::kernel::Versioned;
+use super::{StoreError, put_if_revision, query_all, read_item};
+use crate::kernel::Revisioned;
 use crate::kernel::{MarketplaceId, SellerId};
 use crate::orders::{CheckpointStore, SweepCheckpoint};
 use crate::sellers::{SellerAccount, SellerRegistry};
@@ -25,7 +25,7 @@ struct CheckpointRecord {
     pk: String,
     sk: String,
     checkpoint: SweepCheckpoint,
-    version: u64,
+    revision: u64,
 }
 
 /// A seller's registry entry, as onboarding writes it.
@@ -104,7 +104,7 @@ impl CheckpointStore for DynamoControl {
     async fn load(
         &self,
         seller: &SellerId,
-    ) -> Result<Option<Versioned<SweepCheckpoint>>, StoreError> {
+    ) -> Result<Option<Revisioned<SweepCheckpoint>>, StoreError> {
         let Some(record) = read_item::<CheckpointRecord>(
             &self.client,
             &self.table,
@@ -115,9 +115,9 @@ impl CheckpointStore for DynamoControl {
         else {
             return Ok(None);
         };
-        Ok(Some(Versioned {
+        Ok(Some(Revisioned {
             value: record.checkpoint,
-            revision: record.version,
+            revision: record.revision,
         }))
     }
 
@@ -127,19 +127,19 @@ impl CheckpointStore for DynamoControl {
         checkpoint: &SweepCheckpoint,
         expected: Option<u64>,
     ) -> Result<u64, StoreError> {
-        let version = expected.map_or(1, |v| v + 1);
+        let revision = expected.map_or(1, |v| v + 1);
         let record = CheckpointRecord {
             pk: CHECKPOINT_PK.into(),
             sk: seller.to_string(),
             checkpoint: checkpoint.clone(),
-            version,
+            revision,
         };
         let what = || format!("checkpoint of seller {seller}");
-        if put_if_version(&self.client, &self.table, &record, expected, what).await? {
-            Ok(version)
+        if put_if_revision(&self.client, &self.table, &record, expected, what).await? {
+            Ok(revision)
         } else {
             Err(StoreError::Conflict {
-                what: format!("checkpoint of seller {seller} moved past version {expected:?}"),
+                what: format!("checkpoint of seller {seller} moved past revision {expected:?}"),
             })
         }
     }

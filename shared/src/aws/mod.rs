@@ -32,7 +32,7 @@ pub use secrets::SecretsManagerCredentials;
 #[cfg(feature = "kms")]
 pub use vault::KmsPiiVault;
 
-use crate::kernel::{Failure, IoFailure, StoreError};
+use crate::kernel::{Failure, IoFailure, PiiKind, StoreError};
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
@@ -89,6 +89,16 @@ where
     StoreError::Failed(io_failure(operation, err))
 }
 
+/// The kinds an item lists, as the vault deletes them by key: every one, or none when one is
+/// of a kind this build does not know (the vault then looks every item of the order up).
+pub(crate) fn known_kinds<'a>(listed: impl IntoIterator<Item = &'a str>) -> Vec<PiiKind> {
+    listed
+        .into_iter()
+        .map(PiiKind::parse)
+        .collect::<Option<Vec<_>>>()
+        .unwrap_or_default()
+}
+
 /// Every item a query finds, all pages read.
 pub(crate) async fn query_all(
     query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
@@ -132,10 +142,10 @@ pub(crate) async fn read_item<T: serde::de::DeserializeOwned>(
         .transpose()
 }
 
-/// Write `record` only if the stored item is still at version `read` (`None`: only if there is
+/// Write `record` only if the stored item is still at revision `read` (`None`: only if there is
 /// no item yet). `Ok(false)`: another writer got there first; read again.
 /// `what` names the item (ids only) for errors.
-pub(crate) async fn put_if_version<T: serde::Serialize>(
+pub(crate) async fn put_if_revision<T: serde::Serialize>(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
     record: &T,
@@ -148,7 +158,7 @@ pub(crate) async fn put_if_version<T: serde::Serialize>(
                 client,
                 table,
                 record,
-                "attribute_not_exists(version)",
+                "attribute_not_exists(revision)",
                 None,
                 what,
             )
@@ -160,7 +170,7 @@ pub(crate) async fn put_if_version<T: serde::Serialize>(
                 client,
                 table,
                 record,
-                "version = :read",
+                "revision = :read",
                 Some((":read", read)),
                 what,
             )
@@ -198,7 +208,7 @@ pub(crate) async fn put_if<T: serde::Serialize>(
     }
 }
 
-/// Whether a DynamoDB error is a lost condition (someone else wrote first, or a newer version).
+/// Whether a DynamoDB error is a lost condition (someone else wrote first, or a later revision).
 pub(crate) fn is_condition_failure<E: ProvideErrorMetadata>(
     err: &SdkError<E, HttpResponse>,
 ) -> bool {

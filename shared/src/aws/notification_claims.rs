@@ -28,7 +28,7 @@ fn n(v: i64) -> AttributeValue {
 }
 
 impl DynamoControl {
-    fn ledger_update(
+    fn claim_update(
         &self,
         notification_id: &str,
     ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
@@ -50,7 +50,7 @@ impl NotificationClaims for DynamoControl {
         lease_until: DateTime<Utc>,
     ) -> Result<Claim, StoreError> {
         let result = self
-            .ledger_update(notification_id)
+            .claim_update(notification_id)
             .update_expression(
                 "SET #state = :processing, holder = :holder, lease_until = :lease, expires_at = :expires",
             )
@@ -102,7 +102,7 @@ impl NotificationClaims for DynamoControl {
     }
 
     async fn complete(&self, notification_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.ledger_update(notification_id)
+        self.claim_update(notification_id)
             .update_expression(
                 "SET #state = :done, expires_at = :expires REMOVE holder, lease_until, reserved_at_ms",
             )
@@ -117,7 +117,7 @@ impl NotificationClaims for DynamoControl {
 
     async fn fail(&self, notification_id: &str, message_id: &str) -> Result<u32, StoreError> {
         let out = self
-            .ledger_update(notification_id)
+            .claim_update(notification_id)
             // A place it held was spent on the failed attempt.
             .update_expression("ADD failures :one REMOVE holder, lease_until, reserved_at_ms")
             .condition_expression("attribute_exists(pk)")
@@ -136,7 +136,7 @@ impl NotificationClaims for DynamoControl {
                 tracing::warn!(
                     notification_id,
                     message_id,
-                    "notification ledger entry vanished before its failure was counted"
+                    "notification claim vanished before its failure was counted"
                 );
                 Ok(1)
             }
@@ -151,7 +151,7 @@ impl NotificationClaims for DynamoControl {
         reserved_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
         let update = self
-            .ledger_update(notification_id)
+            .claim_update(notification_id)
             .condition_expression("holder = :holder")
             .expression_attribute_values(":holder", AttributeValue::S(message_id.into()));
         let update = match reserved_at {

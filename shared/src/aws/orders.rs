@@ -1,7 +1,7 @@
 //! The orders table: order facts without PII, one item per seller + order.
 
-use super::{StoreError, is_condition_failure, put_if_version, read_item};
-use crate::kernel::{AmazonOrderId, PiiKind, SellerId};
+use super::{StoreError, is_condition_failure, known_kinds, put_if_revision, read_item};
+use crate::kernel::{AmazonOrderId, SellerId};
 use crate::orders::Order;
 use crate::orders::{OrderStore, StoredOrder};
 use crate::pii::{HeldPii, Marked, PiiRecords, PiiStatus};
@@ -27,17 +27,18 @@ struct OrderRecord {
     order: Order,
     /// Bumped by every write (intake, warehouse and redactor alike); writes are conditional
     /// on it.
-    version: u64,
+    revision: u64,
     /// Amazon's `lastUpdatedTime` in ms, for queries and reports.
-    amazon_version_ms: i64,
+    amazon_updated_ms: i64,
     /// `held` while sealed PII exists in the pii table, `purged` once it is gone, `none` if
     /// none was ever held.
     pii_state: String,
     /// The date the PII must be gone by (epoch seconds), kept for reports.
     pii_purge_at: i64,
-    /// The pii table's sort keys of the items held (the redactor deletes these by key).
+    /// The pii table's sort keys of the items held (the redactor deletes these by key). Kept
+    /// as text: a kind a later build writes must not make the record unreadable here.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pii_kinds: Vec<PiiKind>,
+    pii_kinds: Vec<String>,
     /// Sparse key of the `pii_due` index: present only while PII is held.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pii_purge_due: Option<i64>,
@@ -73,7 +74,7 @@ impl OrderRecord {
         Ok(PiiStatus {
             state,
             purge_at: DateTime::from_timestamp(self.pii_purge_at, 0).unwrap_or_default(),
-            sealed_kinds: self.pii_kinds.clone(),
+            sealed_kinds: known_kinds(self.pii_kinds.iter().map(String::as_str)),
         })
     }
 }
@@ -116,7 +117,7 @@ impl OrderStore for DynamoOrderStore {
             .map(|r| {
                 Ok(StoredOrder {
                     pii: r.pii()?,
-                    revision: r.version,
+                    revision: r.revision,
                     order: r.order,
                 })
             })
@@ -129,7 +130,7 @@ impl OrderStore for DynamoOrderStore {
         pii: PiiStatus,
         expected: Option<u64>,
     ) -> Result<Option<u64>, StoreError> {
-        let version = expected.map_or(1, |v| v + 1);
+        let revision = expected.map_or(1, |v| v + 1);
         let held = pii.state == PiiState::Held;
         let (purged_at, reason) = match pii.state {
             PiiState::Purged { at, reason } => (Some(at), Some(reason)),
@@ -137,12 +138,19 @@ impl OrderStore for DynamoOrderStore {
         };
         let record = OrderRecord {
             order: order.clone(),
-            version,
-            amazon_version_ms: order.last_updated_at.timestamp_millis(),
+            revision,
+            amazon_updated_ms: order.last_updated_at.timestamp_millis(),
             pii_state: pii.state.as_str().to_owned(),
             pii_purge_at: pii.purge_at.timestamp(),
             pii_purge_due: held.then(|| pii.purge_at.timestamp()),
-            pii_kinds: if held { pii.sealed_kinds } else { Vec::new() },
+            pii_kinds: if held {
+                pii.sealed_kinds
+                    .iter()
+                    .map(|k| k.as_str().to_owned())
+                    .collect()
+            } else {
+                Vec::new()
+            },
             pii_purged_at: purged_at,
             pii_purge_reason: reason,
             open_ship_by: order
@@ -152,8 +160,8 @@ impl OrderStore for DynamoOrderStore {
             stored_at: Utc::now(),
         };
         let what = || format!("order {}", order.order_id);
-        let won = put_if_version(&self.client, &self.table, &record, expected, what).await?;
-        Ok(won.then_some(version))
+        let won = put_if_revision(&self.client, &self.table, &record, expected, what).await?;
+        Ok(won.then_some(revision))
     }
 }
 
@@ -198,12 +206,10 @@ impl PiiRecords for DynamoOrderStore {
                         sealed_kinds: item
                             .get("pii_kinds")
                             .and_then(|v| v.as_l().ok())
-                            // A kind this version does not know: none listed, so the
-                            // vault looks every item up and deletes them all.
-                            .and_then(|l| {
-                                l.iter()
-                                    .map(|k| k.as_s().ok().and_then(|s| PiiKind::parse(s)))
-                                    .collect::<Option<Vec<_>>>()
+                            .map(|l| {
+                                known_kinds(
+                                    l.iter().map(|k| k.as_s().map(String::as_str).unwrap_or("")),
+                                )
                             })
                             .unwrap_or_default(),
                     }),
@@ -230,7 +236,7 @@ impl PiiRecords for DynamoOrderStore {
             .key("order_id", s(order.as_str()))
             .update_expression(
                 "SET pii_state = :purged, pii_purged_at = :at, pii_purge_reason = :reason, \
-                 version = version + :one REMOVE pii_purge_due, pii_kinds",
+                 revision = revision + :one REMOVE pii_purge_due, pii_kinds",
             )
             .expression_attribute_values(":purged", s("purged"))
             .expression_attribute_values(":at", s(at.to_rfc3339()))

@@ -2,7 +2,7 @@
 //! opened. The redactor and the auditor report use this alone (no KMS key needed); the vault
 //! (`vault.rs`) seals into it and opens from it.
 
-use super::is_condition_failure;
+use super::{is_condition_failure, known_kinds};
 use crate::kernel::{AmazonOrderId, PiiKind, SellerId, StoreError};
 use crate::pii::{
     HeldItem, HeldPiiSummary, PurgeScope, SealedFilter, SealedItems, SealedOrder, VaultError,
@@ -28,14 +28,6 @@ fn parse_seller_order(key: &str) -> Result<(SellerId, AmazonOrderId), StoreError
         .ok_or_else(|| StoreError::Corrupt {
             what: "sealed item with a malformed seller_order key".into(),
         })
-}
-
-/// A sort key as its kind.
-fn kind_of(order: &str, sort_key: &str) -> Result<PiiKind, VaultError> {
-    PiiKind::parse(sort_key).ok_or_else(|| VaultError::UnknownKind {
-        order_id: order.to_owned(),
-        sort_key: sort_key.to_owned(),
-    })
 }
 
 impl PiiTable {
@@ -161,11 +153,10 @@ impl SealedItems for PiiTable {
                 .await?
             }
         };
-        let mut orders: std::collections::BTreeMap<String, Vec<PiiKind>> = Default::default();
+        let mut orders: std::collections::BTreeMap<String, Vec<String>> = Default::default();
         for item in &items {
             let key = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
             if let (Some(so), Some(kind)) = (key("seller_order"), key("kind")) {
-                let kind = kind_of(&so, &kind)?;
                 orders.entry(so).or_default().push(kind);
             }
         }
@@ -176,7 +167,7 @@ impl SealedItems for PiiTable {
                 Ok(SealedOrder {
                     seller_id,
                     order_id,
-                    kinds,
+                    kinds: known_kinds(kinds.iter().map(String::as_str)),
                 })
             })
             .collect()

@@ -1,5 +1,5 @@
-//! SQS: the stock queue (stock changes out), the notifications queue (deferring a message
-//! when the rate budget has no token near) and its dead-letter queue (reasons, ids only).
+//! SQS: the stock queue (stock changes out), and a consumer's queue with its dead-letter queue
+//! for the batch helper (a message's retry delay; dead letters with reasons, ids only).
 
 use crate::kernel::QueueError;
 use crate::kernel::{BatchQueue, DeadLetter};
@@ -97,7 +97,14 @@ impl BatchQueue for SqsBatchQueue {
     async fn retry_after(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
         match &self.source {
             Some(source) => source.defer(receipt_handle, delay).await,
-            None => Ok(()),
+            None => {
+                // A consumer wired without its queue: the visibility timeout applies instead.
+                tracing::warn!(
+                    delay_ms = delay.as_millis() as u64,
+                    "no source queue to set a retry delay on; the visibility timeout applies"
+                );
+                Ok(())
+            }
         }
     }
 

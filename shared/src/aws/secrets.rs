@@ -102,12 +102,11 @@ impl SecretsManagerCredentials {
 #[async_trait]
 impl Credentials for SecretsManagerCredentials {
     async fn lwa_app(&self) -> Result<LwaAppCredentials, CredentialsError> {
-        let s: LwaAppSecret = self
-            .json(
-                self.lwa_app_secret_id.as_deref().unwrap_or_default(),
-                "client_id, client_secret",
-            )
-            .await?;
+        let secret_id = self
+            .lwa_app_secret_id
+            .as_deref()
+            .ok_or(CredentialsError::NotConfigured { what: "LWA app" })?;
+        let s: LwaAppSecret = self.json(secret_id, "client_id, client_secret").await?;
         Ok(LwaAppCredentials {
             client_id: s.client_id,
             client_secret: s.client_secret,

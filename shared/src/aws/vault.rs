@@ -43,7 +43,7 @@ struct SealedItem {
     ct: Vec<u8>,
     /// Amazon's last update of the order the PII came with (ms); PII of an earlier update
     /// never replaces that of a later one.
-    order_version_ms: i64,
+    order_updated_ms: i64,
     /// The TTL attribute: DynamoDB deletes the item some time after this (a backstop; the
     /// redactor purges on the day).
     pii_purge_at: i64,
@@ -211,7 +211,7 @@ impl PiiSealer for KmsPiiVault {
                 edk: edk.clone(),
                 nonce: nonce.as_ref().to_vec(),
                 ct: in_out.to_vec(),
-                order_version_ms: order_updated_at.timestamp_millis(),
+                order_updated_ms: order_updated_at.timestamp_millis(),
                 pii_purge_at: purge_at.timestamp(),
                 sealed_at: Utc::now(),
             };
@@ -224,7 +224,7 @@ impl PiiSealer for KmsPiiVault {
                 .put_item()
                 .table_name(&self.table.name)
                 .set_item(Some(item))
-                .condition_expression("attribute_not_exists(kind) OR order_version_ms <= :v")
+                .condition_expression("attribute_not_exists(kind) OR order_updated_ms <= :v")
                 .expression_attribute_values(
                     ":v",
                     AttributeValue::N(order_updated_at.timestamp_millis().to_string()),
@@ -233,7 +233,7 @@ impl PiiSealer for KmsPiiVault {
                 .await;
             match put {
                 Ok(_) => written += 1,
-                // A newer version's PII is already sealed: keep it.
+                // PII of a later update of the order is already sealed: keep it.
                 Err(e) if is_condition_failure(&e) => {}
                 Err(e) => return Err(super::store_error("PutItem", e).into()),
             }

@@ -17,4 +17,4 @@ pub use ids::{
 pub use pii::{Address, BuyerPii, OrderPii, Pii, PiiKind};
 pub use queue::{BatchQueue, DeadLetter, Ending, QueueError, QueuedMessage};
 pub use refusal::serde_reason;
-pub use store::{BoxError, Failure, IoFailure, StoreError, Versioned};
+pub use store::{BoxError, Failure, IoFailure, Revisioned, StoreError};

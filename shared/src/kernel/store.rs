@@ -24,11 +24,6 @@ impl Failure {
             Failure::Refused => "refused",
         }
     }
-
-    /// Worth another attempt after a pause.
-    pub fn is_retryable(self) -> bool {
-        !matches!(self, Failure::Refused)
-    }
 }
 
 impl std::fmt::Display for Failure {
@@ -60,19 +55,9 @@ pub enum StoreError {
     Corrupt { what: String },
 }
 
-impl StoreError {
-    /// The kind of I/O failure, if it was one.
-    pub fn failure(&self) -> Option<Failure> {
-        match self {
-            StoreError::Failed(io) => Some(io.failure),
-            _ => None,
-        }
-    }
-}
-
 /// A stored value with the revision its conditional write needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Versioned<T> {
+pub struct Revisioned<T> {
     pub value: T,
     pub revision: u64,
 }

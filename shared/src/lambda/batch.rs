@@ -24,7 +24,7 @@ pub enum Finished {
 
 /// One message's result: what the handler made of it, and how it finished.
 #[derive(Debug, Clone)]
-pub struct Handled<T> {
+pub struct BatchItem<T> {
     pub message_id: String,
     pub outcome: T,
     pub finished: Finished,
@@ -36,7 +36,7 @@ pub async fn run_batch<T, F, Fut>(
     records: Vec<SqsMessage>,
     concurrency: usize,
     handle: F,
-) -> Vec<Handled<T>>
+) -> Vec<BatchItem<T>>
 where
     F: Fn(QueuedMessage) -> Fut,
     Fut: Future<Output = (T, Ending)>,
@@ -58,7 +58,7 @@ where
             async move {
                 let (outcome, ending) = handled.await;
                 let finished = finish(queue, &message_id, &receipt, ending).await;
-                Handled {
+                BatchItem {
                     message_id,
                     outcome,
                     finished,
@@ -109,14 +109,14 @@ async fn finish(
 }
 
 /// The answer to SQS: every message kept is a batch item failure.
-pub fn response<T>(handled: &[Handled<T>]) -> SqsBatchResponse {
+pub fn answer(kept: Vec<String>) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
-    response.set_failures(kept(handled));
+    response.set_failures(kept);
     response
 }
 
 /// The ids of the messages left on the queue.
-pub fn kept<T>(handled: &[Handled<T>]) -> Vec<String> {
+pub fn kept<T>(handled: &[BatchItem<T>]) -> Vec<String> {
     handled
         .iter()
         .filter(|h| h.finished == Finished::Kept)

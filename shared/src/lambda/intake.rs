@@ -20,7 +20,7 @@ pub struct SpApiConfig {
     pub lwa_token_url: Url,
     pub lwa_app_secret_id: String,
     pub seller_secret_prefix: String,
-    /// The longest wait for a rate-budget place spent in place (`SPAPI_BUDGET_WAIT_MS`, 0 to
+    /// The longest wait for a rate-budget place slept out in the function (`SPAPI_BUDGET_WAIT_MS`, 0 to
     /// 10,000, default 3,000); a longer one gives the work back to its queue or checkpoint.
     pub max_budget_wait: std::time::Duration,
 }
@@ -132,8 +132,8 @@ impl IntakeAdapters {
     pub fn intake(&self) -> OrderIntake<'_> {
         OrderIntake {
             orders: &self.orders,
-            sealer: &self.vault,
-            sealed: &self.pii_table,
+            vault: &self.vault,
+            sealed_items: &self.pii_table,
             audit: &self.audit,
             stock: &self.stock,
             clock: self.clock.as_ref(),

@@ -8,10 +8,11 @@ use chrono::{DateTime, Utc};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AmazonError {
-    #[error("{operation} for seller {seller_id}: access denied ({code})")]
+    #[error("{operation} for seller {seller_id}: access denied (HTTP {status}, {code})")]
     Unauthorized {
         operation: &'static str,
         seller_id: SellerId,
+        status: u16,
         code: String,
     },
     #[error("LWA access token for seller {seller_id}: {failure:?}")]
@@ -78,20 +79,6 @@ pub enum AmazonError {
 }
 
 impl AmazonError {
-    /// The seller's authorization is the problem: retrying will not help until the seller
-    /// re-authorizes or the operator fixes credentials.
-    pub fn is_authorization(&self) -> bool {
-        matches!(
-            self,
-            AmazonError::Unauthorized { .. }
-                | AmazonError::Login {
-                    failure: LoginFailure::RefreshTokenRejected | LoginFailure::ClientRejected,
-                    ..
-                }
-                | AmazonError::Credentials(_)
-        )
-    }
-
     /// Short machine-readable kind for logs, reports and dead letters.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -50,9 +50,9 @@ impl IntakeError {
 pub enum Stored {
     Inserted,
     Updated,
-    /// The same version is stored already (a duplicate or a re-read).
+    /// The same update of the order is stored already (a duplicate or a re-read).
     Unchanged,
-    /// A newer version is stored; nothing was written.
+    /// A later update of the order is stored; nothing was written.
     Stale,
 }
 
@@ -80,8 +80,8 @@ pub const INTAKE: &str = "order-intake";
 
 pub struct OrderIntake<'a> {
     pub orders: &'a dyn OrderStore,
-    pub sealer: &'a dyn PiiSealer,
-    pub sealed: &'a dyn SealedItems,
+    pub vault: &'a dyn PiiSealer,
+    pub sealed_items: &'a dyn SealedItems,
     pub audit: &'a dyn AuditLog,
     pub stock: &'a dyn StockEvents,
     pub clock: &'a dyn Clock,
@@ -89,7 +89,7 @@ pub struct OrderIntake<'a> {
 }
 
 impl OrderIntake<'_> {
-    /// Store one fetched order. Idempotent: the same version again changes nothing.
+    /// Store one fetched order. Idempotent: the same update again changes nothing.
     pub async fn store(&self, fetched: &FetchedOrder) -> Result<Intake, IntakeError> {
         let incoming = &fetched.order;
         for _ in 0..MAX_RACES {
@@ -127,7 +127,7 @@ impl OrderIntake<'_> {
             let mut purged_items = 0;
             if held {
                 intake.pii_items_sealed = self
-                    .sealer
+                    .vault
                     .seal(
                         &merged.seller_id,
                         &merged.order_id,
@@ -138,7 +138,7 @@ impl OrderIntake<'_> {
                     .await? as u32;
             } else {
                 purged_items = self
-                    .sealed
+                    .sealed_items
                     .purge(&merged.seller_id, &merged.order_id, PurgeScope::All)
                     .await?;
                 intake.pii_purged = purged_items > 0;

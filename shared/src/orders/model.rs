@@ -80,8 +80,8 @@ pub struct Order {
     pub marketplace_id: Option<MarketplaceId>,
     pub status: OrderStatus,
     pub created_at: DateTime<Utc>,
-    /// Amazon's `lastUpdatedTime`: the version of this record. An older version never
-    /// replaces a newer one.
+    /// Amazon's `lastUpdatedTime`: an earlier update of the order never replaces a later one.
+    /// (The write `revision` of the stored record is a different count: every writer bumps it.)
     pub last_updated_at: DateTime<Utc>,
     pub ship_by: Option<DateTime<Utc>>,
     pub deliver_by: Option<DateTime<Utc>>,

@@ -53,7 +53,7 @@ impl Default for EventSettings {
 
 /// What became of one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Handled {
+pub enum NotificationOutcome {
     Stored(Stored),
     Duplicate,
     /// Fulfilled by Amazon: not ours to ship.
@@ -104,14 +104,14 @@ impl BatchReport {
 
     /// Count one message: what became of it, and whether it stayed on the queue (`kept`: a
     /// dead letter that could not be sent stays, and counts as a retry).
-    pub fn add(&mut self, message_id: &str, handled: &Handled, kept: bool) {
+    pub fn add(&mut self, message_id: &str, handled: &NotificationOutcome, kept: bool) {
         self.messages += 1;
         if kept {
             self.keep.push(message_id.to_owned());
         }
         match handled {
-            Handled::DeadLettered { .. } if kept => self.retried += 1,
-            Handled::Stored(s) => {
+            NotificationOutcome::DeadLettered { .. } if kept => self.retried += 1,
+            NotificationOutcome::Stored(s) => {
                 self.notifications_processed += 1;
                 match s {
                     Stored::Inserted => self.orders_inserted += 1,
@@ -120,28 +120,28 @@ impl BatchReport {
                     Stored::Stale => self.orders_stale += 1,
                 }
             }
-            Handled::Duplicate => self.duplicate_notifications_ignored += 1,
-            Handled::NotOurs => self.amazon_fulfilled_ignored += 1,
-            Handled::DeadLettered { .. } => self.dead_lettered += 1,
-            Handled::Deferred => self.deferred += 1,
-            Handled::Retry => self.retried += 1,
+            NotificationOutcome::Duplicate => self.duplicate_notifications_ignored += 1,
+            NotificationOutcome::NotOurs => self.amazon_fulfilled_ignored += 1,
+            NotificationOutcome::DeadLettered { .. } => self.dead_lettered += 1,
+            NotificationOutcome::Deferred => self.deferred += 1,
+            NotificationOutcome::Retry => self.retried += 1,
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
-enum Failure {
+enum EventFailure {
     #[error(transparent)]
     Api(#[from] AmazonError),
     #[error(transparent)]
     Intake(#[from] IntakeError),
 }
 
-impl Failure {
+impl EventFailure {
     fn kind(&self) -> &'static str {
         match self {
-            Failure::Api(e) => e.kind(),
-            Failure::Intake(e) => e.kind(),
+            EventFailure::Api(e) => e.kind(),
+            EventFailure::Intake(e) => e.kind(),
         }
     }
 
@@ -150,7 +150,7 @@ impl Failure {
         matches!(
             self,
             // Not `NotFound`: a brand-new order can reach getOrder a moment after its notification.
-            Failure::Api(AmazonError::Rejected { .. })
+            EventFailure::Api(AmazonError::Rejected { .. })
         )
     }
 }
@@ -158,7 +158,7 @@ impl Failure {
 pub struct OrderEvents<'a> {
     pub api: &'a dyn AmazonOrders,
     pub intake: OrderIntake<'a>,
-    pub ledger: &'a dyn NotificationClaims,
+    pub claims: &'a dyn NotificationClaims,
     pub sellers: &'a dyn SellerRegistry,
     pub clock: &'a dyn Clock,
     pub settings: EventSettings,
@@ -182,7 +182,7 @@ impl OrderEvents<'_> {
         &self,
         m: &QueuedMessage,
         active: &BTreeSet<SellerId>,
-    ) -> (Handled, Ending) {
+    ) -> (NotificationOutcome, Ending) {
         let change = match parse_order_change(&m.body) {
             Ok(c) => c,
             Err(e) => {
@@ -191,7 +191,7 @@ impl OrderEvents<'_> {
             }
         };
         if change.fulfilled_by == FulfilledBy::Amazon {
-            return (Handled::NotOurs, Ending::Done);
+            return (NotificationOutcome::NotOurs, Ending::Done);
         }
         if !active.contains(&change.seller_id) {
             let reason = format!(
@@ -205,7 +205,7 @@ impl OrderEvents<'_> {
         let lease = chrono::Duration::from_std(self.settings.claim_lease)
             .unwrap_or(chrono::Duration::minutes(5));
         let claim = self
-            .ledger
+            .claims
             .claim(&change.notification_id, &m.message_id, now, now + lease)
             .await;
         let (failures, reserved_at) = match claim {
@@ -220,11 +220,11 @@ impl OrderEvents<'_> {
                     order_id = %change.order_id,
                     "duplicate notification ignored"
                 );
-                return (Handled::Duplicate, Ending::Done);
+                return (NotificationOutcome::Duplicate, Ending::Done);
             }
             Err(e) => {
                 tracing::warn!(notification_id = %change.notification_id, error = %e, "notification claims unavailable; retried");
-                return (Handled::Retry, Ending::Retry(None));
+                return (NotificationOutcome::Retry, Ending::Retry(None));
             }
         };
         // Back before its place (SQS counts delays in whole seconds): wait out the rest.
@@ -238,7 +238,7 @@ impl OrderEvents<'_> {
         let outcome = match self.process(&change, reserved_at.is_some()).await {
             // No place near: the transport set one aside (or the budget is promised too far
             // ahead); back to the queue until then.
-            Err(Failure::Api(AmazonError::BudgetExhausted {
+            Err(EventFailure::Api(AmazonError::BudgetExhausted {
                 reserved_at,
                 retry_after_ms,
                 ..
@@ -256,7 +256,7 @@ impl OrderEvents<'_> {
         };
         match outcome {
             Ok(stored) => {
-                if let Err(e) = self.ledger.complete(&change.notification_id, now).await {
+                if let Err(e) = self.claims.complete(&change.notification_id, now).await {
                     // Stored already; a redelivery finds the order unchanged.
                     tracing::warn!(notification_id = %change.notification_id, error = %e, "could not mark the notification done");
                 }
@@ -268,7 +268,7 @@ impl OrderEvents<'_> {
                     stored = ?stored,
                     "notification processed"
                 );
-                (Handled::Stored(stored), Ending::Done)
+                (NotificationOutcome::Stored(stored), Ending::Done)
             }
             Err(e) if e.is_permanent() => {
                 let letter = self.letter(m, Some(&change), e.kind(), e.to_string(), failures + 1);
@@ -276,7 +276,7 @@ impl OrderEvents<'_> {
             }
             Err(e) => {
                 let failures = match self
-                    .ledger
+                    .claims
                     .fail(&change.notification_id, &m.message_id)
                     .await
                 {
@@ -299,14 +299,14 @@ impl OrderEvents<'_> {
                 // Try again after a backoff rather than the queue's long visibility timeout.
                 let backoff = RETRY_BASE * (1u32 << failures.saturating_sub(1).min(6));
                 (
-                    Handled::Retry,
+                    NotificationOutcome::Retry,
                     Ending::Retry(Some(backoff.min(self.settings.max_defer))),
                 )
             }
         }
     }
 
-    async fn process(&self, change: &OrderChange, reserved: bool) -> Result<Stored, Failure> {
+    async fn process(&self, change: &OrderChange, reserved: bool) -> Result<Stored, EventFailure> {
         let fetched = if reserved {
             self.api
                 .get_order_reserved(&change.seller_id, &change.order_id)
@@ -326,9 +326,9 @@ impl OrderEvents<'_> {
         change: &OrderChange,
         reserved_at: Option<DateTime<Utc>>,
         wait: Duration,
-    ) -> (Handled, Ending) {
+    ) -> (NotificationOutcome, Ending) {
         if let Err(e) = self
-            .ledger
+            .claims
             .defer(&change.notification_id, &m.message_id, reserved_at)
             .await
         {
@@ -344,7 +344,7 @@ impl OrderEvents<'_> {
             place_reserved = reserved_at.is_some(),
             "no rate budget near; notification deferred"
         );
-        (Handled::Deferred, Ending::Retry(Some(delay)))
+        (NotificationOutcome::Deferred, Ending::Retry(Some(delay)))
     }
 
     fn letter(
@@ -364,9 +364,9 @@ impl OrderEvents<'_> {
     }
 }
 
-fn dead_letter(letter: DeadLetter) -> (Handled, Ending) {
+fn dead_letter(letter: DeadLetter) -> (NotificationOutcome, Ending) {
     (
-        Handled::DeadLettered {
+        NotificationOutcome::DeadLettered {
             reason_kind: letter.reason_kind.clone(),
         },
         Ending::DeadLetter(letter),

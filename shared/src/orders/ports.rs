@@ -3,7 +3,7 @@
 
 use super::error::AmazonError;
 use super::model::Order;
-use crate::kernel::{AmazonOrderId, MarketplaceId, OrderPii, SellerId, StoreError, Versioned};
+use crate::kernel::{AmazonOrderId, MarketplaceId, OrderPii, Revisioned, SellerId, StoreError};
 use crate::pii::PiiStatus;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -68,9 +68,9 @@ pub trait CheckpointStore: Send + Sync {
     async fn load(
         &self,
         seller: &SellerId,
-    ) -> Result<Option<Versioned<SweepCheckpoint>>, StoreError>;
-    /// Write if the stored version is still `expected` (`None`: nothing stored yet).
-    /// Returns the new version; [`StoreError::Conflict`] if another writer came first.
+    ) -> Result<Option<Revisioned<SweepCheckpoint>>, StoreError>;
+    /// Write if the stored revision is still `expected` (`None`: nothing stored yet).
+    /// Returns the new revision; [`StoreError::Conflict`] if another writer came first.
     async fn save(
         &self,
         seller: &SellerId,

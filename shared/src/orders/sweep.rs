@@ -300,7 +300,7 @@ impl OrderSync<'_> {
     ) -> Result<SweepOutcome, SyncError> {
         let id = &seller.seller_id;
         let stored = self.checkpoints.load(id).await?;
-        let (mut checkpoint, mut version) = match stored {
+        let (mut checkpoint, mut revision) = match stored {
             Some(v) => (v.value, Some(v.revision)),
             None => (SweepCheckpoint::default(), None),
         };
@@ -329,7 +329,7 @@ impl OrderSync<'_> {
                     pages_stored: 0,
                 };
                 checkpoint.in_progress = Some(window.clone());
-                version = Some(self.checkpoints.save(id, &checkpoint, version).await?);
+                revision = Some(self.checkpoints.save(id, &checkpoint, revision).await?);
                 window
             }
         };
@@ -363,7 +363,7 @@ impl OrderSync<'_> {
                     window.next_page = None;
                     window.pages_stored = 0;
                     checkpoint.in_progress = Some(window.clone());
-                    version = Some(self.checkpoints.save(id, &checkpoint, version).await?);
+                    revision = Some(self.checkpoints.save(id, &checkpoint, revision).await?);
                     continue;
                 }
                 other => other?,
@@ -401,7 +401,7 @@ impl OrderSync<'_> {
                     checkpoint.in_progress = None;
                 }
             }
-            version = Some(self.checkpoints.save(id, &checkpoint, version).await?);
+            revision = Some(self.checkpoints.save(id, &checkpoint, revision).await?);
             if checkpoint.in_progress.is_none() {
                 return Ok(SweepOutcome::Complete);
             }

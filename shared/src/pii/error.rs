@@ -20,9 +20,6 @@ pub enum VaultError {
     },
     #[error("encryption failed for order {order_id}")]
     Seal { order_id: String },
-    /// A sealed item's sort key that no kind of this version knows.
-    #[error("sealed item {sort_key:?} of order {order_id} is of no known kind")]
-    UnknownKind { order_id: String, sort_key: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -4,6 +4,7 @@
 pub mod error;
 pub mod model;
 pub mod ports;
+pub mod reader;
 pub mod redactor;
 pub mod retention;
 
@@ -12,5 +13,6 @@ pub use model::{
     DeletionConfirmation, DeletionRequest, DeletionScope, PiiState, PiiStatus, PurgeReason,
 };
 pub use ports::*;
+pub use reader::{PiiReader, ReaderError};
 pub use redactor::{DeletionOutcome, PiiRedactor, PurgeReport, RedactorError};
 pub use retention::{MAX_RETENTION_DAYS, RetentionError, RetentionFacts, RetentionPolicy};

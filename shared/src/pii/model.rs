@@ -69,9 +69,9 @@ impl PiiState {
 pub struct PiiStatus {
     pub state: PiiState,
     pub purge_at: DateTime<Utc>,
-    /// The pii table's sort keys (`buyer`, `recipient`, label documents) of the items held:
-    /// the redactor deletes exactly these. Empty when none are held, or for records written
-    /// before the list existed (the vault then looks them up).
+    /// The kinds of the items held: the redactor deletes exactly these, by key. Empty when none
+    /// are held, or when the record lists a kind this build does not know (the pii table is
+    /// then asked for every item of the order).
     pub sealed_kinds: Vec<crate::kernel::PiiKind>,
 }
 

@@ -90,7 +90,7 @@ pub enum PurgeScope {
     },
 }
 
-/// Which sealed items [`PiiVault::sealed_orders`] looks for.
+/// Which sealed items [`SealedItems::sealed_orders`] looks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SealedFilter {
     /// Items whose purge date is at or before this instant.
@@ -104,7 +104,7 @@ pub enum SealedFilter {
 pub struct SealedOrder {
     pub seller_id: SellerId,
     pub order_id: AmazonOrderId,
-    /// The matching items' sort keys.
+    /// The matching items' kinds.
     pub kinds: Vec<PiiKind>,
 }
 

@@ -9,8 +9,7 @@
 use super::error::VaultError;
 use super::model::{DeletionConfirmation, DeletionRequest, DeletionScope, PurgeReason};
 use super::ports::{
-    DeletionLedger, DeletionStart, Marked, OpenedPii, PiiOpener, PiiRecords, PurgeScope,
-    SealedFilter, SealedItems,
+    DeletionLedger, DeletionStart, Marked, PiiRecords, PurgeScope, SealedFilter, SealedItems,
 };
 use crate::kernel::{
     AmazonOrderId, AuditEvent, AuditKind, AuditLog, Clock, PiiKind, SellerId, StoreError,
@@ -84,7 +83,7 @@ pub enum DeletionOutcome {
 
 pub struct PiiRedactor<'a> {
     pub records: &'a dyn PiiRecords,
-    pub vault: &'a dyn SealedItems,
+    pub sealed_items: &'a dyn SealedItems,
     pub audit: &'a dyn AuditLog,
     pub sellers: &'a dyn SellerRegistry,
     pub clock: &'a dyn Clock,
@@ -128,7 +127,7 @@ impl PiiRedactor<'_> {
         }
         if report.complete {
             let stragglers = self
-                .vault
+                .sealed_items
                 .sealed_orders(SealedFilter::PastDue(now))
                 .await?
                 .into_iter()
@@ -148,7 +147,7 @@ impl PiiRedactor<'_> {
     /// Sealed items past their date, counted in the pii table itself. Non-zero leaves an
     /// audit event and an error log line the alarm counts.
     pub async fn self_check(&self, now: DateTime<Utc>) -> Result<u64, RedactorError> {
-        let past_due = self.vault.count_past_due(now).await?;
+        let past_due = self.sealed_items.count_past_due(now).await?;
         if past_due > 0 {
             tracing::error!(pii_past_due = past_due, "PII held past its purge date");
             self.audit
@@ -215,7 +214,7 @@ impl PiiRedactor<'_> {
         now: DateTime<Utc>,
     ) -> Result<(usize, Marked), RedactorError> {
         let deleted = self
-            .vault
+            .sealed_items
             .purge(seller, order, PurgeScope::PastDue { now, kinds })
             .await?;
         let marked = self
@@ -346,7 +345,7 @@ impl PiiRedactor<'_> {
             .map(|h| h.order_id)
             .collect();
         for s in self
-            .vault
+            .sealed_items
             .sealed_orders(SealedFilter::Seller(seller.clone()))
             .await?
         {
@@ -364,7 +363,10 @@ impl PiiRedactor<'_> {
         order: &AmazonOrderId,
     ) -> Result<(u64, bool), RedactorError> {
         let now = self.clock.now();
-        let deleted = self.vault.purge(seller, order, PurgeScope::All).await? as u64;
+        let deleted = self
+            .sealed_items
+            .purge(seller, order, PurgeScope::All)
+            .await? as u64;
         let marked = self
             .records
             .mark_pii_purged(seller, order, PurgeReason::DeletionRequest, now)
@@ -383,34 +385,5 @@ impl PiiRedactor<'_> {
             )
             .await?;
         Ok((deleted, deleted > 0 || marked == Marked::Purged))
-    }
-}
-
-/// The one way to open PII: for an actor and a purpose, recorded before it happens.
-pub struct PiiReader<'a> {
-    pub vault: &'a dyn PiiOpener,
-    pub audit: &'a dyn AuditLog,
-    pub clock: &'a dyn Clock,
-}
-
-impl PiiReader<'_> {
-    /// Open one sealed part of an order's PII. The audit event is written first: a read that
-    /// cannot be recorded does not happen. The KMS `Decrypt` behind it is what CloudTrail
-    /// records with the order's encryption context.
-    pub async fn open(
-        &self,
-        actor: &str,
-        purpose: &str,
-        seller: &SellerId,
-        order: &AmazonOrderId,
-        kind: PiiKind,
-    ) -> Result<Option<OpenedPii>, RedactorError> {
-        self.audit
-            .record(
-                &AuditEvent::new(AuditKind::PiiRead, actor, purpose, self.clock.now())
-                    .order(seller, order),
-            )
-            .await?;
-        Ok(self.vault.open(seller, order, kind).await?)
     }
 }

@@ -4,7 +4,7 @@
 //! far spread at exactly the plan's rate. A request may go at `now` if `tat` is no more than
 //! `burst - 1` intervals ahead of `now`; it moves `tat` on by one interval. One number per
 //! seller × operation, moved forward by an atomic add while busy, so every Lambda instance can
-//! share it with a single conditional write (see `adapters::DynamoRateBudget`).
+//! share it with a single conditional write (see `aws::DynamoRateBudget`).
 //!
 //! The SP-API simulator keeps Amazon's side of the same rule in its own code on purpose: a
 //! shared implementation could not catch a mistake in either.
@@ -26,8 +26,8 @@ impl UsagePlan {
         }
     }
 
-    /// The plan as the suite spends it: one token short of Amazon's burst. Requests granted
-    /// in order can reach Amazon slightly out of order (concurrent connections); the token
+    /// The plan as the suite spends it: one request short of Amazon's burst. Requests granted
+    /// in order can reach Amazon slightly out of order (concurrent connections); the request
     /// held back absorbs that, so Amazon's own bucket never runs dry before ours.
     pub fn with_headroom(self) -> Self {
         Self {

@@ -44,6 +44,9 @@ pub trait Credentials: Send + Sync {
 pub enum CredentialsError {
     #[error("secret {secret_id} not found")]
     NotFound { secret_id: String },
+    /// This function was built without the secret (it never calls Amazon).
+    #[error("no {what} secret is configured for this function")]
+    NotConfigured { what: &'static str },
     #[error("secret {secret_id} does not hold the expected JSON fields ({expected})")]
     Malformed {
         secret_id: String,

@@ -23,7 +23,8 @@ const RESERVATION_HORIZON: chrono::Duration = chrono::Duration::hours(1);
 
 pub(super) struct BudgetLayer {
     budget: Arc<dyn RateBudget>,
-    /// The longest wait for a place spent in place; a longer one gives the work back.
+    /// The longest wait for a place the function sleeps out itself; a longer one gives the
+    /// work back.
     max_wait: Duration,
     /// The last rate Amazon reported per seller and operation, to write only changes.
     reported: Mutex<HashMap<(SellerId, Operation), f64>>,
@@ -38,8 +39,8 @@ impl BudgetLayer {
         }
     }
 
-    /// On the way out: wait for the request's place, briefly in place, or give the work back
-    /// with `BudgetExhausted` when the wait is long.
+    /// On the way out: wait for the request's place (a short wait is slept out here), or give
+    /// the work back with `BudgetExhausted` when the wait is long.
     pub(super) async fn admit(
         &self,
         seller: &SellerId,

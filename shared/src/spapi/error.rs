@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
-    /// 401/403 after a fresh access token was tried.
+    /// 401, or 403 again with a fresh access token.
     #[error("access denied (HTTP {status}, {code})")]
     Denied { status: u16, code: String },
     #[error("throttled (HTTP 429) after {attempts} attempts")]
@@ -32,7 +32,7 @@ pub enum CallError {
     Login(LoginFailure),
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
-    /// The shared rate budget has no place within the wait allowed in place.
+    /// The shared rate budget has no place within the wait the function may sleep out.
     #[error("rate budget full for {retry_after_ms} ms")]
     BudgetExhausted {
         retry_after_ms: u64,

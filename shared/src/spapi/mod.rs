@@ -5,12 +5,12 @@
 mod budget;
 mod error;
 mod lwa;
-pub mod orders;
+mod orders;
 mod transport;
 
 pub use budget::Place;
 pub use error::CallError;
-pub use orders::{INCLUDED_DATA, OrderModel, OrdersApi, to_fetched_order};
+pub use orders::OrdersApi;
 pub use transport::{Method, Request, RetryPolicy, Transport};
 
 /// The operations the suite calls, with their official default rate (requests/s) and burst.

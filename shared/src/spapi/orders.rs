@@ -129,9 +129,10 @@ fn amazon_error(seller: &SellerId, op: Operation, e: CallError) -> AmazonError {
     let operation = op.name();
     let seller_id = seller.clone();
     match e {
-        CallError::Denied { code, .. } => AmazonError::Unauthorized {
+        CallError::Denied { status, code } => AmazonError::Unauthorized {
             operation,
             seller_id,
+            status,
             code,
         },
         CallError::Login(failure) => AmazonError::Login { seller_id, failure },
@@ -191,7 +192,7 @@ fn amazon_error(seller: &SellerId, op: Operation, e: CallError) -> AmazonError {
 }
 
 /// What fulfilment asks for: who bought, where it goes, by when, and what has shipped.
-pub const INCLUDED_DATA: [&str; 4] = ["BUYER", "RECIPIENT", "FULFILLMENT", "PACKAGES"];
+pub(crate) const INCLUDED_DATA: [&str; 4] = ["BUYER", "RECIPIENT", "FULFILLMENT", "PACKAGES"];
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -211,7 +212,7 @@ struct ListedOrderId {
 
 /// One order of a `searchOrders` page, or why it could not be read: its id when that reads,
 /// and a reason that names fields and positions, never a value.
-pub fn read_listed_order(
+fn read_listed_order(
     seller: &SellerId,
     raw: &serde_json::value::RawValue,
 ) -> Result<FetchedOrder, UnreadableOrder> {
@@ -372,7 +373,7 @@ fn order_status(fulfillment_status: &str, delivered: bool) -> Result<OrderStatus
 
 /// Split an Orders 2026-01-01 order into facts and PII. The error names the order and the
 /// field, never a value that could be PII.
-pub fn to_fetched_order(seller: &SellerId, m: OrderModel) -> Result<FetchedOrder, String> {
+fn to_fetched_order(seller: &SellerId, m: OrderModel) -> Result<FetchedOrder, String> {
     let order_id = AmazonOrderId::parse(&m.order_id).map_err(|e| format!("orderId: {e}"))?;
     let bad = |field: &str, e: &dyn std::fmt::Display| format!("order {order_id}: {field}: {e}");
     let fulfillment = m

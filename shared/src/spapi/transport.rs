@@ -2,13 +2,13 @@
 //! and once on the way back:
 //!
 //! ```text
-//! retry ─▶ rate budget ─▶ LWA ─▶ HTTP ─▶ Amazon
-//! retry ◀─ rate budget ◀─ LWA ◀─ HTTP ◀─┘
+//! retry ─▶ LWA ─▶ rate budget ─▶ HTTP ─▶ Amazon
+//! retry ◀─ LWA ◀─ rate budget ◀─ HTTP ◀─┘
 //! ```
 //!
-//! retry: 429, 5xx, transport failures and garbled bodies, jittered backoff; rate budget: a
-//! place in the shared budget out, Amazon's reported rate back; LWA: the access token out, a
-//! 403 back drops it and tries once more. It logs each response's operation, seller, status,
+//! retry: 429, 5xx, transport failures and garbled bodies, jittered backoff; LWA: the access
+//! token out, a 403 back drops it and tries once more; rate budget: a place in the shared
+//! budget out, Amazon's reported rate back. It logs each response's operation, seller, status,
 //! `x-amzn-RequestId` and latency; never a body, never a query string.
 
 use super::Operation;
@@ -41,8 +41,8 @@ pub struct RetryPolicy {
     pub max_retries: usize,
     pub min_delay: Duration,
     pub max_delay: Duration,
-    /// The longest wait for a rate-budget place spent in place; a longer one returns
-    /// `BudgetExhausted` so the caller can defer the work.
+    /// The longest wait for a rate-budget place the function sleeps out itself; a longer one
+    /// returns `BudgetExhausted` so the caller can defer the work.
     pub max_budget_wait: Duration,
 }
 
@@ -67,8 +67,9 @@ impl RetryPolicy {
     }
 }
 
-/// One SP-API request, as an API module describes it.
-#[derive(Debug, Clone)]
+/// One SP-API request, as an API module describes it. Its `Debug` shows the operation, method,
+/// path, query names and header names only: bodies and values can carry what no log may.
+#[derive(Clone)]
 pub struct Request {
     pub operation: Operation,
     pub method: Method,
@@ -81,6 +82,26 @@ pub struct Request {
     pub headers: Vec<(&'static str, String)>,
     /// The first attempt's place in the rate budget; retries always take a new one.
     pub place: Place,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("operation", &self.operation)
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field(
+                "query",
+                &self.query.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("body_bytes", &self.body.as_ref().map(Vec::len))
+            .field("place", &self.place)
+            .finish()
+    }
 }
 
 impl Request {
@@ -208,8 +229,10 @@ impl Transport {
         result.map_err(|e| e.with_attempts(attempts.load(Ordering::Relaxed)))
     }
 
-    /// One attempt: the budget layer, then the LWA layer around the HTTP exchange, then the
-    /// status read into a result.
+    /// One attempt: the access token (LWA), then the request's place in the budget, then the
+    /// HTTP exchange; back through the budget (Amazon's rate) and LWA (a 403 drops the token
+    /// and tries once more), then the status read into a result. The token comes first so that
+    /// a seller whose authorization fails spends no place in the shared budget.
     async fn attempt<T: DeserializeOwned>(
         &self,
         seller: &SellerId,
@@ -217,28 +240,28 @@ impl Transport {
         place: Place,
         attempt: u32,
     ) -> Result<T, CallError> {
-        let op = request.operation;
-        self.budget.admit(seller, op, place).await?;
-        let mut exchange = self.authorized(seller, request, attempt).await?;
+        let mut exchange = self.admitted(seller, request, place, attempt).await?;
         if exchange.status == 403 {
             // Amazon's token may die before our cache says: a fresh one, and once more (with
             // its own place in the budget).
             self.lwa.invalidate(seller).await;
-            self.budget.admit(seller, op, Place::Take).await?;
-            exchange = self.authorized(seller, request, attempt).await?;
+            exchange = self.admitted(seller, request, Place::Take, attempt).await?;
         }
         read(exchange, attempt)
     }
 
-    /// The LWA layer and the HTTP exchange; the budget layer sees the response on its way back.
-    async fn authorized(
+    /// The LWA and budget layers on the way out, the HTTP exchange, the budget layer on the way
+    /// back.
+    async fn admitted(
         &self,
         seller: &SellerId,
         request: &Request,
+        place: Place,
         attempt: u32,
     ) -> Result<Exchange, CallError> {
         let token = self.lwa.access_token(seller).await?;
         let op = request.operation;
+        self.budget.admit(seller, op, place).await?;
         let transport = |e: reqwest::Error| CallError::Transport {
             // Without the URL: query strings can hold ids we would rather keep out of errors.
             message: e.without_url().to_string(),
@@ -320,5 +343,223 @@ fn read<T: DeserializeOwned>(exchange: Exchange, attempt: u32) -> Result<T, Call
                 message,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::StoreError;
+    use crate::rate::{Reservation, UsagePlan};
+    use crate::testkit::MemCredentials;
+    use async_trait::async_trait;
+    use wiremock::matchers::{body_json, header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    /// Every place granted at once, counted; reported rates kept.
+    #[derive(Default)]
+    struct CountingBudget {
+        taken: AtomicU32,
+        reserved: AtomicU32,
+        reported: std::sync::Mutex<Vec<f64>>,
+    }
+
+    #[async_trait]
+    impl RateBudget for CountingBudget {
+        async fn take(
+            &self,
+            _: &SellerId,
+            _: &'static str,
+            _: UsagePlan,
+        ) -> Result<Option<Duration>, StoreError> {
+            self.taken.fetch_add(1, Ordering::Relaxed);
+            Ok(None)
+        }
+
+        async fn reserve(
+            &self,
+            _: &SellerId,
+            _: &'static str,
+            _: UsagePlan,
+            _: chrono::Duration,
+        ) -> Result<Reservation, StoreError> {
+            self.reserved.fetch_add(1, Ordering::Relaxed);
+            Ok(Reservation::Now)
+        }
+
+        async fn record_reported_rate(
+            &self,
+            _: &SellerId,
+            _: &'static str,
+            rate: f64,
+        ) -> Result<(), StoreError> {
+            self.reported.lock().unwrap().push(rate);
+            Ok(())
+        }
+    }
+
+    fn seller() -> SellerId {
+        SellerId::parse("A1SELLER").unwrap()
+    }
+
+    /// A transport against `server` (SP-API and LWA both), retries without real pauses.
+    async fn transport(server: &MockServer, budget: Arc<CountingBudget>) -> Transport {
+        Mock::given(method("POST"))
+            .and(path("/auth/o2/token"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                serde_json::json!({"access_token": "Atza|fresh", "expires_in": 3600}),
+            ))
+            .mount(server)
+            .await;
+        let credentials = MemCredentials::default();
+        credentials.add_refresh_token(&seller(), "Atzr|refresh");
+        let base = Url::parse(&server.uri()).unwrap();
+        Transport::new(
+            base.clone(),
+            base.join("/auth/o2/token").unwrap(),
+            Arc::new(credentials),
+            budget,
+            RetryPolicy {
+                max_retries: 2,
+                min_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(2),
+                max_budget_wait: Duration::ZERO,
+            },
+        )
+    }
+
+    async fn token_requests(server: &MockServer) -> usize {
+        let requests = server.received_requests().await.unwrap_or_default();
+        requests
+            .iter()
+            .filter(|r| r.url.path() == "/auth/o2/token")
+            .count()
+    }
+
+    #[tokio::test]
+    async fn a_throttled_call_is_retried_each_time_with_its_own_place_and_counts_its_attempts() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/orders"))
+            .respond_with(ResponseTemplate::new(429))
+            .expect(3)
+            .mount(&server)
+            .await;
+        let budget = Arc::new(CountingBudget::default());
+        let t = transport(&server, budget.clone()).await;
+        let err = t
+            .call::<serde_json::Value>(&seller(), &Request::get(Operation::SearchOrders, "/orders"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CallError::Throttled { attempts: 3 }), "{err}");
+        assert_eq!(budget.taken.load(Ordering::Relaxed), 3);
+        // One access token serves every attempt.
+        assert_eq!(token_requests(&server).await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_403_drops_the_token_and_tries_once_more_with_a_fresh_one() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/orders"))
+            .respond_with(ResponseTemplate::new(403).set_body_json(
+                serde_json::json!({"errors": [{"code": "Unauthorized", "message": "expired"}]}),
+            ))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/orders"))
+            .and(header("x-amz-access-token", "Atza|fresh"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"ok": true})))
+            .mount(&server)
+            .await;
+        let budget = Arc::new(CountingBudget::default());
+        let t = transport(&server, budget.clone()).await;
+        let ok: serde_json::Value = t
+            .call(&seller(), &Request::get(Operation::SearchOrders, "/orders"))
+            .await
+            .unwrap();
+        assert_eq!(ok["ok"], true);
+        assert_eq!(
+            token_requests(&server).await,
+            2,
+            "a fresh token for the second try"
+        );
+        assert_eq!(
+            budget.taken.load(Ordering::Relaxed),
+            2,
+            "each try has its place"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reserved_first_attempt_takes_no_place_and_its_retry_sets_one_aside() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/orders/1"))
+            .respond_with(ResponseTemplate::new(503))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/orders/1"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
+            .mount(&server)
+            .await;
+        let budget = Arc::new(CountingBudget::default());
+        let t = transport(&server, budget.clone()).await;
+        let request = Request::get(Operation::GetOrder, "/orders/1").reserved(true);
+        t.call::<serde_json::Value>(&seller(), &request)
+            .await
+            .unwrap();
+        assert_eq!(budget.reserved.load(Ordering::Relaxed), 1, "the retry only");
+        assert_eq!(budget.taken.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn a_json_body_and_extra_headers_are_sent_and_the_reported_rate_is_kept_once() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/shipments"))
+            .and(header("x-amzn-idempotency-key", "label-1"))
+            .and(header("content-type", "application/json"))
+            .and(body_json(serde_json::json!({"packages": 1})))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("x-amzn-RateLimit-Limit", "2.0")
+                    .set_body_json(serde_json::json!({})),
+            )
+            .expect(2)
+            .mount(&server)
+            .await;
+        let budget = Arc::new(CountingBudget::default());
+        let t = transport(&server, budget.clone()).await;
+        let request = Request::new(Operation::SearchOrders, Method::POST, "/shipments")
+            .json(&serde_json::json!({"packages": 1}))
+            .header("x-amzn-idempotency-key", "label-1");
+        for _ in 0..2 {
+            t.call::<serde_json::Value>(&seller(), &request)
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            *budget.reported.lock().unwrap(),
+            vec![2.0],
+            "written when it changes"
+        );
+    }
+
+    #[test]
+    fn a_request_prints_neither_its_body_nor_its_header_values() {
+        let request = Request::new(Operation::SearchOrders, Method::POST, "/shipments")
+            .json(&serde_json::json!({"shipTo": "4821 Larkspur Crescent"}))
+            .header("x-amzn-idempotency-key", "label-1");
+        let printed = format!("{request:?}");
+        assert!(
+            !printed.contains("Larkspur") && !printed.contains("label-1"),
+            "{printed}"
+        );
+        assert!(printed.contains("/shipments"), "{printed}");
     }
 }

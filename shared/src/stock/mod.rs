@@ -31,7 +31,7 @@ pub struct StockChange {
     pub seller_id: SellerId,
     pub order_id: AmazonOrderId,
     pub lines: Vec<StockChangeLine>,
-    /// The order version that caused the change.
+    /// Amazon's last update of the order that caused the change.
     pub order_updated_at: DateTime<Utc>,
 }
 

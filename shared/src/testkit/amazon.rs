@@ -33,7 +33,7 @@ pub struct MemAmazon {
 }
 
 impl MemAmazon {
-    /// Amazon holds this version of the order (replacing any earlier one).
+    /// Amazon holds this update of the order (replacing any earlier one).
     pub fn put(&self, fetched: FetchedOrder) {
         lock(&self.state)
             .orders

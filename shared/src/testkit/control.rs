@@ -1,5 +1,5 @@
 use super::lock;
-use crate::kernel::{AmazonOrderId, SellerId, StoreError, Versioned};
+use crate::kernel::{AmazonOrderId, Revisioned, SellerId, StoreError};
 use crate::orders::{
     CheckpointStore, Claim, NotificationClaims, SweepCheckpoint, UnreadableOnRecord,
     UnreadableOrder, UnreadableOrders,
@@ -16,11 +16,11 @@ use std::sync::{Arc, Mutex};
 /// Stands in for the sweep checkpoints of the control table (`DynamoControl`).
 #[derive(Default)]
 pub struct MemCheckpoints {
-    checkpoints: Mutex<BTreeMap<SellerId, Versioned<SweepCheckpoint>>>,
+    checkpoints: Mutex<BTreeMap<SellerId, Revisioned<SweepCheckpoint>>>,
 }
 
 impl MemCheckpoints {
-    pub fn get(&self, seller: &SellerId) -> Option<Versioned<SweepCheckpoint>> {
+    pub fn get(&self, seller: &SellerId) -> Option<Revisioned<SweepCheckpoint>> {
         lock(&self.checkpoints).get(seller).cloned()
     }
 
@@ -34,7 +34,7 @@ impl CheckpointStore for MemCheckpoints {
     async fn load(
         &self,
         seller: &SellerId,
-    ) -> Result<Option<Versioned<SweepCheckpoint>>, StoreError> {
+    ) -> Result<Option<Revisioned<SweepCheckpoint>>, StoreError> {
         Ok(self.get(seller))
     }
 
@@ -48,13 +48,13 @@ impl CheckpointStore for MemCheckpoints {
         let stored = all.get(seller).map(|v| v.revision);
         if stored != expected {
             return Err(StoreError::Conflict {
-                what: format!("checkpoint of seller {seller} moved past version {expected:?}"),
+                what: format!("checkpoint of seller {seller} moved past revision {expected:?}"),
             });
         }
         let revision = expected.map_or(1, |v| v + 1);
         all.insert(
             seller.clone(),
-            Versioned {
+            Revisioned {
                 value: checkpoint.clone(),
                 revision,
             },
@@ -150,7 +150,7 @@ pub struct ClaimState {
     /// The SQS message holding the claim, and until when.
     pub holder: Option<(String, DateTime<Utc>)>,
     pub failures: u32,
-    /// A `getOrder` token set aside for the notification, while it is deferred.
+    /// A `getOrder` place set aside for the notification, while it is deferred.
     pub reserved_at: Option<DateTime<Utc>>,
 }
 

@@ -82,8 +82,8 @@ impl Kit {
     pub fn intake(&self) -> OrderIntake<'_> {
         OrderIntake {
             orders: &self.orders,
-            sealer: &self.vault,
-            sealed: &self.vault,
+            vault: &self.vault,
+            sealed_items: &self.vault,
             audit: &self.audit,
             stock: &self.stock,
             clock: &*self.clock,
@@ -107,7 +107,7 @@ impl Kit {
         OrderEvents {
             api: &self.amazon,
             intake: self.intake(),
-            ledger: &self.claims,
+            claims: &self.claims,
             sellers: &self.sellers,
             clock: &*self.clock,
             settings,
@@ -117,7 +117,7 @@ impl Kit {
     pub fn redactor(&self) -> PiiRedactor<'_> {
         PiiRedactor {
             records: &self.orders,
-            vault: &self.vault,
+            sealed_items: &self.vault,
             audit: &self.audit,
             sellers: &self.sellers,
             clock: &*self.clock,

@@ -91,7 +91,7 @@ impl PiiSealer for MemVault {
         let mut written = 0;
         for (kind, part) in parts.into_iter().flatten() {
             let key = (seller.clone(), order.clone(), kind);
-            // A newer version's PII is already sealed: keep it.
+            // PII of a later update is already sealed: keep it.
             if items
                 .get(&key)
                 .is_some_and(|s| s.order_updated_at > order_updated_at)

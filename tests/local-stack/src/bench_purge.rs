@@ -122,7 +122,7 @@ fn sealed_item(
         ("nonce".into(), bytes(12)),
         ("ct".into(), bytes(if kind == "buyer" { 96 } else { 240 })),
         (
-            "order_version_ms".into(),
+            "order_updated_ms".into(),
             AttributeValue::N(purge_at.timestamp_millis().to_string()),
         ),
         (

@@ -29,7 +29,7 @@ pub const SEALED_ITEM_ATTRIBUTES: [&str; 10] = [
     "edk",
     "nonce",
     "ct",
-    "order_version_ms",
+    "order_updated_ms",
     "pii_purge_at",
     "sealed_at",
 ];

@@ -3,11 +3,11 @@
 
 pub mod config;
 
-use super::batch::{Finished, run_batch};
+use super::batch::{Finished, answer, run_batch};
 use super::intake::IntakeAdapters;
 use crate::aws::{SqsBatchQueue, SqsQueue};
 use crate::kernel::{BatchQueue, Ending};
-use crate::orders::notifications::{BatchReport, EventSettings, Handled, OrderEvents};
+use crate::orders::notifications::{BatchReport, EventSettings, NotificationOutcome, OrderEvents};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use config::OrderEventsConfig;
 use lambda_runtime::LambdaEvent;
@@ -61,9 +61,7 @@ impl OrderEventsHandler {
             dead_lettered = report.dead_lettered,
             "notification batch finished"
         );
-        let mut response = SqsBatchResponse::default();
-        response.set_failures(report.keep);
-        Ok(response)
+        Ok(answer(report.keep))
     }
 
     /// The batch's figures as well as the messages to keep (tests and the local run read them).
@@ -72,7 +70,7 @@ impl OrderEventsHandler {
         let service = OrderEvents {
             api: &a.api,
             intake: a.intake(),
-            ledger: &a.control,
+            claims: &a.control,
             sellers: &a.control,
             clock: a.clock.as_ref(),
             settings: self.settings,
@@ -93,7 +91,7 @@ pub async fn handle_notifications(
         async move {
             match active {
                 Some(active) => service.handle(&m, active).await,
-                None => (Handled::Retry, Ending::Retry(None)),
+                None => (NotificationOutcome::Retry, Ending::Retry(None)),
             }
         }
     })

@@ -4,7 +4,7 @@
 
 pub mod config;
 
-use super::batch::{Finished, kept, run_batch};
+use super::batch::{Finished, answer, kept, run_batch};
 use super::deadline::deadline_instant;
 use crate::aws::{
     DynamoAuditLog, DynamoControl, DynamoOrderStore, PiiTable, SecretsManagerCredentials,
@@ -13,7 +13,7 @@ use crate::aws::{
 use crate::kernel::{Clock, SystemClock, serde_reason};
 use crate::kernel::{DeadLetter, Ending, QueuedMessage};
 use crate::pii::{DeletionOutcome, DeletionRequest, PiiRedactor, PurgeReport, RedactorError};
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::SqsEvent;
 use config::PiiRedactorConfig;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
@@ -81,7 +81,7 @@ impl PiiRedactorHandler {
     pub fn redactor(&self) -> PiiRedactor<'_> {
         PiiRedactor {
             records: &self.orders,
-            vault: &self.pii_table,
+            sealed_items: &self.pii_table,
             audit: &self.audit,
             sellers: &self.control,
             clock: self.clock.as_ref(),
@@ -96,9 +96,7 @@ impl PiiRedactorHandler {
         if payload.get("Records").is_some() {
             let event: SqsEvent = serde_json::from_value(payload)?;
             let report = self.handle_deletions(event).await;
-            let mut response = SqsBatchResponse::default();
-            response.set_failures(report.keep);
-            return Ok(serde_json::to_value(response)?);
+            return Ok(serde_json::to_value(answer(report.keep))?);
         }
         let deadline = deadline_instant(context.deadline);
         let out_of_time = move || deadline.is_some_and(|d: Instant| Instant::now() + RESERVE >= d);

@@ -9,7 +9,7 @@ use shared::audit::Format;
 use shared::aws::{DynamoAuditLog, KmsPiiVault, PiiTable};
 use shared::kernel::{AmazonOrderId, PiiKind};
 use shared::lambda::audit_report::ReportRequest;
-use shared::pii::redactor::PiiReader;
+use shared::pii::PiiReader;
 use shared::pii::{PiiOpener, SealedItems};
 use spapi_sim::SimConfig;
 

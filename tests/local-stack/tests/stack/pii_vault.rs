@@ -230,7 +230,7 @@ async fn every_pii_read_is_recorded_before_it_happens() {
         .unwrap();
     let audit = shared::aws::DynamoAuditLog::new(t.dynamo(), t.stack.table("audit"));
     let clock = shared::kernel::SystemClock;
-    let reader = shared::pii::redactor::PiiReader {
+    let reader = shared::pii::PiiReader {
         vault: &vault,
         audit: &audit,
         clock: &clock,
