@@ -28,8 +28,8 @@ const ALLOWED: [(&str, &[&str]); 12] = [
             "kernel", "orders", "pii", "sellers", "stock", "rate", "audit",
         ],
     ),
-    // testkit: the transport's unit tests use its in-memory credentials (cfg(test) only: a
-    // deploy build has no testkit, so production code cannot lean on it).
+    // testkit: the transport's unit tests use its in-memory credentials (cfg(test) only: no
+    // deploy build has a testkit, so production code cannot lean on it).
     (
         "spapi",
         &[

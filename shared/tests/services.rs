@@ -4,7 +4,6 @@
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::SqsMessage;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use serde_json::json;
 use shared::kernel::{
     Address, AmazonOrderId, AuditKind, BuyerPii, DeletionRequestId, MarketplaceId, OrderItemId,
     OrderPii, PiiKind, SellerId, Sku, StoreError,
@@ -565,42 +564,9 @@ async fn a_refused_first_page_fails_its_seller_instead_of_asking_again_for_ever(
 const NOTIFIED_SELLER: &str = "A3TH9S8BH6GOGM";
 const NOTIFIED_ORDER: &str = "903-8868176-2219830";
 
-/// A message body in the shape `parse_order_change` reads (its own tests' sample).
+/// A message body as `parse_order_change` reads it (its own tests' one sample).
 fn body(notification_id: &str, seller_id: &str, order_id: &str, status: &str) -> String {
-    json!({
-        "NotificationVersion": "1.0",
-        "NotificationType": "ORDER_CHANGE",
-        "PayloadVersion": "1.0",
-        "EventTime": "2026-11-20T11:00:00.109Z",
-        "Payload": {"OrderChangeNotification": {
-            "NotificationLevel": "OrderLevel",
-            "SellerId": seller_id,
-            "AmazonOrderId": order_id,
-            "OrderChangeType": "OrderStatusChange",
-            "OrderChangeTrigger": {"TimeOfOrderChange": null, "ChangeReason": "Order status changed"},
-            "Summary": {
-                "MarketplaceId": "ATVPDKIKX0DER",
-                "OrderStatus": status,
-                "PurchaseDate": "2026-11-20T10:42:04.284Z",
-                "DestinationPostalCode": "98101-4321",
-                "FulfillmentType": "MFN",
-                "OrderType": "StandardOrder",
-                "OrderItems": [{
-                    "OrderItemId": "OIID34853450",
-                    "SellerSKU": "SKU-CHAIR-1",
-                    "SupplySourceId": null,
-                    "Quantity": 2
-                }]
-            }
-        }},
-        "NotificationMetadata": {
-            "ApplicationId": "amzn1.sp.solution.app",
-            "SubscriptionId": "subscription-1",
-            "PublishTime": "2026-11-20T11:00:01.000Z",
-            "NotificationId": notification_id
-        }
-    })
-    .to_string()
+    shared::orders::order_change::sample(notification_id, seller_id, order_id, status).to_string()
 }
 
 fn message(id: &str, body: String) -> SqsMessage {

@@ -235,45 +235,63 @@ pub fn parse_order_change(body: &str) -> Result<OrderChange, NotificationError> 
     })
 }
 
+/// An `ORDER_CHANGE` notification as Amazon sends it to SQS (the official example's shape),
+/// for one seller, order and status: the one sample every test of the parser and the handler
+/// builds on.
+#[cfg(any(test, feature = "testkit"))]
+pub fn sample(
+    notification_id: &str,
+    seller_id: &str,
+    order_id: &str,
+    status: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "NotificationVersion": "1.0",
+        "NotificationType": "ORDER_CHANGE",
+        "PayloadVersion": "1.0",
+        "EventTime": "2026-11-20T11:00:00.109Z",
+        "Payload": {"OrderChangeNotification": {
+            "NotificationLevel": "OrderLevel",
+            "SellerId": seller_id,
+            "AmazonOrderId": order_id,
+            "OrderChangeType": "OrderStatusChange",
+            "OrderChangeTrigger": {"TimeOfOrderChange": null, "ChangeReason": "Order status changed"},
+            "Summary": {
+                "MarketplaceId": "ATVPDKIKX0DER",
+                "OrderStatus": status,
+                "PurchaseDate": "2026-11-20T10:42:04.284Z",
+                "DestinationPostalCode": "98101-4321",
+                "FulfillmentType": "MFN",
+                "OrderType": "StandardOrder",
+                "OrderItems": [{
+                    "OrderItemId": "OIID34853450",
+                    "SellerSKU": "SKU-CHAIR-1",
+                    "SupplySourceId": null,
+                    "Quantity": 2
+                }]
+            }
+        }},
+        "NotificationMetadata": {
+            "ApplicationId": "amzn1.sp.solution.app",
+            "SubscriptionId": "subscription-1",
+            "PublishTime": "2026-11-20T11:00:01.000Z",
+            "NotificationId": notification_id
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::{Value, json};
 
     fn example() -> Value {
-        json!({
-            "NotificationVersion": "1.0",
-            "NotificationType": "ORDER_CHANGE",
-            "PayloadVersion": "1.0",
-            "EventTime": "2026-11-23T10:00:00.109Z",
-            "Payload": {"OrderChangeNotification": {
-                "NotificationLevel": "OrderLevel",
-                "SellerId": "A3TH9S8BH6GOGM",
-                "AmazonOrderId": "903-8868176-2219830",
-                "OrderChangeType": "OrderStatusChange",
-                "OrderChangeTrigger": {"TimeOfOrderChange": null, "ChangeReason": "Order status changed"},
-                "Summary": {
-                    "MarketplaceId": "ATVPDKIKX0DER",
-                    "OrderStatus": "Canceled",
-                    "PurchaseDate": "2026-11-22T19:42:04.284Z",
-                    "DestinationPostalCode": "98101-4321",
-                    "FulfillmentType": "MFN",
-                    "OrderType": "StandardOrder",
-                    "OrderItems": [{
-                        "OrderItemId": "OIID34853450",
-                        "SellerSKU": "SKU-CHAIR-1",
-                        "SupplySourceId": null,
-                        "Quantity": 2
-                    }]
-                }
-            }},
-            "NotificationMetadata": {
-                "ApplicationId": "amzn1.sp.solution.app",
-                "SubscriptionId": "subscription-1",
-                "PublishTime": "2026-11-23T10:00:01.000Z",
-                "NotificationId": "d0e9e693-c3ad-4373-979f-ed4ec98dd746"
-            }
-        })
+        sample(
+            "d0e9e693-c3ad-4373-979f-ed4ec98dd746",
+            "A3TH9S8BH6GOGM",
+            "903-8868176-2219830",
+            "Canceled",
+        )
     }
 
     #[test]
