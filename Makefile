@@ -7,7 +7,16 @@ VENV := .venv
 PY_PINS := moto[server]==5.2.5 boto3 cargo-lambda==1.9.2 cfn-lint==1.51.0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup build-bins run test lint-and-setup test-rust-and-infra test-rust test-later test-infra fmt-check lint bench bench-sdk-call bench-purge clean
+# clippy is the compiler of the workspace's own crates in every build here, as `cargo clippy`
+# itself arranges it (RUSTC_WORKSPACE_WRAPPER; lints deny-warnings through CLIPPY_ARGS): the
+# binaries and the tests are linted as they are built, and the dependencies are compiled once,
+# not once more in check mode for a separate clippy pass. `CLIPPY=0` builds with plain rustc.
+ifneq ($(CLIPPY),0)
+export RUSTC_WORKSPACE_WRAPPER := $(shell rustup which clippy-driver 2>/dev/null || command -v clippy-driver)
+export CLIPPY_ARGS := -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+endif
+
+.PHONY: setup build-bins run test test-rust test-later test-infra fmt-check lint check-functions bench bench-sdk-call bench-purge clean
 
 # The venv is made again only when its pins change (not on every edit of this file).
 PY_STAMP := $(VENV)/.installed-$(shell echo '$(PY_PINS)' | md5sum | cut -c1-12)
@@ -32,10 +41,14 @@ run: setup
 fmt-check:
 	cargo fmt --all -- --check
 
-# Then each function alone, with only the features of `shared` it turns on: a part it uses but
-# did not ask for fails here, not at deploy.
+# clippy on its own (make test lints while it builds; see RUSTC_WORKSPACE_WRAPPER above).
 lint:
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+# Each function alone, with only the features of `shared` it turns on: a part it uses but did
+# not ask for fails here, not at deploy. Its own feature sets compile the dependencies again (in
+# check mode), so CI runs it after `make test` rather than inside it.
+check-functions:
 	for f in functions/*/; do cargo clippy --quiet -p "$$(basename "$$f")" -- -D warnings; done
 
 build-bins:
@@ -71,20 +84,12 @@ define timed
 @started=$$(date +%s); $(MAKE) --no-print-directory $(1); echo "phase $(1): $$(( $$(date +%s) - started )) s"
 endef
 
-# Work that waits on different things runs side by side (two jobs, each job's output kept
-# together): clippy (CPU) beside the installs (network, disk); the Rust tests (mostly waiting
-# on moto and the simulator) beside the CDK tests.
 test:
 	$(call timed,fmt-check)
-	$(call timed,lint-and-setup)
+	$(call timed,setup)
 	$(call timed,build-bins)
-	$(call timed,test-rust-and-infra)
-
-lint-and-setup:
-	$(MAKE) --no-print-directory -j2 --output-sync=target lint setup
-
-test-rust-and-infra: setup build-bins
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-rust test-infra
+	$(call timed,test-rust)
+	$(call timed,test-infra)
 
 # order-events measured: the release binary cargo-lambda deploys (cold start, CPU per order,
 # peak RSS, zip size, AWS calls per order) and a 1,000-order backlog at Amazon's getOrder plan
