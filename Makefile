@@ -14,6 +14,10 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 ifneq ($(CLIPPY),0)
 export RUSTC_WORKSPACE_WRAPPER := $(shell rustup which clippy-driver 2>/dev/null || command -v clippy-driver)
 export CLIPPY_ARGS := -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+# Without the driver the builds would pass unlinted: refuse instead.
+ifeq ($(RUSTC_WORKSPACE_WRAPPER),)
+$(error clippy-driver not found: `rustup component add clippy`, or CLIPPY=0 to build unlinted)
+endif
 endif
 
 .PHONY: setup build-bins run test test-rust test-later test-infra fmt-check lint check-functions bench bench-sdk-call bench-purge clean

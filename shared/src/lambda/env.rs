@@ -19,6 +19,11 @@ pub enum ConfigError {
     Retention(#[from] RetentionError),
 }
 
+/// Whether a URL points at this machine (the local stack), where plain http is allowed.
+fn is_loopback(url: &Url) -> bool {
+    matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+}
+
 /// Reads variables from a source: the process environment, or a map in tests.
 pub struct Env {
     vars: HashMap<String, String>,
@@ -110,10 +115,9 @@ impl Env {
             var,
             reason: e.to_string(),
         })?;
-        let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
         match url.scheme() {
             "https" => Ok(url),
-            "http" if loopback => Ok(url),
+            "http" if is_loopback(&url) => Ok(url),
             _ => Err(ConfigError::Invalid {
                 var,
                 reason: "must be https (plain http is allowed on loopback only)".into(),
@@ -139,10 +143,7 @@ impl Env {
         let local = self
             .optional("AWS_ENDPOINT_URL")
             .and_then(|raw| Url::parse(&raw).ok())
-            .is_some_and(|url| {
-                url.scheme() == "http"
-                    && matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
-            });
+            .is_some_and(|url| url.scheme() == "http" && is_loopback(&url));
         if !local {
             return Err(ConfigError::Invalid {
                 var: VAR,

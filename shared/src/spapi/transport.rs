@@ -77,7 +77,7 @@ pub struct Request {
     pub query: Vec<(&'static str, String)>,
     /// A JSON body, already encoded (ids and what Amazon needs; the caller keeps PII out of
     /// logs, the transport never logs a body).
-    pub body: Option<Vec<u8>>,
+    pub body: Option<bytes::Bytes>,
     /// Extra headers (`x-amzn-idempotency-key`, ...).
     pub headers: Vec<(&'static str, String)>,
     /// The first attempt's place in the rate budget; retries always take a new one.
@@ -98,7 +98,7 @@ impl std::fmt::Debug for Request {
                 "headers",
                 &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
             )
-            .field("body_bytes", &self.body.as_ref().map(Vec::len))
+            .field("body_bytes", &self.body.as_ref().map(bytes::Bytes::len))
             .field("place", &self.place)
             .finish()
     }
@@ -127,7 +127,12 @@ impl Request {
     }
 
     pub fn json<T: serde::Serialize>(mut self, body: &T) -> Self {
-        self.body = Some(serde_json::to_vec(body).expect("request models always encode"));
+        // Bytes: every attempt sends the same body without copying it.
+        self.body = Some(
+            serde_json::to_vec(body)
+                .expect("request models always encode")
+                .into(),
+        );
         self
     }
 
