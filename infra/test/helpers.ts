@@ -1,17 +1,35 @@
-// One synthesis per test process, without Rust bundling (CDK tests must not run cargo).
+// One synthesis for all the CDK tests (test/suite.ts runs them in one process), without Rust
+// bundling (CDK tests must not run cargo). It runs cdk-nag's checks and writes the cloud
+// assembly to a temporary directory, where cfn-lint reads the template.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { buildApp } from '../lib/app.ts';
+import { STACK_NAME, buildApp } from '../lib/app.ts';
 
 export const NO_BUNDLING = { 'aws:cdk:bundling-stacks': [] as string[] };
 
-let cached: { template: Template; json: Record<string, any> } | undefined;
+export interface Synthesized {
+  app: App;
+  template: Template;
+  json: Record<string, any>;
+  /** The stack's template file in the cloud assembly. */
+  templateFile: string;
+}
 
-export function synthesized(): { template: Template; json: Record<string, any> } {
+let cached: Synthesized | undefined;
+
+export function synthesized(): Synthesized {
   if (!cached) {
-    const { stack } = buildApp({ context: NO_BUNDLING });
+    const outdir = mkdtempSync(join(tmpdir(), 'fbm-cdk-'));
+    process.on('exit', () => rmSync(outdir, { recursive: true, force: true }));
+    const { app, stack } = buildApp({ context: NO_BUNDLING, outdir });
+    // Throws on any unacknowledged cdk-nag finding; Template.fromStack reads the same assembly.
+    app.synth();
     const template = Template.fromStack(stack);
-    cached = { template, json: template.toJSON() };
+    cached = { app, template, json: template.toJSON(), templateFile: join(outdir, `${STACK_NAME}.template.json`) };
   }
   return cached;
 }

@@ -5,16 +5,14 @@ import { test } from 'node:test';
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { buildApp } from '../lib/app.ts';
-import { NO_BUNDLING } from './helpers.ts';
+import { NO_BUNDLING, synthesized } from './helpers.ts';
 
 test('the app synthesizes with AwsSolutions checks and no unacknowledged finding', () => {
-  const { app } = buildApp({ context: NO_BUNDLING });
-  assert.doesNotThrow(() => app.synth());
+  assert.doesNotThrow(() => synthesized());
 });
 
 test('every acknowledgement names an AwsSolutions rule and gives a real reason', () => {
-  const { app } = buildApp({ context: NO_BUNDLING });
+  const { app } = synthesized();
   const acks = app.node
     .findAll()
     .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
