@@ -46,6 +46,9 @@ export class AuditReport extends Construct {
       description: 'Auditor report on demand: PII key opens joined with the audit log, purges, deletions, PII held',
       logKey: props.dataKey,
       timeout: REPORT_TIMEOUT,
+      // One report at a time: CloudTrail's LookupEvents allows 2 requests a second for the
+      // whole account, and two reports would share them (and both run long).
+      reservedConcurrentExecutions: 1,
       environment: {
         AUDIT_TABLE: audit.tableName,
         CONTROL_TABLE: control.tableName,
@@ -82,7 +85,8 @@ export class AuditReport extends Construct {
           resources: [pii.tableArn],
           conditions: {
             'ForAllValues:StringEquals': { 'dynamodb:Attributes': REPORT_PII_ATTRIBUTES },
-            StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+            // Required, not IfExists: a Scan without Select and projection would return whole items.
+            StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
           },
         }),
         new iam.PolicyStatement({

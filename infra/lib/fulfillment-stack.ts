@@ -15,18 +15,19 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as lambdaEvents from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { IntakeAlarms } from './alarms.ts';
 import { AuditReport } from './audit-report.ts';
+import { PiiKey, orderContextConditions } from './pii-key.ts';
 import { PiiLifecycle } from './pii-lifecycle.ts';
 import { WorkQueue } from './queues.ts';
 import { SuiteFunction } from './suite-function.ts';
-import { Tables } from './tables.ts';
+import { NO_RETURN_VALUES, Tables } from './tables.ts';
+import { Tripwires } from './tripwires.ts';
 
 /**
  * A function's own crate in the Rust workspace: cargo-lambda builds its binary from there, so
@@ -44,6 +45,8 @@ export const PII_KEY_ALIAS = 'alias/fbm/pii';
 export const NOTIFICATIONS_KEY_ALIAS = 'alias/fbm/notifications';
 /** Amazon's account that delivers SP-API notifications to SQS destinations. */
 export const SPAPI_NOTIFICATIONS_ACCOUNT = '437568002678';
+/** The notifications queue's name: its key's policy names the queue's ARN. */
+export const NOTIFICATIONS_QUEUE_NAME = 'fbm-order-notifications';
 /** order-events' timeout; the notifications queue's visibility is six times it. */
 const ORDER_EVENTS_TIMEOUT = Duration.seconds(60);
 const NOTIFICATIONS_VISIBILITY = Duration.seconds(6 * ORDER_EVENTS_TIMEOUT.toSeconds());
@@ -59,7 +62,7 @@ export interface FulfillmentStackProps extends StackProps {
 
 export class FulfillmentStack extends Stack {
   readonly dataKey: kms.Key;
-  readonly piiKey: kms.Key;
+  readonly piiKey: PiiKey;
   readonly tables: Tables;
   readonly orderSync: lambda.Function;
   readonly orderEvents: lambda.Function;
@@ -77,19 +80,15 @@ export class FulfillmentStack extends Stack {
     }
 
     // Two keys: the data key encrypts tables, queues, logs and secrets at rest; the PII key
-    // only wraps the per-order data keys of sealed PII, so who may open PII is one key policy.
+    // only wraps the per-order data keys of sealed PII, so who may open PII is one key policy
+    // (pii-key.ts).
     this.dataKey = new kms.Key(this, 'DataKey', {
       alias: DATA_KEY_ALIAS,
       description: 'FBM suite: tables, queues, secrets, logs at rest',
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    this.piiKey = new kms.Key(this, 'PiiKey', {
-      alias: PII_KEY_ALIAS,
-      description: 'FBM suite: envelope key of sealed buyer PII (context seller_id, order_id)',
-      enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    this.piiKey = new PiiKey(this, 'PiiKey', { alias: PII_KEY_ALIAS });
 
     // A key of its own for the notifications queue: Amazon's account must be allowed to use it
     // to deliver, and that grant then reaches nothing else of the suite.
@@ -99,16 +98,26 @@ export class FulfillmentStack extends Stack {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    const notificationsQueueArn = this.formatArn({ service: 'sqs', resource: NOTIFICATIONS_QUEUE_NAME });
     notificationsKey.addToResourcePolicy(
       new iam.PolicyStatement({
+        // Through SQS, for the notifications queue only.
         sid: 'SpApiNotificationsDeliverToEncryptedQueue',
         principals: [new iam.AccountPrincipal(SPAPI_NOTIFICATIONS_ACCOUNT)],
         actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
         resources: ['*'],
+        conditions: {
+          StringEquals: {
+            'kms:ViaService': `sqs.${this.region}.amazonaws.com`,
+            'kms:EncryptionContext:aws:sqs:arn': notificationsQueueArn,
+          },
+        },
       }),
     );
 
     this.tables = new Tables(this, 'Tables', { key: this.dataKey });
+    // The DPP design: no backup may ever hold PII.
+    this.tables.forbidCopies('pii');
 
     // The app's LWA credentials. The operator writes the value after deploy; the template
     // holds only an empty shape.
@@ -161,12 +170,15 @@ export class FulfillmentStack extends Stack {
     Validations.of(this.scheduleDlq).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason:
-        'This queue is itself the dead-letter queue of the order-sync schedule target; a DLQ ' +
-        'behind it would only move the same failed events again. Its depth is alarmed.',
+        'This queue is itself a dead-letter queue: of the schedule targets (events EventBridge could ' +
+        'not deliver) and the failure destination of the scheduled functions (runs that failed after ' +
+        "Lambda's retries). cdk-nag sees no queue redriving to it; a DLQ behind it would only move " +
+        'the same records again. Its depth is alarmed.',
     });
     this.dataKey.addToResourcePolicy(
       new iam.PolicyStatement({
-        sid: 'EventBridgeSendsToEncryptedDlq',
+        // The schedule DLQ and the alarm topic (tripwires) are encrypted with the data key.
+        sid: 'EventBridgeSendsToEncryptedTargets',
         principals: [new iam.ServicePrincipal('events.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
         resources: ['*'],
@@ -176,6 +188,7 @@ export class FulfillmentStack extends Stack {
 
     // ORDER_CHANGE notifications: a standard queue Amazon's notification service sends to.
     this.notifications = new WorkQueue(this, 'Notifications', {
+      queueName: NOTIFICATIONS_QUEUE_NAME,
       key: notificationsKey,
       dlqKey: this.dataKey,
       visibilityTimeout: NOTIFICATIONS_VISIBILITY,
@@ -240,6 +253,7 @@ export class FulfillmentStack extends Stack {
     });
     Validations.of(orderSyncFn.policy).acknowledge(sellerSecretsAck);
     this.orderSync = orderSyncFn.fn;
+    orderSyncFn.recordFailuresOn(this.scheduleDlq, Duration.hours(1));
 
     const orderEventsFn = new SuiteFunction(this, 'OrderEvents', {
       manifestPath: functionManifest('order-events'),
@@ -265,17 +279,16 @@ export class FulfillmentStack extends Stack {
     });
     Validations.of(orderEventsFn.policy).acknowledge(sellerSecretsAck);
     this.orderEvents = orderEventsFn.fn;
-    // The event source grants receive, delete and ChangeMessageVisibility (which deferral
-    // uses: a message waits on its queue while the rate budget refills).
-    this.orderEvents.addEventSource(
-      new lambdaEvents.SqsEventSource(this.notifications.queue, {
-        batchSize: 10,
-        maxBatchingWindow: Duration.seconds(2),
-        reportBatchItemFailures: true,
-        // Every instance shares the sellers' rate budgets: more would only defer more.
-        maxConcurrency: 4,
-      }),
-    );
+    // Receive, delete and ChangeMessageVisibility (which deferral uses: a message waits on
+    // its queue while the rate budget refills).
+    this.notifications.feed(orderEventsFn, {
+      batchSize: 10,
+      maxBatchingWindow: Duration.seconds(2),
+      // Every instance shares the sellers' rate budgets: more would only defer more.
+      maxConcurrency: 4,
+    });
+    // Both intake routes seal; nothing else may make a data key of the PII key.
+    for (const sealer of [orderSyncFn, orderEventsFn]) this.piiKey.allowSealing(sealer.role);
 
     new events.Rule(this, 'OrderSyncSchedule', {
       description: 'Catch-up sweep of searchOrders for every registered seller',
@@ -306,7 +319,14 @@ export class FulfillmentStack extends Stack {
       manifestPath: functionManifest('audit-report'),
       tables: this.tables,
       dataKey: this.dataKey,
-      piiKey: this.piiKey,
+      piiKey: this.piiKey.key,
+    });
+
+    new Tripwires(this, 'Tripwires', {
+      topic: alarmTopic,
+      piiKey: this.piiKey.key,
+      dataKey: this.dataKey,
+      piiTable: this.tables.get('pii'),
     });
 
     new IntakeAlarms(this, 'Alarms', {
@@ -372,6 +392,7 @@ export class FulfillmentStack extends Stack {
         sid: 'SealAndPurgePii',
         actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
         resources: [this.tables.get('pii').tableArn],
+        conditions: NO_RETURN_VALUES,
       }),
       new iam.PolicyStatement({
         // A purge on a cancel or a passed date goes on record. Append-only: PutItem alone.
@@ -386,19 +407,13 @@ export class FulfillmentStack extends Stack {
         actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
         resources: [this.tables.get('control').tableArn],
       }),
-      // One data key per order, only with the order's identity as encryption context. No
-      // Decrypt: intake can seal PII but can never open it.
+      // One data key per order, only with the order's identity as encryption context (the
+      // key's policy says the same). No Decrypt: intake can seal PII but can never open it.
       new iam.PolicyStatement({
         sid: 'PiiDataKeysBoundToOrder',
         actions: ['kms:GenerateDataKey'],
         resources: [this.piiKey.keyArn],
-        conditions: {
-          'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['seller_id', 'order_id'] },
-          Null: {
-            'kms:EncryptionContext:seller_id': 'false',
-            'kms:EncryptionContext:order_id': 'false',
-          },
-        },
+        conditions: orderContextConditions(),
       }),
       // The data key only through the services whose data it protects.
       new iam.PolicyStatement({

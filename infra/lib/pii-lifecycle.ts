@@ -10,7 +10,6 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambdaEvents from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
@@ -18,7 +17,10 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { WorkQueue } from './queues.ts';
 import { SuiteFunction } from './suite-function.ts';
-import type { Tables } from './tables.ts';
+import { NO_RETURN_VALUES, type Tables } from './tables.ts';
+
+/** The trail's name: its ARN is known before it exists. */
+export const TRAIL_NAME = 'fbm-audit';
 
 /** The redactor's time limit; a run stops 30 s before it and the next run goes on. */
 const REDACTOR_TIMEOUT = Duration.minutes(15);
@@ -39,7 +41,7 @@ export interface PiiLifecycleProps {
 export class PiiLifecycle extends Construct {
   readonly redactor: SuiteFunction;
   readonly deletions: WorkQueue;
-  readonly trail: cloudtrail.Trail;
+  readonly trail: cloudtrail.CfnTrail;
   readonly trailBucket: s3.Bucket;
 
   constructor(scope: Construct, id: string, props: PiiLifecycleProps) {
@@ -93,14 +95,17 @@ export class PiiLifecycle extends Construct {
           resources: [pii.tableArn],
           conditions: {
             'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['seller_order', 'kind', 'pii_purge_at'] },
-            // COUNT: the self-check counts past-due items without reading them.
-            StringEqualsIfExists: { 'dynamodb:Select': ['SPECIFIC_ATTRIBUTES', 'COUNT'] },
+            // Select must be there: without it (and without a projection) the attribute list
+            // is empty, ForAllValues holds, and a Scan would return whole items. COUNT: the
+            // self-check counts past-due items without reading them.
+            StringEquals: { 'dynamodb:Select': ['SPECIFIC_ATTRIBUTES', 'COUNT'] },
           },
         }),
         new iam.PolicyStatement({
           sid: 'DeleteSealedItems',
           actions: ['dynamodb:DeleteItem'],
           resources: [pii.tableArn],
+          conditions: NO_RETURN_VALUES,
         }),
         new iam.PolicyStatement({
           // Seller registry (purge for all, remove on offboarding), checkpoints, deletion confirmations.
@@ -147,12 +152,8 @@ export class PiiLifecycle extends Construct {
         `onboarding, so only their prefix (${props.sellerSecretPrefix}) is known at deploy time. The grant is DeleteSecret only.`,
     });
     const fn = this.redactor.fn;
-    fn.addEventSource(
-      new lambdaEvents.SqsEventSource(this.deletions.queue, {
-        batchSize: 1,
-        reportBatchItemFailures: true,
-      }),
-    );
+    this.deletions.feed(this.redactor, { batchSize: 1 });
+    this.redactor.recordFailuresOn(props.scheduleDlq, Duration.hours(1));
     // Hourly: PII is gone within the hour its date passes, and a run stopped by its time limit
     // goes on at the next one. TTL on the pii table is only the backstop.
     new events.Rule(this, 'PurgeSchedule', {
@@ -197,7 +198,9 @@ export class PiiLifecycle extends Construct {
       'A deletion request was given up (malformed, id reused, or failing): each message names its ids and reason',
     );
 
-    // The trail. Its bucket keeps log files at least `auditLogDays`, versioned, TLS only.
+    // The trail. Its bucket keeps log files at least `auditLogDays` under S3 Object Lock in
+    // compliance mode: no one, the account root included, deletes or overwrites a log file
+    // before then. Versioned (Object Lock requires it), TLS only.
     this.trailBucket = new s3.Bucket(this, 'TrailBucket', {
       encryption: s3.BucketEncryption.KMS,
       encryptionKey: props.dataKey,
@@ -205,6 +208,8 @@ export class PiiLifecycle extends Construct {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       versioned: true,
+      objectLockEnabled: true,
+      objectLockDefaultRetention: s3.ObjectLockRetention.compliance(Duration.days(props.auditLogDays)),
       removalPolicy: RemovalPolicy.RETAIN,
       lifecycleRules: [
         {
@@ -217,44 +222,86 @@ export class PiiLifecycle extends Construct {
     Validations.of(this.trailBucket).acknowledge({
       id: 'AwsSolutions-S1',
       reason:
-        'This bucket holds the CloudTrail log files themselves; changes to it are CloudTrail management ' +
-        'events in the same trail, and server access logs would need yet another bucket with the same question.',
+        'This bucket holds the CloudTrail log files themselves; the trail records every change to its ' +
+        'objects (data events) and to the bucket (management events), and server access logs would need ' +
+        'yet another bucket with the same question.',
     });
+    // A fixed name: the bucket policy and the key policy name the trail's ARN, and the trail
+    // depends on both.
+    const trailArn = stack.formatArn({ service: 'cloudtrail', resource: 'trail', resourceName: TRAIL_NAME });
+    const cloudTrail = new iam.ServicePrincipal('cloudtrail.amazonaws.com');
+    const fromThisTrail = { StringEquals: { 'aws:SourceArn': trailArn } };
+    this.trailBucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudTrailReadsBucketAcl',
+        principals: [cloudTrail],
+        actions: ['s3:GetBucketAcl'],
+        resources: [this.trailBucket.bucketArn],
+        conditions: fromThisTrail,
+      }),
+    );
+    this.trailBucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudTrailWritesLogFiles',
+        principals: [cloudTrail],
+        actions: ['s3:PutObject'],
+        resources: [this.trailBucket.arnForObjects(`AWSLogs/${stack.account}/*`)],
+        conditions: {
+          StringEquals: { 's3:x-amz-acl': 'bucket-owner-full-control', 'aws:SourceArn': trailArn },
+        },
+      }),
+    );
     props.dataKey.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'CloudTrailEncryptsItsLogs',
-        principals: [new iam.ServicePrincipal('cloudtrail.amazonaws.com')],
+        principals: [cloudTrail],
         actions: ['kms:GenerateDataKey*', 'kms:DescribeKey'],
         resources: ['*'],
         conditions: {
+          ...fromThisTrail,
           StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:${stack.partition}:cloudtrail:*:${stack.account}:trail/*` },
         },
       }),
     );
-    this.trail = new cloudtrail.Trail(this, 'Trail', {
-      bucket: this.trailBucket,
-      encryptionKey: props.dataKey,
-      enableFileValidation: true,
+    // The L1 trail: CDK's Trail writes its own bucket statements, without aws:SourceArn.
+    this.trail = new cloudtrail.CfnTrail(this, 'Trail', {
+      trailName: TRAIL_NAME,
+      isLogging: true,
+      s3BucketName: this.trailBucket.bucketName,
+      kmsKeyId: props.dataKey.keyArn,
+      enableLogFileValidation: true,
       includeGlobalServiceEvents: true,
       isMultiRegionTrail: true,
+      // Every management event (KMS among them: each Decrypt of the PII key with the order's
+      // context, each change to a key or a bucket), the pii table's data events, and every
+      // change to the trail's own log files but CloudTrail's deliveries (PutObject; recording
+      // those would log each delivery in the next one, without end).
+      advancedEventSelectors: [
+        {
+          name: 'Management events, KMS included',
+          fieldSelectors: [{ field: 'eventCategory', equalTo: ['Management'] }],
+        },
+        {
+          name: 'Data events on the pii table',
+          fieldSelectors: [
+            { field: 'eventCategory', equalTo: ['Data'] },
+            { field: 'resources.type', equalTo: ['AWS::DynamoDB::Table'] },
+            { field: 'resources.ARN', equalTo: [pii.tableArn] },
+          ],
+        },
+        {
+          name: "Changes to the trail's own log files",
+          fieldSelectors: [
+            { field: 'eventCategory', equalTo: ['Data'] },
+            { field: 'resources.type', equalTo: ['AWS::S3::Object'] },
+            { field: 'resources.ARN', startsWith: [`${this.trailBucket.bucketArn}/`] },
+            { field: 'readOnly', equalTo: ['false'] },
+            { field: 'eventName', notEquals: ['PutObject'] },
+          ],
+        },
+      ],
     });
-    // Advanced selectors: every management event (KMS Decrypt among them) and the pii table's
-    // data events. They replace the basic selectors, which cannot name a DynamoDB table.
-    const cfnTrail = this.trail.node.defaultChild as cloudtrail.CfnTrail;
-    cfnTrail.addPropertyDeletionOverride('EventSelectors');
-    cfnTrail.advancedEventSelectors = [
-      {
-        name: 'Management events, KMS included',
-        fieldSelectors: [{ field: 'eventCategory', equalTo: ['Management'] }],
-      },
-      {
-        name: 'Data events on the pii table',
-        fieldSelectors: [
-          { field: 'eventCategory', equalTo: ['Data'] },
-          { field: 'resources.type', equalTo: ['AWS::DynamoDB::Table'] },
-          { field: 'resources.ARN', equalTo: [pii.tableArn] },
-        ],
-      },
-    ];
+    // CloudTrail checks the bucket policy and the key when the trail is made.
+    this.trail.node.addDependency(this.trailBucket.policy!, props.dataKey);
   }
 }

@@ -6,6 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
 
@@ -22,8 +23,21 @@ export interface SuiteFunctionProps {
   readonly environment: Record<string, string>;
 }
 
+/**
+ * A queue as an asynchronous invocation's failure destination, granting nothing itself
+ * (`SqsDestination` would grant the queue's key to the function with no kms:ViaService).
+ */
+class FailureQueue implements lambda.IDestination {
+  constructor(private readonly queue: sqs.IQueue) {}
+
+  bind(): lambda.DestinationConfig {
+    return { destination: this.queue.queueArn };
+  }
+}
+
 export class SuiteFunction extends Construct {
   readonly fn: lambda.Function;
+  readonly role: iam.Role;
   readonly policy: iam.Policy;
   readonly logGroup: logs.LogGroup;
 
@@ -35,10 +49,10 @@ export class SuiteFunction extends Construct {
       encryptionKey: props.logKey,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    const role = new iam.Role(this, 'Role', {
+    const role = (this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `${props.binaryName}: ${props.description}`.slice(0, 1000),
-    });
+    }));
     this.policy = new iam.Policy(this, 'Policy', {
       statements: [
         new iam.PolicyStatement({
@@ -66,5 +80,21 @@ export class SuiteFunction extends Construct {
       environment: { ...props.environment, RUST_LOG: 'info' },
     });
     this.fn.node.addDependency(this.policy);
+  }
+
+  /**
+   * Invoked asynchronously (by a schedule): a run that still fails after Lambda's two retries
+   * leaves a record (the event, the error) on `queue` instead of vanishing. The queue's key
+   * must already be usable through SQS by this function.
+   */
+  recordFailuresOn(queue: sqs.IQueue, maxEventAge: Duration): void {
+    this.policy.addStatements(
+      new iam.PolicyStatement({
+        sid: 'RecordFailedRuns',
+        actions: ['sqs:SendMessage'],
+        resources: [queue.queueArn],
+      }),
+    );
+    this.fn.configureAsyncInvoke({ onFailure: new FailureQueue(queue), retryAttempts: 2, maxEventAge });
   }
 }

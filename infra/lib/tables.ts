@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 
@@ -27,6 +28,24 @@ export interface TableDefinition {
   timeToLiveAttribute: string | null;
   pointInTimeRecovery: boolean;
 }
+
+/**
+ * For a writer of sealed items: it may not ask for the item back (`ReturnValues` other than
+ * NONE), so writing is never a way to read. IAM has no key for
+ * `ReturnValuesOnConditionCheckFailure`; what that could return is ciphertext under the PII
+ * key, which no writer can open.
+ */
+export const NO_RETURN_VALUES = { StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' } };
+
+/** Every way DynamoDB copies a table's items out of it. */
+export const NO_COPY_ACTIONS = [
+  'dynamodb:CreateBackup',
+  'dynamodb:StartAwsBackupJob',
+  'dynamodb:ExportTableToPointInTime',
+  'dynamodb:UpdateContinuousBackups',
+  'dynamodb:RestoreTableFromBackup',
+  'dynamodb:RestoreTableToPointInTime',
+];
 
 export const TABLES_JSON = join(import.meta.dirname, '..', 'tables.json');
 
@@ -74,6 +93,24 @@ export class Tables extends Construct {
     const entry = this.byId[id];
     if (!entry) throw new Error(`tables.json has no table '${id}'`);
     return entry.table;
+  }
+
+  /**
+   * No copy of the table, ever, by anyone: its resource policy denies on-demand and AWS
+   * Backup backups, exports, turning point-in-time recovery on, and restores. A change to that
+   * policy alarms (tripwires.ts).
+   */
+  forbidCopies(id: string): void {
+    this.get(id).addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'NoCopies',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: NO_COPY_ACTIONS,
+        // The table the policy is attached to (its own ARN would be a circular reference).
+        resources: ['*'],
+      }),
+    );
   }
 
   /** The table's index ARNs, named one by one (no `index/*` wildcard in any policy). */

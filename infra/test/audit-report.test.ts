@@ -19,7 +19,7 @@ const bySid = (sid: string): any => {
   return found[0];
 };
 
-test('audit-report: 15 minutes, the tables and the PII key ARN in its environment, its own log group', () => {
+test('audit-report: 15 minutes, one at a time, the tables and the PII key ARN in its environment, its own log group', () => {
   const [, fn] = reportFn();
   const p = fn.Properties;
   assert.equal(p.Timeout, 900);
@@ -35,7 +35,8 @@ test('audit-report: 15 minutes, the tables and the PII key ARN in its environmen
   });
   const logGroup = resourcesOf('AWS::Logs::LogGroup')[p.LoggingConfig.LogGroup.Ref];
   assert.equal(logGroup.Properties.LogGroupName, '/fbm/audit-report');
-  assert.equal(p.ReservedConcurrentExecutions, undefined);
+  // One report at a time: CloudTrail's two lookups a second are the whole account's.
+  assert.equal(p.ReservedConcurrentExecutions, 1);
 });
 
 test('audit-report is invoked on demand only: no schedule, no queue, no other trigger', () => {
@@ -83,7 +84,7 @@ test('audit-report: exactly the statements it needs, nothing else', () => {
   assert.deepEqual(asList(pii.Resource), [{ 'Fn::GetAtt': [tableLogicalId('pii'), 'Arn'] }]);
   assert.deepEqual(pii.Condition, {
     'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['seller_order', 'kind', 'pii_purge_at', 'sealed_at'] },
-    StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+    StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
   });
 
   const dataKey = bySid('DataKeyViaDynamoDb');

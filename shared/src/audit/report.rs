@@ -1,13 +1,15 @@
 //! The auditor's report for a time range: who opened which orders' PII (CloudTrail's KMS
 //! `Decrypt` records of the PII key, joined with the audit log's reads, so that every open
-//! shows both the IAM identity KMS saw and the person and purpose the suite recorded), purges,
+//! shows both the IAM identity KMS saw and the person and purpose the suite recorded), the
+//! calls on the PII key that could open PII unseen or end its protection (re-wrap, grant,
+//! policy change, disabling, deletion: each also alarms as it happens), purges,
 //! deletion requests with their confirmations, credential changes, past-due alerts, and what
 //! PII is held now, the oldest item first. JSON, or CSV with one row per line.
 //!
 //! Ids, names, dates and counts only: nothing here reads PII.
 
 use crate::audit::TrailError;
-use crate::audit::{AccessTrail, KeyOpen};
+use crate::audit::{AccessTrail, KeyCall, KeyOpen};
 use crate::kernel::StoreError;
 use crate::kernel::{AuditEvent, AuditKind, DeletionRequestId};
 use crate::kernel::{AuditLog, Clock};
@@ -148,6 +150,11 @@ pub struct Totals {
     /// Opens with no audited read: to investigate.
     pub pii_opens_unaccounted: u64,
     pub pii_opens_refused: u64,
+    /// Re-wraps, grants, policy changes, disabling or deletion of the PII key: each one to
+    /// explain.
+    pub alarmed_key_calls: u64,
+    /// Of those, the ones KMS refused.
+    pub alarmed_key_calls_refused: u64,
     /// Audited reads with no open in the trail (nothing to open, or CloudTrail not there yet).
     pub reads_without_key_open: u64,
     pub orders_purged: u64,
@@ -166,6 +173,8 @@ pub struct AuditReport {
     pub generated_at: DateTime<Utc>,
     pub totals: Totals,
     pub pii_opens: Vec<PiiOpen>,
+    /// Oldest first.
+    pub alarmed_key_calls: Vec<KeyCall>,
     pub reads_without_key_open: Vec<Entry>,
     /// Retention purges and deletions on request, one per order.
     pub purges: Vec<Entry>,
@@ -202,7 +211,7 @@ impl AuditReporter<'_> {
             .audit
             .between(range.from - OPEN_AFTER_READ, range.to)
             .await?;
-        let trail = self.trail.pii_key_opens(range.from, range.to).await?;
+        let trail = self.trail.pii_key_record(range.from, range.to).await?;
         let (pii_opens, unmatched_reads) = join_opens(&trail.opens, &events, range);
         let in_range = |e: &&AuditEvent| e.at >= range.from && e.at < range.to;
         let of = |kinds: &[AuditKind]| -> Vec<Entry> {
@@ -274,6 +283,12 @@ impl AuditReporter<'_> {
             pii_opens: pii_opens.len() as u64,
             pii_opens_unaccounted: pii_opens.iter().filter(|o| !o.accounted()).count() as u64,
             pii_opens_refused: pii_opens.iter().filter(|o| o.outcome != "opened").count() as u64,
+            alarmed_key_calls: trail.alarmed_calls.len() as u64,
+            alarmed_key_calls_refused: trail
+                .alarmed_calls
+                .iter()
+                .filter(|c| c.error_code.is_some())
+                .count() as u64,
             reads_without_key_open: unmatched_reads.len() as u64,
             orders_purged: count(AuditKind::PiiPurge),
             pii_items_purged: purges.iter().filter_map(|p| p.count).sum(),
@@ -292,6 +307,7 @@ impl AuditReporter<'_> {
             generated_at,
             totals,
             pii_opens,
+            alarmed_key_calls: trail.alarmed_calls,
             reads_without_key_open: unmatched_reads,
             purges,
             deletion_requests,
@@ -464,6 +480,27 @@ impl AuditReport {
                     }
                 )),
                 ..Row::new("pii_open", Some(o.at))
+            });
+        }
+        for c in &self.alarmed_key_calls {
+            rows.push(Row {
+                seller_id: c.seller_id.clone(),
+                order_id: c.order_id.clone(),
+                principal: Some(c.principal.clone()),
+                status: Some(match &c.error_code {
+                    None => "done".into(),
+                    Some(code) => format!("refused:{code}"),
+                }),
+                detail: Some(format!(
+                    "{} (cloudtrail event {}){}",
+                    c.call.event_name(),
+                    c.event_id,
+                    c.detail
+                        .as_deref()
+                        .map(|d| format!("; {d}"))
+                        .unwrap_or_default()
+                )),
+                ..Row::new("alarmed_key_call", Some(c.at))
             });
         }
         for e in &self.reads_without_key_open {
@@ -643,6 +680,17 @@ mod tests {
             generated_at: at,
             totals: Totals::default(),
             pii_opens: vec![],
+            alarmed_key_calls: vec![KeyCall {
+                event_id: "e9".into(),
+                at,
+                call: crate::audit::AlarmedCall::ReEncrypt,
+                principal: "arn:aws:iam::111122223333:user/admin".into(),
+                source_ip: None,
+                seller_id: Some("A1SELLER".into()),
+                order_id: Some(O1.into()),
+                detail: Some("to arn:aws:kms:us-east-1:111122223333:key/other".into()),
+                error_code: Some("AccessDeniedException".into()),
+            }],
             reads_without_key_open: vec![],
             purges: vec![Entry {
                 at,
@@ -669,10 +717,24 @@ mod tests {
         assert_eq!(&headers[0], "section");
         let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
         let sections: Vec<_> = rows.iter().map(|r| r[0].to_owned()).collect();
-        assert_eq!(sections, ["purge", "pii_held", "cloudtrail_coverage"]);
+        assert_eq!(
+            sections,
+            [
+                "alarmed_key_call",
+                "purge",
+                "pii_held",
+                "cloudtrail_coverage"
+            ]
+        );
         let actor = headers.iter().position(|h| h == "actor").unwrap();
-        assert_eq!(&rows[0][actor], "'=HYPERLINK(\"x\")");
+        assert_eq!(&rows[1][actor], "'=HYPERLINK(\"x\")");
         let status = headers.iter().position(|h| h == "status").unwrap();
-        assert_eq!(&rows[0][status], "pii_purge");
+        assert_eq!(&rows[1][status], "pii_purge");
+        assert_eq!(&rows[0][status], "refused:AccessDeniedException");
+        let detail = headers.iter().position(|h| h == "detail").unwrap();
+        assert_eq!(
+            &rows[0][detail],
+            "ReEncrypt (cloudtrail event e9); to arn:aws:kms:us-east-1:111122223333:key/other"
+        );
     }
 }

@@ -49,6 +49,8 @@ impl PiiTable {
             .dynamo
             .scan()
             .table_name(&self.name)
+            // Said explicitly: the readers' roles require it (keys and dates only).
+            .select(aws_sdk_dynamodb::types::Select::SpecificAttributes)
             .projection_expression(projection)
             .consistent_read(true);
         let scan = match filter {
@@ -87,6 +89,7 @@ impl SealedItems for PiiTable {
                 .table_name(&self.name)
                 .key_condition_expression("seller_order = :so")
                 .expression_attribute_values(":so", AttributeValue::S(seller_order(seller, order)))
+                .select(aws_sdk_dynamodb::types::Select::SpecificAttributes)
                 .projection_expression("kind")
                 .consistent_read(true)
                 .send()

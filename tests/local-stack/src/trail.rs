@@ -1,7 +1,8 @@
 //! The local stand-in for CloudTrail's event history (moto has no `LookupEvents`): a proxy in
 //! front of moto for KMS that writes one record per KMS call in CloudTrail's documented
 //! record format (`userIdentity` from the request's SigV4 access key, `requestParameters`
-//! with the encryption context, `resources` with the key's ARN, `errorCode` on refusal), and
+//! as the request's fields without its blobs, `resources` with the ARN of every key the call
+//! named, `errorCode` on refusal), and
 //! answers `CloudTrail_20131101.LookupEvents` from those records. The suite's real CloudTrail
 //! adapter reads it unchanged; functions reach it through `AWS_ENDPOINT_URL_KMS` and
 //! `AWS_ENDPOINT_URL_CLOUDTRAIL`.
@@ -30,7 +31,7 @@ pub struct TrailStandIn {
 struct Recorded {
     at: DateTime<Utc>,
     name: String,
-    key_arn: Option<String>,
+    key_arns: Vec<String>,
     access_key_id: String,
     record: Value,
 }
@@ -84,18 +85,39 @@ fn record(
         .and_then(|c| c.split('/').next())
         .unwrap_or("anonymous")
         .to_owned();
-    let key_arn = answer["KeyId"]
-        .as_str()
-        .or_else(|| request["KeyId"].as_str())
-        .map(str::to_owned);
+    // Every key the call named or KMS answered with (a ReEncrypt names two), as ARNs.
+    let mut key_arns: Vec<String> = Vec::new();
+    for id in [
+        &answer["SourceKeyId"],
+        &answer["KeyId"],
+        &request["KeyId"],
+        &request["SourceKeyId"],
+        &request["DestinationKeyId"],
+    ]
+    .into_iter()
+    .filter_map(Value::as_str)
+    .filter(|id| !id.starts_with("alias/"))
+    {
+        let arn = if id.starts_with("arn:") {
+            id.to_owned()
+        } else {
+            format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/{id}")
+        };
+        if !key_arns.contains(&arn) {
+            key_arns.push(arn);
+        }
+    }
     let at = Utc::now();
     let event_id = format!("{:032x}", rand::random::<u128>());
+    // The request's fields as CloudTrail names them (camelCase), its blobs left out.
     let mut parameters = json!({});
-    if let Some(context) = request.get("EncryptionContext") {
-        parameters["encryptionContext"] = context.clone();
-    }
-    if let Some(key) = request.get("KeyId") {
-        parameters["keyId"] = key.clone();
+    for (name, value) in request.as_object().into_iter().flatten() {
+        if ["CiphertextBlob", "Plaintext", "GrantTokens"].contains(&name.as_str()) {
+            continue;
+        }
+        let mut camel = name.clone();
+        camel[..1].make_ascii_lowercase();
+        parameters[camel] = value.clone();
     }
     if operation == "Decrypt" {
         parameters["encryptionAlgorithm"] = json!("SYMMETRIC_DEFAULT");
@@ -119,12 +141,13 @@ fn record(
         "responseElements": null,
         "requestID": format!("{:032x}", rand::random::<u128>()),
         "eventID": event_id,
-        "readOnly": true,
-        "resources": key_arn.as_ref().map(|arn| vec![json!({
+        "readOnly": operation == "Decrypt"
+            || ["Describe", "Get", "List"].iter().any(|p| operation.starts_with(p)),
+        "resources": key_arns.iter().map(|arn| json!({
             "accountId": ACCOUNT,
             "type": "AWS::KMS::Key",
             "ARN": arn,
-        })]).unwrap_or_default(),
+        })).collect::<Vec<_>>(),
         "eventType": "AwsApiCall",
         "managementEvent": true,
         "recipientAccountId": ACCOUNT,
@@ -140,7 +163,7 @@ fn record(
     Recorded {
         at,
         name: operation.to_owned(),
-        key_arn,
+        key_arns,
         access_key_id,
         record,
     }
@@ -178,7 +201,9 @@ fn lookup(st: &TrailState, body: &[u8]) -> (StatusCode, HeaderMap, String) {
         .filter(|r| start.is_none_or(|s| r.at >= s) && end.is_none_or(|e| r.at <= e))
         .filter(|r| match attribute["AttributeKey"].as_str() {
             Some("EventName") => attribute["AttributeValue"].as_str() == Some(&r.name),
-            Some("ResourceName") => attribute["AttributeValue"].as_str() == r.key_arn.as_deref(),
+            Some("ResourceName") => attribute["AttributeValue"]
+                .as_str()
+                .is_some_and(|v| r.key_arns.iter().any(|k| k == v)),
             _ => true,
         })
         .collect();
@@ -196,7 +221,7 @@ fn lookup(st: &TrailState, body: &[u8]) -> (StatusCode, HeaderMap, String) {
                 "EventTime": r.at.timestamp() as f64,
                 "EventSource": "kms.amazonaws.com",
                 "Username": r.access_key_id,
-                "Resources": r.key_arn.as_ref().map(|arn| vec![json!({"ResourceType": "AWS::KMS::Key", "ResourceName": arn})]).unwrap_or_default(),
+                "Resources": r.key_arns.iter().map(|arn| json!({"ResourceType": "AWS::KMS::Key", "ResourceName": arn})).collect::<Vec<_>>(),
                 "CloudTrailEvent": r.record.to_string(),
             })
         })

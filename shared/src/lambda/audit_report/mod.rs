@@ -101,6 +101,7 @@ impl AuditReportHandler {
             to = %report.to,
             pii_opens = t.pii_opens,
             pii_opens_unaccounted = t.pii_opens_unaccounted,
+            alarmed_key_calls = t.alarmed_key_calls,
             orders_purged = t.orders_purged,
             deletion_requests = t.deletion_requests,
             pii_items_held = report.pii_held.items,

@@ -200,3 +200,162 @@ async fn every_kms_open_is_named_with_the_audited_reader_or_flagged_and_lifecycl
         leaked.len()
     );
 }
+
+#[tokio::test]
+async fn calls_that_could_open_pii_unseen_are_listed_beside_the_opens() {
+    let t = stack("audit-key-calls", SimConfig::demo(1, 3, 5_152)).await;
+    crate::common::run_sync(&t.order_sync(100), serde_json::json!({})).await;
+    let trail = TrailStandIn::start(&crate::common::moto().endpoint)
+        .await
+        .unwrap();
+    let as_principal = |access_key: &'static str| {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(trail.url())
+            .region(aws_config::Region::new(local_stack::moto::REGION))
+            .credentials_provider(aws_sdk_kms::config::Credentials::new(
+                access_key, "testing", None, None, "test",
+            ))
+            .load()
+    };
+    let admin = aws_sdk_kms::Client::new(&as_principal("key-admin").await);
+    let clock = t.amazon_time();
+    let started = clock.now();
+    let pii_key = t.stack.pii_key_arn.clone();
+    // A key of the administrator's own, to re-wrap an order's data key under.
+    let own_key = admin
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .arn
+        .unwrap();
+    let sealed = t
+        .scan("pii")
+        .await
+        .into_iter()
+        .next()
+        .expect("a sealed item");
+    let (seller, order) = sealed["seller_order"]
+        .as_s()
+        .unwrap()
+        .split_once('#')
+        .map(|(s, o)| (s.to_owned(), o.to_owned()))
+        .unwrap();
+    let edk = sealed["edk"].as_b().unwrap().clone();
+    admin
+        .re_encrypt()
+        .ciphertext_blob(edk)
+        .source_key_id(&pii_key)
+        .source_encryption_context("seller_id", &seller)
+        .source_encryption_context("order_id", &order)
+        .destination_key_id(&own_key)
+        .send()
+        .await
+        .expect("moto enforces no key policy: the re-wrap goes through");
+    admin
+        .create_grant()
+        .key_id(&pii_key)
+        .grantee_principal("arn:aws:iam::123456789012:role/elsewhere")
+        .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+        .send()
+        .await
+        .unwrap();
+    admin
+        .put_key_policy()
+        .key_id(&pii_key)
+        .policy_name("default")
+        .policy(r#"{"Version":"2012-10-17","Statement":[]}"#)
+        .send()
+        .await
+        .unwrap();
+    // The same calls on another key are not the PII key's. (moto's DisableKey and
+    // ScheduleKeyDeletion take a key id, not an ARN; the stand-in records the ARN either way,
+    // as CloudTrail does.)
+    let key_id = |arn: &str| arn.rsplit('/').next().unwrap().to_owned();
+    admin
+        .disable_key()
+        .key_id(key_id(&own_key))
+        .send()
+        .await
+        .unwrap();
+    admin
+        .disable_key()
+        .key_id(key_id(&pii_key))
+        .send()
+        .await
+        .unwrap();
+    admin
+        .schedule_key_deletion()
+        .key_id(key_id(&pii_key))
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+
+    let reporter = t.audit_report(&as_principal("auditor").await, clock.clone());
+    let report = reporter
+        .run(&ReportRequest {
+            from: Some(started - Duration::hours(1)),
+            to: Some(clock.now() + Duration::minutes(1)),
+            format: Format::Json,
+        })
+        .await
+        .unwrap();
+    let calls: Vec<_> = report
+        .alarmed_key_calls
+        .iter()
+        .map(|c| c.call.event_name())
+        .collect();
+    let mut expected = [
+        "ReEncrypt",
+        "CreateGrant",
+        "PutKeyPolicy",
+        "DisableKey",
+        "ScheduleKeyDeletion",
+    ];
+    let mut listed = calls.clone();
+    listed.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(listed, expected, "{calls:?}");
+    assert_eq!(report.totals.alarmed_key_calls, 5);
+    assert_eq!(report.totals.alarmed_key_calls_refused, 0);
+    assert!(
+        report
+            .alarmed_key_calls
+            .iter()
+            .all(|c| c.principal == "arn:aws:iam::123456789012:user/key-admin"),
+        "{:?}",
+        report.alarmed_key_calls
+    );
+    let rewrap = report
+        .alarmed_key_calls
+        .iter()
+        .find(|c| c.call.event_name() == "ReEncrypt")
+        .unwrap();
+    assert_eq!(
+        (rewrap.seller_id.as_deref(), rewrap.order_id.as_deref()),
+        (Some(seller.as_str()), Some(order.as_str())),
+        "the order whose data key was re-wrapped"
+    );
+    assert_eq!(rewrap.detail, Some(format!("to {own_key}")));
+    let grant = report
+        .alarmed_key_calls
+        .iter()
+        .find(|c| c.call.event_name() == "CreateGrant")
+        .unwrap();
+    assert_eq!(
+        grant.detail.as_deref(),
+        Some("grantee arn:aws:iam::123456789012:role/elsewhere")
+    );
+    // No Decrypt of the PII key happened: the re-wrap opened the order's data key without one.
+    assert_eq!(report.totals.pii_opens, 0);
+    let csv = report.to_csv().unwrap();
+    assert_eq!(
+        csv.lines()
+            .filter(|l| l.starts_with("alarmed_key_call,"))
+            .count(),
+        5
+    );
+}
