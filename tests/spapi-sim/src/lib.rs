@@ -1,5 +1,6 @@
 //! A stateful SP-API simulator for tests and the local stack: Login with Amazon's token
-//! endpoint and Orders 2026-01-01 (`searchOrders`, `getOrder`), seeded deterministically with
+//! endpoint, Orders 2026-01-01 (`searchOrders`, `getOrder`) and Shipping v2 (`getRates`,
+//! `purchaseShipment`), seeded deterministically with
 //! FBM orders for several sellers, with Amazon's usage plans as token buckets on a clock tests can
 //! speed up or jump, Amazon's auth failures, and fault knobs (throttling, 5xx, latency,
 //! malformed bodies). It speaks HTTP on loopback, so the real client is what gets tested.
@@ -10,7 +11,7 @@ mod seed;
 mod server;
 
 pub use clock::{SimClock, TokenBucket};
-pub use server::{Delivery, OrderEvent};
+pub use server::{Delivery, OrderEvent, RATE_LIFETIME};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -106,6 +107,9 @@ pub struct Stats {
     pub notifications_published: u64,
     pub notifications_duplicated: u64,
     pub notifications_dropped: u64,
+    /// Labels bought, by `<order id>/<packageClientReferenceId>` (repeats of an idempotency
+    /// key not counted: they buy nothing).
+    pub label_purchases: BTreeMap<String, u64>,
 }
 
 /// How `ORDER_CHANGE` notifications reach the queue. Shares are probabilities per
@@ -125,6 +129,14 @@ impl Stats {
         self.operations
             .get(operation)
             .and_then(|m| m.get(&status.to_string()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Labels bought for one package of an order.
+    pub fn labels_bought(&self, order_id: &str, package_ref: &str) -> u64 {
+        self.label_purchases
+            .get(&format!("{order_id}/{package_ref}"))
             .copied()
             .unwrap_or(0)
     }
@@ -229,6 +241,12 @@ impl SimHandle {
     /// The seller withdraws the authorisation: the refresh token and its access tokens die.
     pub fn revoke_seller(&self, seller_id: &str) {
         self.sim.lock().revoke(seller_id);
+    }
+
+    /// The next `purchases` label purchases go through, and then their connection breaks
+    /// before the answer is through (the client sees a transport error, the label is bought).
+    pub fn drop_connection_after_purchases(&self, purchases: u32) {
+        self.sim.lock().shipping.drop_after_purchase = purchases;
     }
 
     /// Every access token issued so far expires now (the next call gets 403).

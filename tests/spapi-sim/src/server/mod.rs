@@ -1,12 +1,15 @@
 //! HTTP side of the simulator: the shared state, the router and Amazon's error shapes.
 //! LWA in [`lwa`], the gate every SP-API request passes in [`gate`], Orders 2026-01-01 in
-//! [`orders`], the `/_sim` endpoints in [`admin`].
+//! [`orders`], Shipping v2 in [`shipping`], the `/_sim` endpoints in [`admin`].
 
 mod admin;
 mod changes;
 mod gate;
 mod lwa;
 mod orders;
+mod shipping;
+
+pub use shipping::RATE_LIFETIME;
 
 use crate::clock::TokenBucket;
 use crate::model::{ErrorList, Order};
@@ -27,6 +30,8 @@ use std::sync::Arc;
 pub(crate) enum Operation {
     SearchOrders,
     GetOrder,
+    GetRates,
+    PurchaseShipment,
 }
 
 impl Operation {
@@ -34,6 +39,8 @@ impl Operation {
         match self {
             Operation::SearchOrders => "searchOrders",
             Operation::GetOrder => "getOrder",
+            Operation::GetRates => "getRates",
+            Operation::PurchaseShipment => "purchaseShipment",
         }
     }
 
@@ -42,6 +49,7 @@ impl Operation {
         match self {
             Operation::SearchOrders => (0.0056, 20),
             Operation::GetOrder => (0.5, 30),
+            Operation::GetRates | Operation::PurchaseShipment => (80.0, 100),
         }
     }
 }
@@ -73,6 +81,7 @@ pub(crate) struct State {
     /// Notification bodies published and not yet delivered.
     outbox: Vec<String>,
     delivery: DeliveryKnobs,
+    pub(crate) shipping: shipping::ShippingState,
 }
 
 impl State {
@@ -109,6 +118,7 @@ impl State {
             stats: Stats::default(),
             outbox: Vec::new(),
             delivery: DeliveryKnobs::default(),
+            shipping: shipping::ShippingState::default(),
         }
     }
 
@@ -211,6 +221,8 @@ pub(crate) fn router(sim: Arc<Sim>) -> Router {
             "/orders/2026-01-01/orders/{order_id}",
             get(orders::get_order),
         )
+        .route("/shipping/v2/shipments/rates", post(shipping::get_rates))
+        .route("/shipping/v2/shipments", post(shipping::purchase_shipment))
         .route("/_sim/stats", get(admin::admin_stats))
         .route("/_sim/faults", post(admin::admin_faults))
         .route(
