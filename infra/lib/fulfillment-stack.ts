@@ -325,7 +325,9 @@ export class FulfillmentStack extends Stack {
     new Tripwires(this, 'Tripwires', {
       topic: alarmTopic,
       piiKey: this.piiKey.key,
+      piiKeyAlias: PII_KEY_ALIAS,
       dataKey: this.dataKey,
+      dataKeyAlias: DATA_KEY_ALIAS,
       piiTable: this.tables.get('pii'),
     });
 

@@ -215,7 +215,9 @@ export class PiiLifecycle extends Construct {
         {
           id: 'KeepAuditLogs',
           expiration: Duration.days(props.auditLogDays),
-          noncurrentVersionExpiration: Duration.days(props.auditLogDays),
+          // A version turns noncurrent when the expiry above marks it deleted, auditLogDays
+          // after it was written: gone the day after (Object Lock has held it until then).
+          noncurrentVersionExpiration: Duration.days(1),
         },
       ],
     });
@@ -255,12 +257,22 @@ export class PiiLifecycle extends Construct {
       new iam.PolicyStatement({
         sid: 'CloudTrailEncryptsItsLogs',
         principals: [cloudTrail],
-        actions: ['kms:GenerateDataKey*', 'kms:DescribeKey'],
+        actions: ['kms:GenerateDataKey*'],
         resources: ['*'],
         conditions: {
           ...fromThisTrail,
           StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:${stack.partition}:cloudtrail:*:${stack.account}:trail/*` },
         },
+      }),
+    );
+    // DescribeKey carries no encryption context: a statement of its own, or it never holds.
+    props.dataKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudTrailDescribesItsKey',
+        principals: [cloudTrail],
+        actions: ['kms:DescribeKey'],
+        resources: ['*'],
+        conditions: fromThisTrail,
       }),
     );
     // The L1 trail: CDK's Trail writes its own bucket statements, without aws:SourceArn.

@@ -37,7 +37,10 @@ export interface TableDefinition {
  */
 export const NO_RETURN_VALUES = { StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' } };
 
-/** Every way DynamoDB copies a table's items out of it. */
+/**
+ * Every way DynamoDB copies a table's items out of it: backups (on demand and by AWS Backup),
+ * exports, point-in-time recovery and restores, and streaming every change to Kinesis.
+ */
 export const NO_COPY_ACTIONS = [
   'dynamodb:CreateBackup',
   'dynamodb:StartAwsBackupJob',
@@ -45,6 +48,7 @@ export const NO_COPY_ACTIONS = [
   'dynamodb:UpdateContinuousBackups',
   'dynamodb:RestoreTableFromBackup',
   'dynamodb:RestoreTableToPointInTime',
+  'dynamodb:EnableKinesisStreamingDestination',
 ];
 
 export const TABLES_JSON = join(import.meta.dirname, '..', 'tables.json');
@@ -74,8 +78,10 @@ export class Tables extends Construct {
         sortKey: def.sortKey ? attribute(def.sortKey) : undefined,
         billing: dynamodb.Billing.onDemand(),
         encryption: dynamodb.TableEncryptionV2.customerManagedKey(props.key),
-        // The pii table has none on purpose: PII must never outlive its purge in a backup.
-        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: def.pointInTimeRecovery },
+        // The pii table has none on purpose: PII must never outlive its purge in a backup. Off
+        // is left unsaid rather than set: setting it is an UpdateContinuousBackups call, which
+        // the pii table's own policy denies to everyone, CloudFormation included.
+        pointInTimeRecoverySpecification: def.pointInTimeRecovery ? { pointInTimeRecoveryEnabled: true } : undefined,
         timeToLiveAttribute: def.timeToLiveAttribute ?? undefined,
         globalSecondaryIndexes: def.globalSecondaryIndexes.map((gsi) => ({
           indexName: gsi.name,

@@ -22,7 +22,9 @@ export const PII_TABLE_ALARMED_EVENTS = ['PutResourcePolicy', 'DeleteResourcePol
 export interface TripwiresProps {
   readonly topic: sns.ITopic;
   readonly piiKey: kms.IKey;
+  readonly piiKeyAlias: string;
   readonly dataKey: kms.IKey;
+  readonly dataKeyAlias: string;
   readonly piiTable: dynamodb.ITableV2;
 }
 
@@ -45,18 +47,22 @@ export class Tripwires extends Construct {
       detailType: ['AWS API Call via CloudTrail'],
       detail: { eventSource: [eventSource], eventName: names, ...detail },
     });
+    // A call names the key in `resources` (as an ARN) or, however it was refused, in
+    // requestParameters.keyId as the caller wrote it: its ARN, its id or its alias.
+    const naming = (key: kms.IKey, alias: string) => ({
+      $or: [
+        { resources: { ARN: [key.keyArn] } },
+        { requestParameters: { keyId: [key.keyArn, key.keyId, alias] } },
+      ],
+    });
     new events.Rule(this, 'PiiKeyRule', {
       description: 'PII key: re-encrypt, grant, policy change, disable or deletion (attempts included)',
-      eventPattern: apiCall('aws.kms', 'kms.amazonaws.com', PII_KEY_ALARMED_EVENTS, {
-        resources: { ARN: [props.piiKey.keyArn] },
-      }),
+      eventPattern: apiCall('aws.kms', 'kms.amazonaws.com', PII_KEY_ALARMED_EVENTS, naming(props.piiKey, props.piiKeyAlias)),
       targets: [notify('PII key: a call that could open PII unseen or end its protection')],
     });
     new events.Rule(this, 'DataKeyRule', {
       description: 'Data key: policy change, disable or deletion (attempts included)',
-      eventPattern: apiCall('aws.kms', 'kms.amazonaws.com', DATA_KEY_ALARMED_EVENTS, {
-        resources: { ARN: [props.dataKey.keyArn] },
-      }),
+      eventPattern: apiCall('aws.kms', 'kms.amazonaws.com', DATA_KEY_ALARMED_EVENTS, naming(props.dataKey, props.dataKeyAlias)),
       targets: [notify("Data key: a change to the key of the suite's tables, queues and logs")],
     });
     new events.Rule(this, 'PiiTablePolicyRule', {

@@ -136,6 +136,9 @@ test('the pii table refuses every copy of itself: backups, exports, PITR, restor
       assert.equal(policy, undefined, `${id} has no resource policy`);
       continue;
     }
+    // PITR off is left unsaid: setting it would be an UpdateContinuousBackups call, denied here
+    // to CloudFormation too.
+    assert.equal(table.Properties.Replicas[0].PointInTimeRecoverySpecification, undefined);
     const deny = policy.Statement.find((s: any) => s.Effect === 'Deny');
     assert.deepEqual(deny.Principal, { AWS: '*' });
     assert.equal(deny.Condition, undefined, 'denied to everyone, always');
@@ -258,8 +261,17 @@ test('tripwires: the dangerous calls on either key and on the pii table policy a
     return r.Properties.EventPattern.detail;
   };
   assert.deepEqual(PII_KEY_ALARMED_EVENTS, ['ReEncrypt', 'CreateGrant', 'PutKeyPolicy', 'DisableKey', 'ScheduleKeyDeletion']);
-  assert.deepEqual(rule('aws.kms', PII_KEY_ALARMED_EVENTS).resources.ARN, [{ 'Fn::GetAtt': [keyId('alias/fbm/pii'), 'Arn'] }]);
-  assert.deepEqual(rule('aws.kms', DATA_KEY_ALARMED_EVENTS).resources.ARN, [{ 'Fn::GetAtt': [keyId('alias/fbm/data'), 'Arn'] }]);
+  for (const [names, alias] of [
+    [PII_KEY_ALARMED_EVENTS, 'alias/fbm/pii'],
+    [DATA_KEY_ALARMED_EVENTS, 'alias/fbm/data'],
+  ] as const) {
+    // By ARN in resources, or by ARN, id or alias in the request (a refused call too).
+    const key = keyId(alias);
+    assert.deepEqual(rule('aws.kms', [...names]).$or, [
+      { resources: { ARN: [{ 'Fn::GetAtt': [key, 'Arn'] }] } },
+      { requestParameters: { keyId: [{ 'Fn::GetAtt': [key, 'Arn'] }, { Ref: key }, alias] } },
+    ]);
+  }
   const table = rule('aws.dynamodb', PII_TABLE_ALARMED_EVENTS);
   assert.match(JSON.stringify(table.requestParameters.resourceArn), /Tablespii/);
   // EventBridge may publish to the topic.
