@@ -1,13 +1,14 @@
 //! The FBM fulfillment suite's library, one module per capability (see the README's layout).
 //!
 //! Dependencies point inward: capabilities (`orders`, `pii`, `audit`, `rate`, `sellers`,
-//! `stock`) depend on `kernel` and on each other's models and ports, never on `aws`, `spapi`
+//! `stock`, `labels`) depend on `kernel` and on each other's models and ports, never on `aws`, `spapi`
 //! or `lambda`; the adapters (`aws`, `spapi`) implement the capabilities' ports; `lambda`
 //! wires both for each function.
 
 pub mod audit;
 pub mod aws;
 pub mod kernel;
+pub mod labels;
 pub mod lambda;
 pub mod orders;
 pub mod pii;

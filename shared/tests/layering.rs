@@ -8,7 +8,7 @@ use std::path::Path;
 
 /// Each module and the modules it may use. Capabilities: kernel and the capabilities below
 /// them; adapters: the capabilities whose ports they implement; `lambda`: everything.
-const ALLOWED: [(&str, &[&str]); 12] = [
+const ALLOWED: [(&str, &[&str]); 13] = [
     ("kernel", &[]),
     ("rate", &["kernel"]),
     ("sellers", &["kernel"]),
@@ -16,16 +16,17 @@ const ALLOWED: [(&str, &[&str]); 12] = [
     ("pii", &["kernel", "sellers"]),
     ("audit", &["kernel", "pii"]),
     ("orders", &["kernel", "pii", "sellers", "stock", "rate"]),
+    ("labels", &["kernel", "orders", "pii", "sellers", "rate"]),
     (
         "testkit",
         &[
-            "kernel", "orders", "pii", "sellers", "stock", "rate", "audit",
+            "kernel", "orders", "pii", "sellers", "stock", "rate", "audit", "labels",
         ],
     ),
     (
         "aws",
         &[
-            "kernel", "orders", "pii", "sellers", "stock", "rate", "audit",
+            "kernel", "orders", "pii", "sellers", "stock", "rate", "audit", "labels",
         ],
     ),
     // testkit: the transport's unit tests use its in-memory credentials (cfg(test) only: no
@@ -33,21 +34,22 @@ const ALLOWED: [(&str, &[&str]); 12] = [
     (
         "spapi",
         &[
-            "kernel", "orders", "pii", "sellers", "stock", "rate", "testkit",
+            "kernel", "orders", "pii", "sellers", "stock", "rate", "labels", "testkit",
         ],
     ),
     (
         "lambda",
         &[
-            "kernel", "orders", "pii", "sellers", "stock", "rate", "audit", "aws", "spapi",
+            "kernel", "orders", "pii", "sellers", "stock", "rate", "audit", "labels", "aws",
+            "spapi",
         ],
     ),
     ("lib", &[]),
 ];
 
 /// The modules that hold models, ports and services: pure of I/O crates.
-const CAPABILITIES: [&str; 7] = [
-    "kernel", "rate", "sellers", "stock", "pii", "audit", "orders",
+const CAPABILITIES: [&str; 8] = [
+    "kernel", "rate", "sellers", "stock", "pii", "audit", "orders", "labels",
 ];
 
 /// Crates only adapters and the Lambda layer may name.

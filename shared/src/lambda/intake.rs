@@ -39,6 +39,39 @@ impl SpApiConfig {
     }
 }
 
+impl SpApiConfig {
+    /// The SP-API transport of a function: LWA credentials from Secrets Manager, and one rate
+    /// budget per seller × operation in the control table, shared with every other instance
+    /// of every function that calls SP-API.
+    pub fn transport(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        control_table: &str,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<Transport> {
+        let credentials = Arc::new(SecretsManagerCredentials::new(
+            aws_sdk_secretsmanager::Client::new(sdk),
+            Some(self.lwa_app_secret_id.clone()),
+            self.seller_secret_prefix.clone(),
+        ));
+        let budget = Arc::new(DynamoRateBudget::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            control_table.to_owned(),
+            clock,
+        ));
+        Arc::new(Transport::new(
+            self.endpoint.clone(),
+            self.lwa_token_url.clone(),
+            credentials,
+            budget,
+            RetryPolicy {
+                max_budget_wait: self.max_budget_wait,
+                ..RetryPolicy::default()
+            },
+        ))
+    }
+}
+
 /// What every function that takes orders in needs: the tables, the PII key, the stock queue,
 /// SP-API and the retention rule.
 #[derive(Debug, Clone)]
@@ -87,28 +120,9 @@ impl IntakeAdapters {
     pub fn new(config: &IntakeConfig, sdk: &aws_config::SdkConfig, clock: Arc<dyn Clock>) -> Self {
         let dynamo = aws_sdk_dynamodb::Client::new(sdk);
         let pii_table = PiiTable::new(dynamo.clone(), config.pii_table.clone());
-        let credentials = Arc::new(SecretsManagerCredentials::new(
-            aws_sdk_secretsmanager::Client::new(sdk),
-            Some(config.spapi.lwa_app_secret_id.clone()),
-            config.spapi.seller_secret_prefix.clone(),
-        ));
-        // One budget per seller × operation in the control table, shared with every other
-        // instance of every function that calls SP-API.
-        let budget = Arc::new(DynamoRateBudget::new(
-            dynamo.clone(),
-            config.control_table.clone(),
-            clock.clone(),
-        ));
-        let transport = Arc::new(Transport::new(
-            config.spapi.endpoint.clone(),
-            config.spapi.lwa_token_url.clone(),
-            credentials,
-            budget,
-            RetryPolicy {
-                max_budget_wait: config.spapi.max_budget_wait,
-                ..RetryPolicy::default()
-            },
-        ));
+        let transport = config
+            .spapi
+            .transport(sdk, &config.control_table, clock.clone());
         Self {
             api: OrdersApi::new(transport),
             orders: DynamoOrderStore::new(dynamo.clone(), config.orders_table.clone()),

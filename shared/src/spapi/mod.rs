@@ -6,11 +6,13 @@ mod budget;
 mod error;
 mod lwa;
 mod orders;
+mod shipping;
 mod transport;
 
 pub use budget::Place;
 pub use error::CallError;
 pub use orders::OrdersApi;
+pub use shipping::ShippingApi;
 pub use transport::{Method, Request, RetryPolicy, Transport};
 
 /// The operations the suite calls, with their official default rate (requests/s) and burst.
@@ -18,6 +20,8 @@ pub use transport::{Method, Request, RetryPolicy, Transport};
 pub enum Operation {
     SearchOrders,
     GetOrder,
+    GetRates,
+    PurchaseShipment,
 }
 
 impl Operation {
@@ -25,6 +29,8 @@ impl Operation {
         match self {
             Operation::SearchOrders => "searchOrders",
             Operation::GetOrder => "getOrder",
+            Operation::GetRates => "getRates",
+            Operation::PurchaseShipment => "purchaseShipment",
         }
     }
 
@@ -36,11 +42,12 @@ impl Operation {
         matches!(self, Operation::GetOrder)
     }
 
-    /// `(rate per second, burst)` from the Orders 2026-01-01 model.
+    /// `(rate per second, burst)` from the official models (Orders 2026-01-01, Shipping v2).
     pub fn default_quota(self) -> (f64, u32) {
         match self {
             Operation::SearchOrders => (0.0056, 20),
             Operation::GetOrder => (0.5, 30),
+            Operation::GetRates | Operation::PurchaseShipment => (80.0, 100),
         }
     }
 }

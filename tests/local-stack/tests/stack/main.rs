@@ -5,6 +5,7 @@
 mod common;
 
 mod audit_report;
+mod labels;
 mod local_day;
 mod order_events;
 mod order_sync;

@@ -1,0 +1,348 @@
+//! The label flow's vocabulary: a package as packed (items, weight, dimensions), the
+//! warehouse it leaves from, Amazon's rates for it, the seller's rule for choosing one, and the
+//! label bought.
+
+use crate::kernel::{AmazonOrderId, IdError, OrderItemId, Pii};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The warehouse's id of one package of an order (Amazon's `packageClientReferenceId`):
+/// letters, digits, `-` and `_`, at most 40.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PackageId(String);
+
+impl PackageId {
+    pub fn parse(s: impl Into<String>) -> Result<Self, IdError> {
+        let s = s.into();
+        if s.is_empty() {
+            return Err(IdError::Empty { kind: "package id" });
+        }
+        if s.len() > 40 {
+            return Err(IdError::TooLong {
+                kind: "package id",
+                max: 40,
+            });
+        }
+        if !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(IdError::BadCharacters { kind: "package id" });
+        }
+        Ok(Self(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for PackageId {
+    type Error = IdError;
+    fn try_from(s: String) -> Result<Self, IdError> {
+        Self::parse(s)
+    }
+}
+
+impl From<PackageId> for String {
+    fn from(v: PackageId) -> String {
+        v.0
+    }
+}
+
+impl fmt::Display for PackageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for PackageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PackageId({})", self.0)
+    }
+}
+
+/// Outer dimensions of a packed parcel, in centimetres.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Dimensions {
+    pub length_cm: f64,
+    pub width_cm: f64,
+    pub height_cm: f64,
+}
+
+/// Units of one order line in a package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageItem {
+    pub order_item_id: OrderItemId,
+    pub quantity: u32,
+}
+
+/// An amount in the currency's minor unit (cents), so that rates compare exactly.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Charge {
+    pub minor: i64,
+    pub currency: String,
+}
+
+impl Charge {
+    /// Amazon's decimal amount (`5.12`) in minor units.
+    pub fn from_decimal(value: f64, currency: impl Into<String>) -> Self {
+        Self {
+            minor: (value * 100.0).round() as i64,
+            currency: currency.into(),
+        }
+    }
+
+    pub fn as_decimal(&self) -> f64 {
+        self.minor as f64 / 100.0
+    }
+}
+
+/// One package as packed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PackageSpec {
+    pub package_id: PackageId,
+    pub weight_grams: u32,
+    pub dimensions: Dimensions,
+    pub items: Vec<PackageItem>,
+    /// What the contents are worth (the carrier's insured value).
+    pub declared_value: Charge,
+}
+
+/// The warehouse a package leaves from: the operator's business address, not PII.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipFrom {
+    pub name: String,
+    pub address_line1: String,
+    pub address_line2: Option<String>,
+    pub city: String,
+    pub state_or_region: String,
+    pub postal_code: String,
+    pub country_code: String,
+    pub phone: Option<String>,
+}
+
+/// What Amazon is asked to rate: one package of an Amazon order (Amazon knows the ship-to).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateRequest {
+    pub order_id: AmazonOrderId,
+    pub ship_from: ShipFrom,
+    pub package: PackageSpec,
+}
+
+/// The label documents Buy Shipping prints (4x6 inch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LabelFormat {
+    Pdf,
+    Png,
+    Zpl,
+}
+
+impl LabelFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LabelFormat::Pdf => "PDF",
+            LabelFormat::Png => "PNG",
+            LabelFormat::Zpl => "ZPL",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [LabelFormat::Pdf, LabelFormat::Png, LabelFormat::Zpl]
+            .into_iter()
+            .find(|f| f.as_str() == s)
+    }
+}
+
+/// One offer of a quote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rate {
+    pub rate_id: String,
+    pub carrier_id: String,
+    pub carrier_name: String,
+    pub service_id: String,
+    pub service_name: String,
+    pub charge: Charge,
+    /// When the carrier promises delivery (Amazon's promise window), if it says.
+    pub delivery_window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The 4x6 formats this rate can print.
+    pub formats: Vec<LabelFormat>,
+}
+
+/// Amazon's rates for one package, good for 10 minutes after `quoted_at`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quote {
+    pub request_token: String,
+    pub quoted_at: DateTime<Utc>,
+    pub rates: Vec<Rate>,
+}
+
+/// How a seller's rate is chosen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "policy", rename_all = "snake_case")]
+pub enum RatePolicy {
+    /// The cheapest rate whose promised delivery ends by the order's latest delivery date
+    /// (any rate when the order states none); ties go to the earlier delivery.
+    CheapestOnTime,
+    /// Always this carrier and service.
+    Fixed {
+        carrier_id: String,
+        service_id: String,
+    },
+}
+
+impl RatePolicy {
+    /// The rate to buy in `format`, or `None` when no rate fits (the job is then blocked with
+    /// that reason, never given a rate the policy did not pick).
+    pub fn choose<'q>(
+        &self,
+        rates: &'q [Rate],
+        format: LabelFormat,
+        deliver_by: Option<DateTime<Utc>>,
+    ) -> Option<&'q Rate> {
+        let printable = rates.iter().filter(|r| r.formats.contains(&format));
+        match self {
+            RatePolicy::Fixed {
+                carrier_id,
+                service_id,
+            } => printable
+                .into_iter()
+                .find(|r| &r.carrier_id == carrier_id && &r.service_id == service_id),
+            RatePolicy::CheapestOnTime => printable
+                .filter(|r| match (deliver_by, r.delivery_window) {
+                    (Some(by), Some((_, end))) => end <= by,
+                    // A rate that promises nothing cannot be shown to meet a date.
+                    (Some(_), None) => false,
+                    (None, _) => true,
+                })
+                .min_by_key(|r| (r.charge.minor, r.delivery_window.map(|(_, end)| end))),
+        }
+    }
+}
+
+/// A label bought: what the order records, and the document (it names the recipient).
+pub struct PurchasedLabel {
+    pub shipment_id: String,
+    pub tracking_id: String,
+    pub carrier_id: String,
+    pub service_id: String,
+    pub charge: Charge,
+    pub delivery_window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub format: LabelFormat,
+    pub document: Pii<Vec<u8>>,
+}
+
+impl fmt::Debug for PurchasedLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PurchasedLabel")
+            .field("shipment_id", &self.shipment_id)
+            .field("tracking_id", &self.tracking_id)
+            .field("carrier_id", &self.carrier_id)
+            .field("service_id", &self.service_id)
+            .field("format", &self.format)
+            .field("document", &self.document)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn rate(id: &str, carrier: &str, cents: i64, delivered_by: Option<&str>) -> Rate {
+        Rate {
+            rate_id: id.into(),
+            carrier_id: carrier.into(),
+            carrier_name: carrier.into(),
+            service_id: format!("{carrier}-svc"),
+            service_name: format!("{carrier} service"),
+            charge: Charge {
+                minor: cents,
+                currency: "USD".into(),
+            },
+            delivery_window: delivered_by.map(|end| (t(end) - chrono::Duration::hours(12), t(end))),
+            formats: vec![LabelFormat::Pdf, LabelFormat::Zpl],
+        }
+    }
+
+    #[test]
+    fn the_cheapest_rate_that_arrives_in_time_is_chosen() {
+        let rates = [
+            rate("slow-cheap", "USPS", 410, Some("2026-12-09T20:00:00Z")),
+            rate("fast", "UPS", 1240, Some("2026-12-03T20:00:00Z")),
+            rate("on-time", "AMZN", 520, Some("2026-12-05T20:00:00Z")),
+            rate("no-promise", "LOCAL", 100, None),
+        ];
+        let by = Some(t("2026-12-06T00:00:00Z"));
+        let chosen = RatePolicy::CheapestOnTime.choose(&rates, LabelFormat::Pdf, by);
+        assert_eq!(chosen.map(|r| r.rate_id.as_str()), Some("on-time"));
+        // Without a date to meet, the cheapest of all.
+        let any = RatePolicy::CheapestOnTime.choose(&rates, LabelFormat::Pdf, None);
+        assert_eq!(any.map(|r| r.rate_id.as_str()), Some("no-promise"));
+        // Nothing in time: no rate, not the least late one.
+        let late = RatePolicy::CheapestOnTime.choose(
+            &rates,
+            LabelFormat::Pdf,
+            Some(t("2026-12-02T00:00:00Z")),
+        );
+        assert!(late.is_none());
+    }
+
+    #[test]
+    fn a_fixed_service_is_taken_or_nothing_and_the_format_must_be_printable() {
+        let rates = [rate("a", "USPS", 410, None), rate("b", "UPS", 900, None)];
+        let fixed = RatePolicy::Fixed {
+            carrier_id: "UPS".into(),
+            service_id: "UPS-svc".into(),
+        };
+        assert_eq!(
+            fixed
+                .choose(&rates, LabelFormat::Zpl, None)
+                .map(|r| r.rate_id.as_str()),
+            Some("b")
+        );
+        let absent = RatePolicy::Fixed {
+            carrier_id: "FEDEX".into(),
+            service_id: "FEDEX-svc".into(),
+        };
+        assert!(absent.choose(&rates, LabelFormat::Zpl, None).is_none());
+        assert!(
+            RatePolicy::CheapestOnTime
+                .choose(&rates, LabelFormat::Png, None)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn package_ids_are_checked_and_charges_are_exact() {
+        assert!(PackageId::parse("pkg-1_A").is_ok());
+        assert!(PackageId::parse("").is_err());
+        assert!(PackageId::parse("pkg 1").is_err());
+        assert!(PackageId::parse("x".repeat(41)).is_err());
+        assert_eq!(Charge::from_decimal(5.12, "USD").minor, 512);
+        assert_eq!(Charge::from_decimal(0.1 + 0.2, "USD").minor, 30);
+    }
+
+    #[test]
+    fn a_purchased_label_never_prints_its_document() {
+        let label = PurchasedLabel {
+            shipment_id: "s".into(),
+            tracking_id: "TBA1".into(),
+            carrier_id: "AMZN_US".into(),
+            service_id: "std".into(),
+            charge: Charge::from_decimal(4.1, "USD"),
+            delivery_window: None,
+            format: LabelFormat::Pdf,
+            document: Pii::new(b"Jane Buyer, 1 Main St".to_vec()),
+        };
+        let shown = format!("{label:?}");
+        assert!(!shown.contains("Jane"), "{shown}");
+    }
+}

@@ -1,0 +1,455 @@
+//! Shipping API v2 on the transport: `getRates` and `purchaseShipment` for Amazon orders
+//! ([`ShippingApi`], the `labels::Shipping` port). `channelType: AMAZON`: Amazon supplies the
+//! ship-to address, so no request carries PII; the label document in the answer names the
+//! recipient and is read straight into `Pii`. Shapes from `shippingV2.json`, only the fields
+//! the label flow uses.
+
+use super::Operation;
+use super::error::CallError;
+use super::transport::{Method, Request, Transport};
+use crate::kernel::{Clock, Pii, SellerId};
+use crate::labels::{
+    Charge, LabelFormat, PurchasedLabel, Quote, Rate, RateRequest, Shipping, ShippingError,
+};
+use async_trait::async_trait;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+const RATES_PATH: &str = "/shipping/v2/shipments/rates";
+const SHIPMENTS_PATH: &str = "/shipping/v2/shipments";
+/// Purchases for US marketplace orders (Amazon's default is the UK business).
+const BUSINESS: &str = "AmazonShipping_US";
+
+/// Amazon's Buy Shipping for the label flow.
+pub struct ShippingApi {
+    transport: Arc<Transport>,
+    clock: Arc<dyn Clock>,
+}
+
+impl ShippingApi {
+    pub fn new(transport: Arc<Transport>, clock: Arc<dyn Clock>) -> Self {
+        Self { transport, clock }
+    }
+
+    fn error(&self, seller: &SellerId, op: Operation, e: CallError) -> ShippingError {
+        let operation = op.name();
+        let seller_id = seller.clone();
+        match e {
+            CallError::Rejected { code, .. } if code == "TOKEN_EXPIRED" => {
+                ShippingError::RateExpired { seller_id }
+            }
+            CallError::Rejected {
+                status,
+                code,
+                message,
+            } => ShippingError::Refused {
+                operation,
+                seller_id,
+                status,
+                code,
+                message,
+            },
+            CallError::NotFound => ShippingError::Refused {
+                operation,
+                seller_id,
+                status: 404,
+                code: "NotFound".into(),
+                message: String::new(),
+            },
+            CallError::Denied { status, code } => ShippingError::Unauthorized {
+                operation,
+                seller_id,
+                status,
+                code,
+            },
+            CallError::Login(failure) => ShippingError::Login { seller_id, failure },
+            CallError::Credentials(e) => ShippingError::Credentials(e),
+            CallError::Throttled { attempts } => ShippingError::Throttled {
+                operation,
+                seller_id,
+                attempts,
+            },
+            CallError::Server { status, attempts } => ShippingError::Transient {
+                operation,
+                seller_id,
+                detail: format!("HTTP {status}"),
+                attempts,
+            },
+            CallError::Transport { message, attempts } => ShippingError::Transient {
+                operation,
+                seller_id,
+                detail: message,
+                attempts,
+            },
+            CallError::Decode { reason } => ShippingError::Unreadable {
+                operation,
+                seller_id,
+                reason,
+            },
+            CallError::BudgetExhausted { retry_after_ms, .. } => ShippingError::BudgetExhausted {
+                operation,
+                seller_id,
+                retry_at: self.clock.now() + chrono::Duration::milliseconds(retry_after_ms as i64),
+            },
+            CallError::Budget(e) => ShippingError::Transient {
+                operation,
+                seller_id,
+                detail: format!("rate budget: {e}"),
+                attempts: 1,
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RatesBody<'a> {
+    ship_from: AddressOut<'a>,
+    packages: [PackageOut<'a>; 1],
+    channel_details: ChannelOut<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AddressOut<'a> {
+    name: &'a str,
+    address_line1: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address_line2: Option<&'a str>,
+    city: &'a str,
+    state_or_region: &'a str,
+    postal_code: &'a str,
+    country_code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone_number: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PackageOut<'a> {
+    dimensions: DimensionsOut,
+    weight: WeightOut,
+    insured_value: Currency,
+    package_client_reference_id: &'a str,
+    items: Vec<ItemOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct DimensionsOut {
+    length: f64,
+    width: f64,
+    height: f64,
+    unit: &'static str,
+}
+
+#[derive(Serialize)]
+struct WeightOut {
+    unit: &'static str,
+    value: f64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Currency {
+    value: f64,
+    unit: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ItemOut<'a> {
+    item_identifier: &'a str,
+    quantity: u32,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChannelOut<'a> {
+    channel_type: &'static str,
+    amazon_order_details: OrderRef<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OrderRef<'a> {
+    order_id: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PurchaseBody<'a> {
+    request_token: &'a str,
+    rate_id: &'a str,
+    requested_document_specification: DocumentSpecOut,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DocumentSpecOut {
+    format: &'static str,
+    size: SizeOut,
+    dpi: u32,
+    need_file_joining: bool,
+    requested_document_types: [&'static str; 1],
+}
+
+#[derive(Serialize, Deserialize, PartialEq)]
+struct SizeOut {
+    width: f64,
+    length: f64,
+    unit: String,
+}
+
+/// The 4x6 inch label every format is bought in.
+fn four_by_six() -> SizeOut {
+    SizeOut {
+        width: 4.0,
+        length: 6.0,
+        unit: "INCH".into(),
+    }
+}
+
+#[derive(Deserialize)]
+struct RatesResponse {
+    payload: RatesResult,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RatesResult {
+    request_token: String,
+    rates: Vec<RateIn>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RateIn {
+    rate_id: String,
+    carrier_id: String,
+    carrier_name: String,
+    service_id: String,
+    service_name: String,
+    total_charge: Currency,
+    #[serde(default)]
+    promise: PromiseIn,
+    #[serde(default)]
+    supported_document_specifications: Vec<SpecIn>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct PromiseIn {
+    delivery_window: Option<WindowIn>,
+}
+
+#[derive(Deserialize)]
+struct WindowIn {
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize)]
+struct SpecIn {
+    format: String,
+    size: SizeOut,
+}
+
+#[derive(Deserialize)]
+struct PurchaseResponse {
+    payload: PurchaseResult,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PurchaseResult {
+    shipment_id: String,
+    package_document_details: Vec<PackageDocumentsIn>,
+    #[serde(default)]
+    promise: PromiseIn,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PackageDocumentsIn {
+    tracking_id: Option<String>,
+    package_documents: Vec<DocumentIn>,
+}
+
+#[derive(Deserialize)]
+struct DocumentIn {
+    #[serde(rename = "type")]
+    kind: String,
+    format: String,
+    /// Base64 of the label, which names the recipient: PII from the moment it is read.
+    contents: Pii<String>,
+}
+
+fn window(p: &PromiseIn) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let w = p.delivery_window.as_ref()?;
+    Some((w.start?, w.end?))
+}
+
+#[async_trait]
+impl Shipping for ShippingApi {
+    async fn quote(
+        &self,
+        seller: &SellerId,
+        request: &RateRequest,
+    ) -> Result<Quote, ShippingError> {
+        let op = Operation::GetRates;
+        let from = &request.ship_from;
+        let package = &request.package;
+        let body = RatesBody {
+            ship_from: AddressOut {
+                name: &from.name,
+                address_line1: &from.address_line1,
+                address_line2: from.address_line2.as_deref(),
+                city: &from.city,
+                state_or_region: &from.state_or_region,
+                postal_code: &from.postal_code,
+                country_code: &from.country_code,
+                phone_number: from.phone.as_deref(),
+            },
+            packages: [PackageOut {
+                dimensions: DimensionsOut {
+                    length: package.dimensions.length_cm,
+                    width: package.dimensions.width_cm,
+                    height: package.dimensions.height_cm,
+                    unit: "CENTIMETER",
+                },
+                weight: WeightOut {
+                    unit: "GRAM",
+                    value: f64::from(package.weight_grams),
+                },
+                insured_value: Currency {
+                    value: package.declared_value.as_decimal(),
+                    unit: package.declared_value.currency.clone(),
+                },
+                package_client_reference_id: package.package_id.as_str(),
+                items: package
+                    .items
+                    .iter()
+                    .map(|i| ItemOut {
+                        item_identifier: i.order_item_id.as_str(),
+                        quantity: i.quantity,
+                    })
+                    .collect(),
+            }],
+            channel_details: ChannelOut {
+                channel_type: "AMAZON",
+                amazon_order_details: OrderRef {
+                    order_id: request.order_id.as_str(),
+                },
+            },
+        };
+        let call = Request::new(op, Method::POST, RATES_PATH)
+            .header("x-amzn-shipping-business-id", BUSINESS)
+            .json(&body);
+        let quoted_at = self.clock.now();
+        let resp: RatesResponse = self
+            .transport
+            .call(seller, &call)
+            .await
+            .map_err(|e| self.error(seller, op, e))?;
+        let rates = resp
+            .payload
+            .rates
+            .into_iter()
+            .map(|r| Rate {
+                formats: r
+                    .supported_document_specifications
+                    .iter()
+                    .filter(|s| s.size == four_by_six())
+                    .filter_map(|s| LabelFormat::parse(&s.format))
+                    .collect(),
+                delivery_window: window(&r.promise),
+                charge: Charge::from_decimal(r.total_charge.value, r.total_charge.unit),
+                rate_id: r.rate_id,
+                carrier_id: r.carrier_id,
+                carrier_name: r.carrier_name,
+                service_id: r.service_id,
+                service_name: r.service_name,
+            })
+            .collect();
+        Ok(Quote {
+            request_token: resp.payload.request_token,
+            quoted_at,
+            rates,
+        })
+    }
+
+    async fn purchase(
+        &self,
+        seller: &SellerId,
+        quote: &Quote,
+        rate: &Rate,
+        format: LabelFormat,
+        idempotency_key: &str,
+    ) -> Result<PurchasedLabel, ShippingError> {
+        let op = Operation::PurchaseShipment;
+        let body = PurchaseBody {
+            request_token: &quote.request_token,
+            rate_id: &rate.rate_id,
+            requested_document_specification: DocumentSpecOut {
+                format: format.as_str(),
+                size: four_by_six(),
+                dpi: 203,
+                need_file_joining: false,
+                requested_document_types: ["LABEL"],
+            },
+        };
+        // The transport sends the same key with every retry: a purchase whose answer was lost
+        // is answered again, not bought again.
+        let call = Request::new(op, Method::POST, SHIPMENTS_PATH)
+            .header("x-amzn-shipping-business-id", BUSINESS)
+            .header("x-amzn-idempotencykey", idempotency_key)
+            .json(&body);
+        let resp: PurchaseResponse = self
+            .transport
+            .call(seller, &call)
+            .await
+            .map_err(|e| self.error(seller, op, e))?;
+        let unreadable = |reason: &str| ShippingError::Unreadable {
+            operation: op.name(),
+            seller_id: seller.clone(),
+            reason: reason.into(),
+        };
+        let [package] = resp.payload.package_document_details.as_slice() else {
+            return Err(unreadable(
+                "not exactly one package in packageDocumentDetails",
+            ));
+        };
+        let label = package
+            .package_documents
+            .iter()
+            .find(|d| d.kind == "LABEL" && d.format == format.as_str())
+            .ok_or_else(|| unreadable("no LABEL document in the format asked for"))?;
+        let document = base64::engine::general_purpose::STANDARD
+            .decode(label.contents.expose())
+            .map_err(|e| unreadable(&format!("contents are not base64: {}", base64_reason(&e))))?;
+        Ok(PurchasedLabel {
+            shipment_id: resp.payload.shipment_id,
+            tracking_id: package
+                .tracking_id
+                .clone()
+                .ok_or_else(|| unreadable("no trackingId"))?,
+            carrier_id: rate.carrier_id.clone(),
+            service_id: rate.service_id.clone(),
+            charge: rate.charge.clone(),
+            delivery_window: window(&resp.payload.promise).or(rate.delivery_window),
+            format,
+            document: Pii::new(document),
+        })
+    }
+}
+
+/// A base64 failure's kind, never the offending bytes.
+fn base64_reason(e: &base64::DecodeError) -> &'static str {
+    match e {
+        base64::DecodeError::InvalidByte(..) => "invalid byte",
+        base64::DecodeError::InvalidLength(_) => "invalid length",
+        base64::DecodeError::InvalidLastSymbol(..) => "invalid last symbol",
+        base64::DecodeError::InvalidPadding => "invalid padding",
+    }
+}

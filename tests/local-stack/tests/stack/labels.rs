@@ -1,0 +1,192 @@
+//! Labels on moto and the simulator: the suite's Shipping v2 client through the real transport
+//! (LWA from the stack's secrets, the shared rate budget in the control table), bought once per
+//! idempotency key even when Amazon's answer is lost, an expired rate told from a refusal.
+
+use crate::common::{TestStack, stack};
+use shared::kernel::{AmazonOrderId, SellerId};
+use shared::labels::{
+    Charge, Dimensions, LabelFormat, PackageId, PackageItem, PackageSpec, RatePolicy, RateRequest,
+    ShipFrom, Shipping, ShippingError,
+};
+use shared::lambda::Env;
+use shared::lambda::intake::SpApiConfig;
+use shared::orders::{AmazonOrders, Order};
+use shared::spapi::{OrdersApi, ShippingApi, Transport};
+use spapi_sim::SimConfig;
+use std::sync::Arc;
+
+fn transport(t: &TestStack) -> Arc<Transport> {
+    let env = t
+        .stack
+        .order_sync_env(&t.sim.base_url(), &t.sim.lwa_token_url());
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let config = SpApiConfig::from_env(&Env::from_pairs(pairs)).expect("config");
+    config.transport(&t.sdk, t.stack.table("control"), t.amazon_time())
+}
+
+/// An unshipped order of the seller, as Amazon serves it.
+async fn unshipped(t: &TestStack, transport: &Arc<Transport>, seller: &SellerId) -> Order {
+    let id = t.sim.orders_in(seller.as_str(), "UNSHIPPED")[0].clone();
+    OrdersApi::new(transport.clone())
+        .get_order(seller, &AmazonOrderId::parse(id).unwrap())
+        .await
+        .expect("getOrder")
+        .order
+}
+
+fn dock() -> ShipFrom {
+    ShipFrom {
+        name: "Dock 3, Reno DC".into(),
+        address_line1: "1 Warehouse Way".into(),
+        address_line2: None,
+        city: "Reno".into(),
+        state_or_region: "NV".into(),
+        postal_code: "89502".into(),
+        country_code: "US".into(),
+        phone: Some("+1 775 555 0100".into()),
+    }
+}
+
+/// The whole order in one package.
+fn one_package(order: &Order) -> RateRequest {
+    RateRequest {
+        order_id: order.order_id.clone(),
+        ship_from: dock(),
+        package: PackageSpec {
+            package_id: PackageId::parse("pkg-1").unwrap(),
+            weight_grams: 850,
+            dimensions: Dimensions {
+                length_cm: 25.0,
+                width_cm: 20.0,
+                height_cm: 10.0,
+            },
+            items: order
+                .lines
+                .iter()
+                .map(|l| PackageItem {
+                    order_item_id: l.order_item_id.clone(),
+                    quantity: l.quantity_ordered,
+                })
+                .collect(),
+            declared_value: Charge::from_decimal(25.0, "USD"),
+        },
+    }
+}
+
+#[tokio::test]
+async fn a_label_is_bought_once_per_key_even_when_amazons_answer_is_lost() {
+    let t = stack("labels-once", SimConfig::demo(1, 30, 6_101)).await;
+    let transport = transport(&t);
+    let api = ShippingApi::new(transport.clone(), t.amazon_time());
+    let seller = t.seller(0);
+    let order = unshipped(&t, &transport, &seller).await;
+    let quote = api
+        .quote(&seller, &one_package(&order))
+        .await
+        .expect("rates");
+    assert!(quote.rates.len() >= 3, "{:?}", quote.rates);
+    assert!(
+        quote
+            .rates
+            .iter()
+            .all(|r| r.formats.contains(&LabelFormat::Zpl))
+    );
+    // The simulator promises every service within days; the seeded orders' dates are further
+    // out than the slowest, so the cheapest of all is on time.
+    let rate = RatePolicy::CheapestOnTime
+        .choose(&quote.rates, LabelFormat::Pdf, None)
+        .expect("a rate")
+        .clone();
+    assert_eq!(
+        rate.charge.minor,
+        quote.rates.iter().map(|r| r.charge.minor).min().unwrap()
+    );
+
+    // Amazon buys the label and the answer never arrives: the transport asks again with the
+    // same key and gets the first purchase.
+    t.sim.drop_connection_after_purchases(1);
+    let key = format!("{}-pkg-1-1", order.order_id);
+    let label = api
+        .purchase(&seller, &quote, &rate, LabelFormat::Pdf, &key)
+        .await
+        .expect("bought");
+    let stats = t.sim.stats();
+    assert_eq!(stats.labels_bought(order.order_id.as_str(), "pkg-1"), 1);
+    assert_eq!(
+        stats.count("purchaseShipment", 200),
+        2,
+        "the lost answer and the repeat"
+    );
+    assert!(label.document.expose().starts_with(b"%PDF-"));
+    assert!(label.tracking_id.starts_with("TBA"));
+    assert_eq!(
+        (label.carrier_id.as_str(), label.charge.clone()),
+        (rate.carrier_id.as_str(), rate.charge.clone())
+    );
+    // A worker that died before recording the purchase asks again with the same key.
+    let again = api
+        .purchase(&seller, &quote, &rate, LabelFormat::Pdf, &key)
+        .await
+        .expect("answered again");
+    assert_eq!(again.shipment_id, label.shipment_id);
+    assert_eq!(again.tracking_id, label.tracking_id);
+    assert_eq!(
+        t.sim
+            .stats()
+            .labels_bought(order.order_id.as_str(), "pkg-1"),
+        1
+    );
+    // The document names the recipient; nothing that prints the label shows it.
+    let shown = format!("{label:?}");
+    let pii = t.sim.seeded_pii_values();
+    let document = String::from_utf8_lossy(label.document.expose()).into_owned();
+    assert!(
+        pii.iter()
+            .any(|v| v.len() > 3 && document.contains(v.as_str()))
+    );
+    assert!(
+        !pii.iter()
+            .any(|v| v.len() > 3 && shown.contains(v.as_str())),
+        "{shown}"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_rate_is_told_from_a_refused_order() {
+    let t = stack("labels-refused", SimConfig::demo(1, 30, 6_102)).await;
+    let transport = transport(&t);
+    let api = ShippingApi::new(transport.clone(), t.amazon_time());
+    let seller = t.seller(0);
+    let order = unshipped(&t, &transport, &seller).await;
+    let request = one_package(&order);
+    let quote = api.quote(&seller, &request).await.expect("rates");
+    t.sim
+        .advance_clock(spapi_sim::RATE_LIFETIME + chrono::Duration::seconds(1));
+    let late = api
+        .purchase(&seller, &quote, &quote.rates[0], LabelFormat::Zpl, "late-1")
+        .await
+        .unwrap_err();
+    assert!(matches!(late, ShippingError::RateExpired { .. }), "{late}");
+    // Quoted again, it buys.
+    let fresh = api.quote(&seller, &request).await.expect("rates again");
+    api.purchase(&seller, &fresh, &fresh.rates[0], LabelFormat::Zpl, "late-2")
+        .await
+        .expect("bought on the fresh quote");
+
+    assert!(t.sim.change_order(
+        seller.as_str(),
+        order.order_id.as_str(),
+        spapi_sim::OrderEvent::Cancel
+    ));
+    let canceled = api.quote(&seller, &request).await.unwrap_err();
+    assert!(
+        matches!(&canceled, ShippingError::Refused { status: 400, code, .. } if code == "InvalidInput"),
+        "{canceled}"
+    );
+    assert!(!canceled.is_retryable());
+    assert_eq!(
+        t.sim.stats().count("getRates", 400),
+        1,
+        "refused once, not retried"
+    );
+}
