@@ -7,6 +7,7 @@ mod budget;
 mod cloudtrail;
 mod control;
 mod deletions;
+mod label_purchases;
 mod notification_claims;
 mod orders;
 mod pii_table;

@@ -3,16 +3,19 @@
 //! here reads PII; the label document that comes back names the recipient and is PII.
 //!
 //! What is here so far: the model (packages, rates, the seller's rate policy, formats), the
-//! `Shipping` port and its error. The purchase ledger, the worker and own-carrier shipments
-//! come next.
+//! `Shipping` port and its error, the purchase ledger port and [`LabelPurchase`], which buys a
+//! package's label at most once. The worker (jobs, sealing the document, the order's state)
+//! and own-carrier shipments come next.
 
 mod error;
 mod model;
 mod ports;
+mod purchase;
 
 pub use error::ShippingError;
 pub use model::{
-    Charge, Dimensions, LabelFormat, PackageId, PackageItem, PackageSpec, PurchasedLabel, Quote,
-    Rate, RatePolicy, RateRequest, ShipFrom,
+    Charge, Dimensions, LabelFormat, LabelRecord, PackageId, PackageItem, PackageSpec,
+    PurchaseAttempt, PurchaseEntry, PurchasedLabel, Quote, Rate, RatePolicy, RateRequest, ShipFrom,
 };
-pub use ports::Shipping;
+pub use ports::{PurchaseLedger, Shipping};
+pub use purchase::{Bought, LabelError, LabelPurchase};

@@ -158,7 +158,7 @@ impl LabelFormat {
 }
 
 /// One offer of a quote.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rate {
     pub rate_id: String,
     pub carrier_id: String,
@@ -173,7 +173,7 @@ pub struct Rate {
 }
 
 /// Amazon's rates for one package, good for 10 minutes after `quoted_at`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Quote {
     pub request_token: String,
     pub quoted_at: DateTime<Utc>,
@@ -233,6 +233,68 @@ pub struct PurchasedLabel {
     pub delivery_window: Option<(DateTime<Utc>, DateTime<Utc>)>,
     pub format: LabelFormat,
     pub document: Pii<Vec<u8>>,
+}
+
+impl PurchasedLabel {
+    /// What the order keeps of it: everything but the document.
+    pub fn record(&self, idempotency_key: &str, purchased_at: DateTime<Utc>) -> LabelRecord {
+        LabelRecord {
+            shipment_id: self.shipment_id.clone(),
+            tracking_id: self.tracking_id.clone(),
+            carrier_id: self.carrier_id.clone(),
+            service_id: self.service_id.clone(),
+            charge: self.charge.clone(),
+            delivery_window: self.delivery_window,
+            format: self.format,
+            idempotency_key: idempotency_key.to_owned(),
+            purchased_at,
+        }
+    }
+}
+
+/// A bought label as kept on record (no document): carrier, service, shipment, tracking,
+/// cost and promise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelRecord {
+    pub shipment_id: String,
+    pub tracking_id: String,
+    pub carrier_id: String,
+    pub service_id: String,
+    pub charge: Charge,
+    pub delivery_window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub format: LabelFormat,
+    pub idempotency_key: String,
+    pub purchased_at: DateTime<Utc>,
+}
+
+/// One try at buying a package's label: its idempotency key and exactly the request it sends,
+/// kept on record before the purchase so that whoever finishes it sends the same again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PurchaseAttempt {
+    /// Counts from 1; a new attempt (a new key) only after Amazon said the last one's rate
+    /// expired, which means it bought nothing.
+    pub number: u32,
+    pub idempotency_key: String,
+    pub quote: Quote,
+    pub rate: Rate,
+    pub format: LabelFormat,
+    pub started_at: DateTime<Utc>,
+}
+
+impl PurchaseAttempt {
+    /// `<order>.<package>.<n>`: one key per package and attempt, the same for every process
+    /// that finishes it.
+    pub fn key(order: &AmazonOrderId, package: &PackageId, number: u32) -> String {
+        format!("{order}.{package}.{number}")
+    }
+}
+
+/// Where one package's purchase stands on record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PurchaseEntry {
+    /// Begun; Amazon may or may not have bought it. Finish it with the same key.
+    InProgress(PurchaseAttempt),
+    Purchased(LabelRecord),
 }
 
 impl fmt::Debug for PurchasedLabel {

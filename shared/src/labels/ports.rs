@@ -1,8 +1,11 @@
 //! What the label flow needs of Amazon's Buy Shipping.
 
 use super::error::ShippingError;
-use super::model::{LabelFormat, PurchasedLabel, Quote, Rate, RateRequest};
-use crate::kernel::SellerId;
+use super::model::{
+    LabelFormat, LabelRecord, PackageId, PurchaseAttempt, PurchaseEntry, PurchasedLabel, Quote,
+    Rate, RateRequest,
+};
+use crate::kernel::{AmazonOrderId, SellerId, StoreError};
 use async_trait::async_trait;
 
 #[async_trait]
@@ -22,4 +25,38 @@ pub trait Shipping: Send + Sync {
         format: LabelFormat,
         idempotency_key: &str,
     ) -> Result<PurchasedLabel, ShippingError>;
+}
+
+/// One record per package of an order: its purchase in progress (the attempt, with its key) or
+/// done (the label on record). Every write is conditional on what was read.
+#[async_trait]
+pub trait PurchaseLedger: Send + Sync {
+    async fn load(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        package: &PackageId,
+    ) -> Result<Option<PurchaseEntry>, StoreError>;
+
+    /// Put `attempt` on record if the package has none (`replacing: None`) or if its attempt
+    /// in progress is still the one with key `replacing`. `false`: another writer came first.
+    async fn start(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        package: &PackageId,
+        attempt: &PurchaseAttempt,
+        replacing: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// The attempt with `record.idempotency_key` bought `record`. Done already with the same
+    /// key is success too (two processes finishing one attempt); `false`: the record holds
+    /// another attempt.
+    async fn complete(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        package: &PackageId,
+        record: &LabelRecord,
+    ) -> Result<bool, StoreError>;
 }

@@ -1,12 +1,16 @@
 //! Labels on moto and the simulator: the suite's Shipping v2 client through the real transport
 //! (LWA from the stack's secrets, the shared rate budget in the control table), bought once per
-//! idempotency key even when Amazon's answer is lost, an expired rate told from a refusal.
+//! idempotency key even when Amazon's answer is lost, an expired rate told from a refusal; and
+//! the purchase ledger in the control table: one label per package whatever the duplicates,
+//! retries and dead workers.
 
 use crate::common::{TestStack, stack};
+use shared::aws::DynamoControl;
 use shared::kernel::{AmazonOrderId, SellerId};
 use shared::labels::{
-    Charge, Dimensions, LabelFormat, PackageId, PackageItem, PackageSpec, RatePolicy, RateRequest,
-    ShipFrom, Shipping, ShippingError,
+    Bought, Charge, Dimensions, LabelFormat, LabelPurchase, PackageId, PackageItem, PackageSpec,
+    PurchaseAttempt, PurchaseEntry, PurchaseLedger, RatePolicy, RateRequest, ShipFrom, Shipping,
+    ShippingError,
 };
 use shared::lambda::Env;
 use shared::lambda::intake::SpApiConfig;
@@ -49,11 +53,15 @@ fn dock() -> ShipFrom {
 
 /// The whole order in one package.
 fn one_package(order: &Order) -> RateRequest {
+    package(order, "pkg-1")
+}
+
+fn package(order: &Order, id: &str) -> RateRequest {
     RateRequest {
         order_id: order.order_id.clone(),
         ship_from: dock(),
         package: PackageSpec {
-            package_id: PackageId::parse("pkg-1").unwrap(),
+            package_id: PackageId::parse(id).unwrap(),
             weight_grams: 850,
             dimensions: Dimensions {
                 length_cm: 25.0,
@@ -188,5 +196,200 @@ async fn an_expired_rate_is_told_from_a_refused_order() {
         t.sim.stats().count("getRates", 400),
         1,
         "refused once, not retried"
+    );
+}
+
+fn ledger(t: &TestStack) -> DynamoControl {
+    DynamoControl::new(t.dynamo(), t.stack.table("control"))
+}
+
+#[tokio::test]
+async fn duplicate_jobs_and_a_worker_that_died_after_amazon_bought_buy_one_label_per_package() {
+    let t = stack("labels-ledger", SimConfig::demo(1, 30, 6_103)).await;
+    let transport = transport(&t);
+    let clock = t.amazon_time();
+    let api = ShippingApi::new(transport.clone(), clock.clone());
+    let ledger = ledger(&t);
+    let buyer = LabelPurchase {
+        shipping: &api,
+        ledger: &ledger,
+        clock: clock.as_ref(),
+    };
+    let seller = t.seller(0);
+    let order = unshipped(&t, &transport, &seller).await;
+    let bought = |package_ref: &str| {
+        t.sim
+            .stats()
+            .labels_bought(order.order_id.as_str(), package_ref)
+    };
+
+    // A worker put its attempt on record, Amazon bought the label, and the worker died before
+    // it wrote the result down.
+    let request = package(&order, "pkg-a");
+    let quote = api.quote(&seller, &request).await.unwrap();
+    let attempt = PurchaseAttempt {
+        number: 1,
+        idempotency_key: PurchaseAttempt::key(&order.order_id, &request.package.package_id, 1),
+        rate: quote.rates[0].clone(),
+        quote,
+        format: LabelFormat::Zpl,
+        started_at: clock.now(),
+    };
+    let pkg_a = &request.package.package_id;
+    assert!(
+        ledger
+            .start(&seller, &order.order_id, pkg_a, &attempt, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !ledger
+            .start(&seller, &order.order_id, pkg_a, &attempt, None)
+            .await
+            .unwrap(),
+        "one attempt on record"
+    );
+    let lost = api
+        .purchase(
+            &seller,
+            &attempt.quote,
+            &attempt.rate,
+            attempt.format,
+            &attempt.idempotency_key,
+        )
+        .await
+        .unwrap();
+    assert_eq!(bought("pkg-a"), 1);
+    // The job comes back: the attempt is finished with its key, not bought again.
+    let policy = RatePolicy::CheapestOnTime;
+    let resumed = buyer
+        .buy_once(&seller, &request, &policy, LabelFormat::Pdf, None)
+        .await
+        .unwrap();
+    let Bought::Now { record, .. } = resumed else {
+        panic!("finished now: {resumed:?}")
+    };
+    assert_eq!(record.shipment_id, lost.shipment_id);
+    assert_eq!(
+        record.format,
+        LabelFormat::Zpl,
+        "the attempt as begun, not the job's format"
+    );
+    assert_eq!(bought("pkg-a"), 1);
+    assert!(matches!(
+        ledger.load(&seller, &order.order_id, pkg_a).await.unwrap(),
+        Some(PurchaseEntry::Purchased(r)) if r == record
+    ));
+
+    // The same job three times at once for another package.
+    let request = package(&order, "pkg-b");
+    let runs = futures::future::join_all(
+        (0..3).map(|_| buyer.buy_once(&seller, &request, &policy, LabelFormat::Pdf, None)),
+    )
+    .await;
+    let shipments: std::collections::BTreeSet<String> = runs
+        .into_iter()
+        .map(|r| match r.expect("each run ends well") {
+            Bought::Now { record, .. } | Bought::Before(record) => record.shipment_id,
+        })
+        .collect();
+    assert_eq!(shipments.len(), 1, "{shipments:?}");
+    assert_eq!(bought("pkg-b"), 1);
+    // Later deliveries of the job find the label on record and ask Amazon nothing.
+    let purchases_before = t.sim.stats().total("purchaseShipment");
+    let again = buyer
+        .buy_once(&seller, &request, &policy, LabelFormat::Pdf, None)
+        .await
+        .unwrap();
+    assert!(matches!(again, Bought::Before(_)), "{again:?}");
+    assert_eq!(t.sim.stats().total("purchaseShipment"), purchases_before);
+}
+
+#[tokio::test]
+async fn an_attempt_whose_rate_expired_is_quoted_again_under_a_new_key() {
+    let t = stack("labels-requote", SimConfig::demo(1, 30, 6_104)).await;
+    let transport = transport(&t);
+    let clock = t.amazon_time();
+    let api = ShippingApi::new(transport.clone(), clock.clone());
+    let ledger = ledger(&t);
+    let buyer = LabelPurchase {
+        shipping: &api,
+        ledger: &ledger,
+        clock: clock.as_ref(),
+    };
+    let seller = t.seller(0);
+    let order = unshipped(&t, &transport, &seller).await;
+    let request = one_package(&order);
+    // A worker put its attempt on record and died before asking Amazon; the rate expires.
+    let quote = api.quote(&seller, &request).await.unwrap();
+    let attempt = PurchaseAttempt {
+        number: 1,
+        idempotency_key: PurchaseAttempt::key(&order.order_id, &request.package.package_id, 1),
+        rate: quote.rates[0].clone(),
+        quote,
+        format: LabelFormat::Pdf,
+        started_at: clock.now(),
+    };
+    let pkg = &request.package.package_id;
+    assert!(
+        ledger
+            .start(&seller, &order.order_id, pkg, &attempt, None)
+            .await
+            .unwrap()
+    );
+    t.sim
+        .advance_clock(spapi_sim::RATE_LIFETIME + chrono::Duration::seconds(1));
+    let done = buyer
+        .buy_once(
+            &seller,
+            &request,
+            &RatePolicy::CheapestOnTime,
+            LabelFormat::Pdf,
+            None,
+        )
+        .await
+        .unwrap();
+    let Bought::Now { record, label } = done else {
+        panic!("bought now: {done:?}")
+    };
+    assert!(
+        record.idempotency_key.ends_with(".2"),
+        "{}",
+        record.idempotency_key
+    );
+    assert!(label.document.expose().starts_with(b"%PDF-"));
+    assert_eq!(
+        t.sim
+            .stats()
+            .labels_bought(order.order_id.as_str(), "pkg-1"),
+        1
+    );
+    assert_eq!(
+        t.sim.stats().count("purchaseShipment", 400),
+        1,
+        "the expired attempt, once"
+    );
+    // A policy no rate fits refuses with its reason and buys nothing.
+    let other = package(&order, "pkg-2");
+    let fixed = RatePolicy::Fixed {
+        carrier_id: "FEDEX".into(),
+        service_id: "FEDEX_GROUND".into(),
+    };
+    let refused = buyer
+        .buy_once(&seller, &other, &fixed, LabelFormat::Pdf, None)
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("FEDEX FEDEX_GROUND in PDF not offered"),
+        "{refused}"
+    );
+    assert!(
+        ledger
+            .load(&seller, &order.order_id, &other.package.package_id)
+            .await
+            .unwrap()
+            .is_none()
     );
 }
