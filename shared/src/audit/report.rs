@@ -546,7 +546,7 @@ impl AuditReport {
                     held.items,
                     held.orders,
                     held.items_past_due,
-                    o.kind.as_str(),
+                    o.kind.name(),
                     o.sealed_at.to_rfc3339(),
                     o.purge_at.to_rfc3339()
                 ),

@@ -1,13 +1,16 @@
 //! The label purchase ledger in the control table: `pk = label#<seller>#<order>`,
 //! `sk = <package id>`; `state` is `in_progress` (with the `attempt`: its key and the exact
 //! request) or `purchased` (with the `label` on record); `idem_key` is the attempt's key, which
-//! every conditional write names.
+//! every conditional write names; `holder` and `lease_ms` say who works the attempt until when.
+//! The attempt's holder, lease and sent mark live both in the `attempt` map (as read back) and
+//! as top-level attributes (as conditions compare them).
 
 use super::{DynamoControl, StoreError, is_condition_failure, read_item};
 use crate::kernel::{AmazonOrderId, SellerId};
 use crate::labels::{LabelRecord, PackageId, PurchaseAttempt, PurchaseEntry, PurchaseLedger};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 const IN_PROGRESS: &str = "in_progress";
@@ -20,6 +23,8 @@ struct PurchaseItem {
     state: String,
     idem_key: String,
     attempt: PurchaseAttempt,
+    holder: String,
+    lease_ms: i64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     label: Option<LabelRecord>,
 }
@@ -30,6 +35,10 @@ fn pk(seller: &SellerId, order: &AmazonOrderId) -> String {
 
 fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
 }
 
 #[async_trait]
@@ -71,6 +80,8 @@ impl PurchaseLedger for DynamoControl {
             state: IN_PROGRESS.into(),
             idem_key: attempt.idempotency_key.clone(),
             attempt: attempt.clone(),
+            holder: attempt.holder.clone(),
+            lease_ms: attempt.lease_until.timestamp_millis(),
             label: None,
         };
         let item = serde_dynamo::to_item(&item).map_err(|e| StoreError::Corrupt {
@@ -93,6 +104,55 @@ impl PurchaseLedger for DynamoControl {
             Ok(_) => Ok(true),
             Err(e) if is_condition_failure(&e) => Ok(false),
             Err(e) => Err(super::store_error("PutItem", e)),
+        }
+    }
+
+    async fn claim(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        package: &PackageId,
+        key: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let at = serde_dynamo::to_attribute_value(now).map_err(|e| StoreError::Corrupt {
+            what: format!("label purchase {order} {package}: {e}"),
+        })?;
+        let claimed = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&pk(seller, order)))
+            .key("sk", s(package.as_str()))
+            .update_expression(
+                "SET holder = :me, lease_ms = :lease, attempt.holder = :me, \
+                 attempt.lease_until = :lease_at, \
+                 attempt.sent_at = if_not_exists(attempt.sent_at, :now)",
+            )
+            .condition_expression(
+                "#state = :in_progress AND idem_key = :key AND (holder = :me OR lease_ms < :now_ms)",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .expression_attribute_values(":key", s(key))
+            .expression_attribute_values(":me", s(holder))
+            .expression_attribute_values(":lease", n(lease_until.timestamp_millis()))
+            .expression_attribute_values(
+                ":lease_at",
+                serde_dynamo::to_attribute_value(lease_until).map_err(|e| StoreError::Corrupt {
+                    what: format!("label purchase {order} {package}: {e}"),
+                })?,
+            )
+            .expression_attribute_values(":now", at)
+            .expression_attribute_values(":now_ms", n(now.timestamp_millis()))
+            .send()
+            .await;
+        match claimed {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(super::store_error("UpdateItem", e)),
         }
     }
 

@@ -146,7 +146,7 @@ impl OrderStore for DynamoOrderStore {
             pii_kinds: if held {
                 pii.sealed_kinds
                     .iter()
-                    .map(|k| k.as_str().to_owned())
+                    .map(|k| k.key().into_owned())
                     .collect()
             } else {
                 Vec::new()

@@ -80,7 +80,7 @@ impl SealedItems for PiiTable {
             // The record says which items it holds: delete those by key, no lookup.
             PurgeScope::PastDue { kinds, .. } if !kinds.is_empty() => kinds
                 .iter()
-                .map(|k| AttributeValue::S(k.as_str().to_owned()))
+                .map(|k| AttributeValue::S(k.key().into_owned()))
                 .collect(),
             // Every kind the order has (buyer, recipient, label documents), keys only.
             _ => self

@@ -9,7 +9,7 @@
 
 use super::pii_table::{PiiTable, seller_order};
 use super::{io_failure, is_condition_failure, read_item};
-use crate::kernel::{AmazonOrderId, OrderPii, Pii, PiiKind, SellerId, StoreError};
+use crate::kernel::{AmazonOrderId, OrderPii, PackageId, Pii, PiiKind, SellerId, StoreError};
 use crate::pii::{OpenedPii, PiiOpener, PiiSealer, VaultError};
 use async_trait::async_trait;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, Nonce, RandomizedNonceKey};
@@ -80,7 +80,7 @@ fn ex(v: &Option<Pii<String>>) -> Option<&str> {
     v.as_ref().map(|p| p.expose().as_str())
 }
 
-fn plaintext(pii: &OrderPii, kind: PiiKind) -> Option<Zeroizing<Vec<u8>>> {
+fn plaintext(pii: &OrderPii, kind: &PiiKind) -> Option<Zeroizing<Vec<u8>>> {
     let mut buf = Zeroizing::new(Vec::with_capacity(512));
     let written = match kind {
         PiiKind::Buyer => pii.buyer.as_ref().map(|b| {
@@ -113,25 +113,24 @@ fn plaintext(pii: &OrderPii, kind: PiiKind) -> Option<Zeroizing<Vec<u8>>> {
                 },
             )
         }),
+        // A label document is sealed as it came (`seal_label`), not from the order's PII.
+        PiiKind::Label(_) => None,
     };
     // Writing plain strings into a Vec cannot fail.
     written.and_then(Result::ok).map(|()| buf)
 }
 
-fn parse_plaintext(kind: PiiKind, bytes: &[u8]) -> Option<OpenedPii> {
+fn parse_plaintext(kind: &PiiKind, bytes: &[u8]) -> Option<OpenedPii> {
     match kind {
         PiiKind::Buyer => serde_json::from_slice(bytes).ok().map(OpenedPii::Buyer),
         PiiKind::Recipient => serde_json::from_slice(bytes).ok().map(OpenedPii::Recipient),
+        PiiKind::Label(_) => Some(OpenedPii::Label(Pii::new(bytes.to_vec()))),
     }
 }
 
 /// The identity a sealed part is bound to: AES-GCM additional authenticated data.
-fn aad(seller: &SellerId, order: &AmazonOrderId, kind: PiiKind) -> Vec<u8> {
-    format!(
-        "fbm-pii/v{FORMAT_VERSION}/{seller}/{order}/{}",
-        kind.as_str()
-    )
-    .into_bytes()
+fn aad(seller: &SellerId, order: &AmazonOrderId, kind: &PiiKind) -> Vec<u8> {
+    format!("fbm-pii/v{FORMAT_VERSION}/{seller}/{order}/{}", kind.key()).into_bytes()
 }
 
 impl KmsPiiVault {
@@ -163,20 +162,27 @@ impl KmsPiiVault {
     }
 }
 
-#[async_trait]
-impl PiiSealer for KmsPiiVault {
-    async fn seal(
+/// One data key for an order's items: plaintext (zeroized on drop) and wrapped.
+struct DataKey {
+    key: RandomizedNonceKey,
+    edk: Vec<u8>,
+    key_id: String,
+}
+
+/// When a sealed item may be written over.
+enum Overwrite {
+    /// Intake's parts: unless PII of a later update of the order is sealed already.
+    IfNotNewerThan(DateTime<Utc>),
+    /// A label document: once (the same package's label again changes nothing).
+    Never,
+}
+
+impl KmsPiiVault {
+    async fn data_key(
         &self,
         seller: &SellerId,
         order: &AmazonOrderId,
-        order_updated_at: DateTime<Utc>,
-        pii: &OrderPii,
-        purge_at: DateTime<Utc>,
-    ) -> Result<usize, VaultError> {
-        let kinds = pii.kinds();
-        if kinds.is_empty() {
-            return Ok(0);
-        }
+    ) -> Result<DataKey, VaultError> {
         let data_key = self
             .kms
             .generate_data_key()
@@ -191,54 +197,126 @@ impl PiiSealer for KmsPiiVault {
             order_id: order.to_string(),
         };
         let key_bytes = Zeroizing::new(data_key.plaintext.ok_or_else(seal_err)?.into_inner());
-        let edk = data_key.ciphertext_blob.ok_or_else(seal_err)?.into_inner();
-        let key_id = data_key.key_id.unwrap_or_else(|| self.key_id.clone());
-        let key = RandomizedNonceKey::new(&AES_256_GCM, &key_bytes).map_err(|_| seal_err())?;
+        Ok(DataKey {
+            key: RandomizedNonceKey::new(&AES_256_GCM, &key_bytes).map_err(|_| seal_err())?,
+            edk: data_key.ciphertext_blob.ok_or_else(seal_err)?.into_inner(),
+            key_id: data_key.key_id.unwrap_or_else(|| self.key_id.clone()),
+        })
+    }
 
-        let mut written = 0;
-        for kind in kinds {
-            let Some(mut in_out) = plaintext(pii, kind) else {
-                continue;
-            };
-            let nonce = key
-                .seal_in_place_append_tag(Aad::from(aad(seller, order, kind)), &mut *in_out)
-                .map_err(|_| seal_err())?;
-            let item = SealedItem {
-                seller_order: seller_order(seller, order),
-                kind,
-                v: FORMAT_VERSION,
-                key_id: key_id.clone(),
-                edk: edk.clone(),
-                nonce: nonce.as_ref().to_vec(),
-                ct: in_out.to_vec(),
-                order_updated_ms: order_updated_at.timestamp_millis(),
-                pii_purge_at: purge_at.timestamp(),
-                sealed_at: Utc::now(),
-            };
-            let item = serde_dynamo::to_item(&item).map_err(|e| StoreError::Corrupt {
-                what: format!("sealed item of order {order}: {e}"),
+    /// Seal `in_out` as the order's `kind` item and write it; `false`: kept what was there.
+    #[allow(clippy::too_many_arguments)]
+    async fn put_sealed(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        key: &DataKey,
+        kind: PiiKind,
+        mut in_out: Zeroizing<Vec<u8>>,
+        overwrite: Overwrite,
+        purge_at: DateTime<Utc>,
+    ) -> Result<bool, VaultError> {
+        let nonce = key
+            .key
+            .seal_in_place_append_tag(Aad::from(aad(seller, order, &kind)), &mut *in_out)
+            .map_err(|_| VaultError::Seal {
+                order_id: order.to_string(),
             })?;
-            let put = self
-                .table
-                .dynamo
-                .put_item()
-                .table_name(&self.table.name)
-                .set_item(Some(item))
+        let now = Utc::now();
+        let item = SealedItem {
+            seller_order: seller_order(seller, order),
+            kind,
+            v: FORMAT_VERSION,
+            key_id: key.key_id.clone(),
+            edk: key.edk.clone(),
+            nonce: nonce.as_ref().to_vec(),
+            ct: in_out.to_vec(),
+            order_updated_ms: match overwrite {
+                Overwrite::IfNotNewerThan(updated) => updated.timestamp_millis(),
+                Overwrite::Never => now.timestamp_millis(),
+            },
+            pii_purge_at: purge_at.timestamp(),
+            sealed_at: now,
+        };
+        let item = serde_dynamo::to_item(&item).map_err(|e| StoreError::Corrupt {
+            what: format!("sealed item of order {order}: {e}"),
+        })?;
+        let put = self
+            .table
+            .dynamo
+            .put_item()
+            .table_name(&self.table.name)
+            .set_item(Some(item));
+        let put = match overwrite {
+            Overwrite::IfNotNewerThan(updated) => put
                 .condition_expression("attribute_not_exists(kind) OR order_updated_ms <= :v")
                 .expression_attribute_values(
                     ":v",
-                    AttributeValue::N(order_updated_at.timestamp_millis().to_string()),
-                )
-                .send()
-                .await;
-            match put {
-                Ok(_) => written += 1,
-                // PII of a later update of the order is already sealed: keep it.
-                Err(e) if is_condition_failure(&e) => {}
-                Err(e) => return Err(super::store_error("PutItem", e).into()),
+                    AttributeValue::N(updated.timestamp_millis().to_string()),
+                ),
+            Overwrite::Never => put.condition_expression("attribute_not_exists(kind)"),
+        };
+        match put.send().await {
+            Ok(_) => Ok(true),
+            // PII of a later update, or the same label, is sealed already: keep it.
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(super::store_error("PutItem", e).into()),
+        }
+    }
+}
+
+#[async_trait]
+impl PiiSealer for KmsPiiVault {
+    async fn seal(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        order_updated_at: DateTime<Utc>,
+        pii: &OrderPii,
+        purge_at: DateTime<Utc>,
+    ) -> Result<usize, VaultError> {
+        let kinds = pii.kinds();
+        if kinds.is_empty() {
+            return Ok(0);
+        }
+        let key = self.data_key(seller, order).await?;
+        let mut written = 0;
+        for kind in kinds {
+            let Some(in_out) = plaintext(pii, &kind) else {
+                continue;
+            };
+            let overwrite = Overwrite::IfNotNewerThan(order_updated_at);
+            if self
+                .put_sealed(seller, order, &key, kind, in_out, overwrite, purge_at)
+                .await?
+            {
+                written += 1;
             }
         }
         Ok(written)
+    }
+
+    async fn seal_label(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        package: &PackageId,
+        document: &Pii<Vec<u8>>,
+        purge_at: DateTime<Utc>,
+    ) -> Result<bool, VaultError> {
+        let key = self.data_key(seller, order).await?;
+        let in_out = Zeroizing::new(document.expose().clone());
+        let kind = PiiKind::Label(package.clone());
+        self.put_sealed(
+            seller,
+            order,
+            &key,
+            kind,
+            in_out,
+            Overwrite::Never,
+            purge_at,
+        )
+        .await
     }
 }
 
@@ -255,9 +333,9 @@ impl PiiOpener for KmsPiiVault {
             &self.table.name,
             [
                 ("seller_order", seller_order(seller, order)),
-                ("kind", kind.as_str().to_owned()),
+                ("kind", kind.key().into_owned()),
             ],
-            || format!("sealed {} item of order {order}", kind.as_str()),
+            || format!("sealed {} item of order {order}", kind.name()),
         )
         .await?
         else {
@@ -265,7 +343,7 @@ impl PiiOpener for KmsPiiVault {
         };
         let does_not_open = || VaultError::DoesNotOpen {
             order_id: order.to_string(),
-            kind: kind.as_str(),
+            kind: kind.name(),
         };
         let decrypted = self
             .kms
@@ -290,9 +368,9 @@ impl PiiOpener for KmsPiiVault {
         let nonce = Nonce::try_assume_unique_for_key(&sealed.nonce).map_err(|_| does_not_open())?;
         let mut in_out = Zeroizing::new(sealed.ct);
         let plain = key
-            .open_in_place(nonce, Aad::from(aad(seller, order, kind)), &mut in_out)
+            .open_in_place(nonce, Aad::from(aad(seller, order, &kind)), &mut in_out)
             .map_err(|_| does_not_open())?;
-        parse_plaintext(kind, plain)
+        parse_plaintext(&kind, plain)
             .map(Some)
             .ok_or_else(does_not_open)
     }
@@ -313,12 +391,12 @@ mod tests {
             }),
             recipient: None,
         };
-        let bytes = plaintext(&pii, PiiKind::Buyer).unwrap();
-        let Some(OpenedPii::Buyer(b)) = parse_plaintext(PiiKind::Buyer, &bytes) else {
+        let bytes = plaintext(&pii, &PiiKind::Buyer).unwrap();
+        let Some(OpenedPii::Buyer(b)) = parse_plaintext(&PiiKind::Buyer, &bytes) else {
             panic!("buyer did not parse")
         };
         assert_eq!(b.name.unwrap().expose(), "Odalys P. Brennan");
-        assert!(plaintext(&pii, PiiKind::Recipient).is_none());
+        assert!(plaintext(&pii, &PiiKind::Recipient).is_none());
     }
 
     #[test]
@@ -326,7 +404,10 @@ mod tests {
         let s = SellerId::parse("A1").unwrap();
         let o = AmazonOrderId::parse("113-1234567-1234567").unwrap();
         let o2 = AmazonOrderId::parse("113-1234567-1234568").unwrap();
-        assert_ne!(aad(&s, &o, PiiKind::Buyer), aad(&s, &o2, PiiKind::Buyer));
-        assert_ne!(aad(&s, &o, PiiKind::Buyer), aad(&s, &o, PiiKind::Recipient));
+        assert_ne!(aad(&s, &o, &PiiKind::Buyer), aad(&s, &o2, &PiiKind::Buyer));
+        assert_ne!(
+            aad(&s, &o, &PiiKind::Buyer),
+            aad(&s, &o, &PiiKind::Recipient)
+        );
     }
 }

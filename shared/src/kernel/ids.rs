@@ -99,6 +99,22 @@ id_newtype!(
     }
 );
 id_newtype!(
+    /// The warehouse's id of one package of an order (Amazon's `packageClientReferenceId`):
+    /// letters, digits, `-` and `_`, at most 40.
+    PackageId, "package id", |s| {
+        if s.is_empty() {
+            return Err(IdError::Empty { kind: "package id" });
+        }
+        if s.len() > 40 {
+            return Err(IdError::TooLong { kind: "package id", max: 40 });
+        }
+        if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(IdError::BadCharacters { kind: "package id" });
+        }
+        Ok(())
+    }
+);
+id_newtype!(
     /// Amazon's id of one line of an order.
     OrderItemId, "order item id", |s| check_token("order item id", s, 64)
 );

@@ -2,8 +2,10 @@
 //! `<redacted>` and which has no `Serialize`: the only way to bytes is the PII vault, which
 //! seals them. So a log line, an error or a queue message cannot carry PII by accident.
 
+use super::ids::PackageId;
 use secrecy::{ExposeSecret, SecretBox};
 use serde::{Deserialize, Deserializer, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 use zeroize::Zeroize;
 
@@ -52,26 +54,61 @@ impl From<&str> for Pii<String> {
     }
 }
 
-/// The kinds of sealed item kept per order in the pii table (its sort key, `as_str`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// The kinds of sealed item kept per order in the pii table; [`PiiKind::key`] is the item's
+/// sort key: `buyer`, `recipient`, and one `label#<package id>` per package's label document.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum PiiKind {
     Buyer,
     Recipient,
+    /// A package's shipping label: it prints the recipient's name and address.
+    Label(PackageId),
 }
 
 impl PiiKind {
-    pub const ALL: [PiiKind; 2] = [PiiKind::Buyer, PiiKind::Recipient];
+    /// The kinds an order's PII from Amazon comes in.
+    pub const CUSTOMER: [PiiKind; 2] = [PiiKind::Buyer, PiiKind::Recipient];
 
-    pub fn as_str(self) -> &'static str {
+    /// The sealed item's sort key.
+    pub fn key(&self) -> Cow<'static, str> {
+        match self {
+            PiiKind::Buyer => "buyer".into(),
+            PiiKind::Recipient => "recipient".into(),
+            PiiKind::Label(package) => format!("label#{package}").into(),
+        }
+    }
+
+    /// The kind's name alone, for messages and metrics (no package id).
+    pub fn name(&self) -> &'static str {
         match self {
             PiiKind::Buyer => "buyer",
             PiiKind::Recipient => "recipient",
+            PiiKind::Label(_) => "label",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
+        match s {
+            "buyer" => Some(PiiKind::Buyer),
+            "recipient" => Some(PiiKind::Recipient),
+            _ => s
+                .strip_prefix("label#")
+                .and_then(|p| PackageId::parse(p).ok())
+                .map(PiiKind::Label),
+        }
+    }
+}
+
+impl TryFrom<String> for PiiKind {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        PiiKind::parse(&s).ok_or_else(|| "not a kind of sealed item".to_owned())
+    }
+}
+
+impl From<PiiKind> for String {
+    fn from(k: PiiKind) -> String {
+        k.key().into_owned()
     }
 }
 
@@ -153,9 +190,16 @@ mod tests {
 
     #[test]
     fn kinds_round_trip() {
-        for k in PiiKind::ALL {
-            assert_eq!(PiiKind::parse(k.as_str()), Some(k));
+        let label = PiiKind::Label(PackageId::parse("pkg-1").unwrap());
+        for k in PiiKind::CUSTOMER.into_iter().chain([label.clone()]) {
+            assert_eq!(PiiKind::parse(&k.key()), Some(k.clone()));
+            let json = serde_json::to_string(&k).unwrap();
+            assert_eq!(serde_json::from_str::<PiiKind>(&json).unwrap(), k);
         }
+        assert_eq!(label.key(), "label#pkg-1");
+        assert_eq!(label.name(), "label");
         assert_eq!(PiiKind::parse("label"), None);
+        assert_eq!(PiiKind::parse("label#"), None);
+        assert_eq!(PiiKind::parse("label#no spaces"), None);
     }
 }

@@ -2,7 +2,7 @@
 //! that expired is quoted again, a refusal is the job's reason, throttling and transient
 //! failures are retried later. Messages name the operation, seller and Amazon's error code.
 
-use crate::kernel::SellerId;
+use crate::kernel::{MarketplaceId, SellerId};
 use crate::sellers::{CredentialsError, LoginFailure};
 use chrono::{DateTime, Utc};
 
@@ -57,6 +57,9 @@ pub enum ShippingError {
         seller_id: SellerId,
         retry_at: DateTime<Utc>,
     },
+    /// No Amazon shipping business sells labels for the order's marketplace.
+    #[error("Buy Shipping sells no labels for marketplace {marketplace_id}")]
+    UnsupportedMarketplace { marketplace_id: MarketplaceId },
     /// The answer does not read as the model says. `reason` names fields, never values.
     #[error("{operation} for seller {seller_id}: response does not match the model: {reason}")]
     Unreadable {
@@ -68,13 +71,18 @@ pub enum ShippingError {
 
 impl ShippingError {
     /// Worth trying again later with the same request (and the same idempotency key).
+    /// Not an unreadable answer: after a purchase the same key brings the same answer back,
+    /// so a retry would loop with the label bought and never recorded (it alarms instead).
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
             ShippingError::Throttled { .. }
                 | ShippingError::Transient { .. }
                 | ShippingError::BudgetExhausted { .. }
-                | ShippingError::Unreadable { .. }
+                | ShippingError::Login {
+                    failure: LoginFailure::Unavailable,
+                    ..
+                }
         )
     }
 }

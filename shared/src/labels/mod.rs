@@ -12,10 +12,11 @@ mod model;
 mod ports;
 mod purchase;
 
+pub use crate::kernel::PackageId;
 pub use error::ShippingError;
 pub use model::{
-    Charge, Dimensions, LabelFormat, LabelRecord, PackageId, PackageItem, PackageSpec,
-    PurchaseAttempt, PurchaseEntry, PurchasedLabel, Quote, Rate, RatePolicy, RateRequest, ShipFrom,
+    Charge, Dimensions, LabelFormat, LabelRecord, PackageItem, PackageSpec, PurchaseAttempt,
+    PurchaseEntry, PurchasedLabel, Quote, Rate, RatePolicy, RateRequest, ShipFrom,
 };
 pub use ports::{PurchaseLedger, Shipping};
-pub use purchase::{Bought, LabelError, LabelPurchase};
+pub use purchase::{Bought, LabelError, LabelOrder, LabelPurchase};

@@ -2,67 +2,10 @@
 //! warehouse it leaves from, Amazon's rates for it, the seller's rule for choosing one, and the
 //! label bought.
 
-use crate::kernel::{AmazonOrderId, IdError, OrderItemId, Pii};
+use crate::kernel::{AmazonOrderId, MarketplaceId, OrderItemId, PackageId, Pii};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-
-/// The warehouse's id of one package of an order (Amazon's `packageClientReferenceId`):
-/// letters, digits, `-` and `_`, at most 40.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct PackageId(String);
-
-impl PackageId {
-    pub fn parse(s: impl Into<String>) -> Result<Self, IdError> {
-        let s = s.into();
-        if s.is_empty() {
-            return Err(IdError::Empty { kind: "package id" });
-        }
-        if s.len() > 40 {
-            return Err(IdError::TooLong {
-                kind: "package id",
-                max: 40,
-            });
-        }
-        if !s
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(IdError::BadCharacters { kind: "package id" });
-        }
-        Ok(Self(s))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for PackageId {
-    type Error = IdError;
-    fn try_from(s: String) -> Result<Self, IdError> {
-        Self::parse(s)
-    }
-}
-
-impl From<PackageId> for String {
-    fn from(v: PackageId) -> String {
-        v.0
-    }
-}
-
-impl fmt::Display for PackageId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for PackageId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PackageId({})", self.0)
-    }
-}
 
 /// Outer dimensions of a packed parcel, in centimetres.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -128,6 +71,8 @@ pub struct ShipFrom {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateRequest {
     pub order_id: AmazonOrderId,
+    /// The order's marketplace: it decides which Amazon shipping business sells the label.
+    pub marketplace_id: MarketplaceId,
     pub ship_from: ShipFrom,
     pub package: PackageSpec,
 }
@@ -168,13 +113,17 @@ pub struct Rate {
     pub charge: Charge,
     /// When the carrier promises delivery (Amazon's promise window), if it says.
     pub delivery_window: Option<(DateTime<Utc>, DateTime<Utc>)>,
-    /// The 4x6 formats this rate can print.
+    /// The 4x6 formats this rate prints as the suite buys them (203 dpi, one file, the label
+    /// alone). Rates that need more inputs than the suite gives are not listed at all.
     pub formats: Vec<LabelFormat>,
 }
 
 /// Amazon's rates for one package, good for 10 minutes after `quoted_at`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Quote {
+    /// The Amazon shipping business that quoted (`AmazonShipping_US`, ...): the purchase goes
+    /// to the same.
+    pub business: String,
     pub request_token: String,
     pub quoted_at: DateTime<Utc>,
     pub rates: Vec<Rate>,
@@ -226,7 +175,8 @@ impl RatePolicy {
 /// A label bought: what the order records, and the document (it names the recipient).
 pub struct PurchasedLabel {
     pub shipment_id: String,
-    pub tracking_id: String,
+    /// Amazon's model leaves it optional; a label without one cannot be tracked.
+    pub tracking_id: Option<String>,
     pub carrier_id: String,
     pub service_id: String,
     pub charge: Charge,
@@ -257,7 +207,7 @@ impl PurchasedLabel {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabelRecord {
     pub shipment_id: String,
-    pub tracking_id: String,
+    pub tracking_id: Option<String>,
     pub carrier_id: String,
     pub service_id: String,
     pub charge: Charge,
@@ -279,6 +229,14 @@ pub struct PurchaseAttempt {
     pub rate: Rate,
     pub format: LabelFormat,
     pub started_at: DateTime<Utc>,
+    /// The process working the attempt, and until when: another one waits until the lease
+    /// runs out (a process that died), so that one key is never in flight twice.
+    pub holder: String,
+    pub lease_until: DateTime<Utc>,
+    /// When the attempt was first handed to Amazon (marked before the send). An attempt never
+    /// sent can be given up for a fresh quote; one sent may have bought the label.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 impl PurchaseAttempt {
@@ -396,7 +354,7 @@ mod tests {
     fn a_purchased_label_never_prints_its_document() {
         let label = PurchasedLabel {
             shipment_id: "s".into(),
-            tracking_id: "TBA1".into(),
+            tracking_id: Some("TBA1".into()),
             carrier_id: "AMZN_US".into(),
             service_id: "std".into(),
             charge: Charge::from_decimal(4.1, "USD"),

@@ -2,11 +2,12 @@
 
 use super::error::ShippingError;
 use super::model::{
-    LabelFormat, LabelRecord, PackageId, PurchaseAttempt, PurchaseEntry, PurchasedLabel, Quote,
-    Rate, RateRequest,
+    LabelFormat, LabelRecord, PurchaseAttempt, PurchaseEntry, PurchasedLabel, Quote, Rate,
+    RateRequest,
 };
-use crate::kernel::{AmazonOrderId, SellerId, StoreError};
+use crate::kernel::{AmazonOrderId, PackageId, SellerId, StoreError};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 #[async_trait]
 pub trait Shipping: Send + Sync {
@@ -47,6 +48,21 @@ pub trait PurchaseLedger: Send + Sync {
         package: &PackageId,
         attempt: &PurchaseAttempt,
         replacing: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// Take the attempt `key` in hand to send it: `holder` holds it until `lease_until`, and
+    /// it is marked sent (at `now`, if not before). `false`: it is not the attempt on record,
+    /// or another holder's lease is still running.
+    #[allow(clippy::too_many_arguments)]
+    async fn claim(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        package: &PackageId,
+        key: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
     /// The attempt with `record.idempotency_key` bought `record`. Done already with the same

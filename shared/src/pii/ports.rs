@@ -5,7 +5,8 @@
 use super::error::VaultError;
 use super::model::{DeletionConfirmation, DeletionRequest, PurgeReason};
 use crate::kernel::{
-    Address, AmazonOrderId, BuyerPii, DeletionRequestId, OrderPii, PiiKind, SellerId, StoreError,
+    Address, AmazonOrderId, BuyerPii, DeletionRequestId, OrderPii, PackageId, Pii, PiiKind,
+    SellerId, StoreError,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -16,6 +17,8 @@ use serde::Serialize;
 pub enum OpenedPii {
     Buyer(BuyerPii),
     Recipient(Address),
+    /// A package's label document, as Amazon printed it.
+    Label(Pii<Vec<u8>>),
 }
 
 /// Seals an order's PII (intake).
@@ -33,6 +36,18 @@ pub trait PiiSealer: Send + Sync {
         pii: &OrderPii,
         purge_at: DateTime<Utc>,
     ) -> Result<usize, VaultError>;
+
+    /// Seal one package's label document (it names the recipient) under a data key bound to
+    /// the order, with the order's purge date, as the item `label#<package>`. Sealed once:
+    /// `false` when that package's label is sealed already (kept as it is).
+    async fn seal_label(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        package: &PackageId,
+        document: &Pii<Vec<u8>>,
+        purge_at: DateTime<Utc>,
+    ) -> Result<bool, VaultError>;
 }
 
 /// Opens one sealed item: the only way to PII after intake.

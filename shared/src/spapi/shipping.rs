@@ -7,7 +7,7 @@
 use super::Operation;
 use super::error::CallError;
 use super::transport::{Method, Request, Transport};
-use crate::kernel::{Clock, Pii, SellerId};
+use crate::kernel::{Clock, MarketplaceId, Pii, SellerId};
 use crate::labels::{
     Charge, LabelFormat, PurchasedLabel, Quote, Rate, RateRequest, Shipping, ShippingError,
 };
@@ -19,8 +19,26 @@ use std::sync::Arc;
 
 const RATES_PATH: &str = "/shipping/v2/shipments/rates";
 const SHIPMENTS_PATH: &str = "/shipping/v2/shipments";
-/// Purchases for US marketplace orders (Amazon's default is the UK business).
-const BUSINESS: &str = "AmazonShipping_US";
+/// The resolution every label is bought at (thermal printers print 203 dpi).
+const DPI: u32 = 203;
+
+/// The Amazon shipping business that sells labels for a marketplace's orders (header
+/// `x-amzn-shipping-business-id`; Amazon's default is the UK business, so it is always sent).
+fn shipping_business(marketplace: &MarketplaceId) -> Option<&'static str> {
+    Some(match marketplace.as_str() {
+        "ATVPDKIKX0DER" => "AmazonShipping_US",
+        "A1F83G8C2ARO7P" => "AmazonShipping_UK",
+        "A21TJRUUN4KGTP" => "AmazonShipping_IN",
+        "A2VIGQ35RCS4UG" => "AmazonShipping_UAE",
+        "A17E79C6D8DWNP" => "AmazonShipping_SA",
+        "ARBP9OOSHTCHU" => "AmazonShipping_EG",
+        "APJ6JRA9NG5V4" => "AmazonShipping_IT",
+        "A1RKKUPIHCS9HS" => "AmazonShipping_ES",
+        "A13V1IB3VIYZZH" => "AmazonShipping_FR",
+        "A1VC38T7YXB528" => "AmazonShipping_JP",
+        _ => return None,
+    })
+}
 
 /// Amazon's Buy Shipping for the label flow.
 pub struct ShippingApi {
@@ -235,6 +253,8 @@ struct RateIn {
     promise: PromiseIn,
     #[serde(default)]
     supported_document_specifications: Vec<SpecIn>,
+    /// A rate that needs inputs the suite does not give cannot be bought as asked.
+    requires_additional_inputs: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -250,9 +270,48 @@ struct WindowIn {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct SpecIn {
     format: String,
     size: SizeOut,
+    #[serde(default)]
+    print_options: Vec<PrintOptionIn>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PrintOptionIn {
+    #[serde(default, rename = "supportedDPIs")]
+    supported_dpis: Vec<u32>,
+    #[serde(default)]
+    supported_file_joining_options: Vec<bool>,
+    #[serde(default)]
+    supported_document_details: Vec<DocumentDetailIn>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DocumentDetailIn {
+    name: String,
+    is_mandatory: bool,
+}
+
+impl SpecIn {
+    /// Whether the suite's request (4x6, 203 dpi, one file, the label alone) is one this
+    /// specification supports, as Amazon requires of a purchase.
+    fn fits(&self) -> bool {
+        self.size == four_by_six()
+            && self.print_options.iter().any(|o| {
+                (o.supported_dpis.is_empty() || o.supported_dpis.contains(&DPI))
+                    && o.supported_file_joining_options.contains(&false)
+                    && o.supported_document_details
+                        .iter()
+                        .any(|d| d.name == "LABEL")
+                    && o.supported_document_details
+                        .iter()
+                        .all(|d| d.name == "LABEL" || !d.is_mandatory)
+            })
+    }
 }
 
 #[derive(Deserialize)]
@@ -343,8 +402,13 @@ impl Shipping for ShippingApi {
                 },
             },
         };
+        let business = shipping_business(&request.marketplace_id).ok_or_else(|| {
+            ShippingError::UnsupportedMarketplace {
+                marketplace_id: request.marketplace_id.clone(),
+            }
+        })?;
         let call = Request::new(op, Method::POST, RATES_PATH)
-            .header("x-amzn-shipping-business-id", BUSINESS)
+            .header("x-amzn-shipping-business-id", business)
             .json(&body);
         let quoted_at = self.clock.now();
         let resp: RatesResponse = self
@@ -356,11 +420,12 @@ impl Shipping for ShippingApi {
             .payload
             .rates
             .into_iter()
+            .filter(|r| !r.requires_additional_inputs)
             .map(|r| Rate {
                 formats: r
                     .supported_document_specifications
                     .iter()
-                    .filter(|s| s.size == four_by_six())
+                    .filter(|s| s.fits())
                     .filter_map(|s| LabelFormat::parse(&s.format))
                     .collect(),
                 delivery_window: window(&r.promise),
@@ -373,6 +438,7 @@ impl Shipping for ShippingApi {
             })
             .collect();
         Ok(Quote {
+            business: business.to_owned(),
             request_token: resp.payload.request_token,
             quoted_at,
             rates,
@@ -394,7 +460,7 @@ impl Shipping for ShippingApi {
             requested_document_specification: DocumentSpecOut {
                 format: format.as_str(),
                 size: four_by_six(),
-                dpi: 203,
+                dpi: DPI,
                 need_file_joining: false,
                 requested_document_types: ["LABEL"],
             },
@@ -402,7 +468,7 @@ impl Shipping for ShippingApi {
         // The transport sends the same key with every retry: a purchase whose answer was lost
         // is answered again, not bought again.
         let call = Request::new(op, Method::POST, SHIPMENTS_PATH)
-            .header("x-amzn-shipping-business-id", BUSINESS)
+            .header("x-amzn-shipping-business-id", quote.business.clone())
             .header("x-amzn-idempotencykey", idempotency_key)
             .json(&body);
         let resp: PurchaseResponse = self
@@ -430,10 +496,7 @@ impl Shipping for ShippingApi {
             .map_err(|e| unreadable(&format!("contents are not base64: {}", base64_reason(&e))))?;
         Ok(PurchasedLabel {
             shipment_id: resp.payload.shipment_id,
-            tracking_id: package
-                .tracking_id
-                .clone()
-                .ok_or_else(|| unreadable("no trackingId"))?,
+            tracking_id: package.tracking_id.clone(),
             carrier_id: rate.carrier_id.clone(),
             service_id: rate.service_id.clone(),
             charge: rate.charge.clone(),

@@ -78,7 +78,7 @@ pub struct Request {
     /// A JSON body, already encoded (ids and what Amazon needs; the caller keeps PII out of
     /// logs, the transport never logs a body).
     pub body: Option<bytes::Bytes>,
-    /// Extra headers (`x-amzn-idempotency-key`, ...).
+    /// Extra headers (`x-amzn-IdempotencyKey`, ...).
     pub headers: Vec<(&'static str, String)>,
     /// The first attempt's place in the rate budget; retries always take a new one.
     pub place: Place,

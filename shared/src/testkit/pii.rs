@@ -1,7 +1,7 @@
 use super::lock;
 use crate::kernel::{
-    Address, AmazonOrderId, BuyerPii, Clock, DeletionRequestId, OrderPii, PiiKind, SellerId,
-    StoreError,
+    Address, AmazonOrderId, BuyerPii, Clock, DeletionRequestId, OrderPii, PackageId, Pii, PiiKind,
+    SellerId, StoreError,
 };
 use crate::pii::{
     DeletionConfirmation, DeletionLedger, DeletionRequest, DeletionStart, HeldItem, HeldPiiSummary,
@@ -13,11 +13,13 @@ use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
-/// One sealed part; its fields stay `Pii<String>`, so nothing here prints them.
+/// One sealed part; its fields stay `Pii<String>` (a label's bytes are never printed), so
+/// nothing here prints them.
 #[derive(Clone)]
 enum Part {
     Buyer(BuyerPii),
     Recipient(Address),
+    Label(Vec<u8>),
 }
 
 struct Sealed {
@@ -51,7 +53,7 @@ impl MemVault {
         lock(&self.items)
             .iter()
             .filter(|((s, o, _), _)| s == seller && o == order)
-            .map(|((_, _, k), v)| (*k, v.purge_at))
+            .map(|((_, _, k), v)| (k.clone(), v.purge_at))
             .collect()
     }
 
@@ -111,6 +113,36 @@ impl PiiSealer for MemVault {
         }
         Ok(written)
     }
+
+    async fn seal_label(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        package: &PackageId,
+        document: &Pii<Vec<u8>>,
+        purge_at: DateTime<Utc>,
+    ) -> Result<bool, VaultError> {
+        let key = (
+            seller.clone(),
+            order.clone(),
+            PiiKind::Label(package.clone()),
+        );
+        let mut items = lock(&self.items);
+        if items.contains_key(&key) {
+            return Ok(false);
+        }
+        let now = self.clock.now();
+        items.insert(
+            key,
+            Sealed {
+                part: Part::Label(document.expose().clone()),
+                order_updated_at: now,
+                purge_at,
+                sealed_at: now,
+            },
+        );
+        Ok(true)
+    }
 }
 
 #[async_trait]
@@ -126,6 +158,7 @@ impl PiiOpener for MemVault {
             .map(|s| match s.part.clone() {
                 Part::Buyer(b) => OpenedPii::Buyer(b),
                 Part::Recipient(a) => OpenedPii::Recipient(a),
+                Part::Label(d) => OpenedPii::Label(Pii::new(d)),
             }))
     }
 }
@@ -169,7 +202,10 @@ impl SealedItems for MemVault {
                 SealedFilter::Seller(seller) => s == seller,
             };
             if matches {
-                orders.entry((s.clone(), o.clone())).or_default().push(*k);
+                orders
+                    .entry((s.clone(), o.clone()))
+                    .or_default()
+                    .push(k.clone());
             }
         }
         Ok(orders
@@ -198,7 +234,7 @@ impl SealedItems for MemVault {
             .map(|((s, o, k), v)| HeldItem {
                 seller_id: s.clone(),
                 order_id: o.clone(),
-                kind: *k,
+                kind: k.clone(),
                 sealed_at: v.sealed_at,
                 purge_at: v.purge_at,
             });

@@ -5,16 +5,17 @@
 //! retries and dead workers.
 
 use crate::common::{TestStack, stack};
-use shared::aws::DynamoControl;
-use shared::kernel::{AmazonOrderId, SellerId};
+use shared::aws::{DynamoControl, KmsPiiVault, PiiTable};
+use shared::kernel::{AmazonOrderId, PiiKind, SellerId};
 use shared::labels::{
-    Bought, Charge, Dimensions, LabelFormat, LabelPurchase, PackageId, PackageItem, PackageSpec,
-    PurchaseAttempt, PurchaseEntry, PurchaseLedger, RatePolicy, RateRequest, ShipFrom, Shipping,
-    ShippingError,
+    Bought, Charge, Dimensions, LabelError, LabelFormat, LabelOrder, LabelPurchase, PackageId,
+    PackageItem, PackageSpec, PurchaseAttempt, PurchaseEntry, PurchaseLedger, RatePolicy,
+    RateRequest, ShipFrom, Shipping, ShippingError,
 };
 use shared::lambda::Env;
 use shared::lambda::intake::SpApiConfig;
 use shared::orders::{AmazonOrders, Order};
+use shared::pii::{OpenedPii, PiiOpener};
 use shared::spapi::{OrdersApi, ShippingApi, Transport};
 use spapi_sim::SimConfig;
 use std::sync::Arc;
@@ -59,6 +60,7 @@ fn one_package(order: &Order) -> RateRequest {
 fn package(order: &Order, id: &str) -> RateRequest {
     RateRequest {
         order_id: order.order_id.clone(),
+        marketplace_id: order.marketplace_id.clone().expect("a marketplace"),
         ship_from: dock(),
         package: PackageSpec {
             package_id: PackageId::parse(id).unwrap(),
@@ -126,7 +128,7 @@ async fn a_label_is_bought_once_per_key_even_when_amazons_answer_is_lost() {
         "the lost answer and the repeat"
     );
     assert!(label.document.expose().starts_with(b"%PDF-"));
-    assert!(label.tracking_id.starts_with("TBA"));
+    assert!(label.tracking_id.as_deref().unwrap().starts_with("TBA"));
     assert_eq!(
         (label.carrier_id.as_str(), label.charge.clone()),
         (rate.carrier_id.as_str(), rate.charge.clone())
@@ -203,17 +205,79 @@ fn ledger(t: &TestStack) -> DynamoControl {
     DynamoControl::new(t.dynamo(), t.stack.table("control"))
 }
 
+fn vault(t: &TestStack) -> KmsPiiVault {
+    KmsPiiVault::new(
+        aws_sdk_kms::Client::new(&t.sdk),
+        PiiTable::new(t.dynamo(), t.stack.table("pii")),
+        t.stack.pii_key_arn.clone(),
+    )
+}
+
+/// What a worker would put on record and then die: attempt 1 of the package, held by
+/// `holder` for five minutes, sent or not.
+async fn attempt_on_record(
+    t: &TestStack,
+    api: &ShippingApi,
+    request: &RateRequest,
+    format: LabelFormat,
+    holder: &str,
+    sent: bool,
+) -> PurchaseAttempt {
+    let seller = t.seller(0);
+    let now = t.amazon_time().now();
+    let quote = api.quote(&seller, request).await.unwrap();
+    let attempt = PurchaseAttempt {
+        number: 1,
+        idempotency_key: PurchaseAttempt::key(&request.order_id, &request.package.package_id, 1),
+        rate: quote.rates[0].clone(),
+        quote,
+        format,
+        started_at: now,
+        holder: holder.into(),
+        lease_until: now + chrono::Duration::minutes(5),
+        sent_at: sent.then_some(now),
+    };
+    let (order, package) = (&request.order_id, &request.package.package_id);
+    let l = ledger(t);
+    assert!(
+        l.start(&seller, order, package, &attempt, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !l.start(&seller, order, package, &attempt, None)
+            .await
+            .unwrap(),
+        "one attempt on record"
+    );
+    attempt
+}
+
+async fn opened_label(t: &TestStack, order: &Order, package: &str) -> Vec<u8> {
+    let kind = PiiKind::Label(PackageId::parse(package).unwrap());
+    match vault(t)
+        .open(&t.seller(0), &order.order_id, kind)
+        .await
+        .unwrap()
+    {
+        Some(OpenedPii::Label(doc)) => doc.expose().clone(),
+        other => panic!("the sealed label: {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn duplicate_jobs_and_a_worker_that_died_after_amazon_bought_buy_one_label_per_package() {
     let t = stack("labels-ledger", SimConfig::demo(1, 30, 6_103)).await;
     let transport = transport(&t);
     let clock = t.amazon_time();
     let api = ShippingApi::new(transport.clone(), clock.clone());
-    let ledger = ledger(&t);
-    let buyer = LabelPurchase {
+    let (ledger, vault) = (ledger(&t), vault(&t));
+    let buyer = |holder: &'static str| LabelPurchase {
         shipping: &api,
         ledger: &ledger,
+        vault: &vault,
         clock: clock.as_ref(),
+        holder,
     };
     let seller = t.seller(0);
     let order = unshipped(&t, &transport, &seller).await;
@@ -222,33 +286,20 @@ async fn duplicate_jobs_and_a_worker_that_died_after_amazon_bought_buy_one_label
             .stats()
             .labels_bought(order.order_id.as_str(), package_ref)
     };
-
-    // A worker put its attempt on record, Amazon bought the label, and the worker died before
-    // it wrote the result down.
-    let request = package(&order, "pkg-a");
-    let quote = api.quote(&seller, &request).await.unwrap();
-    let attempt = PurchaseAttempt {
-        number: 1,
-        idempotency_key: PurchaseAttempt::key(&order.order_id, &request.package.package_id, 1),
-        rate: quote.rates[0].clone(),
-        quote,
-        format: LabelFormat::Zpl,
-        started_at: clock.now(),
+    let purge_at = clock.now() + chrono::Duration::days(30);
+    let policy = RatePolicy::CheapestOnTime;
+    let job = |request| LabelOrder {
+        request,
+        policy: &policy,
+        format: LabelFormat::Pdf,
+        deliver_by: None,
+        purge_at,
     };
-    let pkg_a = &request.package.package_id;
-    assert!(
-        ledger
-            .start(&seller, &order.order_id, pkg_a, &attempt, None)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !ledger
-            .start(&seller, &order.order_id, pkg_a, &attempt, None)
-            .await
-            .unwrap(),
-        "one attempt on record"
-    );
+
+    // A worker put its attempt on record, sent it, Amazon bought the label, and the worker
+    // died before it wrote the result down.
+    let request = package(&order, "pkg-a");
+    let attempt = attempt_on_record(&t, &api, &request, LabelFormat::Zpl, "worker-1", true).await;
     let lost = api
         .purchase(
             &seller,
@@ -260,13 +311,22 @@ async fn duplicate_jobs_and_a_worker_that_died_after_amazon_bought_buy_one_label
         .await
         .unwrap();
     assert_eq!(bought("pkg-a"), 1);
-    // The job comes back: the attempt is finished with its key, not bought again.
-    let policy = RatePolicy::CheapestOnTime;
-    let resumed = buyer
-        .buy_once(&seller, &request, &policy, LabelFormat::Pdf, None)
+    // The job comes back at once: the dead worker's lease still runs, so it waits.
+    let busy = buyer("worker-2")
+        .buy_once(&seller, &job(&request))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(busy, LabelError::Busy { .. }) && busy.is_retryable(),
+        "{busy}"
+    );
+    // Once the lease has run out it finishes the attempt with its key, and buys nothing.
+    t.sim.advance_clock(chrono::Duration::minutes(6));
+    let resumed = buyer("worker-2")
+        .buy_once(&seller, &job(&request))
         .await
         .unwrap();
-    let Bought::Now { record, .. } = resumed else {
+    let Bought::Now(record) = &resumed else {
         panic!("finished now: {resumed:?}")
     };
     assert_eq!(record.shipment_id, lost.shipment_id);
@@ -277,79 +337,106 @@ async fn duplicate_jobs_and_a_worker_that_died_after_amazon_bought_buy_one_label
     );
     assert_eq!(bought("pkg-a"), 1);
     assert!(matches!(
-        ledger.load(&seller, &order.order_id, pkg_a).await.unwrap(),
-        Some(PurchaseEntry::Purchased(r)) if r == record
+        ledger.load(&seller, &order.order_id, &request.package.package_id).await.unwrap(),
+        Some(PurchaseEntry::Purchased(r)) if &r == record
     ));
+    // The document is sealed with the order's PII, under the package's own item.
+    assert!(opened_label(&t, &order, "pkg-a").await.starts_with(b"^XA"));
 
-    // The same job three times at once for another package.
+    // The same job three times at once for another package: one sends, the others wait.
     let request = package(&order, "pkg-b");
-    let runs = futures::future::join_all(
-        (0..3).map(|_| buyer.buy_once(&seller, &request, &policy, LabelFormat::Pdf, None)),
-    )
+    let holders = ["worker-3", "worker-4", "worker-5"];
+    let runs = futures::future::join_all(holders.map(|h| {
+        let buyer = buyer(h);
+        let job = job(&request);
+        let seller = &seller;
+        async move { buyer.buy_once(seller, &job).await }
+    }))
     .await;
-    let shipments: std::collections::BTreeSet<String> = runs
-        .into_iter()
-        .map(|r| match r.expect("each run ends well") {
-            Bought::Now { record, .. } | Bought::Before(record) => record.shipment_id,
-        })
-        .collect();
+    let mut shipments = std::collections::BTreeSet::new();
+    for run in runs {
+        match run {
+            Ok(b) => {
+                shipments.insert(b.record().shipment_id.clone());
+            }
+            Err(e) => assert!(
+                matches!(e, LabelError::Busy { .. } | LabelError::Contended { .. }),
+                "{e}"
+            ),
+        }
+    }
     assert_eq!(shipments.len(), 1, "{shipments:?}");
     assert_eq!(bought("pkg-b"), 1);
     // Later deliveries of the job find the label on record and ask Amazon nothing.
     let purchases_before = t.sim.stats().total("purchaseShipment");
-    let again = buyer
-        .buy_once(&seller, &request, &policy, LabelFormat::Pdf, None)
+    let again = buyer("worker-6")
+        .buy_once(&seller, &job(&request))
         .await
         .unwrap();
     assert!(matches!(again, Bought::Before(_)), "{again:?}");
     assert_eq!(t.sim.stats().total("purchaseShipment"), purchases_before);
+    assert!(
+        opened_label(&t, &order, "pkg-b")
+            .await
+            .starts_with(b"%PDF-")
+    );
+
+    // Day 31: the label documents go with the rest of the order's PII.
+    t.sim.advance_clock(chrono::Duration::days(31));
+    let run = t
+        .pii_redactor(clock.clone())
+        .purge_run(&|| false)
+        .await
+        .unwrap();
+    assert!(
+        run.pii_items_deleted + run.stragglers_purged >= 2,
+        "{run:?}"
+    );
+    for package in ["pkg-a", "pkg-b"] {
+        let kind = PiiKind::Label(PackageId::parse(package).unwrap());
+        assert!(
+            vault
+                .open(&seller, &order.order_id, kind)
+                .await
+                .unwrap()
+                .is_none(),
+            "{package}"
+        );
+    }
 }
 
 #[tokio::test]
-async fn an_attempt_whose_rate_expired_is_quoted_again_under_a_new_key() {
+async fn a_stale_attempt_never_sent_is_quoted_again_and_a_sent_one_is_never_bought_twice() {
     let t = stack("labels-requote", SimConfig::demo(1, 30, 6_104)).await;
     let transport = transport(&t);
     let clock = t.amazon_time();
     let api = ShippingApi::new(transport.clone(), clock.clone());
-    let ledger = ledger(&t);
+    let (ledger, vault) = (ledger(&t), vault(&t));
     let buyer = LabelPurchase {
         shipping: &api,
         ledger: &ledger,
+        vault: &vault,
         clock: clock.as_ref(),
+        holder: "worker-9",
     };
     let seller = t.seller(0);
     let order = unshipped(&t, &transport, &seller).await;
-    let request = one_package(&order);
-    // A worker put its attempt on record and died before asking Amazon; the rate expires.
-    let quote = api.quote(&seller, &request).await.unwrap();
-    let attempt = PurchaseAttempt {
-        number: 1,
-        idempotency_key: PurchaseAttempt::key(&order.order_id, &request.package.package_id, 1),
-        rate: quote.rates[0].clone(),
-        quote,
+    let policy = RatePolicy::CheapestOnTime;
+    let purge_at = clock.now() + chrono::Duration::days(30);
+    let job = |request| LabelOrder {
+        request,
+        policy: &policy,
         format: LabelFormat::Pdf,
-        started_at: clock.now(),
+        deliver_by: None,
+        purge_at,
     };
-    let pkg = &request.package.package_id;
-    assert!(
-        ledger
-            .start(&seller, &order.order_id, pkg, &attempt, None)
-            .await
-            .unwrap()
-    );
+    // A worker put its attempt on record and died before sending it; the rate expires.
+    let request = one_package(&order);
+    attempt_on_record(&t, &api, &request, LabelFormat::Pdf, "worker-1", false).await;
     t.sim
         .advance_clock(spapi_sim::RATE_LIFETIME + chrono::Duration::seconds(1));
-    let done = buyer
-        .buy_once(
-            &seller,
-            &request,
-            &RatePolicy::CheapestOnTime,
-            LabelFormat::Pdf,
-            None,
-        )
-        .await
-        .unwrap();
-    let Bought::Now { record, label } = done else {
+    let done = buyer.buy_once(&seller, &job(&request)).await.unwrap();
+    let Bought::Now(record) = done else {
         panic!("bought now: {done:?}")
     };
     assert!(
@@ -357,7 +444,6 @@ async fn an_attempt_whose_rate_expired_is_quoted_again_under_a_new_key() {
         "{}",
         record.idempotency_key
     );
-    assert!(label.document.expose().starts_with(b"%PDF-"));
     assert_eq!(
         t.sim
             .stats()
@@ -366,17 +452,43 @@ async fn an_attempt_whose_rate_expired_is_quoted_again_under_a_new_key() {
     );
     assert_eq!(
         t.sim.stats().count("purchaseShipment", 400),
-        1,
-        "the expired attempt, once"
+        0,
+        "the stale attempt was never sent"
     );
+
+    // An attempt that was sent, and whose rate Amazon now calls expired, may have bought the
+    // label: it is not bought again, and it is nobody's to retry.
+    let request = package(&order, "pkg-2");
+    attempt_on_record(&t, &api, &request, LabelFormat::Pdf, "worker-1", true).await;
+    t.sim
+        .advance_clock(spapi_sim::RATE_LIFETIME + chrono::Duration::seconds(1));
+    let unresolved = buyer.buy_once(&seller, &job(&request)).await.unwrap_err();
+    assert!(
+        matches!(unresolved, LabelError::Unresolved { .. }),
+        "{unresolved}"
+    );
+    assert!(!unresolved.is_retryable());
+    assert_eq!(
+        t.sim
+            .stats()
+            .labels_bought(order.order_id.as_str(), "pkg-2"),
+        0
+    );
+
     // A policy no rate fits refuses with its reason and buys nothing.
-    let other = package(&order, "pkg-2");
+    let other = package(&order, "pkg-3");
     let fixed = RatePolicy::Fixed {
         carrier_id: "FEDEX".into(),
         service_id: "FEDEX_GROUND".into(),
     };
     let refused = buyer
-        .buy_once(&seller, &other, &fixed, LabelFormat::Pdf, None)
+        .buy_once(
+            &seller,
+            &LabelOrder {
+                policy: &fixed,
+                ..job(&other)
+            },
+        )
         .await
         .unwrap_err();
     assert!(
@@ -385,6 +497,7 @@ async fn an_attempt_whose_rate_expired_is_quoted_again_under_a_new_key() {
             .contains("FEDEX FEDEX_GROUND in PDF not offered"),
         "{refused}"
     );
+    assert!(!refused.is_retryable());
     assert!(
         ledger
             .load(&seller, &order.order_id, &other.package.package_id)
