@@ -55,7 +55,10 @@ async fn call(sim: &SimHandle, token: Option<&str>, path: &str, query: &[(&str, 
     if let Some(t) = token {
         req = req.header("x-amz-access-token", t);
     }
-    let resp = req.send().await.unwrap();
+    reply(req.send().await.unwrap()).await
+}
+
+async fn reply(resp: reqwest::Response) -> Reply {
     let header = |n: &str| {
         resp.headers()
             .get(n)
@@ -736,22 +739,7 @@ async fn post(sim: &SimHandle, token: &str, path: &str, body: &Value, key: Optio
     if let Some(k) = key {
         req = req.header("x-amzn-IdempotencyKey", k);
     }
-    let resp = req.send().await.unwrap();
-    let header = |n: &str| {
-        resp.headers()
-            .get(n)
-            .map(|v| v.to_str().unwrap().to_owned())
-    };
-    let (request_id, rate_limit) = (header("x-amzn-RequestId"), header("x-amzn-RateLimit-Limit"));
-    let status = resp.status();
-    let text = resp.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Reply {
-        status,
-        request_id,
-        rate_limit,
-        body,
-    }
+    reply(req.send().await.unwrap()).await
 }
 
 /// An unshipped order of seller 0 and its first item: (order id, order item id).

@@ -83,13 +83,19 @@ fn package(order: &Order, id: &str) -> RateRequest {
     }
 }
 
-#[tokio::test]
-async fn a_label_is_bought_once_per_key_even_when_amazons_answer_is_lost() {
-    let t = stack("labels-once", SimConfig::demo(1, 30, 6_101)).await;
+/// A stack with one seller, the Shipping client on it, and an unshipped order of the seller.
+async fn with_an_order(test: &str, seed: u64) -> (TestStack, ShippingApi, SellerId, Order) {
+    let t = stack(test, SimConfig::demo(1, 30, seed)).await;
     let transport = transport(&t);
     let api = ShippingApi::new(transport.clone(), t.amazon_time());
     let seller = t.seller(0);
     let order = unshipped(&t, &transport, &seller).await;
+    (t, api, seller, order)
+}
+
+#[tokio::test]
+async fn a_label_is_bought_once_per_key_even_when_amazons_answer_is_lost() {
+    let (t, api, seller, order) = with_an_order("labels-once", 6_101).await;
     let quote = api
         .quote(&seller, &one_package(&order))
         .await
@@ -163,11 +169,7 @@ async fn a_label_is_bought_once_per_key_even_when_amazons_answer_is_lost() {
 
 #[tokio::test]
 async fn an_expired_rate_is_told_from_a_refused_order() {
-    let t = stack("labels-refused", SimConfig::demo(1, 30, 6_102)).await;
-    let transport = transport(&t);
-    let api = ShippingApi::new(transport.clone(), t.amazon_time());
-    let seller = t.seller(0);
-    let order = unshipped(&t, &transport, &seller).await;
+    let (t, api, seller, order) = with_an_order("labels-refused", 6_102).await;
     let request = one_package(&order);
     let quote = api.quote(&seller, &request).await.expect("rates");
     t.sim
@@ -267,10 +269,8 @@ async fn opened_label(t: &TestStack, order: &Order, package: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn duplicate_jobs_and_a_worker_that_died_after_amazon_bought_buy_one_label_per_package() {
-    let t = stack("labels-ledger", SimConfig::demo(1, 30, 6_103)).await;
-    let transport = transport(&t);
+    let (t, api, seller, order) = with_an_order("labels-ledger", 6_103).await;
     let clock = t.amazon_time();
-    let api = ShippingApi::new(transport.clone(), clock.clone());
     let (ledger, vault) = (ledger(&t), vault(&t));
     let buyer = |holder: &'static str| LabelPurchase {
         shipping: &api,
@@ -279,8 +279,6 @@ async fn duplicate_jobs_and_a_worker_that_died_after_amazon_bought_buy_one_label
         clock: clock.as_ref(),
         holder,
     };
-    let seller = t.seller(0);
-    let order = unshipped(&t, &transport, &seller).await;
     let bought = |package_ref: &str| {
         t.sim
             .stats()
@@ -407,10 +405,8 @@ async fn duplicate_jobs_and_a_worker_that_died_after_amazon_bought_buy_one_label
 
 #[tokio::test]
 async fn a_stale_attempt_never_sent_is_quoted_again_and_a_sent_one_is_never_bought_twice() {
-    let t = stack("labels-requote", SimConfig::demo(1, 30, 6_104)).await;
-    let transport = transport(&t);
+    let (t, api, seller, order) = with_an_order("labels-requote", 6_104).await;
     let clock = t.amazon_time();
-    let api = ShippingApi::new(transport.clone(), clock.clone());
     let (ledger, vault) = (ledger(&t), vault(&t));
     let buyer = LabelPurchase {
         shipping: &api,
@@ -419,8 +415,6 @@ async fn a_stale_attempt_never_sent_is_quoted_again_and_a_sent_one_is_never_boug
         clock: clock.as_ref(),
         holder: "worker-9",
     };
-    let seller = t.seller(0);
-    let order = unshipped(&t, &transport, &seller).await;
     let policy = RatePolicy::CheapestOnTime;
     let purge_at = clock.now() + chrono::Duration::days(30);
     let job = |request| LabelOrder {
