@@ -22,6 +22,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { IntakeAlarms } from './alarms.ts';
 import { AuditReport } from './audit-report.ts';
+import { Labels } from './labels.ts';
 import { PiiKey, orderContextConditions } from './pii-key.ts';
 import { PiiLifecycle } from './pii-lifecycle.ts';
 import { WorkQueue } from './queues.ts';
@@ -71,6 +72,7 @@ export class FulfillmentStack extends Stack {
   readonly stock: WorkQueue;
   readonly piiLifecycle: PiiLifecycle;
   readonly auditReport: AuditReport;
+  readonly labels: Labels;
 
   constructor(scope: Construct, id: string, props: FulfillmentStackProps) {
     super(scope, id, props);
@@ -290,6 +292,20 @@ export class FulfillmentStack extends Stack {
     // Both intake routes seal; nothing else may make a data key of the PII key.
     for (const sealer of [orderSyncFn, orderEventsFn]) this.piiKey.allowSealing(sealer.role);
 
+    // Label jobs (packed orders) to Buy Shipping labels.
+    this.labels = new Labels(this, 'Labels', {
+      manifestPath: functionManifest('label-worker'),
+      tables: this.tables,
+      dataKey: this.dataKey,
+      piiKey: this.piiKey,
+      topic: alarmTopic,
+      lwaApp,
+      sellerSecrets,
+      sellerSecretPrefix: SELLER_SECRET_PREFIX,
+      spapiEndpoint: props.spapiEndpoint,
+      sellerSecretsAck,
+    });
+
     new events.Rule(this, 'OrderSyncSchedule', {
       description: 'Catch-up sweep of searchOrders for every registered seller',
       schedule: events.Schedule.rate(Duration.minutes(10)),
@@ -355,6 +371,10 @@ export class FulfillmentStack extends Stack {
     new CfnOutput(this, 'AuditReportFunctionName', {
       value: this.auditReport.reporter.fn.functionName,
       description: 'Invoke with {"from", "to", "format": "json" | "csv"} for the audit report of a range',
+    });
+    new CfnOutput(this, 'LabelJobsQueueUrl', {
+      value: this.labels.jobs.queue.queueUrl,
+      description: 'Send label jobs here ({job_id, seller_id, order_id, packages, requested_by})',
     });
     new CfnOutput(this, 'TrailBucketName', { value: this.piiLifecycle.trailBucket.bucketName });
     new CfnOutput(this, 'AlarmTopicArn', { value: alarmTopic.topicArn });

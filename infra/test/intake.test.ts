@@ -71,8 +71,8 @@ test('order-events: SQS event source reporting batch item failures, bounded conc
 
 test('every queue is KMS-encrypted and TLS-only; work queues have a DLQ', () => {
   const queues = resourcesOf('AWS::SQS::Queue');
-  // notifications, stock, deletion requests, their DLQs, and the schedules' DLQ.
-  assert.equal(Object.keys(queues).length, 7);
+  // notifications, stock, deletion requests, label jobs, their DLQs, and the schedules' DLQ.
+  assert.equal(Object.keys(queues).length, 9);
   const policies = Object.values(resourcesOf('AWS::SQS::QueuePolicy'));
   for (const [id, q] of Object.entries(queues)) {
     assert.ok(q.Properties.KmsMasterKeyId, `${id} encrypted`);
@@ -83,7 +83,7 @@ test('every queue is KMS-encrypted and TLS-only; work queues have a DLQ', () => 
     assert.ok(denyPlain, `${id} TLS-only`);
   }
   const withDlq = Object.values(queues).filter((q) => q.Properties.RedrivePolicy);
-  assert.deepEqual(withDlq.map((q) => q.Properties.RedrivePolicy.maxReceiveCount).sort((a, b) => a - b), [5, 10, 100]);
+  assert.deepEqual(withDlq.map((q) => q.Properties.RedrivePolicy.maxReceiveCount).sort((a, b) => a - b), [5, 10, 10, 100]);
   const [, notifications] = notificationsQueue();
   assert.equal(notifications.Properties.RedrivePolicy.maxReceiveCount, 100);
   assert.deepEqual(notifications.Properties.KmsMasterKeyId, { 'Fn::GetAtt': [keyId('alias/fbm/notifications'), 'Arn'] });
@@ -99,9 +99,9 @@ test('the schedule runs every 10 minutes with retries and an encrypted DLQ', () 
 });
 
 test('alarms on errors, throttles, DLQ depth, backlog age and Amazon 429s go to an encrypted topic', () => {
-  // Intake's own; the PII lifecycle's alarms are tested with it.
+  // Intake's own; the PII lifecycle's and the labels' alarms are tested with them.
   const alarms = Object.entries(resourcesOf('AWS::CloudWatch::Alarm'))
-    .filter(([id]) => !id.startsWith('PiiLifecycle'))
+    .filter(([id]) => !id.startsWith('PiiLifecycle') && !id.startsWith('Labels'))
     .map(([, a]) => a);
   const metrics = alarms.map((a: any) => a.Properties.MetricName).sort();
   assert.deepEqual(metrics, [
@@ -121,7 +121,7 @@ test('alarms on errors, throttles, DLQ depth, backlog age and Amazon 429s go to 
   assert.ok(topic.Properties.KmsMasterKeyId);
   // The 429 count comes from both intake functions' logs.
   const filters = Object.entries(resourcesOf('AWS::Logs::MetricFilter'))
-    .filter(([id]) => !id.startsWith('PiiLifecycle'))
+    .filter(([id]) => !id.startsWith('PiiLifecycle') && !id.startsWith('Labels'))
     .map(([, f]) => f);
   const throttles = filters.filter((f: any) => f.Properties.MetricTransformations[0].MetricName === 'SpApiThrottled');
   assert.equal(throttles.length, 2);

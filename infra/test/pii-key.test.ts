@@ -83,11 +83,14 @@ test('PII key: no role may open PII, and a test names every one that ever may', 
   }
 });
 
-test('PII key: data keys only for the two intake roles, only with the order as context', () => {
+test('PII key: data keys only for the intake roles and label-worker, only with the order as context', () => {
   const sealing = allowing(piiKeyPolicy(), 'kms:GenerateDataKey');
   assert.equal(sealing.length, 1);
   assert.deepEqual(asList(sealing[0].Action), ['kms:GenerateDataKey']);
-  assert.deepEqual(principalsOf(sealing[0]).sort(), [roleArnOf('OrderSyncRole'), roleArnOf('OrderEventsRole')].sort());
+  assert.deepEqual(
+    principalsOf(sealing[0]).sort(),
+    [roleArnOf('OrderSyncRole'), roleArnOf('OrderEventsRole'), roleArnOf('LabelsLabelWorkerRole')].sort(),
+  );
   assert.deepEqual(sealing[0].Condition, ORDER_CONTEXT);
 });
 
@@ -174,7 +177,7 @@ test("no writer of the pii table can ask for an item back; its readers see keys 
       assert.ok(!actions.some((a) => /^dynamodb:(GetItem|BatchGetItem|\*)$/.test(a)), `${id} ${s.Sid} reads items`);
     }
   }
-  assert.equal(writers, 3, 'both intake functions and the redactor');
+  assert.equal(writers, 4, 'both intake functions, label-worker and the redactor');
   assert.equal(readers, 2, 'the redactor and the audit report');
 });
 
@@ -303,4 +306,26 @@ test('a scheduled run that fails after retries leaves a record; audit-report run
   }
   const [, report] = onlyOne('AWS::Lambda::Function', (f) => f.Properties.Environment.Variables.PII_KEY_ARN);
   assert.equal(report.Properties.ReservedConcurrentExecutions, 1);
+});
+
+test('label-worker: its queue on a key of its own, seals but never opens PII, its own control records only, alarmed', () => {
+  const [fnId, fn] = onlyOne('AWS::Lambda::Function', (f) => f.Properties.Environment.Variables.LABEL_JOBS_DLQ_URL);
+  assert.equal(fn.Properties.Timeout, 120);
+  const [, esm] = onlyOne('AWS::Lambda::EventSourceMapping', (r) => JSON.stringify(r.Properties.FunctionName).includes(fnId));
+  assert.deepEqual(esm.Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);
+  const queue = resourcesOf('AWS::SQS::Queue')[esm.Properties.EventSourceArn['Fn::GetAtt'][0]];
+  assert.deepEqual(queue.Properties.KmsMasterKeyId, { 'Fn::GetAtt': [keyId('alias/fbm/label-jobs'), 'Arn'] });
+  assert.ok(queue.Properties.VisibilityTimeout >= 6 * 120);
+  const statements = Object.entries(resourcesOf('AWS::IAM::Policy'))
+    .filter(([id]) => id.startsWith('LabelsLabelWorker'))
+    .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+  const piiKey = keyId('alias/fbm/pii');
+  const onPiiKey = statements.filter((s: any) => mentions(s, piiKey));
+  assert.deepEqual(onPiiKey.map((s: any) => asList(s.Action)), [['kms:GenerateDataKey']]);
+  const control = statements.find((s: any) => s.Sid === 'LabelRecordsAndRateBudget');
+  assert.deepEqual(control.Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys'], ['label#*', 'label-settings', 'rate#*']);
+  const onPii = statements.filter((s: any) => mentions(s, Object.keys(resourcesOf('AWS::DynamoDB::GlobalTable')).find((k) => k.startsWith('Tablespii'))!));
+  assert.deepEqual(onPii.flatMap((s: any) => asList(s.Action)), ['dynamodb:PutItem'], 'writes label documents, reads nothing');
+  const alarms = Object.entries(resourcesOf('AWS::CloudWatch::Alarm')).filter(([id]) => id.startsWith('Labels'));
+  assert.equal(alarms.length, 3, 'DLQ depth, unsettled purchases, failed purchases');
 });

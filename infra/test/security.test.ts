@@ -11,9 +11,9 @@ function tableLogicalId(id: string): string {
 
 const INTAKE = ['OrderSync', 'OrderEvents'] as const;
 
-test('all three keys rotate and outlive the stack', () => {
+test('every key (data, PII, notifications, label jobs) rotates and outlives the stack', () => {
   const keys = resourcesOf('AWS::KMS::Key');
-  assert.equal(Object.keys(keys).length, 3);
+  assert.equal(Object.keys(keys).length, 4);
   for (const [id, key] of Object.entries(keys)) {
     assert.equal(key.Properties.EnableKeyRotation, true, id);
     assert.equal(key.DeletionPolicy, 'Retain', id);
@@ -124,7 +124,7 @@ test('secrets are referenced by ARN and no secret value is in the template', () 
   assert.deepEqual(JSON.parse(secret.Properties.SecretString), {}, 'an empty shape, filled by the operator');
   assert.ok(secret.Properties.KmsKeyId, 'encrypted with the data key');
   const functions = Object.values(resourcesOf('AWS::Lambda::Function'));
-  assert.equal(functions.length, 4);
+  assert.equal(functions.length, 5);
   for (const fn of functions) {
     const env = fn.Properties.Environment.Variables;
     // The intake functions name the app secret by ARN; the redactor and the report need none.

@@ -1,4 +1,5 @@
-//! The label purchase ledger in the control table: `pk = label#<seller>#<order>`,
+//! The labels' records in the control table: each seller's label settings (`pk =
+//! label-settings`, `sk = <seller>`, attribute `settings`), and the purchase ledger: `pk = label#<seller>#<order>`,
 //! `sk = <package id>`; `state` is `in_progress` (with the `attempt`: its key and the exact
 //! request) or `purchased` (with the `label` on record); `idem_key` is the attempt's key, which
 //! every conditional write names; `holder` and `lease_ms` say who works the attempt until when.
@@ -7,7 +8,10 @@
 
 use super::{DynamoControl, StoreError, is_condition_failure, read_item};
 use crate::kernel::{AmazonOrderId, SellerId};
-use crate::labels::{LabelRecord, PackageId, PurchaseAttempt, PurchaseEntry, PurchaseLedger};
+use crate::labels::{
+    LabelRecord, LabelSettings, LabelSettingsStore, PackageId, PurchaseAttempt, PurchaseEntry,
+    PurchaseLedger,
+};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
@@ -27,6 +31,40 @@ struct PurchaseItem {
     lease_ms: i64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     label: Option<LabelRecord>,
+}
+
+const SETTINGS_PK: &str = "label-settings";
+
+/// A seller's label settings item, as onboarding writes it.
+#[derive(Serialize, Deserialize)]
+pub struct LabelSettingsItem {
+    pub pk: String,
+    pub sk: String,
+    pub settings: LabelSettings,
+}
+
+impl LabelSettingsItem {
+    pub fn new(seller: &SellerId, settings: LabelSettings) -> Self {
+        Self {
+            pk: SETTINGS_PK.into(),
+            sk: seller.to_string(),
+            settings,
+        }
+    }
+}
+
+#[async_trait]
+impl LabelSettingsStore for DynamoControl {
+    async fn label_settings(&self, seller: &SellerId) -> Result<Option<LabelSettings>, StoreError> {
+        let item: Option<LabelSettingsItem> = read_item(
+            &self.client,
+            &self.table,
+            [("pk", SETTINGS_PK.into()), ("sk", seller.to_string())],
+            || format!("label settings of seller {seller}"),
+        )
+        .await?;
+        Ok(item.map(|i| i.settings))
+    }
 }
 
 fn pk(seller: &SellerId, order: &AmazonOrderId) -> String {

@@ -24,6 +24,7 @@ pub use budget::DynamoRateBudget;
 #[cfg(feature = "cloudtrail")]
 pub use cloudtrail::CloudTrailAccessTrail;
 pub use control::DynamoControl;
+pub use label_purchases::LabelSettingsItem;
 pub use orders::DynamoOrderStore;
 pub use pii_table::PiiTable;
 #[cfg(feature = "sqs")]

@@ -2,15 +2,17 @@
 //! an Amazon order. Amazon supplies the ship-to address (`channelType: AMAZON`), so nothing
 //! here reads PII; the label document that comes back names the recipient and is PII.
 //!
-//! What is here so far: the model (packages, rates, the seller's rate policy, formats), the
-//! `Shipping` port and its error, the purchase ledger port and [`LabelPurchase`], which buys a
-//! package's label at most once. The worker (jobs, sealing the document, the order's state)
-//! and own-carrier shipments come next.
+//! Here: the model (packages, rates, the seller's rate policy, formats), the `Shipping` port
+//! and its error, the purchase ledger port, [`LabelPurchase`] (a package's label bought at most
+//! once, its document sealed) and [`LabelWorker`] (a job's packages checked against the stored
+//! order, each bought once, the order Labeled). Not yet: the SKU catalog that makes a package
+//! for a job without one, own-carrier shipments, tracking and void.
 
 mod error;
 mod model;
 mod ports;
 mod purchase;
+mod worker;
 
 pub use crate::kernel::PackageId;
 pub use error::ShippingError;
@@ -20,3 +22,6 @@ pub use model::{
 };
 pub use ports::{PurchaseLedger, Shipping};
 pub use purchase::{Bought, LabelError, LabelOrder, LabelPurchase};
+pub use worker::{
+    JobError, JobOutcome, JobPackage, LabelJob, LabelSettings, LabelSettingsStore, LabelWorker,
+};

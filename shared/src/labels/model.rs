@@ -134,7 +134,8 @@ pub struct Quote {
 #[serde(tag = "policy", rename_all = "snake_case")]
 pub enum RatePolicy {
     /// The cheapest rate whose promised delivery ends by the order's latest delivery date
-    /// (any rate when the order states none); ties go to the earlier delivery.
+    /// (any rate when the order states none); ties go to the earlier delivery. When none is in
+    /// time, the one that delivers soonest.
     CheapestOnTime,
     /// Always this carrier and service.
     Fixed {
@@ -144,7 +145,7 @@ pub enum RatePolicy {
 }
 
 impl RatePolicy {
-    /// The rate to buy in `format`, or `None` when no rate fits (the job is then blocked with
+    /// The rate to buy in `format`, or `None` when no rate fits (the job is then refused with
     /// that reason, never given a rate the policy did not pick).
     pub fn choose<'q>(
         &self,
@@ -160,14 +161,28 @@ impl RatePolicy {
             } => printable
                 .into_iter()
                 .find(|r| &r.carrier_id == carrier_id && &r.service_id == service_id),
-            RatePolicy::CheapestOnTime => printable
-                .filter(|r| match (deliver_by, r.delivery_window) {
-                    (Some(by), Some((_, end))) => end <= by,
-                    // A rate that promises nothing cannot be shown to meet a date.
-                    (Some(_), None) => false,
-                    (None, _) => true,
-                })
-                .min_by_key(|r| (r.charge.minor, r.delivery_window.map(|(_, end)| end))),
+            RatePolicy::CheapestOnTime => {
+                let printable: Vec<&Rate> = printable.collect();
+                let on_time = printable
+                    .iter()
+                    .filter(|r| match (deliver_by, r.delivery_window) {
+                        (Some(by), Some((_, end))) => end <= by,
+                        // A rate that promises nothing cannot be shown to meet a date.
+                        (Some(_), None) => false,
+                        (None, _) => true,
+                    })
+                    .min_by_key(|r| (r.charge.minor, r.delivery_window.map(|(_, end)| end)));
+                // None arrives in time (the order is late already): the parcel still goes, as
+                // soon as any rate brings it; ties to the cheaper.
+                on_time
+                    .or_else(|| {
+                        printable
+                            .iter()
+                            .filter(|r| r.delivery_window.is_some())
+                            .min_by_key(|r| (r.delivery_window.map(|(_, end)| end), r.charge.minor))
+                    })
+                    .copied()
+            }
         }
     }
 }
@@ -306,13 +321,13 @@ mod tests {
         // Without a date to meet, the cheapest of all.
         let any = RatePolicy::CheapestOnTime.choose(&rates, LabelFormat::Pdf, None);
         assert_eq!(any.map(|r| r.rate_id.as_str()), Some("no-promise"));
-        // Nothing in time: no rate, not the least late one.
+        // Nothing in time: the soonest, not the cheapest (the parcel is late already).
         let late = RatePolicy::CheapestOnTime.choose(
             &rates,
             LabelFormat::Pdf,
             Some(t("2026-12-02T00:00:00Z")),
         );
-        assert!(late.is_none());
+        assert_eq!(late.map(|r| r.rate_id.as_str()), Some("fast"));
     }
 
     #[test]

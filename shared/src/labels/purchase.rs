@@ -295,8 +295,8 @@ impl LabelPurchase<'_> {
                         "{carrier_id} {service_id} in {} not offered",
                         job.format.as_str()
                     ),
-                    (RatePolicy::CheapestOnTime, Some(by)) => format!(
-                        "none of {} rates in {} promises delivery by {by}",
+                    (RatePolicy::CheapestOnTime, Some(_)) => format!(
+                        "none of {} rates prints {} with a delivery promise",
                         quote.rates.len(),
                         job.format.as_str()
                     ),

@@ -7,8 +7,10 @@ pub mod audit_report;
 pub mod batch;
 pub mod deadline;
 pub mod env;
-#[cfg(feature = "intake")]
+#[cfg(any(feature = "intake", feature = "labels"))]
 pub mod intake;
+#[cfg(feature = "labels")]
+pub mod label_worker;
 #[cfg(feature = "intake")]
 pub mod order_events;
 #[cfg(feature = "intake")]

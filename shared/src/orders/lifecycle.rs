@@ -45,6 +45,22 @@ impl OrderStatus {
         }
     }
 
+    /// A label bought for the order: Labeled, from any open step before it. Packing may be done
+    /// outside the suite (a packing station that sends its label job itself), so Unshipped and
+    /// Picking go straight to Labeled; a canceled, shipped or ended order is refused.
+    pub fn label(self) -> Result<OrderStatus, LifecycleError> {
+        match self {
+            OrderStatus::Unshipped
+            | OrderStatus::Picking
+            | OrderStatus::Packed
+            | OrderStatus::Labeled => Ok(OrderStatus::Labeled),
+            from => Err(LifecycleError {
+                from,
+                to: OrderStatus::Labeled,
+            }),
+        }
+    }
+
     /// The status after Amazon reports `amazon` for an order we hold at `self`.
     ///
     /// Amazon's report wins when it is further along (shipped, delivered) or ends the order

@@ -117,10 +117,12 @@ impl Provisioned {
 /// backstop for a function that dies before it can (deferrals count as receives too).
 /// `pii-redactor` dead-letters a deletion request with its reason at its fifth receive; the
 /// redrive at ten is the backstop.
-pub const QUEUES: [(&str, u32, u32); 3] = [
+/// `label-worker` dead-letters a job with its reason by its fifth receive; ten is the backstop.
+pub const QUEUES: [(&str, u32, u32); 4] = [
     ("notifications", 100, 360),
     ("stock", 5, 360),
     ("deletion-requests", 10, 960),
+    ("label-jobs", 10, 360),
 ];
 
 /// Secret values the local stack stores: the simulator's app credentials and sellers.
@@ -455,6 +457,31 @@ impl Provisioned {
                 ("RETENTION_DAYS", "30"),
                 ("DELETION_DLQ_URL", self.queue("deletion-requests-dlq")),
                 ("DELETION_MAX_RECEIVES", "5"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        env
+    }
+
+    /// The environment `label-worker` reads.
+    pub fn label_worker_env(
+        &self,
+        spapi_endpoint: &str,
+        lwa_token_url: &str,
+    ) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = ["orders", "pii", "control"]
+            .iter()
+            .map(|id| (self.table_env[*id].clone(), self.tables[*id].clone()))
+            .collect();
+        env.extend(
+            [
+                ("PII_KEY_ID", self.pii_key_arn.as_str()),
+                ("SPAPI_ENDPOINT", spapi_endpoint),
+                ("LWA_ENDPOINT", lwa_token_url),
+                ("LWA_APP_SECRET_ID", self.lwa_app_secret_id.as_str()),
+                ("SELLER_SECRET_PREFIX", self.seller_secret_prefix.as_str()),
+                ("LABEL_JOBS_DLQ_URL", self.queue("label-jobs-dlq")),
+                ("LABEL_JOB_MAX_RECEIVES", "5"),
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned())),
         );

@@ -92,6 +92,23 @@ impl TestStack {
         shared::lambda::pii_redactor::PiiRedactorHandler::with_clock(config, &self.sdk, clock)
     }
 
+    /// `label-worker`'s handler as the binary would build it, on the simulator's clock.
+    pub fn label_worker(&self) -> shared::lambda::label_worker::LabelWorkerHandler {
+        let env = self
+            .stack
+            .label_worker_env(&self.sim.base_url(), &self.sim.lwa_token_url());
+        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let config = shared::lambda::label_worker::config::LabelWorkerConfig::from_env(
+            &Env::from_pairs(pairs),
+        )
+        .expect("config");
+        shared::lambda::label_worker::LabelWorkerHandler::with_clock(
+            config,
+            &self.sdk,
+            self.amazon_time(),
+        )
+    }
+
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.sdk)
     }

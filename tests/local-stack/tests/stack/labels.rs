@@ -500,3 +500,186 @@ async fn a_stale_attempt_never_sent_is_quoted_again_and_a_sent_one_is_never_boug
             .is_none()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// label-worker: jobs from its queue, through the handler the binary builds.
+
+fn sqs_event(bodies: &[String]) -> aws_lambda_events::event::sqs::SqsEvent {
+    let records = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let mut m = aws_lambda_events::event::sqs::SqsMessage::default();
+            m.message_id = Some(format!("m-{i}"));
+            m.receipt_handle = Some(format!("r-{i}"));
+            m.body = Some(body.clone());
+            m.attributes
+                .insert("ApproximateReceiveCount".into(), "1".into());
+            m
+        })
+        .collect();
+    let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+    event.records = records;
+    event
+}
+
+/// The seller's label settings, as onboarding writes them.
+async fn write_settings(t: &TestStack) {
+    let item = shared::aws::LabelSettingsItem::new(
+        &t.seller(0),
+        shared::labels::LabelSettings {
+            ship_from: dock(),
+            policy: RatePolicy::CheapestOnTime,
+            format: LabelFormat::Zpl,
+        },
+    );
+    t.dynamo()
+        .put_item()
+        .table_name(t.stack.table("control"))
+        .set_item(Some(serde_dynamo::to_item(&item).unwrap()))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A job for the whole order in one package `pkg-1`.
+fn job(order: &Order, job_id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "job_id": job_id,
+        "seller_id": order.seller_id.as_str(),
+        "order_id": order.order_id.as_str(),
+        "packages": [{
+            "package_id": "pkg-1",
+            "weight_grams": 900,
+            "dimensions": {"length_cm": 30.0, "width_cm": 20.0, "height_cm": 12.0},
+            "items": order.lines.iter().map(|l| serde_json::json!({
+                "order_item_id": l.order_item_id.as_str(), "quantity": l.quantity_ordered
+            })).collect::<Vec<_>>()
+        }],
+        "requested_by": "packing-station-4"
+    })
+}
+
+#[tokio::test]
+async fn every_label_job_delivered_three_times_buys_one_label_and_bad_jobs_are_refused_before_any_call()
+ {
+    let t = stack("labels-worker", SimConfig::demo(1, 40, 6_105)).await;
+    crate::common::run_sync(&t.order_sync(100), serde_json::json!({})).await;
+    write_settings(&t).await;
+    let seller = t.seller(0);
+    let orders = shared::aws::DynamoOrderStore::new(t.dynamo(), t.stack.table("orders"));
+    let open = t.sim.orders_in(seller.as_str(), "UNSHIPPED");
+    let stored = |id: &str| {
+        let orders = &orders;
+        let seller = &seller;
+        let id = AmazonOrderId::parse(id).unwrap();
+        async move {
+            use shared::orders::OrderStore;
+            orders
+                .load(seller, &id)
+                .await
+                .unwrap()
+                .expect("stored by the sweep")
+        }
+    };
+    let first = stored(&open[0]).await;
+    let worker = t.label_worker();
+
+    // Three copies in one batch, and a fourth later: one label, the order Labeled.
+    let body = job(&first.order, "job-1").to_string();
+    let report = worker
+        .handle_jobs(
+            sqs_event(&[body.clone(), body.clone(), body.clone()]),
+            "invocation-1",
+        )
+        .await;
+    assert!(
+        report.keep.len() <= 2,
+        "copies that found the package busy wait: {report:?}"
+    );
+    assert_eq!(
+        t.sim
+            .stats()
+            .labels_bought(first.order.order_id.as_str(), "pkg-1"),
+        1,
+        "{report:?}"
+    );
+    let again = worker
+        .handle_jobs(sqs_event(std::slice::from_ref(&body)), "invocation-2")
+        .await;
+    assert_eq!(
+        (again.labeled, again.labels_bought, again.keep.len()),
+        (1, 0, 0),
+        "{again:?}"
+    );
+    assert_eq!(
+        t.sim
+            .stats()
+            .labels_bought(first.order.order_id.as_str(), "pkg-1"),
+        1
+    );
+    let after = stored(&open[0]).await;
+    assert_eq!(after.order.status, shared::orders::OrderStatus::Labeled);
+    let label = PiiKind::Label(PackageId::parse("pkg-1").unwrap());
+    assert!(
+        after.pii.sealed_kinds.contains(&label),
+        "{:?}",
+        after.pii.sealed_kinds
+    );
+    assert!(
+        opened_label(&t, &first.order, "pkg-1")
+            .await
+            .starts_with(b"^XA"),
+        "the seller's format"
+    );
+
+    // Refused before any call: a canceled order, an item not of the order, a malformed job.
+    let purchases = t.sim.stats().total("purchaseShipment");
+    let rates = t.sim.stats().total("getRates");
+    // An order Amazon canceled (the sweep stored it so).
+    let canceled = stored(&t.sim.orders_in(seller.as_str(), "CANCELLED")[0]).await;
+    assert_eq!(canceled.order.status, shared::orders::OrderStatus::Canceled);
+    let other = stored(&open[2]).await;
+    let mut wrong_item = job(&other.order, "job-3");
+    wrong_item["packages"][0]["items"][0]["order_item_id"] = serde_json::json!("99999999999999");
+    let report = worker
+        .handle_jobs(
+            sqs_event(&[
+                job(&canceled.order, "job-2").to_string(),
+                wrong_item.to_string(),
+                r#"{"job_id": "job-4", "buyer_name": "x"}"#.into(),
+            ]),
+            "invocation-3",
+        )
+        .await;
+    assert_eq!(
+        (report.refused, report.dead_lettered, report.labels_bought),
+        (2, 3, 0),
+        "{report:?}"
+    );
+    assert_eq!(t.sim.stats().total("purchaseShipment"), purchases);
+    assert_eq!(t.sim.stats().total("getRates"), rates);
+    let letters = t.queue_bodies("label-jobs-dlq").await;
+    let kinds: std::collections::BTreeSet<&str> = letters
+        .iter()
+        .filter_map(|l| l["reason_kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["bad_items", "canceled", "malformed"].into_iter().collect()
+    );
+    let bad = letters
+        .iter()
+        .find(|l| l["reason_kind"] == "bad_items")
+        .unwrap();
+    assert!(
+        bad["reason"]
+            .as_str()
+            .unwrap()
+            .contains("packages[0].items[0].order_item_id"),
+        "{bad}"
+    );
+    // Ids and reasons only: no job body, no PII.
+    let text = serde_json::to_string(&letters).unwrap();
+    assert!(!text.contains("packing-station-4"));
+}

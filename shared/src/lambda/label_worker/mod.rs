@@ -1,0 +1,185 @@
+//! `label-worker`: label jobs from their SQS queue, partial batch failures. Each job ends
+//! `Done` (every package labeled), `Retry` (Amazon or a store failed for now, another process
+//! holds the package, intake has not stored the order yet) or `DeadLetter` with its reason (a
+//! malformed or refused job, a purchase left unresolved, a failure past its receives).
+
+pub mod config;
+
+use super::batch::{Finished, answer, kept, run_batch};
+use crate::aws::{DynamoControl, DynamoOrderStore, KmsPiiVault, PiiTable, SqsBatchQueue, SqsQueue};
+use crate::kernel::{Clock, DeadLetter, Ending, QueuedMessage, SystemClock, serde_reason};
+use crate::labels::{JobError, JobOutcome, LabelJob, LabelPurchase, LabelWorker};
+use crate::spapi::ShippingApi;
+use aws_lambda_events::event::sqs::SqsEvent;
+use config::LabelWorkerConfig;
+use lambda_runtime::LambdaEvent;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// Jobs worked at once in a batch (each waits on Amazon most of its time).
+const CONCURRENCY: usize = 4;
+
+/// What a batch of jobs came to (tests and the local run read it).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LabelBatchReport {
+    pub labeled: u32,
+    pub labels_bought: u32,
+    pub refused: u32,
+    pub dead_lettered: u32,
+    pub retried: u32,
+    /// Message ids to leave on the queue (`batchItemFailures`).
+    pub keep: Vec<String>,
+}
+
+pub struct LabelWorkerHandler {
+    orders: DynamoOrderStore,
+    control: DynamoControl,
+    vault: KmsPiiVault,
+    shipping: ShippingApi,
+    queue: SqsBatchQueue,
+    clock: Arc<dyn Clock>,
+    max_receives: u32,
+}
+
+impl LabelWorkerHandler {
+    pub fn new(config: LabelWorkerConfig, sdk: &aws_config::SdkConfig) -> Self {
+        Self::with_clock(config, sdk, Arc::new(SystemClock))
+    }
+
+    pub fn with_clock(
+        config: LabelWorkerConfig,
+        sdk: &aws_config::SdkConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+        let transport = config
+            .spapi
+            .transport(sdk, &config.control_table, clock.clone());
+        Self {
+            orders: DynamoOrderStore::new(dynamo.clone(), config.orders_table),
+            control: DynamoControl::new(dynamo.clone(), config.control_table),
+            vault: KmsPiiVault::new(
+                aws_sdk_kms::Client::new(sdk),
+                PiiTable::new(dynamo, config.pii_table),
+                config.pii_key_id,
+            ),
+            shipping: ShippingApi::new(transport, clock.clone()),
+            queue: SqsBatchQueue {
+                source: None,
+                dead_letters: SqsQueue::new(
+                    aws_sdk_sqs::Client::new(sdk),
+                    config.label_jobs_dlq_url,
+                ),
+            },
+            clock,
+            max_receives: config.max_receives,
+        }
+    }
+
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<SqsEvent>,
+    ) -> Result<serde_json::Value, lambda_runtime::Error> {
+        let (event, context) = event.into_parts();
+        let report = self.handle_jobs(event, &context.request_id).await;
+        Ok(serde_json::to_value(answer(report.keep))?)
+    }
+
+    /// One batch; `holder` names this invocation as the holder of the purchases it sends.
+    pub async fn handle_jobs(&self, event: SqsEvent, holder: &str) -> LabelBatchReport {
+        let handled = run_batch(&self.queue, event.records, CONCURRENCY, |m| async move {
+            self.handle_job(&m, holder).await
+        })
+        .await;
+        let mut report = LabelBatchReport::default();
+        for h in &handled {
+            match (&h.outcome, h.finished) {
+                (_, Finished::Kept) => report.retried += 1,
+                (Some(JobOutcome::Refused { .. }), Finished::DeadLettered) => {
+                    report.refused += 1;
+                    report.dead_lettered += 1;
+                }
+                (_, Finished::DeadLettered) => report.dead_lettered += 1,
+                (Some(JobOutcome::Labeled { bought_now, .. }), Finished::Done) => {
+                    report.labeled += 1;
+                    report.labels_bought += *bought_now as u32;
+                }
+                (_, Finished::Done) => {}
+            }
+        }
+        report.keep = kept(&handled);
+        report
+    }
+
+    async fn handle_job(&self, m: &QueuedMessage, holder: &str) -> (Option<JobOutcome>, Ending) {
+        let now = self.clock.now();
+        let job: LabelJob = match serde_json::from_str(&m.body) {
+            Ok(j) => j,
+            Err(e) => {
+                let reason = format!("not a label job: {}", serde_reason(&e));
+                let letter =
+                    DeadLetter::new(&m.message_id, "malformed", reason, m.receive_count, now);
+                return (None, Ending::DeadLetter(letter));
+            }
+        };
+        let worker = LabelWorker {
+            orders: &self.orders,
+            settings: &self.control,
+            purchase: LabelPurchase {
+                shipping: &self.shipping,
+                ledger: &self.control,
+                vault: &self.vault,
+                clock: self.clock.as_ref(),
+                holder,
+            },
+        };
+        let letter = |kind: &str, reason: String| DeadLetter {
+            seller_id: Some(job.seller_id.clone()),
+            order_id: Some(job.order_id.clone()),
+            ..DeadLetter::new(&m.message_id, kind, reason, m.receive_count, now)
+        };
+        match worker.handle(&job).await {
+            Ok(outcome @ JobOutcome::Labeled { .. }) => {
+                tracing::info!(job_id = %job.job_id, seller_id = %job.seller_id, order_id = %job.order_id, packages = job.packages.len(), "order labeled");
+                (Some(outcome), Ending::Done)
+            }
+            Ok(JobOutcome::Refused {
+                reason_kind,
+                reason,
+            }) => {
+                tracing::warn!(job_id = %job.job_id, seller_id = %job.seller_id, order_id = %job.order_id, error_kind = reason_kind, "label job refused");
+                let l = letter(reason_kind, reason.clone());
+                (
+                    Some(JobOutcome::Refused {
+                        reason_kind,
+                        reason,
+                    }),
+                    Ending::DeadLetter(l),
+                )
+            }
+            Err(e) => {
+                let kind = job_error_kind(&e);
+                tracing::warn!(job_id = %job.job_id, seller_id = %job.seller_id, order_id = %job.order_id, error_kind = kind, error = %e, receives = m.receive_count, "label job failed");
+                if !e.is_retryable() || m.receive_count >= self.max_receives {
+                    return (None, Ending::DeadLetter(letter(kind, e.to_string())));
+                }
+                (None, Ending::Retry(None))
+            }
+        }
+    }
+}
+
+/// A short machine-readable kind for logs, metrics and dead letters.
+fn job_error_kind(e: &JobError) -> &'static str {
+    use crate::labels::LabelError;
+    match e {
+        JobError::OrderNotStored { .. } => "order_not_stored",
+        JobError::Contended { .. } => "contended",
+        JobError::Store(_) => "store",
+        JobError::Label(LabelError::Busy { .. }) => "busy",
+        JobError::Label(LabelError::Unresolved { .. }) => "purchase_unresolved",
+        JobError::Label(LabelError::Unrecorded { .. }) => "purchase_unrecorded",
+        JobError::Label(LabelError::Shipping(_)) => "purchase_failed",
+        JobError::Label(_) => "label",
+    }
+}
