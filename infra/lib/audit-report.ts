@@ -3,11 +3,11 @@
 // held, and answers with the report. It is invoked directly (no schedule, no queue) with
 // {"from", "to", "format"}. It reads ids, names, dates and counts only: it has no permission on
 // the PII key, and on the pii table it may list keys and dates, never a ciphertext.
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { SuiteFunction } from './suite-function.ts';
+import { SuiteFunction, dataKeyThrough } from './suite-function.ts';
 import type { Tables } from './tables.ts';
 
 /**
@@ -34,7 +34,6 @@ export class AuditReport extends Construct {
 
   constructor(scope: Construct, id: string, props: AuditReportProps) {
     super(scope, id);
-    const stack = Stack.of(this);
     const { tables } = props;
     const audit = tables.get('audit');
     const control = tables.get('control');
@@ -89,15 +88,8 @@ export class AuditReport extends Construct {
             StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
           },
         }),
-        new iam.PolicyStatement({
-          // The tables are encrypted with the data key: reading them needs it, through DynamoDB only.
-          sid: 'DataKeyViaDynamoDb',
-          actions: ['kms:Decrypt', 'kms:DescribeKey'],
-          resources: [props.dataKey.keyArn],
-          conditions: {
-            StringEquals: { 'kms:ViaService': [`dynamodb.${stack.region}.amazonaws.com`] },
-          },
-        }),
+        // The tables are encrypted with the data key: reading them needs it, through DynamoDB only.
+        dataKeyThrough(this, props.dataKey, ['dynamodb'], ['kms:Decrypt', 'kms:DescribeKey']),
       ],
     });
     Validations.of(this.reporter.policy).acknowledge({

@@ -26,7 +26,7 @@ import { Labels } from './labels.ts';
 import { PiiKey, orderContextConditions } from './pii-key.ts';
 import { PiiLifecycle } from './pii-lifecycle.ts';
 import { WorkQueue } from './queues.ts';
-import { SuiteFunction } from './suite-function.ts';
+import { SuiteFunction, dataKeyThrough } from './suite-function.ts';
 import { NO_RETURN_VALUES, Tables } from './tables.ts';
 import { Tripwires } from './tripwires.ts';
 
@@ -438,20 +438,7 @@ export class FulfillmentStack extends Stack {
         conditions: orderContextConditions(),
       }),
       // The data key only through the services whose data it protects.
-      new iam.PolicyStatement({
-        sid: 'DataKeyViaDynamoDbSecretsManagerSqs',
-        actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
-        resources: [this.dataKey.keyArn],
-        conditions: {
-          StringEquals: {
-            'kms:ViaService': [
-              `dynamodb.${this.region}.amazonaws.com`,
-              `secretsmanager.${this.region}.amazonaws.com`,
-              `sqs.${this.region}.amazonaws.com`,
-            ],
-          },
-        },
-      }),
+      dataKeyThrough(this, this.dataKey, ['dynamodb', 'secretsmanager', 'sqs']),
       new iam.PolicyStatement({
         sid: 'ReadLwaCredentials',
         actions: ['secretsmanager:GetSecretValue'],

@@ -2,7 +2,7 @@
 // which buys each package's Buy Shipping label once, seals the document (it can make data keys
 // of the PII key, never open it) and marks the order Labeled. Alarms: the DLQ's depth, purchases
 // left unsettled (unresolved or unrecorded: someone must look), Amazon refusing purchases.
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -13,7 +13,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { type PiiKey, orderContextConditions } from './pii-key.ts';
 import { WorkQueue } from './queues.ts';
-import { SuiteFunction } from './suite-function.ts';
+import { SuiteFunction, dataKeyThrough } from './suite-function.ts';
 import { NO_RETURN_VALUES, type Tables } from './tables.ts';
 
 /** label-worker's time limit: a job's packages each wait on two Shipping calls at most. */
@@ -39,7 +39,6 @@ export class Labels extends Construct {
 
   constructor(scope: Construct, id: string, props: LabelsProps) {
     super(scope, id);
-    const region = Stack.of(this).region;
     const { tables } = props;
     const jobsKey = new kms.Key(this, 'JobsKey', {
       alias: 'alias/fbm/label-jobs',
@@ -101,20 +100,7 @@ export class Labels extends Construct {
           resources: [props.piiKey.keyArn],
           conditions: orderContextConditions(),
         }),
-        new iam.PolicyStatement({
-          sid: 'DataKeyViaDynamoDbSecretsManagerSqs',
-          actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
-          resources: [props.dataKey.keyArn],
-          conditions: {
-            StringEquals: {
-              'kms:ViaService': [
-                `dynamodb.${region}.amazonaws.com`,
-                `secretsmanager.${region}.amazonaws.com`,
-                `sqs.${region}.amazonaws.com`,
-              ],
-            },
-          },
-        }),
+        dataKeyThrough(this, props.dataKey, ['dynamodb', 'secretsmanager', 'sqs']),
         new iam.PolicyStatement({
           sid: 'ReadLwaCredentials',
           actions: ['secretsmanager:GetSecretValue'],

@@ -16,7 +16,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { WorkQueue } from './queues.ts';
-import { SuiteFunction } from './suite-function.ts';
+import { SuiteFunction, dataKeyThrough } from './suite-function.ts';
 import { NO_RETURN_VALUES, type Tables } from './tables.ts';
 
 /** The trail's name: its ARN is known before it exists. */
@@ -129,20 +129,7 @@ export class PiiLifecycle extends Construct {
           actions: ['sqs:SendMessage'],
           resources: [this.deletions.dlq.queueArn],
         }),
-        new iam.PolicyStatement({
-          sid: 'DataKeyViaDynamoDbSecretsManagerSqs',
-          actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
-          resources: [props.dataKey.keyArn],
-          conditions: {
-            StringEquals: {
-              'kms:ViaService': [
-                `dynamodb.${stack.region}.amazonaws.com`,
-                `secretsmanager.${stack.region}.amazonaws.com`,
-                `sqs.${stack.region}.amazonaws.com`,
-              ],
-            },
-          },
-        }),
+        dataKeyThrough(this, props.dataKey, ['dynamodb', 'secretsmanager', 'sqs']),
       ],
     });
     Validations.of(this.redactor.policy).acknowledge({

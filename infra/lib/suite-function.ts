@@ -1,7 +1,7 @@
 // One of the suite's Lambda functions: a binary of the Rust workspace built by cargo-lambda,
 // its own role with exactly the statements given (no managed policies), and a log group of its
 // own, encrypted and kept a year, that receives JSON logs.
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -21,6 +21,26 @@ export interface SuiteFunctionProps {
   readonly memorySize?: number;
   readonly reservedConcurrentExecutions?: number;
   readonly environment: Record<string, string>;
+}
+
+/**
+ * The data key for what a function reads and writes at rest (tables, secrets, queues), only
+ * through the services whose data it protects (`kms:ViaService`).
+ */
+export function dataKeyThrough(
+  scope: Construct,
+  key: kms.IKey,
+  services: ('dynamodb' | 'secretsmanager' | 'sqs')[],
+  actions = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+): iam.PolicyStatement {
+  const region = Stack.of(scope).region;
+  const names: Record<string, string> = { dynamodb: 'DynamoDb', secretsmanager: 'SecretsManager', sqs: 'Sqs' };
+  return new iam.PolicyStatement({
+    sid: `DataKeyVia${services.map((s) => names[s]).join('')}`,
+    actions,
+    resources: [key.keyArn],
+    conditions: { StringEquals: { 'kms:ViaService': services.map((s) => `${s}.${region}.amazonaws.com`) } },
+  });
 }
 
 /**

@@ -413,13 +413,9 @@ impl Provisioned {
             .iter()
             .map(|id| (self.table_env[*id].clone(), self.tables[*id].clone()))
             .collect();
+        env.extend(self.spapi_env(spapi_endpoint, lwa_token_url));
         env.extend(
             [
-                ("PII_KEY_ID", self.pii_key_arn.as_str()),
-                ("SPAPI_ENDPOINT", spapi_endpoint),
-                ("LWA_ENDPOINT", lwa_token_url),
-                ("LWA_APP_SECRET_ID", self.lwa_app_secret_id.as_str()),
-                ("SELLER_SECRET_PREFIX", self.seller_secret_prefix.as_str()),
                 ("RETENTION_DAYS", "30"),
                 ("STOCK_QUEUE_URL", self.queue("stock")),
             ]
@@ -463,6 +459,20 @@ impl Provisioned {
         env
     }
 
+    /// What every function that calls SP-API and seals PII reads: the PII key, the endpoints,
+    /// the LWA secrets.
+    fn spapi_env(&self, spapi_endpoint: &str, lwa_token_url: &str) -> Vec<(String, String)> {
+        [
+            ("PII_KEY_ID", self.pii_key_arn.as_str()),
+            ("SPAPI_ENDPOINT", spapi_endpoint),
+            ("LWA_ENDPOINT", lwa_token_url),
+            ("LWA_APP_SECRET_ID", self.lwa_app_secret_id.as_str()),
+            ("SELLER_SECRET_PREFIX", self.seller_secret_prefix.as_str()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .to_vec()
+    }
+
     /// The environment `label-worker` reads.
     pub fn label_worker_env(
         &self,
@@ -473,13 +483,9 @@ impl Provisioned {
             .iter()
             .map(|id| (self.table_env[*id].clone(), self.tables[*id].clone()))
             .collect();
+        env.extend(self.spapi_env(spapi_endpoint, lwa_token_url));
         env.extend(
             [
-                ("PII_KEY_ID", self.pii_key_arn.as_str()),
-                ("SPAPI_ENDPOINT", spapi_endpoint),
-                ("LWA_ENDPOINT", lwa_token_url),
-                ("LWA_APP_SECRET_ID", self.lwa_app_secret_id.as_str()),
-                ("SELLER_SECRET_PREFIX", self.seller_secret_prefix.as_str()),
                 ("LABEL_JOBS_DLQ_URL", self.queue("label-jobs-dlq")),
                 ("LABEL_JOB_MAX_RECEIVES", "5"),
             ]
