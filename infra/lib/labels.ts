@@ -1,7 +1,8 @@
 // Labels as deployed: the label-jobs queue (a key of its own, TLS only, a DLQ) and label-worker,
 // which buys each package's Buy Shipping label once, seals the document (it can make data keys
 // of the PII key, never open it) and marks the order Labeled. Alarms: the DLQ's depth, purchases
-// left unsettled (unresolved or unrecorded: someone must look), Amazon refusing purchases.
+// left unsettled (unresolved or unrecorded: someone must look), Amazon refusing purchases,
+// labels blocked by a SKU the seller's catalog does not know.
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -154,6 +155,12 @@ export class Labels extends Construct {
       counted('LabelPurchasesUnsettled', ['purchase_unresolved', 'purchase_unrecorded']),
       'A label purchase may have been bought and is not on record as it should be (unresolved after an expired ' +
         'rate, or bought under another attempt): settle it by its idempotency key before anyone buys again',
+    );
+    alarm(
+      'LabelsBlocked',
+      counted('LabelsBlocked', ['label_blocked']),
+      "An order's label is blocked: a job named no packages and a SKU of the order has no weight and " +
+        "dimensions in the seller's catalog (the dead letter names the SKU); add them and send the job again",
     );
     // Amazon's 429s to this function count toward the suite's SpApiThrottled alarm too.
     new logs.MetricFilter(this, 'SpApiThrottled', {

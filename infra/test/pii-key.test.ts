@@ -327,5 +327,5 @@ test('label-worker: its queue on a key of its own, seals but never opens PII, it
   const onPii = statements.filter((s: any) => mentions(s, Object.keys(resourcesOf('AWS::DynamoDB::GlobalTable')).find((k) => k.startsWith('Tablespii'))!));
   assert.deepEqual(onPii.flatMap((s: any) => asList(s.Action)), ['dynamodb:PutItem'], 'writes label documents, reads nothing');
   const alarms = Object.entries(resourcesOf('AWS::CloudWatch::Alarm')).filter(([id]) => id.startsWith('Labels'));
-  assert.equal(alarms.length, 3, 'DLQ depth, unsettled purchases, failed purchases');
+  assert.equal(alarms.length, 4, 'DLQ depth, unsettled purchases, failed purchases, blocked labels');
 });

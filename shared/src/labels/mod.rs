@@ -5,8 +5,8 @@
 //! Here: the model (packages, rates, the seller's rate policy, formats), the `Shipping` port
 //! and its error, the purchase ledger port, [`LabelPurchase`] (a package's label bought at most
 //! once, its document sealed) and [`LabelWorker`] (a job's packages checked against the stored
-//! order, each bought once, the order Labeled). Not yet: the SKU catalog that makes a package
-//! for a job without one, own-carrier shipments, tracking and void.
+//! order, each bought once, the order Labeled; a job without packages gets one from the seller's
+//! SKU catalog, or is blocked). Not yet: own-carrier shipments, tracking and void.
 
 mod error;
 mod model;
@@ -23,5 +23,6 @@ pub use model::{
 pub use ports::{PurchaseLedger, Shipping};
 pub use purchase::{Bought, LabelError, LabelOrder, LabelPurchase};
 pub use worker::{
-    JobError, JobOutcome, JobPackage, LabelJob, LabelSettings, LabelSettingsStore, LabelWorker,
+    CATALOG_PACKAGE_ID, JobError, JobOutcome, JobPackage, LabelJob, LabelSettings,
+    LabelSettingsStore, LabelWorker, SkuFacts, catalog_package,
 };

@@ -8,7 +8,7 @@ use super::model::{
     Dimensions, LabelFormat, PackageItem, PackageSpec, RatePolicy, RateRequest, ShipFrom,
 };
 use super::purchase::{Bought, LabelError, LabelOrder, LabelPurchase};
-use crate::kernel::{AmazonOrderId, PackageId, PiiKind, SellerId, StoreError};
+use crate::kernel::{AmazonOrderId, PackageId, PiiKind, SellerId, Sku, StoreError};
 use crate::orders::{Order, OrderStatus, OrderStore};
 use crate::pii::PiiState;
 use async_trait::async_trait;
@@ -40,13 +40,27 @@ pub struct JobPackage {
 }
 
 /// A seller's label rules, as onboarding writes them: where parcels leave from, how a rate is
-/// chosen, the format its printers take.
+/// chosen, the format its printers take, and the catalog that makes the package of a job that
+/// names none.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LabelSettings {
     pub ship_from: ShipFrom,
     pub policy: RatePolicy,
     pub format: LabelFormat,
+    #[serde(default)]
+    pub catalog: BTreeMap<Sku, SkuFacts>,
 }
+
+/// One unit of a SKU as it ships: its weight and its box.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SkuFacts {
+    pub weight_grams: u32,
+    pub dimensions: Dimensions,
+}
+
+/// The package id of the one parcel made from the catalog: the same for every job of the
+/// order, so that a second such job finds its label on record.
+pub const CATALOG_PACKAGE_ID: &str = "p1";
 
 #[async_trait]
 pub trait LabelSettingsStore: Send + Sync {
@@ -134,11 +148,20 @@ impl LabelWorker<'_> {
                 format!("order {order_id} has no marketplace"),
             ));
         };
-        if let Err(reason) = check_items(order, job) {
+        let packages = if job.packages.is_empty() {
+            // Never guessed: a SKU the catalog does not know blocks the order's label.
+            match catalog_package(order, &settings.catalog) {
+                Ok(p) => vec![p],
+                Err(reason) => return Ok(refused("label_blocked", reason)),
+            }
+        } else {
+            job.packages.clone()
+        };
+        if let Err(reason) = check_items(order, &packages) {
             return Ok(refused("bad_items", reason));
         }
         let mut bought_now = 0;
-        for package in &job.packages {
+        for package in &packages {
             let request = RateRequest {
                 order_id: order_id.clone(),
                 marketplace_id: marketplace_id.clone(),
@@ -165,16 +188,16 @@ impl LabelWorker<'_> {
                 Err(e) => return Err(e.into()),
             }
         }
-        self.mark_labeled(job).await?;
+        self.mark_labeled(job, &packages).await?;
         Ok(JobOutcome::Labeled {
-            packages: job.packages.len(),
+            packages: packages.len(),
             bought_now,
         })
     }
 
     /// The order Labeled, its label documents among the items it holds (so the redactor
     /// deletes them by key), written over the revision read.
-    async fn mark_labeled(&self, job: &LabelJob) -> Result<(), JobError> {
+    async fn mark_labeled(&self, job: &LabelJob, packages: &[JobPackage]) -> Result<(), JobError> {
         for _ in 0..MAX_RACES {
             let Some(stored) = self.orders.load(&job.seller_id, &job.order_id).await? else {
                 return Err(JobError::OrderNotStored {
@@ -186,7 +209,7 @@ impl LabelWorker<'_> {
             order.status = order.status.label().unwrap_or(order.status);
             let mut pii = stored.pii.clone();
             if pii.state == PiiState::Held {
-                for p in &job.packages {
+                for p in packages {
                     let kind = PiiKind::Label(p.package_id.clone());
                     if !pii.sealed_kinds.contains(&kind) {
                         pii.sealed_kinds.push(kind);
@@ -213,14 +236,10 @@ impl LabelWorker<'_> {
 
 /// Every package names order items of this order, in quantities that add up to no more than
 /// was ordered. The reason names the field.
-fn check_items(order: &Order, job: &LabelJob) -> Result<(), String> {
-    if job.packages.is_empty() {
-        // The per-SKU catalog that would make one package is not built yet.
-        return Err("packages: at least one package (weights and dimensions) is needed".into());
-    }
+fn check_items(order: &Order, packages: &[JobPackage]) -> Result<(), String> {
     let mut packed: BTreeMap<&str, u32> = BTreeMap::new();
     let mut ids = std::collections::BTreeSet::new();
-    for (i, p) in job.packages.iter().enumerate() {
+    for (i, p) in packages.iter().enumerate() {
         if !ids.insert(p.package_id.as_str()) {
             return Err(format!(
                 "packages[{i}].package_id: {} appears twice",
@@ -264,6 +283,51 @@ fn check_items(order: &Order, job: &LabelJob) -> Result<(), String> {
     Ok(())
 }
 
+/// Every unit of the order in one parcel, from the catalog: the weights added, the footprint
+/// of the largest unit, the heights stacked. A line without a SKU, or a SKU the catalog does not
+/// know, is the reason there is no package.
+pub fn catalog_package(
+    order: &Order,
+    catalog: &BTreeMap<Sku, SkuFacts>,
+) -> Result<JobPackage, String> {
+    let mut weight_grams: u32 = 0;
+    let (mut length_cm, mut width_cm, mut height_cm) = (0.0_f64, 0.0_f64, 0.0_f64);
+    let mut items = Vec::new();
+    for line in order.lines.iter().filter(|l| l.quantity_ordered > 0) {
+        let sku = line.sku.as_ref().ok_or_else(|| {
+            format!(
+                "order item {} has no SKU: its weight and size are unknown",
+                line.order_item_id
+            )
+        })?;
+        let facts = catalog.get(sku).ok_or_else(|| {
+            format!("SKU {sku} has no weight and dimensions in the seller's catalog")
+        })?;
+        let units = line.quantity_ordered;
+        weight_grams = weight_grams.saturating_add(facts.weight_grams.saturating_mul(units));
+        length_cm = length_cm.max(facts.dimensions.length_cm);
+        width_cm = width_cm.max(facts.dimensions.width_cm);
+        height_cm += facts.dimensions.height_cm * f64::from(units);
+        items.push(PackageItem {
+            order_item_id: line.order_item_id.clone(),
+            quantity: units,
+        });
+    }
+    if items.is_empty() {
+        return Err(format!("order {} has no units to pack", order.order_id));
+    }
+    Ok(JobPackage {
+        package_id: PackageId::parse(CATALOG_PACKAGE_ID).expect("a valid package id"),
+        weight_grams,
+        dimensions: Dimensions {
+            length_cm,
+            width_cm,
+            height_cm,
+        },
+        items,
+    })
+}
+
 /// What the package's contents sold for (the insured value): unit price × quantity.
 fn declared_value(order: &Order, items: &[PackageItem]) -> Charge {
     let mut minor = 0;
@@ -284,5 +348,149 @@ fn declared_value(order: &Order, items: &[PackageItem]) -> Charge {
     Charge {
         minor,
         currency: currency.unwrap_or_else(|| "USD".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::{MarketplaceId, OrderItemId};
+    use crate::orders::OrderLine;
+
+    fn line(id: &str, sku: Option<&str>, units: u32) -> OrderLine {
+        OrderLine {
+            order_item_id: OrderItemId::parse(id).unwrap(),
+            sku: sku.map(|s| Sku::parse(s).unwrap()),
+            asin: None,
+            title: None,
+            quantity_ordered: units,
+            quantity_shipped: 0,
+            unit_price: None,
+        }
+    }
+
+    fn order(lines: Vec<OrderLine>) -> Order {
+        let t: chrono::DateTime<chrono::Utc> = "2026-11-20T10:00:00Z".parse().unwrap();
+        Order {
+            seller_id: SellerId::parse("A1SELLER").unwrap(),
+            order_id: AmazonOrderId::parse("113-0000000-0000001").unwrap(),
+            marketplace_id: Some(MarketplaceId::parse("ATVPDKIKX0DER").unwrap()),
+            status: OrderStatus::Unshipped,
+            created_at: t,
+            last_updated_at: t,
+            ship_by: None,
+            deliver_by: None,
+            service_level: None,
+            programs: vec![],
+            lines,
+            packages: vec![],
+        }
+    }
+
+    fn facts(grams: u32, l: f64, w: f64, h: f64) -> SkuFacts {
+        SkuFacts {
+            weight_grams: grams,
+            dimensions: Dimensions {
+                length_cm: l,
+                width_cm: w,
+                height_cm: h,
+            },
+        }
+    }
+
+    #[test]
+    fn the_catalog_packs_every_unit_in_one_parcel_and_never_guesses_a_sku() {
+        let catalog: BTreeMap<Sku, SkuFacts> = [
+            (
+                Sku::parse("MUG-BLUE").unwrap(),
+                facts(400, 12.0, 10.0, 11.0),
+            ),
+            (Sku::parse("TEA-100").unwrap(), facts(150, 20.0, 8.0, 4.0)),
+        ]
+        .into();
+        let o = order(vec![
+            line("11111111111111", Some("MUG-BLUE"), 2),
+            line("22222222222222", Some("TEA-100"), 1),
+        ]);
+        let p = catalog_package(&o, &catalog).unwrap();
+        assert_eq!(p.package_id.as_str(), CATALOG_PACKAGE_ID);
+        assert_eq!(p.weight_grams, 950);
+        assert_eq!(
+            (
+                p.dimensions.length_cm,
+                p.dimensions.width_cm,
+                p.dimensions.height_cm
+            ),
+            (20.0, 10.0, 26.0)
+        );
+        assert_eq!(p.items.iter().map(|i| i.quantity).sum::<u32>(), 3);
+        assert!(check_items(&o, &[p]).is_ok());
+
+        let unknown = order(vec![line("33333333333333", Some("LAMP-1"), 1)]);
+        let reason = catalog_package(&unknown, &catalog).unwrap_err();
+        assert!(
+            reason.contains("SKU LAMP-1 has no weight and dimensions"),
+            "{reason}"
+        );
+        let no_sku = order(vec![line("44444444444444", None, 1)]);
+        assert!(
+            catalog_package(&no_sku, &catalog)
+                .unwrap_err()
+                .contains("has no SKU")
+        );
+    }
+
+    #[test]
+    fn items_are_checked_by_field() {
+        let o = order(vec![line("11111111111111", Some("MUG-BLUE"), 2)]);
+        let package = |id: &str, item: &str, qty: u32| JobPackage {
+            package_id: PackageId::parse(id).unwrap(),
+            weight_grams: 500,
+            dimensions: Dimensions {
+                length_cm: 10.0,
+                width_cm: 10.0,
+                height_cm: 10.0,
+            },
+            items: vec![PackageItem {
+                order_item_id: OrderItemId::parse(item).unwrap(),
+                quantity: qty,
+            }],
+        };
+        assert!(
+            check_items(
+                &o,
+                &[
+                    package("a", "11111111111111", 1),
+                    package("b", "11111111111111", 1)
+                ]
+            )
+            .is_ok()
+        );
+        let over = check_items(
+            &o,
+            &[
+                package("a", "11111111111111", 2),
+                package("b", "11111111111111", 1),
+            ],
+        )
+        .unwrap_err();
+        assert!(
+            over.starts_with("packages[1].items[0].quantity: 3 of"),
+            "{over}"
+        );
+        let twice = check_items(
+            &o,
+            &[
+                package("a", "11111111111111", 1),
+                package("a", "11111111111111", 1),
+            ],
+        )
+        .unwrap_err();
+        assert!(twice.starts_with("packages[1].package_id"), "{twice}");
+        let unknown = check_items(&o, &[package("a", "99999999999999", 1)]).unwrap_err();
+        assert!(
+            unknown.starts_with("packages[0].items[0].order_item_id"),
+            "{unknown}"
+        );
     }
 }

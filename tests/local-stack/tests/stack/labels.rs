@@ -6,7 +6,9 @@
 
 use crate::common::{TestStack, stack};
 use shared::aws::{DynamoControl, KmsPiiVault, PiiTable};
+use shared::kernel::Sku;
 use shared::kernel::{AmazonOrderId, PiiKind, SellerId};
+use shared::labels::SkuFacts;
 use shared::labels::{
     Bought, Charge, Dimensions, LabelError, LabelFormat, LabelOrder, LabelPurchase, PackageId,
     PackageItem, PackageSpec, PurchaseAttempt, PurchaseEntry, PurchaseLedger, RatePolicy,
@@ -18,6 +20,7 @@ use shared::orders::{AmazonOrders, Order};
 use shared::pii::{OpenedPii, PiiOpener};
 use shared::spapi::{OrdersApi, ShippingApi, Transport};
 use spapi_sim::SimConfig;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 fn transport(t: &TestStack) -> Arc<Transport> {
@@ -524,13 +527,14 @@ fn sqs_event(bodies: &[String]) -> aws_lambda_events::event::sqs::SqsEvent {
 }
 
 /// The seller's label settings, as onboarding writes them.
-async fn write_settings(t: &TestStack) {
+async fn write_settings(t: &TestStack, catalog: BTreeMap<Sku, SkuFacts>) {
     let item = shared::aws::LabelSettingsItem::new(
         &t.seller(0),
         shared::labels::LabelSettings {
             ship_from: dock(),
             policy: RatePolicy::CheapestOnTime,
             format: LabelFormat::Zpl,
+            catalog,
         },
     );
     t.dynamo()
@@ -565,7 +569,7 @@ async fn every_label_job_delivered_three_times_buys_one_label_and_bad_jobs_are_r
  {
     let t = stack("labels-worker", SimConfig::demo(1, 40, 6_105)).await;
     crate::common::run_sync(&t.order_sync(100), serde_json::json!({})).await;
-    write_settings(&t).await;
+    write_settings(&t, BTreeMap::new()).await;
     let seller = t.seller(0);
     let orders = shared::aws::DynamoOrderStore::new(t.dynamo(), t.stack.table("orders"));
     let open = t.sim.orders_in(seller.as_str(), "UNSHIPPED");
@@ -682,4 +686,77 @@ async fn every_label_job_delivered_three_times_buys_one_label_and_bad_jobs_are_r
     // Ids and reasons only: no job body, no PII.
     let text = serde_json::to_string(&letters).unwrap();
     assert!(!text.contains("packing-station-4"));
+
+    // A job without packages: one parcel from the seller's catalog, or blocked by a SKU the
+    // catalog does not know (never guessed).
+    let packed = stored(&open[3]).await;
+    let catalog: BTreeMap<Sku, SkuFacts> = packed
+        .order
+        .lines
+        .iter()
+        .filter_map(|l| l.sku.clone())
+        .map(|sku| {
+            let facts = SkuFacts {
+                weight_grams: 300,
+                dimensions: Dimensions {
+                    length_cm: 20.0,
+                    width_cm: 15.0,
+                    height_cm: 5.0,
+                },
+            };
+            (sku, facts)
+        })
+        .collect();
+    write_settings(&t, catalog.clone()).await;
+    let mut blocked = None;
+    for id in &open[4..] {
+        let o = stored(id).await;
+        if o.order
+            .lines
+            .iter()
+            .any(|l| l.sku.as_ref().is_none_or(|s| !catalog.contains_key(s)))
+        {
+            blocked = Some(o);
+            break;
+        }
+    }
+    let blocked = blocked.expect("an open order with a SKU the catalog does not know");
+    let mut from_catalog = job(&packed.order, "job-5");
+    from_catalog["packages"] = serde_json::json!([]);
+    let mut unknown_sku = job(&blocked.order, "job-6");
+    unknown_sku["packages"] = serde_json::json!([]);
+    let report = worker
+        .handle_jobs(
+            sqs_event(&[from_catalog.to_string(), unknown_sku.to_string()]),
+            "invocation-4",
+        )
+        .await;
+    assert_eq!(
+        (report.labeled, report.labels_bought, report.refused),
+        (1, 1, 1),
+        "{report:?}"
+    );
+    assert_eq!(
+        t.sim.stats().labels_bought(
+            packed.order.order_id.as_str(),
+            shared::labels::CATALOG_PACKAGE_ID
+        ),
+        1
+    );
+    assert_eq!(
+        t.sim.stats().labels_bought(
+            blocked.order.order_id.as_str(),
+            shared::labels::CATALOG_PACKAGE_ID
+        ),
+        0
+    );
+    let letters = t.queue_bodies("label-jobs-dlq").await;
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0]["reason_kind"], "label_blocked");
+    assert!(
+        letters[0]["reason"].as_str().unwrap().contains("catalog")
+            || letters[0]["reason"].as_str().unwrap().contains("no SKU"),
+        "{}",
+        letters[0]
+    );
 }
