@@ -11,6 +11,36 @@ import { Construct } from 'constructs';
 import type { WorkQueue } from './queues.ts';
 import type { SuiteFunction } from './suite-function.ts';
 
+/**
+ * The suite's alarm: at or above `threshold` in one period (1 by default), quiet without data,
+ * to `topic`. Returns a function that makes one in `scope`.
+ */
+export function alarmsOn(scope: Construct, topic: sns.ITopic) {
+  return (id: string, metric: cloudwatch.IMetric, description: string, threshold = 1): cloudwatch.Alarm => {
+    const a = new cloudwatch.Alarm(scope, id, {
+      metric,
+      threshold,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: description,
+    });
+    a.addAlarmAction(new cwActions.SnsAction(topic));
+    return a;
+  };
+}
+
+/** Amazon's 429s in a function's JSON log (the transport logs each with error "throttled"). */
+export function countSpApiThrottles(scope: Construct, id: string, logGroup: logs.ILogGroup): void {
+  new logs.MetricFilter(scope, id, {
+    logGroup,
+    filterPattern: logs.FilterPattern.stringValue('$.fields.error', '=', 'throttled'),
+    metricNamespace: 'FBM',
+    metricName: 'SpApiThrottled',
+    metricValue: '1',
+  });
+}
+
 export interface IntakeAlarmsProps {
   readonly topic: sns.ITopic;
   readonly orderSync: SuiteFunction;
@@ -24,17 +54,7 @@ export class IntakeAlarms extends Construct {
   constructor(scope: Construct, id: string, props: IntakeAlarmsProps) {
     super(scope, id);
     const { orderSync, orderEvents } = props;
-    const alarm = (id: string, metric: cloudwatch.IMetric, description: string, threshold = 1) => {
-      const a = new cloudwatch.Alarm(this, id, {
-        metric,
-        threshold,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: description,
-      });
-      a.addAlarmAction(new cwActions.SnsAction(props.topic));
-    };
+    const alarm = alarmsOn(this, props.topic);
     const quarter = { period: Duration.minutes(15) };
     alarm(
       'OrderSyncErrors',
@@ -84,13 +104,7 @@ export class IntakeAlarms extends Construct {
       ['OrderSync', orderSync],
       ['OrderEvents', orderEvents],
     ] as const) {
-      new logs.MetricFilter(this, `${id}SpApiThrottled`, {
-        logGroup: fn.logGroup,
-        filterPattern: logs.FilterPattern.stringValue('$.fields.error', '=', 'throttled'),
-        metricNamespace: 'FBM',
-        metricName: 'SpApiThrottled',
-        metricValue: '1',
-      });
+      countSpApiThrottles(this, `${id}SpApiThrottled`, fn.logGroup);
     }
     // An order Amazon served that the suite cannot read: recorded by id and reason, the rest
     // of its page stored, fetched again by itself each run; someone should look at the reason.

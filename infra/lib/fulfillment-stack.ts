@@ -23,7 +23,7 @@ import type { Construct } from 'constructs';
 import { IntakeAlarms } from './alarms.ts';
 import { AuditReport } from './audit-report.ts';
 import { Labels } from './labels.ts';
-import { PiiKey, orderContextConditions } from './pii-key.ts';
+import { PiiKey } from './pii-key.ts';
 import { PiiLifecycle } from './pii-lifecycle.ts';
 import { WorkQueue } from './queues.ts';
 import { SuiteFunction, dataKeyThrough } from './suite-function.ts';
@@ -431,12 +431,7 @@ export class FulfillmentStack extends Stack {
       }),
       // One data key per order, only with the order's identity as encryption context (the
       // key's policy says the same). No Decrypt: intake can seal PII but can never open it.
-      new iam.PolicyStatement({
-        sid: 'PiiDataKeysBoundToOrder',
-        actions: ['kms:GenerateDataKey'],
-        resources: [this.piiKey.keyArn],
-        conditions: orderContextConditions(),
-      }),
+      this.piiKey.sealingStatement(),
       // The data key only through the services whose data it protects.
       dataKeyThrough(this, this.dataKey, ['dynamodb', 'secretsmanager', 'sqs']),
       new iam.PolicyStatement({

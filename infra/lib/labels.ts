@@ -5,14 +5,14 @@
 // labels blocked by a SKU the seller's catalog does not know.
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { type PiiKey, orderContextConditions } from './pii-key.ts';
+import { alarmsOn, countSpApiThrottles } from './alarms.ts';
+import type { PiiKey } from './pii-key.ts';
 import { WorkQueue } from './queues.ts';
 import { SuiteFunction, dataKeyThrough } from './suite-function.ts';
 import { NO_RETURN_VALUES, type Tables } from './tables.ts';
@@ -95,12 +95,7 @@ export class Labels extends Construct {
             'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['label#*', 'label-settings', 'rate#*'] },
           },
         }),
-        new iam.PolicyStatement({
-          sid: 'PiiDataKeysBoundToOrder',
-          actions: ['kms:GenerateDataKey'],
-          resources: [props.piiKey.keyArn],
-          conditions: orderContextConditions(),
-        }),
+        props.piiKey.sealingStatement(),
         dataKeyThrough(this, props.dataKey, ['dynamodb', 'secretsmanager', 'sqs']),
         new iam.PolicyStatement({
           sid: 'ReadLwaCredentials',
@@ -123,16 +118,7 @@ export class Labels extends Construct {
       maxConcurrency: 4,
     });
 
-    const alarm = (id: string, metric: cloudwatch.IMetric, description: string) => {
-      new cloudwatch.Alarm(this, id, {
-        metric,
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: description,
-      }).addAlarmAction(new cwActions.SnsAction(props.topic));
-    };
+    const alarm = alarmsOn(this, props.topic);
     alarm(
       'LabelJobsDlqDepth',
       this.jobs.dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
@@ -163,13 +149,7 @@ export class Labels extends Construct {
         "dimensions in the seller's catalog (the dead letter names the SKU); add them and send the job again",
     );
     // Amazon's 429s to this function count toward the suite's SpApiThrottled alarm too.
-    new logs.MetricFilter(this, 'SpApiThrottled', {
-      logGroup: this.worker.logGroup,
-      filterPattern: logs.FilterPattern.stringValue('$.fields.error', '=', 'throttled'),
-      metricNamespace: 'FBM',
-      metricName: 'SpApiThrottled',
-      metricValue: '1',
-    });
+    countSpApiThrottles(this, 'SpApiThrottled', this.worker.logGroup);
     alarm(
       'LabelPurchasesFailed',
       counted('LabelPurchasesFailed', ['purchase_failed']),

@@ -115,6 +115,19 @@ export class PiiKey extends Construct {
     return this.key.keyArn;
   }
 
+  /**
+   * The sealer's own statement (the identity side of `allowSealing`): data keys of this key,
+   * one per order, under the order's context; no Decrypt.
+   */
+  sealingStatement(): iam.PolicyStatement {
+    return new iam.PolicyStatement({
+      sid: 'PiiDataKeysBoundToOrder',
+      actions: ['kms:GenerateDataKey'],
+      resources: [this.keyArn],
+      conditions: orderContextConditions(),
+    });
+  }
+
   /** A role that seals PII: one data key per order, under the order's context. */
   allowSealing(role: iam.IRole): void {
     this.allowUse('SealUnderOrderContext', 'kms:GenerateDataKey', role);

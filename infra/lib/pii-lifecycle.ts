@@ -5,7 +5,6 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -15,6 +14,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { alarmsOn } from './alarms.ts';
 import { WorkQueue } from './queues.ts';
 import { SuiteFunction, dataKeyThrough } from './suite-function.ts';
 import { NO_RETURN_VALUES, type Tables } from './tables.ts';
@@ -155,16 +155,7 @@ export class PiiLifecycle extends Construct {
       ],
     });
 
-    const alarm = (id: string, metric: cloudwatch.IMetric, description: string) => {
-      new cloudwatch.Alarm(this, id, {
-        metric,
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: description,
-      }).addAlarmAction(new cwActions.SnsAction(props.topic));
-    };
+    const alarm = alarmsOn(this, props.topic);
     new logs.MetricFilter(this, 'PiiPastDueFilter', {
       logGroup: this.redactor.logGroup,
       filterPattern: logs.FilterPattern.numberValue('$.fields.pii_past_due', '>', 0),

@@ -75,6 +75,13 @@ fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
 }
 
+/// A record of the package that does not encode (names ids, never values).
+fn unencodable(order: &AmazonOrderId, package: &PackageId, e: serde_dynamo::Error) -> StoreError {
+    StoreError::Corrupt {
+        what: format!("label purchase {order} {package}: {e}"),
+    }
+}
+
 fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
@@ -122,9 +129,7 @@ impl PurchaseLedger for DynamoControl {
             lease_ms: attempt.lease_until.timestamp_millis(),
             label: None,
         };
-        let item = serde_dynamo::to_item(&item).map_err(|e| StoreError::Corrupt {
-            what: format!("label purchase {order} {package}: {e}"),
-        })?;
+        let item = serde_dynamo::to_item(&item).map_err(|e| unencodable(order, package, e))?;
         let put = self
             .client
             .put_item()
@@ -155,9 +160,10 @@ impl PurchaseLedger for DynamoControl {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let at = serde_dynamo::to_attribute_value(now).map_err(|e| StoreError::Corrupt {
-            what: format!("label purchase {order} {package}: {e}"),
-        })?;
+        let value = |v: DateTime<Utc>| {
+            serde_dynamo::to_attribute_value(v).map_err(|e| unencodable(order, package, e))
+        };
+        let at = value(now)?;
         let claimed = self
             .client
             .update_item()
@@ -179,9 +185,7 @@ impl PurchaseLedger for DynamoControl {
             .expression_attribute_values(":lease", n(lease_until.timestamp_millis()))
             .expression_attribute_values(
                 ":lease_at",
-                serde_dynamo::to_attribute_value(lease_until).map_err(|e| StoreError::Corrupt {
-                    what: format!("label purchase {order} {package}: {e}"),
-                })?,
+                value(lease_until)?,
             )
             .expression_attribute_values(":now", at)
             .expression_attribute_values(":now_ms", n(now.timestamp_millis()))
@@ -201,9 +205,8 @@ impl PurchaseLedger for DynamoControl {
         package: &PackageId,
         record: &LabelRecord,
     ) -> Result<bool, StoreError> {
-        let label = serde_dynamo::to_attribute_value(record).map_err(|e| StoreError::Corrupt {
-            what: format!("label purchase {order} {package}: {e}"),
-        })?;
+        let label =
+            serde_dynamo::to_attribute_value(record).map_err(|e| unencodable(order, package, e))?;
         let done = self
             .client
             .update_item()

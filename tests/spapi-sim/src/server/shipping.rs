@@ -89,18 +89,13 @@ pub(crate) struct Quote {
     rates: Vec<QuotedRate>,
 }
 
-/// A purchased label.
-#[derive(Debug, Clone)]
-pub(crate) struct Shipment {
-    /// The `purchaseShipment` answer, sent again for a repeat of its idempotency key.
-    answer: Value,
-}
-
 /// Shipping's part of the simulator's state.
 #[derive(Default)]
 pub(crate) struct ShippingState {
     quotes: HashMap<String, Quote>,
-    shipments: HashMap<String, Shipment>,
+    /// Purchased labels by shipment id: the `purchaseShipment` answer, sent again for a repeat
+    /// of its idempotency key.
+    shipments: HashMap<String, Value>,
     /// (seller, idempotency key) → shipment id.
     idempotency: HashMap<(String, String), String>,
     /// Purchases still to come whose answer is cut off after the label is bought.
@@ -476,7 +471,7 @@ pub(super) async fn purchase_shipment(
             .and_then(|k| st.shipping.idempotency.get(&(seller.clone(), k.clone())))
             .and_then(|id| st.shipping.shipments.get(id))
         {
-            return Ok(Json(shipment.answer.clone()).into_response());
+            return Ok(Json(shipment.clone()).into_response());
         }
         let req: PurchaseRequest = serde_json::from_slice(&body)
             .map_err(|e| bad("InvalidInput", format!("Invalid request body: {e}")))?;
@@ -533,12 +528,7 @@ pub(super) async fn purchase_shipment(
                 .idempotency
                 .insert((seller.clone(), k), shipment_id.clone());
         }
-        st.shipping.shipments.insert(
-            shipment_id,
-            Shipment {
-                answer: answer.clone(),
-            },
-        );
+        st.shipping.shipments.insert(shipment_id, answer.clone());
         if st.shipping.drop_after_purchase > 0 {
             st.shipping.drop_after_purchase -= 1;
             cut_off = true;
