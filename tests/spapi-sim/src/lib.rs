@@ -11,7 +11,7 @@ mod seed;
 mod server;
 
 pub use clock::{SimClock, TokenBucket};
-pub use server::{Delivery, OrderEvent, RATE_LIFETIME};
+pub use server::{Delivery, OrderEvent, PICKUP_AFTER, RATE_LIFETIME};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -110,6 +110,11 @@ pub struct Stats {
     /// Labels bought, by `<order id>/<packageClientReferenceId>` (repeats of an idempotency
     /// key not counted: they buy nothing).
     pub label_purchases: BTreeMap<String, u64>,
+    /// Labels canceled, by the same key.
+    pub labels_canceled: BTreeMap<String, u64>,
+    /// `confirmShipment` calls that confirmed or changed a package, by
+    /// `<order id>/<packageReferenceId>`.
+    pub shipment_confirmations: BTreeMap<String, u64>,
 }
 
 /// How `ORDER_CHANGE` notifications reach the queue. Shares are probabilities per
@@ -139,6 +144,26 @@ impl Stats {
             .get(&format!("{order_id}/{package_ref}"))
             .copied()
             .unwrap_or(0)
+    }
+
+    /// Own-carrier confirmations of one package of an order.
+    pub fn confirmations(&self, order_id: &str, package_ref: &str) -> u64 {
+        self.shipment_confirmations
+            .get(&format!("{order_id}/{package_ref}"))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Labels bought beyond one live label per package: purchases less cancellations less
+    /// one, added over the packages. A suite that buys each label once keeps it at 0.
+    pub fn duplicate_purchases(&self) -> u64 {
+        self.label_purchases
+            .iter()
+            .map(|(k, bought)| {
+                let canceled = self.labels_canceled.get(k).copied().unwrap_or(0);
+                bought.saturating_sub(canceled).saturating_sub(1)
+            })
+            .sum()
     }
 
     pub fn total(&self, operation: &str) -> u64 {
@@ -247,6 +272,11 @@ impl SimHandle {
     /// before the answer is through (the client sees a transport error, the label is bought).
     pub fn drop_connection_after_purchases(&self, purchases: u32) {
         self.sim.lock().shipping.drop_after_purchase = purchases;
+    }
+
+    /// The carrier never collects the parcels of the next `purchases` labels (no first scan).
+    pub fn never_scan_next_labels(&self, purchases: u32) {
+        self.sim.lock().shipping.never_scanned = purchases;
     }
 
     /// Every access token issued so far expires now (the next call gets 403).

@@ -949,3 +949,291 @@ async fn expired_rates_canceled_orders_and_unknown_items_are_refused() {
     );
     assert_eq!(sim.stats().label_purchases.values().sum::<u64>(), 0);
 }
+
+async fn send(
+    sim: &SimHandle,
+    method: reqwest::Method,
+    token: &str,
+    path: &str,
+    query: &[(&str, &str)],
+) -> Reply {
+    let req = reqwest::Client::new()
+        .request(method, format!("{}{path}", sim.base_url()))
+        .header("x-amz-access-token", token)
+        .query(query);
+    reply(req.send().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn tracking_documents_and_cancellation_follow_the_carrier_on_the_simulated_clock() {
+    let config = SimConfig::demo(1, 40, 24);
+    let sim = sim(config.clone()).await;
+    let t = token(&sim, &config, 0).await;
+    let (order_id, item) = unshipped(&sim, &config, &t).await;
+    let model = shipping_model();
+    let check = |definition: &str, body: &Value| {
+        if let Some(m) = &model {
+            assert_valid(&validator(m, definition), body, definition);
+        }
+    };
+    let buy = |key: &'static str, t: String| {
+        let (sim, order_id, item) = (&sim, &order_id, &item);
+        async move {
+            let t = &t;
+            let rates = post(sim, t, RATES, &rates_request(order_id, item), None).await;
+            let bought = post(
+                sim,
+                t,
+                SHIPMENTS,
+                &purchase_request(&rates.body, "PDF"),
+                Some(key),
+            )
+            .await;
+            assert_eq!(bought.status, StatusCode::OK, "{}", bought.body);
+            let p = &bought.body["payload"];
+            (
+                p["shipmentId"].as_str().unwrap().to_owned(),
+                p["packageDocumentDetails"][0]["trackingId"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                rates.body["payload"]["rates"][0]["carrierId"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        }
+    };
+    let (shipment, tracking, carrier) = buy("first", t.clone()).await;
+    let track = |t: String| {
+        let (sim, tracking, carrier) = (&sim, tracking.clone(), carrier.clone());
+        async move {
+            send(
+                sim,
+                reqwest::Method::GET,
+                &t,
+                "/shipping/v2/tracking",
+                &[("trackingId", &tracking), ("carrierId", &carrier)],
+            )
+            .await
+        }
+    };
+    let status = |r: &Reply| {
+        r.body["payload"]["summary"]["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let fresh = track(t.clone()).await;
+    assert_eq!(fresh.status, StatusCode::OK, "{}", fresh.body);
+    check("GetTrackingResponse", &fresh.body);
+    assert_eq!(status(&fresh), "PreTransit");
+
+    // The document again, in another format, still naming the recipient.
+    let docs = send(
+        &sim,
+        reqwest::Method::GET,
+        &t,
+        &format!("{SHIPMENTS}/{shipment}/documents"),
+        &[("packageClientReferenceId", "pkg-1"), ("format", "ZPL")],
+    )
+    .await;
+    assert_eq!(docs.status, StatusCode::OK, "{}", docs.body);
+    check("GetShipmentDocumentsResponse", &docs.body);
+    let zpl = base64::engine::general_purpose::STANDARD
+        .decode(
+            docs.body["payload"]["packageDocumentDetail"]["packageDocuments"][0]["contents"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    assert!(zpl.starts_with(b"^XA"));
+
+    sim.advance_clock(spapi_sim::PICKUP_AFTER + Duration::minutes(1));
+    // Access tokens last an hour.
+    let t = token(&sim, &config, 0).await;
+    let collected = track(t.clone()).await;
+    check("GetTrackingResponse", &collected.body);
+    assert_eq!(status(&collected), "InTransit");
+    assert_eq!(
+        collected.body["payload"]["eventHistory"][1]["eventCode"],
+        "PickupDone"
+    );
+    // Collected: too late to void.
+    let late = send(
+        &sim,
+        reqwest::Method::PUT,
+        &t,
+        &format!("{SHIPMENTS}/{shipment}/cancel"),
+        &[],
+    )
+    .await;
+    assert_eq!(late.status, StatusCode::BAD_REQUEST, "{}", late.body);
+    check("ErrorList", &late.body);
+    sim.advance_clock(Duration::days(6));
+    let t = token(&sim, &config, 0).await;
+    assert_eq!(status(&track(t.clone()).await), "Delivered");
+
+    // A label voided before collection: once, however often it is asked; never collected.
+    let (second, second_tracking, _) = buy("second", t.clone()).await;
+    for _ in 0..2 {
+        let canceled = send(
+            &sim,
+            reqwest::Method::PUT,
+            &t,
+            &format!("{SHIPMENTS}/{second}/cancel"),
+            &[],
+        )
+        .await;
+        assert_eq!(canceled.status, StatusCode::OK, "{}", canceled.body);
+        check("CancelShipmentResponse", &canceled.body);
+    }
+    sim.advance_clock(Duration::days(1));
+    let t = token(&sim, &config, 0).await;
+    let gone = send(
+        &sim,
+        reqwest::Method::GET,
+        &t,
+        "/shipping/v2/tracking",
+        &[
+            ("trackingId", second_tracking.as_str()),
+            ("carrierId", carrier.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(status(&gone), "PickupCancelled");
+    let stats = sim.stats();
+    assert_eq!(stats.labels_bought(&order_id, "pkg-1"), 2);
+    assert_eq!(stats.labels_canceled.values().sum::<u64>(), 1);
+    assert_eq!(
+        stats.duplicate_purchases(),
+        0,
+        "one live label for the package"
+    );
+
+    // A parcel the carrier never collects never gets its first scan.
+    sim.never_scan_next_labels(1);
+    let (_, left, _) = buy("third", t.clone()).await;
+    sim.advance_clock(Duration::days(2));
+    let t = token(&sim, &config, 0).await;
+    let waiting = send(
+        &sim,
+        reqwest::Method::GET,
+        &t,
+        "/shipping/v2/tracking",
+        &[
+            ("trackingId", left.as_str()),
+            ("carrierId", carrier.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(status(&waiting), "PreTransit");
+    assert_eq!(
+        sim.stats().duplicate_purchases(),
+        1,
+        "two live labels for one package"
+    );
+}
+
+fn orders_v0_model() -> Option<Value> {
+    let path = models_dir().join("ordersV0.json");
+    std::fs::read_to_string(&path)
+        .ok()
+        .map(|text| serde_json::from_str(&text).unwrap())
+}
+
+#[tokio::test]
+async fn own_carrier_confirmations_are_validated_as_amazon_does_and_ship_the_order() {
+    let config = SimConfig::demo(1, 40, 25);
+    let sim = sim(config.clone()).await;
+    let t = token(&sim, &config, 0).await;
+    let seller = &config.sellers[0].seller_id;
+    let (order_id, item) = unshipped(&sim, &config, &t).await;
+    let order = call(&sim, Some(&t), &format!("{SEARCH}/{order_id}"), &[]).await;
+    let ordered = order.body["order"]["orderItems"][0]["quantityOrdered"]
+        .as_u64()
+        .unwrap();
+    let marketplace = order.body["order"]["salesChannel"]["marketplaceId"].clone();
+    let v0 = orders_v0_model();
+    let confirm = |package: &str, carrier: &str, item: &str, quantity: u64| {
+        json!({
+            "marketplaceId": marketplace,
+            "packageDetail": {
+                "packageReferenceId": package, "carrierCode": carrier, "shippingMethod": "Ground",
+                "trackingNumber": "1Z999AA10123456784", "shipDate": iso(sim.now()),
+                "orderItems": [{"orderItemId": item, "quantity": quantity}]
+            }
+        })
+    };
+    let path = format!("/orders/v0/orders/{order_id}/shipmentConfirmation");
+    let refused = async |body: Value, why: &str| {
+        if let Some(m) = &v0 {
+            // The request is well-formed by the model: Amazon's own checks refuse it.
+            assert_valid(&validator(m, "ConfirmShipmentRequest"), &body, why);
+        }
+        let r = post(&sim, &t, &path, &body, None).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{why}: {}", r.body);
+        if let Some(m) = &v0 {
+            assert_valid(&validator(m, "ConfirmShipmentErrorResponse"), &r.body, why);
+        }
+    };
+    refused(
+        confirm("1", "Speedy Parcels", &item, 1),
+        "a carrier code not on Amazon's list",
+    )
+    .await;
+    refused(
+        confirm("1", "Other", &item, 1),
+        "Other without a carrier name",
+    )
+    .await;
+    refused(
+        confirm("pkg-1", "UPS", &item, 1),
+        "a reference that is not a number",
+    )
+    .await;
+    refused(
+        confirm("1", "UPS", "99999999999999", 1),
+        "an unknown order item",
+    )
+    .await;
+    refused(
+        confirm("1", "UPS", &item, ordered + 1),
+        "more than was ordered",
+    )
+    .await;
+    assert_eq!(sim.stats().confirmations(&order_id, "1"), 0);
+
+    let ok = post(&sim, &t, &path, &confirm("1", "UPS", &item, ordered), None).await;
+    assert_eq!(ok.status, StatusCode::NO_CONTENT, "{}", ok.body);
+    assert_eq!(ok.rate_limit.as_deref(), Some("2"));
+    assert_eq!(sim.stats().confirmations(&order_id, "1"), 1);
+    // The order shows the package; a second package for the same units is refused.
+    let shipped = call(
+        &sim,
+        Some(&t),
+        &format!("{SEARCH}/{order_id}"),
+        &[("includedData", "PACKAGES,FULFILLMENT".to_owned())],
+    )
+    .await;
+    assert_eq!(
+        shipped.body["order"]["packages"][0]["trackingNumber"],
+        "1Z999AA10123456784"
+    );
+    assert!(
+        sim.orders_in(seller, "SHIPPED").contains(&order_id)
+            || ordered > 1
+                && sim
+                    .orders_in(seller, "PARTIALLY_SHIPPED")
+                    .contains(&order_id)
+    );
+    refused(
+        confirm("2", "UPS", &item, 1),
+        "units already confirmed in package 1",
+    )
+    .await;
+    // The same package again edits it: counted, not added.
+    let again = post(&sim, &t, &path, &confirm("1", "UPS", &item, ordered), None).await;
+    assert_eq!(again.status, StatusCode::NO_CONTENT);
+    assert_eq!(sim.stats().confirmations(&order_id, "1"), 2);
+}

@@ -225,7 +225,7 @@ impl State {
         out
     }
 
-    fn resort(&mut self, seller_id: &str) {
+    pub(super) fn resort(&mut self, seller_id: &str) {
         if let Some(s) = self.sellers.get_mut(seller_id) {
             s.orders.sort_by(|a, b| {
                 (a.last_updated_time, &a.order_id).cmp(&(b.last_updated_time, &b.order_id))
@@ -233,7 +233,13 @@ impl State {
         }
     }
 
-    fn publish(&mut self, config: &SimConfig, seller_id: &str, order: &Order, at: DateTime<Utc>) {
+    pub(super) fn publish(
+        &mut self,
+        config: &SimConfig,
+        seller_id: &str,
+        order: &Order,
+        at: DateTime<Utc>,
+    ) {
         let notification_id = self.uuid();
         self.outbox
             .push(notification(config, seller_id, order, at, &notification_id).to_string());

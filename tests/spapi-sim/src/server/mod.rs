@@ -4,19 +4,20 @@
 
 mod admin;
 mod changes;
+mod confirm;
 mod gate;
 mod lwa;
 mod orders;
 mod shipping;
 
-pub use shipping::RATE_LIFETIME;
+pub use shipping::{PICKUP_AFTER, RATE_LIFETIME};
 
 use crate::clock::TokenBucket;
 use crate::model::{ErrorList, Order};
 use crate::{DeliveryKnobs, Faults, Sim, SimConfig, Stats, seed};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 pub use changes::{Delivery, OrderEvent};
 use chrono::{DateTime, Utc};
@@ -32,6 +33,10 @@ pub(crate) enum Operation {
     GetOrder,
     GetRates,
     PurchaseShipment,
+    CancelShipment,
+    GetTracking,
+    GetShipmentDocuments,
+    ConfirmShipment,
 }
 
 impl Operation {
@@ -41,6 +46,10 @@ impl Operation {
             Operation::GetOrder => "getOrder",
             Operation::GetRates => "getRates",
             Operation::PurchaseShipment => "purchaseShipment",
+            Operation::CancelShipment => "cancelShipment",
+            Operation::GetTracking => "getTracking",
+            Operation::GetShipmentDocuments => "getShipmentDocuments",
+            Operation::ConfirmShipment => "confirmShipment",
         }
     }
 
@@ -49,7 +58,12 @@ impl Operation {
         match self {
             Operation::SearchOrders => (0.0056, 20),
             Operation::GetOrder => (0.5, 30),
-            Operation::GetRates | Operation::PurchaseShipment => (80.0, 100),
+            Operation::GetRates
+            | Operation::PurchaseShipment
+            | Operation::CancelShipment
+            | Operation::GetTracking
+            | Operation::GetShipmentDocuments => (80.0, 100),
+            Operation::ConfirmShipment => (2.0, 10),
         }
     }
 }
@@ -223,6 +237,19 @@ pub(crate) fn router(sim: Arc<Sim>) -> Router {
         )
         .route("/shipping/v2/shipments/rates", post(shipping::get_rates))
         .route("/shipping/v2/shipments", post(shipping::purchase_shipment))
+        .route(
+            "/shipping/v2/shipments/{shipment_id}/cancel",
+            put(shipping::cancel_shipment),
+        )
+        .route(
+            "/shipping/v2/shipments/{shipment_id}/documents",
+            get(shipping::get_shipment_documents),
+        )
+        .route("/shipping/v2/tracking", get(shipping::get_tracking))
+        .route(
+            "/orders/v0/orders/{order_id}/shipmentConfirmation",
+            post(confirm::confirm_shipment),
+        )
         .route("/_sim/stats", get(admin::admin_stats))
         .route("/_sim/faults", post(admin::admin_faults))
         .route(

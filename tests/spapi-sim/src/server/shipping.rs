@@ -10,7 +10,7 @@ use super::{Operation, State, error};
 use crate::Sim;
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::State as AxState;
+use axum::extract::{Path, Query, State as AxState};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -93,13 +93,75 @@ pub(crate) struct Quote {
 #[derive(Default)]
 pub(crate) struct ShippingState {
     quotes: HashMap<String, Quote>,
-    /// Purchased labels by shipment id: the `purchaseShipment` answer, sent again for a repeat
-    /// of its idempotency key.
-    shipments: HashMap<String, Value>,
+    /// Purchased labels by shipment id.
+    shipments: HashMap<String, Shipment>,
     /// (seller, idempotency key) → shipment id.
     idempotency: HashMap<(String, String), String>,
     /// Purchases still to come whose answer is cut off after the label is bought.
     pub(crate) drop_after_purchase: u32,
+    /// Purchases still to come whose parcel the carrier never scans (a label printed and the
+    /// parcel left on the dock).
+    pub(crate) never_scanned: u32,
+}
+
+/// The carrier collects a parcel this long after its label was bought (its first scan).
+pub const PICKUP_AFTER: Duration = Duration::hours(4);
+/// A collected parcel reaches the carrier's facility this long after pickup.
+const FACILITY_AFTER: Duration = Duration::hours(6);
+/// Delivered this long into the promised window.
+const DELIVERED_INTO_WINDOW: Duration = Duration::hours(3);
+
+/// A label bought: what the carrier does with its parcel follows the simulator's clock.
+#[derive(Debug, Clone)]
+pub(crate) struct Shipment {
+    seller_id: String,
+    order_id: String,
+    package_ref: String,
+    carrier_id: &'static str,
+    tracking_id: String,
+    format: String,
+    document: Vec<u8>,
+    purchased_at: DateTime<Utc>,
+    delivery: (DateTime<Utc>, DateTime<Utc>),
+    /// The `purchaseShipment` answer, sent again for a repeat of its idempotency key.
+    answer: Value,
+    canceled_at: Option<DateTime<Utc>>,
+    /// `false`: the carrier never collects it.
+    scanned: bool,
+}
+
+impl Shipment {
+    /// The carrier's events up to `now`: created, then (once collected) picked up, at the
+    /// facility, out for delivery and delivered; a canceled label is never collected.
+    fn events(&self, now: DateTime<Utc>) -> Vec<(&'static str, DateTime<Utc>)> {
+        let mut events = vec![("ReadyForReceive", self.purchased_at)];
+        if let Some(at) = self.canceled_at {
+            events.push(("PickupCancelled", at));
+        } else if self.scanned {
+            let pickup = self.purchased_at + PICKUP_AFTER;
+            events.extend([
+                ("PickupDone", pickup),
+                ("ArrivedAtCarrierFacility", pickup + FACILITY_AFTER),
+                (
+                    "OutForDelivery",
+                    self.delivery.0.max(pickup + FACILITY_AFTER),
+                ),
+                (
+                    "Delivered",
+                    (self.delivery.0 + DELIVERED_INTO_WINDOW).max(pickup + FACILITY_AFTER),
+                ),
+            ]);
+        }
+        events.retain(|(_, at)| *at <= now);
+        events
+    }
+
+    /// Collected by the carrier by `now`: too late to cancel.
+    fn collected(&self, now: DateTime<Utc>) -> bool {
+        self.events(now)
+            .iter()
+            .any(|(code, _)| *code == "PickupDone")
+    }
 }
 
 #[derive(Deserialize)]
@@ -172,17 +234,23 @@ fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// A 400 in Amazon's error shape: its code and message.
-struct Refusal(&'static str, String);
+/// A 4xx in Amazon's error shape: its status, code and message.
+pub(super) struct Refusal(StatusCode, &'static str, String);
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        error(StatusCode::BAD_REQUEST, self.0, &self.1).into_response()
+        error(self.0, self.1, &self.2).into_response()
     }
 }
 
-fn bad(code: &'static str, message: impl Into<String>) -> Refusal {
-    Refusal(code, message.into())
+/// A 400.
+pub(super) fn bad(code: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal(StatusCode::BAD_REQUEST, code, message.into())
+}
+
+/// A 404 for what the seller does not have.
+pub(super) fn missing(message: impl Into<String>) -> Refusal {
+    Refusal(StatusCode::NOT_FOUND, "NotFound", message.into())
 }
 
 fn kilograms(w: &WeightIn) -> Option<f64> {
@@ -471,7 +539,7 @@ pub(super) async fn purchase_shipment(
             .and_then(|k| st.shipping.idempotency.get(&(seller.clone(), k.clone())))
             .and_then(|id| st.shipping.shipments.get(id))
         {
-            return Ok(Json(shipment.clone()).into_response());
+            return Ok(Json(shipment.answer.clone()).into_response());
         }
         let req: PurchaseRequest = serde_json::from_slice(&body)
             .map_err(|e| bad("InvalidInput", format!("Invalid request body: {e}")))?;
@@ -512,7 +580,7 @@ pub(super) async fn purchase_shipment(
                 "packageDocuments": [{
                     "type": "LABEL",
                     "format": spec.format,
-                    "contents": base64::engine::general_purpose::STANDARD.encode(document),
+                    "contents": base64::engine::general_purpose::STANDARD.encode(&document),
                 }],
                 "trackingId": tracking_id,
             }],
@@ -528,7 +596,25 @@ pub(super) async fn purchase_shipment(
                 .idempotency
                 .insert((seller.clone(), k), shipment_id.clone());
         }
-        st.shipping.shipments.insert(shipment_id, answer.clone());
+        let scanned = st.shipping.never_scanned == 0;
+        st.shipping.never_scanned = st.shipping.never_scanned.saturating_sub(1);
+        st.shipping.shipments.insert(
+            shipment_id,
+            Shipment {
+                seller_id: seller.clone(),
+                order_id: quote.order_id.clone(),
+                package_ref: quote.package_ref.clone(),
+                carrier_id: rate.carrier_id,
+                tracking_id,
+                format: spec.format.clone(),
+                document,
+                purchased_at: now,
+                delivery: rate.delivery,
+                answer: answer.clone(),
+                canceled_at: None,
+                scanned,
+            },
+        );
         if st.shipping.drop_after_purchase > 0 {
             st.shipping.drop_after_purchase -= 1;
             cut_off = true;
@@ -549,4 +635,161 @@ pub(super) async fn purchase_shipment(
         return Response::from_parts(parts, Body::from_stream(broken));
     }
     resp
+}
+
+/// The seller's shipment `id`, or Amazon's 404.
+fn shipment_of<'s>(st: &'s mut State, seller: &str, id: &str) -> Result<&'s mut Shipment, Refusal> {
+    st.shipping
+        .shipments
+        .get_mut(id)
+        .filter(|s| s.seller_id == seller)
+        .ok_or_else(|| missing(format!("Shipment {id} not found.")))
+}
+
+/// `cancelShipment`: the label voided until the carrier collects the parcel; a repeat of a
+/// cancel answers as the first did.
+pub(super) async fn cancel_shipment(
+    AxState(sim): AxState<Arc<Sim>>,
+    Path(shipment_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let op = Operation::CancelShipment;
+    let (seller, request_id) = match admit(&sim, &headers, op).await {
+        Ok(ok) => ok,
+        Err(resp) => return resp,
+    };
+    let now = sim.clock.now();
+    let resp = (|| {
+        let mut st = sim.lock();
+        let shipment = shipment_of(&mut st, &seller, &shipment_id)?;
+        if shipment.canceled_at.is_none() {
+            if shipment.collected(now) {
+                return Err(bad(
+                    "InvalidInput",
+                    "The shipment can no longer be canceled: the carrier has collected it.",
+                ));
+            }
+            shipment.canceled_at = Some(now);
+            let key = format!("{}/{}", shipment.order_id, shipment.package_ref);
+            *st.stats.labels_canceled.entry(key).or_default() += 1;
+        }
+        Ok(Json(json!({"payload": {}})).into_response())
+    })()
+    .unwrap_or_else(IntoResponse::into_response);
+    respond(&sim, op, &request_id, resp)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct TrackingQuery {
+    tracking_id: String,
+    carrier_id: String,
+}
+
+/// `getTracking`: the carrier's events so far on the simulator's clock.
+pub(super) async fn get_tracking(
+    AxState(sim): AxState<Arc<Sim>>,
+    Query(q): Query<TrackingQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let op = Operation::GetTracking;
+    let (seller, request_id) = match admit(&sim, &headers, op).await {
+        Ok(ok) => ok,
+        Err(resp) => return resp,
+    };
+    let now = sim.clock.now();
+    let resp = (|| {
+        let st = sim.lock();
+        let shipment = st
+            .shipping
+            .shipments
+            .values()
+            .find(|s| {
+                s.seller_id == seller
+                    && s.tracking_id == q.tracking_id
+                    && s.carrier_id == q.carrier_id
+            })
+            .ok_or_else(|| bad("InvalidInput", "Invalid input for trackingId or carrierId."))?;
+        let events = shipment.events(now);
+        let status = match events.last().map(|(code, _)| *code) {
+            Some("Delivered") => "Delivered",
+            Some("OutForDelivery") => "OutForDelivery",
+            Some("PickupDone" | "ArrivedAtCarrierFacility") => "InTransit",
+            Some("PickupCancelled") => "PickupCancelled",
+            _ => "PreTransit",
+        };
+        Ok::<_, Refusal>(
+            Json(json!({"payload": {
+                "trackingId": shipment.tracking_id,
+                "alternateLegTrackingId": "",
+                "eventHistory": events
+                    .iter()
+                    .map(|(code, at)| json!({"eventCode": code, "eventTime": iso(*at)}))
+                    .collect::<Vec<_>>(),
+                "promisedDeliveryDate": iso(shipment.delivery.1),
+                "summary": {"status": status},
+            }}))
+            .into_response(),
+        )
+    })()
+    .unwrap_or_else(IntoResponse::into_response);
+    respond(&sim, op, &request_id, resp)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct DocumentsQuery {
+    package_client_reference_id: String,
+    format: Option<String>,
+}
+
+/// `getShipmentDocuments`: the label of a live shipment again, in its format or another.
+pub(super) async fn get_shipment_documents(
+    AxState(sim): AxState<Arc<Sim>>,
+    Path(shipment_id): Path<String>,
+    Query(q): Query<DocumentsQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let op = Operation::GetShipmentDocuments;
+    let (seller, request_id) = match admit(&sim, &headers, op).await {
+        Ok(ok) => ok,
+        Err(resp) => return resp,
+    };
+    let resp = (|| {
+        let mut st = sim.lock();
+        let shipment = shipment_of(&mut st, &seller, &shipment_id)?.clone();
+        if shipment.package_ref != q.package_client_reference_id {
+            return Err(bad(
+                "InvalidInput",
+                "Invalid input for packageClientReferenceId.",
+            ));
+        }
+        if shipment.canceled_at.is_some() {
+            return Err(bad("InvalidInput", "The shipment is canceled."));
+        }
+        let format = q.format.unwrap_or_else(|| shipment.format.clone());
+        if !FORMATS.contains(&format.as_str()) {
+            return Err(bad("InvalidInput", "Invalid input for format."));
+        }
+        let document = if format == shipment.format {
+            shipment.document.clone()
+        } else {
+            st.label_document(&seller, &shipment.order_id, &format, &shipment.tracking_id)
+        };
+        Ok(Json(json!({"payload": {
+            "shipmentId": shipment_id,
+            "packageDocumentDetail": {
+                "packageClientReferenceId": shipment.package_ref,
+                "packageDocuments": [{
+                    "type": "LABEL",
+                    "format": format,
+                    "contents": base64::engine::general_purpose::STANDARD.encode(document),
+                }],
+                "trackingId": shipment.tracking_id,
+            },
+        }}))
+        .into_response())
+    })()
+    .unwrap_or_else(IntoResponse::into_response);
+    respond(&sim, op, &request_id, resp)
 }
