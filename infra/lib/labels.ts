@@ -1,6 +1,7 @@
 // Labels as deployed: the label-jobs queue (a key of its own, TLS only, a DLQ) and label-worker,
 // which buys each package's Buy Shipping label once, seals the document (it can make data keys
-// of the PII key, never open it) and marks the order Labeled. Alarms: the DLQ's depth, purchases
+// of the PII key, never open it) and marks the order Labeled; voids a label (its document
+// deleted, the void audited); confirms own-carrier packages with Orders v0. Alarms: the DLQ's depth, purchases
 // left unsettled (unresolved or unrecorded: someone must look), Amazon refusing purchases,
 // labels blocked by a SKU the seller's catalog does not know.
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
@@ -64,6 +65,7 @@ export class Labels extends Construct {
         ORDERS_TABLE: tables.get('orders').tableName,
         PII_TABLE: tables.get('pii').tableName,
         CONTROL_TABLE: tables.get('control').tableName,
+        AUDIT_TABLE: tables.get('audit').tableName,
         PII_KEY_ID: props.piiKey.keyArn,
         LABEL_JOBS_DLQ_URL: this.jobs.dlq.queueUrl,
         LABEL_JOB_MAX_RECEIVES: '5',
@@ -79,17 +81,24 @@ export class Labels extends Construct {
           resources: [tables.get('orders').tableArn],
         }),
         new iam.PolicyStatement({
-          // Seals label documents; never reads, never deletes (the redactor purges them).
-          sid: 'SealLabelDocuments',
-          actions: ['dynamodb:PutItem'],
+          // Seals label documents, and deletes a voided label's; never reads (the redactor
+          // purges the rest on the day).
+          sid: 'SealAndDeleteLabelDocuments',
+          actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
           resources: [tables.get('pii').tableArn],
           conditions: NO_RETURN_VALUES,
         }),
         new iam.PolicyStatement({
-          // Its own records only: the purchase ledger, the sellers' label settings and the
-          // shared SP-API rate budget.
+          // A voided label, audited. Append-only: no UpdateItem, no DeleteItem.
+          sid: 'AuditVoids',
+          actions: ['dynamodb:PutItem'],
+          resources: [tables.get('audit').tableArn],
+        }),
+        new iam.PolicyStatement({
+          // Its own records only: the purchase ledger (an order's packages read together), the
+          // sellers' label settings and the shared SP-API rate budget.
           sid: 'LabelRecordsAndRateBudget',
-          actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+          actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
           resources: [tables.get('control').tableArn],
           conditions: {
             'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['label#*', 'label-settings', 'rate#*'] },
@@ -154,6 +163,12 @@ export class Labels extends Construct {
       'LabelPurchasesFailed',
       counted('LabelPurchasesFailed', ['purchase_failed']),
       'Buy Shipping refused or failed label purchases (see the label-worker log: Amazon code, order, package)',
+    );
+    alarm(
+      'ShipmentsFailed',
+      counted('ShipmentsFailed', ['void_failed', 'confirm_failed', 'confirm_refused']),
+      'Voids or own-carrier confirmations failed, or Amazon refused a confirmation (an unconfirmed package costs ' +
+        'the seller its Valid Tracking Rate): see the label-worker log and the dead letters',
     );
   }
 }

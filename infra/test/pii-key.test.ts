@@ -325,7 +325,17 @@ test('label-worker: its queue on a key of its own, seals but never opens PII, it
   const control = statements.find((s: any) => s.Sid === 'LabelRecordsAndRateBudget');
   assert.deepEqual(control.Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys'], ['label#*', 'label-settings', 'rate#*']);
   const onPii = statements.filter((s: any) => mentions(s, Object.keys(resourcesOf('AWS::DynamoDB::GlobalTable')).find((k) => k.startsWith('Tablespii'))!));
-  assert.deepEqual(onPii.flatMap((s: any) => asList(s.Action)), ['dynamodb:PutItem'], 'writes label documents, reads nothing');
+  assert.deepEqual(
+    onPii.flatMap((s: any) => asList(s.Action)),
+    ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+    'writes label documents and deletes voided ones, reads nothing',
+  );
+  const audit = Object.keys(resourcesOf('AWS::DynamoDB::GlobalTable')).find((k) => k.startsWith('Tablesaudit'))!;
+  assert.deepEqual(
+    statements.filter((s: any) => mentions(s, audit)).flatMap((s: any) => asList(s.Action)),
+    ['dynamodb:PutItem'],
+    'appends void events, nothing else',
+  );
   const alarms = Object.entries(resourcesOf('AWS::CloudWatch::Alarm')).filter(([id]) => id.startsWith('Labels'));
-  assert.equal(alarms.length, 4, 'DLQ depth, unsettled purchases, failed purchases, blocked labels');
+  assert.equal(alarms.length, 5, 'DLQ depth, unsettled purchases, failed purchases, blocked labels, failed voids and confirmations');
 });

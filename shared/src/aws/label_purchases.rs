@@ -1,16 +1,18 @@
 //! The labels' records in the control table: each seller's label settings (`pk =
 //! label-settings`, `sk = <seller>`, attribute `settings`), and the purchase ledger: `pk = label#<seller>#<order>`,
 //! `sk = <package id>`; `state` is `in_progress` (with the `attempt`: its key and the exact
-//! request) or `purchased` (with the `label` on record); `idem_key` is the attempt's key, which
-//! every conditional write names; `holder` and `lease_ms` say who works the attempt until when.
+//! request), `purchased` (with the `label` on record), `voided` (the label and `voided_at`) or
+//! `own_carrier` (the package's `own_carrier` confirmation); `idem_key` is the attempt's key
+//! (`own#<package reference>` for an own-carrier package), which every conditional write
+//! names; `holder` and `lease_ms` say who works the attempt until when.
 //! The attempt's holder, lease and sent mark live both in the `attempt` map (as read back) and
 //! as top-level attributes (as conditions compare them).
 
 use super::{DynamoControl, StoreError, is_condition_failure, read_item};
 use crate::kernel::{AmazonOrderId, SellerId};
 use crate::labels::{
-    LabelRecord, LabelSettings, LabelSettingsStore, PackageId, PurchaseAttempt, PurchaseEntry,
-    PurchaseLedger,
+    LabelRecord, LabelSettings, LabelSettingsStore, OwnCarrierShipment, PackageId, PurchaseAttempt,
+    PurchaseEntry, PurchaseLedger, VoidWrite, VoidedLabel,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -19,6 +21,8 @@ use serde::{Deserialize, Serialize};
 
 const IN_PROGRESS: &str = "in_progress";
 const PURCHASED: &str = "purchased";
+const VOIDED: &str = "voided";
+const OWN_CARRIER: &str = "own_carrier";
 
 #[derive(Serialize, Deserialize)]
 struct PurchaseItem {
@@ -26,11 +30,44 @@ struct PurchaseItem {
     sk: String,
     state: String,
     idem_key: String,
-    attempt: PurchaseAttempt,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    attempt: Option<PurchaseAttempt>,
+    #[serde(default)]
     holder: String,
+    #[serde(default)]
     lease_ms: i64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     label: Option<LabelRecord>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    voided_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    own_carrier: Option<OwnCarrierShipment>,
+}
+
+impl PurchaseItem {
+    fn entry(self, order: &AmazonOrderId) -> Result<(PackageId, PurchaseEntry), StoreError> {
+        let corrupt = || StoreError::Corrupt {
+            what: format!("label purchase {order} {}: state {}", self.sk, self.state),
+        };
+        let package = PackageId::parse(&self.sk).map_err(|_| corrupt())?;
+        let entry = match (self.state.as_str(), self.attempt, self.label) {
+            (PURCHASED, _, Some(label)) => PurchaseEntry::Purchased(label),
+            (IN_PROGRESS, Some(attempt), _) => PurchaseEntry::InProgress(attempt),
+            (VOIDED, Some(attempt), Some(label)) => PurchaseEntry::Voided(VoidedLabel {
+                label,
+                attempt_number: attempt.number,
+                voided_at: self.voided_at.ok_or_else(corrupt)?,
+            }),
+            (OWN_CARRIER, ..) => PurchaseEntry::OwnCarrier(self.own_carrier.ok_or_else(corrupt)?),
+            _ => return Err(corrupt()),
+        };
+        Ok((package, entry))
+    }
+}
+
+/// The key an own-carrier package's record names in its conditions.
+fn own_key(shipment: &OwnCarrierShipment) -> String {
+    format!("own#{}", shipment.package_reference_id)
 }
 
 const SETTINGS_PK: &str = "label-settings";
@@ -101,14 +138,35 @@ impl PurchaseLedger for DynamoControl {
             || format!("label purchase {order} {package}"),
         )
         .await?;
-        item.map(|i| match (i.state.as_str(), i.label) {
-            (PURCHASED, Some(label)) => Ok(PurchaseEntry::Purchased(label)),
-            (IN_PROGRESS, _) => Ok(PurchaseEntry::InProgress(i.attempt)),
-            (state, _) => Err(StoreError::Corrupt {
-                what: format!("label purchase {order} {package}: state {state}"),
-            }),
-        })
-        .transpose()
+        item.map(|i| i.entry(order).map(|(_, e)| e)).transpose()
+    }
+
+    async fn entries(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+    ) -> Result<Vec<(PackageId, PurchaseEntry)>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(&pk(seller, order)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| super::store_error("Query", e))?;
+        items
+            .items()
+            .iter()
+            .map(|item| {
+                let i: PurchaseItem =
+                    serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::Corrupt {
+                        what: format!("label purchases of {order}: {e}"),
+                    })?;
+                i.entry(order)
+            })
+            .collect()
     }
 
     async fn start(
@@ -124,10 +182,12 @@ impl PurchaseLedger for DynamoControl {
             sk: package.to_string(),
             state: IN_PROGRESS.into(),
             idem_key: attempt.idempotency_key.clone(),
-            attempt: attempt.clone(),
+            attempt: Some(attempt.clone()),
             holder: attempt.holder.clone(),
             lease_ms: attempt.lease_until.timestamp_millis(),
             label: None,
+            voided_at: None,
+            own_carrier: None,
         };
         let item = serde_dynamo::to_item(&item).map_err(|e| unencodable(order, package, e))?;
         let put = self
@@ -138,9 +198,10 @@ impl PurchaseLedger for DynamoControl {
         let put = match replacing {
             None => put.condition_expression("attribute_not_exists(pk)"),
             Some(previous) => put
-                .condition_expression("#state = :in_progress AND idem_key = :previous")
+                .condition_expression("#state IN (:in_progress, :voided) AND idem_key = :previous")
                 .expression_attribute_names("#state", "state")
                 .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+                .expression_attribute_values(":voided", s(VOIDED))
                 .expression_attribute_values(":previous", s(previous)),
         };
         match put.send().await {
@@ -229,6 +290,121 @@ impl PurchaseLedger for DynamoControl {
                 self.load(seller, order, package).await?,
                 Some(PurchaseEntry::Purchased(r)) if r.idempotency_key == record.idempotency_key
             )),
+            Err(e) => Err(super::store_error("UpdateItem", e)),
+        }
+    }
+
+    async fn void(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        package: &PackageId,
+        key: &str,
+        at: DateTime<Utc>,
+    ) -> Result<VoidWrite, StoreError> {
+        let when =
+            serde_dynamo::to_attribute_value(at).map_err(|e| unencodable(order, package, e))?;
+        let voided = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&pk(seller, order)))
+            .key("sk", s(package.as_str()))
+            .update_expression("SET #state = :voided, voided_at = :at")
+            .condition_expression("#state = :purchased AND idem_key = :key")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":voided", s(VOIDED))
+            .expression_attribute_values(":purchased", s(PURCHASED))
+            .expression_attribute_values(":key", s(key))
+            .expression_attribute_values(":at", when)
+            .send()
+            .await;
+        match voided {
+            Ok(_) => Ok(VoidWrite::Voided),
+            Err(e) if is_condition_failure(&e) => {
+                Ok(match self.load(seller, order, package).await? {
+                    Some(PurchaseEntry::Voided(v)) if v.label.idempotency_key == key => {
+                        VoidWrite::AlreadyVoided
+                    }
+                    _ => VoidWrite::Other,
+                })
+            }
+            Err(e) => Err(super::store_error("UpdateItem", e)),
+        }
+    }
+
+    async fn start_own_carrier(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        package: &PackageId,
+        shipment: &OwnCarrierShipment,
+        replacing: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let item = PurchaseItem {
+            pk: pk(seller, order),
+            sk: package.to_string(),
+            state: OWN_CARRIER.into(),
+            idem_key: own_key(shipment),
+            attempt: None,
+            holder: String::new(),
+            lease_ms: 0,
+            label: None,
+            voided_at: None,
+            own_carrier: Some(shipment.clone()),
+        };
+        let item = serde_dynamo::to_item(&item).map_err(|e| unencodable(order, package, e))?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        let put = match replacing {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(previous) => put
+                .condition_expression(
+                    "idem_key = :previous AND (#state = :voided OR \
+                     (#state = :own AND attribute_not_exists(own_carrier.confirmed_at)))",
+                )
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":voided", s(VOIDED))
+                .expression_attribute_values(":own", s(OWN_CARRIER))
+                .expression_attribute_values(":previous", s(previous)),
+        };
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(super::store_error("PutItem", e)),
+        }
+    }
+
+    async fn own_carrier_confirmed(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        package: &PackageId,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let when =
+            serde_dynamo::to_attribute_value(at).map_err(|e| unencodable(order, package, e))?;
+        let marked = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&pk(seller, order)))
+            .key("sk", s(package.as_str()))
+            .update_expression(
+                "SET own_carrier.confirmed_at = if_not_exists(own_carrier.confirmed_at, :at)",
+            )
+            .condition_expression("#state = :own")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":own", s(OWN_CARRIER))
+            .expression_attribute_values(":at", when)
+            .send()
+            .await;
+        match marked {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
             Err(e) => Err(super::store_error("UpdateItem", e)),
         }
     }

@@ -78,10 +78,13 @@ impl SealedItems for PiiTable {
     ) -> Result<usize, VaultError> {
         let kinds: Vec<AttributeValue> = match &scope {
             // The record says which items it holds: delete those by key, no lookup.
-            PurgeScope::PastDue { kinds, .. } if !kinds.is_empty() => kinds
-                .iter()
-                .map(|k| AttributeValue::S(k.key().into_owned()))
-                .collect(),
+            PurgeScope::PastDue { kinds, .. } | PurgeScope::Kinds(kinds) if !kinds.is_empty() => {
+                kinds
+                    .iter()
+                    .map(|k| AttributeValue::S(k.key().into_owned()))
+                    .collect()
+            }
+            PurgeScope::Kinds(_) => Vec::new(),
             // Every kind the order has (buyer, recipient, label documents), keys only.
             _ => self
                 .dynamo
@@ -112,12 +115,12 @@ impl SealedItems for PiiTable {
                 )
                 .key("kind", kind)
                 .condition_expression(match scope {
-                    PurgeScope::All => "attribute_exists(kind)",
+                    PurgeScope::All | PurgeScope::Kinds(_) => "attribute_exists(kind)",
                     // Re-sealed since with a later date: not ours to delete.
                     PurgeScope::PastDue { .. } => "attribute_exists(kind) AND pii_purge_at <= :now",
                 });
             let delete = match &scope {
-                PurgeScope::All => delete,
+                PurgeScope::All | PurgeScope::Kinds(_) => delete,
                 PurgeScope::PastDue { now, .. } => delete.expression_attribute_values(
                     ":now",
                     AttributeValue::N(now.timestamp().to_string()),

@@ -25,6 +25,8 @@ pub enum AuditKind {
     CredentialChange,
     /// The redactor's self-check found PII past its date.
     PiiPastDue,
+    /// A bought label voided on Amazon; its sealed document deleted with it.
+    LabelVoided,
 }
 
 /// One append-only audit record. No PII: ids, who, why, when, counts.

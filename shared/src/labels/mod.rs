@@ -6,21 +6,28 @@
 //! and its error, the purchase ledger port, [`LabelPurchase`] (a package's label bought at most
 //! once, its document sealed) and [`LabelWorker`] (a job's packages checked against the stored
 //! order, each bought once, the order Labeled; a job without packages gets one from the seller's
-//! SKU catalog, or is blocked). Not yet: own-carrier shipments, tracking and void.
+//! SKU catalog, or is blocked); a bought label voided, a package shipped on the operator's
+//! own carrier confirmed with Orders v0 (`shipments`). Not yet: tracking.
 
+mod carriers;
 mod error;
+mod jobs;
 mod model;
 mod ports;
 mod purchase;
+mod shipments;
 mod worker;
 
 pub use crate::kernel::PackageId;
+pub use carriers::Carrier;
 pub use error::ShippingError;
+pub use jobs::{ShipJob, ShipmentJob, VoidJob};
 pub use model::{
-    Charge, Dimensions, LabelFormat, LabelRecord, PackageItem, PackageSpec, PurchaseAttempt,
-    PurchaseEntry, PurchasedLabel, Quote, Rate, RatePolicy, RateRequest, ShipFrom,
+    Charge, Dimensions, LabelFormat, LabelRecord, OwnCarrierShipment, PackageItem, PackageSpec,
+    PurchaseAttempt, PurchaseEntry, PurchasedLabel, Quote, Rate, RatePolicy, RateRequest, ShipFrom,
+    VoidedLabel,
 };
-pub use ports::{PurchaseLedger, Shipping};
+pub use ports::{PurchaseLedger, ShipmentConfirmations, Shipping, VoidWrite};
 pub use purchase::{Bought, LabelError, LabelOrder, LabelPurchase};
 pub use worker::{
     CATALOG_PACKAGE_ID, JobError, JobOutcome, JobPackage, LabelJob, LabelSettings,

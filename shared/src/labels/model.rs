@@ -2,6 +2,7 @@
 //! warehouse it leaves from, Amazon's rates for it, the seller's rule for choosing one, and the
 //! label bought.
 
+use super::carriers::Carrier;
 use crate::kernel::{AmazonOrderId, MarketplaceId, OrderItemId, PackageId, Pii};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -201,9 +202,16 @@ pub struct PurchasedLabel {
 }
 
 impl PurchasedLabel {
-    /// What the order keeps of it: everything but the document.
-    pub fn record(&self, idempotency_key: &str, purchased_at: DateTime<Utc>) -> LabelRecord {
+    /// What the order keeps of it: everything but the document. `business`: the Amazon
+    /// shipping business it was bought from (a void goes to the same).
+    pub fn record(
+        &self,
+        business: &str,
+        idempotency_key: &str,
+        purchased_at: DateTime<Utc>,
+    ) -> LabelRecord {
         LabelRecord {
+            business: business.to_owned(),
             shipment_id: self.shipment_id.clone(),
             tracking_id: self.tracking_id.clone(),
             carrier_id: self.carrier_id.clone(),
@@ -221,6 +229,7 @@ impl PurchasedLabel {
 /// cost and promise.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabelRecord {
+    pub business: String,
     pub shipment_id: String,
     pub tracking_id: Option<String>,
     pub carrier_id: String,
@@ -254,6 +263,27 @@ pub struct PurchaseAttempt {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
+impl OwnCarrierShipment {
+    /// The same package told the same way (who sends it, and when, aside).
+    pub fn same_as(&self, other: &Self) -> bool {
+        (
+            &self.package_reference_id,
+            &self.carrier,
+            &self.shipping_method,
+            &self.tracking_number,
+            self.ship_date,
+            &self.items,
+        ) == (
+            &other.package_reference_id,
+            &other.carrier,
+            &other.shipping_method,
+            &other.tracking_number,
+            other.ship_date,
+            &other.items,
+        )
+    }
+}
+
 impl PurchaseAttempt {
     /// `<order>.<package>.<n>`: one key per package and attempt, the same for every process
     /// that finishes it.
@@ -262,12 +292,46 @@ impl PurchaseAttempt {
     }
 }
 
-/// Where one package's purchase stands on record.
+/// A label voided on Amazon: what it was, and the attempt number it was bought under (a
+/// label bought again for the package takes the next).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoidedLabel {
+    pub label: LabelRecord,
+    pub attempt_number: u32,
+    pub voided_at: DateTime<Utc>,
+}
+
+/// A package shipped on the operator's own carrier account, as `confirmShipment` tells
+/// Amazon. `package_reference_id` is Amazon's reference for the package in the order (a
+/// positive number), given once and kept, so a retry edits the same package, never adds one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnCarrierShipment {
+    pub package_reference_id: String,
+    pub carrier: Carrier,
+    pub shipping_method: Option<String>,
+    pub tracking_number: String,
+    pub ship_date: DateTime<Utc>,
+    pub items: Vec<PackageItem>,
+    /// The process that began telling Amazon, and when: another waits out its lease before
+    /// it sends the same again.
+    pub holder: String,
+    pub started_at: DateTime<Utc>,
+    /// When Amazon accepted it; `None` while the confirmation is on its way.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub confirmed_at: Option<DateTime<Utc>>,
+}
+
+/// Where one package stands on record: a Buy Shipping purchase (in progress, bought, voided)
+/// or an own-carrier confirmation (on its way, confirmed). One record per package, so a
+/// package is never both bought and confirmed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PurchaseEntry {
     /// Begun; Amazon may or may not have bought it. Finish it with the same key.
     InProgress(PurchaseAttempt),
     Purchased(LabelRecord),
+    Voided(VoidedLabel),
+    /// Own carrier: the confirmation as it is sent (`confirmed_at` set once Amazon took it).
+    OwnCarrier(OwnCarrierShipment),
 }
 
 impl fmt::Debug for PurchasedLabel {

@@ -2,12 +2,23 @@
 
 use super::error::ShippingError;
 use super::model::{
-    LabelFormat, LabelRecord, PurchaseAttempt, PurchaseEntry, PurchasedLabel, Quote, Rate,
-    RateRequest,
+    LabelFormat, LabelRecord, OwnCarrierShipment, PurchaseAttempt, PurchaseEntry, PurchasedLabel,
+    Quote, Rate, RateRequest,
 };
-use crate::kernel::{AmazonOrderId, PackageId, SellerId, StoreError};
+use crate::kernel::{AmazonOrderId, MarketplaceId, PackageId, SellerId, StoreError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+
+/// What marking a label voided came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoidWrite {
+    /// This write voided it.
+    Voided,
+    /// Another process voided the same label first.
+    AlreadyVoided,
+    /// The record holds something else (another attempt, an own-carrier package).
+    Other,
+}
 
 #[async_trait]
 pub trait Shipping: Send + Sync {
@@ -26,6 +37,23 @@ pub trait Shipping: Send + Sync {
         format: LabelFormat,
         idempotency_key: &str,
     ) -> Result<PurchasedLabel, ShippingError>;
+
+    /// Void the label `label` (Amazon refunds it) while Amazon allows it: until the carrier
+    /// has the parcel. A repeat of a void that went through succeeds again.
+    async fn cancel(&self, seller: &SellerId, label: &LabelRecord) -> Result<(), ShippingError>;
+}
+
+/// Orders v0 `confirmShipment`: a package the operator shipped on its own carrier account,
+/// told to Amazon. Sending the same `package_reference_id` again edits that package.
+#[async_trait]
+pub trait ShipmentConfirmations: Send + Sync {
+    async fn confirm(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        order: &AmazonOrderId,
+        shipment: &OwnCarrierShipment,
+    ) -> Result<(), ShippingError>;
 }
 
 /// One record per package of an order: its purchase in progress (the attempt, with its key) or
@@ -39,8 +67,16 @@ pub trait PurchaseLedger: Send + Sync {
         package: &PackageId,
     ) -> Result<Option<PurchaseEntry>, StoreError>;
 
+    /// Every package of the order on record.
+    async fn entries(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+    ) -> Result<Vec<(PackageId, PurchaseEntry)>, StoreError>;
+
     /// Put `attempt` on record if the package has none (`replacing: None`) or if its attempt
-    /// in progress is still the one with key `replacing`. `false`: another writer came first.
+    /// in progress, or its voided label, is still the one with key `replacing`. `false`:
+    /// another writer came first.
     async fn start(
         &self,
         seller: &SellerId,
@@ -74,5 +110,38 @@ pub trait PurchaseLedger: Send + Sync {
         order: &AmazonOrderId,
         package: &PackageId,
         record: &LabelRecord,
+    ) -> Result<bool, StoreError>;
+
+    /// The label bought under `key` is voided (at `at`).
+    async fn void(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        package: &PackageId,
+        key: &str,
+        at: DateTime<Utc>,
+    ) -> Result<VoidWrite, StoreError>;
+
+    /// Put the own-carrier `shipment` on record, before Amazon is told: if the package has no
+    /// record (`replacing: None`), or its voided label or its own-carrier shipment not yet
+    /// confirmed is still the one with key `replacing` (`own#<package reference>`).
+    /// `false`: another writer came first.
+    async fn start_own_carrier(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        package: &PackageId,
+        shipment: &OwnCarrierShipment,
+        replacing: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// Amazon took the package's own-carrier confirmation (at `at`). Marked already is
+    /// success too; `false`: the record holds no own-carrier shipment.
+    async fn own_carrier_confirmed(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        package: &PackageId,
+        at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 }

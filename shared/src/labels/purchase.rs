@@ -28,7 +28,7 @@ const MAX_REQUOTES: u32 = 3;
 /// retries of one send then end before it expires.
 const SEND_WINDOW: Duration = Duration::minutes(8);
 /// How long a process holds an attempt it sends: longer than the transport's retries.
-const LEASE: Duration = Duration::minutes(5);
+pub(super) const LEASE: Duration = Duration::minutes(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum LabelError {
@@ -71,6 +71,13 @@ pub enum LabelError {
         package_id: String,
         key: String,
     },
+    /// The package went on the operator's own carrier (confirmed or being confirmed): no
+    /// Buy Shipping label for it.
+    #[error("order {order_id} package {package_id} ships on the operator's own carrier")]
+    OwnCarrier {
+        order_id: String,
+        package_id: String,
+    },
     /// Bought, but another attempt is on record: a label paid for and not recorded, to cancel.
     #[error(
         "order {order_id} package {package_id}: shipment {shipment_id} bought under {key}, but another attempt is on record"
@@ -91,6 +98,7 @@ impl LabelError {
             LabelError::Store(e) => !matches!(e, StoreError::Corrupt { .. }),
             LabelError::Vault(_) | LabelError::Busy { .. } | LabelError::Contended { .. } => true,
             LabelError::NoRate { .. }
+            | LabelError::OwnCarrier { .. }
             | LabelError::Unresolved { .. }
             | LabelError::Unrecorded { .. } => false,
         }
@@ -148,6 +156,30 @@ impl LabelPurchase<'_> {
             let now = self.clock.now();
             match self.ledger.load(seller, order, package).await? {
                 Some(PurchaseEntry::Purchased(record)) => return Ok(Bought::Before(record)),
+                Some(PurchaseEntry::OwnCarrier(_)) => {
+                    return Err(LabelError::OwnCarrier {
+                        order_id: order.to_string(),
+                        package_id: package.to_string(),
+                    });
+                }
+                // Its label was voided: a new one under the next key.
+                Some(PurchaseEntry::Voided(v)) => {
+                    let next = self.attempt(seller, job, v.attempt_number + 1).await?;
+                    if self
+                        .ledger
+                        .start(
+                            seller,
+                            order,
+                            package,
+                            &next,
+                            Some(&v.label.idempotency_key),
+                        )
+                        .await?
+                    {
+                        attempt = Some(next);
+                        break;
+                    }
+                }
                 // Never sent, and its quote too old to send: a fresh one, under the next key.
                 Some(PurchaseEntry::InProgress(a))
                     if a.sent_at.is_none() && now - a.quote.quoted_at > SEND_WINDOW =>
@@ -218,7 +250,11 @@ impl LabelPurchase<'_> {
                     self.vault
                         .seal_label(seller, order, package, &label.document, job.purge_at)
                         .await?;
-                    let record = label.record(&attempt.idempotency_key, self.clock.now());
+                    let record = label.record(
+                        &attempt.quote.business,
+                        &attempt.idempotency_key,
+                        self.clock.now(),
+                    );
                     if !self
                         .ledger
                         .complete(seller, order, package, &record)

@@ -7,10 +7,11 @@ use super::model::Charge;
 use super::model::{
     Dimensions, LabelFormat, PackageItem, PackageSpec, RatePolicy, RateRequest, ShipFrom,
 };
+use super::ports::ShipmentConfirmations;
 use super::purchase::{Bought, LabelError, LabelOrder, LabelPurchase};
-use crate::kernel::{AmazonOrderId, PackageId, PiiKind, SellerId, Sku, StoreError};
+use crate::kernel::{AmazonOrderId, AuditLog, PackageId, PiiKind, SellerId, Sku, StoreError};
 use crate::orders::{Order, OrderStatus, OrderStore};
-use crate::pii::PiiState;
+use crate::pii::{PiiState, PiiStatus, SealedItems};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -72,6 +73,10 @@ pub trait LabelSettingsStore: Send + Sync {
 pub enum JobOutcome {
     /// Every package has its label; `bought_now` of them were bought by this run.
     Labeled { packages: usize, bought_now: usize },
+    /// The package's label is voided and its document gone; `now`: by this run.
+    Voided { now: bool },
+    /// Amazon has the package's own-carrier confirmation; `now`: sent by this run.
+    Confirmed { now: bool },
     /// Not for labels: the reason (ids only), and nothing was bought.
     Refused {
         reason_kind: &'static str,
@@ -79,7 +84,7 @@ pub enum JobOutcome {
     },
 }
 
-fn refused(reason_kind: &'static str, reason: impl Into<String>) -> JobOutcome {
+pub(super) fn refused(reason_kind: &'static str, reason: impl Into<String>) -> JobOutcome {
     JobOutcome::Refused {
         reason_kind,
         reason: reason.into(),
@@ -113,6 +118,10 @@ pub struct LabelWorker<'a> {
     pub orders: &'a dyn OrderStore,
     pub settings: &'a dyn LabelSettingsStore,
     pub purchase: LabelPurchase<'a>,
+    pub confirmations: &'a dyn ShipmentConfirmations,
+    /// Where a voided label's document is deleted.
+    pub sealed: &'a dyn SealedItems,
+    pub audit: &'a dyn AuditLog,
 }
 
 impl LabelWorker<'_> {
@@ -157,7 +166,17 @@ impl LabelWorker<'_> {
         } else {
             job.packages.clone()
         };
-        if let Err(reason) = check_items(order, &packages) {
+        if let Some(i) = packages.iter().position(|p| p.weight_grams == 0) {
+            return Ok(refused(
+                "bad_items",
+                format!("packages[{i}].weight_grams: must be above 0"),
+            ));
+        }
+        let contents: Vec<_> = packages
+            .iter()
+            .map(|p| (&p.package_id, p.items.as_slice()))
+            .collect();
+        if let Err(reason) = check_items(order, &contents, "packages") {
             return Ok(refused("bad_items", reason));
         }
         let mut bought_now = 0;
@@ -188,34 +207,45 @@ impl LabelWorker<'_> {
                 Err(e) => return Err(e.into()),
             }
         }
-        self.mark_labeled(job, &packages).await?;
-        Ok(JobOutcome::Labeled {
-            packages: packages.len(),
-            bought_now,
-        })
-    }
-
-    /// The order Labeled, its label documents among the items it holds (so the redactor
-    /// deletes them by key), written over the revision read.
-    async fn mark_labeled(&self, job: &LabelJob, packages: &[JobPackage]) -> Result<(), JobError> {
-        for _ in 0..MAX_RACES {
-            let Some(stored) = self.orders.load(&job.seller_id, &job.order_id).await? else {
-                return Err(JobError::OrderNotStored {
-                    order_id: job.order_id.to_string(),
-                });
-            };
-            let mut order = stored.order.clone();
+        self.revise(&job.seller_id, &job.order_id, |order, pii| {
             // Canceled meanwhile, or moved on: the labels stand, the status is not ours.
             order.status = order.status.label().unwrap_or(order.status);
-            let mut pii = stored.pii.clone();
+            // The label documents among the items the order holds, so the redactor deletes
+            // them by key.
             if pii.state == PiiState::Held {
-                for p in packages {
+                for p in &packages {
                     let kind = PiiKind::Label(p.package_id.clone());
                     if !pii.sealed_kinds.contains(&kind) {
                         pii.sealed_kinds.push(kind);
                     }
                 }
             }
+        })
+        .await?;
+        Ok(JobOutcome::Labeled {
+            packages: packages.len(),
+            bought_now,
+        })
+    }
+
+    /// `change` applied to the stored order and its PII status, written over the revision
+    /// read (read again and applied again when another writer came first). No change, no
+    /// write.
+    pub(super) async fn revise(
+        &self,
+        seller: &SellerId,
+        order_id: &AmazonOrderId,
+        change: impl Fn(&mut Order, &mut PiiStatus),
+    ) -> Result<(), JobError> {
+        for _ in 0..MAX_RACES {
+            let Some(stored) = self.orders.load(seller, order_id).await? else {
+                return Err(JobError::OrderNotStored {
+                    order_id: order_id.to_string(),
+                });
+            };
+            let mut order = stored.order.clone();
+            let mut pii = stored.pii.clone();
+            change(&mut order, &mut pii);
             if order == stored.order && pii == stored.pii {
                 return Ok(());
             }
@@ -229,52 +259,50 @@ impl LabelWorker<'_> {
             }
         }
         Err(JobError::Contended {
-            order_id: job.order_id.to_string(),
+            order_id: order_id.to_string(),
         })
     }
 }
 
 /// Every package names order items of this order, in quantities that add up to no more than
-/// was ordered. The reason names the field.
-fn check_items(order: &Order, packages: &[JobPackage]) -> Result<(), String> {
+/// was ordered. `field` is the packages' name in the job; the reason names the field.
+pub(super) fn check_items(
+    order: &Order,
+    packages: &[(&PackageId, &[PackageItem])],
+    field: &str,
+) -> Result<(), String> {
     let mut packed: BTreeMap<&str, u32> = BTreeMap::new();
     let mut ids = std::collections::BTreeSet::new();
-    for (i, p) in packages.iter().enumerate() {
-        if !ids.insert(p.package_id.as_str()) {
+    for (i, (package_id, items)) in packages.iter().enumerate() {
+        if !ids.insert(package_id.as_str()) {
             return Err(format!(
-                "packages[{i}].package_id: {} appears twice",
-                p.package_id
+                "{field}[{i}].package_id: {package_id} appears twice"
             ));
         }
-        if p.weight_grams == 0 {
-            return Err(format!("packages[{i}].weight_grams: must be above 0"));
-        }
-        if p.items.is_empty() {
+        if items.is_empty() {
             return Err(format!(
-                "packages[{i}].items: a package holds at least one item"
+                "{field}[{i}].items: a package holds at least one item"
             ));
         }
-        for (j, item) in p.items.iter().enumerate() {
+        for (j, item) in items.iter().enumerate() {
             let Some(line) = order
                 .lines
                 .iter()
                 .find(|l| l.order_item_id == item.order_item_id)
             else {
                 return Err(format!(
-                    "packages[{i}].items[{j}].order_item_id: {} is not an item of order {}",
+                    "{field}[{i}].items[{j}].order_item_id: {} is not an item of order {}",
                     item.order_item_id, order.order_id
                 ));
             };
             if item.quantity == 0 {
-                return Err(format!(
-                    "packages[{i}].items[{j}].quantity: must be above 0"
-                ));
+                return Err(format!("{field}[{i}].items[{j}].quantity: must be above 0"));
             }
             let total = packed.entry(line.order_item_id.as_str()).or_default();
             *total += item.quantity;
             if *total > line.quantity_ordered {
                 return Err(format!(
-                    "packages[{i}].items[{j}].quantity: {} of {} packed, {} ordered",
+                    "{field}[{i}].items[{j}].quantity: {} of {} packed, {} ordered",
                     total, item.order_item_id, line.quantity_ordered
                 ));
             }
@@ -424,7 +452,7 @@ mod tests {
             (20.0, 10.0, 26.0)
         );
         assert_eq!(p.items.iter().map(|i| i.quantity).sum::<u32>(), 3);
-        assert!(check_items(&o, &[p]).is_ok());
+        assert!(check_items(&o, &[(&p.package_id, &p.items)], "packages").is_ok());
 
         let unknown = order(vec![line("33333333333333", Some("LAMP-1"), 1)]);
         let reason = catalog_package(&unknown, &catalog).unwrap_err();
@@ -443,51 +471,42 @@ mod tests {
     #[test]
     fn items_are_checked_by_field() {
         let o = order(vec![line("11111111111111", Some("MUG-BLUE"), 2)]);
-        let package = |id: &str, item: &str, qty: u32| JobPackage {
-            package_id: PackageId::parse(id).unwrap(),
-            weight_grams: 500,
-            dimensions: Dimensions {
-                length_cm: 10.0,
-                width_cm: 10.0,
-                height_cm: 10.0,
-            },
-            items: vec![PackageItem {
-                order_item_id: OrderItemId::parse(item).unwrap(),
-                quantity: qty,
-            }],
+        let package = |id: &str, item: &str, qty: u32| {
+            (
+                PackageId::parse(id).unwrap(),
+                vec![PackageItem {
+                    order_item_id: OrderItemId::parse(item).unwrap(),
+                    quantity: qty,
+                }],
+            )
+        };
+        let check = |packages: &[(PackageId, Vec<PackageItem>)]| {
+            let contents: Vec<_> = packages.iter().map(|(p, i)| (p, i.as_slice())).collect();
+            check_items(&o, &contents, "packages")
         };
         assert!(
-            check_items(
-                &o,
-                &[
-                    package("a", "11111111111111", 1),
-                    package("b", "11111111111111", 1)
-                ]
-            )
+            check(&[
+                package("a", "11111111111111", 1),
+                package("b", "11111111111111", 1)
+            ])
             .is_ok()
         );
-        let over = check_items(
-            &o,
-            &[
-                package("a", "11111111111111", 2),
-                package("b", "11111111111111", 1),
-            ],
-        )
+        let over = check(&[
+            package("a", "11111111111111", 2),
+            package("b", "11111111111111", 1),
+        ])
         .unwrap_err();
         assert!(
             over.starts_with("packages[1].items[0].quantity: 3 of"),
             "{over}"
         );
-        let twice = check_items(
-            &o,
-            &[
-                package("a", "11111111111111", 1),
-                package("a", "11111111111111", 1),
-            ],
-        )
+        let twice = check(&[
+            package("a", "11111111111111", 1),
+            package("a", "11111111111111", 1),
+        ])
         .unwrap_err();
         assert!(twice.starts_with("packages[1].package_id"), "{twice}");
-        let unknown = check_items(&o, &[package("a", "99999999999999", 1)]).unwrap_err();
+        let unknown = check(&[package("a", "99999999999999", 1)]).unwrap_err();
         assert!(
             unknown.starts_with("packages[0].items[0].order_item_id"),
             "{unknown}"

@@ -61,6 +61,28 @@ impl OrderStatus {
         }
     }
 
+    /// Every label of the order voided: back to Packed (the parcel waits for a new label).
+    /// Any other status stays as it is.
+    pub fn unlabel(self) -> OrderStatus {
+        match self {
+            OrderStatus::Labeled => OrderStatus::Packed,
+            other => other,
+        }
+    }
+
+    /// Every unit of the order confirmed shipped (on the operator's own carrier): Shipped,
+    /// from any open step; a canceled or ended order is refused.
+    pub fn ship(self) -> Result<OrderStatus, LifecycleError> {
+        if self.is_open() || self == OrderStatus::Shipped {
+            Ok(OrderStatus::Shipped)
+        } else {
+            Err(LifecycleError {
+                from: self,
+                to: OrderStatus::Shipped,
+            })
+        }
+    }
+
     /// The status after Amazon reports `amazon` for an order we hold at `self`.
     ///
     /// Amazon's report wins when it is further along (shipped, delivered) or ends the order

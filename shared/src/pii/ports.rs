@@ -97,6 +97,8 @@ pub trait SealedItems: Send + Sync {
 pub enum PurgeScope {
     /// Every item, looked up in the pii table (a deletion request, a cancel).
     All,
+    /// These items, by key, whatever their date (a voided label's document).
+    Kinds(Vec<PiiKind>),
     /// Items whose own date is at or before `now`. `kinds`: the items the order's record
     /// lists, deleted by key with no lookup; empty: look them up.
     PastDue {

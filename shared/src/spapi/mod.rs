@@ -3,6 +3,7 @@
 //! and mapping HTTP failures into that capability's error.
 
 mod budget;
+mod confirm;
 mod error;
 mod lwa;
 mod orders;
@@ -10,6 +11,7 @@ mod shipping;
 mod transport;
 
 pub use budget::Place;
+pub use confirm::ConfirmationsApi;
 pub use error::CallError;
 pub use orders::OrdersApi;
 pub use shipping::ShippingApi;
@@ -22,6 +24,9 @@ pub enum Operation {
     GetOrder,
     GetRates,
     PurchaseShipment,
+    CancelShipment,
+    /// Orders v0, the one v0 operation the suite calls (own-carrier shipments).
+    ConfirmShipment,
 }
 
 impl Operation {
@@ -31,6 +36,8 @@ impl Operation {
             Operation::GetOrder => "getOrder",
             Operation::GetRates => "getRates",
             Operation::PurchaseShipment => "purchaseShipment",
+            Operation::CancelShipment => "cancelShipment",
+            Operation::ConfirmShipment => "confirmShipment",
         }
     }
 
@@ -42,12 +49,15 @@ impl Operation {
         matches!(self, Operation::GetOrder)
     }
 
-    /// `(rate per second, burst)` from the official models (Orders 2026-01-01, Shipping v2).
+    /// `(rate per second, burst)` from the official models (Orders 2026-01-01 and v0, Shipping v2).
     pub fn default_quota(self) -> (f64, u32) {
         match self {
             Operation::SearchOrders => (0.0056, 20),
             Operation::GetOrder => (0.5, 30),
-            Operation::GetRates | Operation::PurchaseShipment => (80.0, 100),
+            Operation::GetRates | Operation::PurchaseShipment | Operation::CancelShipment => {
+                (80.0, 100)
+            }
+            Operation::ConfirmShipment => (2.0, 10),
         }
     }
 }

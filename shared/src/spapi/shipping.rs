@@ -9,7 +9,8 @@ use super::error::CallError;
 use super::transport::{Method, Request, Transport};
 use crate::kernel::{Clock, MarketplaceId, Pii, SellerId};
 use crate::labels::{
-    Charge, LabelFormat, PurchasedLabel, Quote, Rate, RateRequest, Shipping, ShippingError,
+    Charge, LabelFormat, LabelRecord, PurchasedLabel, Quote, Rate, RateRequest, Shipping,
+    ShippingError,
 };
 use async_trait::async_trait;
 use base64::Engine;
@@ -52,72 +53,82 @@ impl ShippingApi {
     }
 
     fn error(&self, seller: &SellerId, op: Operation, e: CallError) -> ShippingError {
-        let operation = op.name();
-        let seller_id = seller.clone();
-        match e {
-            CallError::Rejected { code, .. } if code == "TOKEN_EXPIRED" => {
-                ShippingError::RateExpired { seller_id }
-            }
-            CallError::Rejected {
-                status,
-                code,
-                message,
-            } => ShippingError::Refused {
-                operation,
-                seller_id,
-                status,
-                code,
-                message,
-            },
-            CallError::NotFound => ShippingError::Refused {
-                operation,
-                seller_id,
-                status: 404,
-                code: "NotFound".into(),
-                message: String::new(),
-            },
-            CallError::Denied { status, code } => ShippingError::Unauthorized {
-                operation,
-                seller_id,
-                status,
-                code,
-            },
-            CallError::Login(failure) => ShippingError::Login { seller_id, failure },
-            CallError::Credentials(e) => ShippingError::Credentials(e),
-            CallError::Throttled { attempts } => ShippingError::Throttled {
-                operation,
-                seller_id,
-                attempts,
-            },
-            CallError::Server { status, attempts } => ShippingError::Transient {
-                operation,
-                seller_id,
-                detail: format!("HTTP {status}"),
-                attempts,
-            },
-            CallError::Transport { message, attempts } => ShippingError::Transient {
-                operation,
-                seller_id,
-                detail: message,
-                attempts,
-            },
-            CallError::Decode { reason } => ShippingError::Unreadable {
-                operation,
-                seller_id,
-                reason,
-            },
-            CallError::BudgetExhausted { retry_after_ms, .. } => ShippingError::BudgetExhausted {
-                operation,
-                seller_id,
-                retry_at: self.clock.now() + chrono::Duration::milliseconds(retry_after_ms as i64),
-            },
-            CallError::Budget(e) => ShippingError::Transient {
-                operation,
-                seller_id,
-                detail: format!("rate budget: {e}"),
-                attempts: 1,
-            },
+        shipping_error(self.clock.as_ref(), seller, op, e)
+    }
+}
+
+/// A failed call in the label flow's words (Shipping v2 and Orders v0 `confirmShipment`).
+pub(super) fn shipping_error(
+    clock: &dyn Clock,
+    seller: &SellerId,
+    op: Operation,
+    e: CallError,
+) -> ShippingError {
+    let operation = op.name();
+    let seller_id = seller.clone();
+    match e {
+        CallError::Rejected { code, .. } if code == "TOKEN_EXPIRED" => {
+            ShippingError::RateExpired { seller_id }
         }
+        CallError::Rejected {
+            status,
+            code,
+            message,
+        } => ShippingError::Refused {
+            operation,
+            seller_id,
+            status,
+            code,
+            message,
+        },
+        CallError::NotFound => ShippingError::Refused {
+            operation,
+            seller_id,
+            status: 404,
+            code: "NotFound".into(),
+            message: String::new(),
+        },
+        CallError::Denied { status, code } => ShippingError::Unauthorized {
+            operation,
+            seller_id,
+            status,
+            code,
+        },
+        CallError::Login(failure) => ShippingError::Login { seller_id, failure },
+        CallError::Credentials(e) => ShippingError::Credentials(e),
+        CallError::Throttled { attempts } => ShippingError::Throttled {
+            operation,
+            seller_id,
+            attempts,
+        },
+        CallError::Server { status, attempts } => ShippingError::Transient {
+            operation,
+            seller_id,
+            detail: format!("HTTP {status}"),
+            attempts,
+        },
+        CallError::Transport { message, attempts } => ShippingError::Transient {
+            operation,
+            seller_id,
+            detail: message,
+            attempts,
+        },
+        CallError::Decode { reason } => ShippingError::Unreadable {
+            operation,
+            seller_id,
+            reason,
+        },
+        CallError::BudgetExhausted { retry_after_ms, .. } => ShippingError::BudgetExhausted {
+            operation,
+            seller_id,
+            retry_at: clock.now() + chrono::Duration::milliseconds(retry_after_ms as i64),
+        },
+        CallError::Budget(e) => ShippingError::Transient {
+            operation,
+            seller_id,
+            detail: format!("rate budget: {e}"),
+            attempts: 1,
+        },
     }
 }
 
@@ -504,6 +515,22 @@ impl Shipping for ShippingApi {
             format,
             document: Pii::new(document),
         })
+    }
+
+    async fn cancel(&self, seller: &SellerId, label: &LabelRecord) -> Result<(), ShippingError> {
+        let op = Operation::CancelShipment;
+        let call = Request::new(
+            op,
+            Method::PUT,
+            format!("{SHIPMENTS_PATH}/{}/cancel", label.shipment_id),
+        )
+        .header("x-amzn-shipping-business-id", label.business.clone());
+        let _: serde::de::IgnoredAny = self
+            .transport
+            .call(seller, &call)
+            .await
+            .map_err(|e| self.error(seller, op, e))?;
+        Ok(())
     }
 }
 

@@ -327,6 +327,12 @@ fn read<T: DeserializeOwned>(exchange: Exchange, attempt: u32) -> Result<T, Call
             .unwrap_or_else(|| ("Unknown".into(), String::new()))
     };
     match status {
+        // 204 and other empty answers (`confirmShipment`) read as JSON null: `()`.
+        200..=299 if body.is_empty() => {
+            serde_json::from_value(serde_json::Value::Null).map_err(|e| CallError::Decode {
+                reason: serde_reason(&e),
+            })
+        }
         200..=299 => serde_json::from_slice(&body).map_err(|e| CallError::Decode {
             reason: serde_reason(&e),
         }),

@@ -179,6 +179,7 @@ impl SealedItems for MemVault {
                     && o == order
                     && match &scope {
                         PurgeScope::All => true,
+                        PurgeScope::Kinds(kinds) => kinds.contains(k),
                         // Listed kinds by key (or every kind when none are listed), each only
                         // if its own date has passed: one re-sealed later stays.
                         PurgeScope::PastDue { now, kinds } => {

@@ -479,7 +479,7 @@ impl Provisioned {
         spapi_endpoint: &str,
         lwa_token_url: &str,
     ) -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> = ["orders", "pii", "control"]
+        let mut env: Vec<(String, String)> = ["orders", "pii", "control", "audit"]
             .iter()
             .map(|id| (self.table_env[*id].clone(), self.tables[*id].clone()))
             .collect();

@@ -8,6 +8,8 @@ pub struct LabelWorkerConfig {
     pub orders_table: String,
     pub pii_table: String,
     pub control_table: String,
+    /// Voids are audited here.
+    pub audit_table: String,
     /// Label documents are sealed under it (data keys only: the worker never opens PII).
     pub pii_key_id: String,
     /// Where jobs that cannot be carried out go, with their reason.
@@ -23,6 +25,7 @@ impl LabelWorkerConfig {
             orders_table: env.required("ORDERS_TABLE")?,
             pii_table: env.required("PII_TABLE")?,
             control_table: env.required("CONTROL_TABLE")?,
+            audit_table: env.required("AUDIT_TABLE")?,
             pii_key_id: env.required("PII_KEY_ID")?,
             label_jobs_dlq_url: env.required("LABEL_JOBS_DLQ_URL")?,
             max_receives: env.bounded("LABEL_JOB_MAX_RECEIVES", 5, 1..=20, "")?,

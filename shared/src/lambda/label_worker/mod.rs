@@ -1,15 +1,18 @@
-//! `label-worker`: label jobs from their SQS queue, partial batch failures. Each job ends
-//! `Done` (every package labeled), `Retry` (Amazon or a store failed for now, another process
+//! `label-worker`: label jobs from their SQS queue (labels to buy, labels to void, own-carrier
+//! packages to confirm), partial batch failures. Each job ends `Done` (every package labeled,
+//! the label voided, the package confirmed), `Retry` (Amazon or a store failed for now, another process
 //! holds the package, intake has not stored the order yet) or `DeadLetter` with its reason (a
 //! malformed or refused job, a purchase left unresolved, a failure past its receives).
 
 pub mod config;
 
 use super::batch::{Finished, answer, kept, run_batch};
-use crate::aws::{DynamoControl, DynamoOrderStore, KmsPiiVault, PiiTable, SqsBatchQueue, SqsQueue};
-use crate::kernel::{Clock, DeadLetter, Ending, QueuedMessage, SystemClock, serde_reason};
-use crate::labels::{JobError, JobOutcome, LabelJob, LabelPurchase, LabelWorker};
-use crate::spapi::ShippingApi;
+use crate::aws::{
+    DynamoAuditLog, DynamoControl, DynamoOrderStore, KmsPiiVault, PiiTable, SqsBatchQueue, SqsQueue,
+};
+use crate::kernel::{Clock, DeadLetter, Ending, QueuedMessage, SystemClock};
+use crate::labels::{JobError, JobOutcome, LabelPurchase, LabelWorker, ShipmentJob};
+use crate::spapi::{ConfirmationsApi, ShippingApi};
 use aws_lambda_events::event::sqs::SqsEvent;
 use config::LabelWorkerConfig;
 use lambda_runtime::LambdaEvent;
@@ -24,6 +27,10 @@ const CONCURRENCY: usize = 4;
 pub struct LabelBatchReport {
     pub labeled: u32,
     pub labels_bought: u32,
+    /// Labels voided by this batch (a repeat of a void not counted).
+    pub labels_voided: u32,
+    /// Own-carrier packages Amazon took a confirmation of from this batch.
+    pub shipments_confirmed: u32,
     pub refused: u32,
     pub dead_lettered: u32,
     pub retried: u32,
@@ -36,6 +43,8 @@ pub struct LabelWorkerHandler {
     control: DynamoControl,
     vault: KmsPiiVault,
     shipping: ShippingApi,
+    confirmations: ConfirmationsApi,
+    audit: DynamoAuditLog,
     queue: SqsBatchQueue,
     clock: Arc<dyn Clock>,
     max_receives: u32,
@@ -58,12 +67,14 @@ impl LabelWorkerHandler {
         Self {
             orders: DynamoOrderStore::new(dynamo.clone(), config.orders_table),
             control: DynamoControl::new(dynamo.clone(), config.control_table),
+            audit: DynamoAuditLog::new(dynamo.clone(), config.audit_table),
             vault: KmsPiiVault::new(
                 aws_sdk_kms::Client::new(sdk),
                 PiiTable::new(dynamo, config.pii_table),
                 config.pii_key_id,
             ),
-            shipping: ShippingApi::new(transport, clock.clone()),
+            shipping: ShippingApi::new(transport.clone(), clock.clone()),
+            confirmations: ConfirmationsApi::new(transport, clock.clone()),
             queue: SqsBatchQueue {
                 source: None,
                 dead_letters: SqsQueue::new(
@@ -104,6 +115,12 @@ impl LabelWorkerHandler {
                     report.labeled += 1;
                     report.labels_bought += *bought_now as u32;
                 }
+                (Some(JobOutcome::Voided { now }), Finished::Done) => {
+                    report.labels_voided += u32::from(*now);
+                }
+                (Some(JobOutcome::Confirmed { now }), Finished::Done) => {
+                    report.shipments_confirmed += u32::from(*now);
+                }
                 (_, Finished::Done) => {}
             }
         }
@@ -113,10 +130,10 @@ impl LabelWorkerHandler {
 
     async fn handle_job(&self, m: &QueuedMessage, holder: &str) -> (Option<JobOutcome>, Ending) {
         let now = self.clock.now();
-        let job: LabelJob = match serde_json::from_str(&m.body) {
+        let job = match ShipmentJob::parse(&m.body) {
             Ok(j) => j,
             Err(e) => {
-                let reason = format!("not a label job: {}", serde_reason(&e));
+                let reason = format!("not a label job: {e}");
                 let letter =
                     DeadLetter::new(&m.message_id, "malformed", reason, m.receive_count, now);
                 return (None, Ending::DeadLetter(letter));
@@ -132,22 +149,35 @@ impl LabelWorkerHandler {
                 clock: self.clock.as_ref(),
                 holder,
             },
+            confirmations: &self.confirmations,
+            sealed: self.vault.table(),
+            audit: &self.audit,
         };
+        let (seller_id, order_id, job_id) = (job.seller_id(), job.order_id(), job.job_id());
         let letter = |kind: &str, reason: String| DeadLetter {
-            seller_id: Some(job.seller_id.clone()),
-            order_id: Some(job.order_id.clone()),
+            seller_id: Some(seller_id.clone()),
+            order_id: Some(order_id.clone()),
             ..DeadLetter::new(&m.message_id, kind, reason, m.receive_count, now)
         };
-        match worker.handle(&job).await {
-            Ok(outcome @ JobOutcome::Labeled { .. }) => {
-                tracing::info!(job_id = %job.job_id, seller_id = %job.seller_id, order_id = %job.order_id, packages = job.packages.len(), "order labeled");
+        let done = match &job {
+            ShipmentJob::Label(j) => worker.handle(j).await,
+            ShipmentJob::Void(j) => worker.void(j).await,
+            ShipmentJob::Ship(j) => worker.ship(j).await,
+        };
+        match done {
+            Ok(
+                outcome @ (JobOutcome::Labeled { .. }
+                | JobOutcome::Voided { .. }
+                | JobOutcome::Confirmed { .. }),
+            ) => {
+                tracing::info!(job_id, %seller_id, %order_id, job = job.kind(), outcome = ?outcome, "job done");
                 (Some(outcome), Ending::Done)
             }
             Ok(JobOutcome::Refused {
                 reason_kind,
                 reason,
             }) => {
-                tracing::warn!(job_id = %job.job_id, seller_id = %job.seller_id, order_id = %job.order_id, error_kind = reason_kind, "label job refused");
+                tracing::warn!(job_id, %seller_id, %order_id, job = job.kind(), error_kind = reason_kind, "label job refused");
                 let l = letter(reason_kind, reason.clone());
                 (
                     Some(JobOutcome::Refused {
@@ -158,8 +188,8 @@ impl LabelWorkerHandler {
                 )
             }
             Err(e) => {
-                let kind = job_error_kind(&e);
-                tracing::warn!(job_id = %job.job_id, seller_id = %job.seller_id, order_id = %job.order_id, error_kind = kind, error = %e, receives = m.receive_count, "label job failed");
+                let kind = job_error_kind(&job, &e);
+                tracing::warn!(job_id, %seller_id, %order_id, job = job.kind(), error_kind = kind, error = %e, receives = m.receive_count, "label job failed");
                 if !e.is_retryable() || m.receive_count >= self.max_receives {
                     return (None, Ending::DeadLetter(letter(kind, e.to_string())));
                 }
@@ -170,7 +200,7 @@ impl LabelWorkerHandler {
 }
 
 /// A short machine-readable kind for logs, metrics and dead letters.
-fn job_error_kind(e: &JobError) -> &'static str {
+fn job_error_kind(job: &ShipmentJob, e: &JobError) -> &'static str {
     use crate::labels::LabelError;
     match e {
         JobError::OrderNotStored { .. } => "order_not_stored",
@@ -179,7 +209,12 @@ fn job_error_kind(e: &JobError) -> &'static str {
         JobError::Label(LabelError::Busy { .. }) => "busy",
         JobError::Label(LabelError::Unresolved { .. }) => "purchase_unresolved",
         JobError::Label(LabelError::Unrecorded { .. }) => "purchase_unrecorded",
-        JobError::Label(LabelError::Shipping(_)) => "purchase_failed",
+        JobError::Label(LabelError::Shipping(_)) => match job {
+            ShipmentJob::Label(_) => "purchase_failed",
+            ShipmentJob::Void(_) => "void_failed",
+            ShipmentJob::Ship(_) => "confirm_failed",
+        },
+        JobError::Label(LabelError::OwnCarrier { .. }) => "own_carrier",
         JobError::Label(_) => "label",
     }
 }

@@ -206,11 +206,11 @@ async fn an_expired_rate_is_told_from_a_refused_order() {
     );
 }
 
-fn ledger(t: &TestStack) -> DynamoControl {
+pub(crate) fn ledger(t: &TestStack) -> DynamoControl {
     DynamoControl::new(t.dynamo(), t.stack.table("control"))
 }
 
-fn vault(t: &TestStack) -> KmsPiiVault {
+pub(crate) fn vault(t: &TestStack) -> KmsPiiVault {
     KmsPiiVault::new(
         aws_sdk_kms::Client::new(&t.sdk),
         PiiTable::new(t.dynamo(), t.stack.table("pii")),
@@ -258,7 +258,7 @@ async fn attempt_on_record(
     attempt
 }
 
-async fn opened_label(t: &TestStack, order: &Order, package: &str) -> Vec<u8> {
+pub(crate) async fn opened_label(t: &TestStack, order: &Order, package: &str) -> Vec<u8> {
     let kind = PiiKind::Label(PackageId::parse(package).unwrap());
     match vault(t)
         .open(&t.seller(0), &order.order_id, kind)
@@ -507,7 +507,7 @@ async fn a_stale_attempt_never_sent_is_quoted_again_and_a_sent_one_is_never_boug
 // ---------------------------------------------------------------------------------------------
 // label-worker: jobs from its queue, through the handler the binary builds.
 
-fn sqs_event(bodies: &[String]) -> aws_lambda_events::event::sqs::SqsEvent {
+pub(crate) fn sqs_event(bodies: &[String]) -> aws_lambda_events::event::sqs::SqsEvent {
     let records = bodies
         .iter()
         .enumerate()
@@ -527,7 +527,7 @@ fn sqs_event(bodies: &[String]) -> aws_lambda_events::event::sqs::SqsEvent {
 }
 
 /// The seller's label settings, as onboarding writes them.
-async fn write_settings(t: &TestStack, catalog: BTreeMap<Sku, SkuFacts>) {
+pub(crate) async fn write_settings(t: &TestStack, catalog: BTreeMap<Sku, SkuFacts>) {
     let item = shared::aws::LabelSettingsItem::new(
         &t.seller(0),
         shared::labels::LabelSettings {
@@ -547,7 +547,7 @@ async fn write_settings(t: &TestStack, catalog: BTreeMap<Sku, SkuFacts>) {
 }
 
 /// A job for the whole order in one package `pkg-1`.
-fn job(order: &Order, job_id: &str) -> serde_json::Value {
+pub(crate) fn job(order: &Order, job_id: &str) -> serde_json::Value {
     serde_json::json!({
         "job_id": job_id,
         "seller_id": order.seller_id.as_str(),

@@ -12,4 +12,5 @@ mod order_sync;
 mod pii_lifecycle;
 mod pii_vault;
 mod rate_budget;
+mod shipments;
 mod tables;

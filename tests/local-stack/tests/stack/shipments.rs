@@ -1,0 +1,279 @@
+//! After the label, on moto and the simulator through label-worker's handler: a bought label
+//! voided once however often it is asked, its document gone, the order back to Packed, the
+//! void audited, and a label bought again under a new key; a label the carrier has collected
+//! cannot be voided. Own-carrier packages confirmed with Orders v0 once per package, and bad
+//! carriers, unknown items and canceled orders refused before any call.
+
+use crate::common::{TestStack, stack};
+use crate::labels::{job, ledger, opened_label, sqs_event, vault, write_settings};
+use shared::aws::{DynamoAuditLog, DynamoOrderStore};
+use shared::kernel::{AmazonOrderId, AuditKind, AuditLog, PiiKind, SellerId};
+use shared::labels::{PackageId, PurchaseEntry, PurchaseLedger};
+use shared::orders::{OrderStatus, OrderStore, StoredOrder};
+use shared::pii::PiiOpener;
+use spapi_sim::SimConfig;
+use std::collections::BTreeMap;
+
+async fn stored(t: &TestStack, seller: &SellerId, id: &str) -> StoredOrder {
+    DynamoOrderStore::new(t.dynamo(), t.stack.table("orders"))
+        .load(seller, &AmazonOrderId::parse(id).unwrap())
+        .await
+        .unwrap()
+        .expect("stored by the sweep")
+}
+
+fn void_job(order: &str, job_id: &str) -> String {
+    serde_json::json!({
+        "kind": "void", "job_id": job_id, "seller_id": "A1SIMSELLER0", "order_id": order,
+        "package_id": "pkg-1", "requested_by": "supervisor-2"
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_label_is_voided_once_its_document_goes_and_the_order_returns_to_packed() {
+    let t = stack("labels-void", SimConfig::demo(1, 40, 6_201)).await;
+    crate::common::run_sync(&t.order_sync(100), serde_json::json!({})).await;
+    write_settings(&t, BTreeMap::new()).await;
+    let seller = t.seller(0);
+    let open = t.sim.orders_in(seller.as_str(), "UNSHIPPED");
+    let order = stored(&t, &seller, &open[0]).await.order;
+    let id = order.order_id.as_str();
+    let worker = t.label_worker();
+    let bought = worker
+        .handle_jobs(sqs_event(&[job(&order, "label-1").to_string()]), "inv-1")
+        .await;
+    assert_eq!(bought.labels_bought, 1, "{bought:?}");
+    assert!(opened_label(&t, &order, "pkg-1").await.starts_with(b"^XA"));
+    let started = t.amazon_time().now();
+
+    // Three copies at once, and one more later: one cancellation, one audit event.
+    let void = void_job(id, "void-1").replace("A1SIMSELLER0", seller.as_str());
+    let report = worker
+        .handle_jobs(
+            sqs_event(&[void.clone(), void.clone(), void.clone()]),
+            "inv-2",
+        )
+        .await;
+    assert_eq!(
+        (report.labels_voided, report.keep.len()),
+        (1, 0),
+        "{report:?}"
+    );
+    let again = worker
+        .handle_jobs(sqs_event(std::slice::from_ref(&void)), "inv-3")
+        .await;
+    assert_eq!(
+        (again.labels_voided, again.dead_lettered),
+        (0, 0),
+        "{again:?}"
+    );
+    let stats = t.sim.stats();
+    assert_eq!(stats.labels_canceled.values().sum::<u64>(), 1);
+    let after = stored(&t, &seller, id).await;
+    assert_eq!(after.order.status, OrderStatus::Packed);
+    let label = PiiKind::Label(PackageId::parse("pkg-1").unwrap());
+    assert!(!after.pii.sealed_kinds.contains(&label));
+    assert!(
+        vault(&t)
+            .open(&seller, &order.order_id, label.clone())
+            .await
+            .unwrap()
+            .is_none(),
+        "the voided label's document is gone"
+    );
+    let audit = DynamoAuditLog::new(t.dynamo(), t.stack.table("audit"));
+    let events = audit
+        .between(
+            started - chrono::Duration::minutes(1),
+            t.amazon_time().now() + chrono::Duration::minutes(1),
+        )
+        .await
+        .unwrap();
+    let voids: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == AuditKind::LabelVoided)
+        .collect();
+    assert_eq!(voids.len(), 1, "{events:?}");
+    assert_eq!(voids[0].actor, "supervisor-2");
+    assert_eq!(voids[0].order_id.as_ref(), Some(&order.order_id));
+
+    // Packed again: a new label, bought under the next key; one live label for the package.
+    let rebought = worker
+        .handle_jobs(sqs_event(&[job(&order, "label-2").to_string()]), "inv-4")
+        .await;
+    assert_eq!(rebought.labels_bought, 1, "{rebought:?}");
+    let stats = t.sim.stats();
+    assert_eq!(stats.labels_bought(id, "pkg-1"), 2);
+    assert_eq!(stats.duplicate_purchases(), 0);
+    match ledger(&t)
+        .load(
+            &seller,
+            &order.order_id,
+            &PackageId::parse("pkg-1").unwrap(),
+        )
+        .await
+        .unwrap()
+    {
+        Some(PurchaseEntry::Purchased(r)) => assert!(r.idempotency_key.ends_with(".2"), "{r:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        stored(&t, &seller, id).await.order.status,
+        OrderStatus::Labeled
+    );
+    assert!(opened_label(&t, &order, "pkg-1").await.starts_with(b"^XA"));
+
+    // Collected by the carrier: Amazon no longer voids it; refused with the reason.
+    t.sim
+        .advance_clock(spapi_sim::PICKUP_AFTER + chrono::Duration::minutes(5));
+    let late = worker
+        .handle_jobs(
+            sqs_event(&[void_job(id, "void-2").replace("A1SIMSELLER0", seller.as_str())]),
+            "inv-5",
+        )
+        .await;
+    assert_eq!((late.labels_voided, late.refused), (0, 1), "{late:?}");
+    let letters = t.queue_bodies("label-jobs-dlq").await;
+    assert_eq!(letters.last().unwrap()["reason_kind"], "void_refused");
+    assert_eq!(t.sim.stats().labels_canceled.values().sum::<u64>(), 1);
+    assert_eq!(
+        stored(&t, &seller, id).await.order.status,
+        OrderStatus::Labeled
+    );
+}
+
+fn ship_job(
+    t: &TestStack,
+    order: &shared::orders::Order,
+    job_id: &str,
+    package: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "kind": "ship", "job_id": job_id, "seller_id": order.seller_id.as_str(),
+        "order_id": order.order_id.as_str(), "package_id": package,
+        "carrier_code": "UPS", "shipping_method": "UPS Ground",
+        "tracking_number": "1Z999AA10123456784",
+        "ship_date": t.amazon_time().now().to_rfc3339(),
+        "items": order.lines.iter().map(|l| serde_json::json!({
+            "order_item_id": l.order_item_id.as_str(), "quantity": l.quantity_ordered
+        })).collect::<Vec<_>>(),
+        "requested_by": "dock-1"
+    })
+}
+
+#[tokio::test]
+async fn own_carrier_packages_are_confirmed_once_and_bad_ones_are_refused_before_any_call() {
+    let t = stack("labels-own-carrier", SimConfig::demo(1, 40, 6_202)).await;
+    crate::common::run_sync(&t.order_sync(100), serde_json::json!({})).await;
+    let seller = t.seller(0);
+    let open = t.sim.orders_in(seller.as_str(), "UNSHIPPED");
+    let order = stored(&t, &seller, &open[0]).await.order;
+    let id = order.order_id.as_str();
+    let worker = t.label_worker();
+
+    // Three copies at once and one later: Amazon confirms the package once. A copy that
+    // finds the package's record being written waits on the queue, and then finds it confirmed.
+    let body = ship_job(&t, &order, "ship-1", "box-1").to_string();
+    let report = worker
+        .handle_jobs(
+            sqs_event(&[body.clone(), body.clone(), body.clone()]),
+            "inv-1",
+        )
+        .await;
+    assert_eq!(report.shipments_confirmed, 1, "{report:?}");
+    assert!(report.keep.len() <= 2, "{report:?}");
+    let retried: Vec<String> = std::iter::repeat_n(body.clone(), report.keep.len() + 1).collect();
+    let later = worker.handle_jobs(sqs_event(&retried), "inv-2").await;
+    assert_eq!(
+        (
+            later.shipments_confirmed,
+            later.keep.len(),
+            later.dead_lettered
+        ),
+        (0, 0, 0),
+        "{later:?}"
+    );
+    assert_eq!(t.sim.stats().total("confirmShipment"), 1);
+    assert_eq!(
+        t.sim.stats().confirmations(id, "1"),
+        1,
+        "package reference 1"
+    );
+    assert_eq!(
+        stored(&t, &seller, id).await.order.status,
+        OrderStatus::Shipped
+    );
+    assert!(
+        t.sim
+            .orders_in(seller.as_str(), "SHIPPED")
+            .contains(&order.order_id.to_string())
+    );
+
+    // Refused before any call, each with its field: a carrier code not on Amazon's list,
+    // Other naming a carrier Amazon knows, an item not of the order, a canceled order.
+    let other = stored(&t, &seller, &open[1]).await.order;
+    let mut bad_code = ship_job(&t, &other, "ship-2", "box-1");
+    bad_code["carrier_code"] = serde_json::json!("Speedy Parcels");
+    let mut other_ups = ship_job(&t, &other, "ship-3", "box-1");
+    other_ups["carrier_code"] = serde_json::json!("Other");
+    other_ups["carrier_name"] = serde_json::json!("ups");
+    let mut unknown_item = ship_job(&t, &other, "ship-4", "box-1");
+    unknown_item["items"][0]["order_item_id"] = serde_json::json!("99999999999999");
+    let canceled = stored(
+        &t,
+        &seller,
+        &t.sim.orders_in(seller.as_str(), "CANCELLED")[0],
+    )
+    .await;
+    let calls = t.sim.stats().total("confirmShipment");
+    let refused = worker
+        .handle_jobs(
+            sqs_event(&[
+                bad_code.to_string(),
+                other_ups.to_string(),
+                unknown_item.to_string(),
+                ship_job(&t, &canceled.order, "ship-5", "box-1").to_string(),
+            ]),
+            "inv-4",
+        )
+        .await;
+    assert_eq!(
+        (refused.refused, refused.shipments_confirmed),
+        (4, 0),
+        "{refused:?}"
+    );
+    assert_eq!(
+        t.sim.stats().total("confirmShipment"),
+        calls,
+        "no call for any"
+    );
+    let letters = t.queue_bodies("label-jobs-dlq").await;
+    let reason = |kind: &str| -> Vec<String> {
+        letters
+            .iter()
+            .filter(|l| l["reason_kind"] == kind)
+            .map(|l| l["reason"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let carriers = reason("bad_carrier");
+    assert_eq!(carriers.len(), 2, "{letters:?}");
+    assert!(
+        carriers.iter().any(|r| r.starts_with("carrier_code:")),
+        "{carriers:?}"
+    );
+    assert!(
+        carriers
+            .iter()
+            .any(|r| r.contains("its own carrier code \"UPS\"")),
+        "{carriers:?}"
+    );
+    assert!(
+        reason("bad_items")[0].contains("package.items[0].order_item_id")
+            || reason("bad_items")[0].contains("order_item_id"),
+        "{letters:?}"
+    );
+    assert_eq!(reason("canceled").len(), 1);
+    let text = serde_json::to_string(&letters).unwrap();
+    assert!(!text.contains("dock-1"), "ids and reasons only");
+}
