@@ -30,6 +30,29 @@ export function alarmsOn(scope: Construct, topic: sns.ITopic) {
   };
 }
 
+/**
+ * Log lines of `logGroup` whose `error_kind` is one of `kinds`, counted as metric
+ * `FBM/<metricName>` (summed per `period`).
+ */
+export function countErrorKinds(
+  scope: Construct,
+  logGroup: logs.ILogGroup,
+  metricName: string,
+  kinds: string[],
+  period: Duration,
+): cloudwatch.Metric {
+  new logs.MetricFilter(scope, `${metricName}Filter`, {
+    logGroup,
+    filterPattern: logs.FilterPattern.any(
+      ...kinds.map((k) => logs.FilterPattern.stringValue('$.fields.error_kind', '=', k)),
+    ),
+    metricNamespace: 'FBM',
+    metricName,
+    metricValue: '1',
+  });
+  return new cloudwatch.Metric({ namespace: 'FBM', metricName, statistic: 'Sum', period });
+}
+
 /** Amazon's 429s in a function's JSON log (the transport logs each with error "throttled"). */
 export function countSpApiThrottles(scope: Construct, id: string, logGroup: logs.ILogGroup): void {
   new logs.MetricFilter(scope, id, {

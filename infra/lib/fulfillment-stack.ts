@@ -295,6 +295,9 @@ export class FulfillmentStack extends Stack {
     // Label jobs (packed orders) to Buy Shipping labels.
     this.labels = new Labels(this, 'Labels', {
       manifestPath: functionManifest('label-worker'),
+      trackerManifestPath: functionManifest('shipment-tracker'),
+      scheduleDlq: this.scheduleDlq,
+      retentionDays,
       tables: this.tables,
       dataKey: this.dataKey,
       piiKey: this.piiKey,

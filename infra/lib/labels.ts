@@ -5,14 +5,15 @@
 // left unsettled (unresolved or unrecorded: someone must look), Amazon refusing purchases,
 // labels blocked by a SKU the seller's catalog does not know.
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { alarmsOn, countSpApiThrottles } from './alarms.ts';
+import { alarmsOn, countErrorKinds, countSpApiThrottles } from './alarms.ts';
 import type { PiiKey } from './pii-key.ts';
 import { WorkQueue } from './queues.ts';
 import { SuiteFunction, dataKeyThrough } from './suite-function.ts';
@@ -23,6 +24,9 @@ const WORKER_TIMEOUT = Duration.seconds(120);
 
 export interface LabelsProps {
   readonly manifestPath: string;
+  readonly trackerManifestPath: string;
+  /** Where the tracker's failed runs and undelivered schedule events are recorded. */
+  readonly scheduleDlq: sqs.IQueue;
   readonly tables: Tables;
   readonly dataKey: kms.IKey;
   readonly piiKey: PiiKey;
@@ -33,11 +37,14 @@ export interface LabelsProps {
   readonly spapiEndpoint: string;
   /** The acknowledgement of the seller-secrets prefix grant, shared with intake. */
   readonly sellerSecretsAck: { id: string; reason: string };
+  /** Days after delivery PII is kept (the tracker brings purge dates forward to them). */
+  readonly retentionDays: number;
 }
 
 export class Labels extends Construct {
   readonly jobs: WorkQueue;
   readonly worker: SuiteFunction;
+  readonly tracker: SuiteFunction;
 
   constructor(scope: Construct, id: string, props: LabelsProps) {
     super(scope, id);
@@ -133,18 +140,8 @@ export class Labels extends Construct {
       this.jobs.dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
       'Label jobs were given up (refused: canceled, not open, bad items, no rate; or failing): each names its ids and reason',
     );
-    const counted = (metricName: string, kinds: string[]) => {
-      new logs.MetricFilter(this, `${metricName}Filter`, {
-        logGroup: this.worker.logGroup,
-        filterPattern: logs.FilterPattern.any(
-          ...kinds.map((k) => logs.FilterPattern.stringValue('$.fields.error_kind', '=', k)),
-        ),
-        metricNamespace: 'FBM',
-        metricName,
-        metricValue: '1',
-      });
-      return new cloudwatch.Metric({ namespace: 'FBM', metricName, statistic: 'Sum', period: Duration.minutes(15) });
-    };
+    const counted = (metricName: string, kinds: string[]) =>
+      countErrorKinds(this, this.worker.logGroup, metricName, kinds, Duration.minutes(15));
     alarm(
       'LabelPurchasesUnsettled',
       counted('LabelPurchasesUnsettled', ['purchase_unresolved', 'purchase_unrecorded']),
@@ -170,5 +167,83 @@ export class Labels extends Construct {
       'Voids or own-carrier confirmations failed, or Amazon refused a confirmation (an unconfirmed package costs ' +
         'the seller its Valid Tracking Rate): see the label-worker log and the dead letters',
     );
+
+    // Tracking: every bought label's parcel until it is delivered (first scan, the no-scan
+    // alert, delivery as the purge anchor). Hourly: a missing scan is alerted within the hour
+    // it is a day late.
+    this.tracker = new SuiteFunction(this, 'ShipmentTracker', {
+      manifestPath: props.trackerManifestPath,
+      binaryName: 'shipment-tracker',
+      description: 'Hourly: tracking of every bought label until delivery; the first scan, the no-scan alert, delivery',
+      logKey: props.dataKey,
+      timeout: Duration.minutes(5),
+      // One run at a time: two would check every parcel twice.
+      reservedConcurrentExecutions: 1,
+      environment: {
+        ORDERS_TABLE: tables.get('orders').tableName,
+        PII_TABLE: tables.get('pii').tableName,
+        CONTROL_TABLE: tables.get('control').tableName,
+        SPAPI_ENDPOINT: props.spapiEndpoint,
+        LWA_APP_SECRET_ID: props.lwaApp.secretArn,
+        SELLER_SECRET_PREFIX: props.sellerSecretPrefix,
+        RETENTION_DAYS: String(props.retentionDays),
+      },
+      statements: [
+        new iam.PolicyStatement({
+          // Shipped at the first scan, Delivered (with the carrier's time) over the revision read.
+          sid: 'ShipAndDeliverOrders',
+          actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+          resources: [tables.get('orders').tableArn],
+        }),
+        new iam.PolicyStatement({
+          // A delivered order's sealed items purged sooner: their date attribute brought
+          // forward. Nothing read, nothing put, nothing deleted.
+          sid: 'BringPurgeDatesForward',
+          actions: ['dynamodb:UpdateItem'],
+          resources: [tables.get('pii').tableArn],
+          conditions: NO_RETURN_VALUES,
+        }),
+        new iam.PolicyStatement({
+          // The watched parcels and the shared SP-API rate budget only.
+          sid: 'WatchedParcelsAndRateBudget',
+          actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+          resources: [tables.get('control').tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['tracking', 'rate#*'] } },
+        }),
+        dataKeyThrough(this, props.dataKey, ['dynamodb', 'secretsmanager']),
+        new iam.PolicyStatement({
+          sid: 'ReadLwaCredentials',
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [props.lwaApp.secretArn, props.sellerSecrets],
+        }),
+      ],
+    });
+    Validations.of(this.tracker.policy).acknowledge(props.sellerSecretsAck);
+    this.tracker.recordFailuresOn(props.scheduleDlq, Duration.hours(1));
+    new events.Rule(this, 'TrackingSchedule', {
+      description: 'shipment-tracker run: every watched parcel once',
+      schedule: events.Schedule.rate(Duration.hours(1)),
+      targets: [
+        new targets.LambdaFunction(this.tracker.fn, {
+          retryAttempts: 2,
+          maxEventAge: Duration.hours(1),
+          deadLetterQueue: props.scheduleDlq,
+        }),
+      ],
+    });
+    const trackerCounted = (metricName: string, kinds: string[]) =>
+      countErrorKinds(this, this.tracker.logGroup, metricName, kinds, Duration.hours(1));
+    alarm(
+      'ParcelsNotScanned',
+      trackerCounted('ParcelsNotScanned', ['no_first_scan']),
+      "A parcel has no carrier scan a day after its label was bought (Amazon's Valid Tracking Rate counts it): " +
+        'hand it to the carrier, or void the label (the log names seller, order and package)',
+    );
+    alarm(
+      'TrackingFailed',
+      trackerCounted('TrackingFailed', ['tracking_run_failed', 'tracking_refused']),
+      'Tracking runs failed, or Amazon refused to track a parcel (see the shipment-tracker log)',
+    );
+    countSpApiThrottles(this, 'TrackerSpApiThrottled', this.tracker.logGroup);
   }
 }

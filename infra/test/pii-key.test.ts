@@ -177,7 +177,7 @@ test("no writer of the pii table can ask for an item back; its readers see keys 
       assert.ok(!actions.some((a) => /^dynamodb:(GetItem|BatchGetItem|\*)$/.test(a)), `${id} ${s.Sid} reads items`);
     }
   }
-  assert.equal(writers, 4, 'both intake functions, label-worker and the redactor');
+  assert.equal(writers, 5, 'both intake functions, label-worker, shipment-tracker (dates only) and the redactor');
   assert.equal(readers, 2, 'the redactor and the audit report');
 });
 
@@ -292,10 +292,10 @@ test('a scheduled run that fails after retries leaves a record; audit-report run
     assert.equal(c.Properties.MaximumRetryAttempts, 2);
     return c.Properties.FunctionName.Ref as string;
   });
-  assert.equal(functionsWithRecord.length, 2);
-  assert.ok(functionsWithRecord.some((f) => f.startsWith('OrderSync')));
-  assert.ok(functionsWithRecord.some((f) => f.startsWith('PiiLifecyclePiiRedactor')));
-  for (const prefix of ['OrderSync', 'PiiLifecyclePiiRedactor']) {
+  const scheduled = ['OrderSync', 'PiiLifecyclePiiRedactor', 'LabelsShipmentTracker'];
+  assert.equal(functionsWithRecord.length, scheduled.length);
+  for (const prefix of scheduled) {
+    assert.ok(functionsWithRecord.some((f) => f.startsWith(prefix)), prefix);
     const statements = Object.entries(resourcesOf('AWS::IAM::Policy'))
       .filter(([id]) => id.startsWith(prefix))
       .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
@@ -337,5 +337,31 @@ test('label-worker: its queue on a key of its own, seals but never opens PII, it
     'appends void events, nothing else',
   );
   const alarms = Object.entries(resourcesOf('AWS::CloudWatch::Alarm')).filter(([id]) => id.startsWith('Labels'));
-  assert.equal(alarms.length, 5, 'DLQ depth, unsettled purchases, failed purchases, blocked labels, failed voids and confirmations');
+  assert.equal(
+    alarms.length,
+    7,
+    'DLQ depth, unsettled purchases, failed purchases, blocked labels, failed voids and confirmations; ' +
+      'parcels not scanned, failed tracking',
+  );
+});
+
+test('shipment-tracker: hourly, one run at a time, no PII key, pii dates only, its own control records', () => {
+  const [fnId, fn] = onlyOne('AWS::Lambda::Function', (f) =>
+    JSON.stringify(f.Properties.Description ?? '').includes('tracking of every bought label'),
+  );
+  assert.equal(fn.Properties.ReservedConcurrentExecutions, 1);
+  const [, rule] = onlyOne('AWS::Events::Rule', (r) => JSON.stringify(r.Properties.Targets).includes(fnId));
+  assert.equal(rule.Properties.ScheduleExpression, 'rate(1 hour)');
+  const statements = Object.entries(resourcesOf('AWS::IAM::Policy'))
+    .filter(([id]) => id.startsWith('LabelsShipmentTracker'))
+    .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+  assert.ok(!statements.some((s: any) => mentions(s, keyId('alias/fbm/pii'))), 'no use of the PII key');
+  const pii = Object.keys(resourcesOf('AWS::DynamoDB::GlobalTable')).find((k) => k.startsWith('Tablespii'))!;
+  assert.deepEqual(
+    statements.filter((s: any) => mentions(s, pii)).flatMap((s: any) => asList(s.Action)),
+    ['dynamodb:UpdateItem'],
+    'brings purge dates forward, reads and deletes nothing',
+  );
+  const control = statements.find((s: any) => s.Sid === 'WatchedParcelsAndRateBudget');
+  assert.deepEqual(control.Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys'], ['tracking', 'rate#*']);
 });

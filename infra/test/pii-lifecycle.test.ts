@@ -37,7 +37,8 @@ test('pii-redactor runs hourly and takes deletion requests from an encrypted que
   const [fnId, fn] = redactorFn();
   assert.equal(fn.Properties.Timeout, 900);
   assert.equal(fn.Properties.Environment.Variables.RETENTION_DAYS, '30');
-  const [, rule] = onlyOne('AWS::Events::Rule', (r) => r.Properties.ScheduleExpression === 'rate(1 hour)');
+  const [, rule] = onlyOne('AWS::Events::Rule', (r) => JSON.stringify(r.Properties.Targets).includes(fnId));
+  assert.equal(rule.Properties.ScheduleExpression, 'rate(1 hour)');
   assert.ok(JSON.stringify(rule.Properties.Targets).includes(fnId));
   const [, esm] = onlyOne('AWS::Lambda::EventSourceMapping', (r) => JSON.stringify(r.Properties.FunctionName).includes(fnId));
   assert.deepEqual(esm.Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);

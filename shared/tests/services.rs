@@ -65,6 +65,7 @@ fn order(s: &SellerId, id: AmazonOrderId, status: OrderStatus, at: DateTime<Utc>
             unit_price: None,
         }],
         packages: vec![],
+        delivered_at: None,
     }
 }
 

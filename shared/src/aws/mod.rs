@@ -15,6 +15,7 @@ mod pii_table;
 mod queues;
 #[cfg(feature = "secrets")]
 mod secrets;
+mod tracking_watch;
 mod unreadable;
 #[cfg(feature = "kms")]
 mod vault;

@@ -136,6 +136,39 @@ impl SealedItems for PiiTable {
         Ok(deleted)
     }
 
+    async fn bring_forward(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        kinds: &[PiiKind],
+        at: DateTime<Utc>,
+    ) -> Result<usize, VaultError> {
+        let mut moved = 0;
+        for kind in kinds {
+            let update = self
+                .dynamo
+                .update_item()
+                .table_name(&self.name)
+                .key(
+                    "seller_order",
+                    AttributeValue::S(seller_order(seller, order)),
+                )
+                .key("kind", AttributeValue::S(kind.key().into_owned()))
+                .update_expression("SET pii_purge_at = :at")
+                .condition_expression("attribute_exists(kind) AND pii_purge_at > :at")
+                .expression_attribute_values(":at", AttributeValue::N(at.timestamp().to_string()))
+                .send()
+                .await;
+            match update {
+                Ok(_) => moved += 1,
+                // Gone, or due sooner already.
+                Err(e) if is_condition_failure(&e) => {}
+                Err(e) => return Err(super::store_error("UpdateItem", e).into()),
+            }
+        }
+        Ok(moved)
+    }
+
     async fn sealed_orders(&self, filter: SealedFilter) -> Result<Vec<SealedOrder>, VaultError> {
         let items = match &filter {
             SealedFilter::PastDue(now) => {

@@ -7,7 +7,8 @@
 //! once, its document sealed) and [`LabelWorker`] (a job's packages checked against the stored
 //! order, each bought once, the order Labeled; a job without packages gets one from the seller's
 //! SKU catalog, or is blocked); a bought label voided, a package shipped on the operator's
-//! own carrier confirmed with Orders v0 (`shipments`). Not yet: tracking.
+//! own carrier confirmed with Orders v0 (`shipments`); every bought label's parcel tracked
+//! until it is delivered (`tracking`).
 
 mod carriers;
 mod error;
@@ -16,6 +17,7 @@ mod model;
 mod ports;
 mod purchase;
 mod shipments;
+mod tracking;
 mod worker;
 
 pub use crate::kernel::PackageId;
@@ -29,6 +31,9 @@ pub use model::{
 };
 pub use ports::{PurchaseLedger, ShipmentConfirmations, Shipping, VoidWrite};
 pub use purchase::{Bought, LabelError, LabelOrder, LabelPurchase};
+pub use tracking::{
+    FIRST_SCAN_DUE, ShipmentTracker, TrackingReport, TrackingRun, TrackingWatch, WatchedParcel,
+};
 pub use worker::{
     CATALOG_PACKAGE_ID, JobError, JobOutcome, JobPackage, LabelJob, LabelSettings,
     LabelSettingsStore, LabelWorker, SkuFacts, catalog_package,

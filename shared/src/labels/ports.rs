@@ -5,6 +5,7 @@ use super::model::{
     LabelFormat, LabelRecord, OwnCarrierShipment, PurchaseAttempt, PurchaseEntry, PurchasedLabel,
     Quote, Rate, RateRequest,
 };
+use super::tracking::{TrackingReport, WatchedParcel};
 use crate::kernel::{AmazonOrderId, MarketplaceId, PackageId, SellerId, StoreError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -41,6 +42,13 @@ pub trait Shipping: Send + Sync {
     /// Void the label `label` (Amazon refunds it) while Amazon allows it: until the carrier
     /// has the parcel. A repeat of a void that went through succeeds again.
     async fn cancel(&self, seller: &SellerId, label: &LabelRecord) -> Result<(), ShippingError>;
+
+    /// What the carrier's tracking of `parcel` says so far.
+    async fn track(
+        &self,
+        seller: &SellerId,
+        parcel: &WatchedParcel,
+    ) -> Result<TrackingReport, ShippingError>;
 }
 
 /// Orders v0 `confirmShipment`: a package the operator shipped on its own carrier account,

@@ -111,6 +111,7 @@ impl LabelWorker<'_> {
                 }
             }
         };
+        self.watch.unwatch(seller, order_id, package).await?;
         let kind = PiiKind::Label(package.clone());
         self.sealed
             .purge(seller, order_id, PurgeScope::Kinds(vec![kind.clone()]))

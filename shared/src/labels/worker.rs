@@ -9,6 +9,7 @@ use super::model::{
 };
 use super::ports::ShipmentConfirmations;
 use super::purchase::{Bought, LabelError, LabelOrder, LabelPurchase};
+use super::tracking::{TrackingWatch, WatchedParcel};
 use crate::kernel::{AmazonOrderId, AuditLog, PackageId, PiiKind, SellerId, Sku, StoreError};
 use crate::orders::{Order, OrderStatus, OrderStore};
 use crate::pii::{PiiState, PiiStatus, SealedItems};
@@ -122,6 +123,8 @@ pub struct LabelWorker<'a> {
     /// Where a voided label's document is deleted.
     pub sealed: &'a dyn SealedItems,
     pub audit: &'a dyn AuditLog,
+    /// Where bought labels are watched until delivery.
+    pub watch: &'a dyn TrackingWatch,
 }
 
 impl LabelWorker<'_> {
@@ -180,6 +183,7 @@ impl LabelWorker<'_> {
             return Ok(refused("bad_items", reason));
         }
         let mut bought_now = 0;
+        let mut labels = Vec::new();
         for package in &packages {
             let request = RateRequest {
                 order_id: order_id.clone(),
@@ -201,8 +205,10 @@ impl LabelWorker<'_> {
                 purge_at: stored.pii.purge_at,
             };
             match self.purchase.buy_once(seller, &work).await {
-                Ok(Bought::Now(_)) => bought_now += 1,
-                Ok(Bought::Before(_)) => {}
+                Ok(bought) => {
+                    bought_now += usize::from(matches!(bought, Bought::Now(_)));
+                    labels.push((package.package_id.clone(), bought.record().clone()));
+                }
                 Err(LabelError::NoRate { reason, .. }) => return Ok(refused("no_rate", reason)),
                 Err(e) => return Err(e.into()),
             }
@@ -222,46 +228,73 @@ impl LabelWorker<'_> {
             }
         })
         .await?;
+        // Watched until delivered (the tracker moves the order on from here).
+        for (package_id, label) in labels {
+            let Some(tracking_id) = label.tracking_id else {
+                tracing::warn!(seller_id = %seller, order_id = %order_id, package_id = %package_id, error_kind = "no_tracking_id", "label bought without a tracking id: not tracked");
+                continue;
+            };
+            self.watch
+                .watch(&WatchedParcel {
+                    seller_id: seller.clone(),
+                    order_id: order_id.clone(),
+                    package_id,
+                    business: label.business,
+                    carrier_id: label.carrier_id,
+                    tracking_id,
+                    labeled_at: label.purchased_at,
+                    first_scan_at: None,
+                    no_scan_alerted_at: None,
+                })
+                .await?;
+        }
         Ok(JobOutcome::Labeled {
             packages: packages.len(),
             bought_now,
         })
     }
 
-    /// `change` applied to the stored order and its PII status, written over the revision
-    /// read (read again and applied again when another writer came first). No change, no
-    /// write.
     pub(super) async fn revise(
         &self,
         seller: &SellerId,
         order_id: &AmazonOrderId,
         change: impl Fn(&mut Order, &mut PiiStatus),
     ) -> Result<(), JobError> {
-        for _ in 0..MAX_RACES {
-            let Some(stored) = self.orders.load(seller, order_id).await? else {
-                return Err(JobError::OrderNotStored {
-                    order_id: order_id.to_string(),
-                });
-            };
-            let mut order = stored.order.clone();
-            let mut pii = stored.pii.clone();
-            change(&mut order, &mut pii);
-            if order == stored.order && pii == stored.pii {
-                return Ok(());
-            }
-            if self
-                .orders
-                .save(&order, pii, Some(stored.revision))
-                .await?
-                .is_some()
-            {
-                return Ok(());
-            }
-        }
-        Err(JobError::Contended {
-            order_id: order_id.to_string(),
-        })
+        revise(self.orders, seller, order_id, change).await
     }
+}
+
+/// `change` applied to the stored order and its PII status, written over the revision read
+/// (read again and applied again when another writer came first). No change, no write.
+pub(super) async fn revise(
+    orders: &dyn OrderStore,
+    seller: &SellerId,
+    order_id: &AmazonOrderId,
+    change: impl Fn(&mut Order, &mut PiiStatus),
+) -> Result<(), JobError> {
+    for _ in 0..MAX_RACES {
+        let Some(stored) = orders.load(seller, order_id).await? else {
+            return Err(JobError::OrderNotStored {
+                order_id: order_id.to_string(),
+            });
+        };
+        let mut order = stored.order.clone();
+        let mut pii = stored.pii.clone();
+        change(&mut order, &mut pii);
+        if order == stored.order && pii == stored.pii {
+            return Ok(());
+        }
+        if orders
+            .save(&order, pii, Some(stored.revision))
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+    }
+    Err(JobError::Contended {
+        order_id: order_id.to_string(),
+    })
 }
 
 /// Every package names order items of this order, in quantities that add up to no more than
@@ -412,6 +445,7 @@ mod tests {
             programs: vec![],
             lines,
             packages: vec![],
+            delivered_at: None,
         }
     }
 

@@ -17,6 +17,8 @@ pub mod order_events;
 pub mod order_sync;
 #[cfg(feature = "redactor")]
 pub mod pii_redactor;
+#[cfg(feature = "labels")]
+pub mod shipment_tracker;
 pub mod telemetry;
 
 pub use env::{ConfigError, Env};

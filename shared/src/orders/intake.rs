@@ -106,6 +106,7 @@ impl OrderIntake<'_> {
                 // never moving the order back.
                 Some(b) => Order {
                     status: b.status.with_amazon(incoming.status),
+                    delivered_at: b.delivered_at.or(incoming.delivered_at),
                     ..incoming.clone()
                 },
                 None => incoming.clone(),

@@ -89,6 +89,10 @@ pub struct Order {
     pub programs: Vec<String>,
     pub lines: Vec<OrderLine>,
     pub packages: Vec<ShipmentPackage>,
+    /// When the carrier delivered the last parcel, from tracking (Amazon's order does not
+    /// say): the purge anchor. Kept across Amazon's updates.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub delivered_at: Option<DateTime<Utc>>,
 }
 
 impl Order {
@@ -113,6 +117,7 @@ impl Order {
         RetentionFacts {
             canceled: self.status == OrderStatus::Canceled,
             delivered: self.is_delivered() || self.status == OrderStatus::Delivered,
+            delivered_at: self.delivered_at,
             latest_delivery: self.deliver_by,
             ship_date: self.ship_date(),
             last_updated: self.last_updated_at,

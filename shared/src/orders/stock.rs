@@ -87,6 +87,7 @@ mod tests {
                 unit_price: None,
             }],
             packages: vec![],
+            delivered_at: None,
         }
     }
 

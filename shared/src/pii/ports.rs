@@ -77,6 +77,17 @@ pub trait SealedItems: Send + Sync {
         scope: PurgeScope,
     ) -> Result<usize, VaultError>;
 
+    /// The order's items of `kinds` purged at `at` instead of their later date (the order was
+    /// delivered before its promised date). An item already due sooner keeps its date.
+    /// Returns how many were brought forward.
+    async fn bring_forward(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        kinds: &[PiiKind],
+        at: DateTime<Utc>,
+    ) -> Result<usize, VaultError>;
+
     /// The orders that have sealed items matching `filter`, read from the pii table itself
     /// (not the orders table's index): what the self-check counts and the sweep for
     /// stragglers works from.

@@ -36,6 +36,8 @@ impl Default for RetentionPolicy {
 pub struct RetentionFacts {
     pub canceled: bool,
     pub delivered: bool,
+    /// When the carrier delivered, where its tracking said so.
+    pub delivered_at: Option<DateTime<Utc>>,
     pub latest_delivery: Option<DateTime<Utc>>,
     pub ship_date: Option<DateTime<Utc>>,
     pub last_updated: DateTime<Utc>,
@@ -63,9 +65,9 @@ impl RetentionPolicy {
         // The last date we know of; recomputed at every update of the order.
         let promised = f.latest_delivery.or(f.ship_date).unwrap_or(f.last_updated);
         let anchor = if f.delivered {
-            // Delivery happened by now; we do not see its exact time, so never anchor later
-            // than now (a late sweep must not stretch the 30 days).
-            promised.min(f.now)
+            // Delivery happened by now, at the carrier's time where tracking gave it; never
+            // anchored later than that (a late sweep must not stretch the 30 days).
+            promised.min(f.delivered_at.unwrap_or(f.now).min(f.now))
         } else {
             promised
         };
@@ -86,6 +88,7 @@ mod tests {
         RetentionFacts {
             canceled: false,
             delivered: false,
+            delivered_at: None,
             latest_delivery: Some(t(10)),
             ship_date: Some(t(5)),
             last_updated: t(4),
@@ -135,6 +138,14 @@ mod tests {
             ..facts()
         };
         assert_eq!(p.purge_at(&late), t(10) + Duration::days(30));
+        // The carrier's delivery time, from tracking, seen days later: its 30 days.
+        let tracked = RetentionFacts {
+            delivered: true,
+            delivered_at: Some(t(6)),
+            now: t(9),
+            ..facts()
+        };
+        assert_eq!(p.purge_at(&tracked), t(6) + Duration::days(30));
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub enum Operation {
     GetRates,
     PurchaseShipment,
     CancelShipment,
+    GetTracking,
     /// Orders v0, the one v0 operation the suite calls (own-carrier shipments).
     ConfirmShipment,
 }
@@ -37,6 +38,7 @@ impl Operation {
             Operation::GetRates => "getRates",
             Operation::PurchaseShipment => "purchaseShipment",
             Operation::CancelShipment => "cancelShipment",
+            Operation::GetTracking => "getTracking",
             Operation::ConfirmShipment => "confirmShipment",
         }
     }
@@ -54,9 +56,10 @@ impl Operation {
         match self {
             Operation::SearchOrders => (0.0056, 20),
             Operation::GetOrder => (0.5, 30),
-            Operation::GetRates | Operation::PurchaseShipment | Operation::CancelShipment => {
-                (80.0, 100)
-            }
+            Operation::GetRates
+            | Operation::PurchaseShipment
+            | Operation::CancelShipment
+            | Operation::GetTracking => (80.0, 100),
             Operation::ConfirmShipment => (2.0, 10),
         }
     }

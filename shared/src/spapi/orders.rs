@@ -444,6 +444,7 @@ fn to_fetched_order(seller: &SellerId, m: OrderModel) -> Result<FetchedOrder, St
         programs: m.programs,
         lines,
         packages,
+        delivered_at: None,
     };
     let pii = OrderPii {
         buyer: m.buyer.map(|b| BuyerPii {

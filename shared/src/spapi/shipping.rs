@@ -10,7 +10,7 @@ use super::transport::{Method, Request, Transport};
 use crate::kernel::{Clock, MarketplaceId, Pii, SellerId};
 use crate::labels::{
     Charge, LabelFormat, LabelRecord, PurchasedLabel, Quote, Rate, RateRequest, Shipping,
-    ShippingError,
+    ShippingError, TrackingReport, WatchedParcel,
 };
 use async_trait::async_trait;
 use base64::Engine;
@@ -532,6 +532,56 @@ impl Shipping for ShippingApi {
             .map_err(|e| self.error(seller, op, e))?;
         Ok(())
     }
+
+    async fn track(
+        &self,
+        seller: &SellerId,
+        parcel: &WatchedParcel,
+    ) -> Result<TrackingReport, ShippingError> {
+        let op = Operation::GetTracking;
+        let call = Request::get(op, "/shipping/v2/tracking")
+            .query("trackingId", parcel.tracking_id.clone())
+            .query("carrierId", parcel.carrier_id.clone())
+            .header("x-amzn-shipping-business-id", parcel.business.clone());
+        let resp: TrackingResponse = self
+            .transport
+            .call(seller, &call)
+            .await
+            .map_err(|e| self.error(seller, op, e))?;
+        let events = resp
+            .payload
+            .event_history
+            .iter()
+            .map(|e| (e.event_code.as_str(), e.event_time));
+        Ok(TrackingReport::from_events(
+            events,
+            resp.payload.summary.status.unwrap_or_default(),
+        ))
+    }
+}
+
+#[derive(Deserialize)]
+struct TrackingResponse {
+    payload: TrackingPayload,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TrackingPayload {
+    event_history: Vec<TrackingEventIn>,
+    summary: TrackingSummaryIn,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TrackingEventIn {
+    event_code: String,
+    event_time: DateTime<Utc>,
+}
+
+#[derive(Deserialize)]
+struct TrackingSummaryIn {
+    status: Option<String>,
 }
 
 /// A base64 failure's kind, never the offending bytes.

@@ -195,6 +195,24 @@ impl SealedItems for MemVault {
         Ok(doomed.len())
     }
 
+    async fn bring_forward(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        kinds: &[PiiKind],
+        at: DateTime<Utc>,
+    ) -> Result<usize, VaultError> {
+        let mut items = lock(&self.items);
+        let mut moved = 0;
+        for ((s, o, k), v) in items.iter_mut() {
+            if s == seller && o == order && kinds.contains(k) && v.purge_at > at {
+                v.purge_at = at;
+                moved += 1;
+            }
+        }
+        Ok(moved)
+    }
+
     async fn sealed_orders(&self, filter: SealedFilter) -> Result<Vec<SealedOrder>, VaultError> {
         let mut orders: BTreeMap<(SellerId, AmazonOrderId), Vec<PiiKind>> = BTreeMap::new();
         for ((s, o, k), v) in lock(&self.items).iter() {

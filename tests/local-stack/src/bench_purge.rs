@@ -90,6 +90,7 @@ fn order(seller: &SellerId, n: usize, at: DateTime<Utc>) -> Order {
             unit_price: None,
         }],
         packages: vec![],
+        delivered_at: None,
     }
 }
 

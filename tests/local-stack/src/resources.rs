@@ -102,6 +102,13 @@ pub struct Provisioned {
 }
 
 impl Provisioned {
+    /// `<TABLE>_TABLE` variables for the tables `ids`.
+    fn table_vars(&self, ids: &[&str]) -> Vec<(String, String)> {
+        ids.iter()
+            .map(|id| (self.table_env[*id].clone(), self.tables[*id].clone()))
+            .collect()
+    }
+
     pub fn table(&self, id: &str) -> &str {
         &self.tables[id]
     }
@@ -409,10 +416,7 @@ impl Provisioned {
         spapi_endpoint: &str,
         lwa_token_url: &str,
     ) -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> = ["orders", "pii", "control", "audit"]
-            .iter()
-            .map(|id| (self.table_env[*id].clone(), self.tables[*id].clone()))
-            .collect();
+        let mut env = self.table_vars(&["orders", "pii", "control", "audit"]);
         env.extend(self.spapi_env(spapi_endpoint, lwa_token_url));
         env.extend(
             [
@@ -443,10 +447,7 @@ impl Provisioned {
 
     /// The environment `pii-redactor` reads.
     pub fn pii_redactor_env(&self) -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> = ["orders", "pii", "control", "audit"]
-            .iter()
-            .map(|id| (self.table_env[*id].clone(), self.tables[*id].clone()))
-            .collect();
+        let mut env = self.table_vars(&["orders", "pii", "control", "audit"]);
         env.extend(
             [
                 ("SELLER_SECRET_PREFIX", self.seller_secret_prefix.as_str()),
@@ -479,10 +480,7 @@ impl Provisioned {
         spapi_endpoint: &str,
         lwa_token_url: &str,
     ) -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> = ["orders", "pii", "control", "audit"]
-            .iter()
-            .map(|id| (self.table_env[*id].clone(), self.tables[*id].clone()))
-            .collect();
+        let mut env = self.table_vars(&["orders", "pii", "control", "audit"]);
         env.extend(self.spapi_env(spapi_endpoint, lwa_token_url));
         env.extend(
             [
@@ -494,12 +492,21 @@ impl Provisioned {
         env
     }
 
+    /// The environment `shipment-tracker` reads.
+    pub fn shipment_tracker_env(
+        &self,
+        spapi_endpoint: &str,
+        lwa_token_url: &str,
+    ) -> Vec<(String, String)> {
+        let mut env = self.table_vars(&["orders", "pii", "control"]);
+        env.extend(self.spapi_env(spapi_endpoint, lwa_token_url));
+        env.push(("RETENTION_DAYS".into(), "30".into()));
+        env
+    }
+
     /// The environment `audit-report` reads.
     pub fn audit_report_env(&self) -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> = ["pii", "control", "audit"]
-            .iter()
-            .map(|id| (self.table_env[*id].clone(), self.tables[*id].clone()))
-            .collect();
+        let mut env = self.table_vars(&["pii", "control", "audit"]);
         env.push(("PII_KEY_ARN".into(), self.pii_key_arn.clone()));
         env
     }

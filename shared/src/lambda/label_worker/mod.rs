@@ -152,6 +152,7 @@ impl LabelWorkerHandler {
             confirmations: &self.confirmations,
             sealed: self.vault.table(),
             audit: &self.audit,
+            watch: &self.control,
         };
         let (seller_id, order_id, job_id) = (job.seller_id(), job.order_id(), job.job_id());
         let letter = |kind: &str, reason: String| DeadLetter {

@@ -109,6 +109,22 @@ impl TestStack {
         )
     }
 
+    pub fn shipment_tracker(&self) -> shared::lambda::shipment_tracker::ShipmentTrackerHandler {
+        let env = self
+            .stack
+            .shipment_tracker_env(&self.sim.base_url(), &self.sim.lwa_token_url());
+        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let config = shared::lambda::shipment_tracker::ShipmentTrackerConfig::from_env(
+            &Env::from_pairs(pairs),
+        )
+        .expect("config");
+        shared::lambda::shipment_tracker::ShipmentTrackerHandler::with_clock(
+            config,
+            &self.sdk,
+            self.amazon_time(),
+        )
+    }
+
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.sdk)
     }

@@ -277,3 +277,138 @@ async fn own_carrier_packages_are_confirmed_once_and_bad_ones_are_refused_before
     let text = serde_json::to_string(&letters).unwrap();
     assert!(!text.contains("dock-1"), "ids and reasons only");
 }
+
+/// The sealed items' own purge dates (seconds), read raw from the pii table.
+async fn item_dates(t: &TestStack, seller: &SellerId, order: &AmazonOrderId) -> Vec<(String, i64)> {
+    let items = t
+        .dynamo()
+        .query()
+        .table_name(t.stack.table("pii"))
+        .key_condition_expression("seller_order = :so")
+        .expression_attribute_values(
+            ":so",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("{seller}#{order}")),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut dates: Vec<(String, i64)> = items
+        .items()
+        .iter()
+        .map(|i| {
+            (
+                i["kind"].as_s().unwrap().clone(),
+                i["pii_purge_at"].as_n().unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
+    dates.sort();
+    dates
+}
+
+#[tokio::test]
+async fn tracking_ships_the_order_at_the_first_scan_alerts_a_parcel_never_scanned_and_delivery_anchors_the_purge()
+ {
+    let t = stack("labels-tracking", SimConfig::demo(1, 40, 6_203)).await;
+    crate::common::run_sync(&t.order_sync(100), serde_json::json!({})).await;
+    write_settings(&t, BTreeMap::new()).await;
+    let seller = t.seller(0);
+    let open = t.sim.orders_in(seller.as_str(), "UNSHIPPED");
+    let a = stored(&t, &seller, &open[0]).await;
+    let b = stored(&t, &seller, &open[1]).await;
+    let (a_id, b_id) = (a.order.order_id.clone(), b.order.order_id.clone());
+    let worker = t.label_worker();
+    let tracker = t.shipment_tracker();
+    let labeled = worker
+        .handle_jobs(sqs_event(&[job(&a.order, "label-a").to_string()]), "inv-1")
+        .await;
+    assert_eq!(labeled.labels_bought, 1, "{labeled:?}");
+    // The carrier never collects the second order's parcel.
+    t.sim.never_scan_next_labels(1);
+    worker
+        .handle_jobs(sqs_event(&[job(&b.order, "label-b").to_string()]), "inv-2")
+        .await;
+
+    let before = stored(&t, &seller, a_id.as_str()).await;
+    assert_eq!(before.pii.state, shared::pii::PiiState::Held);
+    let fresh = tracker.run().await.unwrap();
+    assert_eq!(
+        (fresh.checked, fresh.first_scans, fresh.delivered),
+        (2, 0, 0),
+        "{fresh:?}"
+    );
+    assert!(fresh.no_scan_alerts.is_empty());
+
+    t.sim
+        .advance_clock(spapi_sim::PICKUP_AFTER + chrono::Duration::minutes(5));
+    let picked = tracker.run().await.unwrap();
+    assert_eq!(picked.first_scans, 1, "{picked:?}");
+    // A one-day service may deliver within the next day: counted whenever it comes.
+    let mut delivered = picked.delivered;
+    assert_eq!(
+        stored(&t, &seller, a_id.as_str()).await.order.status,
+        OrderStatus::Shipped
+    );
+    assert_eq!(
+        stored(&t, &seller, b_id.as_str()).await.order.status,
+        OrderStatus::Labeled
+    );
+
+    // A day after its label, no scan: one alert, however often the tracker runs.
+    t.sim.advance_clock(chrono::Duration::days(1));
+    let late = tracker.run().await.unwrap();
+    assert_eq!(
+        late.no_scan_alerts,
+        vec![format!("{seller}/{b_id}/pkg-1")],
+        "{late:?}"
+    );
+    delivered += late.delivered;
+    let again = tracker.run().await.unwrap();
+    assert!(again.no_scan_alerts.is_empty(), "alerted once: {again:?}");
+    delivered += again.delivered;
+
+    // Delivered: the order moves on with the carrier's time, and its PII (the label document
+    // too) is purged 30 days from then, not from the promised date.
+    t.sim.advance_clock(chrono::Duration::days(8));
+    delivered += tracker.run().await.unwrap().delivered;
+    assert_eq!(delivered, 1);
+    let after = stored(&t, &seller, a_id.as_str()).await;
+    assert_eq!(after.order.status, OrderStatus::Delivered);
+    let delivered_at = after
+        .order
+        .delivered_at
+        .expect("the carrier's delivery time");
+    assert!(delivered_at < t.amazon_time().now());
+    let due = (delivered_at + chrono::Duration::days(30)).min(before.pii.purge_at);
+    assert_eq!(after.pii.purge_at, due);
+    assert!(
+        due < before.pii.purge_at,
+        "delivered before the promised date: {delivered_at} vs {:?}",
+        before.order.deliver_by
+    );
+    let dates = item_dates(&t, &seller, &a_id).await;
+    assert_eq!(dates.len(), 3, "buyer, recipient, label: {dates:?}");
+    assert!(
+        dates.iter().all(|(_, at)| *at == due.timestamp()),
+        "{dates:?}"
+    );
+    // Off the watch: the next run checks only the parcel still waiting.
+    assert_eq!(tracker.run().await.unwrap().checked, 1);
+    // Amazon's later update of the order (shipped, as Buy Shipping confirms it) keeps the
+    // carrier's delivery time, the status and the purge date.
+    assert!(
+        t.sim
+            .change_order(seller.as_str(), a_id.as_str(), spapi_sim::OrderEvent::Ship)
+    );
+    // Searches see changes two minutes old.
+    t.sim.advance_clock(chrono::Duration::minutes(3));
+    crate::common::run_sync(&t.order_sync(100), serde_json::json!({})).await;
+    let synced = stored(&t, &seller, a_id.as_str()).await;
+    assert!(
+        synced.order.last_updated_at > after.order.last_updated_at,
+        "Amazon's update stored"
+    );
+    assert_eq!(synced.order.delivered_at, Some(delivered_at));
+    assert_eq!(synced.order.status, OrderStatus::Delivered);
+    assert_eq!(synced.pii.purge_at, due);
+}
