@@ -6,7 +6,9 @@
 //! never arrived. Then the night, after time travel: `pii-redactor` (on a clock 60 days
 //! ahead) carries out deletion requests and purges every PII item past its date, and
 //! `audit-report` reads it all back (KMS opens from the CloudTrail stand-in, the audit log,
-//! the confirmations). Last, a check of what landed and of every log file for leaked PII.
+//! the confirmations). Between day and night the warehouse packs and ships part of the open
+//! orders through `label-worker` and `shipment-tracker` (see `packing`). Last, a check of what
+//! landed and of every log file for leaked PII.
 
 use crate::functions::{FunctionHost, Invocation, Invoker};
 use crate::moto::Moto;
@@ -91,6 +93,15 @@ pub struct DaySummary {
     pub invocations: usize,
     pub search_orders_calls: u64,
     pub lwa_token_calls: u64,
+    /// The warehouse's part, as Amazon (the simulator) counts it: labels sold, labels voided,
+    /// own-carrier packages confirmed, labels beyond one live label per package (must be 0);
+    /// label jobs given up (the DLQ); parcels on the tracker's watch after the void.
+    pub labels_purchased: u64,
+    pub labels_voided: u64,
+    pub shipments_confirmed: u64,
+    pub duplicate_purchases: u64,
+    pub label_jobs_dead_lettered: usize,
+    pub parcels_tracked: u64,
     /// The night, 60 days on: orders whose PII the redactor purged (retention).
     pub pii_purged: u64,
     /// The redactor's self-check after its run: PII items still past their date. Must be 0.
@@ -154,9 +165,16 @@ pub async fn run_day(opts: &DayOptions) -> Result<DaySummary, String> {
     let mut host = FunctionHost::start(&logs)?;
     host.start_function("order-sync", &env)?;
     host.start_function("order-events", &events_env)?;
+    let mut label_env = env.clone();
+    label_env.extend(stack.label_worker_env(&sim.base_url(), &sim.lwa_token_url()));
+    host.start_function("label-worker", &label_env)?;
+    let mut tracker_env = env.clone();
+    tracker_env.extend(stack.shipment_tracker_env(&sim.base_url(), &sim.lwa_token_url()));
+    host.start_function("shipment-tracker", &tracker_env)?;
     let run_started = chrono::Utc::now();
     let result = async {
-        let day = the_day(&mut host, &sdk, &stack, &sim, opts).await?;
+        let mut day = the_day(&mut host, &sdk, &stack, &sim, opts).await?;
+        day.packing = crate::packing::pack_and_ship(&host, &sdk, &stack, &sim).await?;
         // What the day left, counted before the night purges it.
         let summary = inspect(&sdk, &stack, &sim, opts).await?;
         let night = the_night(&mut host, &sdk, &stack, &base_env, run_started, &logs).await?;
@@ -183,6 +201,12 @@ pub async fn run_day(opts: &DayOptions) -> Result<DaySummary, String> {
     summary.orders_recovered_by_evening_sweep = day.evening_stored;
     summary.order_changes_during_day = day.changes;
     summary.notifications_delivered = day.delivered;
+    summary.labels_purchased = day.packing.labels_purchased;
+    summary.labels_voided = day.packing.labels_voided;
+    summary.shipments_confirmed = day.packing.shipments_confirmed;
+    summary.duplicate_purchases = day.packing.duplicate_purchases;
+    summary.label_jobs_dead_lettered = day.packing.label_jobs_dead_lettered;
+    summary.parcels_tracked = day.packing.parcels_tracked;
     let batches = batch_figures(&logs.join("order-events.log"))?;
     summary.notifications_processed = batches["notifications_processed"];
     summary.duplicate_notifications_ignored = batches["duplicate_notifications_ignored"];
@@ -206,6 +230,7 @@ pub async fn run_day(opts: &DayOptions) -> Result<DaySummary, String> {
 }
 
 struct DayFigures {
+    packing: crate::packing::PackingFigures,
     sweep_invocations: usize,
     morning_stored: u64,
     evening_stored: u64,
@@ -270,6 +295,7 @@ async fn the_day(
 
     let (evening_invocations, evening_stored) = sweep(host, &event).await?;
     Ok(DayFigures {
+        packing: Default::default(),
         sweep_invocations: morning_invocations + evening_invocations,
         morning_stored,
         evening_stored,
@@ -604,6 +630,12 @@ async fn inspect(
         invocations: 0,
         search_orders_calls: calls("searchOrders"),
         lwa_token_calls: calls("lwaToken"),
+        labels_purchased: 0,
+        labels_voided: 0,
+        shipments_confirmed: 0,
+        duplicate_purchases: 0,
+        label_jobs_dead_lettered: 0,
+        parcels_tracked: 0,
         pii_purged: 0,
         pii_past_due: 0,
         deletion_requests_completed: 0,

@@ -11,6 +11,7 @@ pub mod bench_purge;
 pub mod day;
 pub mod functions;
 pub mod moto;
+pub mod packing;
 pub mod process;
 pub mod proxy;
 pub mod queues;

@@ -96,7 +96,9 @@ impl LabelWorkerHandler {
         Ok(serde_json::to_value(answer(report.keep))?)
     }
 
-    /// One batch; `holder` names this invocation as the holder of the purchases it sends.
+    /// One batch; `holder` names this invocation. Each job is its own holder of what it sends
+    /// (`<invocation>/<message id>`): two copies of a job in one batch are two processes, and
+    /// the second waits for the first.
     pub async fn handle_jobs(&self, event: SqsEvent, holder: &str) -> LabelBatchReport {
         let handled = run_batch(&self.queue, event.records, CONCURRENCY, |m| async move {
             self.handle_job(&m, holder).await
@@ -128,7 +130,12 @@ impl LabelWorkerHandler {
         report
     }
 
-    async fn handle_job(&self, m: &QueuedMessage, holder: &str) -> (Option<JobOutcome>, Ending) {
+    async fn handle_job(
+        &self,
+        m: &QueuedMessage,
+        invocation: &str,
+    ) -> (Option<JobOutcome>, Ending) {
+        let holder = &format!("{invocation}/{}", m.message_id);
         let now = self.clock.now();
         let job = match ShipmentJob::parse(&m.body) {
             Ok(j) => j,

@@ -61,6 +61,15 @@ async fn main() -> std::process::ExitCode {
                 s.search_orders_calls, s.lwa_token_calls
             );
             eprintln!(
+                "labels bought / voided / bought twice: {} / {} / {}",
+                s.labels_purchased, s.labels_voided, s.duplicate_purchases
+            );
+            eprintln!("own-carrier packages confirmed : {}", s.shipments_confirmed);
+            eprintln!(
+                "label jobs dead-lettered / parcels tracked: {} / {}",
+                s.label_jobs_dead_lettered, s.parcels_tracked
+            );
+            eprintln!(
                 "night, 60 days on: orders purged / PII past due / items left: {} / {} / {}",
                 s.pii_purged, s.pii_past_due, s.pii_items_after_purge
             );
@@ -86,7 +95,10 @@ async fn main() -> std::process::ExitCode {
                 && s.pii_items_with_readable_attributes == 0
                 && s.pii_past_due == 0
                 && s.pii_items_after_purge == 0
-                && s.deletion_requests_completed == 2;
+                && s.deletion_requests_completed == 2
+                && s.labels_purchased > 0
+                && s.duplicate_purchases == 0
+                && s.label_jobs_dead_lettered == 0;
             #[allow(clippy::print_stdout)] // the summary line is this program's output
             {
                 println!("{}", serde_json::to_string(&s).expect("summary serializes"));

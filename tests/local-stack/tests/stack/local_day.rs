@@ -1,5 +1,5 @@
-//! The local run end to end: the real `order-sync`, `order-events`, `pii-redactor` and
-//! `audit-report` binaries under `cargo lambda watch`, moto, the simulator and the CloudTrail
+//! The local run end to end: the real `order-sync`, `order-events`, `label-worker`,
+//! `shipment-tracker`, `pii-redactor` and `audit-report` binaries under `cargo lambda watch`, moto, the simulator and the CloudTrail
 //! stand-in; then every log file is scanned for every seeded PII value.
 
 use local_stack::day::{DayOptions, run_day};
@@ -41,6 +41,14 @@ async fn a_local_day_through_the_real_binary_ingests_every_order_and_logs_no_pii
     assert!(summary.stock_reservations > 0, "{summary:?}");
     assert!((1..=3 * 2).contains(&summary.stock_releases), "{summary:?}");
     assert_eq!(summary.throttled_requests, 0);
+    // The warehouse: four orders a seller labeled (every job twice) and two shipped on the
+    // operator's carrier; one label voided. Amazon sold one label per package, no more.
+    assert_eq!(summary.labels_purchased, 3 * 4, "{summary:?}");
+    assert_eq!(summary.duplicate_purchases, 0, "{summary:?}");
+    assert_eq!(summary.labels_voided, 1, "{summary:?}");
+    assert_eq!(summary.shipments_confirmed, 3 * 2, "{summary:?}");
+    assert_eq!(summary.label_jobs_dead_lettered, 0, "{summary:?}");
+    assert_eq!(summary.parcels_tracked, 3 * 4 - 1, "{summary:?}");
     assert!(summary.pii_sealed > 0);
     assert_eq!(summary.pii_items_with_readable_attributes, 0);
     assert!(summary.pii_values_checked >= 90, "{summary:?}");

@@ -1,0 +1,235 @@
+//! The warehouse's part of the local day, through the real `label-worker` and
+//! `shipment-tracker` binaries: each seller's label settings and SKU catalog written as
+//! onboarding would, then for each seller a few open orders packed and labeled (every job
+//! delivered twice), a few shipped on the operator's own UPS account, one label voided; the
+//! label-jobs queue handed to `label-worker` as Lambda's event source mapping would; then one
+//! tracking run. The figures come from the simulator's counts (what Amazon saw) and the DLQ.
+
+use crate::functions::{FunctionHost, Invocation};
+use crate::queues::{EventSource, batch_item_failures, drain_bodies};
+use crate::resources::{Provisioned, scan_all};
+use serde::Serialize;
+use shared::aws::LabelSettingsItem;
+use shared::kernel::Sku;
+use shared::labels::{Dimensions, LabelFormat, LabelSettings, RatePolicy, ShipFrom, SkuFacts};
+use shared::orders::{Order, OrderStatus};
+use spapi_sim::SimHandle;
+use std::collections::BTreeMap;
+
+/// Orders of each seller labeled through Buy Shipping, and shipped on the operator's carrier.
+const LABELED_PER_SELLER: usize = 4;
+const OWN_CARRIER_PER_SELLER: usize = 2;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PackingFigures {
+    pub labels_purchased: u64,
+    pub labels_voided: u64,
+    pub shipments_confirmed: u64,
+    /// Labels bought beyond one live label per package, as the simulator counts them: 0.
+    pub duplicate_purchases: u64,
+    pub label_jobs_dead_lettered: usize,
+    pub parcels_tracked: u64,
+}
+
+fn dock() -> ShipFrom {
+    ShipFrom {
+        name: "Dock 3, Reno fulfilment".into(),
+        address_line1: "1 Warehouse Way".into(),
+        address_line2: None,
+        city: "Reno".into(),
+        state_or_region: "NV".into(),
+        postal_code: "89502".into(),
+        country_code: "US".into(),
+        phone: Some("+17755550100".into()),
+    }
+}
+
+/// Onboarding: the seller's dock, rate policy, printer format and every SKU's unit facts.
+async fn write_settings(
+    dynamo: &aws_sdk_dynamodb::Client,
+    stack: &Provisioned,
+    orders: &[Order],
+) -> Result<(), String> {
+    let mut catalogs: BTreeMap<&str, BTreeMap<Sku, SkuFacts>> = BTreeMap::new();
+    for o in orders {
+        let catalog = catalogs.entry(o.seller_id.as_str()).or_default();
+        for sku in o.lines.iter().filter_map(|l| l.sku.clone()) {
+            catalog.insert(
+                sku,
+                SkuFacts {
+                    weight_grams: 450,
+                    dimensions: Dimensions {
+                        length_cm: 22.0,
+                        width_cm: 16.0,
+                        height_cm: 8.0,
+                    },
+                },
+            );
+        }
+    }
+    for (seller, catalog) in catalogs {
+        let item = LabelSettingsItem::new(
+            &shared::kernel::SellerId::parse(seller).map_err(|e| e.to_string())?,
+            LabelSettings {
+                ship_from: dock(),
+                policy: RatePolicy::CheapestOnTime,
+                format: LabelFormat::Zpl,
+                catalog,
+            },
+        );
+        dynamo
+            .put_item()
+            .table_name(stack.table("control"))
+            .set_item(Some(
+                serde_dynamo::to_item(&item).map_err(|e| e.to_string())?,
+            ))
+            .send()
+            .await
+            .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
+    }
+    Ok(())
+}
+
+fn label_job(o: &Order, n: usize) -> serde_json::Value {
+    // No packages: one parcel from the seller's catalog.
+    serde_json::json!({
+        "job_id": format!("pack-{}-{n}", o.order_id),
+        "seller_id": o.seller_id.as_str(),
+        "order_id": o.order_id.as_str(),
+        "packages": [],
+        "requested_by": "packing-station-2",
+    })
+}
+
+fn ship_job(o: &Order, n: usize) -> serde_json::Value {
+    serde_json::json!({
+        "kind": "ship",
+        "job_id": format!("ship-{}-{n}", o.order_id),
+        "seller_id": o.seller_id.as_str(),
+        "order_id": o.order_id.as_str(),
+        "package_id": "box-1",
+        "carrier_code": "UPS",
+        "shipping_method": "UPS Ground",
+        "tracking_number": format!("1Z999AA1{:010}", n),
+        "ship_date": chrono::Utc::now().to_rfc3339(),
+        "items": o.lines.iter().map(|l| serde_json::json!({
+            "order_item_id": l.order_item_id.as_str(), "quantity": l.quantity_ordered
+        })).collect::<Vec<_>>(),
+        "requested_by": "dock-1",
+    })
+}
+
+/// Pack and ship part of the day's open orders. `label-worker` and `shipment-tracker` must be
+/// started on `host`.
+pub async fn pack_and_ship(
+    host: &FunctionHost,
+    sdk: &aws_config::SdkConfig,
+    stack: &Provisioned,
+    sim: &SimHandle,
+) -> Result<PackingFigures, String> {
+    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+    let mut orders: Vec<Order> = scan_all(&dynamo, stack.table("orders"))
+        .await?
+        .into_iter()
+        .filter_map(|item| serde_dynamo::from_item(item).ok())
+        .collect();
+    orders.sort_by(|a, b| (&a.seller_id, &a.order_id).cmp(&(&b.seller_id, &b.order_id)));
+    write_settings(&dynamo, stack, &orders).await?;
+    let mut by_seller: BTreeMap<&str, Vec<&Order>> = BTreeMap::new();
+    for o in orders.iter().filter(|o| o.status == OrderStatus::Unshipped) {
+        by_seller.entry(o.seller_id.as_str()).or_default().push(o);
+    }
+    let mut jobs = Vec::new();
+    let mut voided = None;
+    for open in by_seller.values() {
+        for (n, o) in open.iter().take(LABELED_PER_SELLER).enumerate() {
+            // Every label job arrives twice (a packing station that retried).
+            jobs.push(label_job(o, n));
+            jobs.push(label_job(o, n));
+            voided.get_or_insert(*o);
+        }
+        for (n, o) in open
+            .iter()
+            .skip(LABELED_PER_SELLER)
+            .take(OWN_CARRIER_PER_SELLER)
+            .enumerate()
+        {
+            jobs.push(ship_job(o, n));
+        }
+    }
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let queue = stack.queue("label-jobs");
+    send_all(&sqs, queue, &jobs).await?;
+    pump(host, &sqs, queue).await?;
+    // A label voided after it was bought (the parcel went another way).
+    if let Some(o) = voided {
+        let void = serde_json::json!({
+            "kind": "void", "job_id": format!("void-{}", o.order_id),
+            "seller_id": o.seller_id.as_str(), "order_id": o.order_id.as_str(),
+            "package_id": shared::labels::CATALOG_PACKAGE_ID, "requested_by": "supervisor-1",
+        });
+        send_all(&sqs, queue, &[void]).await?;
+        pump(host, &sqs, queue).await?;
+    }
+    let tracked = match host
+        .invoker()
+        .invoke("shipment-tracker", &serde_json::json!({}))
+        .await?
+    {
+        Invocation::Ok(run) => run["checked"].as_u64().unwrap_or(0),
+        Invocation::FunctionError {
+            error_type,
+            message,
+        } => return Err(format!("shipment-tracker failed: {error_type}: {message}")),
+    };
+    let stats = sim.stats();
+    let dead = drain_bodies(&sqs, stack.queue("label-jobs-dlq")).await?;
+    Ok(PackingFigures {
+        labels_purchased: stats.label_purchases.values().sum(),
+        labels_voided: stats.labels_canceled.values().sum(),
+        shipments_confirmed: stats.shipment_confirmations.len() as u64,
+        duplicate_purchases: stats.duplicate_purchases(),
+        label_jobs_dead_lettered: dead.len(),
+        parcels_tracked: tracked,
+    })
+}
+
+async fn send_all(
+    sqs: &aws_sdk_sqs::Client,
+    queue: &str,
+    jobs: &[serde_json::Value],
+) -> Result<(), String> {
+    for job in jobs {
+        sqs.send_message()
+            .queue_url(queue)
+            .message_body(job.to_string())
+            .send()
+            .await
+            .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
+    }
+    Ok(())
+}
+
+/// The label-jobs queue to the real `label-worker`; a job kept (a copy that found its package
+/// being bought) comes back at once rather than after its visibility timeout.
+async fn pump(host: &FunctionHost, sqs: &aws_sdk_sqs::Client, queue: &str) -> Result<(), String> {
+    let invoker = host.invoker();
+    EventSource::new(sqs.clone(), queue)
+        .pump(
+            |event| {
+                let invoker = invoker.clone();
+                async move {
+                    match invoker.invoke("label-worker", &event).await? {
+                        Invocation::Ok(resp) => Ok(batch_item_failures(&resp)),
+                        Invocation::FunctionError {
+                            error_type,
+                            message,
+                        } => Err(format!("label-worker failed: {error_type}: {message}")),
+                    }
+                }
+            },
+            true,
+        )
+        .await?;
+    Ok(())
+}
