@@ -24,7 +24,7 @@ $(error clippy-driver not found: `rustup component add clippy`, or CLIPPY=0 to b
 endif
 endif
 
-.PHONY: setup build-bins run test test-rust test-later test-infra fmt-check lint check-functions bench bench-sdk-call bench-purge clean
+.PHONY: setup build-bins run test test-rust test-later test-infra fmt-check lint check-functions bench bench-sdk-call bench-purge bench-labels clean
 
 # The venv is made again only when its pins change (not on every edit of this file).
 PY_STAMP := $(VENV)/.installed-$(shell echo '$(PY_PINS)' | md5sum | cut -c1-12)
@@ -123,6 +123,14 @@ bench-purge: setup
 	cargo lambda build --release -p pii-redactor --bin pii-redactor --output-format zip
 	cargo build --quiet -p local-stack --bin bench-purge
 	cargo run --quiet -p local-stack --bin bench-purge
+
+# label-worker measured: the release binary (cold start, CPU per label, peak RSS, AWS and
+# SP-API calls per label) and 1,000 label jobs at the official Shipping v2 plan (drain time
+# against the quota bound, 429s, labels bought twice). Last line: one JSON object.
+bench-labels: setup
+	cargo lambda build --release -p label-worker --bin label-worker --output-format zip
+	cargo build --quiet -p local-stack --bin bench-labels
+	cargo run --quiet -p local-stack --bin bench-labels
 
 clean:
 	rm -rf target/local-stack infra/cdk.out

@@ -78,7 +78,8 @@ pub enum LabelError {
         order_id: String,
         package_id: String,
     },
-    /// Bought, but another attempt is on record: a label paid for and not recorded, to cancel.
+    /// Bought, but another attempt is on record, and Amazon would not void it: a label paid
+    /// for and not recorded, for the operator to cancel.
     #[error(
         "order {order_id} package {package_id}: shipment {shipment_id} bought under {key}, but another attempt is on record"
     )]
@@ -260,6 +261,13 @@ impl LabelPurchase<'_> {
                         .complete(seller, order, package, &record)
                         .await?
                     {
+                        // Bought under an attempt no longer on record: voided at once, so it
+                        // costs nothing, and the job tries again against what is on record.
+                        // Left for the operator only if Amazon will not void it.
+                        if self.shipping.cancel(seller, &record).await.is_ok() {
+                            tracing::warn!(seller_id = %seller, order_id = %order, package_id = %package, shipment_id = %record.shipment_id, error_kind = "purchase_unrecorded_voided", "a label bought under an attempt no longer on record was voided");
+                            return Err(self.contended(request));
+                        }
                         return Err(LabelError::Unrecorded {
                             order_id: order.to_string(),
                             package_id: package.to_string(),

@@ -278,6 +278,42 @@ pub fn spawn_function(
 }
 
 /// `v` to `digits` decimals, for figures meant to be read.
+/// `runs` cold starts of `binary`: exec to its first Runtime API poll, in ms, and their
+/// median. Each process is killed once it has polled.
+pub async fn cold_starts(
+    binary: &std::path::Path,
+    env: &[(String, String)],
+    logs: &std::path::Path,
+    runs: usize,
+    function: &str,
+) -> Result<(Vec<f64>, f64), String> {
+    let mut cold = Vec::new();
+    for i in 0..runs {
+        let runtime = RuntimeApi::start().await?;
+        let mut env = env.to_vec();
+        env.push(("AWS_LAMBDA_RUNTIME_API".into(), runtime.url()));
+        let started = Instant::now();
+        let mut process = spawn_function(binary, &env, &logs.join(format!("cold-start-{i}.log")))?;
+        let polled = loop {
+            if let Some(t) = runtime.first_poll() {
+                break t;
+            }
+            if started.elapsed() > std::time::Duration::from_secs(30)
+                || process.try_wait().ok().flatten().is_some()
+            {
+                return Err(format!("{function} never polled the Runtime API"));
+            }
+            tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+        };
+        cold.push((polled - started).as_secs_f64() * 1000.0);
+        let _ = process.kill().await;
+    }
+    let mut sorted = cold.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN);
+    Ok((cold, median))
+}
+
 pub fn round(v: f64, digits: i32) -> f64 {
     let f = 10f64.powi(digits);
     (v * f).round() / f

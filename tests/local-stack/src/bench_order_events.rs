@@ -11,7 +11,8 @@
 //!    minimum, and the 429s Amazon answered.
 
 use crate::bench::{
-    CountingProxy, RuntimeApi, cpu_ns, peak_rss_kib, release_artifact, round, spawn_function,
+    CountingProxy, RuntimeApi, cold_starts, cpu_ns, peak_rss_kib, release_artifact, round,
+    spawn_function,
 };
 use crate::log_dir;
 use crate::moto::Moto;
@@ -121,30 +122,8 @@ pub async fn run(opts: &BenchOptions) -> Result<Figures, String> {
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );
 
-    let mut cold = Vec::new();
-    for i in 0..opts.cold_starts {
-        let runtime = RuntimeApi::start().await?;
-        let mut env = env.clone();
-        env.push(("AWS_LAMBDA_RUNTIME_API".into(), runtime.url()));
-        let started = Instant::now();
-        let mut process = spawn_function(&binary, &env, &logs.join(format!("cold-start-{i}.log")))?;
-        let polled = loop {
-            if let Some(t) = runtime.first_poll() {
-                break t;
-            }
-            if started.elapsed() > Duration::from_secs(30)
-                || process.try_wait().ok().flatten().is_some()
-            {
-                return Err("order-events never polled the Runtime API".into());
-            }
-            tokio::time::sleep(Duration::from_micros(200)).await;
-        };
-        cold.push((polled - started).as_secs_f64() * 1000.0);
-        let _ = process.kill().await;
-    }
-    let mut sorted = cold.clone();
-    sorted.sort_by(f64::total_cmp);
-    let cold_start_ms_median = sorted[sorted.len() / 2];
+    let (cold, cold_start_ms_median) =
+        cold_starts(&binary, &env, &logs, opts.cold_starts, "order-events").await?;
 
     let seller = config.sellers[0].seller_id.clone();
     sim.place_orders(&seller, opts.process_orders);

@@ -6,6 +6,7 @@
 //! when its handle drops or when the process that started it dies.
 
 pub mod bench;
+pub mod bench_labels;
 pub mod bench_order_events;
 pub mod bench_purge;
 pub mod day;

@@ -34,6 +34,13 @@ impl EventSource {
         }
     }
 
+    /// Batches of at most `size` messages (10, SQS's most, unless set), as the event source
+    /// mapping's batch size.
+    pub fn batch_size(mut self, size: i32) -> Self {
+        self.batch_size = size.clamp(1, 10);
+        self
+    }
+
     /// Receive and hand over batches until the queue has nothing visible. `redeliver_kept`:
     /// make kept messages visible at once (as if their visibility timeout had passed) instead
     /// of leaving them hidden, to drive retries in tests without waiting.

@@ -760,3 +760,145 @@ async fn every_label_job_delivered_three_times_buys_one_label_and_bad_jobs_are_r
         letters[0]
     );
 }
+
+/// The real ledger, except that just before a purchase is recorded another process replaces
+/// the attempt on record (the race the ledger's conditions exist for).
+struct LosingLedger {
+    inner: DynamoControl,
+    rival: std::sync::Mutex<Option<PurchaseAttempt>>,
+}
+
+#[async_trait::async_trait]
+impl PurchaseLedger for LosingLedger {
+    async fn load(
+        &self,
+        s: &SellerId,
+        o: &AmazonOrderId,
+        p: &PackageId,
+    ) -> Result<Option<PurchaseEntry>, shared::kernel::StoreError> {
+        self.inner.load(s, o, p).await
+    }
+    async fn entries(
+        &self,
+        s: &SellerId,
+        o: &AmazonOrderId,
+    ) -> Result<Vec<(PackageId, PurchaseEntry)>, shared::kernel::StoreError> {
+        self.inner.entries(s, o).await
+    }
+    async fn start(
+        &self,
+        s: &SellerId,
+        o: &AmazonOrderId,
+        p: &PackageId,
+        a: &PurchaseAttempt,
+        r: Option<&str>,
+    ) -> Result<bool, shared::kernel::StoreError> {
+        self.inner.start(s, o, p, a, r).await
+    }
+    #[allow(clippy::too_many_arguments)]
+    async fn claim(
+        &self,
+        s: &SellerId,
+        o: &AmazonOrderId,
+        p: &PackageId,
+        k: &str,
+        h: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, shared::kernel::StoreError> {
+        self.inner.claim(s, o, p, k, h, now, until).await
+    }
+    async fn complete(
+        &self,
+        s: &SellerId,
+        o: &AmazonOrderId,
+        p: &PackageId,
+        r: &shared::labels::LabelRecord,
+    ) -> Result<bool, shared::kernel::StoreError> {
+        let rival = self.rival.lock().unwrap().take();
+        if let Some(mut rival) = rival {
+            rival.idempotency_key = PurchaseAttempt::key(o, p, 9);
+            rival.number = 9;
+            assert!(
+                self.inner
+                    .start(s, o, p, &rival, Some(&r.idempotency_key))
+                    .await?
+            );
+        }
+        self.inner.complete(s, o, p, r).await
+    }
+    async fn void(
+        &self,
+        s: &SellerId,
+        o: &AmazonOrderId,
+        p: &PackageId,
+        k: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<shared::labels::VoidWrite, shared::kernel::StoreError> {
+        self.inner.void(s, o, p, k, at).await
+    }
+    async fn start_own_carrier(
+        &self,
+        s: &SellerId,
+        o: &AmazonOrderId,
+        p: &PackageId,
+        sh: &shared::labels::OwnCarrierShipment,
+        r: Option<&str>,
+    ) -> Result<bool, shared::kernel::StoreError> {
+        self.inner.start_own_carrier(s, o, p, sh, r).await
+    }
+    async fn own_carrier_confirmed(
+        &self,
+        s: &SellerId,
+        o: &AmazonOrderId,
+        p: &PackageId,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, shared::kernel::StoreError> {
+        self.inner.own_carrier_confirmed(s, o, p, at).await
+    }
+}
+
+#[tokio::test]
+async fn a_label_bought_under_an_attempt_no_longer_on_record_is_voided_at_once() {
+    let (t, api, seller, order) = with_an_order("labels-unrecorded", 6_106).await;
+    let clock = t.amazon_time();
+    let request = one_package(&order);
+    let rival = attempt_on_record(&t, &api, &request, LabelFormat::Pdf, "worker-1", false).await;
+    let losing = LosingLedger {
+        inner: ledger(&t),
+        rival: std::sync::Mutex::new(Some(rival)),
+    };
+    let vault = vault(&t);
+    // The attempt on record is worker-1's; its lease must run out before anyone else sends it.
+    t.sim.advance_clock(chrono::Duration::minutes(6));
+    let buyer = LabelPurchase {
+        shipping: &api,
+        ledger: &losing,
+        vault: &vault,
+        clock: clock.as_ref(),
+        holder: "worker-2",
+    };
+    let policy = RatePolicy::CheapestOnTime;
+    let job = LabelOrder {
+        request: &request,
+        policy: &policy,
+        format: LabelFormat::Pdf,
+        deliver_by: None,
+        purge_at: clock.now() + chrono::Duration::days(30),
+    };
+    let lost = buyer.buy_once(&seller, &job).await.unwrap_err();
+    assert!(matches!(lost, LabelError::Contended { .. }), "{lost}");
+    assert!(
+        lost.is_retryable(),
+        "the job tries again against the record"
+    );
+    let stats = t.sim.stats();
+    let id = order.order_id.as_str();
+    assert_eq!(stats.labels_bought(id, "pkg-1"), 1);
+    assert_eq!(
+        stats.labels_canceled.get(&format!("{id}/pkg-1")).copied(),
+        Some(1),
+        "the unrecorded label was voided: nothing paid for a label nobody has"
+    );
+    assert_eq!(stats.duplicate_purchases(), 0);
+}
