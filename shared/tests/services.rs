@@ -66,6 +66,7 @@ fn order(s: &SellerId, id: AmazonOrderId, status: OrderStatus, at: DateTime<Utc>
         }],
         packages: vec![],
         delivered_at: None,
+        label_blocked: None,
     }
 }
 

@@ -11,7 +11,7 @@ use super::ports::ShipmentConfirmations;
 use super::purchase::{Bought, LabelError, LabelOrder, LabelPurchase};
 use super::tracking::{TrackingWatch, WatchedParcel};
 use crate::kernel::{AmazonOrderId, AuditLog, PackageId, PiiKind, SellerId, Sku, StoreError};
-use crate::orders::{Order, OrderStatus, OrderStore};
+use crate::orders::{LabelBlock, Order, OrderStatus, OrderStore};
 use crate::pii::{PiiState, PiiStatus, SealedItems};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -164,7 +164,24 @@ impl LabelWorker<'_> {
             // Never guessed: a SKU the catalog does not know blocks the order's label.
             match catalog_package(order, &settings.catalog) {
                 Ok(p) => vec![p],
-                Err(reason) => return Ok(refused("label_blocked", reason)),
+                Err(reason) => {
+                    // On the order itself, for whoever looks at it, until a label is bought.
+                    let since = self.purchase.clock.now();
+                    self.revise(seller, order_id, |order, _| {
+                        if order
+                            .label_blocked
+                            .as_ref()
+                            .is_none_or(|b| b.reason != reason)
+                        {
+                            order.label_blocked = Some(LabelBlock {
+                                reason: reason.clone(),
+                                since,
+                            });
+                        }
+                    })
+                    .await?;
+                    return Ok(refused("label_blocked", reason));
+                }
             }
         } else {
             job.packages.clone()
@@ -216,6 +233,7 @@ impl LabelWorker<'_> {
         self.revise(&job.seller_id, &job.order_id, |order, pii| {
             // Canceled meanwhile, or moved on: the labels stand, the status is not ours.
             order.status = order.status.label().unwrap_or(order.status);
+            order.label_blocked = None;
             // The label documents among the items the order holds, so the redactor deletes
             // them by key.
             if pii.state == PiiState::Held {
@@ -446,6 +464,7 @@ mod tests {
             lines,
             packages: vec![],
             delivered_at: None,
+            label_blocked: None,
         }
     }
 

@@ -107,6 +107,7 @@ impl OrderIntake<'_> {
                 Some(b) => Order {
                     status: b.status.with_amazon(incoming.status),
                     delivered_at: b.delivered_at.or(incoming.delivered_at),
+                    label_blocked: b.label_blocked.clone(),
                     ..incoming.clone()
                 },
                 None => incoming.clone(),

@@ -93,6 +93,17 @@ pub struct Order {
     /// say): the purge anchor. Kept across Amazon's updates.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub delivered_at: Option<DateTime<Utc>>,
+    /// Why no label can be bought for it now (a SKU the seller's catalog does not know),
+    /// until a label is. Kept across Amazon's updates.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub label_blocked: Option<LabelBlock>,
+}
+
+/// A label blocked: the reason (ids and SKUs only) and since when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelBlock {
+    pub reason: String,
+    pub since: DateTime<Utc>,
 }
 
 impl Order {

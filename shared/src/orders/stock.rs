@@ -88,6 +88,7 @@ mod tests {
             }],
             packages: vec![],
             delivered_at: None,
+            label_blocked: None,
         }
     }
 

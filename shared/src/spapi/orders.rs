@@ -445,6 +445,7 @@ fn to_fetched_order(seller: &SellerId, m: OrderModel) -> Result<FetchedOrder, St
         lines,
         packages,
         delivered_at: None,
+        label_blocked: None,
     };
     let pii = OrderPii {
         buyer: m.buyer.map(|b| BuyerPii {

@@ -91,6 +91,7 @@ fn order(seller: &SellerId, n: usize, at: DateTime<Utc>) -> Order {
         }],
         packages: vec![],
         delivered_at: None,
+        label_blocked: None,
     }
 }
 

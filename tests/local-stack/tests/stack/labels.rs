@@ -759,6 +759,39 @@ async fn every_label_job_delivered_three_times_buys_one_label_and_bad_jobs_are_r
         "{}",
         letters[0]
     );
+    // The order itself says so, with the same reason, until a label is bought.
+    let marked = stored(blocked.order.order_id.as_str()).await;
+    let block = marked
+        .order
+        .label_blocked
+        .expect("the order is marked label_blocked");
+    assert_eq!(block.reason, letters[0]["reason"].as_str().unwrap());
+    assert_eq!(
+        marked.order.status, blocked.order.status,
+        "nothing else changed"
+    );
+    assert!(
+        stored(packed.order.order_id.as_str())
+            .await
+            .order
+            .label_blocked
+            .is_none()
+    );
+    // The seller adds the SKU to the catalog; the job again: labeled, the block lifted.
+    let mut fuller = catalog.clone();
+    for sku in blocked.order.lines.iter().filter_map(|l| l.sku.clone()) {
+        fuller
+            .entry(sku)
+            .or_insert(catalog.values().next().copied().unwrap());
+    }
+    write_settings(&t, fuller).await;
+    let retried = worker
+        .handle_jobs(sqs_event(&[unknown_sku.to_string()]), "invocation-5")
+        .await;
+    assert_eq!(retried.labels_bought, 1, "{retried:?}");
+    let lifted = stored(blocked.order.order_id.as_str()).await;
+    assert!(lifted.order.label_blocked.is_none());
+    assert_eq!(lifted.order.status, shared::orders::OrderStatus::Labeled);
 }
 
 /// The real ledger, except that just before a purchase is recorded another process replaces
