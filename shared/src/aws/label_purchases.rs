@@ -1,12 +1,16 @@
 //! The labels' records in the control table: each seller's label settings (`pk =
-//! label-settings`, `sk = <seller>`, attribute `settings`), and the purchase ledger: `pk = label#<seller>#<order>`,
-//! `sk = <package id>`; `state` is `in_progress` (with the `attempt`: its key and the exact
-//! request), `purchased` (with the `label` on record), `voided` (the label and `voided_at`) or
-//! `own_carrier` (the package's `own_carrier` confirmation); `idem_key` is the attempt's key
-//! (`own#<package reference>` for an own-carrier package), which every conditional write
-//! names; `holder` and `lease_ms` say who works the attempt until when.
-//! The attempt's holder, lease and sent mark live both in the `attempt` map (as read back) and
-//! as top-level attributes (as conditions compare them).
+//! label-settings`, `sk = <seller>`, attribute `settings`), and the purchase ledger: `pk =
+//! label#<seller>#<order>`, `sk = <package id>`. `state` is one of:
+//! - `in_progress`, with the `attempt`: its key and the exact request;
+//! - `purchased`, with the `label` on record;
+//! - `voided`, with the label and `voided_at`;
+//! - `abandoned`: an attempt the operator found bought nothing;
+//! - `own_carrier`, with the package's `own_carrier` confirmation.
+//!
+//! `idem_key` is the attempt's key (`own#<package reference>` for an own-carrier package),
+//! which every conditional write names; `holder` and `lease_ms` say who works the attempt until
+//! when. The attempt's holder, lease and sent mark live both in the `attempt` map (as read
+//! back) and as top-level attributes (as conditions compare them).
 
 use super::{DynamoControl, StoreError, is_condition_failure, read_item};
 use crate::kernel::{AmazonOrderId, SellerId};
@@ -23,6 +27,7 @@ const IN_PROGRESS: &str = "in_progress";
 const PURCHASED: &str = "purchased";
 const VOIDED: &str = "voided";
 const OWN_CARRIER: &str = "own_carrier";
+const ABANDONED: &str = "abandoned";
 
 #[derive(Serialize, Deserialize)]
 struct PurchaseItem {
@@ -59,6 +64,10 @@ impl PurchaseItem {
                 voided_at: self.voided_at.ok_or_else(corrupt)?,
             }),
             (OWN_CARRIER, ..) => PurchaseEntry::OwnCarrier(self.own_carrier.ok_or_else(corrupt)?),
+            (ABANDONED, Some(attempt), _) => PurchaseEntry::Abandoned {
+                attempt_number: attempt.number,
+                key: attempt.idempotency_key,
+            },
             _ => return Err(corrupt()),
         };
         Ok((package, entry))
@@ -198,10 +207,13 @@ impl PurchaseLedger for DynamoControl {
         let put = match replacing {
             None => put.condition_expression("attribute_not_exists(pk)"),
             Some(previous) => put
-                .condition_expression("#state IN (:in_progress, :voided) AND idem_key = :previous")
+                .condition_expression(
+                    "#state IN (:in_progress, :voided, :abandoned) AND idem_key = :previous",
+                )
                 .expression_attribute_names("#state", "state")
                 .expression_attribute_values(":in_progress", s(IN_PROGRESS))
                 .expression_attribute_values(":voided", s(VOIDED))
+                .expression_attribute_values(":abandoned", s(ABANDONED))
                 .expression_attribute_values(":previous", s(previous)),
         };
         match put.send().await {
@@ -333,6 +345,34 @@ impl PurchaseLedger for DynamoControl {
         }
     }
 
+    async fn abandon(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        package: &PackageId,
+        key: &str,
+    ) -> Result<bool, StoreError> {
+        let given_up = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&pk(seller, order)))
+            .key("sk", s(package.as_str()))
+            .update_expression("SET #state = :abandoned")
+            .condition_expression("#state IN (:in_progress, :abandoned) AND idem_key = :key")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":abandoned", s(ABANDONED))
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .expression_attribute_values(":key", s(key))
+            .send()
+            .await;
+        match given_up {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(super::store_error("UpdateItem", e)),
+        }
+    }
+
     async fn start_own_carrier(
         &self,
         seller: &SellerId,
@@ -363,11 +403,12 @@ impl PurchaseLedger for DynamoControl {
             None => put.condition_expression("attribute_not_exists(pk)"),
             Some(previous) => put
                 .condition_expression(
-                    "idem_key = :previous AND (#state = :voided OR \
+                    "idem_key = :previous AND (#state IN (:voided, :abandoned) OR \
                      (#state = :own AND attribute_not_exists(own_carrier.confirmed_at)))",
                 )
                 .expression_attribute_names("#state", "state")
                 .expression_attribute_values(":voided", s(VOIDED))
+                .expression_attribute_values(":abandoned", s(ABANDONED))
                 .expression_attribute_values(":own", s(OWN_CARRIER))
                 .expression_attribute_values(":previous", s(previous)),
         };

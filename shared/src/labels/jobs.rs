@@ -1,6 +1,7 @@
 //! The jobs the label-jobs queue carries, ids and package facts only: a label to buy (the
 //! shape without `kind`, or `kind: "label"`), a label to void (`kind: "void"`), a package the
-//! operator shipped on its own carrier to confirm (`kind: "ship"`). Unknown fields are refused.
+//! operator shipped on its own carrier to confirm (`kind: "ship"`), an unresolved purchase the
+//! operator has looked up and settles (`kind: "settle"`). Unknown fields are refused.
 
 use super::model::PackageItem;
 use super::worker::LabelJob;
@@ -13,6 +14,25 @@ pub enum ShipmentJob {
     Label(LabelJob),
     Void(VoidJob),
     Ship(ShipJob),
+    Settle(SettleJob),
+}
+
+/// The operator's finding on a purchase left unresolved (sent, its rate then expired, its
+/// answer never read): `shipment_id` of the label Amazon shows bought under the attempt's
+/// idempotency key, or none when Amazon shows none (the next label job buys under the next
+/// key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettleJob {
+    pub job_id: String,
+    pub seller_id: SellerId,
+    pub order_id: AmazonOrderId,
+    pub package_id: PackageId,
+    /// The attempt settled (`<order>.<package>.<n>`, as the alarm and dead letter name it).
+    pub idempotency_key: String,
+    #[serde(default)]
+    pub shipment_id: Option<String>,
+    pub requested_by: String,
 }
 
 /// Void a package's bought label (Amazon refunds it while the carrier does not have the
@@ -56,14 +76,17 @@ impl ShipmentJob {
             None => return Err("a job is a JSON object".into()),
             Some(None) => "label".to_owned(),
             Some(Some(serde_json::Value::String(k))) => k,
-            Some(Some(_)) => return Err("kind: a string (label, void or ship)".into()),
+            Some(Some(_)) => return Err("kind: a string (label, void, ship or settle)".into()),
         };
         let read = |e: serde_json::Error| format!("{kind} job: {}", serde_reason(&e));
         match kind.as_str() {
             "label" => serde_json::from_value(value).map(Self::Label).map_err(read),
             "void" => serde_json::from_value(value).map(Self::Void).map_err(read),
             "ship" => serde_json::from_value(value).map(Self::Ship).map_err(read),
-            _ => Err(format!("kind: {kind:?} is not label, void or ship")),
+            "settle" => serde_json::from_value(value)
+                .map(Self::Settle)
+                .map_err(read),
+            _ => Err(format!("kind: {kind:?} is not label, void, ship or settle")),
         }
     }
 
@@ -72,6 +95,7 @@ impl ShipmentJob {
             Self::Label(j) => &j.job_id,
             Self::Void(j) => &j.job_id,
             Self::Ship(j) => &j.job_id,
+            Self::Settle(j) => &j.job_id,
         }
     }
 
@@ -80,6 +104,7 @@ impl ShipmentJob {
             Self::Label(j) => &j.seller_id,
             Self::Void(j) => &j.seller_id,
             Self::Ship(j) => &j.seller_id,
+            Self::Settle(j) => &j.seller_id,
         }
     }
 
@@ -88,6 +113,7 @@ impl ShipmentJob {
             Self::Label(j) => &j.order_id,
             Self::Void(j) => &j.order_id,
             Self::Ship(j) => &j.order_id,
+            Self::Settle(j) => &j.order_id,
         }
     }
 
@@ -96,6 +122,7 @@ impl ShipmentJob {
             Self::Label(_) => "label",
             Self::Void(_) => "void",
             Self::Ship(_) => "ship",
+            Self::Settle(_) => "settle",
         }
     }
 }

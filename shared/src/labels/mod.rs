@@ -25,9 +25,9 @@ pub use carriers::Carrier;
 pub use error::ShippingError;
 pub use jobs::{ShipJob, ShipmentJob, VoidJob};
 pub use model::{
-    Charge, Dimensions, LabelFormat, LabelRecord, OwnCarrierShipment, PackageItem, PackageSpec,
-    PurchaseAttempt, PurchaseEntry, PurchasedLabel, Quote, Rate, RatePolicy, RateRequest, ShipFrom,
-    VoidedLabel,
+    Charge, Dimensions, LabelDocument, LabelFormat, LabelRecord, OwnCarrierShipment, PackageItem,
+    PackageSpec, PurchaseAttempt, PurchaseEntry, PurchasedLabel, Quote, Rate, RatePolicy,
+    RateRequest, ShipFrom, VoidedLabel,
 };
 pub use ports::{PurchaseLedger, ShipmentConfirmations, Shipping, VoidWrite};
 pub use purchase::{Bought, LabelError, LabelOrder, LabelPurchase};

@@ -225,6 +225,22 @@ impl PurchasedLabel {
     }
 }
 
+/// A label document fetched again from Amazon (`getShipmentDocuments`), with the tracking id
+/// Amazon gives with it.
+pub struct LabelDocument {
+    pub tracking_id: Option<String>,
+    pub document: Pii<Vec<u8>>,
+}
+
+impl fmt::Debug for LabelDocument {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LabelDocument")
+            .field("tracking_id", &self.tracking_id)
+            .field("document", &self.document)
+            .finish()
+    }
+}
+
 /// A bought label as kept on record (no document): carrier, service, shipment, tracking,
 /// cost and promise.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -330,6 +346,12 @@ pub enum PurchaseEntry {
     InProgress(PurchaseAttempt),
     Purchased(LabelRecord),
     Voided(VoidedLabel),
+    /// Given up by the operator, who found that attempt `attempt_number` (key `key`) bought
+    /// nothing: the next purchase takes the next key.
+    Abandoned {
+        attempt_number: u32,
+        key: String,
+    },
     /// Own carrier: the confirmation as it is sent (`confirmed_at` set once Amazon took it).
     OwnCarrier(OwnCarrierShipment),
 }

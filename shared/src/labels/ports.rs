@@ -2,8 +2,8 @@
 
 use super::error::ShippingError;
 use super::model::{
-    LabelFormat, LabelRecord, OwnCarrierShipment, PurchaseAttempt, PurchaseEntry, PurchasedLabel,
-    Quote, Rate, RateRequest,
+    LabelDocument, LabelFormat, LabelRecord, OwnCarrierShipment, PurchaseAttempt, PurchaseEntry,
+    PurchasedLabel, Quote, Rate, RateRequest,
 };
 use super::tracking::{TrackingReport, WatchedParcel};
 use crate::kernel::{AmazonOrderId, MarketplaceId, PackageId, SellerId, StoreError};
@@ -42,6 +42,17 @@ pub trait Shipping: Send + Sync {
     /// Void the label `label` (Amazon refunds it) while Amazon allows it: until the carrier
     /// has the parcel. A repeat of a void that went through succeeds again.
     async fn cancel(&self, seller: &SellerId, label: &LabelRecord) -> Result<(), ShippingError>;
+
+    /// The label document of package `package` of shipment `shipment_id` again, in `format`
+    /// (a label bought under an attempt whose answer never came back).
+    async fn documents(
+        &self,
+        seller: &SellerId,
+        business: &str,
+        shipment_id: &str,
+        package: &PackageId,
+        format: LabelFormat,
+    ) -> Result<LabelDocument, ShippingError>;
 
     /// What the carrier's tracking of `parcel` says so far.
     async fn track(
@@ -83,7 +94,8 @@ pub trait PurchaseLedger: Send + Sync {
     ) -> Result<Vec<(PackageId, PurchaseEntry)>, StoreError>;
 
     /// Put `attempt` on record if the package has none (`replacing: None`) or if its attempt
-    /// in progress, or its voided label, is still the one with key `replacing`. `false`:
+    /// in progress, its voided label or its abandoned attempt is still the one with key
+    /// `replacing`. `false`:
     /// another writer came first.
     async fn start(
         &self,
@@ -118,6 +130,17 @@ pub trait PurchaseLedger: Send + Sync {
         order: &AmazonOrderId,
         package: &PackageId,
         record: &LabelRecord,
+    ) -> Result<bool, StoreError>;
+
+    /// The attempt in progress with key `key` bought nothing (the operator's finding): given
+    /// up, so that the next purchase takes the next key. `false`: it is not the attempt on
+    /// record.
+    async fn abandon(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        package: &PackageId,
+        key: &str,
     ) -> Result<bool, StoreError>;
 
     /// The label bought under `key` is voided (at `at`).

@@ -13,7 +13,8 @@
 
 use super::error::ShippingError;
 use super::model::{
-    LabelFormat, LabelRecord, PurchaseAttempt, PurchaseEntry, RatePolicy, RateRequest,
+    LabelFormat, LabelRecord, PurchaseAttempt, PurchaseEntry, PurchasedLabel, RatePolicy,
+    RateRequest, VoidedLabel,
 };
 use super::ports::{PurchaseLedger, Shipping};
 use crate::kernel::{Clock, SellerId, StoreError};
@@ -163,18 +164,27 @@ impl LabelPurchase<'_> {
                         package_id: package.to_string(),
                     });
                 }
-                // Its label was voided: a new one under the next key.
-                Some(PurchaseEntry::Voided(v)) => {
-                    let next = self.attempt(seller, job, v.attempt_number + 1).await?;
+                // Its label was voided, or its attempt found to have bought nothing: a new one
+                // under the next key.
+                Some(
+                    PurchaseEntry::Voided(VoidedLabel {
+                        label:
+                            LabelRecord {
+                                idempotency_key: key,
+                                ..
+                            },
+                        attempt_number,
+                        ..
+                    })
+                    | PurchaseEntry::Abandoned {
+                        attempt_number,
+                        key,
+                    },
+                ) => {
+                    let next = self.attempt(seller, job, attempt_number + 1).await?;
                     if self
                         .ledger
-                        .start(
-                            seller,
-                            order,
-                            package,
-                            &next,
-                            Some(&v.label.idempotency_key),
-                        )
+                        .start(seller, order, package, &next, Some(&key))
                         .await?
                     {
                         attempt = Some(next);
@@ -310,6 +320,59 @@ impl LabelPurchase<'_> {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// The operator found that `attempt` (sent, never answered) bought shipment
+    /// `shipment_id`: its document fetched from Amazon and sealed, the label recorded under the
+    /// attempt's key. Nothing is bought.
+    pub async fn settle_bought(
+        &self,
+        seller: &SellerId,
+        order: &crate::kernel::AmazonOrderId,
+        package: &crate::kernel::PackageId,
+        attempt: &PurchaseAttempt,
+        shipment_id: &str,
+        purge_at: DateTime<Utc>,
+    ) -> Result<LabelRecord, LabelError> {
+        let fetched = self
+            .shipping
+            .documents(
+                seller,
+                &attempt.quote.business,
+                shipment_id,
+                package,
+                attempt.format,
+            )
+            .await?;
+        self.vault
+            .seal_label(seller, order, package, &fetched.document, purge_at)
+            .await?;
+        let label = PurchasedLabel {
+            shipment_id: shipment_id.to_owned(),
+            tracking_id: fetched.tracking_id,
+            carrier_id: attempt.rate.carrier_id.clone(),
+            service_id: attempt.rate.service_id.clone(),
+            charge: attempt.rate.charge.clone(),
+            delivery_window: attempt.rate.delivery_window,
+            format: attempt.format,
+            document: fetched.document,
+        };
+        let record = label.record(
+            &attempt.quote.business,
+            &attempt.idempotency_key,
+            self.clock.now(),
+        );
+        if !self
+            .ledger
+            .complete(seller, order, package, &record)
+            .await?
+        {
+            return Err(LabelError::Contended {
+                order_id: order.to_string(),
+                package_id: package.to_string(),
+            });
+        }
+        Ok(record)
     }
 
     /// A fresh quote and the policy's rate in it, as attempt `number`, held by this process.

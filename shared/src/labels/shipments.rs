@@ -5,7 +5,7 @@
 
 use super::carriers::Carrier;
 use super::error::ShippingError;
-use super::jobs::{ShipJob, VoidJob};
+use super::jobs::{SettleJob, ShipJob, VoidJob};
 use super::model::{OwnCarrierShipment, PurchaseEntry};
 use super::ports::VoidWrite;
 use super::purchase::{LEASE, LabelError};
@@ -45,7 +45,7 @@ impl LabelWorker<'_> {
         self.stored((seller, order_id)).await?;
         let ledger = self.purchase.ledger;
         let now_voided = match ledger.load(seller, order_id, package).await? {
-            None => {
+            None | Some(PurchaseEntry::Abandoned { .. }) => {
                 return Ok(refused(
                     "no_label",
                     format!("order {order_id} package {package} has no label to void"),
@@ -135,6 +135,93 @@ impl LabelWorker<'_> {
         })
         .await?;
         Ok(JobOutcome::Voided { now: now_voided })
+    }
+
+    /// Settle a purchase left unresolved, as the operator found it at Amazon: bought (the
+    /// document fetched, sealed and recorded, the order Labeled) or not (the attempt given up).
+    /// Only the attempt named, only while it is the one on record and nobody is sending it.
+    pub async fn settle(&self, job: &SettleJob) -> Result<JobOutcome, JobError> {
+        let (seller, order_id, package) = (&job.seller_id, &job.order_id, &job.package_id);
+        let stored = self.stored((seller, order_id)).await?;
+        let ledger = self.purchase.ledger;
+        let attempt = match ledger.load(seller, order_id, package).await? {
+            Some(PurchaseEntry::InProgress(a)) if a.idempotency_key == job.idempotency_key => a,
+            Some(PurchaseEntry::Purchased(r))
+                if r.idempotency_key == job.idempotency_key
+                    && job.shipment_id.as_deref() == Some(r.shipment_id.as_str()) =>
+            {
+                return Ok(JobOutcome::Settled { bought: true });
+            }
+            Some(PurchaseEntry::Abandoned { key, .. })
+                if key == job.idempotency_key && job.shipment_id.is_none() =>
+            {
+                return Ok(JobOutcome::Settled { bought: false });
+            }
+            _ => {
+                return Ok(refused(
+                    "nothing_to_settle",
+                    format!(
+                        "order {order_id} package {package}: attempt {} is not the purchase in progress on record",
+                        job.idempotency_key
+                    ),
+                ));
+            }
+        };
+        if attempt.sent_at.is_none() {
+            return Ok(refused(
+                "not_sent",
+                format!(
+                    "attempt {} was never sent: a label job finishes it, nothing to settle",
+                    attempt.idempotency_key
+                ),
+            ));
+        }
+        if attempt.lease_until > self.purchase.clock.now() {
+            return Err(JobError::Label(LabelError::Busy {
+                order_id: order_id.to_string(),
+                package_id: package.to_string(),
+                key: attempt.idempotency_key,
+            }));
+        }
+        let Some(shipment_id) = &job.shipment_id else {
+            if !ledger
+                .abandon(seller, order_id, package, &attempt.idempotency_key)
+                .await?
+            {
+                return Err(JobError::Contended {
+                    order_id: order_id.to_string(),
+                });
+            }
+            tracing::warn!(seller_id = %seller, order_id = %order_id, package_id = %package, key = %attempt.idempotency_key, requested_by = %job.requested_by, "unresolved purchase settled: nothing was bought");
+            return Ok(JobOutcome::Settled { bought: false });
+        };
+        let record = match self
+            .purchase
+            .settle_bought(
+                seller,
+                order_id,
+                package,
+                &attempt,
+                shipment_id,
+                stored.pii.purge_at,
+            )
+            .await
+        {
+            Ok(r) => r,
+            Err(LabelError::Shipping(ShippingError::Refused { code, .. })) => {
+                return Ok(refused(
+                    "settle_refused",
+                    format!(
+                        "Amazon has no label document for shipment {shipment_id} package {package} ({code})"
+                    ),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        tracing::warn!(seller_id = %seller, order_id = %order_id, package_id = %package, key = %attempt.idempotency_key, shipment_id = %shipment_id, requested_by = %job.requested_by, "unresolved purchase settled: bought");
+        self.labeled(seller, order_id, vec![(package.clone(), record)])
+            .await?;
+        Ok(JobOutcome::Settled { bought: true })
     }
 
     /// Confirm a package shipped on the operator's own carrier: the carrier code, tracking
@@ -242,6 +329,10 @@ impl LabelWorker<'_> {
             Some(PurchaseEntry::Voided(v)) => (
                 self.own_shipment(job, carrier, &entries, order, None),
                 Some(v.label.idempotency_key.clone()),
+            ),
+            Some(PurchaseEntry::Abandoned { key, .. }) => (
+                self.own_shipment(job, carrier, &entries, order, None),
+                Some(key.clone()),
             ),
             None => (self.own_shipment(job, carrier, &entries, order, None), None),
         };

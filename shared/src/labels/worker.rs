@@ -3,7 +3,7 @@
 //! must be the order's (known order items, quantities within what was ordered); a job that does
 //! not fit is refused with its reason and nothing is asked of Amazon.
 
-use super::model::Charge;
+use super::model::{Charge, LabelRecord};
 use super::model::{
     Dimensions, LabelFormat, PackageItem, PackageSpec, RatePolicy, RateRequest, ShipFrom,
 };
@@ -78,6 +78,9 @@ pub enum JobOutcome {
     Voided { now: bool },
     /// Amazon has the package's own-carrier confirmation; `now`: sent by this run.
     Confirmed { now: bool },
+    /// An unresolved purchase settled as the operator found it: `bought` (recorded, the order
+    /// Labeled) or not (the next label job buys under the next key).
+    Settled { bought: bool },
     /// Not for labels: the reason (ids only), and nothing was bought.
     Refused {
         reason_kind: &'static str,
@@ -230,15 +233,30 @@ impl LabelWorker<'_> {
                 Err(e) => return Err(e.into()),
             }
         }
-        self.revise(&job.seller_id, &job.order_id, |order, pii| {
+        let count = labels.len();
+        self.labeled(seller, order_id, labels).await?;
+        Ok(JobOutcome::Labeled {
+            packages: count,
+            bought_now,
+        })
+    }
+
+    /// The order Labeled with `labels` on record: their documents among the items it holds
+    /// (so the redactor deletes them by key), any label block lifted, and each parcel watched
+    /// until it is delivered.
+    pub(super) async fn labeled(
+        &self,
+        seller: &SellerId,
+        order_id: &AmazonOrderId,
+        labels: Vec<(PackageId, LabelRecord)>,
+    ) -> Result<(), JobError> {
+        self.revise(seller, order_id, |order, pii| {
             // Canceled meanwhile, or moved on: the labels stand, the status is not ours.
             order.status = order.status.label().unwrap_or(order.status);
             order.label_blocked = None;
-            // The label documents among the items the order holds, so the redactor deletes
-            // them by key.
             if pii.state == PiiState::Held {
-                for p in &packages {
-                    let kind = PiiKind::Label(p.package_id.clone());
+                for (package_id, _) in &labels {
+                    let kind = PiiKind::Label(package_id.clone());
                     if !pii.sealed_kinds.contains(&kind) {
                         pii.sealed_kinds.push(kind);
                     }
@@ -246,7 +264,6 @@ impl LabelWorker<'_> {
             }
         })
         .await?;
-        // Watched until delivered (the tracker moves the order on from here).
         for (package_id, label) in labels {
             let Some(tracking_id) = label.tracking_id else {
                 tracing::warn!(seller_id = %seller, order_id = %order_id, package_id = %package_id, error_kind = "no_tracking_id", "label bought without a tracking id: not tracked");
@@ -266,10 +283,7 @@ impl LabelWorker<'_> {
                 })
                 .await?;
         }
-        Ok(JobOutcome::Labeled {
-            packages: packages.len(),
-            bought_now,
-        })
+        Ok(())
     }
 
     pub(super) async fn revise(

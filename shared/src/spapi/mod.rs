@@ -25,6 +25,7 @@ pub enum Operation {
     GetRates,
     PurchaseShipment,
     CancelShipment,
+    GetShipmentDocuments,
     GetTracking,
     /// Orders v0, the one v0 operation the suite calls (own-carrier shipments).
     ConfirmShipment,
@@ -38,6 +39,7 @@ impl Operation {
             Operation::GetRates => "getRates",
             Operation::PurchaseShipment => "purchaseShipment",
             Operation::CancelShipment => "cancelShipment",
+            Operation::GetShipmentDocuments => "getShipmentDocuments",
             Operation::GetTracking => "getTracking",
             Operation::ConfirmShipment => "confirmShipment",
         }
@@ -59,6 +61,7 @@ impl Operation {
             Operation::GetRates
             | Operation::PurchaseShipment
             | Operation::CancelShipment
+            | Operation::GetShipmentDocuments
             | Operation::GetTracking => (80.0, 100),
             Operation::ConfirmShipment => (2.0, 10),
         }

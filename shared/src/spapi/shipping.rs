@@ -7,10 +7,10 @@
 use super::Operation;
 use super::error::CallError;
 use super::transport::{Method, Request, Transport};
-use crate::kernel::{Clock, MarketplaceId, Pii, SellerId};
+use crate::kernel::{Clock, MarketplaceId, PackageId, Pii, SellerId};
 use crate::labels::{
-    Charge, LabelFormat, LabelRecord, PurchasedLabel, Quote, Rate, RateRequest, Shipping,
-    ShippingError, TrackingReport, WatchedParcel,
+    Charge, LabelDocument, LabelFormat, LabelRecord, PurchasedLabel, Quote, Rate, RateRequest,
+    Shipping, ShippingError, TrackingReport, WatchedParcel,
 };
 use async_trait::async_trait;
 use base64::Engine;
@@ -497,14 +497,7 @@ impl Shipping for ShippingApi {
                 "not exactly one package in packageDocumentDetails",
             ));
         };
-        let label = package
-            .package_documents
-            .iter()
-            .find(|d| d.kind == "LABEL" && d.format == format.as_str())
-            .ok_or_else(|| unreadable("no LABEL document in the format asked for"))?;
-        let document = base64::engine::general_purpose::STANDARD
-            .decode(label.contents.expose())
-            .map_err(|e| unreadable(&format!("contents are not base64: {}", base64_reason(&e))))?;
+        let document = label_of(package, format).map_err(|r| unreadable(&r))?;
         Ok(PurchasedLabel {
             shipment_id: resp.payload.shipment_id,
             tracking_id: package.tracking_id.clone(),
@@ -531,6 +524,37 @@ impl Shipping for ShippingApi {
             .await
             .map_err(|e| self.error(seller, op, e))?;
         Ok(())
+    }
+
+    async fn documents(
+        &self,
+        seller: &SellerId,
+        business: &str,
+        shipment_id: &str,
+        package: &PackageId,
+        format: LabelFormat,
+    ) -> Result<LabelDocument, ShippingError> {
+        let op = Operation::GetShipmentDocuments;
+        let call = Request::get(op, format!("{SHIPMENTS_PATH}/{shipment_id}/documents"))
+            .query("packageClientReferenceId", package.to_string())
+            .query("format", format.as_str())
+            .query("dpi", DPI.to_string())
+            .header("x-amzn-shipping-business-id", business.to_owned());
+        let resp: DocumentsResponse = self
+            .transport
+            .call(seller, &call)
+            .await
+            .map_err(|e| self.error(seller, op, e))?;
+        let detail = resp.payload.package_document_detail;
+        let document = label_of(&detail, format).map_err(|reason| ShippingError::Unreadable {
+            operation: op.name(),
+            seller_id: seller.clone(),
+            reason,
+        })?;
+        Ok(LabelDocument {
+            tracking_id: detail.tracking_id,
+            document: Pii::new(document),
+        })
     }
 
     async fn track(
@@ -582,6 +606,29 @@ struct TrackingEventIn {
 #[derive(Deserialize)]
 struct TrackingSummaryIn {
     status: Option<String>,
+}
+
+/// The package's LABEL document in `format`, decoded; the reason names what is missing.
+fn label_of(package: &PackageDocumentsIn, format: LabelFormat) -> Result<Vec<u8>, String> {
+    let label = package
+        .package_documents
+        .iter()
+        .find(|d| d.kind == "LABEL" && d.format == format.as_str())
+        .ok_or("no LABEL document in the format asked for")?;
+    base64::engine::general_purpose::STANDARD
+        .decode(label.contents.expose())
+        .map_err(|e| format!("contents are not base64: {}", base64_reason(&e)))
+}
+
+#[derive(Deserialize)]
+struct DocumentsResponse {
+    payload: DocumentsPayload,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DocumentsPayload {
+    package_document_detail: PackageDocumentsIn,
 }
 
 /// A base64 failure's kind, never the offending bytes.

@@ -31,6 +31,8 @@ pub struct LabelBatchReport {
     pub labels_voided: u32,
     /// Own-carrier packages Amazon took a confirmation of from this batch.
     pub shipments_confirmed: u32,
+    /// Unresolved purchases settled as the operator found them.
+    pub settled: u32,
     pub refused: u32,
     pub dead_lettered: u32,
     pub retried: u32,
@@ -123,6 +125,7 @@ impl LabelWorkerHandler {
                 (Some(JobOutcome::Confirmed { now }), Finished::Done) => {
                     report.shipments_confirmed += u32::from(*now);
                 }
+                (Some(JobOutcome::Settled { .. }), Finished::Done) => report.settled += 1,
                 (_, Finished::Done) => {}
             }
         }
@@ -171,12 +174,14 @@ impl LabelWorkerHandler {
             ShipmentJob::Label(j) => worker.handle(j).await,
             ShipmentJob::Void(j) => worker.void(j).await,
             ShipmentJob::Ship(j) => worker.ship(j).await,
+            ShipmentJob::Settle(j) => worker.settle(j).await,
         };
         match done {
             Ok(
                 outcome @ (JobOutcome::Labeled { .. }
                 | JobOutcome::Voided { .. }
-                | JobOutcome::Confirmed { .. }),
+                | JobOutcome::Confirmed { .. }
+                | JobOutcome::Settled { .. }),
             ) => {
                 tracing::info!(job_id, %seller_id, %order_id, job = job.kind(), outcome = ?outcome, "job done");
                 (Some(outcome), Ending::Done)
@@ -221,6 +226,7 @@ fn job_error_kind(job: &ShipmentJob, e: &JobError) -> &'static str {
             ShipmentJob::Label(_) => "purchase_failed",
             ShipmentJob::Void(_) => "void_failed",
             ShipmentJob::Ship(_) => "confirm_failed",
+            ShipmentJob::Settle(_) => "settle_failed",
         },
         JobError::Label(LabelError::OwnCarrier { .. }) => "own_carrier",
         JobError::Label(_) => "label",

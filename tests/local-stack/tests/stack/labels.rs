@@ -23,7 +23,7 @@ use spapi_sim::SimConfig;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-fn transport(t: &TestStack) -> Arc<Transport> {
+pub(crate) fn transport(t: &TestStack) -> Arc<Transport> {
     let env = t
         .stack
         .order_sync_env(&t.sim.base_url(), &t.sim.lwa_token_url());
@@ -56,7 +56,7 @@ fn dock() -> ShipFrom {
 }
 
 /// The whole order in one package.
-fn one_package(order: &Order) -> RateRequest {
+pub(crate) fn one_package(order: &Order) -> RateRequest {
     package(order, "pkg-1")
 }
 
@@ -220,7 +220,7 @@ pub(crate) fn vault(t: &TestStack) -> KmsPiiVault {
 
 /// What a worker would put on record and then die: attempt 1 of the package, held by
 /// `holder` for five minutes, sent or not.
-async fn attempt_on_record(
+pub(crate) async fn attempt_on_record(
     t: &TestStack,
     api: &ShippingApi,
     request: &RateRequest,
@@ -859,6 +859,15 @@ impl PurchaseLedger for LosingLedger {
             );
         }
         self.inner.complete(s, o, p, r).await
+    }
+    async fn abandon(
+        &self,
+        s: &SellerId,
+        o: &AmazonOrderId,
+        p: &PackageId,
+        k: &str,
+    ) -> Result<bool, shared::kernel::StoreError> {
+        self.inner.abandon(s, o, p, k).await
     }
     async fn void(
         &self,

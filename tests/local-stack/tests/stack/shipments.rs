@@ -412,3 +412,140 @@ async fn tracking_ships_the_order_at_the_first_scan_alerts_a_parcel_never_scanne
     assert_eq!(synced.order.status, OrderStatus::Delivered);
     assert_eq!(synced.pii.purge_at, due);
 }
+
+#[tokio::test]
+async fn an_unresolved_purchase_is_settled_as_the_operator_found_it_and_never_bought_again() {
+    use shared::labels::{LabelFormat, Shipping};
+    use shared::spapi::ShippingApi;
+    let t = stack("labels-settle", SimConfig::demo(1, 40, 6_204)).await;
+    crate::common::run_sync(&t.order_sync(100), serde_json::json!({})).await;
+    write_settings(&t, BTreeMap::new()).await;
+    let seller = t.seller(0);
+    let open = t.sim.orders_in(seller.as_str(), "UNSHIPPED");
+    let a = stored(&t, &seller, &open[0]).await.order;
+    let b = stored(&t, &seller, &open[1]).await.order;
+    let api = ShippingApi::new(crate::labels::transport(&t), t.amazon_time());
+    // Each order's attempt was sent by a worker that never read the answer. For A, Amazon
+    // did sell a label for the package (the operator will find it in Amazon's shipments);
+    // for B it did not.
+    let sent_a = crate::labels::attempt_on_record(
+        &t,
+        &api,
+        &crate::labels::one_package(&a),
+        LabelFormat::Zpl,
+        "worker-1",
+        true,
+    )
+    .await;
+    let bought = api
+        .purchase(
+            &seller,
+            &sent_a.quote,
+            &sent_a.rate,
+            LabelFormat::Zpl,
+            "the-lost-answer",
+        )
+        .await
+        .unwrap();
+    let sent_b = crate::labels::attempt_on_record(
+        &t,
+        &api,
+        &crate::labels::one_package(&b),
+        LabelFormat::Zpl,
+        "worker-1",
+        true,
+    )
+    .await;
+    t.sim
+        .advance_clock(spapi_sim::RATE_LIFETIME + chrono::Duration::seconds(1));
+    let worker = t.label_worker();
+    let stuck = worker
+        .handle_jobs(
+            sqs_event(&[
+                job(&a, "label-a").to_string(),
+                job(&b, "label-b").to_string(),
+            ]),
+            "inv-1",
+        )
+        .await;
+    assert_eq!(stuck.dead_lettered, 2, "{stuck:?}");
+    let letters = t.queue_bodies("label-jobs-dlq").await;
+    assert!(
+        letters
+            .iter()
+            .all(|l| l["reason_kind"] == "purchase_unresolved"),
+        "{letters:?}"
+    );
+
+    // The operator looks them up later (the last worker's lease has run out by then).
+    t.sim.advance_clock(chrono::Duration::minutes(6));
+    let settle = |o: &shared::orders::Order, key: &str, shipment: Option<&str>| {
+        serde_json::json!({
+            "kind": "settle", "job_id": format!("settle-{}", o.order_id),
+            "seller_id": o.seller_id.as_str(), "order_id": o.order_id.as_str(),
+            "package_id": "pkg-1", "idempotency_key": key, "shipment_id": shipment,
+            "requested_by": "operator-1"
+        })
+        .to_string()
+    };
+    let wrong = worker
+        .handle_jobs(sqs_event(&[settle(&a, "not-the-key", None)]), "inv-2")
+        .await;
+    assert_eq!(wrong.refused, 1, "{wrong:?}");
+    let settled = worker
+        .handle_jobs(
+            sqs_event(&[
+                settle(&a, &sent_a.idempotency_key, Some(&bought.shipment_id)),
+                settle(&b, &sent_b.idempotency_key, None),
+            ]),
+            "inv-3",
+        )
+        .await;
+    assert_eq!((settled.settled, settled.keep.len()), (2, 0), "{settled:?}");
+    // A: the label Amazon sold is the package's, with its document; nothing bought again.
+    let a_after = stored(&t, &seller, a.order_id.as_str()).await;
+    assert_eq!(a_after.order.status, OrderStatus::Labeled);
+    assert!(opened_label(&t, &a, "pkg-1").await.starts_with(b"^XA"));
+    match ledger(&t)
+        .load(&seller, &a.order_id, &PackageId::parse("pkg-1").unwrap())
+        .await
+        .unwrap()
+    {
+        Some(PurchaseEntry::Purchased(r)) => {
+            assert_eq!(r.shipment_id, bought.shipment_id);
+            assert_eq!(r.idempotency_key, sent_a.idempotency_key);
+            assert_eq!(r.tracking_id, bought.tracking_id);
+        }
+        other => panic!("{other:?}"),
+    }
+    // B: given up; the next label job buys under the next key.
+    let b_label = worker
+        .handle_jobs(sqs_event(&[job(&b, "label-b-2").to_string()]), "inv-4")
+        .await;
+    assert_eq!(b_label.labels_bought, 1, "{b_label:?}");
+    match ledger(&t)
+        .load(&seller, &b.order_id, &PackageId::parse("pkg-1").unwrap())
+        .await
+        .unwrap()
+    {
+        Some(PurchaseEntry::Purchased(r)) => assert!(r.idempotency_key.ends_with(".2"), "{r:?}"),
+        other => panic!("{other:?}"),
+    }
+    let stats = t.sim.stats();
+    assert_eq!(stats.labels_bought(a.order_id.as_str(), "pkg-1"), 1);
+    assert_eq!(stats.labels_bought(b.order_id.as_str(), "pkg-1"), 1);
+    assert_eq!(stats.duplicate_purchases(), 0);
+    // Settling again changes nothing.
+    let again = worker
+        .handle_jobs(
+            sqs_event(&[settle(
+                &a,
+                &sent_a.idempotency_key,
+                Some(&bought.shipment_id),
+            )]),
+            "inv-5",
+        )
+        .await;
+    assert_eq!((again.settled, again.refused), (1, 0), "{again:?}");
+    assert_eq!(t.sim.stats().total("getShipmentDocuments"), 1);
+}
