@@ -74,6 +74,67 @@ impl PurchaseItem {
     }
 }
 
+impl PurchaseItem {
+    /// The package's record in `state` under `key`, nothing else on it yet.
+    fn blank(
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        package: &PackageId,
+        state: &str,
+        key: &str,
+    ) -> Self {
+        Self {
+            pk: pk(seller, order),
+            sk: package.to_string(),
+            state: state.into(),
+            idem_key: key.into(),
+            attempt: None,
+            holder: String::new(),
+            lease_ms: 0,
+            label: None,
+            voided_at: None,
+            own_carrier: None,
+        }
+    }
+}
+
+/// What a record may be replaced over: the one with key `previous`, while `holds` (a condition
+/// on `#state`, its values in `states`).
+struct Replacing<'a> {
+    previous: &'a str,
+    holds: &'static str,
+    states: &'static [(&'static str, &'static str)],
+}
+
+impl DynamoControl {
+    /// Put `item` as the package's record: if it has none (`replacing: None`), or over the
+    /// record `replacing` names. `false`: another writer came first.
+    async fn put_entry(
+        &self,
+        item: &PurchaseItem,
+        order: &AmazonOrderId,
+        package: &PackageId,
+        replacing: Option<Replacing<'_>>,
+    ) -> Result<bool, StoreError> {
+        let encoded = serde_dynamo::to_item(item).map_err(|e| unencodable(order, package, e))?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encoded));
+        let put = match replacing {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(r) => r.states.iter().fold(
+                put.condition_expression(format!("idem_key = :previous AND ({})", r.holds))
+                    .expression_attribute_names("#state", "state")
+                    .expression_attribute_values(":previous", s(r.previous)),
+                |put, (name, state)| put.expression_attribute_values(*name, s(state)),
+            ),
+        };
+        super::written("PutItem", put.send().await)
+    }
+}
+
 /// The key an own-carrier package's record names in its conditions.
 fn own_key(shipment: &OwnCarrierShipment) -> String {
     format!("own#{}", shipment.package_reference_id)
@@ -187,40 +248,27 @@ impl PurchaseLedger for DynamoControl {
         replacing: Option<&str>,
     ) -> Result<bool, StoreError> {
         let item = PurchaseItem {
-            pk: pk(seller, order),
-            sk: package.to_string(),
-            state: IN_PROGRESS.into(),
-            idem_key: attempt.idempotency_key.clone(),
             attempt: Some(attempt.clone()),
             holder: attempt.holder.clone(),
             lease_ms: attempt.lease_until.timestamp_millis(),
-            label: None,
-            voided_at: None,
-            own_carrier: None,
+            ..PurchaseItem::blank(
+                seller,
+                order,
+                package,
+                IN_PROGRESS,
+                &attempt.idempotency_key,
+            )
         };
-        let item = serde_dynamo::to_item(&item).map_err(|e| unencodable(order, package, e))?;
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
-        let put = match replacing {
-            None => put.condition_expression("attribute_not_exists(pk)"),
-            Some(previous) => put
-                .condition_expression(
-                    "#state IN (:in_progress, :voided, :abandoned) AND idem_key = :previous",
-                )
-                .expression_attribute_names("#state", "state")
-                .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-                .expression_attribute_values(":voided", s(VOIDED))
-                .expression_attribute_values(":abandoned", s(ABANDONED))
-                .expression_attribute_values(":previous", s(previous)),
-        };
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(super::store_error("PutItem", e)),
-        }
+        let replacing = replacing.map(|previous| Replacing {
+            previous,
+            holds: "#state IN (:in_progress, :voided, :abandoned)",
+            states: &[
+                (":in_progress", IN_PROGRESS),
+                (":voided", VOIDED),
+                (":abandoned", ABANDONED),
+            ],
+        });
+        self.put_entry(&item, order, package, replacing).await
     }
 
     async fn claim(
@@ -264,11 +312,7 @@ impl PurchaseLedger for DynamoControl {
             .expression_attribute_values(":now_ms", n(now.timestamp_millis()))
             .send()
             .await;
-        match claimed {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(super::store_error("UpdateItem", e)),
-        }
+        super::written("UpdateItem", claimed)
     }
 
     async fn complete(
@@ -366,11 +410,7 @@ impl PurchaseLedger for DynamoControl {
             .expression_attribute_values(":key", s(key))
             .send()
             .await;
-        match given_up {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(super::store_error("UpdateItem", e)),
-        }
+        super::written("UpdateItem", given_up)
     }
 
     async fn start_own_carrier(
@@ -382,41 +422,20 @@ impl PurchaseLedger for DynamoControl {
         replacing: Option<&str>,
     ) -> Result<bool, StoreError> {
         let item = PurchaseItem {
-            pk: pk(seller, order),
-            sk: package.to_string(),
-            state: OWN_CARRIER.into(),
-            idem_key: own_key(shipment),
-            attempt: None,
-            holder: String::new(),
-            lease_ms: 0,
-            label: None,
-            voided_at: None,
             own_carrier: Some(shipment.clone()),
+            ..PurchaseItem::blank(seller, order, package, OWN_CARRIER, &own_key(shipment))
         };
-        let item = serde_dynamo::to_item(&item).map_err(|e| unencodable(order, package, e))?;
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
-        let put = match replacing {
-            None => put.condition_expression("attribute_not_exists(pk)"),
-            Some(previous) => put
-                .condition_expression(
-                    "idem_key = :previous AND (#state IN (:voided, :abandoned) OR \
-                     (#state = :own AND attribute_not_exists(own_carrier.confirmed_at)))",
-                )
-                .expression_attribute_names("#state", "state")
-                .expression_attribute_values(":voided", s(VOIDED))
-                .expression_attribute_values(":abandoned", s(ABANDONED))
-                .expression_attribute_values(":own", s(OWN_CARRIER))
-                .expression_attribute_values(":previous", s(previous)),
-        };
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(super::store_error("PutItem", e)),
-        }
+        let replacing = replacing.map(|previous| Replacing {
+            previous,
+            holds: "#state IN (:voided, :abandoned) OR \
+                    (#state = :own AND attribute_not_exists(own_carrier.confirmed_at))",
+            states: &[
+                (":voided", VOIDED),
+                (":abandoned", ABANDONED),
+                (":own", OWN_CARRIER),
+            ],
+        });
+        self.put_entry(&item, order, package, replacing).await
     }
 
     async fn own_carrier_confirmed(
@@ -443,10 +462,6 @@ impl PurchaseLedger for DynamoControl {
             .expression_attribute_values(":at", when)
             .send()
             .await;
-        match marked {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(super::store_error("UpdateItem", e)),
-        }
+        super::written("UpdateItem", marked)
     }
 }

@@ -211,6 +211,22 @@ pub(crate) async fn put_if<T: serde::Serialize>(
     }
 }
 
+/// A conditional write's answer: `true` written, `false` its condition did not hold (someone
+/// else wrote first); any other failure as the store's error.
+pub(crate) fn written<T, E>(
+    operation: &'static str,
+    result: Result<T, SdkError<E, HttpResponse>>,
+) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if is_condition_failure(&e) => Ok(false),
+        Err(e) => Err(store_error(operation, e)),
+    }
+}
+
 /// Whether a DynamoDB error is a lost condition (someone else wrote first, or a later revision).
 pub(crate) fn is_condition_failure<E: ProvideErrorMetadata>(
     err: &SdkError<E, HttpResponse>,

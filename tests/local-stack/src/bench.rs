@@ -278,6 +278,39 @@ pub fn spawn_function(
 }
 
 /// `v` to `digits` decimals, for figures meant to be read.
+/// The environment of a function process under the harness: moto's (its AWS endpoint
+/// through `proxy_url`), the function's own (`function_env`), and Lambda's variables for
+/// `function` at 256 MB with JSON logs at WARN.
+pub fn process_env(
+    moto_env: Vec<(String, String)>,
+    proxy_url: &str,
+    function_env: Vec<(String, String)>,
+    function: &str,
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = moto_env
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "AWS_ENDPOINT_URL" {
+                (k, proxy_url.to_owned())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    env.extend(function_env);
+    env.extend(
+        [
+            ("AWS_LAMBDA_FUNCTION_NAME", function),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    env
+}
+
 /// `runs` cold starts of `binary`: exec to its first Runtime API poll, in ms, and their
 /// median. Each process is killed once it has polled.
 pub async fn cold_starts(

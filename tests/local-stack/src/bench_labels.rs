@@ -15,17 +15,17 @@
 //! first: a label job is checked against the stored order.
 
 use crate::bench::{
-    CountingProxy, RuntimeApi, cold_starts, cpu_ns, peak_rss_kib, release_artifact, round,
-    spawn_function,
+    CountingProxy, RuntimeApi, cold_starts, cpu_ns, peak_rss_kib, process_env, release_artifact,
+    round, spawn_function,
 };
 use crate::log_dir;
 use crate::moto::Moto;
+use crate::packing::{dock, whole_order_job, write_label_settings};
 use crate::queues::{EventSource, batch_item_failures};
 use crate::resources::{Credentials, Provisioned, provision, scan_all};
 use serde::Serialize;
-use shared::aws::LabelSettingsItem;
 use shared::kernel::{Clock, SellerId};
-use shared::labels::{LabelFormat, LabelSettings, RatePolicy, ShipFrom};
+use shared::labels::{LabelFormat, LabelSettings, RatePolicy};
 use shared::lambda::Env;
 use shared::lambda::label_worker::LabelWorkerHandler;
 use shared::lambda::label_worker::config::LabelWorkerConfig;
@@ -99,19 +99,6 @@ pub struct Figures {
     pub duplicate_purchases: u64,
 }
 
-fn dock() -> ShipFrom {
-    ShipFrom {
-        name: "Bench dock".into(),
-        address_line1: "1 Warehouse Way".into(),
-        address_line2: None,
-        city: "Reno".into(),
-        state_or_region: "NV".into(),
-        postal_code: "89502".into(),
-        country_code: "US".into(),
-        phone: None,
-    }
-}
-
 /// A seller with `orders` open orders at Amazon, stored by the sweep, and label settings.
 /// Returns the stored open orders.
 async fn seed(
@@ -147,24 +134,14 @@ async fn seed(
         }
     }
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
-    let item = LabelSettingsItem::new(
-        &SellerId::parse(seller).map_err(|e| e.to_string())?,
-        LabelSettings {
-            ship_from: dock(),
-            policy: RatePolicy::CheapestOnTime,
-            format: LabelFormat::Zpl,
-            catalog: BTreeMap::new(),
-        },
-    );
-    dynamo
-        .put_item()
-        .table_name(stack.table("control"))
-        .set_item(Some(
-            serde_dynamo::to_item(&item).map_err(|e| e.to_string())?,
-        ))
-        .send()
-        .await
-        .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
+    let settings = LabelSettings {
+        ship_from: dock(),
+        policy: RatePolicy::CheapestOnTime,
+        format: LabelFormat::Zpl,
+        catalog: BTreeMap::new(),
+    };
+    let seller = SellerId::parse(seller).map_err(|e| e.to_string())?;
+    write_label_settings(&dynamo, stack.table("control"), &seller, settings).await?;
     let open: Vec<Order> = scan_all(&dynamo, stack.table("orders"))
         .await?
         .into_iter()
@@ -184,20 +161,7 @@ async fn send_jobs(sqs: &aws_sdk_sqs::Client, queue: &str, orders: &[Order]) -> 
             .iter()
             .enumerate()
             .map(|(i, o)| {
-                let body = serde_json::json!({
-                    "job_id": format!("bench-{}", o.order_id),
-                    "seller_id": o.seller_id.as_str(),
-                    "order_id": o.order_id.as_str(),
-                    "packages": [{
-                        "package_id": "p1",
-                        "weight_grams": 900,
-                        "dimensions": {"length_cm": 30.0, "width_cm": 20.0, "height_cm": 12.0},
-                        "items": o.lines.iter().map(|l| serde_json::json!({
-                            "order_item_id": l.order_item_id.as_str(), "quantity": l.quantity_ordered
-                        })).collect::<Vec<_>>()
-                    }],
-                    "requested_by": "bench",
-                });
+                let body = whole_order_job(o, &format!("bench-{}", o.order_id), "p1", "bench");
                 aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
                     .id(i.to_string())
                     .message_body(body.to_string())
@@ -240,27 +204,11 @@ pub async fn run(opts: &BenchOptions) -> Result<Figures, String> {
     let clock: Arc<dyn Clock> = Arc::new(crate::SimTime(sim.clock()));
     let open = seed(&sdk, &stack, &sim, &seller, opts.process_labels, clock).await?;
     let proxy = CountingProxy::start(&moto.endpoint).await?;
-    let mut env: Vec<(String, String)> = moto
-        .function_env()
-        .into_iter()
-        .map(|(k, v)| {
-            if k == "AWS_ENDPOINT_URL" {
-                (k, proxy.url())
-            } else {
-                (k, v)
-            }
-        })
-        .collect();
-    env.extend(stack.label_worker_env(&sim.base_url(), &sim.lwa_token_url()));
-    env.extend(
-        [
-            ("AWS_LAMBDA_FUNCTION_NAME", "label-worker"),
-            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
-            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-            ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
-        ]
-        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    let env = process_env(
+        moto.function_env(),
+        &proxy.url(),
+        stack.label_worker_env(&sim.base_url(), &sim.lwa_token_url()),
+        "label-worker",
     );
     let (cold, cold_start_ms_median) =
         cold_starts(&binary, &env, &logs, opts.cold_starts, "label-worker").await?;

@@ -11,8 +11,8 @@
 //!    minimum, and the 429s Amazon answered.
 
 use crate::bench::{
-    CountingProxy, RuntimeApi, cold_starts, cpu_ns, peak_rss_kib, release_artifact, round,
-    spawn_function,
+    CountingProxy, RuntimeApi, cold_starts, cpu_ns, peak_rss_kib, process_env, release_artifact,
+    round, spawn_function,
 };
 use crate::log_dir;
 use crate::moto::Moto;
@@ -99,27 +99,11 @@ pub async fn run(opts: &BenchOptions) -> Result<Figures, String> {
         .map_err(|e| e.to_string())?;
     let stack = provision(&sdk, "bench-process", &Credentials::of(&config)?).await?;
     let proxy = CountingProxy::start(&moto.endpoint).await?;
-    let mut env: Vec<(String, String)> = moto
-        .function_env()
-        .into_iter()
-        .map(|(k, v)| {
-            if k == "AWS_ENDPOINT_URL" {
-                (k, proxy.url())
-            } else {
-                (k, v)
-            }
-        })
-        .collect();
-    env.extend(stack.order_events_env(&sim.base_url(), &sim.lwa_token_url()));
-    env.extend(
-        [
-            ("AWS_LAMBDA_FUNCTION_NAME", "order-events"),
-            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
-            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-            ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
-        ]
-        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    let env = process_env(
+        moto.function_env(),
+        &proxy.url(),
+        stack.order_events_env(&sim.base_url(), &sim.lwa_token_url()),
+        "order-events",
     );
 
     let (cold, cold_start_ms_median) =

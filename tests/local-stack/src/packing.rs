@@ -31,7 +31,8 @@ pub struct PackingFigures {
     pub parcels_tracked: u64,
 }
 
-fn dock() -> ShipFrom {
+/// The warehouse's dock, the ship-from of every label on the local stack.
+pub fn dock() -> ShipFrom {
     ShipFrom {
         name: "Dock 3, Reno fulfilment".into(),
         address_line1: "1 Warehouse Way".into(),
@@ -68,26 +69,69 @@ async fn write_settings(
         }
     }
     for (seller, catalog) in catalogs {
-        let item = LabelSettingsItem::new(
-            &shared::kernel::SellerId::parse(seller).map_err(|e| e.to_string())?,
-            LabelSettings {
-                ship_from: dock(),
-                policy: RatePolicy::CheapestOnTime,
-                format: LabelFormat::Zpl,
-                catalog,
-            },
-        );
-        dynamo
-            .put_item()
-            .table_name(stack.table("control"))
-            .set_item(Some(
-                serde_dynamo::to_item(&item).map_err(|e| e.to_string())?,
-            ))
-            .send()
-            .await
-            .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
+        let seller = shared::kernel::SellerId::parse(seller).map_err(|e| e.to_string())?;
+        let settings = LabelSettings {
+            ship_from: dock(),
+            policy: RatePolicy::CheapestOnTime,
+            format: LabelFormat::Zpl,
+            catalog,
+        };
+        write_label_settings(dynamo, stack.table("control"), &seller, settings).await?;
     }
     Ok(())
+}
+
+/// A seller's label settings into the control table, as onboarding writes them.
+pub async fn write_label_settings(
+    dynamo: &aws_sdk_dynamodb::Client,
+    control_table: &str,
+    seller: &shared::kernel::SellerId,
+    settings: LabelSettings,
+) -> Result<(), String> {
+    let item = LabelSettingsItem::new(seller, settings);
+    dynamo
+        .put_item()
+        .table_name(control_table)
+        .set_item(Some(
+            serde_dynamo::to_item(&item).map_err(|e| e.to_string())?,
+        ))
+        .send()
+        .await
+        .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
+    Ok(())
+}
+
+/// Every unit of the order, as a job lists its items.
+pub fn all_items(o: &Order) -> Vec<serde_json::Value> {
+    o.lines
+        .iter()
+        .map(|l| {
+            serde_json::json!({
+                "order_item_id": l.order_item_id.as_str(), "quantity": l.quantity_ordered
+            })
+        })
+        .collect()
+}
+
+/// A label job for the whole order as one package `package_id` of 900 g, 30 × 20 × 12 cm.
+pub fn whole_order_job(
+    o: &Order,
+    job_id: &str,
+    package_id: &str,
+    requested_by: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "job_id": job_id,
+        "seller_id": o.seller_id.as_str(),
+        "order_id": o.order_id.as_str(),
+        "packages": [{
+            "package_id": package_id,
+            "weight_grams": 900,
+            "dimensions": {"length_cm": 30.0, "width_cm": 20.0, "height_cm": 12.0},
+            "items": all_items(o),
+        }],
+        "requested_by": requested_by,
+    })
 }
 
 fn label_job(o: &Order, n: usize) -> serde_json::Value {
@@ -112,9 +156,7 @@ fn ship_job(o: &Order, n: usize) -> serde_json::Value {
         "shipping_method": "UPS Ground",
         "tracking_number": format!("1Z999AA1{:010}", n),
         "ship_date": chrono::Utc::now().to_rfc3339(),
-        "items": o.lines.iter().map(|l| serde_json::json!({
-            "order_item_id": l.order_item_id.as_str(), "quantity": l.quantity_ordered
-        })).collect::<Vec<_>>(),
+        "items": all_items(o),
         "requested_by": "dock-1",
     })
 }

@@ -5,6 +5,7 @@
 //! retries and dead workers.
 
 use crate::common::{TestStack, stack};
+use local_stack::packing::dock;
 use shared::aws::{DynamoControl, KmsPiiVault, PiiTable};
 use shared::kernel::Sku;
 use shared::kernel::{AmazonOrderId, PiiKind, SellerId};
@@ -12,7 +13,7 @@ use shared::labels::SkuFacts;
 use shared::labels::{
     Bought, Charge, Dimensions, LabelError, LabelFormat, LabelOrder, LabelPurchase, PackageId,
     PackageItem, PackageSpec, PurchaseAttempt, PurchaseEntry, PurchaseLedger, RatePolicy,
-    RateRequest, ShipFrom, Shipping, ShippingError,
+    RateRequest, Shipping, ShippingError,
 };
 use shared::lambda::Env;
 use shared::lambda::intake::SpApiConfig;
@@ -40,19 +41,6 @@ async fn unshipped(t: &TestStack, transport: &Arc<Transport>, seller: &SellerId)
         .await
         .expect("getOrder")
         .order
-}
-
-fn dock() -> ShipFrom {
-    ShipFrom {
-        name: "Dock 3, Reno DC".into(),
-        address_line1: "1 Warehouse Way".into(),
-        address_line2: None,
-        city: "Reno".into(),
-        state_or_region: "NV".into(),
-        postal_code: "89502".into(),
-        country_code: "US".into(),
-        phone: Some("+1 775 555 0100".into()),
-    }
 }
 
 /// The whole order in one package.
@@ -528,40 +516,25 @@ pub(crate) fn sqs_event(bodies: &[String]) -> aws_lambda_events::event::sqs::Sqs
 
 /// The seller's label settings, as onboarding writes them.
 pub(crate) async fn write_settings(t: &TestStack, catalog: BTreeMap<Sku, SkuFacts>) {
-    let item = shared::aws::LabelSettingsItem::new(
+    let settings = shared::labels::LabelSettings {
+        ship_from: dock(),
+        policy: RatePolicy::CheapestOnTime,
+        format: LabelFormat::Zpl,
+        catalog,
+    };
+    local_stack::packing::write_label_settings(
+        &t.dynamo(),
+        t.stack.table("control"),
         &t.seller(0),
-        shared::labels::LabelSettings {
-            ship_from: dock(),
-            policy: RatePolicy::CheapestOnTime,
-            format: LabelFormat::Zpl,
-            catalog,
-        },
-    );
-    t.dynamo()
-        .put_item()
-        .table_name(t.stack.table("control"))
-        .set_item(Some(serde_dynamo::to_item(&item).unwrap()))
-        .send()
-        .await
-        .unwrap();
+        settings,
+    )
+    .await
+    .unwrap();
 }
 
 /// A job for the whole order in one package `pkg-1`.
 pub(crate) fn job(order: &Order, job_id: &str) -> serde_json::Value {
-    serde_json::json!({
-        "job_id": job_id,
-        "seller_id": order.seller_id.as_str(),
-        "order_id": order.order_id.as_str(),
-        "packages": [{
-            "package_id": "pkg-1",
-            "weight_grams": 900,
-            "dimensions": {"length_cm": 30.0, "width_cm": 20.0, "height_cm": 12.0},
-            "items": order.lines.iter().map(|l| serde_json::json!({
-                "order_item_id": l.order_item_id.as_str(), "quantity": l.quantity_ordered
-            })).collect::<Vec<_>>()
-        }],
-        "requested_by": "packing-station-4"
-    })
+    local_stack::packing::whole_order_job(order, job_id, "pkg-1", "packing-station-4")
 }
 
 #[tokio::test]
