@@ -67,6 +67,7 @@ fn order(s: &SellerId, id: AmazonOrderId, status: OrderStatus, at: DateTime<Utc>
         packages: vec![],
         delivered_at: None,
         label_blocked: None,
+        parcels: vec![],
     }
 }
 

@@ -11,7 +11,7 @@ use super::ports::VoidWrite;
 use super::purchase::{LEASE, LabelError};
 use super::worker::{JobError, JobOutcome, LabelWorker, check_items, refused};
 use crate::kernel::{AuditEvent, AuditKind, PiiKind};
-use crate::orders::{OrderStatus, StoredOrder};
+use crate::orders::{OrderStatus, Parcel, ShippedBy, StoredOrder};
 use crate::pii::PurgeScope;
 use chrono::Duration;
 
@@ -129,6 +129,7 @@ impl LabelWorker<'_> {
             });
         self.revise(seller, order_id, |order, pii| {
             pii.sealed_kinds.retain(|k| *k != kind);
+            order.parcels.retain(|p| p.package_id != *package);
             if !labels_left {
                 order.status = order.status.unlabel();
             }
@@ -376,12 +377,26 @@ impl LabelWorker<'_> {
         let all_shipped = order.lines.iter().all(|l| {
             shipped.get(l.order_item_id.as_str()).copied().unwrap_or(0) >= l.quantity_ordered
         });
-        if all_shipped {
-            self.revise(seller, order_id, |order, _| {
+        self.revise(seller, order_id, |order, _| {
+            order.record_parcel(Parcel {
+                package_id: package.clone(),
+                carrier: shipment
+                    .carrier
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| shipment.carrier.code.clone()),
+                service: shipment.shipping_method.clone(),
+                tracking_id: Some(shipment.tracking_number.clone()),
+                shipped_by: ShippedBy::OwnCarrier {
+                    package_reference_id: shipment.package_reference_id.clone(),
+                    ship_date: shipment.ship_date,
+                },
+            });
+            if all_shipped {
                 order.status = order.status.ship().unwrap_or(order.status);
-            })
-            .await?;
-        }
+            }
+        })
+        .await?;
         Ok(JobOutcome::Confirmed { now: true })
     }
 

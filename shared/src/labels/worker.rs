@@ -11,7 +11,7 @@ use super::ports::ShipmentConfirmations;
 use super::purchase::{Bought, LabelError, LabelOrder, LabelPurchase};
 use super::tracking::{TrackingWatch, WatchedParcel};
 use crate::kernel::{AmazonOrderId, AuditLog, PackageId, PiiKind, SellerId, Sku, StoreError};
-use crate::orders::{LabelBlock, Order, OrderStatus, OrderStore};
+use crate::orders::{LabelBlock, Order, OrderStatus, OrderStore, Parcel, ShippedBy};
 use crate::pii::{PiiState, PiiStatus, SealedItems};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -241,9 +241,10 @@ impl LabelWorker<'_> {
         })
     }
 
-    /// The order Labeled with `labels` on record: their documents among the items it holds
-    /// (so the redactor deletes them by key), any label block lifted, and each parcel watched
-    /// until it is delivered.
+    /// The order Labeled with `labels` on record: each parcel on the order (carrier, service,
+    /// shipment, tracking, cost, promise; Amazon confirms it), their documents among the items
+    /// it holds (so the redactor deletes them by key), any label block lifted, and each parcel
+    /// watched until it is delivered.
     pub(super) async fn labeled(
         &self,
         seller: &SellerId,
@@ -254,6 +255,20 @@ impl LabelWorker<'_> {
             // Canceled meanwhile, or moved on: the labels stand, the status is not ours.
             order.status = order.status.label().unwrap_or(order.status);
             order.label_blocked = None;
+            for (package_id, label) in &labels {
+                order.record_parcel(Parcel {
+                    package_id: package_id.clone(),
+                    carrier: label.carrier_id.clone(),
+                    service: Some(label.service_id.clone()),
+                    tracking_id: label.tracking_id.clone(),
+                    shipped_by: ShippedBy::BuyShipping {
+                        shipment_id: label.shipment_id.clone(),
+                        cost_minor: label.charge.minor,
+                        currency: label.charge.currency.clone(),
+                        promise: label.delivery_window,
+                    },
+                });
+            }
             if pii.state == PiiState::Held {
                 for (package_id, _) in &labels {
                     let kind = PiiKind::Label(package_id.clone());
@@ -479,6 +494,7 @@ mod tests {
             packages: vec![],
             delivered_at: None,
             label_blocked: None,
+            parcels: vec![],
         }
     }
 

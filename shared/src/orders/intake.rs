@@ -108,6 +108,7 @@ impl OrderIntake<'_> {
                     status: b.status.with_amazon(incoming.status),
                     delivered_at: b.delivered_at.or(incoming.delivered_at),
                     label_blocked: b.label_blocked.clone(),
+                    parcels: b.parcels.clone(),
                     ..incoming.clone()
                 },
                 None => incoming.clone(),

@@ -15,7 +15,10 @@ pub mod sweep;
 pub use error::AmazonError;
 pub use intake::{Intake, IntakeError, OrderIntake, Stored};
 pub use lifecycle::LifecycleError;
-pub use model::{LabelBlock, Money, Order, OrderLine, OrderStatus, PackageState, ShipmentPackage};
+pub use model::{
+    LabelBlock, Money, Order, OrderLine, OrderStatus, PackageState, Parcel, ShipmentPackage,
+    ShippedBy,
+};
 pub use order_change::{
     ChangedLine, FulfilledBy, NotificationError, NotifiedStatus, OrderChange, parse_order_change,
 };

@@ -1,6 +1,6 @@
 //! An order as the warehouse sees it: facts without PII.
 
-use crate::kernel::{AmazonOrderId, MarketplaceId, OrderItemId, SellerId, Sku};
+use crate::kernel::{AmazonOrderId, MarketplaceId, OrderItemId, PackageId, SellerId, Sku};
 use crate::pii::RetentionFacts;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -97,6 +97,52 @@ pub struct Order {
     /// until a label is. Kept across Amazon's updates.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub label_blocked: Option<LabelBlock>,
+    /// The packages the warehouse sent or is about to: how each ships and who told Amazon.
+    /// Kept across Amazon's updates.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub parcels: Vec<Parcel>,
+}
+
+/// One package of the order as the warehouse ships it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Parcel {
+    pub package_id: PackageId,
+    /// Amazon's carrier id (Buy Shipping) or carrier code (own carrier).
+    pub carrier: String,
+    /// The carrier's service (Buy Shipping) or the shipping method given (own carrier).
+    pub service: Option<String>,
+    pub tracking_id: Option<String>,
+    pub shipped_by: ShippedBy,
+}
+
+/// How a parcel's shipment reached Amazon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum ShippedBy {
+    /// A Buy Shipping label: Amazon confirms the shipment itself (never confirmed again).
+    BuyShipping {
+        shipment_id: String,
+        /// What the label cost, in the currency's minor unit.
+        cost_minor: i64,
+        currency: String,
+        /// The carrier's promised delivery window.
+        promise: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    },
+    /// The operator's own carrier account, confirmed with `confirmShipment` under Amazon's
+    /// package reference.
+    OwnCarrier {
+        package_reference_id: String,
+        ship_date: DateTime<Utc>,
+    },
+}
+
+impl Order {
+    /// Put `parcel` on the order in place of any parcel of the same package.
+    pub fn record_parcel(&mut self, parcel: Parcel) {
+        self.parcels.retain(|p| p.package_id != parcel.package_id);
+        self.parcels.push(parcel);
+        self.parcels.sort_by(|a, b| a.package_id.cmp(&b.package_id));
+    }
 }
 
 /// A label blocked: the reason (ids and SKUs only) and since when.

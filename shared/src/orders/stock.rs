@@ -89,6 +89,7 @@ mod tests {
             packages: vec![],
             delivered_at: None,
             label_blocked: None,
+            parcels: vec![],
         }
     }
 

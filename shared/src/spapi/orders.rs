@@ -446,6 +446,7 @@ fn to_fetched_order(seller: &SellerId, m: OrderModel) -> Result<FetchedOrder, St
         packages,
         delivered_at: None,
         label_blocked: None,
+        parcels: vec![],
     };
     let pii = OrderPii {
         buyer: m.buyer.map(|b| BuyerPii {

@@ -92,6 +92,7 @@ fn order(seller: &SellerId, n: usize, at: DateTime<Utc>) -> Order {
         packages: vec![],
         delivered_at: None,
         label_blocked: None,
+        parcels: vec![],
     }
 }
 

@@ -72,6 +72,7 @@ async fn a_label_is_voided_once_its_document_goes_and_the_order_returns_to_packe
     assert_eq!(stats.labels_canceled.values().sum::<u64>(), 1);
     let after = stored(&t, &seller, id).await;
     assert_eq!(after.order.status, OrderStatus::Packed);
+    assert!(after.order.parcels.is_empty(), "{:?}", after.order.parcels);
     let label = PiiKind::Label(PackageId::parse("pkg-1").unwrap());
     assert!(!after.pii.sealed_kinds.contains(&label));
     assert!(
@@ -118,10 +119,27 @@ async fn a_label_is_voided_once_its_document_goes_and_the_order_returns_to_packe
         Some(PurchaseEntry::Purchased(r)) => assert!(r.idempotency_key.ends_with(".2"), "{r:?}"),
         other => panic!("{other:?}"),
     }
-    assert_eq!(
-        stored(&t, &seller, id).await.order.status,
-        OrderStatus::Labeled
+    let relabeled = stored(&t, &seller, id).await.order;
+    assert_eq!(relabeled.status, OrderStatus::Labeled);
+    // The order says how the parcel ships: carrier, service, shipment, tracking, cost, promise.
+    let [parcel] = relabeled.parcels.as_slice() else {
+        panic!("{:?}", relabeled.parcels)
+    };
+    assert_eq!(parcel.package_id.as_str(), "pkg-1");
+    assert!(
+        parcel
+            .tracking_id
+            .as_deref()
+            .is_some_and(|t| t.starts_with("TBA"))
     );
+    match &parcel.shipped_by {
+        shared::orders::ShippedBy::BuyShipping {
+            cost_minor,
+            promise,
+            ..
+        } => assert!(*cost_minor > 0 && promise.is_some(), "{parcel:?}"),
+        other => panic!("{other:?}"),
+    }
     assert!(opened_label(&t, &order, "pkg-1").await.starts_with(b"^XA"));
 
     // Collected by the carrier: Amazon no longer voids it; refused with the reason.
@@ -209,6 +227,18 @@ async fn own_carrier_packages_are_confirmed_once_and_bad_ones_are_refused_before
             .orders_in(seller.as_str(), "SHIPPED")
             .contains(&order.order_id.to_string())
     );
+    let shipped = stored(&t, &seller, id).await.order;
+    assert_eq!(
+        shipped.parcels[0].shipped_by,
+        shared::orders::ShippedBy::OwnCarrier {
+            package_reference_id: "1".into(),
+            ship_date: serde_json::from_value(
+                serde_json::from_str::<serde_json::Value>(&body).unwrap()["ship_date"].clone()
+            )
+            .unwrap(),
+        }
+    );
+    assert_eq!(shipped.parcels[0].carrier, "UPS");
 
     // Refused before any call, each with its field: a carrier code not on Amazon's list,
     // Other naming a carrier Amazon knows, an item not of the order, a canceled order.
