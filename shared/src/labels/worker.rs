@@ -28,6 +28,10 @@ pub struct LabelJob {
     pub seller_id: SellerId,
     pub order_id: AmazonOrderId,
     pub packages: Vec<JobPackage>,
+    /// The warehouse location the parcels leave from, one of the seller's `locations`; none:
+    /// the seller's main `ship_from`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
     /// Who packed (a station, a person, a tool): for the record.
     pub requested_by: String,
 }
@@ -46,11 +50,72 @@ pub struct JobPackage {
 /// names none.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LabelSettings {
+    /// The main warehouse.
     pub ship_from: ShipFrom,
+    /// The seller's other warehouse locations by name, for jobs that name one.
+    #[serde(default)]
+    pub locations: BTreeMap<String, ShipFrom>,
     pub policy: RatePolicy,
+    /// A fixed carrier and service for packages holding these SKUs (a battery that only one
+    /// service takes), in place of `policy`.
+    #[serde(default)]
+    pub sku_policies: BTreeMap<Sku, RatePolicy>,
     pub format: LabelFormat,
     #[serde(default)]
     pub catalog: BTreeMap<Sku, SkuFacts>,
+}
+
+impl LabelSettings {
+    /// One warehouse, one rule and one format; no other locations, SKU services or catalog.
+    pub fn new(ship_from: ShipFrom, policy: RatePolicy, format: LabelFormat) -> Self {
+        Self {
+            ship_from,
+            locations: BTreeMap::new(),
+            policy,
+            sku_policies: BTreeMap::new(),
+            format,
+            catalog: BTreeMap::new(),
+        }
+    }
+
+    /// Where parcels leave from: the named location, or the main warehouse. The reason names
+    /// the field.
+    pub fn ship_from_for(&self, location: Option<&str>) -> Result<&ShipFrom, String> {
+        match location {
+            None => Ok(&self.ship_from),
+            Some(name) => self.locations.get(name).ok_or_else(|| {
+                format!("location: {name:?} is not one of the seller's warehouse locations")
+            }),
+        }
+    }
+
+    /// The rate policy of a package holding `items`: the fixed one of its SKUs, or the
+    /// seller's. Two SKUs that want different services cannot share a parcel.
+    pub fn policy_for(&self, order: &Order, items: &[PackageItem]) -> Result<&RatePolicy, String> {
+        let mut chosen: Option<(&Sku, &RatePolicy)> = None;
+        for item in items {
+            let Some(sku) = order
+                .lines
+                .iter()
+                .find(|l| l.order_item_id == item.order_item_id)
+                .and_then(|l| l.sku.as_ref())
+            else {
+                continue;
+            };
+            let Some(policy) = self.sku_policies.get(sku) else {
+                continue;
+            };
+            match chosen {
+                Some((other, p)) if p != policy => {
+                    return Err(format!(
+                        "SKUs {other} and {sku} each need their own carrier service: pack them apart"
+                    ));
+                }
+                _ => chosen = Some((sku, policy)),
+            }
+        }
+        Ok(chosen.map_or(&self.policy, |(_, p)| p))
+    }
 }
 
 /// One unit of a SKU as it ships: its weight and its box.
@@ -202,13 +267,29 @@ impl LabelWorker<'_> {
         if let Err(reason) = check_items(order, &contents, "packages") {
             return Ok(refused("bad_items", reason));
         }
+        let ship_from = match settings.ship_from_for(job.location.as_deref()) {
+            Ok(at) => at,
+            Err(reason) => return Ok(refused("unknown_location", reason)),
+        };
+        let mut policies = Vec::new();
+        for (i, package) in packages.iter().enumerate() {
+            match settings.policy_for(order, &package.items) {
+                Ok(p) => policies.push(p),
+                Err(reason) => {
+                    return Ok(refused(
+                        "conflicting_policies",
+                        format!("packages[{i}]: {reason}"),
+                    ));
+                }
+            }
+        }
         let mut bought_now = 0;
         let mut labels = Vec::new();
-        for package in &packages {
+        for (package, policy) in packages.iter().zip(policies) {
             let request = RateRequest {
                 order_id: order_id.clone(),
                 marketplace_id: marketplace_id.clone(),
-                ship_from: settings.ship_from.clone(),
+                ship_from: ship_from.clone(),
                 package: PackageSpec {
                     package_id: package.package_id.clone(),
                     weight_grams: package.weight_grams,
@@ -219,7 +300,7 @@ impl LabelWorker<'_> {
             };
             let work = LabelOrder {
                 request: &request,
-                policy: &settings.policy,
+                policy,
                 format: settings.format,
                 deliver_by: order.deliver_by,
                 purge_at: stored.pii.purge_at,
@@ -549,6 +630,69 @@ mod tests {
                 .unwrap_err()
                 .contains("has no SKU")
         );
+    }
+
+    #[test]
+    fn a_skus_fixed_service_and_a_named_location_are_the_packages_own() {
+        let dock = |name: &str| ShipFrom {
+            name: name.into(),
+            address_line1: "1 Way".into(),
+            address_line2: None,
+            city: "Reno".into(),
+            state_or_region: "NV".into(),
+            postal_code: "89502".into(),
+            country_code: "US".into(),
+            phone: None,
+        };
+        let fixed = |c: &str| RatePolicy::Fixed {
+            carrier_id: c.into(),
+            service_id: format!("{c}-ground"),
+        };
+        let settings = LabelSettings {
+            ship_from: dock("main"),
+            locations: [("annex".to_owned(), dock("annex"))].into(),
+            policy: RatePolicy::CheapestOnTime,
+            sku_policies: [
+                (Sku::parse("BATTERY").unwrap(), fixed("UPS")),
+                (Sku::parse("GLASS").unwrap(), fixed("FEDEX")),
+            ]
+            .into(),
+            format: LabelFormat::Zpl,
+            catalog: BTreeMap::new(),
+        };
+        assert_eq!(settings.ship_from_for(None).unwrap().name, "main");
+        assert_eq!(settings.ship_from_for(Some("annex")).unwrap().name, "annex");
+        assert!(
+            settings
+                .ship_from_for(Some("moon"))
+                .unwrap_err()
+                .starts_with("location:")
+        );
+        let o = order(vec![
+            line("11111111111111", Some("MUG-BLUE"), 1),
+            line("22222222222222", Some("BATTERY"), 1),
+            line("33333333333333", Some("GLASS"), 1),
+        ]);
+        let items = |ids: &[&str]| -> Vec<PackageItem> {
+            ids.iter()
+                .map(|id| PackageItem {
+                    order_item_id: OrderItemId::parse(*id).unwrap(),
+                    quantity: 1,
+                })
+                .collect()
+        };
+        assert_eq!(
+            settings.policy_for(&o, &items(&["11111111111111"])),
+            Ok(&RatePolicy::CheapestOnTime)
+        );
+        assert_eq!(
+            settings.policy_for(&o, &items(&["11111111111111", "22222222222222"])),
+            Ok(&fixed("UPS"))
+        );
+        let apart = settings
+            .policy_for(&o, &items(&["22222222222222", "33333333333333"]))
+            .unwrap_err();
+        assert!(apart.contains("pack them apart"), "{apart}");
     }
 
     #[test]

@@ -135,10 +135,8 @@ async fn seed(
     }
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
     let settings = LabelSettings {
-        ship_from: dock(),
-        policy: RatePolicy::CheapestOnTime,
-        format: LabelFormat::Zpl,
         catalog: BTreeMap::new(),
+        ..LabelSettings::new(dock(), RatePolicy::CheapestOnTime, LabelFormat::Zpl)
     };
     let seller = SellerId::parse(seller).map_err(|e| e.to_string())?;
     write_label_settings(&dynamo, stack.table("control"), &seller, settings).await?;

@@ -71,10 +71,8 @@ async fn write_settings(
     for (seller, catalog) in catalogs {
         let seller = shared::kernel::SellerId::parse(seller).map_err(|e| e.to_string())?;
         let settings = LabelSettings {
-            ship_from: dock(),
-            policy: RatePolicy::CheapestOnTime,
-            format: LabelFormat::Zpl,
             catalog,
+            ..LabelSettings::new(dock(), RatePolicy::CheapestOnTime, LabelFormat::Zpl)
         };
         write_label_settings(dynamo, stack.table("control"), &seller, settings).await?;
     }

@@ -517,10 +517,8 @@ pub(crate) fn sqs_event(bodies: &[String]) -> aws_lambda_events::event::sqs::Sqs
 /// The seller's label settings, as onboarding writes them.
 pub(crate) async fn write_settings(t: &TestStack, catalog: BTreeMap<Sku, SkuFacts>) {
     let settings = shared::labels::LabelSettings {
-        ship_from: dock(),
-        policy: RatePolicy::CheapestOnTime,
-        format: LabelFormat::Zpl,
         catalog,
+        ..shared::labels::LabelSettings::new(dock(), RatePolicy::CheapestOnTime, LabelFormat::Zpl)
     };
     local_stack::packing::write_label_settings(
         &t.dynamo(),
@@ -619,19 +617,22 @@ async fn every_label_job_delivered_three_times_buys_one_label_and_bad_jobs_are_r
     let other = stored(&open[2]).await;
     let mut wrong_item = job(&other.order, "job-3");
     wrong_item["packages"][0]["items"][0]["order_item_id"] = serde_json::json!("99999999999999");
+    let mut nowhere = job(&other.order, "job-7");
+    nowhere["location"] = serde_json::json!("moon-base");
     let report = worker
         .handle_jobs(
             sqs_event(&[
                 job(&canceled.order, "job-2").to_string(),
                 wrong_item.to_string(),
                 r#"{"job_id": "job-4", "buyer_name": "x"}"#.into(),
+                nowhere.to_string(),
             ]),
             "invocation-3",
         )
         .await;
     assert_eq!(
         (report.refused, report.dead_lettered, report.labels_bought),
-        (2, 3, 0),
+        (3, 4, 0),
         "{report:?}"
     );
     assert_eq!(t.sim.stats().total("purchaseShipment"), purchases);
@@ -643,7 +644,9 @@ async fn every_label_job_delivered_three_times_buys_one_label_and_bad_jobs_are_r
         .collect();
     assert_eq!(
         kinds,
-        ["bad_items", "canceled", "malformed"].into_iter().collect()
+        ["bad_items", "canceled", "malformed", "unknown_location"]
+            .into_iter()
+            .collect()
     );
     let bad = letters
         .iter()
