@@ -126,11 +126,13 @@ bench-purge: setup
 
 # label-worker measured: the release binary (cold start, CPU per label, peak RSS, AWS and
 # SP-API calls per label) and 1,000 label jobs at the official Shipping v2 plan (drain time
-# against the quota bound, 429s, labels bought twice). Last line: one JSON object.
+# against the quota bound, 429s, labels bought twice). The harness is a release build too: its
+# four in-process workers must outpace the plan on a clock slowed for moto. Last line: one
+# JSON object.
 bench-labels: setup
 	cargo lambda build --release -p label-worker --bin label-worker --output-format zip
-	cargo build --quiet -p local-stack --bin bench-labels
-	cargo run --quiet -p local-stack --bin bench-labels
+	cargo build --quiet --release -p local-stack --bin bench-labels
+	cargo run --quiet --release -p local-stack --bin bench-labels
 
 clean:
 	rm -rf target/local-stack infra/cdk.out
