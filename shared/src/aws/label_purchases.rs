@@ -12,7 +12,7 @@
 //! when. The attempt's holder, lease and sent mark live both in the `attempt` map (as read
 //! back) and as top-level attributes (as conditions compare them).
 
-use super::{DynamoControl, StoreError, is_condition_failure, read_item};
+use super::{DynamoControl, StoreError, read_item};
 use crate::kernel::{AmazonOrderId, SellerId};
 use crate::labels::{
     LabelRecord, LabelSettings, LabelSettingsStore, OwnCarrierShipment, PackageId, PurchaseAttempt,
@@ -106,7 +106,49 @@ struct Replacing<'a> {
     states: &'static [(&'static str, &'static str)],
 }
 
+/// The package a ledger write is for.
+type Package<'a> = (&'a SellerId, &'a AmazonOrderId, &'a PackageId);
+
 impl DynamoControl {
+    /// Move the package's record to state `to` (and set `also`, an attribute and its value)
+    /// if it is in one of the states `from` under key `key`. `false`: it is not.
+    async fn transition(
+        &self,
+        (seller, order, package): Package<'_>,
+        key: &str,
+        from: &[&'static str],
+        to: &'static str,
+        also: Option<(&'static str, AttributeValue)>,
+    ) -> Result<bool, StoreError> {
+        let names: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
+        let set = match &also {
+            Some((attribute, _)) => format!("SET #state = :to, {attribute} = :also"),
+            None => "SET #state = :to".to_owned(),
+        };
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&pk(seller, order)))
+            .key("sk", s(package.as_str()))
+            .update_expression(set)
+            .condition_expression(format!(
+                "#state IN ({}) AND idem_key = :key",
+                names.join(", ")
+            ))
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":to", s(to))
+            .expression_attribute_values(":key", s(key));
+        let update = names.iter().zip(from).fold(update, |u, (name, state)| {
+            u.expression_attribute_values(name.as_str(), s(state))
+        });
+        let update = match also {
+            Some((_, value)) => update.expression_attribute_values(":also", value),
+            None => update,
+        };
+        super::written("UpdateItem", update.send().await)
+    }
+
     /// Put `item` as the package's record: if it has none (`replacing: None`), or over the
     /// record `replacing` names. `false`: another writer came first.
     async fn put_entry(
@@ -325,29 +367,22 @@ impl PurchaseLedger for DynamoControl {
         let label =
             serde_dynamo::to_attribute_value(record).map_err(|e| unencodable(order, package, e))?;
         let done = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&pk(seller, order)))
-            .key("sk", s(package.as_str()))
-            .update_expression("SET #state = :purchased, label = :label")
-            .condition_expression("#state = :in_progress AND idem_key = :key")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":purchased", s(PURCHASED))
-            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .expression_attribute_values(":key", s(&record.idempotency_key))
-            .expression_attribute_values(":label", label)
-            .send()
-            .await;
-        match done {
-            Ok(_) => Ok(true),
-            // Finished already under the same key (two processes on one attempt): done.
-            Err(e) if is_condition_failure(&e) => Ok(matches!(
-                self.load(seller, order, package).await?,
-                Some(PurchaseEntry::Purchased(r)) if r.idempotency_key == record.idempotency_key
-            )),
-            Err(e) => Err(super::store_error("UpdateItem", e)),
+            .transition(
+                (seller, order, package),
+                &record.idempotency_key,
+                &[IN_PROGRESS],
+                PURCHASED,
+                Some(("label", label)),
+            )
+            .await?;
+        if done {
+            return Ok(true);
         }
+        // Finished already under the same key (two processes on one attempt): done.
+        Ok(matches!(
+            self.load(seller, order, package).await?,
+            Some(PurchaseEntry::Purchased(r)) if r.idempotency_key == record.idempotency_key
+        ))
     }
 
     async fn void(
@@ -361,32 +396,23 @@ impl PurchaseLedger for DynamoControl {
         let when =
             serde_dynamo::to_attribute_value(at).map_err(|e| unencodable(order, package, e))?;
         let voided = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&pk(seller, order)))
-            .key("sk", s(package.as_str()))
-            .update_expression("SET #state = :voided, voided_at = :at")
-            .condition_expression("#state = :purchased AND idem_key = :key")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":voided", s(VOIDED))
-            .expression_attribute_values(":purchased", s(PURCHASED))
-            .expression_attribute_values(":key", s(key))
-            .expression_attribute_values(":at", when)
-            .send()
-            .await;
-        match voided {
-            Ok(_) => Ok(VoidWrite::Voided),
-            Err(e) if is_condition_failure(&e) => {
-                Ok(match self.load(seller, order, package).await? {
-                    Some(PurchaseEntry::Voided(v)) if v.label.idempotency_key == key => {
-                        VoidWrite::AlreadyVoided
-                    }
-                    _ => VoidWrite::Other,
-                })
-            }
-            Err(e) => Err(super::store_error("UpdateItem", e)),
+            .transition(
+                (seller, order, package),
+                key,
+                &[PURCHASED],
+                VOIDED,
+                Some(("voided_at", when)),
+            )
+            .await?;
+        if voided {
+            return Ok(VoidWrite::Voided);
         }
+        Ok(match self.load(seller, order, package).await? {
+            Some(PurchaseEntry::Voided(v)) if v.label.idempotency_key == key => {
+                VoidWrite::AlreadyVoided
+            }
+            _ => VoidWrite::Other,
+        })
     }
 
     async fn abandon(
@@ -396,21 +422,14 @@ impl PurchaseLedger for DynamoControl {
         package: &PackageId,
         key: &str,
     ) -> Result<bool, StoreError> {
-        let given_up = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&pk(seller, order)))
-            .key("sk", s(package.as_str()))
-            .update_expression("SET #state = :abandoned")
-            .condition_expression("#state IN (:in_progress, :abandoned) AND idem_key = :key")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":abandoned", s(ABANDONED))
-            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .expression_attribute_values(":key", s(key))
-            .send()
-            .await;
-        super::written("UpdateItem", given_up)
+        self.transition(
+            (seller, order, package),
+            key,
+            &[IN_PROGRESS, ABANDONED],
+            ABANDONED,
+            None,
+        )
+        .await
     }
 
     async fn start_own_carrier(
