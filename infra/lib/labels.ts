@@ -111,6 +111,13 @@ export class Labels extends Construct {
             'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['label#*', 'label-settings', 'rate#*'] },
           },
         }),
+        new iam.PolicyStatement({
+          // A bought label's parcel put on the tracker's watch; taken off when it is voided.
+          sid: 'WatchParcels',
+          actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+          resources: [tables.get('control').tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['tracking'] } },
+        }),
         props.piiKey.sealingStatement(),
         dataKeyThrough(this, props.dataKey, ['dynamodb', 'secretsmanager', 'sqs']),
         new iam.PolicyStatement({
@@ -241,7 +248,7 @@ export class Labels extends Construct {
     );
     alarm(
       'TrackingFailed',
-      trackerCounted('TrackingFailed', ['tracking_run_failed', 'tracking_refused']),
+      trackerCounted('TrackingFailed', ['tracking_run_failed', 'tracking_refused', 'tracking_not_recorded']),
       'Tracking runs failed, or Amazon refused to track a parcel (see the shipment-tracker log)',
     );
     countSpApiThrottles(this, 'TrackerSpApiThrottled', this.tracker.logGroup);

@@ -324,6 +324,11 @@ test('label-worker: its queue on a key of its own, seals but never opens PII, it
   assert.deepEqual(onPiiKey.map((s: any) => asList(s.Action)), [['kms:GenerateDataKey']]);
   const control = statements.find((s: any) => s.Sid === 'LabelRecordsAndRateBudget');
   assert.deepEqual(control.Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys'], ['label#*', 'label-settings', 'rate#*']);
+  // Every control-table call the worker makes is granted: its ledger, settings and budget,
+  // and the tracker's watch (put when a label is bought, deleted when it is voided).
+  const watch = statements.find((s: any) => s.Sid === 'WatchParcels');
+  assert.deepEqual(watch.Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys'], ['tracking']);
+  assert.deepEqual(asList(watch.Action), ['dynamodb:PutItem', 'dynamodb:DeleteItem']);
   const onPii = statements.filter((s: any) => mentions(s, Object.keys(resourcesOf('AWS::DynamoDB::GlobalTable')).find((k) => k.startsWith('Tablespii'))!));
   assert.deepEqual(
     onPii.flatMap((s: any) => asList(s.Action)),

@@ -432,6 +432,36 @@ impl PurchaseLedger for DynamoControl {
         .await
     }
 
+    async fn next_package_reference(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        floor: u64,
+    ) -> Result<u64, StoreError> {
+        // Beside the order's package records, not among them (`entries` reads those).
+        let counted = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&format!("{}#refs", pk(seller, order))))
+            .key("sk", s("package-references"))
+            .update_expression("SET next_ref = if_not_exists(next_ref, :floor) + :one")
+            .expression_attribute_values(":floor", n(floor as i64))
+            .expression_attribute_values(":one", n(1))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| super::store_error("UpdateItem", e))?;
+        counted
+            .attributes()
+            .and_then(|a| a.get("next_ref"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| StoreError::Corrupt {
+                what: format!("package references of order {order}: no next_ref"),
+            })
+    }
+
     async fn start_own_carrier(
         &self,
         seller: &SellerId,

@@ -44,6 +44,10 @@ pub struct VoidJob {
     pub seller_id: SellerId,
     pub order_id: AmazonOrderId,
     pub package_id: PackageId,
+    /// The label to void, as the order's parcels show it. A job that names it never voids
+    /// another (a label bought for the package since); without it, the label on record.
+    #[serde(default)]
+    pub shipment_id: Option<String>,
     pub requested_by: String,
 }
 

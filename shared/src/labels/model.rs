@@ -221,6 +221,7 @@ impl PurchasedLabel {
             format: self.format,
             idempotency_key: idempotency_key.to_owned(),
             purchased_at,
+            job_id: None,
         }
     }
 }
@@ -255,6 +256,10 @@ pub struct LabelRecord {
     pub format: LabelFormat,
     pub idempotency_key: String,
     pub purchased_at: DateTime<Utc>,
+    /// The label job it was bought for: once voided, that job never buys the package again
+    /// (a late copy of it would); relabeling takes a new job.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub job_id: Option<String>,
 }
 
 /// One try at buying a package's label: its idempotency key and exactly the request it sends,
@@ -277,6 +282,9 @@ pub struct PurchaseAttempt {
     /// sent can be given up for a fresh quote; one sent may have bought the label.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub sent_at: Option<DateTime<Utc>>,
+    /// The label job it was begun for.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub job_id: Option<String>,
 }
 
 impl OwnCarrierShipment {

@@ -153,6 +153,15 @@ pub trait PurchaseLedger: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<VoidWrite, StoreError>;
 
+    /// The next package reference of the order for Amazon (a positive number, never handed
+    /// out twice, above `floor` the first time).
+    async fn next_package_reference(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        floor: u64,
+    ) -> Result<u64, StoreError>;
+
     /// Put the own-carrier `shipment` on record, before Amazon is told: if the package has no
     /// record (`replacing: None`), or its voided label or its own-carrier shipment not yet
     /// confirmed is still the one with key `replacing` (`own#<package reference>`).

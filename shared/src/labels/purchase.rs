@@ -72,6 +72,16 @@ pub enum LabelError {
         package_id: String,
         key: String,
     },
+    /// The job's label was voided after it was bought: a repeat of that job buys nothing; a
+    /// new label takes a new job.
+    #[error(
+        "order {order_id} package {package_id}: the label job {job_id} bought was voided; send a new job to label it again"
+    )]
+    VoidedForJob {
+        order_id: String,
+        package_id: String,
+        job_id: String,
+    },
     /// The package went on the operator's own carrier (confirmed or being confirmed): no
     /// Buy Shipping label for it.
     #[error("order {order_id} package {package_id} ships on the operator's own carrier")]
@@ -100,6 +110,7 @@ impl LabelError {
             LabelError::Store(e) => !matches!(e, StoreError::Corrupt { .. }),
             LabelError::Vault(_) | LabelError::Busy { .. } | LabelError::Contended { .. } => true,
             LabelError::NoRate { .. }
+            | LabelError::VoidedForJob { .. }
             | LabelError::OwnCarrier { .. }
             | LabelError::Unresolved { .. }
             | LabelError::Unrecorded { .. } => false,
@@ -135,6 +146,8 @@ pub struct LabelPurchase<'a> {
 
 /// The package's work: its request and what the seller's rules decide.
 pub struct LabelOrder<'r> {
+    /// The label job asking.
+    pub job_id: &'r str,
     pub request: &'r RateRequest,
     pub policy: &'r RatePolicy,
     pub format: LabelFormat,
@@ -162,6 +175,14 @@ impl LabelPurchase<'_> {
                     return Err(LabelError::OwnCarrier {
                         order_id: order.to_string(),
                         package_id: package.to_string(),
+                    });
+                }
+                // Voided, and this is (a late copy of) the job that bought it: not bought again.
+                Some(PurchaseEntry::Voided(v)) if v.label.job_id.as_deref() == Some(job.job_id) => {
+                    return Err(LabelError::VoidedForJob {
+                        order_id: order.to_string(),
+                        package_id: package.to_string(),
+                        job_id: job.job_id.to_owned(),
                     });
                 }
                 // Its label was voided, or its attempt found to have bought nothing: a new one
@@ -261,11 +282,14 @@ impl LabelPurchase<'_> {
                     self.vault
                         .seal_label(seller, order, package, &label.document, job.purge_at)
                         .await?;
-                    let record = label.record(
-                        &attempt.quote.business,
-                        &attempt.idempotency_key,
-                        self.clock.now(),
-                    );
+                    let record = LabelRecord {
+                        job_id: attempt.job_id.clone(),
+                        ..label.record(
+                            &attempt.quote.business,
+                            &attempt.idempotency_key,
+                            self.clock.now(),
+                        )
+                    };
                     if !self
                         .ledger
                         .complete(seller, order, package, &record)
@@ -357,11 +381,14 @@ impl LabelPurchase<'_> {
             format: attempt.format,
             document: fetched.document,
         };
-        let record = label.record(
-            &attempt.quote.business,
-            &attempt.idempotency_key,
-            self.clock.now(),
-        );
+        let record = LabelRecord {
+            job_id: attempt.job_id.clone(),
+            ..label.record(
+                &attempt.quote.business,
+                &attempt.idempotency_key,
+                self.clock.now(),
+            )
+        };
         if !self
             .ledger
             .complete(seller, order, package, &record)
@@ -427,6 +454,7 @@ impl LabelPurchase<'_> {
             holder: self.holder.to_owned(),
             lease_until: now + LEASE,
             sent_at: None,
+            job_id: Some(job.job_id.to_owned()),
         })
     }
 

@@ -6,7 +6,7 @@
 use super::carriers::Carrier;
 use super::error::ShippingError;
 use super::jobs::{SettleJob, ShipJob, VoidJob};
-use super::model::{OwnCarrierShipment, PurchaseEntry};
+use super::model::{OwnCarrierShipment, PurchaseEntry, VoidedLabel};
 use super::ports::VoidWrite;
 use super::purchase::{LEASE, LabelError};
 use super::worker::{JobError, JobOutcome, LabelWorker, check_items, refused};
@@ -37,9 +37,10 @@ impl LabelWorker<'_> {
             })
     }
 
-    /// Void the package's label on Amazon, audit it, delete its sealed document, and take the
+    /// Void the package's label on Amazon, delete its sealed document, audit it, and take the
     /// order back to Packed when no label of it remains. A repeat finishes what a first run
-    /// left and asks Amazon nothing more.
+    /// left and asks Amazon nothing more; a job that names its label's shipment never voids a
+    /// label bought after it.
     pub async fn void(&self, job: &VoidJob) -> Result<JobOutcome, JobError> {
         let (seller, order_id, package) = (&job.seller_id, &job.order_id, &job.package_id);
         self.stored((seller, order_id)).await?;
@@ -67,7 +68,22 @@ impl LabelWorker<'_> {
                     key: a.idempotency_key,
                 }));
             }
-            Some(PurchaseEntry::Voided(_)) => false,
+            // The label the job names is gone already; the one on record (bought since) is
+            // not this job's to void.
+            Some(
+                PurchaseEntry::Voided(VoidedLabel { label, .. }) | PurchaseEntry::Purchased(label),
+            ) if job
+                .shipment_id
+                .as_deref()
+                .is_some_and(|named| named != label.shipment_id) =>
+            {
+                return Ok(JobOutcome::Voided { now: false });
+            }
+            // Voided before: what the first run left is finished below.
+            Some(PurchaseEntry::Voided(_)) => {
+                self.clear_label(job).await?;
+                false
+            }
             Some(PurchaseEntry::Purchased(label)) => {
                 match self.purchase.shipping.cancel(seller, &label).await {
                     Ok(()) => {}
@@ -83,6 +99,9 @@ impl LabelWorker<'_> {
                     }
                     Err(e) => return Err(shipping(e)),
                 }
+                // Off the watch and its document gone before the record says voided, so that
+                // a label bought after the void never finds the old document in its place.
+                self.clear_label(job).await?;
                 let at = self.purchase.clock.now();
                 match ledger
                     .void(seller, order_id, package, &label.idempotency_key, at)
@@ -111,12 +130,7 @@ impl LabelWorker<'_> {
                 }
             }
         };
-        self.watch.unwatch(seller, order_id, package).await?;
         let kind = PiiKind::Label(package.clone());
-        self.sealed
-            .purge(seller, order_id, PurgeScope::Kinds(vec![kind.clone()]))
-            .await
-            .map_err(|e| JobError::Label(LabelError::Vault(e)))?;
         let labels_left = ledger
             .entries(seller, order_id)
             .await?
@@ -136,6 +150,21 @@ impl LabelWorker<'_> {
         })
         .await?;
         Ok(JobOutcome::Voided { now: now_voided })
+    }
+
+    /// A voided label's parcel off the tracker's watch and its sealed document deleted.
+    async fn clear_label(&self, job: &VoidJob) -> Result<(), JobError> {
+        let (seller, order_id, package) = (&job.seller_id, &job.order_id, &job.package_id);
+        self.watch.unwatch(seller, order_id, package).await?;
+        self.sealed
+            .purge(
+                seller,
+                order_id,
+                PurgeScope::Kinds(vec![PiiKind::Label(package.clone())]),
+            )
+            .await
+            .map_err(|e| JobError::Label(LabelError::Vault(e)))?;
+        Ok(())
     }
 
     /// Settle a purchase left unresolved, as the operator found it at Amazon: bought (the
@@ -322,20 +351,28 @@ impl LabelWorker<'_> {
             // Begun and never taken (a process that died, a refusal): under the same package
             // reference, as it was begun or as this job corrects it.
             Some(PurchaseEntry::OwnCarrier(s)) => {
-                let fresh = self.own_shipment(job, carrier, &entries, order, Some(s));
+                let fresh = self
+                    .own_shipment(job, carrier, &entries, order, Some(s))
+                    .await?;
                 let replacing =
                     (!fresh.same_as(s)).then(|| format!("own#{}", s.package_reference_id));
                 (fresh, replacing)
             }
             Some(PurchaseEntry::Voided(v)) => (
-                self.own_shipment(job, carrier, &entries, order, None),
+                self.own_shipment(job, carrier, &entries, order, None)
+                    .await?,
                 Some(v.label.idempotency_key.clone()),
             ),
             Some(PurchaseEntry::Abandoned { key, .. }) => (
-                self.own_shipment(job, carrier, &entries, order, None),
+                self.own_shipment(job, carrier, &entries, order, None)
+                    .await?,
                 Some(key.clone()),
             ),
-            None => (self.own_shipment(job, carrier, &entries, order, None), None),
+            None => (
+                self.own_shipment(job, carrier, &entries, order, None)
+                    .await?,
+                None,
+            ),
         };
         // The same confirmation already on record is sent again as it stands.
         let resend = matches!(here, Some(PurchaseEntry::OwnCarrier(_))) && replacing.is_none();
@@ -367,10 +404,21 @@ impl LabelWorker<'_> {
         ledger
             .own_carrier_confirmed(seller, order_id, package, self.purchase.clock.now())
             .await?;
-        // Every unit in a confirmed package: the order is Shipped.
+        // Every unit in a package Amazon has confirmed (this one, and the order's other
+        // own-carrier packages it took): the order is Shipped.
+        let confirmed = entries
+            .iter()
+            .filter(|(p, _)| p != package)
+            .filter_map(|(_, e)| match e {
+                PurchaseEntry::OwnCarrier(s) if s.confirmed_at.is_some() => {
+                    Some(s.items.as_slice())
+                }
+                _ => None,
+            })
+            .chain([shipment.items.as_slice()]);
         let mut shipped: std::collections::BTreeMap<String, u32> = Default::default();
-        for (_, items) in &contents {
-            for i in *items {
+        for items in confirmed {
+            for i in items {
                 *shipped.entry(i.order_item_id.to_string()).or_default() += i.quantity;
             }
         }
@@ -400,35 +448,43 @@ impl LabelWorker<'_> {
         Ok(JobOutcome::Confirmed { now: true })
     }
 
-    /// The job's package as Amazon is told it, under the next package reference of the order
-    /// (numbers Amazon already shows for it and the ledger's own-carrier packages are taken).
-    fn own_shipment(
+    /// The job's package as Amazon is told it: under the reference it was begun with, or a
+    /// new one from the order's counter, which starts above every number Amazon already shows
+    /// for the order or the ledger holds, so that two packages never share one.
+    async fn own_shipment(
         &self,
         job: &ShipJob,
         carrier: Carrier,
         entries: &[(crate::kernel::PackageId, PurchaseEntry)],
         order: &crate::orders::Order,
         begun: Option<&OwnCarrierShipment>,
-    ) -> OwnCarrierShipment {
-        let taken = entries
-            .iter()
-            .filter_map(|(_, e)| match e {
-                PurchaseEntry::OwnCarrier(s) => s.package_reference_id.parse::<u64>().ok(),
-                _ => None,
-            })
-            .chain(
-                order
-                    .packages
+    ) -> Result<OwnCarrierShipment, JobError> {
+        let package_reference_id = match begun {
+            Some(b) => b.package_reference_id.clone(),
+            None => {
+                let taken = entries
                     .iter()
-                    .filter_map(|p| p.package_reference_id.parse::<u64>().ok()),
-            )
-            .max()
-            .unwrap_or(0);
-        OwnCarrierShipment {
-            package_reference_id: begun.map_or_else(
-                || (taken + 1).to_string(),
-                |b| b.package_reference_id.clone(),
-            ),
+                    .filter_map(|(_, e)| match e {
+                        PurchaseEntry::OwnCarrier(s) => s.package_reference_id.parse::<u64>().ok(),
+                        _ => None,
+                    })
+                    .chain(
+                        order
+                            .packages
+                            .iter()
+                            .filter_map(|p| p.package_reference_id.parse::<u64>().ok()),
+                    )
+                    .max()
+                    .unwrap_or(0);
+                self.purchase
+                    .ledger
+                    .next_package_reference(&job.seller_id, &job.order_id, taken)
+                    .await?
+                    .to_string()
+            }
+        };
+        Ok(OwnCarrierShipment {
+            package_reference_id,
             carrier,
             shipping_method: job.shipping_method.clone(),
             tracking_number: job.tracking_number.trim().to_owned(),
@@ -437,6 +493,6 @@ impl LabelWorker<'_> {
             holder: self.purchase.holder.to_owned(),
             started_at: self.purchase.clock.now(),
             confirmed_at: None,
-        }
+        })
     }
 }

@@ -126,6 +126,9 @@ impl ShipmentTracker<'_> {
     pub async fn run(&self) -> Result<TrackingRun, JobError> {
         let mut run = TrackingRun::default();
         let watched = self.watch.watched().await?;
+        // Parcels taken off the watch by this run (delivered): an order is delivered with
+        // its last parcel, whichever order the run meets them in.
+        let mut done: Vec<&WatchedParcel> = Vec::new();
         for parcel in &watched {
             run.checked += 1;
             let report = match self.shipping.track(&parcel.seller_id, parcel).await {
@@ -136,57 +139,82 @@ impl ShipmentTracker<'_> {
                     continue;
                 }
             };
-            let now = self.clock.now();
-            if let Some(delivered_at) = report.delivered_at {
-                let others_in_transit = watched.iter().any(|p| {
-                    p.seller_id == parcel.seller_id
-                        && p.order_id == parcel.order_id
-                        && p.package_id != parcel.package_id
-                });
-                if !others_in_transit {
-                    self.delivered(parcel, delivered_at).await?;
+            let in_transit = watched.iter().any(|p| {
+                p.seller_id == parcel.seller_id
+                    && p.order_id == parcel.order_id
+                    && p.package_id != parcel.package_id
+                    && !done.contains(&p)
+            });
+            // One parcel's failure (its order's record, the watch) is its own: the run goes
+            // on with the others and this one is checked again next run.
+            match self.learn(parcel, &report, in_transit, &mut run).await {
+                Ok(delivered) => {
+                    if delivered {
+                        done.push(parcel);
+                    }
                 }
-                self.watch
-                    .unwatch(&parcel.seller_id, &parcel.order_id, &parcel.package_id)
-                    .await?;
-                run.delivered += 1;
-                continue;
-            }
-            let mut learnt = parcel.clone();
-            if let Some(at) = report
-                .first_scan_at
-                .filter(|_| parcel.first_scan_at.is_none())
-            {
-                learnt.first_scan_at = Some(at);
-                revise(
-                    self.orders,
-                    &parcel.seller_id,
-                    &parcel.order_id,
-                    |order, _| {
-                        if order.status == OrderStatus::Labeled {
-                            order.status = OrderStatus::Shipped;
-                        }
-                    },
-                )
-                .await?;
-                run.first_scans += 1;
-            }
-            if learnt.first_scan_at.is_none()
-                && learnt.no_scan_alerted_at.is_none()
-                && now >= parcel.labeled_at + FIRST_SCAN_DUE
-            {
-                tracing::warn!(seller_id = %parcel.seller_id, order_id = %parcel.order_id, package_id = %parcel.package_id, labeled_at = %parcel.labeled_at, error_kind = "no_first_scan", "no carrier scan a day after the label was bought");
-                learnt.no_scan_alerted_at = Some(now);
-                run.no_scan_alerts.push(format!(
-                    "{}/{}/{}",
-                    parcel.seller_id, parcel.order_id, parcel.package_id
-                ));
-            }
-            if learnt != *parcel {
-                self.watch.update(&learnt).await?;
+                Err(e) => {
+                    tracing::warn!(seller_id = %parcel.seller_id, order_id = %parcel.order_id, package_id = %parcel.package_id, error_kind = "tracking_not_recorded", error = %e, "tracking not recorded");
+                    run.failed += 1;
+                }
             }
         }
         Ok(run)
+    }
+
+    /// What `report` says of `parcel`, recorded. `true`: delivered and off the watch.
+    async fn learn(
+        &self,
+        parcel: &WatchedParcel,
+        report: &TrackingReport,
+        others_in_transit: bool,
+        run: &mut TrackingRun,
+    ) -> Result<bool, JobError> {
+        let now = self.clock.now();
+        if let Some(delivered_at) = report.delivered_at {
+            if !others_in_transit {
+                self.delivered(parcel, delivered_at).await?;
+            }
+            self.watch
+                .unwatch(&parcel.seller_id, &parcel.order_id, &parcel.package_id)
+                .await?;
+            run.delivered += 1;
+            return Ok(true);
+        }
+        let mut learnt = parcel.clone();
+        if let Some(at) = report
+            .first_scan_at
+            .filter(|_| parcel.first_scan_at.is_none())
+        {
+            learnt.first_scan_at = Some(at);
+            revise(
+                self.orders,
+                &parcel.seller_id,
+                &parcel.order_id,
+                |order, _| {
+                    if order.status == OrderStatus::Labeled {
+                        order.status = OrderStatus::Shipped;
+                    }
+                },
+            )
+            .await?;
+            run.first_scans += 1;
+        }
+        if learnt.first_scan_at.is_none()
+            && learnt.no_scan_alerted_at.is_none()
+            && now >= parcel.labeled_at + FIRST_SCAN_DUE
+        {
+            tracing::warn!(seller_id = %parcel.seller_id, order_id = %parcel.order_id, package_id = %parcel.package_id, labeled_at = %parcel.labeled_at, error_kind = "no_first_scan", "no carrier scan a day after the label was bought");
+            learnt.no_scan_alerted_at = Some(now);
+            run.no_scan_alerts.push(format!(
+                "{}/{}/{}",
+                parcel.seller_id, parcel.order_id, parcel.package_id
+            ));
+        }
+        if learnt != *parcel {
+            self.watch.update(&learnt).await?;
+        }
+        Ok(false)
     }
 
     /// The order Delivered at the carrier's time; its purge date (and its sealed items'

@@ -299,6 +299,7 @@ impl LabelWorker<'_> {
                 },
             };
             let work = LabelOrder {
+                job_id: &job.job_id,
                 request: &request,
                 policy,
                 format: settings.format,
@@ -311,6 +312,9 @@ impl LabelWorker<'_> {
                     labels.push((package.package_id.clone(), bought.record().clone()));
                 }
                 Err(LabelError::NoRate { reason, .. }) => return Ok(refused("no_rate", reason)),
+                Err(e @ LabelError::VoidedForJob { .. }) => {
+                    return Ok(refused("label_voided", e.to_string()));
+                }
                 Err(e) => return Err(e.into()),
             }
         }

@@ -229,6 +229,7 @@ pub(crate) async fn attempt_on_record(
         holder: holder.into(),
         lease_until: now + chrono::Duration::minutes(5),
         sent_at: sent.then_some(now),
+        job_id: None,
     };
     let (order, package) = (&request.order_id, &request.package.package_id);
     let l = ledger(t);
@@ -278,6 +279,7 @@ async fn duplicate_jobs_and_a_worker_that_died_after_amazon_bought_buy_one_label
     let purge_at = clock.now() + chrono::Duration::days(30);
     let policy = RatePolicy::CheapestOnTime;
     let job = |request| LabelOrder {
+        job_id: "test-job",
         request,
         policy: &policy,
         format: LabelFormat::Pdf,
@@ -409,6 +411,7 @@ async fn a_stale_attempt_never_sent_is_quoted_again_and_a_sent_one_is_never_boug
     let policy = RatePolicy::CheapestOnTime;
     let purge_at = clock.now() + chrono::Duration::days(30);
     let job = |request| LabelOrder {
+        job_id: "test-job",
         request,
         policy: &policy,
         format: LabelFormat::Pdf,
@@ -845,6 +848,14 @@ impl PurchaseLedger for LosingLedger {
     ) -> Result<bool, shared::kernel::StoreError> {
         self.inner.abandon(s, o, p, k).await
     }
+    async fn next_package_reference(
+        &self,
+        s: &SellerId,
+        o: &AmazonOrderId,
+        floor: u64,
+    ) -> Result<u64, shared::kernel::StoreError> {
+        self.inner.next_package_reference(s, o, floor).await
+    }
     async fn void(
         &self,
         s: &SellerId,
@@ -898,6 +909,7 @@ async fn a_label_bought_under_an_attempt_no_longer_on_record_is_voided_at_once()
     };
     let policy = RatePolicy::CheapestOnTime;
     let job = LabelOrder {
+        job_id: "test-job",
         request: &request,
         policy: &policy,
         format: LabelFormat::Pdf,

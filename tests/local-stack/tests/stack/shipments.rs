@@ -46,6 +46,14 @@ async fn a_label_is_voided_once_its_document_goes_and_the_order_returns_to_packe
     assert_eq!(bought.labels_bought, 1, "{bought:?}");
     assert!(opened_label(&t, &order, "pkg-1").await.starts_with(b"^XA"));
     let started = t.amazon_time().now();
+    let first_shipment = stored(&t, &seller, id).await.order.parcels[0].clone();
+    let shared::orders::ShippedBy::BuyShipping {
+        shipment_id: first_shipment,
+        ..
+    } = first_shipment.shipped_by
+    else {
+        panic!("{first_shipment:?}")
+    };
 
     // Three copies at once, and one more later: one cancellation, one audit event.
     let void = void_job(id, "void-1").replace("A1SIMSELLER0", seller.as_str());
@@ -99,6 +107,19 @@ async fn a_label_is_voided_once_its_document_goes_and_the_order_returns_to_packe
     assert_eq!(voids[0].actor, "supervisor-2");
     assert_eq!(voids[0].order_id.as_ref(), Some(&order.order_id));
 
+    // A late copy of the job that bought the voided label buys nothing.
+    let late_copy = worker
+        .handle_jobs(sqs_event(&[job(&order, "label-1").to_string()]), "inv-3b")
+        .await;
+    assert_eq!(
+        (late_copy.labels_bought, late_copy.refused),
+        (0, 1),
+        "{late_copy:?}"
+    );
+    let letters = t.queue_bodies("label-jobs-dlq").await;
+    assert_eq!(letters.last().unwrap()["reason_kind"], "label_voided");
+    assert_eq!(t.sim.stats().labels_bought(id, "pkg-1"), 1);
+
     // Packed again: a new label, bought under the next key; one live label for the package.
     let rebought = worker
         .handle_jobs(sqs_event(&[job(&order, "label-2").to_string()]), "inv-4")
@@ -141,6 +162,24 @@ async fn a_label_is_voided_once_its_document_goes_and_the_order_returns_to_packe
         other => panic!("{other:?}"),
     }
     assert!(opened_label(&t, &order, "pkg-1").await.starts_with(b"^XA"));
+
+    // A void that names the first label never voids the one bought since.
+    let named = serde_json::json!({
+        "kind": "void", "job_id": "void-named", "seller_id": seller.as_str(), "order_id": id,
+        "package_id": "pkg-1", "shipment_id": first_shipment, "requested_by": "supervisor-2"
+    })
+    .to_string();
+    let stale = worker.handle_jobs(sqs_event(&[named]), "inv-4b").await;
+    assert_eq!(
+        (stale.labels_voided, stale.dead_lettered),
+        (0, 0),
+        "{stale:?}"
+    );
+    assert_eq!(t.sim.stats().labels_canceled.values().sum::<u64>(), 1);
+    assert_eq!(
+        stored(&t, &seller, id).await.order.status,
+        OrderStatus::Labeled
+    );
 
     // Collected by the carrier: Amazon no longer voids it; refused with the reason.
     t.sim
