@@ -202,16 +202,11 @@ pub struct PurchasedLabel {
 }
 
 impl PurchasedLabel {
-    /// What the order keeps of it: everything but the document. `business`: the Amazon
-    /// shipping business it was bought from (a void goes to the same).
-    pub fn record(
-        &self,
-        business: &str,
-        idempotency_key: &str,
-        purchased_at: DateTime<Utc>,
-    ) -> LabelRecord {
+    /// What the order keeps of it: everything but the document, under the `attempt` that
+    /// bought it (its shipping business, key and job).
+    pub fn record(&self, attempt: &PurchaseAttempt, purchased_at: DateTime<Utc>) -> LabelRecord {
         LabelRecord {
-            business: business.to_owned(),
+            business: attempt.quote.business.clone(),
             shipment_id: self.shipment_id.clone(),
             tracking_id: self.tracking_id.clone(),
             carrier_id: self.carrier_id.clone(),
@@ -219,9 +214,9 @@ impl PurchasedLabel {
             charge: self.charge.clone(),
             delivery_window: self.delivery_window,
             format: self.format,
-            idempotency_key: idempotency_key.to_owned(),
+            idempotency_key: attempt.idempotency_key.clone(),
             purchased_at,
-            job_id: None,
+            job_id: attempt.job_id.clone(),
         }
     }
 }

@@ -282,14 +282,7 @@ impl LabelPurchase<'_> {
                     self.vault
                         .seal_label(seller, order, package, &label.document, job.purge_at)
                         .await?;
-                    let record = LabelRecord {
-                        job_id: attempt.job_id.clone(),
-                        ..label.record(
-                            &attempt.quote.business,
-                            &attempt.idempotency_key,
-                            self.clock.now(),
-                        )
-                    };
+                    let record = label.record(&attempt, self.clock.now());
                     if !self
                         .ledger
                         .complete(seller, order, package, &record)
@@ -381,14 +374,7 @@ impl LabelPurchase<'_> {
             format: attempt.format,
             document: fetched.document,
         };
-        let record = LabelRecord {
-            job_id: attempt.job_id.clone(),
-            ..label.record(
-                &attempt.quote.business,
-                &attempt.idempotency_key,
-                self.clock.now(),
-            )
-        };
+        let record = label.record(attempt, self.clock.now());
         if !self
             .ledger
             .complete(seller, order, package, &record)
