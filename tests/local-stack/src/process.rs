@@ -7,13 +7,21 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// TERM, then KILL if the child has not gone within 5 s: a child that ignores TERM (or hangs in
+/// its shutdown) must never outlive the process that started it.
 const WATCHDOG: &str = r#"
 parent=$1; shift
 "$@" & child=$!
-trap 'kill -TERM $child 2>/dev/null; wait $child; exit 0' TERM INT HUP
+stop() {
+  kill -TERM $child 2>/dev/null
+  i=0
+  while kill -0 $child 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+  kill -KILL $child 2>/dev/null
+  wait $child
+}
+trap 'stop; exit 0' TERM INT HUP
 while kill -0 "$parent" 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.5; done
-kill -TERM $child 2>/dev/null
-wait $child
+stop
 "#;
 
 pub struct Supervised {
