@@ -249,8 +249,13 @@ impl LabelWorker<'_> {
             Err(e) => return Err(e.into()),
         };
         tracing::warn!(seller_id = %seller, order_id = %order_id, package_id = %package, key = %attempt.idempotency_key, shipment_id = %shipment_id, requested_by = %job.requested_by, "unresolved purchase settled: bought");
-        self.labeled(seller, order_id, vec![(package.clone(), record)])
-            .await?;
+        self.labeled(
+            seller,
+            order_id,
+            Some(stored),
+            vec![(package.clone(), record)],
+        )
+        .await?;
         Ok(JobOutcome::Settled { bought: true })
     }
 

@@ -191,6 +191,7 @@ impl ShipmentTracker<'_> {
                 self.orders,
                 &parcel.seller_id,
                 &parcel.order_id,
+                None,
                 |order, _| {
                     if order.status == OrderStatus::Labeled {
                         order.status = OrderStatus::Shipped;
@@ -231,6 +232,7 @@ impl ShipmentTracker<'_> {
             self.orders,
             &parcel.seller_id,
             &parcel.order_id,
+            None,
             |order, pii| {
                 order.status = order.status.with_amazon(OrderStatus::Delivered);
                 if order.status != OrderStatus::Delivered {

@@ -11,7 +11,7 @@ use super::ports::ShipmentConfirmations;
 use super::purchase::{Bought, LabelError, LabelOrder, LabelPurchase};
 use super::tracking::{TrackingWatch, WatchedParcel};
 use crate::kernel::{AmazonOrderId, AuditLog, PackageId, PiiKind, SellerId, Sku, StoreError};
-use crate::orders::{LabelBlock, Order, OrderStatus, OrderStore, Parcel, ShippedBy};
+use crate::orders::{LabelBlock, Order, OrderStatus, OrderStore, Parcel, ShippedBy, StoredOrder};
 use crate::pii::{PiiState, PiiStatus, SealedItems};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -319,7 +319,10 @@ impl LabelWorker<'_> {
             }
         }
         let count = labels.len();
-        self.labeled(seller, order_id, labels).await?;
+        // The order as read at the start: written over that revision (read again only if
+        // someone wrote since), no second read per label.
+        self.labeled(seller, order_id, Some(stored.clone()), labels)
+            .await?;
         Ok(JobOutcome::Labeled {
             packages: count,
             bought_now,
@@ -334,9 +337,10 @@ impl LabelWorker<'_> {
         &self,
         seller: &SellerId,
         order_id: &AmazonOrderId,
+        read: Option<StoredOrder>,
         labels: Vec<(PackageId, LabelRecord)>,
     ) -> Result<(), JobError> {
-        self.revise(seller, order_id, |order, pii| {
+        revise(self.orders, seller, order_id, read, |order, pii| {
             // Canceled meanwhile, or moved on: the labels stand, the status is not ours.
             order.status = order.status.label().unwrap_or(order.status);
             order.label_blocked = None;
@@ -392,20 +396,26 @@ impl LabelWorker<'_> {
         order_id: &AmazonOrderId,
         change: impl Fn(&mut Order, &mut PiiStatus),
     ) -> Result<(), JobError> {
-        revise(self.orders, seller, order_id, change).await
+        revise(self.orders, seller, order_id, None, change).await
     }
 }
 
 /// `change` applied to the stored order and its PII status, written over the revision read
-/// (read again and applied again when another writer came first). No change, no write.
+/// (read again and applied again when another writer came first). `read`: the order as this
+/// job read it already, tried first instead of reading again. No change, no write.
 pub(super) async fn revise(
     orders: &dyn OrderStore,
     seller: &SellerId,
     order_id: &AmazonOrderId,
+    mut read: Option<StoredOrder>,
     change: impl Fn(&mut Order, &mut PiiStatus),
 ) -> Result<(), JobError> {
     for _ in 0..MAX_RACES {
-        let Some(stored) = orders.load(seller, order_id).await? else {
+        let stored = match read.take() {
+            Some(s) => Some(s),
+            None => orders.load(seller, order_id).await?,
+        };
+        let Some(stored) = stored else {
             return Err(JobError::OrderNotStored {
                 order_id: order_id.to_string(),
             });
