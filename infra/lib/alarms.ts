@@ -31,8 +31,8 @@ export function alarmsOn(scope: Construct, topic: sns.ITopic) {
 }
 
 /**
- * Log lines of `logGroup` whose `error_kind` is one of `kinds`, counted as metric
- * `FBM/<metricName>` (summed per `period`).
+ * Log lines of `logGroup` whose `field` (`error_kind` unless named) is one of `kinds`, counted
+ * as metric `FBM/<metricName>` (summed per `period`).
  */
 export function countErrorKinds(
   scope: Construct,
@@ -40,11 +40,12 @@ export function countErrorKinds(
   metricName: string,
   kinds: string[],
   period: Duration,
+  field = 'error_kind',
 ): cloudwatch.Metric {
   new logs.MetricFilter(scope, `${metricName}Filter`, {
     logGroup,
     filterPattern: logs.FilterPattern.any(
-      ...kinds.map((k) => logs.FilterPattern.stringValue('$.fields.error_kind', '=', k)),
+      ...kinds.map((k) => logs.FilterPattern.stringValue(`$.fields.${field}`, '=', k)),
     ),
     metricNamespace: 'FBM',
     metricName,

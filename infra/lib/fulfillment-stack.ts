@@ -23,6 +23,7 @@ import type { Construct } from 'constructs';
 import { IntakeAlarms } from './alarms.ts';
 import { AuditReport } from './audit-report.ts';
 import { Labels } from './labels.ts';
+import { Stock } from './stock.ts';
 import { PiiKey } from './pii-key.ts';
 import { PiiLifecycle } from './pii-lifecycle.ts';
 import { WorkQueue } from './queues.ts';
@@ -70,6 +71,7 @@ export class FulfillmentStack extends Stack {
   readonly scheduleDlq: sqs.Queue;
   readonly notifications: WorkQueue;
   readonly stock: WorkQueue;
+  readonly stockSync: Stock;
   readonly piiLifecycle: PiiLifecycle;
   readonly auditReport: AuditReport;
   readonly labels: Labels;
@@ -206,10 +208,12 @@ export class FulfillmentStack extends Stack {
         resources: [this.notifications.queue.queueArn],
       }),
     );
-    // Stock changes (reserve on a new order, release on a cancel) for the stock function.
+    // Stock changes (reserve on a new order, release on a cancel, ship when it leaves) and staff
+    // movements, for stock-sync.
     this.stock = new WorkQueue(this, 'Stock', {
       key: this.dataKey,
-      visibilityTimeout: Duration.minutes(6),
+      // Six times stock-sync's time limit (infra/lib/stock.ts).
+      visibilityTimeout: Duration.minutes(30),
       maxReceiveCount: 5,
     });
 
@@ -309,6 +313,21 @@ export class FulfillmentStack extends Stack {
       sellerSecretsAck,
     });
 
+    // Stock: the stock queue's movements, the pushes to Amazon, the daily reconciliation.
+    this.stockSync = new Stock(this, 'StockSync', {
+      manifestPath: functionManifest('stock-sync'),
+      queue: this.stock,
+      scheduleDlq: this.scheduleDlq,
+      tables: this.tables,
+      dataKey: this.dataKey,
+      topic: alarmTopic,
+      lwaApp,
+      sellerSecrets,
+      sellerSecretPrefix: SELLER_SECRET_PREFIX,
+      spapiEndpoint: props.spapiEndpoint,
+      sellerSecretsAck,
+    });
+
     new events.Rule(this, 'OrderSyncSchedule', {
       description: 'Catch-up sweep of searchOrders for every registered seller',
       schedule: events.Schedule.rate(Duration.minutes(10)),
@@ -378,6 +397,11 @@ export class FulfillmentStack extends Stack {
     new CfnOutput(this, 'LabelJobsQueueUrl', {
       value: this.labels.jobs.queue.queueUrl,
       description: 'Send label jobs here ({job_id, seller_id, order_id, packages, requested_by})',
+    });
+    new CfnOutput(this, 'StockSyncFunctionName', {
+      value: this.stockSync.sync.fn.functionName,
+      description:
+        'Invoke with {"command": "movements" | "set_locations" | "set_sku" | "reconcile", ...}; staff movements may also go on the stock queue',
     });
     new CfnOutput(this, 'TrailBucketName', { value: this.piiLifecycle.trailBucket.bucketName });
     new CfnOutput(this, 'AlarmTopicArn', { value: alarmTopic.topicArn });

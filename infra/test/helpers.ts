@@ -52,7 +52,9 @@ export const keyId = (alias: string): string => {
 };
 
 /** Every statement of every policy of one function (its own and what event sources add). */
-export function statementsOf(fn: 'OrderSync' | 'OrderEvents' | 'PiiLifecyclePiiRedactor' | 'AuditReportReporter'): any[] {
+export function statementsOf(
+  fn: 'OrderSync' | 'OrderEvents' | 'PiiLifecyclePiiRedactor' | 'AuditReportReporter' | 'StockSync',
+): any[] {
   const policies = Object.entries(resourcesOf('AWS::IAM::Policy')).filter(([id]) => id.startsWith(fn));
   assert.ok(policies.length >= 1, `policies of ${fn}`);
   return policies.flatMap(([, p]) => p.Properties.PolicyDocument.Statement);

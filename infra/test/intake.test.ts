@@ -99,9 +99,9 @@ test('the schedule runs every 10 minutes with retries and an encrypted DLQ', () 
 });
 
 test('alarms on errors, throttles, DLQ depth, backlog age and Amazon 429s go to an encrypted topic', () => {
-  // Intake's own; the PII lifecycle's and the labels' alarms are tested with them.
+  // Intake's own; the PII lifecycle's, the labels' and stock's alarms are tested with them.
   const alarms = Object.entries(resourcesOf('AWS::CloudWatch::Alarm'))
-    .filter(([id]) => !id.startsWith('PiiLifecycle') && !id.startsWith('Labels'))
+    .filter(([id]) => !id.startsWith('PiiLifecycle') && !id.startsWith('Labels') && !id.startsWith('StockSync'))
     .map(([, a]) => a);
   const metrics = alarms.map((a: any) => a.Properties.MetricName).sort();
   assert.deepEqual(metrics, [
@@ -121,7 +121,7 @@ test('alarms on errors, throttles, DLQ depth, backlog age and Amazon 429s go to 
   assert.ok(topic.Properties.KmsMasterKeyId);
   // The 429 count comes from both intake functions' logs.
   const filters = Object.entries(resourcesOf('AWS::Logs::MetricFilter'))
-    .filter(([id]) => !id.startsWith('PiiLifecycle') && !id.startsWith('Labels'))
+    .filter(([id]) => !id.startsWith('PiiLifecycle') && !id.startsWith('Labels') && !id.startsWith('StockSync'))
     .map(([, f]) => f);
   const throttles = filters.filter((f: any) => f.Properties.MetricTransformations[0].MetricName === 'SpApiThrottled');
   assert.equal(throttles.length, 2);

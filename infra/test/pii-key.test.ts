@@ -292,7 +292,7 @@ test('a scheduled run that fails after retries leaves a record; audit-report run
     assert.equal(c.Properties.MaximumRetryAttempts, 2);
     return c.Properties.FunctionName.Ref as string;
   });
-  const scheduled = ['OrderSync', 'PiiLifecyclePiiRedactor', 'LabelsShipmentTracker'];
+  const scheduled = ['OrderSync', 'PiiLifecyclePiiRedactor', 'LabelsShipmentTracker', 'StockSync'];
   assert.equal(functionsWithRecord.length, scheduled.length);
   for (const prefix of scheduled) {
     assert.ok(functionsWithRecord.some((f) => f.startsWith(prefix)), prefix);

@@ -15,6 +15,7 @@ mod pii_table;
 mod queues;
 #[cfg(feature = "secrets")]
 mod secrets;
+mod stock_table;
 mod tracking_watch;
 mod unreadable;
 #[cfg(feature = "kms")]
@@ -32,6 +33,7 @@ pub use pii_table::PiiTable;
 pub use queues::{SqsBatchQueue, SqsQueue};
 #[cfg(feature = "secrets")]
 pub use secrets::SecretsManagerCredentials;
+pub use stock_table::DynamoStockLedger;
 #[cfg(feature = "kms")]
 pub use vault::KmsPiiVault;
 

@@ -19,6 +19,10 @@ pub mod order_sync;
 pub mod pii_redactor;
 #[cfg(feature = "labels")]
 pub mod shipment_tracker;
+#[cfg(feature = "spapi")]
+pub mod spapi;
+#[cfg(feature = "stock")]
+pub mod stock_sync;
 pub mod telemetry;
 
 pub use env::{ConfigError, Env};

@@ -1,4 +1,4 @@
-//! What an order's arrival or cancellation means for stock.
+//! What an order's arrival, cancellation or departure means for stock.
 
 use super::model::{Order, OrderStatus};
 use crate::stock::{StockChange, StockChangeKind, StockChangeLine};
@@ -24,23 +24,22 @@ pub fn stock_change(before: Option<&Order>, after: &Order) -> Option<StockChange
         {
             StockChangeKind::Release
         }
+        // It left: its units leave on hand (picked first if no pick is on record).
+        Some(b)
+            if b.status.holds_stock()
+                && matches!(after.status, OrderStatus::Shipped | OrderStatus::Delivered) =>
+        {
+            StockChangeKind::Ship
+        }
         _ => return None,
     };
-    // A release gives back what was reserved: the lines as first stored.
+    // A release or a shipment moves what was reserved: the lines as first stored.
     let lines_of = match (kind, before) {
-        (StockChangeKind::Release, Some(b)) => b,
+        (StockChangeKind::Release | StockChangeKind::Ship, Some(b)) => b,
         _ => after,
     };
     Some(StockChange {
-        change_id: format!(
-            "{}#{}#{}",
-            after.seller_id,
-            after.order_id,
-            match kind {
-                StockChangeKind::Reserve => "reserve",
-                StockChangeKind::Release => "release",
-            }
-        ),
+        change_id: format!("{}#{}#{}", after.seller_id, after.order_id, kind.name()),
         kind,
         seller_id: after.seller_id.clone(),
         order_id: after.order_id.clone(),
@@ -125,12 +124,16 @@ mod tests {
     }
 
     #[test]
-    fn updates_in_between_change_no_stock() {
+    fn updates_in_between_change_no_stock_and_leaving_ships_it_once() {
         let a = order(OrderStatus::Unshipped, 1);
         let b = order(OrderStatus::Packed, 1);
         assert_eq!(stock_change(Some(&a), &b), None);
+        let shipped = order(OrderStatus::Shipped, 1);
+        let c = stock_change(Some(&b), &shipped).expect("ship");
+        assert_eq!(c.kind, StockChangeKind::Ship);
+        assert_eq!(c.change_id, "A1SELLER#113-1234567-1234567#ship");
         assert_eq!(
-            stock_change(Some(&b), &order(OrderStatus::Shipped, 1)),
+            stock_change(Some(&shipped), &order(OrderStatus::Delivered, 1)),
             None
         );
     }

@@ -5,6 +5,7 @@
 mod budget;
 mod confirm;
 mod error;
+mod listings;
 mod lwa;
 mod orders;
 mod shipping;
@@ -13,6 +14,7 @@ mod transport;
 pub use budget::Place;
 pub use confirm::ConfirmationsApi;
 pub use error::CallError;
+pub use listings::{DEFAULT_CHANNEL, ListingsApi};
 pub use orders::OrdersApi;
 pub use shipping::ShippingApi;
 pub use transport::{Method, Request, RetryPolicy, Transport};
@@ -29,6 +31,8 @@ pub enum Operation {
     GetTracking,
     /// Orders v0, the one v0 operation the suite calls (own-carrier shipments).
     ConfirmShipment,
+    GetListingsItem,
+    PatchListingsItem,
 }
 
 impl Operation {
@@ -42,6 +46,8 @@ impl Operation {
             Operation::GetShipmentDocuments => "getShipmentDocuments",
             Operation::GetTracking => "getTracking",
             Operation::ConfirmShipment => "confirmShipment",
+            Operation::GetListingsItem => "getListingsItem",
+            Operation::PatchListingsItem => "patchListingsItem",
         }
     }
 
@@ -53,7 +59,7 @@ impl Operation {
         matches!(self, Operation::GetOrder)
     }
 
-    /// `(rate per second, burst)` from the official models (Orders 2026-01-01 and v0, Shipping v2).
+    /// `(rate per second, burst)` from the official models (Orders 2026-01-01 and v0, Shipping v2, Listings Items 2021-08-01).
     pub fn default_quota(self) -> (f64, u32) {
         match self {
             Operation::SearchOrders => (0.0056, 20),
@@ -64,6 +70,8 @@ impl Operation {
             | Operation::GetShipmentDocuments
             | Operation::GetTracking => (80.0, 100),
             Operation::ConfirmShipment => (2.0, 10),
+            Operation::GetListingsItem => (5.0, 10),
+            Operation::PatchListingsItem => (5.0, 5),
         }
     }
 }

@@ -1,6 +1,27 @@
-//! Stock: what moves it. Today the changes orders cause (a reservation when an order first
-//! appears while it still needs its goods, a release when one that held them is canceled),
-//! published as ids and quantities for the stock function to turn into movements.
+//! Stock across a seller's warehouse locations: the model (locations and their kinds, on hand,
+//! what open orders hold, the buffer, what is available to sell), the append-only movement
+//! ledger, each movement planned as pure logic (`plan`) and applied once in a conditional
+//! transaction, and the available quantity pushed to Amazon's `DEFAULT` channel only when it
+//! differs from what Amazon last accepted (`sync`).
+//!
+//! Messages in: the changes orders cause (intake: a reservation when an order first appears
+//! while it still needs its goods, a release when one that held them is canceled, a shipment
+//! when it ships), published as ids and quantities, and staff movements.
+
+mod messages;
+mod model;
+mod plan;
+mod ports;
+mod sync;
+
+pub use messages::{StaffMovement, StockMessage, StockMessageError};
+pub use model::{
+    Hold, HoldState, ListingState, Location, LocationId, LocationKind, Locations, Movement,
+    MovementId, MovementKind, SkuPosition, SkuSettings,
+};
+pub use plan::{HoldWrite, Plan, Planned, plan};
+pub use ports::{Applied, ListingAnswer, ListingError, Listings, StockLedger};
+pub use sync::{MovementOutcome, PushOutcome, Pushed, Reconciled, StockError, StockSync, alert};
 
 use crate::kernel::{AmazonOrderId, OrderItemId, QueueError, SellerId, Sku};
 use async_trait::async_trait;
@@ -12,6 +33,21 @@ use serde::{Deserialize, Serialize};
 pub enum StockChangeKind {
     Reserve,
     Release,
+    /// The order's units taken from the shelves (its label bought).
+    Pick,
+    /// The order left: its units leave on hand.
+    Ship,
+}
+
+impl StockChangeKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            StockChangeKind::Reserve => "reserve",
+            StockChangeKind::Release => "release",
+            StockChangeKind::Pick => "pick",
+            StockChangeKind::Ship => "ship",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -127,7 +127,7 @@ impl Provisioned {
 /// `label-worker` dead-letters a job with its reason by its fifth receive; ten is the backstop.
 pub const QUEUES: [(&str, u32, u32); 4] = [
     ("notifications", 100, 360),
-    ("stock", 5, 360),
+    ("stock", 5, 1800),
     ("deletion-requests", 10, 960),
     ("label-jobs", 10, 360),
 ];
@@ -501,6 +501,28 @@ impl Provisioned {
         let mut env = self.table_vars(&["orders", "pii", "control"]);
         env.extend(self.spapi_env(spapi_endpoint, lwa_token_url));
         env.push(("RETENTION_DAYS".into(), "30".into()));
+        env
+    }
+
+    /// The environment `stock-sync` reads: no PII key (it never touches PII).
+    pub fn stock_sync_env(
+        &self,
+        spapi_endpoint: &str,
+        lwa_token_url: &str,
+    ) -> Vec<(String, String)> {
+        let mut env = self.table_vars(&["stock", "control"]);
+        env.extend(
+            self.spapi_env(spapi_endpoint, lwa_token_url)
+                .into_iter()
+                .filter(|(k, _)| k != "PII_KEY_ID"),
+        );
+        env.extend(
+            [
+                ("STOCK_DLQ_URL", self.queue("stock-dlq")),
+                ("STOCK_MAX_RECEIVES", "5"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
         env
     }
 

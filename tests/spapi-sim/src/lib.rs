@@ -11,7 +11,10 @@ mod seed;
 mod server;
 
 pub use clock::{SimClock, TokenBucket};
-pub use server::{Delivery, OrderEvent, PICKUP_AFTER, RATE_LIFETIME};
+pub use server::{
+    Delivery, INVALID_ATTRIBUTE, ListingEdit, OrderEvent, PICKUP_AFTER, RATE_LIFETIME,
+    SEEDED_QUANTITY,
+};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -277,6 +280,24 @@ impl SimHandle {
     /// The carrier never collects the parcels of the next `purchases` labels (no first scan).
     pub fn never_scan_next_labels(&self, purchases: u32) {
         self.sim.lock().shipping.never_scanned = purchases;
+    }
+
+    /// The quantity Amazon holds per SKU of the seller (`None`: the listing has none).
+    pub fn listing_quantities(&self, seller_id: &str) -> BTreeMap<String, Option<u32>> {
+        self.sim.lock().listing_quantities(seller_id)
+    }
+
+    pub fn listing_quantity(&self, seller_id: &str, sku: &str) -> Option<u32> {
+        self.listing_quantities(seller_id)
+            .get(sku)
+            .copied()
+            .flatten()
+    }
+
+    /// Change a listing as a test needs (`false`: no such listing).
+    pub fn edit_listing(&self, seller_id: &str, sku: &str, edit: ListingEdit) -> bool {
+        let now = self.sim.clock.now();
+        self.sim.lock().edit_listing(seller_id, sku, edit, now)
     }
 
     /// Every access token issued so far expires now (the next call gets 403).

@@ -99,6 +99,36 @@ const PRODUCTS: &[(&str, &str, &str)] = &[
         "19.99",
     ),
 ];
+/// Amazon product types of the seeded products, in `PRODUCTS` order.
+const PRODUCT_TYPES: &[&str] = &[
+    "CHAIR",
+    "LAMP",
+    "DRINKING_CUP",
+    "KITCHEN_KNIFE",
+    "BOTTLE",
+    "ELECTRONIC_CABLE",
+    "HOME",
+    "PUZZLES",
+];
+
+/// Every SKU the seeded orders can name: `(sku, asin, title, product type)`.
+pub(crate) fn catalog() -> Vec<(String, String, String, String)> {
+    PRODUCTS
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (asin, title, _))| {
+            (0..3).map(move |n| {
+                (
+                    format!("SKU-{}-{n}", &asin[5..]),
+                    (*asin).to_owned(),
+                    (*title).to_owned(),
+                    PRODUCT_TYPES.get(i).copied().unwrap_or("HOME").to_owned(),
+                )
+            })
+        })
+        .collect()
+}
+
 const SERVICE_LEVELS: &[&str] = &[
     "STANDARD",
     "STANDARD",

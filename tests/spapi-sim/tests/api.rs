@@ -1237,3 +1237,142 @@ async fn own_carrier_confirmations_are_validated_as_amazon_does_and_ship_the_ord
     assert_eq!(again.status, StatusCode::NO_CONTENT);
     assert_eq!(sim.stats().confirmations(&order_id, "1"), 2);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Listings Items: the merchant-fulfilled quantity.
+
+const MKT: &str = "ATVPDKIKX0DER";
+
+fn listings_model() -> Option<Value> {
+    let path = models_dir().join("listingsItems_2021-08-01.json");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some(serde_json::from_str(&text).unwrap()),
+        Err(_) => {
+            eprintln!("SKIPPED schema checks: {} not found", path.display());
+            None
+        }
+    }
+}
+
+/// One patch a simulated second after the last (the operation's burst is 5).
+async fn patch(sim: &SimHandle, token: &str, path: &str, body: &Value) -> Reply {
+    sim.advance_clock(Duration::seconds(1));
+    let resp = reqwest::Client::new()
+        .patch(format!("{}{path}", sim.base_url()))
+        .query(&[("marketplaceIds", MKT)])
+        .header("x-amz-access-token", token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    reply(resp).await
+}
+
+fn quantity_patch(product_type: &str, quantity: Value) -> Value {
+    json!({
+        "productType": product_type,
+        "patches": [{"op": "merge", "path": "/attributes/fulfillment_availability",
+                     "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": quantity}]}]
+    })
+}
+
+#[tokio::test]
+async fn listings_items_get_and_patch_the_default_quantity_validated_as_amazon_does() {
+    let config = SimConfig::demo(2, 5, 31);
+    let sim = sim(config.clone()).await;
+    let t = token(&sim, &config, 0).await;
+    let seller = config.sellers[0].seller_id.clone();
+    let other = config.sellers[1].seller_id.clone();
+    let sku = "SKU-CHAIR1-0";
+    let path = format!("/listings/2021-08-01/items/{seller}/{sku}");
+    let model = listings_model();
+    let check = |definition: &str, body: &Value| {
+        if let Some(m) = &model {
+            assert_valid(&validator(m, definition), body, definition);
+        }
+    };
+    if let Some(m) = &model {
+        check(
+            "ListingsItemPatchRequest",
+            &quantity_patch("CHAIR", json!(3)),
+        );
+        assert!(!validator(m, "Item").is_valid(&json!({"sku": "x", "quantity": 1})));
+    }
+    let got = call(
+        &sim,
+        Some(&t),
+        &path,
+        &[
+            ("marketplaceIds", MKT.into()),
+            ("includedData", "summaries,fulfillmentAvailability".into()),
+        ],
+    )
+    .await;
+    assert_eq!(got.status, StatusCode::OK, "{}", got.body);
+    assert_eq!(got.rate_limit.as_deref(), Some("5"));
+    check("Item", &got.body);
+    assert_eq!(got.body["summaries"][0]["productType"], "CHAIR");
+    assert_eq!(
+        got.body["fulfillmentAvailability"][0]["quantity"],
+        json!(spapi_sim::SEEDED_QUANTITY)
+    );
+
+    let ok = patch(&sim, &t, &path, &quantity_patch("CHAIR", json!(3))).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    check("ListingsItemSubmissionResponse", &ok.body);
+    assert_eq!(ok.body["status"], "ACCEPTED");
+    assert_eq!(sim.listing_quantity(&seller, sku), Some(3));
+
+    for bad in [
+        quantity_patch("CHAIR", json!(-1)),
+        quantity_patch("CHAIR", json!(2.5)),
+        quantity_patch("LAMP", json!(4)),
+    ] {
+        let r = patch(&sim, &t, &path, &bad).await;
+        assert_eq!(r.status, StatusCode::OK);
+        check("ListingsItemSubmissionResponse", &r.body);
+        assert_eq!(r.body["status"], "INVALID", "{}", r.body);
+        assert!(!r.body["issues"].as_array().unwrap().is_empty());
+    }
+    assert_eq!(
+        sim.listing_quantity(&seller, sku),
+        Some(3),
+        "refused patches change nothing"
+    );
+
+    sim.edit_listing(
+        &seller,
+        sku,
+        spapi_sim::ListingEdit::RefuseWith(Some("8541".into())),
+    );
+    let r = patch(&sim, &t, &path, &quantity_patch("CHAIR", json!(1))).await;
+    assert_eq!(r.body["issues"][0]["code"], "8541");
+
+    let unknown = format!("/listings/2021-08-01/items/{seller}/NO-SUCH-SKU");
+    let r = call(&sim, Some(&t), &unknown, &[("marketplaceIds", MKT.into())]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    check("ErrorList", &r.body);
+    assert_eq!(
+        patch(&sim, &t, &unknown, &quantity_patch("CHAIR", json!(1)))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let foreign = format!("/listings/2021-08-01/items/{other}/{sku}");
+    assert_eq!(
+        call(&sim, Some(&t), &foreign, &[("marketplaceIds", MKT.into())])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let r = patch(
+        &sim,
+        &t,
+        &path,
+        &json!({"productType": "CHAIR", "patches": [], "extra": 1}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    check("ErrorList", &r.body);
+    assert_eq!(sim.stats().count("patchListingsItem", 200), 5);
+}

@@ -125,6 +125,47 @@ impl TestStack {
         )
     }
 
+    /// `stock-sync`'s handler as the binary would build it, on the simulator's clock.
+    pub fn stock_sync(&self) -> shared::lambda::stock_sync::StockSyncHandler {
+        let env = self
+            .stack
+            .stock_sync_env(&self.sim.base_url(), &self.sim.lwa_token_url());
+        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let config =
+            shared::lambda::stock_sync::config::StockSyncConfig::from_env(&Env::from_pairs(pairs))
+                .expect("config");
+        shared::lambda::stock_sync::StockSyncHandler::with_clock(
+            config,
+            &self.sdk,
+            self.amazon_time(),
+        )
+    }
+
+    /// Run the stock queue through `handler` until nothing is visible; the batches' figures.
+    pub async fn pump_stock(
+        &self,
+        handler: &shared::lambda::stock_sync::StockSyncHandler,
+    ) -> shared::lambda::stock_sync::StockReport {
+        let total = std::sync::Mutex::new(shared::lambda::stock_sync::StockReport::default());
+        local_stack::queues::EventSource::new(self.sqs(), self.stack.queue("stock"))
+            .pump(
+                |event| {
+                    let total = &total;
+                    async move {
+                        let event = serde_json::from_value(event).map_err(|e| e.to_string())?;
+                        let r = handler.handle_batch(event).await;
+                        let keep = r.keep.clone();
+                        total.lock().unwrap().merge(r);
+                        Ok(keep)
+                    }
+                },
+                false,
+            )
+            .await
+            .expect("stock queue pumped");
+        total.into_inner().unwrap()
+    }
+
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.sdk)
     }

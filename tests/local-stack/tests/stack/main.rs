@@ -13,4 +13,5 @@ mod pii_lifecycle;
 mod pii_vault;
 mod rate_budget;
 mod shipments;
+mod stock;
 mod tables;

@@ -53,3 +53,11 @@ pub(super) async fn admin_expire(AxState(sim): AxState<Arc<Sim>>) -> StatusCode 
 pub(super) async fn admin_pii_values(AxState(sim): AxState<Arc<Sim>>) -> Json<Vec<String>> {
     Json(sim.lock().pii_values())
 }
+
+/// The quantity Amazon holds per SKU of a seller (`null`: the listing has none).
+pub(super) async fn admin_listings(
+    AxState(sim): AxState<Arc<Sim>>,
+    Path(seller_id): Path<String>,
+) -> Json<std::collections::BTreeMap<String, Option<u32>>> {
+    Json(sim.lock().listing_quantities(&seller_id))
+}

@@ -6,10 +6,12 @@ mod admin;
 mod changes;
 mod confirm;
 mod gate;
+mod listings;
 mod lwa;
 mod orders;
 mod shipping;
 
+pub use listings::{INVALID_ATTRIBUTE, SEEDED_QUANTITY};
 pub use shipping::{PICKUP_AFTER, RATE_LIFETIME};
 
 use crate::clock::TokenBucket;
@@ -37,6 +39,8 @@ pub(crate) enum Operation {
     GetTracking,
     GetShipmentDocuments,
     ConfirmShipment,
+    GetListingsItem,
+    PatchListingsItem,
 }
 
 impl Operation {
@@ -50,6 +54,8 @@ impl Operation {
             Operation::GetTracking => "getTracking",
             Operation::GetShipmentDocuments => "getShipmentDocuments",
             Operation::ConfirmShipment => "confirmShipment",
+            Operation::GetListingsItem => "getListingsItem",
+            Operation::PatchListingsItem => "patchListingsItem",
         }
     }
 
@@ -64,6 +70,8 @@ impl Operation {
             | Operation::GetTracking
             | Operation::GetShipmentDocuments => (80.0, 100),
             Operation::ConfirmShipment => (2.0, 10),
+            Operation::GetListingsItem => (5.0, 10),
+            Operation::PatchListingsItem => (5.0, 5),
         }
     }
 }
@@ -96,6 +104,7 @@ pub(crate) struct State {
     outbox: Vec<String>,
     delivery: DeliveryKnobs,
     pub(crate) shipping: shipping::ShippingState,
+    pub(crate) listings: listings::ListingsState,
 }
 
 impl State {
@@ -133,6 +142,31 @@ impl State {
             outbox: Vec::new(),
             delivery: DeliveryKnobs::default(),
             shipping: shipping::ShippingState::default(),
+            listings: listings::ListingsState {
+                items: config
+                    .sellers
+                    .iter()
+                    .flat_map(|s| {
+                        seed::catalog()
+                            .into_iter()
+                            .map(move |(sku, asin, title, product_type)| {
+                                (
+                                    (s.seller_id.clone(), sku),
+                                    listings::Listing {
+                                        asin,
+                                        product_type,
+                                        title,
+                                        quantity: Some(listings::SEEDED_QUANTITY),
+                                        created: now - chrono::Duration::days(400),
+                                        updated: now - chrono::Duration::days(1),
+                                        refuse_with: None,
+                                    },
+                                )
+                            })
+                    })
+                    .collect(),
+                patches_accepted: 0,
+            },
         }
     }
 
@@ -151,6 +185,56 @@ impl State {
         values.sort();
         values.dedup();
         values
+    }
+
+    pub(crate) fn listing_quantities(&self, seller_id: &str) -> BTreeMap<String, Option<u32>> {
+        self.listings
+            .items
+            .iter()
+            .filter(|((s, _), _)| s == seller_id)
+            .map(|((_, sku), l)| (sku.clone(), l.quantity))
+            .collect()
+    }
+
+    /// A test's hand on a listing: a new one, a quantity set outside the suite (Seller
+    /// Central), a listing that refuses every patch. `false`: no such listing (for the last two).
+    pub(crate) fn edit_listing(
+        &mut self,
+        seller_id: &str,
+        sku: &str,
+        edit: ListingEdit,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let key = (seller_id.to_owned(), sku.to_owned());
+        match edit {
+            ListingEdit::Create { product_type } => {
+                self.listings.items.insert(
+                    key,
+                    listings::Listing {
+                        asin: "B0SIMNEW000".into(),
+                        product_type,
+                        title: "Listing made by a test".into(),
+                        quantity: None,
+                        created: now,
+                        updated: now,
+                        refuse_with: None,
+                    },
+                );
+                true
+            }
+            ListingEdit::SetQuantity(q) => self
+                .listings
+                .items
+                .get_mut(&key)
+                .map(|l| l.quantity = q)
+                .is_some(),
+            ListingEdit::RefuseWith(code) => self
+                .listings
+                .items
+                .get_mut(&key)
+                .map(|l| l.refuse_with = code)
+                .is_some(),
+        }
     }
 
     pub(crate) fn order_count(&self, seller_id: &str) -> usize {
@@ -227,6 +311,14 @@ enum Fault {
     Malformed,
 }
 
+/// How a test changes a listing (see `State::edit_listing`).
+#[derive(Debug, Clone)]
+pub enum ListingEdit {
+    Create { product_type: String },
+    SetQuantity(Option<u32>),
+    RefuseWith(Option<String>),
+}
+
 pub(crate) fn router(sim: Arc<Sim>) -> Router {
     Router::new()
         .route("/auth/o2/token", post(lwa::lwa_token))
@@ -250,6 +342,11 @@ pub(crate) fn router(sim: Arc<Sim>) -> Router {
             "/orders/v0/orders/{order_id}/shipmentConfirmation",
             post(confirm::confirm_shipment),
         )
+        .route(
+            "/listings/2021-08-01/items/{seller_id}/{sku}",
+            get(listings::get_listings_item).patch(listings::patch_listings_item),
+        )
+        .route("/_sim/listings/{seller_id}", get(admin::admin_listings))
         .route("/_sim/stats", get(admin::admin_stats))
         .route("/_sim/faults", post(admin::admin_faults))
         .route(

@@ -243,6 +243,17 @@ impl IntoResponse for Refusal {
     }
 }
 
+impl Refusal {
+    /// A 403 for another seller's resource.
+    pub(super) fn forbidden() -> Self {
+        Refusal(
+            StatusCode::FORBIDDEN,
+            "Unauthorized",
+            "Access to requested resource is denied.".into(),
+        )
+    }
+}
+
 /// A 400.
 pub(super) fn bad(code: &'static str, message: impl Into<String>) -> Refusal {
     Refusal(StatusCode::BAD_REQUEST, code, message.into())

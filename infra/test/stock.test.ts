@@ -1,0 +1,47 @@
+// Stock as deployed: stock-sync's least privilege (no PII key, no orders or pii table), the
+// stock queue feeding it with a DLQ, the daily reconciliation, the stock alarms.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { asList, onlyOne, resourcesOf, statementsOf } from './helpers.ts';
+
+const stockFn = (): [string, any] =>
+  onlyOne('AWS::Lambda::Function', (r) => r.Properties.Environment?.Variables?.STOCK_DLQ_URL !== undefined);
+
+test('stock-sync touches no PII: no PII key, no orders or pii table; the stock table and its index only', () => {
+  const statements = statementsOf('StockSync');
+  const text = JSON.stringify(statements);
+  assert.doesNotMatch(text, /PiiKey/);
+  assert.doesNotMatch(text, /Tablesorders|Tablespii|Tablesaudit/);
+  const [, fn] = stockFn();
+  assert.equal(fn.Properties.Environment.Variables.PII_KEY_ID, undefined);
+  const ledger = statements.find((s) => s.Sid === 'StockLedger');
+  assert.ok(!asList(ledger.Action).includes('dynamodb:DeleteItem'), 'the ledger is append-only');
+  assert.ok(!asList(ledger.Action).includes('dynamodb:Scan'));
+  const control = statements.find((s) => s.Sid === 'SellerRegistryAndRateBudget');
+  assert.deepEqual(control.Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys'], ['seller', 'rate#*']);
+});
+
+test('stock-sync takes the stock queue with partial batch failures; the queue is encrypted with a DLQ', () => {
+  const [fnId] = stockFn();
+  const [, esm] = onlyOne('AWS::Lambda::EventSourceMapping', (r) => JSON.stringify(r.Properties.FunctionName).includes(fnId));
+  assert.deepEqual(esm.Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);
+  const queueId = esm.Properties.EventSourceArn['Fn::GetAtt'][0];
+  assert.match(queueId, /^Stock/);
+  const queue = resourcesOf('AWS::SQS::Queue')[queueId];
+  assert.ok(queue.Properties.KmsMasterKeyId);
+  assert.equal(queue.Properties.RedrivePolicy.maxReceiveCount, 5);
+});
+
+test('the reconciliation runs daily and the stock alerts are alarmed', () => {
+  const [fnId] = stockFn();
+  const [, rule] = onlyOne('AWS::Events::Rule', (r) => JSON.stringify(r.Properties.Targets).includes(fnId));
+  assert.equal(rule.Properties.ScheduleExpression, 'cron(30 4 * * ? *)');
+  assert.ok(rule.Properties.Targets[0].DeadLetterConfig);
+  const filters = Object.values(resourcesOf('AWS::Logs::MetricFilter')).map((f: any) => f.Properties.FilterPattern);
+  for (const kind of ['push_rejected', 'low_stock', 'unknown_sku', 'short_pick']) {
+    assert.ok(filters.some((f: string) => f.includes(`$.fields.alert = "${kind}"`)), kind);
+  }
+  for (const name of ['StockPushRejected', 'LowStock', 'StockAttention']) {
+    onlyOne('AWS::CloudWatch::Alarm', (a) => a.Properties.MetricName === name);
+  }
+});

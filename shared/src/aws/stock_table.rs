@@ -1,0 +1,451 @@
+//! The stock table ([`DynamoStockLedger`], the `stock::StockLedger` port). Keys:
+//! `seller_sku = <seller>#<sku>` with `entry =`
+//! - `head`: the SKU's counters (`reserved`, `picked`), settings and listing state; carries
+//!   `stock_seller`/`stock_sku` for the sparse `skus_by_seller` index;
+//! - `at#<location>`: on hand in one location;
+//! - `hold#<order>#<item>`: what one order line holds;
+//! - `move#<movement id>`: the ledger (append-only).
+//!
+//! and `seller_sku = <seller>`, `entry = locations` for the seller's locations. A movement is
+//! one `TransactWriteItems`: its ledger entry (only if absent: applied once), every on-hand
+//! change with `on_hand >= need` on the way down, the counters added, and the hold only if it
+//! is still as read.
+
+use super::{query_all, read_item, store_error};
+use crate::kernel::{AmazonOrderId, OrderItemId, SellerId, Sku, StoreError};
+use crate::stock::{
+    Applied, Hold, ListingState, LocationId, Locations, Movement, Plan, SkuPosition, SkuSettings,
+    StockLedger,
+};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+const HEAD: &str = "head";
+const LOCATIONS: &str = "locations";
+/// The sparse index of head items by seller (`infra/tables.json`).
+const SKUS_BY_SELLER: &str = "skus_by_seller";
+
+pub struct DynamoStockLedger {
+    client: Client,
+    table: String,
+}
+
+fn pk(seller: &SellerId, sku: &Sku) -> String {
+    format!("{seller}#{sku}")
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn corrupt(what: String) -> impl FnOnce(serde_dynamo::Error) -> StoreError {
+    move |e| StoreError::Corrupt {
+        what: format!("{what}: {e}"),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct HeadItem {
+    #[serde(default)]
+    reserved: i64,
+    #[serde(default)]
+    picked: i64,
+    #[serde(default)]
+    settings: SkuSettings,
+    #[serde(default)]
+    listing: ListingState,
+}
+
+#[derive(Deserialize)]
+struct OnHandItem {
+    location: LocationId,
+    #[serde(default)]
+    on_hand: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct LocationsItem {
+    seller_sku: String,
+    entry: String,
+    #[serde(flatten)]
+    locations: Locations,
+}
+
+#[derive(Serialize, Deserialize)]
+struct HoldItem {
+    seller_sku: String,
+    entry: String,
+    #[serde(flatten)]
+    hold: Hold,
+}
+
+#[derive(Serialize, Deserialize)]
+struct MovementItem {
+    seller_sku: String,
+    entry: String,
+    #[serde(flatten)]
+    movement: Movement,
+}
+
+fn hold_entry(order: &AmazonOrderId, item: &OrderItemId) -> String {
+    format!("hold#{order}#{item}")
+}
+
+impl DynamoStockLedger {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn head_update(
+        &self,
+        seller: &SellerId,
+        sku: &Sku,
+        now: DateTime<Utc>,
+    ) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+        Update::builder()
+            .table_name(&self.table)
+            .key("seller_sku", s(pk(seller, sku)))
+            .key("entry", s(HEAD))
+            .expression_attribute_values(":seller", s(seller.as_str()))
+            .expression_attribute_values(":sku", s(sku.as_str()))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+    }
+}
+
+#[async_trait]
+impl StockLedger for DynamoStockLedger {
+    async fn locations(&self, seller: &SellerId) -> Result<Locations, StoreError> {
+        let item: Option<LocationsItem> = read_item(
+            &self.client,
+            &self.table,
+            [
+                ("seller_sku", seller.to_string()),
+                ("entry", LOCATIONS.into()),
+            ],
+            || format!("locations of {seller}"),
+        )
+        .await?;
+        Ok(item.map(|i| i.locations).unwrap_or_default())
+    }
+
+    async fn set_locations(
+        &self,
+        seller: &SellerId,
+        locations: &Locations,
+    ) -> Result<(), StoreError> {
+        let item = LocationsItem {
+            seller_sku: seller.to_string(),
+            entry: LOCATIONS.into(),
+            locations: locations.clone(),
+        };
+        let item =
+            serde_dynamo::to_item(&item).map_err(corrupt(format!("locations of {seller}")))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| store_error("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn set_settings(
+        &self,
+        seller: &SellerId,
+        sku: &Sku,
+        settings: &SkuSettings,
+    ) -> Result<(), StoreError> {
+        let value = serde_dynamo::to_attribute_value(settings)
+            .map_err(corrupt(format!("settings of {seller}/{sku}")))?;
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("seller_sku", s(pk(seller, sku)))
+            .key("entry", s(HEAD))
+            .update_expression("SET settings = :settings, stock_seller = :seller, stock_sku = :sku")
+            .expression_attribute_values(":settings", value)
+            .expression_attribute_values(":seller", s(seller.as_str()))
+            .expression_attribute_values(":sku", s(sku.as_str()))
+            .send()
+            .await
+            .map_err(|e| store_error("UpdateItem", e))?;
+        Ok(())
+    }
+
+    async fn position(&self, seller: &SellerId, sku: &Sku) -> Result<SkuPosition, StoreError> {
+        // `at#…` sorts before `head`, and `hold#…`/`move#…` after it: one range, no ledger.
+        let items = query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .key_condition_expression("seller_sku = :pk AND entry BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", s(pk(seller, sku)))
+                .expression_attribute_values(":from", s("at#"))
+                .expression_attribute_values(":to", s(HEAD)),
+        )
+        .await?;
+        let mut position = SkuPosition::default();
+        for item in items {
+            let entry = item
+                .get("entry")
+                .and_then(|e| e.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            let what = || format!("stock {entry} of {seller}/{sku}");
+            position.known = true;
+            if entry == HEAD {
+                let head: HeadItem = serde_dynamo::from_item(item).map_err(corrupt(what()))?;
+                position.reserved = u64::try_from(head.reserved).unwrap_or(0);
+                position.picked = u64::try_from(head.picked).unwrap_or(0);
+                position.settings = head.settings;
+                position.listing = head.listing;
+            } else {
+                let at: OnHandItem = serde_dynamo::from_item(item).map_err(corrupt(what()))?;
+                position
+                    .on_hand
+                    .insert(at.location, u64::try_from(at.on_hand).unwrap_or(0));
+            }
+        }
+        Ok(position)
+    }
+
+    async fn hold(
+        &self,
+        seller: &SellerId,
+        sku: &Sku,
+        order: &AmazonOrderId,
+        item: &OrderItemId,
+    ) -> Result<Option<Hold>, StoreError> {
+        let held: Option<HoldItem> = read_item(
+            &self.client,
+            &self.table,
+            [
+                ("seller_sku", pk(seller, sku)),
+                ("entry", hold_entry(order, item)),
+            ],
+            || format!("hold of {seller}/{order}/{item}"),
+        )
+        .await?;
+        Ok(held.map(|h| h.hold))
+    }
+
+    async fn apply(&self, m: &Movement, plan: &Plan) -> Result<Applied, StoreError> {
+        let key = pk(&m.seller_id, &m.sku);
+        let what = || format!("movement {} of {}/{}", m.movement_id, m.seller_id, m.sku);
+        let ledger = serde_dynamo::to_item(MovementItem {
+            seller_sku: key.clone(),
+            entry: format!("move#{}", m.movement_id),
+            movement: m.clone(),
+        })
+        .map_err(corrupt(what()))?;
+        let built = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Corrupt {
+            what: format!("{}: {e}", what()),
+        };
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(ledger))
+                        .condition_expression("attribute_not_exists(entry)")
+                        .build()
+                        .map_err(built)?,
+                )
+                .build(),
+        ];
+        items.push(
+            TransactWriteItem::builder()
+                .update(
+                    self.head_update(&m.seller_id, &m.sku, m.at)
+                        .update_expression(
+                            "ADD reserved :reserved, picked :picked, movements :one \
+                             SET stock_seller = :seller, stock_sku = :sku, updated_at = :now",
+                        )
+                        .expression_attribute_values(":reserved", n(plan.reserved))
+                        .expression_attribute_values(":picked", n(plan.picked))
+                        .expression_attribute_values(":one", n(1))
+                        .build()
+                        .map_err(built)?,
+                )
+                .build(),
+        );
+        for (location, delta) in &plan.on_hand {
+            let mut update = Update::builder()
+                .table_name(&self.table)
+                .key("seller_sku", s(&key))
+                .key("entry", s(format!("at#{location}")))
+                .update_expression("ADD on_hand :delta SET #loc = :loc")
+                .expression_attribute_names("#loc", "location")
+                .expression_attribute_values(":delta", n(delta))
+                .expression_attribute_values(":loc", s(location.as_str()));
+            if *delta < 0 {
+                update = update
+                    .condition_expression("on_hand >= :need")
+                    .expression_attribute_values(":need", n(delta.unsigned_abs()));
+            }
+            items.push(
+                TransactWriteItem::builder()
+                    .update(update.build().map_err(built)?)
+                    .build(),
+            );
+        }
+        if let Some(write) = &plan.hold {
+            let item = serde_dynamo::to_item(HoldItem {
+                seller_sku: key.clone(),
+                entry: hold_entry(&write.hold.order_id, &write.hold.order_item_id),
+                hold: write.hold.clone(),
+            })
+            .map_err(corrupt(what()))?;
+            let put = Put::builder().table_name(&self.table).set_item(Some(item));
+            let put = match write.expected {
+                None => put.condition_expression("attribute_not_exists(entry)"),
+                Some(state) => put
+                    .condition_expression("#state = :expected")
+                    .expression_attribute_names("#state", "state")
+                    .expression_attribute_values(
+                        ":expected",
+                        serde_dynamo::to_attribute_value(state).map_err(corrupt(what()))?,
+                    ),
+            };
+            items.push(
+                TransactWriteItem::builder()
+                    .put(put.build().map_err(built)?)
+                    .build(),
+            );
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Applied::Applied),
+            Err(e) => {
+                let Some(canceled) = e.as_service_error().and_then(|se| match se {
+                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
+                    _ => None,
+                }) else {
+                    return Err(store_error("TransactWriteItems", e));
+                };
+                let codes: Vec<Option<&str>> = canceled
+                    .cancellation_reasons()
+                    .iter()
+                    .map(|r| r.code())
+                    .collect();
+                if codes.first().copied().flatten() == Some("ConditionalCheckFailed") {
+                    return Ok(Applied::AlreadyApplied);
+                }
+                let lost = |c: &Option<&str>| {
+                    matches!(c, Some("ConditionalCheckFailed" | "TransactionConflict"))
+                };
+                if codes.is_empty() || codes.iter().any(lost) {
+                    // Without reasons, the ledger says whether it was a repeat.
+                    if codes.is_empty() && self.recorded(m).await? {
+                        return Ok(Applied::AlreadyApplied);
+                    }
+                    return Ok(Applied::Stale);
+                }
+                Err(store_error("TransactWriteItems", e))
+            }
+        }
+    }
+
+    async fn recorded(&self, m: &Movement) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("seller_sku", s(pk(&m.seller_id, &m.sku)))
+            .key("entry", s(format!("move#{}", m.movement_id)))
+            .projection_expression("entry")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error("GetItem", e))?;
+        Ok(out.item.is_some())
+    }
+
+    async fn record_listing(
+        &self,
+        seller: &SellerId,
+        sku: &Sku,
+        listing: &ListingState,
+    ) -> Result<(), StoreError> {
+        let value = serde_dynamo::to_attribute_value(listing)
+            .map_err(corrupt(format!("listing of {seller}/{sku}")))?;
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("seller_sku", s(pk(seller, sku)))
+            .key("entry", s(HEAD))
+            .update_expression("SET listing = :listing, stock_seller = :seller, stock_sku = :sku")
+            .expression_attribute_values(":listing", value)
+            .expression_attribute_values(":seller", s(seller.as_str()))
+            .expression_attribute_values(":sku", s(sku.as_str()))
+            .send()
+            .await
+            .map_err(|e| store_error("UpdateItem", e))?;
+        Ok(())
+    }
+
+    async fn movements(&self, seller: &SellerId, sku: &Sku) -> Result<Vec<Movement>, StoreError> {
+        let items = query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("seller_sku = :pk AND begins_with(entry, :move)")
+                .expression_attribute_values(":pk", s(pk(seller, sku)))
+                .expression_attribute_values(":move", s("move#")),
+        )
+        .await?;
+        let mut movements = items
+            .into_iter()
+            .map(|i| {
+                serde_dynamo::from_item::<_, MovementItem>(i)
+                    .map(|m| m.movement)
+                    .map_err(corrupt(format!("ledger of {seller}/{sku}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        movements.sort_by(|a, b| (a.at, &a.movement_id).cmp(&(b.at, &b.movement_id)));
+        Ok(movements)
+    }
+
+    async fn skus(&self, seller: &SellerId) -> Result<Vec<Sku>, StoreError> {
+        let items = query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .index_name(SKUS_BY_SELLER)
+                .key_condition_expression("stock_seller = :seller")
+                .expression_attribute_values(":seller", s(seller.as_str()))
+                .projection_expression("stock_sku"),
+        )
+        .await?;
+        items
+            .iter()
+            .map(|i| {
+                let raw = i
+                    .get("stock_sku")
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default();
+                Sku::parse(raw).map_err(|e| StoreError::Corrupt {
+                    what: format!("a SKU of {seller} in {SKUS_BY_SELLER}: {e}"),
+                })
+            })
+            .collect()
+    }
+}

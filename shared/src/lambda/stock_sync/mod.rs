@@ -1,0 +1,540 @@
+//! `stock-sync`: the stock queue (orders' reservations, releases, picks and shipments; staff
+//! movements), on-demand commands (staff movements, locations, SKU settings, a
+//! reconciliation) and the daily reconciliation. Each batch applies its movements first,
+//! then pushes every SKU it touched once; a message whose SKU could not be pushed for now stays
+//! on the queue (its movements are applied already; the repeat only pushes).
+
+pub mod config;
+
+use super::batch::{Finished, answer, kept, run_batch};
+use crate::aws::{DynamoControl, DynamoStockLedger, SqsBatchQueue, SqsQueue};
+use crate::kernel::{Clock, DeadLetter, Ending, MarketplaceId, SellerId, Sku, SystemClock};
+use crate::sellers::SellerRegistry;
+use crate::spapi::ListingsApi;
+use crate::stock::{
+    Locations, MovementOutcome, PushOutcome, Reconciled, SkuSettings, StaffMovement, StockError,
+    StockLedger, StockMessage, StockSync, alert,
+};
+use aws_lambda_events::event::sqs::SqsEvent;
+use config::StockSyncConfig;
+use futures::{StreamExt, stream};
+use lambda_runtime::LambdaEvent;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+/// Messages (and SKU pushes) worked at once.
+const CONCURRENCY: usize = 4;
+
+/// What a batch, a command or a reconciliation came to (tests and the local run read it).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StockReport {
+    pub movements_applied: u32,
+    /// Movements found in the ledger already (a repeat delivery).
+    pub movements_repeated: u32,
+    /// Order movements with nothing to do (the line already past that step).
+    pub movements_idle: u32,
+    pub movements_refused: u32,
+    /// Plans lost to another writer and made again.
+    pub conflicts_retried: u32,
+    pub lines_without_sku: u32,
+    pub unknown_skus: u32,
+    pub short_picks: u32,
+    /// Quantities Amazon accepted.
+    pub pushes: u32,
+    /// SKUs checked whose quantity Amazon already held: no call.
+    pub pushes_unchanged: u32,
+    pub pushes_rejected: u32,
+    pub low_stock_alerts: u32,
+    /// Reconciliation: SKUs where Amazon held something else, corrected.
+    pub mismatches_corrected: u32,
+    pub skus_checked: u32,
+    pub dead_lettered: u32,
+    pub retried: u32,
+    /// Refusals of staff movements, for the caller (ids and reasons).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refusals: Vec<Refusal>,
+    /// Message ids to leave on the queue (`batchItemFailures`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keep: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Refusal {
+    pub movement_id: String,
+    pub kind: String,
+    pub reason: String,
+}
+
+impl StockReport {
+    fn add(&mut self, o: &MovementOutcome) {
+        match o {
+            MovementOutcome::Applied {
+                short,
+                unknown_sku,
+                conflicts,
+            } => {
+                self.movements_applied += 1;
+                self.conflicts_retried += conflicts;
+                self.unknown_skus += u32::from(*unknown_sku);
+                self.short_picks += u32::from(*short > 0);
+            }
+            MovementOutcome::AlreadyApplied => self.movements_repeated += 1,
+            MovementOutcome::Nothing { .. } => self.movements_idle += 1,
+            MovementOutcome::Refused { .. } => self.movements_refused += 1,
+        }
+    }
+
+    /// Another report's figures added to this one's (its kept ids too).
+    pub fn merge(&mut self, o: StockReport) {
+        self.movements_applied += o.movements_applied;
+        self.movements_repeated += o.movements_repeated;
+        self.movements_idle += o.movements_idle;
+        self.movements_refused += o.movements_refused;
+        self.conflicts_retried += o.conflicts_retried;
+        self.lines_without_sku += o.lines_without_sku;
+        self.unknown_skus += o.unknown_skus;
+        self.short_picks += o.short_picks;
+        self.pushes += o.pushes;
+        self.pushes_unchanged += o.pushes_unchanged;
+        self.pushes_rejected += o.pushes_rejected;
+        self.low_stock_alerts += o.low_stock_alerts;
+        self.mismatches_corrected += o.mismatches_corrected;
+        self.skus_checked += o.skus_checked;
+        self.dead_lettered += o.dead_lettered;
+        self.retried += o.retried;
+        self.refusals.extend(o.refusals);
+        self.keep.extend(o.keep);
+    }
+}
+
+/// An on-demand invocation (staff tools now, the staff API later).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
+pub enum StockCommand {
+    /// Movements applied in order, then the SKUs they touched pushed.
+    Movements { movements: Vec<StaffMovement> },
+    SetLocations {
+        seller_id: SellerId,
+        locations: Locations,
+    },
+    /// A SKU's buffer and low-stock threshold, then its quantity pushed.
+    SetSku {
+        seller_id: SellerId,
+        sku: Sku,
+        settings: SkuSettings,
+    },
+    /// Every SKU of the sellers named (none: every active seller) checked against Amazon.
+    Reconcile {
+        #[serde(default)]
+        seller_ids: Vec<SellerId>,
+    },
+}
+
+pub struct StockSyncHandler {
+    ledger: DynamoStockLedger,
+    control: DynamoControl,
+    listings: ListingsApi,
+    queue: SqsBatchQueue,
+    clock: Arc<dyn Clock>,
+    max_receives: u32,
+}
+
+type SkuKey = (SellerId, Sku);
+
+impl StockSyncHandler {
+    pub fn new(config: StockSyncConfig, sdk: &aws_config::SdkConfig) -> Self {
+        Self::with_clock(config, sdk, Arc::new(SystemClock))
+    }
+
+    pub fn with_clock(
+        config: StockSyncConfig,
+        sdk: &aws_config::SdkConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+        let transport = config
+            .spapi
+            .transport(sdk, &config.control_table, clock.clone());
+        Self {
+            ledger: DynamoStockLedger::new(dynamo.clone(), config.stock_table),
+            control: DynamoControl::new(dynamo, config.control_table),
+            listings: ListingsApi::new(transport),
+            queue: SqsBatchQueue {
+                source: None,
+                dead_letters: SqsQueue::new(aws_sdk_sqs::Client::new(sdk), config.stock_dlq_url),
+            },
+            clock,
+            max_receives: config.max_receives,
+        }
+    }
+
+    fn sync(&self) -> StockSync<'_> {
+        StockSync {
+            ledger: &self.ledger,
+            listings: &self.listings,
+            clock: self.clock.as_ref(),
+        }
+    }
+
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<serde_json::Value>,
+    ) -> Result<serde_json::Value, lambda_runtime::Error> {
+        let (payload, _context) = event.into_parts();
+        if payload.get("Records").is_some() {
+            let event: SqsEvent = serde_json::from_value(payload)?;
+            let report = self.handle_batch(event).await;
+            return Ok(serde_json::to_value(answer(report.keep))?);
+        }
+        // A scheduled event (EventBridge) is the daily reconciliation.
+        if payload.get("detail-type").is_some() {
+            let report = self.reconcile(&[]).await?;
+            return Ok(serde_json::to_value(report)?);
+        }
+        let command: StockCommand = serde_json::from_value(payload)
+            .map_err(|e| format!("not a stock command: {}", crate::kernel::serde_reason(&e)))?;
+        let report = self.command(command).await?;
+        Ok(serde_json::to_value(report)?)
+    }
+
+    pub async fn command(&self, command: StockCommand) -> Result<StockReport, StockError> {
+        let mut report = StockReport::default();
+        match command {
+            StockCommand::Movements { movements } => {
+                let mut touched = BTreeSet::new();
+                let mut locations = HashMap::new();
+                for m in movements {
+                    let id = m.movement_id.to_string();
+                    let m = match m.into_movement(self.clock.now()) {
+                        Ok(m) => m,
+                        Err(e) => {
+                            report.movements_refused += 1;
+                            report.refusals.push(Refusal {
+                                movement_id: id,
+                                kind: "invalid".into(),
+                                reason: e.to_string(),
+                            });
+                            continue;
+                        }
+                    };
+                    let ls = self.locations_of(&mut locations, &m.seller_id).await?;
+                    let outcome = self.sync().apply(&m, &ls).await?;
+                    report.add(&outcome);
+                    if let MovementOutcome::Refused { kind, reason } = &outcome {
+                        report.refusals.push(Refusal {
+                            movement_id: id,
+                            kind: (*kind).into(),
+                            reason: reason.clone(),
+                        });
+                    }
+                    if outcome.touches() {
+                        touched.insert((m.seller_id.clone(), m.sku.clone()));
+                    }
+                }
+                let (pushed, _) = self.push_all(touched).await;
+                report.merge(pushed);
+            }
+            StockCommand::SetLocations {
+                seller_id,
+                locations,
+            } => {
+                self.ledger.set_locations(&seller_id, &locations).await?;
+                // A location's kind decides what is sellable: every SKU may have changed.
+                let skus = self.ledger.skus(&seller_id).await?;
+                let (pushed, _) = self
+                    .push_all(skus.into_iter().map(|s| (seller_id.clone(), s)).collect())
+                    .await;
+                report.merge(pushed);
+            }
+            StockCommand::SetSku {
+                seller_id,
+                sku,
+                settings,
+            } => {
+                self.ledger
+                    .set_settings(&seller_id, &sku, &settings)
+                    .await?;
+                let (pushed, _) = self.push_all([(seller_id, sku)].into()).await;
+                report.merge(pushed);
+            }
+            StockCommand::Reconcile { seller_ids } => report = self.reconcile(&seller_ids).await?,
+        }
+        Ok(report)
+    }
+
+    async fn locations_of(
+        &self,
+        cache: &mut HashMap<SellerId, Locations>,
+        seller: &SellerId,
+    ) -> Result<Locations, StockError> {
+        if let Some(l) = cache.get(seller) {
+            return Ok(l.clone());
+        }
+        let l = self.ledger.locations(seller).await?;
+        cache.insert(seller.clone(), l.clone());
+        Ok(l)
+    }
+
+    async fn marketplaces(&self) -> Result<BTreeMap<SellerId, MarketplaceId>, StockError> {
+        Ok(self
+            .control
+            .active_sellers()
+            .await?
+            .into_iter()
+            .filter_map(|a| a.marketplace_ids.first().cloned().map(|m| (a.seller_id, m)))
+            .collect())
+    }
+
+    /// Push each SKU once; the SKUs that could not be pushed for now are returned.
+    async fn push_all(&self, skus: BTreeSet<SkuKey>) -> (StockReport, BTreeSet<SkuKey>) {
+        let mut report = StockReport::default();
+        let mut failed = BTreeSet::new();
+        if skus.is_empty() {
+            return (report, failed);
+        }
+        let marketplaces = match self.marketplaces().await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error_kind = e.kind(), error = %e, "seller registry unreadable; pushes wait");
+                return (report, skus);
+            }
+        };
+        let mut locations: HashMap<SellerId, Locations> = HashMap::new();
+        for seller in skus.iter().map(|(s, _)| s).collect::<BTreeSet<_>>() {
+            match self.ledger.locations(seller).await {
+                Ok(l) => {
+                    locations.insert(seller.clone(), l);
+                }
+                Err(e) => tracing::warn!(%seller, error = %e, "locations unreadable; pushes wait"),
+            }
+        }
+        let results: Vec<(SkuKey, Result<Option<crate::stock::Pushed>, StockError>)> =
+            stream::iter(skus)
+                .map(|(seller, sku)| {
+                    let (marketplaces, locations) = (&marketplaces, &locations);
+                    async move {
+                        let result = match (marketplaces.get(&seller), locations.get(&seller)) {
+                            (Some(m), Some(l)) => {
+                                self.sync().push(&seller, m, &sku, l).await.map(Some)
+                            }
+                            (None, _) => {
+                                alert(
+                                    "seller_not_registered",
+                                    &seller,
+                                    &sku,
+                                    "no active marketplace: not pushed",
+                                );
+                                Ok(None)
+                            }
+                            (_, None) => {
+                                Err(StockError::Store(crate::kernel::StoreError::Conflict {
+                                    what: "locations unread".into(),
+                                }))
+                            }
+                        };
+                        ((seller, sku), result)
+                    }
+                })
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
+        for (key, result) in results {
+            match result {
+                Ok(Some(p)) => {
+                    report.low_stock_alerts += u32::from(p.low_stock_alert);
+                    match p.outcome {
+                        PushOutcome::Unchanged { .. } => report.pushes_unchanged += 1,
+                        PushOutcome::Pushed { .. } => report.pushes += 1,
+                        PushOutcome::Rejected { .. } => report.pushes_rejected += 1,
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(seller_id = %key.0, sku = %key.1, error_kind = e.kind(), error = %e, "stock push failed");
+                    failed.insert(key);
+                }
+            }
+        }
+        (report, failed)
+    }
+
+    /// Every SKU of the sellers (none named: every active seller) against what Amazon holds.
+    pub async fn reconcile(&self, sellers: &[SellerId]) -> Result<StockReport, StockError> {
+        let marketplaces = self.marketplaces().await?;
+        let mut report = StockReport::default();
+        let sellers: Vec<SellerId> = if sellers.is_empty() {
+            marketplaces.keys().cloned().collect()
+        } else {
+            sellers.to_vec()
+        };
+        for seller in sellers {
+            let Some(marketplace) = marketplaces.get(&seller) else {
+                tracing::warn!(%seller, "not an active seller: not reconciled");
+                continue;
+            };
+            let locations = self.ledger.locations(&seller).await?;
+            let skus = self.ledger.skus(&seller).await?;
+            let results: Vec<Result<Reconciled, StockError>> = stream::iter(skus)
+                .map(|sku| {
+                    let (seller, locations) = (&seller, &locations);
+                    async move {
+                        self.sync()
+                            .reconcile(seller, marketplace, &sku, locations)
+                            .await
+                    }
+                })
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
+            for r in results {
+                report.skus_checked += 1;
+                match r? {
+                    Reconciled::InAgreement { .. } => {}
+                    Reconciled::Corrected { .. } => {
+                        report.mismatches_corrected += 1;
+                        report.pushes += 1;
+                    }
+                    Reconciled::Rejected { .. } => report.pushes_rejected += 1,
+                }
+            }
+        }
+        tracing::info!(
+            skus_checked = report.skus_checked,
+            mismatches_corrected = report.mismatches_corrected,
+            pushes_rejected = report.pushes_rejected,
+            "reconciliation finished"
+        );
+        Ok(report)
+    }
+
+    /// One SQS batch: every message's movements applied, then each SKU touched pushed once.
+    pub async fn handle_batch(&self, event: SqsEvent) -> StockReport {
+        let now = self.clock.now();
+        let mut report = StockReport::default();
+        let mut endings: HashMap<String, Ending> = HashMap::new();
+        let mut touched_by: HashMap<String, BTreeSet<SkuKey>> = HashMap::new();
+        let mut locations: HashMap<SellerId, Locations> = HashMap::new();
+        // Movements of one message in order; messages one after another keep the reads of
+        // locations shared (moto and DynamoDB see the same writes either way).
+        for r in &event.records {
+            let id = r.message_id.clone().unwrap_or_default();
+            let receives: u32 = r
+                .attributes
+                .get("ApproximateReceiveCount")
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(1);
+            let body = r.body.as_deref().unwrap_or_default();
+            let letter = |kind: &str, reason: String, seller: Option<SellerId>, order| DeadLetter {
+                seller_id: seller,
+                order_id: order,
+                ..DeadLetter::new(&id, kind, reason, receives, now)
+            };
+            let message = match StockMessage::parse(body) {
+                Ok(m) => m,
+                Err(e) => {
+                    endings.insert(
+                        id.clone(),
+                        Ending::DeadLetter(letter("malformed", e.to_string(), None, None)),
+                    );
+                    continue;
+                }
+            };
+            let (seller, order) = (message.seller_id().clone(), message.order_id().cloned());
+            let (movements, without_sku) = match message.movements(now) {
+                Ok(m) => m,
+                Err(e) => {
+                    endings.insert(
+                        id.clone(),
+                        Ending::DeadLetter(letter("invalid", e.to_string(), Some(seller), order)),
+                    );
+                    continue;
+                }
+            };
+            report.lines_without_sku += without_sku as u32;
+            let ls = match self.locations_of(&mut locations, &seller).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(message_id = %id, error = %e, "locations unreadable; the message stays");
+                    endings.insert(id.clone(), Ending::Retry(None));
+                    continue;
+                }
+            };
+            let mut ending = Ending::Done;
+            for m in &movements {
+                match self.sync().apply(m, &ls).await {
+                    Ok(outcome) => {
+                        report.add(&outcome);
+                        if outcome.touches() {
+                            touched_by
+                                .entry(id.clone())
+                                .or_default()
+                                .insert((m.seller_id.clone(), m.sku.clone()));
+                        }
+                        if let MovementOutcome::Refused { kind, reason } = outcome {
+                            ending = Ending::DeadLetter(letter(
+                                kind,
+                                format!("movement {}: {reason}", m.movement_id),
+                                Some(seller.clone()),
+                                order.clone(),
+                            ));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(message_id = %id, movement_id = %m.movement_id, error_kind = e.kind(), error = %e, receives, "stock movement failed");
+                        ending = if e.is_retryable() && receives < self.max_receives {
+                            Ending::Retry(None)
+                        } else {
+                            Ending::DeadLetter(letter(
+                                e.kind(),
+                                e.to_string(),
+                                Some(seller.clone()),
+                                order.clone(),
+                            ))
+                        };
+                        break;
+                    }
+                }
+            }
+            endings.insert(id, ending);
+        }
+        let all: BTreeSet<SkuKey> = touched_by.values().flatten().cloned().collect();
+        let (pushed, failed) = self.push_all(all).await;
+        report.merge(pushed);
+        // A message whose SKU could not be pushed comes back (its movements are repeats then).
+        for (id, skus) in &touched_by {
+            if skus.iter().any(|k| failed.contains(k)) && endings.get(id) == Some(&Ending::Done) {
+                endings.insert(id.clone(), Ending::Retry(None));
+            }
+        }
+        let endings = Mutex::new(endings);
+        let handled = run_batch(&self.queue, event.records, CONCURRENCY, |m| {
+            let ending = endings
+                .lock()
+                .expect("not poisoned")
+                .remove(&m.message_id)
+                .unwrap_or(Ending::Retry(None));
+            async move { ((), ending) }
+        })
+        .await;
+        for h in &handled {
+            match h.finished {
+                Finished::Kept => report.retried += 1,
+                Finished::DeadLettered => report.dead_lettered += 1,
+                Finished::Done => {}
+            }
+        }
+        report.keep = kept(&handled);
+        tracing::info!(
+            movements_applied = report.movements_applied,
+            movements_repeated = report.movements_repeated,
+            pushes = report.pushes,
+            pushes_unchanged = report.pushes_unchanged,
+            pushes_rejected = report.pushes_rejected,
+            dead_lettered = report.dead_lettered,
+            retried = report.retried,
+            "stock batch finished"
+        );
+        report
+    }
+}

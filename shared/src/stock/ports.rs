@@ -1,0 +1,103 @@
+//! What stock needs from the outside: its ledger (the stock table) and Amazon's listings.
+
+use super::model::{Hold, ListingState, Locations, Movement, SkuPosition, SkuSettings};
+use super::plan::Plan;
+use crate::kernel::{AmazonOrderId, MarketplaceId, OrderItemId, SellerId, Sku, StoreError};
+use async_trait::async_trait;
+
+/// How a planned movement's transaction ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Applied,
+    /// The ledger has this movement already: nothing written.
+    AlreadyApplied,
+    /// A premise of the plan no longer holds (someone moved the stock or the hold since the
+    /// read): nothing written; plan again from a fresh read.
+    Stale,
+}
+
+#[async_trait]
+pub trait StockLedger: Send + Sync {
+    /// The seller's locations in walking order (empty when none are set).
+    async fn locations(&self, seller: &SellerId) -> Result<Locations, StoreError>;
+    async fn set_locations(
+        &self,
+        seller: &SellerId,
+        locations: &Locations,
+    ) -> Result<(), StoreError>;
+    async fn set_settings(
+        &self,
+        seller: &SellerId,
+        sku: &Sku,
+        settings: &SkuSettings,
+    ) -> Result<(), StoreError>;
+    async fn position(&self, seller: &SellerId, sku: &Sku) -> Result<SkuPosition, StoreError>;
+    async fn hold(
+        &self,
+        seller: &SellerId,
+        sku: &Sku,
+        order: &AmazonOrderId,
+        item: &OrderItemId,
+    ) -> Result<Option<Hold>, StoreError>;
+    /// The movement in the ledger and its plan carried out, in one transaction.
+    async fn apply(&self, movement: &Movement, plan: &Plan) -> Result<Applied, StoreError>;
+    /// Whether the ledger has the movement.
+    async fn recorded(&self, movement: &Movement) -> Result<bool, StoreError>;
+    /// What Amazon now holds (or why it refused), and the low-stock mark.
+    async fn record_listing(
+        &self,
+        seller: &SellerId,
+        sku: &Sku,
+        listing: &ListingState,
+    ) -> Result<(), StoreError>;
+    /// The SKU's ledger, oldest first.
+    async fn movements(&self, seller: &SellerId, sku: &Sku) -> Result<Vec<Movement>, StoreError>;
+    /// Every SKU of the seller with a stock record.
+    async fn skus(&self, seller: &SellerId) -> Result<Vec<Sku>, StoreError>;
+}
+
+/// Amazon's answer to a quantity sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListingAnswer {
+    Accepted,
+    /// Refused for this SKU, with Amazon's issue codes.
+    Rejected {
+        codes: Vec<String>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListingError {
+    /// A call that may go through later (throttled, server error, no rate place now).
+    #[error("listings call failed for now: {0}")]
+    Retryable(String),
+    #[error("listings call refused: {0}")]
+    Refused(String),
+}
+
+/// Amazon's listings (Listings Items 2021-08-01), the `DEFAULT` (merchant-fulfilled) channel.
+#[async_trait]
+pub trait Listings: Send + Sync {
+    /// The listing's product type, `None` when the seller has no listing of the SKU.
+    async fn product_type(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        sku: &Sku,
+    ) -> Result<Option<String>, ListingError>;
+    /// The quantity Amazon holds, `None` when the listing has none or does not exist.
+    async fn quantity(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        sku: &Sku,
+    ) -> Result<Option<u32>, ListingError>;
+    async fn set_quantity(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        sku: &Sku,
+        product_type: &str,
+        quantity: u32,
+    ) -> Result<ListingAnswer, ListingError>;
+}

@@ -1,0 +1,349 @@
+//! [`StockSync`]: a movement applied once (planned over a fresh read, written in one
+//! conditional transaction, planned again if someone came first), and a SKU's available
+//! quantity pushed to Amazon only when it differs from what Amazon last accepted.
+
+use super::model::{Locations, Movement, SkuPosition};
+use super::plan::{Planned, plan};
+use super::ports::{Applied, ListingAnswer, ListingError, Listings, StockLedger};
+use crate::kernel::{Clock, MarketplaceId, SellerId, Sku, StoreError};
+
+/// Plans of one movement tried before it is left for a later delivery (each lost to a writer
+/// that came first).
+const MAX_ATTEMPTS: u32 = 12;
+/// Pushes of one SKU in one call: a push is followed by a read, and by another push if the
+/// stock moved meanwhile (a push that landed after a newer one is put right at once).
+const MAX_PUSH_ROUNDS: u32 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StockError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Listing(#[from] ListingError),
+    #[error("movement {movement_id} lost {attempts} times to other writers")]
+    Contended { movement_id: String, attempts: u32 },
+}
+
+impl StockError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            StockError::Store(StoreError::Failed(f)) => {
+                f.failure != crate::kernel::Failure::Refused
+            }
+            StockError::Store(StoreError::Conflict { .. }) => true,
+            StockError::Store(StoreError::Corrupt { .. }) => false,
+            StockError::Listing(ListingError::Retryable(_)) => true,
+            StockError::Listing(ListingError::Refused(_)) => false,
+            StockError::Contended { .. } => true,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StockError::Store(_) => "store",
+            StockError::Listing(_) => "listings",
+            StockError::Contended { .. } => "contended",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MovementOutcome {
+    Applied {
+        /// Units a pick or shipment did not find on the shelves.
+        short: u32,
+        /// The SKU had no stock record before this movement.
+        unknown_sku: bool,
+        /// Plans lost to other writers before this one went through.
+        conflicts: u32,
+    },
+    AlreadyApplied,
+    Nothing {
+        why: &'static str,
+    },
+    Refused {
+        kind: &'static str,
+        reason: String,
+    },
+}
+
+impl MovementOutcome {
+    /// Whether the SKU's quantity may have changed (a repeat counts: its first push may have
+    /// failed).
+    pub fn touches(&self) -> bool {
+        matches!(
+            self,
+            MovementOutcome::Applied { .. } | MovementOutcome::AlreadyApplied
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// Amazon already holds the available quantity: no call.
+    Unchanged {
+        available: u32,
+    },
+    Pushed {
+        available: u32,
+        calls: u32,
+    },
+    Rejected {
+        available: u32,
+        codes: Vec<String>,
+    },
+}
+
+/// A push, and whether it raised the SKU's low-stock alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pushed {
+    pub outcome: PushOutcome,
+    pub low_stock_alert: bool,
+}
+
+/// What a reconciliation found for one SKU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reconciled {
+    InAgreement {
+        available: u32,
+    },
+    /// Amazon held `held` (`None`: no quantity), now `available`.
+    Corrected {
+        held: Option<u32>,
+        available: u32,
+    },
+    Rejected {
+        held: Option<u32>,
+        available: u32,
+        codes: Vec<String>,
+    },
+}
+
+/// A stock alert: ids and counts only.
+pub fn alert(kind: &'static str, seller: &SellerId, sku: &Sku, detail: &str) {
+    tracing::warn!(alert = kind, %seller, %sku, detail, "stock alert");
+}
+
+pub struct StockSync<'a> {
+    pub ledger: &'a dyn StockLedger,
+    pub listings: &'a dyn Listings,
+    pub clock: &'a dyn Clock,
+}
+
+impl StockSync<'_> {
+    pub async fn apply(
+        &self,
+        m: &Movement,
+        locations: &Locations,
+    ) -> Result<MovementOutcome, StockError> {
+        let mut conflicts = 0;
+        loop {
+            let position = self.ledger.position(&m.seller_id, &m.sku).await?;
+            let hold = match (m.kind.order_item(), &m.order_id) {
+                (Some(item), Some(order)) => {
+                    self.ledger.hold(&m.seller_id, &m.sku, order, item).await?
+                }
+                _ => None,
+            };
+            match plan(m, &position, hold.as_ref(), locations) {
+                Planned::Apply(p) => match self.ledger.apply(m, &p).await? {
+                    Applied::Applied => {
+                        if !position.known {
+                            alert("unknown_sku", &m.seller_id, &m.sku, m.kind.name());
+                        }
+                        if p.short > 0 {
+                            alert(
+                                "short_pick",
+                                &m.seller_id,
+                                &m.sku,
+                                &format!("{} units not on the shelves", p.short),
+                            );
+                        }
+                        return Ok(MovementOutcome::Applied {
+                            short: p.short,
+                            unknown_sku: !position.known,
+                            conflicts,
+                        });
+                    }
+                    Applied::AlreadyApplied => return Ok(MovementOutcome::AlreadyApplied),
+                    Applied::Stale => {
+                        conflicts += 1;
+                        if conflicts >= MAX_ATTEMPTS {
+                            return Err(StockError::Contended {
+                                movement_id: m.movement_id.to_string(),
+                                attempts: conflicts,
+                            });
+                        }
+                    }
+                },
+                // A repeat finds the stock already moved by its first copy: it is that copy.
+                Planned::Nothing { why } => {
+                    return Ok(if self.ledger.recorded(m).await? {
+                        MovementOutcome::AlreadyApplied
+                    } else {
+                        MovementOutcome::Nothing { why }
+                    });
+                }
+                Planned::Refused { kind, reason } => {
+                    return Ok(if self.ledger.recorded(m).await? {
+                        MovementOutcome::AlreadyApplied
+                    } else {
+                        MovementOutcome::Refused { kind, reason }
+                    });
+                }
+            }
+        }
+    }
+
+    /// Push the SKU's available quantity if Amazon does not hold it already.
+    pub async fn push(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        sku: &Sku,
+        locations: &Locations,
+    ) -> Result<Pushed, StockError> {
+        let mut low_stock_alert = false;
+        let outcome = self
+            .push_rounds(seller, marketplace, sku, locations, &mut low_stock_alert)
+            .await?;
+        Ok(Pushed {
+            outcome,
+            low_stock_alert,
+        })
+    }
+
+    async fn push_rounds(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        sku: &Sku,
+        locations: &Locations,
+        low_stock_alert: &mut bool,
+    ) -> Result<PushOutcome, StockError> {
+        let mut calls = 0;
+        let mut available = 0;
+        for _ in 0..MAX_PUSH_ROUNDS {
+            let position = self.ledger.position(seller, sku).await?;
+            available = position.available(locations);
+            let mut listing = position.listing.clone();
+            *low_stock_alert |=
+                self.mark_low_stock(seller, sku, &position, available, &mut listing);
+            if listing.accepted_quantity == Some(available) {
+                if listing != position.listing {
+                    self.ledger.record_listing(seller, sku, &listing).await?;
+                }
+                return Ok(if calls == 0 {
+                    PushOutcome::Unchanged { available }
+                } else {
+                    PushOutcome::Pushed { available, calls }
+                });
+            }
+            let product_type = match &listing.product_type {
+                Some(t) => t.clone(),
+                None => {
+                    calls += 1;
+                    match self.listings.product_type(seller, marketplace, sku).await? {
+                        Some(t) => {
+                            listing.product_type = Some(t.clone());
+                            t
+                        }
+                        None => {
+                            let codes = vec!["LISTING_NOT_FOUND".to_owned()];
+                            return self.rejected(seller, sku, listing, available, codes).await;
+                        }
+                    }
+                }
+            };
+            calls += 1;
+            match self
+                .listings
+                .set_quantity(seller, marketplace, sku, &product_type, available)
+                .await?
+            {
+                ListingAnswer::Accepted => {
+                    listing.accepted_quantity = Some(available);
+                    listing.accepted_at = Some(self.clock.now());
+                    listing.rejected_codes.clear();
+                    self.ledger.record_listing(seller, sku, &listing).await?;
+                }
+                ListingAnswer::Rejected { codes } => {
+                    return self.rejected(seller, sku, listing, available, codes).await;
+                }
+            }
+        }
+        Ok(PushOutcome::Pushed { available, calls })
+    }
+
+    async fn rejected(
+        &self,
+        seller: &SellerId,
+        sku: &Sku,
+        mut listing: super::model::ListingState,
+        available: u32,
+        codes: Vec<String>,
+    ) -> Result<PushOutcome, StockError> {
+        alert("push_rejected", seller, sku, &codes.join(","));
+        listing.rejected_codes = codes.clone();
+        self.ledger.record_listing(seller, sku, &listing).await?;
+        Ok(PushOutcome::Rejected { available, codes })
+    }
+
+    fn mark_low_stock(
+        &self,
+        seller: &SellerId,
+        sku: &Sku,
+        position: &SkuPosition,
+        available: u32,
+        listing: &mut super::model::ListingState,
+    ) -> bool {
+        let low = position
+            .settings
+            .low_stock_at
+            .is_some_and(|t| available <= t);
+        let alerted = low && !listing.low_stock;
+        if alerted {
+            alert("low_stock", seller, sku, &format!("{available} available"));
+        }
+        listing.low_stock = low;
+        alerted
+    }
+
+    /// Compare what Amazon holds with the computed available quantity and correct it: the
+    /// check a daily run makes of every SKU, and a quantity-change notification of one.
+    pub async fn reconcile(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        sku: &Sku,
+        locations: &Locations,
+    ) -> Result<Reconciled, StockError> {
+        let position = self.ledger.position(seller, sku).await?;
+        let available = position.available(locations);
+        let held = self.listings.quantity(seller, marketplace, sku).await?;
+        if held == Some(available) {
+            if position.listing.accepted_quantity != Some(available) {
+                let mut listing = position.listing.clone();
+                listing.accepted_quantity = Some(available);
+                listing.accepted_at = Some(self.clock.now());
+                self.ledger.record_listing(seller, sku, &listing).await?;
+            }
+            return Ok(Reconciled::InAgreement { available });
+        }
+        // Amazon holds something else: forget what we thought it accepted, and push.
+        let mut listing = position.listing.clone();
+        listing.accepted_quantity = held;
+        self.ledger.record_listing(seller, sku, &listing).await?;
+        let pushed = self.push(seller, marketplace, sku, locations).await?;
+        Ok(match pushed.outcome {
+            PushOutcome::Rejected { available, codes } => Reconciled::Rejected {
+                held,
+                available,
+                codes,
+            },
+            PushOutcome::Pushed { available, .. } | PushOutcome::Unchanged { available } => {
+                Reconciled::Corrected { held, available }
+            }
+        })
+    }
+}
