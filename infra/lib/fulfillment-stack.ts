@@ -311,6 +311,7 @@ export class FulfillmentStack extends Stack {
       sellerSecretPrefix: SELLER_SECRET_PREFIX,
       spapiEndpoint: props.spapiEndpoint,
       sellerSecretsAck,
+      stockQueue: this.stock.queue,
     });
 
     // Stock: the stock queue's movements, the pushes to Amazon, the daily reconciliation.

@@ -3,7 +3,8 @@
 // of the PII key, never open it) and marks the order Labeled; voids a label (its document
 // deleted, the void audited); confirms own-carrier packages with Orders v0. Alarms: the DLQ's depth, purchases
 // left unsettled (unresolved or unrecorded: someone must look), Amazon refusing purchases,
-// labels blocked by a SKU the seller's catalog does not know.
+// labels blocked by a SKU the seller's catalog does not know. A labeled order's pick and a
+// shipped order's departure go to the stock queue.
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -39,6 +40,8 @@ export interface LabelsProps {
   readonly sellerSecretsAck: { id: string; reason: string };
   /** Days after delivery PII is kept (the tracker brings purge dates forward to them). */
   readonly retentionDays: number;
+  /** Where a labeled order's pick and a shipped order's departure are announced. */
+  readonly stockQueue: sqs.IQueue;
 }
 
 export class Labels extends Construct {
@@ -76,6 +79,7 @@ export class Labels extends Construct {
         PII_KEY_ID: props.piiKey.keyArn,
         LABEL_JOBS_DLQ_URL: this.jobs.dlq.queueUrl,
         LABEL_JOB_MAX_RECEIVES: '5',
+        STOCK_QUEUE_URL: props.stockQueue.queueUrl,
         SPAPI_ENDPOINT: props.spapiEndpoint,
         LWA_APP_SECRET_ID: props.lwaApp.secretArn,
         SELLER_SECRET_PREFIX: props.sellerSecretPrefix,
@@ -129,6 +133,11 @@ export class Labels extends Construct {
           sid: 'DeadLetterWithReason',
           actions: ['sqs:SendMessage'],
           resources: [this.jobs.dlq.queueArn],
+        }),
+        new iam.PolicyStatement({
+          sid: 'AnnouncePicks',
+          actions: ['sqs:SendMessage'],
+          resources: [props.stockQueue.queueArn],
         }),
       ],
     });
@@ -194,6 +203,7 @@ export class Labels extends Construct {
         LWA_APP_SECRET_ID: props.lwaApp.secretArn,
         SELLER_SECRET_PREFIX: props.sellerSecretPrefix,
         RETENTION_DAYS: String(props.retentionDays),
+        STOCK_QUEUE_URL: props.stockQueue.queueUrl,
       },
       statements: [
         new iam.PolicyStatement({
@@ -217,11 +227,16 @@ export class Labels extends Construct {
           resources: [tables.get('control').tableArn],
           conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['tracking', 'rate#*'] } },
         }),
-        dataKeyThrough(this, props.dataKey, ['dynamodb', 'secretsmanager']),
+        dataKeyThrough(this, props.dataKey, ['dynamodb', 'secretsmanager', 'sqs']),
         new iam.PolicyStatement({
           sid: 'ReadLwaCredentials',
           actions: ['secretsmanager:GetSecretValue'],
           resources: [props.lwaApp.secretArn, props.sellerSecrets],
+        }),
+        new iam.PolicyStatement({
+          sid: 'AnnounceShipments',
+          actions: ['sqs:SendMessage'],
+          resources: [props.stockQueue.queueArn],
         }),
       ],
     });

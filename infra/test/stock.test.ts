@@ -45,3 +45,22 @@ test('the reconciliation runs daily and the stock alerts are alarmed', () => {
     onlyOne('AWS::CloudWatch::Alarm', (a) => a.Properties.MetricName === name);
   }
 });
+
+test('label-worker announces picks and shipment-tracker shipments on the stock queue, nothing else of it', () => {
+  const [fnId] = stockFn();
+  const [, esm] = onlyOne('AWS::Lambda::EventSourceMapping', (r) => JSON.stringify(r.Properties.FunctionName).includes(fnId));
+  const stockQueue = esm.Properties.EventSourceArn['Fn::GetAtt'][0];
+  for (const [prefix, sid, url] of [
+    ['LabelsLabelWorker', 'AnnouncePicks', 'STOCK_QUEUE_URL'],
+    ['LabelsShipmentTracker', 'AnnounceShipments', 'STOCK_QUEUE_URL'],
+  ]) {
+    const statements = Object.entries(resourcesOf('AWS::IAM::Policy'))
+      .filter(([id]) => id.startsWith(prefix))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+    const grant = statements.find((s) => s.Sid === sid);
+    assert.deepEqual(asList(grant.Action), ['sqs:SendMessage'], prefix);
+    assert.deepEqual(grant.Resource, { 'Fn::GetAtt': [stockQueue, 'Arn'] }, prefix);
+    const [, fn] = onlyOne('AWS::Lambda::Function', (r) => JSON.stringify(r).includes(`"${prefix}`) || false);
+    assert.deepEqual(fn.Properties.Environment.Variables[url], { Ref: stockQueue }, prefix);
+  }
+});

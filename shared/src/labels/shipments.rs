@@ -11,8 +11,9 @@ use super::ports::VoidWrite;
 use super::purchase::{LEASE, LabelError};
 use super::worker::{JobError, JobOutcome, LabelWorker, check_items, refused};
 use crate::kernel::{AuditEvent, AuditKind, PiiKind};
-use crate::orders::{OrderStatus, Parcel, ShippedBy, StoredOrder};
+use crate::orders::{OrderStatus, Parcel, ShippedBy, StoredOrder, announce};
 use crate::pii::PurgeScope;
+use crate::stock::StockChangeKind;
 use chrono::Duration;
 
 /// A ship date may be this far ahead of the clock (a parcel handed over this evening, sent
@@ -450,6 +451,14 @@ impl LabelWorker<'_> {
             }
         })
         .await?;
+        // Every unit confirmed: they leave on hand (announced once per order; a repeat is the
+        // same change).
+        if all_shipped {
+            self.stock
+                .publish(&announce(order, StockChangeKind::Ship, None))
+                .await
+                .map_err(JobError::Stock)?;
+        }
         Ok(JobOutcome::Confirmed { now: true })
     }
 

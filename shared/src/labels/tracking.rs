@@ -9,8 +9,9 @@ use super::error::ShippingError;
 use super::ports::Shipping;
 use super::worker::{JobError, revise};
 use crate::kernel::{AmazonOrderId, Clock, PackageId, SellerId, StoreError};
-use crate::orders::{OrderStatus, OrderStore};
+use crate::orders::{OrderStatus, OrderStore, announce};
 use crate::pii::{PiiState, RetentionPolicy, SealedItems};
+use crate::stock::{StockChangeKind, StockEvents};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -119,6 +120,8 @@ pub struct ShipmentTracker<'a> {
     pub sealed: &'a dyn SealedItems,
     pub clock: &'a dyn Clock,
     pub retention: RetentionPolicy,
+    /// Where a shipped order's departure is announced (the stock queue).
+    pub stock: &'a dyn StockEvents,
 }
 
 impl ShipmentTracker<'_> {
@@ -187,6 +190,7 @@ impl ShipmentTracker<'_> {
             .filter(|_| parcel.first_scan_at.is_none())
         {
             learnt.first_scan_at = Some(at);
+            let shipped = std::sync::Mutex::new(None);
             revise(
                 self.orders,
                 &parcel.seller_id,
@@ -196,9 +200,18 @@ impl ShipmentTracker<'_> {
                     if order.status == OrderStatus::Labeled {
                         order.status = OrderStatus::Shipped;
                     }
+                    *shipped.lock().expect("not poisoned") =
+                        Some(order.clone()).filter(|o| o.status == OrderStatus::Shipped);
                 },
             )
             .await?;
+            // The carrier has it: its units leave on hand (once, whoever announces it).
+            if let Some(order) = shipped.into_inner().expect("not poisoned") {
+                self.stock
+                    .publish(&announce(&order, StockChangeKind::Ship, None))
+                    .await
+                    .map_err(JobError::Stock)?;
+            }
             run.first_scans += 1;
         }
         if learnt.first_scan_at.is_none()

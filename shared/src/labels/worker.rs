@@ -11,8 +11,11 @@ use super::ports::ShipmentConfirmations;
 use super::purchase::{Bought, LabelError, LabelOrder, LabelPurchase};
 use super::tracking::{TrackingWatch, WatchedParcel};
 use crate::kernel::{AmazonOrderId, AuditLog, PackageId, PiiKind, SellerId, Sku, StoreError};
-use crate::orders::{LabelBlock, Order, OrderStatus, OrderStore, Parcel, ShippedBy, StoredOrder};
+use crate::orders::{
+    LabelBlock, Order, OrderStatus, OrderStore, Parcel, ShippedBy, StoredOrder, announce,
+};
 use crate::pii::{PiiState, PiiStatus, SealedItems};
+use crate::stock::{StockChangeKind, StockEvents};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -171,6 +174,9 @@ pub enum JobError {
     OrderNotStored { order_id: String },
     #[error("order {order_id}: the order's record kept changing")]
     Contended { order_id: String },
+    /// The stock change (a pick, a shipment) could not be announced: the job comes back.
+    #[error("stock change not announced: {0}")]
+    Stock(crate::kernel::QueueError),
 }
 
 impl JobError {
@@ -178,7 +184,9 @@ impl JobError {
         match self {
             JobError::Label(e) => e.is_retryable(),
             JobError::Store(e) => !matches!(e, StoreError::Corrupt { .. }),
-            JobError::OrderNotStored { .. } | JobError::Contended { .. } => true,
+            JobError::OrderNotStored { .. } | JobError::Contended { .. } | JobError::Stock(_) => {
+                true
+            }
         }
     }
 }
@@ -193,6 +201,8 @@ pub struct LabelWorker<'a> {
     pub audit: &'a dyn AuditLog,
     /// Where bought labels are watched until delivery.
     pub watch: &'a dyn TrackingWatch,
+    /// Where a labeled order's pick is announced (the stock queue).
+    pub stock: &'a dyn StockEvents,
 }
 
 impl LabelWorker<'_> {
@@ -340,7 +350,9 @@ impl LabelWorker<'_> {
         read: Option<StoredOrder>,
         labels: Vec<(PackageId, LabelRecord)>,
     ) -> Result<(), JobError> {
+        let labeled_order = std::sync::Mutex::new(None);
         revise(self.orders, seller, order_id, read, |order, pii| {
+            *labeled_order.lock().expect("not poisoned") = Some(order.clone());
             // Canceled meanwhile, or moved on: the labels stand, the status is not ours.
             order.status = order.status.label().unwrap_or(order.status);
             order.label_blocked = None;
@@ -368,6 +380,16 @@ impl LabelWorker<'_> {
             }
         })
         .await?;
+        // Its units come off the shelves now: the pick, announced once per order (a repeat
+        // is the same change, applied once by stock).
+        if let Some(order) = labeled_order.into_inner().expect("not poisoned")
+            && order.status != OrderStatus::Canceled
+        {
+            self.stock
+                .publish(&announce(&order, StockChangeKind::Pick, None))
+                .await
+                .map_err(JobError::Stock)?;
+        }
         for (package_id, label) in labels {
             let Some(tracking_id) = label.tracking_id else {
                 tracing::warn!(seller_id = %seller, order_id = %order_id, package_id = %package_id, error_kind = "no_tracking_id", "label bought without a tracking id: not tracked");

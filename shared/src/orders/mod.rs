@@ -23,4 +23,4 @@ pub use order_change::{
     ChangedLine, FulfilledBy, NotificationError, NotifiedStatus, OrderChange, parse_order_change,
 };
 pub use ports::*;
-pub use stock::stock_change;
+pub use stock::{announce, stock_change};

@@ -1,7 +1,9 @@
 //! What an order's arrival, cancellation or departure means for stock.
 
 use super::model::{Order, OrderStatus};
+use crate::kernel::OrderItemId;
 use crate::stock::{StockChange, StockChangeKind, StockChangeLine};
+use std::collections::BTreeSet;
 
 impl OrderStatus {
     /// Whether the order's goods are spoken for in the warehouse: it is to be shipped by us
@@ -39,21 +41,36 @@ pub fn stock_change(before: Option<&Order>, after: &Order) -> Option<StockChange
         _ => after,
     };
     Some(StockChange {
-        change_id: format!("{}#{}#{}", after.seller_id, after.order_id, kind.name()),
+        order_updated_at: after.last_updated_at,
+        ..announce(lines_of, kind, None)
+    })
+}
+
+/// The stock change `kind` of `order`'s lines (only those named in `only`, when given), under
+/// the id every announcer of it uses: intake, label-worker (a pick) and the tracker (a
+/// shipment) may each announce one, and stock applies it once.
+pub fn announce(
+    order: &Order,
+    kind: StockChangeKind,
+    only: Option<&BTreeSet<OrderItemId>>,
+) -> StockChange {
+    StockChange {
+        change_id: format!("{}#{}#{}", order.seller_id, order.order_id, kind.name()),
         kind,
-        seller_id: after.seller_id.clone(),
-        order_id: after.order_id.clone(),
-        lines: lines_of
+        seller_id: order.seller_id.clone(),
+        order_id: order.order_id.clone(),
+        lines: order
             .lines
             .iter()
+            .filter(|l| only.is_none_or(|o| o.contains(&l.order_item_id)))
             .map(|l| StockChangeLine {
                 order_item_id: l.order_item_id.clone(),
                 sku: l.sku.clone(),
                 quantity: l.quantity_ordered,
             })
             .collect(),
-        order_updated_at: after.last_updated_at,
-    })
+        order_updated_at: order.last_updated_at,
+    }
 }
 
 #[cfg(test)]

@@ -7,12 +7,13 @@
 //! ahead) carries out deletion requests and purges every PII item past its date, and
 //! `audit-report` reads it all back (KMS opens from the CloudTrail stand-in, the audit log,
 //! the confirmations). Between day and night the warehouse packs and ships part of the open
-//! orders through `label-worker` and `shipment-tracker` (see `packing`). Last, a check of what
-//! landed and of every log file for leaked PII.
+//! orders through `label-worker` and `shipment-tracker` (see `packing`); stock is received in
+//! the morning and follows the orders through `stock-sync` (see `stocking`). Last, a check of
+//! what landed and of every log file for leaked PII.
 
 use crate::functions::{FunctionHost, Invocation, Invoker};
 use crate::moto::Moto;
-use crate::queues::{EventSource, batch_item_failures, drain_bodies};
+use crate::queues::{EventSource, batch_item_failures};
 use crate::resources::{Credentials, Provisioned, provision, scan_all};
 use crate::trail::TrailStandIn;
 use crate::{log_dir, repo_root};
@@ -83,8 +84,17 @@ pub struct DaySummary {
     pub notifications_dead_lettered: u64,
     pub notifications_deferred: u64,
     pub orders_recovered_by_evening_sweep: u64,
+    /// Stock, from the ledger at the end of the day (orders per kind of movement), and what
+    /// `stock-sync` pushed; SKUs whose quantity at Amazon differs from the computed one (0).
     pub stock_reservations: usize,
     pub stock_releases: usize,
+    pub stock_picks: usize,
+    pub stock_shipments: usize,
+    pub stock_movements: u64,
+    pub stock_pushes: u64,
+    pub low_stock_alerts: u64,
+    pub stock_mismatches: u64,
+    pub stock_messages_dead_lettered: u64,
     pub get_order_calls: u64,
     pub throttled_requests: u64,
     pub orders_with_pii_held: usize,
@@ -171,10 +181,29 @@ pub async fn run_day(opts: &DayOptions) -> Result<DaySummary, String> {
     let mut tracker_env = env.clone();
     tracker_env.extend(stack.shipment_tracker_env(&sim.base_url(), &sim.lwa_token_url()));
     host.start_function("shipment-tracker", &tracker_env)?;
+    let mut stock_env = base_env.clone();
+    stock_env.extend(stack.stock_sync_env(&sim.base_url(), &sim.lwa_token_url()));
+    stock_env.extend(
+        [
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    host.start_function("stock-sync", &stock_env)?;
+    let seller_ids: Vec<String> = sim_config(opts)
+        .sellers
+        .iter()
+        .map(|s| s.seller_id.clone())
+        .collect();
     let run_started = chrono::Utc::now();
     let result = async {
+        let received = crate::stocking::morning(&host, &sim, &seller_ids).await?;
         let mut day = the_day(&mut host, &sdk, &stack, &sim, opts).await?;
         day.packing = crate::packing::pack_and_ship(&host, &sdk, &stack, &sim).await?;
+        day.stock =
+            crate::stocking::evening(&host, &sdk, &stack, &sim, &seller_ids, &logs, received)
+                .await?;
         // What the day left, counted before the night purges it.
         let summary = inspect(&sdk, &stack, &sim, opts).await?;
         let night = the_night(&mut host, &sdk, &stack, &base_env, run_started, &logs).await?;
@@ -212,18 +241,16 @@ pub async fn run_day(opts: &DayOptions) -> Result<DaySummary, String> {
     summary.duplicate_notifications_ignored = batches["duplicate_notifications_ignored"];
     summary.notifications_dead_lettered = batches["dead_lettered"];
     summary.notifications_deferred = batches["deferred"];
-    let stock = drain_bodies(&aws_sdk_sqs::Client::new(&sdk), stack.queue("stock")).await?;
-    let ids = |kind: &str| {
-        stock
-            .iter()
-            .filter_map(|b| serde_json::from_str::<serde_json::Value>(b).ok())
-            .filter(|c| c["kind"] == kind)
-            .filter_map(|c| c["change_id"].as_str().map(str::to_owned))
-            .collect::<BTreeSet<_>>()
-            .len()
-    };
-    summary.stock_reservations = ids("reserve");
-    summary.stock_releases = ids("release");
+    let stock = &day.stock;
+    summary.stock_reservations = stock.stock_reservations;
+    summary.stock_releases = stock.stock_releases;
+    summary.stock_picks = stock.stock_picks;
+    summary.stock_shipments = stock.stock_shipments;
+    summary.stock_movements = stock.stock_movements;
+    summary.stock_pushes = stock.stock_pushes;
+    summary.low_stock_alerts = stock.low_stock_alerts;
+    summary.stock_mismatches = stock.stock_mismatches;
+    summary.stock_messages_dead_lettered = stock.stock_messages_dead_lettered;
     summary.elapsed_s = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
     sim.shutdown().await;
     Ok(summary)
@@ -231,6 +258,7 @@ pub async fn run_day(opts: &DayOptions) -> Result<DaySummary, String> {
 
 struct DayFigures {
     packing: crate::packing::PackingFigures,
+    stock: crate::stocking::StockFigures,
     sweep_invocations: usize,
     morning_stored: u64,
     evening_stored: u64,
@@ -296,6 +324,7 @@ async fn the_day(
     let (evening_invocations, evening_stored) = sweep(host, &event).await?;
     Ok(DayFigures {
         packing: Default::default(),
+        stock: Default::default(),
         sweep_invocations: morning_invocations + evening_invocations,
         morning_stored,
         evening_stored,
@@ -618,6 +647,13 @@ async fn inspect(
         orders_recovered_by_evening_sweep: 0,
         stock_reservations: 0,
         stock_releases: 0,
+        stock_picks: 0,
+        stock_shipments: 0,
+        stock_movements: 0,
+        stock_pushes: 0,
+        low_stock_alerts: 0,
+        stock_mismatches: 0,
+        stock_messages_dead_lettered: 0,
         get_order_calls: calls("getOrder"),
         throttled_requests: stats_typed
             .operations

@@ -17,6 +17,7 @@ pub mod process;
 pub mod proxy;
 pub mod queues;
 pub mod resources;
+pub mod stocking;
 pub mod trail;
 
 use std::path::PathBuf;

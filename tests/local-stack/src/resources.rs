@@ -486,6 +486,7 @@ impl Provisioned {
             [
                 ("LABEL_JOBS_DLQ_URL", self.queue("label-jobs-dlq")),
                 ("LABEL_JOB_MAX_RECEIVES", "5"),
+                ("STOCK_QUEUE_URL", self.queue("stock")),
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned())),
         );
@@ -501,6 +502,7 @@ impl Provisioned {
         let mut env = self.table_vars(&["orders", "pii", "control"]);
         env.extend(self.spapi_env(spapi_endpoint, lwa_token_url));
         env.push(("RETENTION_DAYS".into(), "30".into()));
+        env.push(("STOCK_QUEUE_URL".into(), self.queue("stock").to_owned()));
         env
     }
 

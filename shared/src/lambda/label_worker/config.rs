@@ -12,6 +12,8 @@ pub struct LabelWorkerConfig {
     pub audit_table: String,
     /// Label documents are sealed under it (data keys only: the worker never opens PII).
     pub pii_key_id: String,
+    /// Where a labeled order's pick is announced.
+    pub stock_queue_url: String,
     /// Where jobs that cannot be carried out go, with their reason.
     pub label_jobs_dlq_url: String,
     /// Receives of a failing job before it is dead-lettered with its reason.
@@ -27,6 +29,7 @@ impl LabelWorkerConfig {
             control_table: env.required("CONTROL_TABLE")?,
             audit_table: env.required("AUDIT_TABLE")?,
             pii_key_id: env.required("PII_KEY_ID")?,
+            stock_queue_url: env.required("STOCK_QUEUE_URL")?,
             label_jobs_dlq_url: env.required("LABEL_JOBS_DLQ_URL")?,
             max_receives: env.bounded("LABEL_JOB_MAX_RECEIVES", 5, 1..=20, "")?,
             spapi: SpApiConfig::from_env(env)?,

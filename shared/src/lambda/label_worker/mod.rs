@@ -48,6 +48,7 @@ pub struct LabelWorkerHandler {
     confirmations: ConfirmationsApi,
     audit: DynamoAuditLog,
     queue: SqsBatchQueue,
+    stock: SqsQueue,
     clock: Arc<dyn Clock>,
     max_receives: u32,
 }
@@ -84,6 +85,7 @@ impl LabelWorkerHandler {
                     config.label_jobs_dlq_url,
                 ),
             },
+            stock: SqsQueue::new(aws_sdk_sqs::Client::new(sdk), config.stock_queue_url),
             clock,
             max_receives: config.max_receives,
         }
@@ -163,6 +165,7 @@ impl LabelWorkerHandler {
             sealed: self.vault.table(),
             audit: &self.audit,
             watch: &self.control,
+            stock: &self.stock,
         };
         let (seller_id, order_id, job_id) = (job.seller_id(), job.order_id(), job.job_id());
         let letter = |kind: &str, reason: String| DeadLetter {
@@ -218,6 +221,7 @@ fn job_error_kind(job: &ShipmentJob, e: &JobError) -> &'static str {
     match e {
         JobError::OrderNotStored { .. } => "order_not_stored",
         JobError::Contended { .. } => "contended",
+        JobError::Stock(_) => "stock_not_announced",
         JobError::Store(_) => "store",
         JobError::Label(LabelError::Busy { .. }) => "busy",
         JobError::Label(LabelError::Unresolved { .. }) => "purchase_unresolved",

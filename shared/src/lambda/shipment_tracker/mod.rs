@@ -3,7 +3,7 @@
 
 use super::env::{ConfigError, Env};
 use super::intake::SpApiConfig;
-use crate::aws::{DynamoControl, DynamoOrderStore, PiiTable};
+use crate::aws::{DynamoControl, DynamoOrderStore, PiiTable, SqsQueue};
 use crate::kernel::{Clock, SystemClock};
 use crate::labels::{JobError, ShipmentTracker, TrackingRun};
 use crate::pii::RetentionPolicy;
@@ -17,6 +17,8 @@ pub struct ShipmentTrackerConfig {
     /// Sealed items' purge dates are brought forward here (never read).
     pub pii_table: String,
     pub control_table: String,
+    /// Where a shipped order's departure is announced.
+    pub stock_queue_url: String,
     pub retention: RetentionPolicy,
     pub spapi: SpApiConfig,
 }
@@ -27,6 +29,7 @@ impl ShipmentTrackerConfig {
             orders_table: env.required("ORDERS_TABLE")?,
             pii_table: env.required("PII_TABLE")?,
             control_table: env.required("CONTROL_TABLE")?,
+            stock_queue_url: env.required("STOCK_QUEUE_URL")?,
             retention: env.retention()?,
             spapi: SpApiConfig::from_env(env)?,
         })
@@ -38,6 +41,7 @@ pub struct ShipmentTrackerHandler {
     pii_table: PiiTable,
     control: DynamoControl,
     shipping: ShippingApi,
+    stock: SqsQueue,
     clock: Arc<dyn Clock>,
     retention: RetentionPolicy,
 }
@@ -61,6 +65,7 @@ impl ShipmentTrackerHandler {
             pii_table: PiiTable::new(dynamo.clone(), config.pii_table),
             control: DynamoControl::new(dynamo, config.control_table),
             shipping: ShippingApi::new(transport, clock.clone()),
+            stock: SqsQueue::new(aws_sdk_sqs::Client::new(sdk), config.stock_queue_url),
             clock,
             retention: config.retention,
         }
@@ -92,6 +97,7 @@ impl ShipmentTrackerHandler {
             sealed: &self.pii_table,
             clock: self.clock.as_ref(),
             retention: self.retention,
+            stock: &self.stock,
         }
         .run()
         .await

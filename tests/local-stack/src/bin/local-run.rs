@@ -70,6 +70,18 @@ async fn main() -> std::process::ExitCode {
                 s.label_jobs_dead_lettered, s.parcels_tracked
             );
             eprintln!(
+                "stock movements / pushes / low-stock alerts: {} / {} / {}",
+                s.stock_movements, s.stock_pushes, s.low_stock_alerts
+            );
+            eprintln!(
+                "stock: orders reserved / released / picked / shipped: {} / {} / {} / {}",
+                s.stock_reservations, s.stock_releases, s.stock_picks, s.stock_shipments
+            );
+            eprintln!(
+                "stock mismatches with Amazon / messages dead-lettered: {} / {}",
+                s.stock_mismatches, s.stock_messages_dead_lettered
+            );
+            eprintln!(
                 "night, 60 days on: orders purged / PII past due / items left: {} / {} / {}",
                 s.pii_purged, s.pii_past_due, s.pii_items_after_purge
             );
@@ -98,7 +110,10 @@ async fn main() -> std::process::ExitCode {
                 && s.deletion_requests_completed == 2
                 && s.labels_purchased > 0
                 && s.duplicate_purchases == 0
-                && s.label_jobs_dead_lettered == 0;
+                && s.label_jobs_dead_lettered == 0
+                && s.stock_pushes > 0
+                && s.stock_mismatches == 0
+                && s.stock_messages_dead_lettered == 0;
             #[allow(clippy::print_stdout)] // the summary line is this program's output
             {
                 println!("{}", serde_json::to_string(&s).expect("summary serializes"));

@@ -40,6 +40,16 @@ async fn a_local_day_through_the_real_binary_ingests_every_order_and_logs_no_pii
     // released: the canceled ones that had reserved (exactly-once is proven in order_events).
     assert!(summary.stock_reservations > 0, "{summary:?}");
     assert!((1..=3 * 2).contains(&summary.stock_releases), "{summary:?}");
+    // Stock followed the day: picks for the labeled orders, shipments for what left, and at
+    // the end Amazon holds exactly the quantities the ledger computes.
+    assert!(summary.stock_picks >= 3 * 4 - 1, "{summary:?}");
+    assert!(summary.stock_shipments > 0, "{summary:?}");
+    assert!(
+        summary.stock_pushes > 0 && summary.stock_movements > 0,
+        "{summary:?}"
+    );
+    assert_eq!(summary.stock_messages_dead_lettered, 0, "{summary:?}");
+    assert_eq!(summary.stock_mismatches, 0, "{summary:?}");
     assert_eq!(summary.throttled_requests, 0);
     // The warehouse: four orders a seller labeled (every job twice) and two shipped on the
     // operator's carrier; one label voided. Amazon sold one label per package, no more.

@@ -422,6 +422,17 @@ async fn tracking_ships_the_order_at_the_first_scan_alerts_a_parcel_never_scanne
         stored(&t, &seller, b_id.as_str()).await.order.status,
         OrderStatus::Labeled
     );
+    // Stock heard of it: a pick when each order was labeled, the departure at the first scan.
+    let stock = t.queue_bodies("stock").await;
+    let of = |kind: &str| {
+        stock
+            .iter()
+            .filter(|c| c["kind"] == kind)
+            .map(|c| c["order_id"].as_str().unwrap().to_owned())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    assert_eq!(of("pick"), [a_id.to_string(), b_id.to_string()].into());
+    assert_eq!(of("ship"), [a_id.to_string()].into());
 
     // A day after its label, no scan: one alert, however often the tracker runs.
     t.sim.advance_clock(chrono::Duration::days(1));
