@@ -16,7 +16,10 @@ const ALLOWED: [(&str, &[&str]); 13] = [
     ("pii", &["kernel", "sellers"]),
     ("audit", &["kernel", "pii"]),
     ("orders", &["kernel", "pii", "sellers", "stock", "rate"]),
-    ("labels", &["kernel", "orders", "pii", "sellers", "stock", "rate"]),
+    (
+        "labels",
+        &["kernel", "orders", "pii", "sellers", "stock", "rate"],
+    ),
     (
         "testkit",
         &[

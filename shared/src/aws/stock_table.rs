@@ -11,7 +11,7 @@
 //! change with `on_hand >= need` on the way down, the counters added, and the hold only if it
 //! is still as read.
 
-use super::{query_all, read_item, store_error};
+use super::{query_all, read_item, store_error, written};
 use crate::kernel::{AmazonOrderId, OrderItemId, SellerId, Sku, StoreError};
 use crate::stock::{
     Applied, Hold, ListingState, LocationId, Locations, Movement, Plan, SkuPosition, SkuSettings,
@@ -57,10 +57,11 @@ struct HeadItem {
     reserved: i64,
     #[serde(default)]
     picked: i64,
-    #[serde(default)]
-    settings: SkuSettings,
+    settings: Option<SkuSettings>,
     #[serde(default)]
     listing: ListingState,
+    #[serde(default)]
+    movements: i64,
 }
 
 #[derive(Deserialize)]
@@ -122,6 +123,44 @@ impl DynamoStockLedger {
     }
 }
 
+impl DynamoStockLedger {
+    /// One map attribute of the SKU's head set (the head made if it is the SKU's first record).
+    async fn set_on_head<T: Serialize>(
+        &self,
+        seller: &SellerId,
+        sku: &Sku,
+        attribute: &'static str,
+        value: &T,
+        seen: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let value = serde_dynamo::to_attribute_value(value)
+            .map_err(corrupt(format!("{attribute} of {seller}/{sku}")))?;
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("seller_sku", s(pk(seller, sku)))
+            .key("entry", s(HEAD))
+            .update_expression("SET #attr = :value, stock_seller = :seller, stock_sku = :sku")
+            .expression_attribute_names("#attr", attribute)
+            .expression_attribute_values(":value", value)
+            .expression_attribute_values(":seller", s(seller.as_str()))
+            .expression_attribute_values(":sku", s(sku.as_str()));
+        if let Some(seen) = seen {
+            // A movement since the read: what was read is no longer what Amazon was told.
+            let condition = if seen == 0 {
+                "attribute_not_exists(movements) OR movements = :seen"
+            } else {
+                "movements = :seen"
+            };
+            update = update
+                .condition_expression(condition)
+                .expression_attribute_values(":seen", n(seen));
+        }
+        written("UpdateItem", update.send().await)
+    }
+}
+
 #[async_trait]
 impl StockLedger for DynamoStockLedger {
     async fn locations(&self, seller: &SellerId) -> Result<Locations, StoreError> {
@@ -166,21 +205,9 @@ impl StockLedger for DynamoStockLedger {
         sku: &Sku,
         settings: &SkuSettings,
     ) -> Result<(), StoreError> {
-        let value = serde_dynamo::to_attribute_value(settings)
-            .map_err(corrupt(format!("settings of {seller}/{sku}")))?;
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("seller_sku", s(pk(seller, sku)))
-            .key("entry", s(HEAD))
-            .update_expression("SET settings = :settings, stock_seller = :seller, stock_sku = :sku")
-            .expression_attribute_values(":settings", value)
-            .expression_attribute_values(":seller", s(seller.as_str()))
-            .expression_attribute_values(":sku", s(sku.as_str()))
-            .send()
+        self.set_on_head(seller, sku, "settings", settings, None)
             .await
-            .map_err(|e| store_error("UpdateItem", e))?;
-        Ok(())
+            .map(|_| ())
     }
 
     async fn position(&self, seller: &SellerId, sku: &Sku) -> Result<SkuPosition, StoreError> {
@@ -209,8 +236,10 @@ impl StockLedger for DynamoStockLedger {
                 let head: HeadItem = serde_dynamo::from_item(item).map_err(corrupt(what()))?;
                 position.reserved = u64::try_from(head.reserved).unwrap_or(0);
                 position.picked = u64::try_from(head.picked).unwrap_or(0);
-                position.settings = head.settings;
+                position.configured = head.settings.is_some();
+                position.settings = head.settings.unwrap_or_default();
                 position.listing = head.listing;
+                position.movements = u64::try_from(head.movements).unwrap_or(0);
             } else {
                 let at: OnHandItem = serde_dynamo::from_item(item).map_err(corrupt(what()))?;
                 position
@@ -383,22 +412,10 @@ impl StockLedger for DynamoStockLedger {
         seller: &SellerId,
         sku: &Sku,
         listing: &ListingState,
-    ) -> Result<(), StoreError> {
-        let value = serde_dynamo::to_attribute_value(listing)
-            .map_err(corrupt(format!("listing of {seller}/{sku}")))?;
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("seller_sku", s(pk(seller, sku)))
-            .key("entry", s(HEAD))
-            .update_expression("SET listing = :listing, stock_seller = :seller, stock_sku = :sku")
-            .expression_attribute_values(":listing", value)
-            .expression_attribute_values(":seller", s(seller.as_str()))
-            .expression_attribute_values(":sku", s(sku.as_str()))
-            .send()
+        seen: u64,
+    ) -> Result<bool, StoreError> {
+        self.set_on_head(seller, sku, "listing", listing, Some(seen))
             .await
-            .map_err(|e| store_error("UpdateItem", e))?;
-        Ok(())
     }
 
     async fn movements(&self, seller: &SellerId, sku: &Sku) -> Result<Vec<Movement>, StoreError> {

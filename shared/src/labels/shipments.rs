@@ -342,6 +342,13 @@ impl LabelWorker<'_> {
                 ));
             }
             Some(PurchaseEntry::OwnCarrier(s)) if s.confirmed_at.is_some() => {
+                // Announced again: the first copy may have stopped before it could.
+                if order.status == OrderStatus::Shipped {
+                    self.stock
+                        .publish(&announce(order, StockChangeKind::Ship, None))
+                        .await
+                        .map_err(JobError::Stock)?;
+                }
                 return Ok(JobOutcome::Confirmed { now: false });
             }
             // On its way, sent by another process whose lease runs: the job waits.

@@ -241,6 +241,7 @@ impl ShipmentTracker<'_> {
         let now = self.clock.now();
         let retention = self.retention;
         let new_date = std::sync::Mutex::new(None);
+        let delivered_order = std::sync::Mutex::new(None);
         revise(
             self.orders,
             &parcel.seller_id,
@@ -251,6 +252,7 @@ impl ShipmentTracker<'_> {
                 if order.status != OrderStatus::Delivered {
                     return;
                 }
+                *delivered_order.lock().expect("not poisoned") = Some(order.clone());
                 order.delivered_at = Some(
                     order
                         .delivered_at
@@ -264,6 +266,13 @@ impl ShipmentTracker<'_> {
             },
         )
         .await?;
+        // Delivered without a scan on record (or its announcement lost): it left all the same.
+        if let Some(order) = delivered_order.into_inner().expect("not poisoned") {
+            self.stock
+                .publish(&announce(&order, StockChangeKind::Ship, None))
+                .await
+                .map_err(JobError::Stock)?;
+        }
         let brought_forward = new_date.into_inner().expect("not poisoned");
         if let Some((due, kinds)) = brought_forward {
             self.sealed

@@ -139,6 +139,10 @@ pub struct SkuPosition {
     pub picked: u64,
     pub on_hand: BTreeMap<LocationId, u64>,
     pub listing: ListingState,
+    /// Movements applied so far: a write of the listing state names the count it read.
+    pub movements: u64,
+    /// Whether staff set the SKU's settings.
+    pub configured: bool,
 }
 
 impl SkuPosition {
@@ -152,6 +156,13 @@ impl SkuPosition {
             .sum();
         let available = sellable.saturating_sub(self.reserved + u64::from(self.settings.buffer));
         u32::try_from(available).unwrap_or(u32::MAX)
+    }
+
+    /// Whether the suite keeps this SKU's stock: the seller has locations, and the SKU was
+    /// received or set up. Amazon is told nothing of any other SKU (a reservation alone, for a
+    /// SKU the warehouse never had, must not zero a listing stocked elsewhere).
+    pub fn managed(&self, locations: &Locations) -> bool {
+        !locations.locations.is_empty() && (!self.on_hand.is_empty() || self.configured)
     }
 
     /// Units on hand anywhere, picked ones included (they leave when they ship).

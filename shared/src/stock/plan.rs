@@ -195,77 +195,91 @@ pub fn plan(
             order_item_id,
             quantity,
         } => {
-            let state = hold.map(|h| h.state);
             if matches!(
-                state,
+                hold.map(|h| h.state),
                 Some(HoldState::Picked | HoldState::Shipped | HoldState::Released)
             ) {
                 return Planned::Nothing {
                     why: "the order line is picked, shipped or released",
                 };
             }
-            let quantity = hold.map_or(*quantity, |h| h.quantity);
-            let (from, short) = take_from_shelves(position, locations, quantity);
-            for (l, q) in &from {
-                p.on_hand.insert(l.clone(), -i64::from(*q));
-            }
-            if state == Some(HoldState::Reserved) {
-                p.reserved = -i64::from(quantity);
-            }
-            let mut h = match hold {
-                Some(h) => moved(h, HoldState::Picked).hold,
-                None => new_hold(movement, order_item_id, quantity, HoldState::Picked),
-            };
-            p.picked = from.values().map(|q| i64::from(*q)).sum();
-            h.picked_from = from;
-            h.short = short;
-            p.short = short;
-            p.hold = Some(HoldWrite {
-                expected: state,
-                hold: h,
-            });
+            off_the_shelves(
+                &mut p,
+                movement,
+                hold,
+                order_item_id,
+                *quantity,
+                HoldState::Picked,
+                position,
+                locations,
+            );
         }
         MovementKind::Ship {
             order_item_id,
             quantity,
-        } => {
-            let state = hold.map(|h| h.state);
-            match (hold, state) {
-                (_, Some(HoldState::Shipped | HoldState::Released)) => {
-                    return Planned::Nothing {
-                        why: "the order line has shipped or was released",
-                    };
-                }
-                (Some(h), Some(HoldState::Picked)) => {
-                    p.picked = -picked(h);
-                    p.hold = Some(moved(h, HoldState::Shipped));
-                }
-                _ => {
-                    // Shipped without a pick on record: the units leave the shelves now.
-                    let quantity = hold.map_or(*quantity, |h| h.quantity);
-                    let (from, short) = take_from_shelves(position, locations, quantity);
-                    for (l, q) in &from {
-                        p.on_hand.insert(l.clone(), -i64::from(*q));
-                    }
-                    if state == Some(HoldState::Reserved) {
-                        p.reserved = -i64::from(quantity);
-                    }
-                    let mut h = match hold {
-                        Some(h) => moved(h, HoldState::Shipped).hold,
-                        None => new_hold(movement, order_item_id, quantity, HoldState::Shipped),
-                    };
-                    h.picked_from = from;
-                    h.short = short;
-                    p.short = short;
-                    p.hold = Some(HoldWrite {
-                        expected: state,
-                        hold: h,
-                    });
-                }
+        } => match hold {
+            Some(h) if matches!(h.state, HoldState::Shipped | HoldState::Released) => {
+                return Planned::Nothing {
+                    why: "the order line has shipped or was released",
+                };
             }
-        }
+            Some(h) if h.state == HoldState::Picked => {
+                p.picked = -picked(h);
+                p.hold = Some(moved(h, HoldState::Shipped));
+            }
+            // Shipped without a pick on record: the units leave the shelves now.
+            _ => off_the_shelves(
+                &mut p,
+                movement,
+                hold,
+                order_item_id,
+                *quantity,
+                HoldState::Shipped,
+                position,
+                locations,
+            ),
+        },
     }
     Planned::Apply(p)
+}
+
+/// The order line's units taken from sellable shelves (what its hold says, or `quantity` for
+/// a line whose reservation has not arrived), its reservation ended, its hold moved to
+/// `to`: a pick (the units counted as picked) or a shipment straight from the shelf.
+#[allow(clippy::too_many_arguments)]
+fn off_the_shelves(
+    p: &mut Plan,
+    movement: &Movement,
+    hold: Option<&Hold>,
+    item: &crate::kernel::OrderItemId,
+    quantity: u32,
+    to: HoldState,
+    position: &SkuPosition,
+    locations: &Locations,
+) {
+    let state = hold.map(|h| h.state);
+    let quantity = hold.map_or(quantity, |h| h.quantity);
+    let (from, short) = take_from_shelves(position, locations, quantity);
+    for (l, q) in &from {
+        p.on_hand.insert(l.clone(), -i64::from(*q));
+    }
+    if state == Some(HoldState::Reserved) {
+        p.reserved = -i64::from(quantity);
+    }
+    if to == HoldState::Picked {
+        p.picked = from.values().map(|q| i64::from(*q)).sum();
+    }
+    let mut h = match hold {
+        Some(h) => moved(h, to).hold,
+        None => new_hold(movement, item, quantity, to),
+    };
+    h.picked_from = from;
+    h.short = short;
+    p.short = short;
+    p.hold = Some(HoldWrite {
+        expected: state,
+        hold: h,
+    });
 }
 
 fn picked(h: &Hold) -> i64 {

@@ -43,13 +43,15 @@ pub trait StockLedger: Send + Sync {
     async fn apply(&self, movement: &Movement, plan: &Plan) -> Result<Applied, StoreError>;
     /// Whether the ledger has the movement.
     async fn recorded(&self, movement: &Movement) -> Result<bool, StoreError>;
-    /// What Amazon now holds (or why it refused), and the low-stock mark.
+    /// What Amazon now holds (or why it refused), and the low-stock mark, written only if the
+    /// SKU has had no movement since `seen` were counted. `false`: it had; nothing written.
     async fn record_listing(
         &self,
         seller: &SellerId,
         sku: &Sku,
         listing: &ListingState,
-    ) -> Result<(), StoreError>;
+        seen: u64,
+    ) -> Result<bool, StoreError>;
     /// The SKU's ledger, oldest first.
     async fn movements(&self, seller: &SellerId, sku: &Sku) -> Result<Vec<Movement>, StoreError>;
     /// Every SKU of the seller with a stock record.

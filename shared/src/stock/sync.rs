@@ -80,6 +80,8 @@ impl MovementOutcome {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PushOutcome {
+    /// Not a SKU the suite keeps stock of (see `SkuPosition::managed`): Amazon is not told.
+    NotManaged,
     /// Amazon already holds the available quantity: no call.
     Unchanged {
         available: u32,
@@ -104,6 +106,8 @@ pub struct Pushed {
 /// What a reconciliation found for one SKU.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reconciled {
+    /// Not a SKU the suite keeps stock of: left as Amazon has it.
+    NotManaged,
     InAgreement {
         available: u32,
     },
@@ -148,7 +152,10 @@ impl StockSync<'_> {
             match plan(m, &position, hold.as_ref(), locations) {
                 Planned::Apply(p) => match self.ledger.apply(m, &p).await? {
                     Applied::Applied => {
-                        if !position.known {
+                        // An order for a SKU the warehouse has no record of (a first receipt
+                        // of a new SKU is no surprise).
+                        let unknown_sku = !position.known && m.kind.order_item().is_some();
+                        if unknown_sku {
                             alert("unknown_sku", &m.seller_id, &m.sku, m.kind.name());
                         }
                         if p.short > 0 {
@@ -161,7 +168,7 @@ impl StockSync<'_> {
                         }
                         return Ok(MovementOutcome::Applied {
                             short: p.short,
-                            unknown_sku: !position.known,
+                            unknown_sku,
                             conflicts,
                         });
                     }
@@ -223,15 +230,23 @@ impl StockSync<'_> {
     ) -> Result<PushOutcome, StockError> {
         let mut calls = 0;
         let mut available = 0;
+        // Set when our record of what Amazon holds lost to a movement since our read: another
+        // push may have landed before ours, so the record is not to be trusted; push again.
+        let mut distrust = false;
         for _ in 0..MAX_PUSH_ROUNDS {
             let position = self.ledger.position(seller, sku).await?;
+            if !position.managed(locations) {
+                return Ok(PushOutcome::NotManaged);
+            }
             available = position.available(locations);
             let mut listing = position.listing.clone();
             *low_stock_alert |=
                 self.mark_low_stock(seller, sku, &position, available, &mut listing);
-            if listing.accepted_quantity == Some(available) {
+            if !distrust && listing.accepted_quantity == Some(available) {
                 if listing != position.listing {
-                    self.ledger.record_listing(seller, sku, &listing).await?;
+                    self.ledger
+                        .record_listing(seller, sku, &listing, position.movements)
+                        .await?;
                 }
                 return Ok(if calls == 0 {
                     PushOutcome::Unchanged { available }
@@ -250,7 +265,9 @@ impl StockSync<'_> {
                         }
                         None => {
                             let codes = vec!["LISTING_NOT_FOUND".to_owned()];
-                            return self.rejected(seller, sku, listing, available, codes).await;
+                            return self
+                                .rejected(seller, sku, listing, &position, available, codes)
+                                .await;
                         }
                     }
                 }
@@ -265,10 +282,15 @@ impl StockSync<'_> {
                     listing.accepted_quantity = Some(available);
                     listing.accepted_at = Some(self.clock.now());
                     listing.rejected_codes.clear();
-                    self.ledger.record_listing(seller, sku, &listing).await?;
+                    distrust = !self
+                        .ledger
+                        .record_listing(seller, sku, &listing, position.movements)
+                        .await?;
                 }
                 ListingAnswer::Rejected { codes } => {
-                    return self.rejected(seller, sku, listing, available, codes).await;
+                    return self
+                        .rejected(seller, sku, listing, &position, available, codes)
+                        .await;
                 }
             }
         }
@@ -280,12 +302,16 @@ impl StockSync<'_> {
         seller: &SellerId,
         sku: &Sku,
         mut listing: super::model::ListingState,
+        read: &SkuPosition,
         available: u32,
         codes: Vec<String>,
     ) -> Result<PushOutcome, StockError> {
         alert("push_rejected", seller, sku, &codes.join(","));
         listing.rejected_codes = codes.clone();
-        self.ledger.record_listing(seller, sku, &listing).await?;
+        // Lost to a movement: that movement's own push records what Amazon says then.
+        self.ledger
+            .record_listing(seller, sku, &listing, read.movements)
+            .await?;
         Ok(PushOutcome::Rejected { available, codes })
     }
 
@@ -319,6 +345,9 @@ impl StockSync<'_> {
         locations: &Locations,
     ) -> Result<Reconciled, StockError> {
         let position = self.ledger.position(seller, sku).await?;
+        if !position.managed(locations) {
+            return Ok(Reconciled::NotManaged);
+        }
         let available = position.available(locations);
         let held = self.listings.quantity(seller, marketplace, sku).await?;
         if held == Some(available) {
@@ -326,16 +355,22 @@ impl StockSync<'_> {
                 let mut listing = position.listing.clone();
                 listing.accepted_quantity = Some(available);
                 listing.accepted_at = Some(self.clock.now());
-                self.ledger.record_listing(seller, sku, &listing).await?;
+                // Lost to a movement: its own push tells Amazon.
+                self.ledger
+                    .record_listing(seller, sku, &listing, position.movements)
+                    .await?;
             }
             return Ok(Reconciled::InAgreement { available });
         }
         // Amazon holds something else: forget what we thought it accepted, and push.
         let mut listing = position.listing.clone();
         listing.accepted_quantity = held;
-        self.ledger.record_listing(seller, sku, &listing).await?;
+        self.ledger
+            .record_listing(seller, sku, &listing, position.movements)
+            .await?;
         let pushed = self.push(seller, marketplace, sku, locations).await?;
         Ok(match pushed.outcome {
+            PushOutcome::NotManaged => Reconciled::NotManaged,
             PushOutcome::Rejected { available, codes } => Reconciled::Rejected {
                 held,
                 available,

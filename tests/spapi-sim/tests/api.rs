@@ -1352,12 +1352,9 @@ async fn listings_items_get_and_patch_the_default_quantity_validated_as_amazon_d
     let r = call(&sim, Some(&t), &unknown, &[("marketplaceIds", MKT.into())]).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     check("ErrorList", &r.body);
-    assert_eq!(
-        patch(&sim, &t, &unknown, &quantity_patch("CHAIR", json!(1)))
-            .await
-            .status,
-        StatusCode::NOT_FOUND
-    );
+    let r = patch(&sim, &t, &unknown, &quantity_patch("CHAIR", json!(1))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    check("ErrorList", &r.body);
     let foreign = format!("/listings/2021-08-01/items/{other}/{sku}");
     assert_eq!(
         call(&sim, Some(&t), &foreign, &[("marketplaceIds", MKT.into())])

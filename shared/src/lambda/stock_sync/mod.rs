@@ -23,6 +23,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
+/// Refusals that a movement sent earlier, still on its way, may lift.
+const WAIT_FOR_EARLIER: [&str; 2] = ["not_on_hand", "unknown_location"];
+
 /// Messages (and SKU pushes) worked at once.
 const CONCURRENCY: usize = 4;
 
@@ -45,6 +48,12 @@ pub struct StockReport {
     /// SKUs checked whose quantity Amazon already held: no call.
     pub pushes_unchanged: u32,
     pub pushes_rejected: u32,
+    /// SKUs touched that the suite keeps no stock of (no locations, never received or set
+    /// up): Amazon is not told.
+    pub skus_not_managed: u32,
+    /// Pushes (or reconciliation checks) that failed for now: the next movement, a redelivery
+    /// or the next reconciliation pushes them.
+    pub pushes_failed: u32,
     pub low_stock_alerts: u32,
     /// Reconciliation: SKUs where Amazon held something else, corrected.
     pub mismatches_corrected: u32,
@@ -98,6 +107,8 @@ impl StockReport {
         self.pushes += o.pushes;
         self.pushes_unchanged += o.pushes_unchanged;
         self.pushes_rejected += o.pushes_rejected;
+        self.skus_not_managed += o.skus_not_managed;
+        self.pushes_failed += o.pushes_failed;
         self.low_stock_alerts += o.low_stock_alerts;
         self.mismatches_corrected += o.mismatches_corrected;
         self.skus_checked += o.skus_checked;
@@ -218,8 +229,24 @@ impl StockSyncHandler {
                             continue;
                         }
                     };
-                    let ls = self.locations_of(&mut locations, &m.seller_id).await?;
-                    let outcome = self.sync().apply(&m, &ls).await?;
+                    let applied = match self.locations_of(&mut locations, &m.seller_id).await {
+                        Ok(ls) => self.sync().apply(&m, &ls).await,
+                        Err(e) => Err(e),
+                    };
+                    let outcome = match applied {
+                        Ok(o) => o,
+                        Err(e) => {
+                            // What was applied before it is pushed; the rest is the caller's
+                            // to send again (the same ids make repeats harmless).
+                            tracing::warn!(movement_id = %id, error_kind = e.kind(), error = %e, "stock movement failed");
+                            report.refusals.push(Refusal {
+                                movement_id: id,
+                                kind: e.kind().into(),
+                                reason: format!("not applied, send again: {e}"),
+                            });
+                            break;
+                        }
+                    };
                     report.add(&outcome);
                     if let MovementOutcome::Refused { kind, reason } = &outcome {
                         report.refusals.push(Refusal {
@@ -344,15 +371,24 @@ impl StockSyncHandler {
                 Ok(Some(p)) => {
                     report.low_stock_alerts += u32::from(p.low_stock_alert);
                     match p.outcome {
+                        PushOutcome::NotManaged => report.skus_not_managed += 1,
                         PushOutcome::Unchanged { .. } => report.pushes_unchanged += 1,
                         PushOutcome::Pushed { .. } => report.pushes += 1,
                         PushOutcome::Rejected { .. } => report.pushes_rejected += 1,
                     }
                 }
                 Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(seller_id = %key.0, sku = %key.1, error_kind = e.kind(), error = %e, "stock push failed");
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!(seller_id = %key.0, sku = %key.1, error_kind = e.kind(), error = %e, "stock push failed for now");
+                    report.pushes_failed += 1;
                     failed.insert(key);
+                }
+                // Refused for good (credentials revoked, a request Amazon will never take):
+                // alarmed; keeping the messages would not help.
+                Err(e) => {
+                    alert("push_rejected", &key.0, &key.1, e.kind());
+                    tracing::warn!(seller_id = %key.0, sku = %key.1, error_kind = e.kind(), error = %e, "stock push refused");
+                    report.pushes_rejected += 1;
                 }
             }
         }
@@ -389,7 +425,17 @@ impl StockSyncHandler {
                 .await;
             for r in results {
                 report.skus_checked += 1;
-                match r? {
+                // One SKU's failure never stops the others, nor the sellers after it.
+                let r = match r {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::warn!(%seller, error_kind = e.kind(), error = %e, "reconciliation of a SKU failed");
+                        report.pushes_failed += 1;
+                        continue;
+                    }
+                };
+                match r {
+                    Reconciled::NotManaged => report.skus_not_managed += 1,
                     Reconciled::InAgreement { .. } => {}
                     Reconciled::Corrected { .. } => {
                         report.mismatches_corrected += 1;
@@ -472,6 +518,14 @@ impl StockSyncHandler {
                                 .insert((m.seller_id.clone(), m.sku.clone()));
                         }
                         if let MovementOutcome::Refused { kind, reason } = outcome {
+                            // The queue keeps no order: a move may come before the receipt
+                            // it moves, or before the seller's new location is set. It gets
+                            // its receives before it is given up.
+                            if WAIT_FOR_EARLIER.contains(&kind) && receives < self.max_receives {
+                                tracing::info!(message_id = %id, movement_id = %m.movement_id, kind, receives, "movement refused for now; it comes back");
+                                ending = Ending::Retry(None);
+                                break;
+                            }
                             ending = Ending::DeadLetter(letter(
                                 kind,
                                 format!("movement {}: {reason}", m.movement_id),

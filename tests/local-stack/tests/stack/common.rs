@@ -159,7 +159,8 @@ impl TestStack {
                         Ok(keep)
                     }
                 },
-                false,
+                // Kept messages come back at once (their visibility timeout passed).
+                true,
             )
             .await
             .expect("stock queue pumped");

@@ -437,3 +437,49 @@ async fn bad_messages_go_to_the_dead_letter_queue_with_a_reason_and_ids_only() {
     assert!(p.on_hand.values().all(|q| *q == 0), "{p:?}");
     let _ = LocationId::parse("A-01");
 }
+
+#[tokio::test]
+async fn a_seller_or_sku_the_suite_keeps_no_stock_of_is_never_pushed() {
+    // A seller onboarded for orders, not (yet) for stock: no locations.
+    let t = stack("stock-unmanaged", SimConfig::demo(1, 5, 66)).await;
+    let h = t.stock_sync();
+    let seller = t.seller(0);
+    let order = "111-0000009-0000009";
+    send(&t, &change(&seller, order, "reserve", &[("I1", SKU, 2)])).await;
+    let r = t.pump_stock(&h).await;
+    assert_eq!(
+        (
+            r.movements_applied,
+            r.unknown_skus,
+            r.skus_not_managed,
+            r.pushes
+        ),
+        (1, 1, 1, 0),
+        "{r:?}"
+    );
+    // Its locations set, a SKU it never received is still not the suite's to tell Amazon of.
+    run(
+        &h,
+        json!({"command": "set_locations", "seller_id": seller, "locations": {"locations": [{"id": "A-01", "kind": "sellable"}]}}),
+    )
+    .await;
+    let again = run(&h, json!({"command": "reconcile"})).await;
+    assert_eq!(
+        (again.skus_checked, again.skus_not_managed, again.pushes),
+        (1, 1, 0),
+        "{again:?}"
+    );
+    assert_eq!(t.calls("patchListingsItem"), 0);
+    assert_eq!(
+        t.sim.listing_quantity(seller.as_str(), SKU),
+        Some(spapi_sim::SEEDED_QUANTITY)
+    );
+    // Received: now it is, and Amazon hears the quantity less the order's hold.
+    let got = run(
+        &h,
+        json!({"command": "movements", "movements": [movement(&seller, "rcv-1", SKU, json!({"kind": "receive", "location": "A-01", "quantity": 5}))]}),
+    )
+    .await;
+    assert_eq!(got.pushes, 1, "{got:?}");
+    assert_eq!(t.sim.listing_quantity(seller.as_str(), SKU), Some(3));
+}

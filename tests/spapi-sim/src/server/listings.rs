@@ -1,6 +1,7 @@
 //! Listings Items 2021-08-01 for the seller's merchant-fulfilled quantity: `getListingsItem`
 //! (summaries, fulfillment availability) and `patchListingsItem`, validated as Amazon does: a
-//! SKU the seller has no listing of is a 404; a body that is not a patch request, a product
+//! SKU the seller has no listing of is a 404 to a read and a 400 to a patch (the model has no
+//! 404 for it); a body that is not a patch request, a product
 //! type that is not the listing's, a quantity that is not a whole number from 0, are refused.
 //! An accepted patch sets the quantity at once (Amazon applies it within minutes). Every seller
 //! starts with a listing of each SKU the seeded orders can name.
@@ -211,11 +212,12 @@ pub(super) async fn patch_listings_item(
         let mut st = sim.lock();
         let submission_id = st.uuid();
         let key = (seller.clone(), sku.clone());
+        // The model declares no 404 for a patch: a SKU without a listing is bad input.
         let l = st
             .listings
             .items
             .get(&key)
-            .ok_or_else(|| missing("The requested listings item does not exist."))?
+            .ok_or_else(|| bad("InvalidInput", "The SKU has no listing for this seller."))?
             .clone();
         let mut issues = Vec::new();
         let mut quantity = l.quantity;
