@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use shared::aws::DynamoStockLedger;
 use shared::kernel::{SellerId, Sku};
 use shared::lambda::stock_sync::{StockCommand, StockReport, StockSyncHandler};
-use shared::stock::{LocationId, StockLedger};
+use shared::stock::StockLedger;
 use spapi_sim::{ListingEdit, SimConfig};
 
 const SKU: &str = "SKU-CHAIR1-0";
@@ -435,7 +435,6 @@ async fn bad_messages_go_to_the_dead_letter_queue_with_a_reason_and_ids_only() {
         .await
         .unwrap();
     assert!(p.on_hand.values().all(|q| *q == 0), "{p:?}");
-    let _ = LocationId::parse("A-01");
 }
 
 #[tokio::test]
