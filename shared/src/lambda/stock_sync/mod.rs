@@ -259,7 +259,7 @@ impl StockSyncHandler {
                         touched.insert((m.seller_id.clone(), m.sku.clone()));
                     }
                 }
-                let (pushed, _) = self.push_all(touched).await;
+                let (pushed, _) = self.push_all(touched, locations).await;
                 report.merge(pushed);
             }
             StockCommand::SetLocations {
@@ -270,7 +270,10 @@ impl StockSyncHandler {
                 // A location's kind decides what is sellable: every SKU may have changed.
                 let skus = self.ledger.skus(&seller_id).await?;
                 let (pushed, _) = self
-                    .push_all(skus.into_iter().map(|s| (seller_id.clone(), s)).collect())
+                    .push_all(
+                        skus.into_iter().map(|s| (seller_id.clone(), s)).collect(),
+                        HashMap::new(),
+                    )
                     .await;
                 report.merge(pushed);
             }
@@ -282,7 +285,9 @@ impl StockSyncHandler {
                 self.ledger
                     .set_settings(&seller_id, &sku, &settings)
                     .await?;
-                let (pushed, _) = self.push_all([(seller_id, sku)].into()).await;
+                let (pushed, _) = self
+                    .push_all([(seller_id, sku)].into(), HashMap::new())
+                    .await;
                 report.merge(pushed);
             }
             StockCommand::Reconcile { seller_ids } => report = self.reconcile(&seller_ids).await?,
@@ -314,7 +319,12 @@ impl StockSyncHandler {
     }
 
     /// Push each SKU once; the SKUs that could not be pushed for now are returned.
-    async fn push_all(&self, skus: BTreeSet<SkuKey>) -> (StockReport, BTreeSet<SkuKey>) {
+    /// `locations`: the sellers' locations already read for these movements (not read again).
+    async fn push_all(
+        &self,
+        skus: BTreeSet<SkuKey>,
+        mut locations: HashMap<SellerId, Locations>,
+    ) -> (StockReport, BTreeSet<SkuKey>) {
         let mut report = StockReport::default();
         let mut failed = BTreeSet::new();
         if skus.is_empty() {
@@ -327,8 +337,12 @@ impl StockSyncHandler {
                 return (report, skus);
             }
         };
-        let mut locations: HashMap<SellerId, Locations> = HashMap::new();
-        for seller in skus.iter().map(|(s, _)| s).collect::<BTreeSet<_>>() {
+        let unread: BTreeSet<&SellerId> = skus
+            .iter()
+            .map(|(s, _)| s)
+            .filter(|s| !locations.contains_key(*s))
+            .collect();
+        for seller in unread {
             match self.ledger.locations(seller).await {
                 Ok(l) => {
                     locations.insert(seller.clone(), l);
@@ -553,7 +567,7 @@ impl StockSyncHandler {
             endings.insert(id, ending);
         }
         let all: BTreeSet<SkuKey> = touched_by.values().flatten().cloned().collect();
-        let (pushed, failed) = self.push_all(all).await;
+        let (pushed, failed) = self.push_all(all, locations).await;
         report.merge(pushed);
         // A message whose SKU could not be pushed comes back (its movements are repeats then).
         for (id, skus) in &touched_by {
