@@ -6,16 +6,17 @@
 //! - `hold#<order>#<item>`: what one order line holds;
 //! - `move#<movement id>`: the ledger (append-only).
 //!
-//! and `seller_sku = <seller>`, `entry = locations` for the seller's locations. A movement is
-//! one `TransactWriteItems`: its ledger entry (only if absent: applied once), every on-hand
-//! change with `on_hand >= need` on the way down, the counters added, and the hold only if it
-//! is still as read.
+//! and `seller_sku = <seller>` with `entry = locations` (the seller's locations) and
+//! `kit#<sku>` (one kit's components), read together in one query. A movement is one
+//! `TransactWriteItems`: its ledger entry (only if absent: applied once), every on-hand
+//! change with `on_hand >= need` on the way down, the counters added (on the heads of the kits
+//! the SKU is part of too), and the hold only if it is still as read.
 
 use super::{query_all, read_item, store_error, written};
 use crate::kernel::{AmazonOrderId, OrderItemId, SellerId, Sku, StoreError};
 use crate::stock::{
-    Applied, Hold, ListingState, LocationId, Locations, Movement, Plan, SkuPosition, SkuSettings,
-    StockLedger,
+    Applied, Hold, KitComponent, ListingState, LocationId, Locations, Movement, Plan, SkuPosition,
+    SkuSettings, StockLedger, Warehouse,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 const HEAD: &str = "head";
 const LOCATIONS: &str = "locations";
+const KIT: &str = "kit#";
 /// The sparse index of head items by seller (`infra/tables.json`).
 const SKUS_BY_SELLER: &str = "skus_by_seller";
 
@@ -77,6 +79,14 @@ struct LocationsItem {
     entry: String,
     #[serde(flatten)]
     locations: Locations,
+}
+
+#[derive(Serialize, Deserialize)]
+struct KitItem {
+    seller_sku: String,
+    entry: String,
+    kit: Sku,
+    components: Vec<KitComponent>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -163,18 +173,74 @@ impl DynamoStockLedger {
 
 #[async_trait]
 impl StockLedger for DynamoStockLedger {
-    async fn locations(&self, seller: &SellerId) -> Result<Locations, StoreError> {
-        let item: Option<LocationsItem> = read_item(
-            &self.client,
-            &self.table,
-            [
-                ("seller_sku", seller.to_string()),
-                ("entry", LOCATIONS.into()),
-            ],
-            || format!("locations of {seller}"),
+    async fn warehouse(&self, seller: &SellerId) -> Result<Warehouse, StoreError> {
+        // `kit#…` sorts before `locations`: the seller's partition holds nothing else.
+        let items = query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .key_condition_expression("seller_sku = :pk")
+                .expression_attribute_values(":pk", s(seller.as_str())),
         )
         .await?;
-        Ok(item.map(|i| i.locations).unwrap_or_default())
+        let mut warehouse = Warehouse::default();
+        for item in items {
+            let entry = item
+                .get("entry")
+                .and_then(|e| e.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            if entry == LOCATIONS {
+                let l: LocationsItem = serde_dynamo::from_item(item)
+                    .map_err(corrupt(format!("locations of {seller}")))?;
+                warehouse.locations = l.locations;
+            } else if entry.starts_with(KIT) {
+                let k: KitItem = serde_dynamo::from_item(item)
+                    .map_err(corrupt(format!("{entry} of {seller}")))?;
+                warehouse.kits.kits.insert(k.kit, k.components);
+            }
+        }
+        Ok(warehouse)
+    }
+
+    async fn set_kit(
+        &self,
+        seller: &SellerId,
+        kit: &Sku,
+        components: &[KitComponent],
+    ) -> Result<(), StoreError> {
+        let entry = format!("{KIT}{kit}");
+        if components.is_empty() {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key("seller_sku", s(seller.as_str()))
+                .key("entry", s(entry))
+                .send()
+                .await
+                .map_err(|e| store_error("DeleteItem", e))?;
+        } else {
+            let item = serde_dynamo::to_item(KitItem {
+                seller_sku: seller.to_string(),
+                entry,
+                kit: kit.clone(),
+                components: components.to_vec(),
+            })
+            .map_err(corrupt(format!("kit {kit} of {seller}")))?;
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .send()
+                .await
+                .map_err(|e| store_error("PutItem", e))?;
+        }
+        // The kit's head: its listing state lives there, and the index lists it for the
+        // reconciliation.
+        self.set_on_head(seller, kit, "components", &components.to_vec(), None)
+            .await
+            .map(|_| ())
     }
 
     async fn set_locations(
@@ -310,6 +376,22 @@ impl StockLedger for DynamoStockLedger {
                 )
                 .build(),
         );
+        for kit in &plan.kit_heads {
+            items.push(
+                TransactWriteItem::builder()
+                    .update(
+                        self.head_update(&m.seller_id, kit, m.at)
+                            .update_expression(
+                                "ADD movements :one \
+                                 SET stock_seller = :seller, stock_sku = :sku, updated_at = :now",
+                            )
+                            .expression_attribute_values(":one", n(1))
+                            .build()
+                            .map_err(built)?,
+                    )
+                    .build(),
+            );
+        }
         for (location, delta) in &plan.on_hand {
             let mut update = Update::builder()
                 .table_name(&self.table)

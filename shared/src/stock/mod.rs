@@ -8,12 +8,14 @@
 //! while it still needs its goods, a release when one that held them is canceled, a shipment
 //! when it ships), published as ids and quantities, and staff movements.
 
+mod kits;
 mod messages;
 mod model;
 mod plan;
 mod ports;
 mod sync;
 
+pub use kits::{KitComponent, KitRefusal, Kits, MAX_COMPONENTS, Warehouse, kit_available};
 pub use messages::{StaffMovement, StockMessage, StockMessageError};
 pub use model::{
     Hold, HoldState, ListingState, Location, LocationId, LocationKind, Locations, Movement,
@@ -21,7 +23,9 @@ pub use model::{
 };
 pub use plan::{HoldWrite, Plan, Planned, plan};
 pub use ports::{Applied, ListingAnswer, ListingError, Listings, StockLedger};
-pub use sync::{MovementOutcome, PushOutcome, Pushed, Reconciled, StockError, StockSync, alert};
+pub use sync::{
+    MovementOutcome, PushOutcome, Pushed, Reconciled, StockError, StockSync, alert, standing,
+};
 
 use crate::kernel::{AmazonOrderId, OrderItemId, QueueError, SellerId, Sku};
 use async_trait::async_trait;

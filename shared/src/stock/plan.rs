@@ -6,6 +6,7 @@
 use super::model::{
     Hold, HoldState, LocationId, LocationKind, Locations, Movement, MovementKind, SkuPosition,
 };
+use crate::kernel::Sku;
 use std::collections::BTreeMap;
 
 /// The writes of one movement.
@@ -19,6 +20,9 @@ pub struct Plan {
     pub hold: Option<HoldWrite>,
     /// Units a pick or shipment could not find on the shelves.
     pub short: u32,
+    /// Kits the SKU is part of: their heads count the movement too, so a write of what Amazon
+    /// holds for a kit loses to any movement of its components since the read.
+    pub kit_heads: Vec<Sku>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! What stock needs from the outside: its ledger (the stock table) and Amazon's listings.
 
+use super::kits::{KitComponent, Warehouse};
 use super::model::{Hold, ListingState, Locations, Movement, SkuPosition, SkuSettings};
 use super::plan::Plan;
 use crate::kernel::{AmazonOrderId, MarketplaceId, OrderItemId, SellerId, Sku, StoreError};
@@ -18,12 +19,19 @@ pub enum Applied {
 
 #[async_trait]
 pub trait StockLedger: Send + Sync {
-    /// The seller's locations in walking order (empty when none are set).
-    async fn locations(&self, seller: &SellerId) -> Result<Locations, StoreError>;
+    /// The seller's locations in walking order (empty when none are set) and kits.
+    async fn warehouse(&self, seller: &SellerId) -> Result<Warehouse, StoreError>;
     async fn set_locations(
         &self,
         seller: &SellerId,
         locations: &Locations,
+    ) -> Result<(), StoreError>;
+    /// `kit` made of `components` from now on (none: no longer a kit).
+    async fn set_kit(
+        &self,
+        seller: &SellerId,
+        kit: &Sku,
+        components: &[KitComponent],
     ) -> Result<(), StoreError>;
     async fn set_settings(
         &self,

@@ -2,7 +2,8 @@
 //! conditional transaction, planned again if someone came first), and a SKU's available
 //! quantity pushed to Amazon only when it differs from what Amazon last accepted.
 
-use super::model::{Locations, Movement, SkuPosition};
+use super::kits::{Warehouse, kit_available};
+use super::model::{Movement, SkuPosition};
 use super::plan::{Planned, plan};
 use super::ports::{Applied, ListingAnswer, ListingError, Listings, StockLedger};
 use crate::kernel::{Clock, MarketplaceId, SellerId, Sku, StoreError};
@@ -128,6 +129,34 @@ pub fn alert(kind: &'static str, seller: &SellerId, sku: &Sku, detail: &str) {
     tracing::warn!(alert = kind, %seller, %sku, detail, "stock alert");
 }
 
+/// The SKU's position as read, and its available quantity if the suite keeps its stock
+/// (`None`: Amazon is not told). A kit's comes from its components, read after its head, so
+/// the head's movement count is no newer than the components' figures.
+pub async fn standing(
+    ledger: &dyn StockLedger,
+    seller: &SellerId,
+    sku: &Sku,
+    warehouse: &Warehouse,
+) -> Result<(SkuPosition, Option<u32>), StoreError> {
+    let locations = &warehouse.locations;
+    let position = ledger.position(seller, sku).await?;
+    let Some(components) = warehouse.kits.components(sku) else {
+        let available = position
+            .managed(locations)
+            .then(|| position.available(locations));
+        return Ok((position, available));
+    };
+    if locations.locations.is_empty() {
+        return Ok((position, None));
+    }
+    let mut parts = Vec::with_capacity(components.len());
+    for c in components {
+        parts.push(ledger.position(seller, &c.sku).await?);
+    }
+    let available = kit_available(components, &parts, locations, position.settings.buffer);
+    Ok((position, Some(available)))
+}
+
 pub struct StockSync<'a> {
     pub ledger: &'a dyn StockLedger,
     pub listings: &'a dyn Listings,
@@ -135,11 +164,14 @@ pub struct StockSync<'a> {
 }
 
 impl StockSync<'_> {
+    /// Apply one movement of one SKU (a kit's are its components', see `Kits::expand`).
     pub async fn apply(
         &self,
         m: &Movement,
-        locations: &Locations,
+        warehouse: &Warehouse,
     ) -> Result<MovementOutcome, StockError> {
+        let locations = &warehouse.locations;
+        let kit_heads: Vec<_> = warehouse.kits.containing(&m.sku).cloned().collect();
         let mut conflicts = 0;
         loop {
             let position = self.ledger.position(&m.seller_id, &m.sku).await?;
@@ -149,7 +181,11 @@ impl StockSync<'_> {
                 }
                 _ => None,
             };
-            match plan(m, &position, hold.as_ref(), locations) {
+            let mut planned = plan(m, &position, hold.as_ref(), locations);
+            if let Planned::Apply(p) = &mut planned {
+                p.kit_heads.clone_from(&kit_heads);
+            }
+            match planned {
                 Planned::Apply(p) => match self.ledger.apply(m, &p).await? {
                     Applied::Applied => {
                         // An order for a SKU the warehouse has no record of (a first receipt
@@ -208,11 +244,11 @@ impl StockSync<'_> {
         seller: &SellerId,
         marketplace: &MarketplaceId,
         sku: &Sku,
-        locations: &Locations,
+        warehouse: &Warehouse,
     ) -> Result<Pushed, StockError> {
         let mut low_stock_alert = false;
         let outcome = self
-            .push_rounds(seller, marketplace, sku, locations, &mut low_stock_alert)
+            .push_rounds(seller, marketplace, sku, warehouse, &mut low_stock_alert)
             .await?;
         Ok(Pushed {
             outcome,
@@ -225,7 +261,7 @@ impl StockSync<'_> {
         seller: &SellerId,
         marketplace: &MarketplaceId,
         sku: &Sku,
-        locations: &Locations,
+        warehouse: &Warehouse,
         low_stock_alert: &mut bool,
     ) -> Result<PushOutcome, StockError> {
         let mut calls = 0;
@@ -234,11 +270,11 @@ impl StockSync<'_> {
         // push may have landed before ours, so the record is not to be trusted; push again.
         let mut distrust = false;
         for _ in 0..MAX_PUSH_ROUNDS {
-            let position = self.ledger.position(seller, sku).await?;
-            if !position.managed(locations) {
+            let (position, managed) = standing(self.ledger, seller, sku, warehouse).await?;
+            let Some(managed) = managed else {
                 return Ok(PushOutcome::NotManaged);
-            }
-            available = position.available(locations);
+            };
+            available = managed;
             let mut listing = position.listing.clone();
             *low_stock_alert |=
                 self.mark_low_stock(seller, sku, &position, available, &mut listing);
@@ -342,13 +378,12 @@ impl StockSync<'_> {
         seller: &SellerId,
         marketplace: &MarketplaceId,
         sku: &Sku,
-        locations: &Locations,
+        warehouse: &Warehouse,
     ) -> Result<Reconciled, StockError> {
-        let position = self.ledger.position(seller, sku).await?;
-        if !position.managed(locations) {
+        let (position, available) = standing(self.ledger, seller, sku, warehouse).await?;
+        let Some(available) = available else {
             return Ok(Reconciled::NotManaged);
-        }
-        let available = position.available(locations);
+        };
         let held = self.listings.quantity(seller, marketplace, sku).await?;
         if held == Some(available) {
             if position.listing.accepted_quantity != Some(available) {
@@ -368,7 +403,7 @@ impl StockSync<'_> {
         self.ledger
             .record_listing(seller, sku, &listing, position.movements)
             .await?;
-        let pushed = self.push(seller, marketplace, sku, locations).await?;
+        let pushed = self.push(seller, marketplace, sku, warehouse).await?;
         Ok(match pushed.outcome {
             PushOutcome::NotManaged => Reconciled::NotManaged,
             PushOutcome::Rejected { available, codes } => Reconciled::Rejected {

@@ -12,8 +12,8 @@ use crate::kernel::{Clock, DeadLetter, Ending, MarketplaceId, SellerId, Sku, Sys
 use crate::sellers::SellerRegistry;
 use crate::spapi::ListingsApi;
 use crate::stock::{
-    Locations, MovementOutcome, PushOutcome, Reconciled, SkuSettings, StaffMovement, StockError,
-    StockLedger, StockMessage, StockSync, alert,
+    KitComponent, Locations, Movement, MovementOutcome, PushOutcome, Reconciled, SkuSettings,
+    StaffMovement, StockError, StockLedger, StockMessage, StockSync, Warehouse, alert,
 };
 use aws_lambda_events::event::sqs::SqsEvent;
 use config::StockSyncConfig;
@@ -135,6 +135,12 @@ pub enum StockCommand {
         sku: Sku,
         settings: SkuSettings,
     },
+    /// A kit (bundle) made of components (none: no longer a kit), then its quantity pushed.
+    SetKit {
+        seller_id: SellerId,
+        sku: Sku,
+        components: Vec<KitComponent>,
+    },
     /// Every SKU of the sellers named (none: every active seller) checked against Amazon.
     Reconcile {
         #[serde(default)]
@@ -152,6 +158,16 @@ pub struct StockSyncHandler {
 }
 
 type SkuKey = (SellerId, Sku);
+
+/// A staff movement that failed for now: the caller sends it again (the same id).
+fn unapplied(movement_id: String, e: &StockError) -> Refusal {
+    tracing::warn!(%movement_id, error_kind = e.kind(), error = %e, "stock movement failed");
+    Refusal {
+        movement_id,
+        kind: e.kind().into(),
+        reason: format!("not applied, send again: {e}"),
+    }
+}
 
 impl StockSyncHandler {
     pub fn new(config: StockSyncConfig, sdk: &aws_config::SdkConfig) -> Self {
@@ -214,8 +230,8 @@ impl StockSyncHandler {
         match command {
             StockCommand::Movements { movements } => {
                 let mut touched = BTreeSet::new();
-                let mut locations = HashMap::new();
-                for m in movements {
+                let mut warehouses = HashMap::new();
+                'movements: for m in movements {
                     let id = m.movement_id.to_string();
                     let m = match m.into_movement(self.clock.now()) {
                         Ok(m) => m,
@@ -229,37 +245,49 @@ impl StockSyncHandler {
                             continue;
                         }
                     };
-                    let applied = match self.locations_of(&mut locations, &m.seller_id).await {
-                        Ok(ls) => self.sync().apply(&m, &ls).await,
-                        Err(e) => Err(e),
-                    };
-                    let outcome = match applied {
-                        Ok(o) => o,
+                    let warehouse = match self.warehouse_of(&mut warehouses, &m.seller_id).await {
+                        Ok(w) => w,
                         Err(e) => {
-                            // What was applied before it is pushed; the rest is the caller's
-                            // to send again (the same ids make repeats harmless).
-                            tracing::warn!(movement_id = %id, error_kind = e.kind(), error = %e, "stock movement failed");
-                            report.refusals.push(Refusal {
-                                movement_id: id,
-                                kind: e.kind().into(),
-                                reason: format!("not applied, send again: {e}"),
-                            });
+                            report.refusals.push(unapplied(id, &e));
                             break;
                         }
                     };
-                    report.add(&outcome);
-                    if let MovementOutcome::Refused { kind, reason } = &outcome {
-                        report.refusals.push(Refusal {
-                            movement_id: id,
-                            kind: (*kind).into(),
-                            reason: reason.clone(),
-                        });
-                    }
-                    if outcome.touches() {
-                        touched.insert((m.seller_id.clone(), m.sku.clone()));
+                    let parts = match warehouse.kits.expand(m) {
+                        Ok(parts) => parts,
+                        Err(r) => {
+                            report.movements_refused += 1;
+                            report.refusals.push(Refusal {
+                                movement_id: id,
+                                kind: r.kind.into(),
+                                reason: r.reason,
+                            });
+                            continue;
+                        }
+                    };
+                    for part in parts {
+                        let outcome = match self.sync().apply(&part, &warehouse).await {
+                            Ok(o) => o,
+                            Err(e) => {
+                                // What was applied before it is pushed; the rest is the
+                                // caller's to send again (the same ids make repeats harmless).
+                                report.refusals.push(unapplied(id, &e));
+                                break 'movements;
+                            }
+                        };
+                        report.add(&outcome);
+                        if let MovementOutcome::Refused { kind, reason } = &outcome {
+                            report.refusals.push(Refusal {
+                                movement_id: part.movement_id.to_string(),
+                                kind: (*kind).into(),
+                                reason: reason.clone(),
+                            });
+                        }
+                        if outcome.touches() {
+                            touched.insert((part.seller_id.clone(), part.sku.clone()));
+                        }
                     }
                 }
-                let (pushed, _) = self.push_all(touched, locations).await;
+                let (pushed, _) = self.push_all(touched, warehouses).await;
                 report.merge(pushed);
             }
             StockCommand::SetLocations {
@@ -290,22 +318,42 @@ impl StockSyncHandler {
                     .await;
                 report.merge(pushed);
             }
+            StockCommand::SetKit {
+                seller_id,
+                sku,
+                components,
+            } => {
+                let warehouse = self.ledger.warehouse(&seller_id).await?;
+                if let Err(r) = warehouse.kits.check(&sku, &components) {
+                    report.refusals.push(Refusal {
+                        movement_id: String::new(),
+                        kind: r.kind.into(),
+                        reason: r.reason,
+                    });
+                    return Ok(report);
+                }
+                self.ledger.set_kit(&seller_id, &sku, &components).await?;
+                let (pushed, _) = self
+                    .push_all([(seller_id, sku)].into(), HashMap::new())
+                    .await;
+                report.merge(pushed);
+            }
             StockCommand::Reconcile { seller_ids } => report = self.reconcile(&seller_ids).await?,
         }
         Ok(report)
     }
 
-    async fn locations_of(
+    async fn warehouse_of(
         &self,
-        cache: &mut HashMap<SellerId, Locations>,
+        cache: &mut HashMap<SellerId, Warehouse>,
         seller: &SellerId,
-    ) -> Result<Locations, StockError> {
-        if let Some(l) = cache.get(seller) {
-            return Ok(l.clone());
+    ) -> Result<Warehouse, StockError> {
+        if let Some(w) = cache.get(seller) {
+            return Ok(w.clone());
         }
-        let l = self.ledger.locations(seller).await?;
-        cache.insert(seller.clone(), l.clone());
-        Ok(l)
+        let w = self.ledger.warehouse(seller).await?;
+        cache.insert(seller.clone(), w.clone());
+        Ok(w)
     }
 
     async fn marketplaces(&self) -> Result<BTreeMap<SellerId, MarketplaceId>, StockError> {
@@ -318,12 +366,13 @@ impl StockSyncHandler {
             .collect())
     }
 
-    /// Push each SKU once; the SKUs that could not be pushed for now are returned.
-    /// `locations`: the sellers' locations already read for these movements (not read again).
+    /// Push each SKU once, and each kit one of them is part of; the SKUs that could not be
+    /// pushed for now are returned. `warehouses`: the sellers' already read for these
+    /// movements (not read again).
     async fn push_all(
         &self,
-        skus: BTreeSet<SkuKey>,
-        mut locations: HashMap<SellerId, Locations>,
+        mut skus: BTreeSet<SkuKey>,
+        mut warehouses: HashMap<SellerId, Warehouse>,
     ) -> (StockReport, BTreeSet<SkuKey>) {
         let mut report = StockReport::default();
         let mut failed = BTreeSet::new();
@@ -337,25 +386,35 @@ impl StockSyncHandler {
                 return (report, skus);
             }
         };
-        let unread: BTreeSet<&SellerId> = skus
+        let unread: BTreeSet<SellerId> = skus
             .iter()
             .map(|(s, _)| s)
-            .filter(|s| !locations.contains_key(*s))
+            .filter(|s| !warehouses.contains_key(*s))
+            .cloned()
             .collect();
         for seller in unread {
-            match self.ledger.locations(seller).await {
-                Ok(l) => {
-                    locations.insert(seller.clone(), l);
+            match self.ledger.warehouse(&seller).await {
+                Ok(w) => {
+                    warehouses.insert(seller, w);
                 }
-                Err(e) => tracing::warn!(%seller, error = %e, "locations unreadable; pushes wait"),
+                Err(e) => tracing::warn!(%seller, error = %e, "warehouse unreadable; pushes wait"),
             }
         }
+        let kits: Vec<SkuKey> =
+            skus.iter()
+                .flat_map(|(seller, sku)| {
+                    warehouses.get(seller).into_iter().flat_map(move |w| {
+                        w.kits.containing(sku).map(|k| (seller.clone(), k.clone()))
+                    })
+                })
+                .collect();
+        skus.extend(kits);
         let results: Vec<(SkuKey, Result<Option<crate::stock::Pushed>, StockError>)> =
             stream::iter(skus)
                 .map(|(seller, sku)| {
-                    let (marketplaces, locations) = (&marketplaces, &locations);
+                    let (marketplaces, warehouses) = (&marketplaces, &warehouses);
                     async move {
-                        let result = match (marketplaces.get(&seller), locations.get(&seller)) {
+                        let result = match (marketplaces.get(&seller), warehouses.get(&seller)) {
                             (Some(m), Some(l)) => {
                                 self.sync().push(&seller, m, &sku, l).await.map(Some)
                             }
@@ -370,7 +429,7 @@ impl StockSyncHandler {
                             }
                             (_, None) => {
                                 Err(StockError::Store(crate::kernel::StoreError::Conflict {
-                                    what: "locations unread".into(),
+                                    what: "warehouse unread".into(),
                                 }))
                             }
                         };
@@ -423,14 +482,14 @@ impl StockSyncHandler {
                 tracing::warn!(%seller, "not an active seller: not reconciled");
                 continue;
             };
-            let locations = self.ledger.locations(&seller).await?;
+            let warehouse = self.ledger.warehouse(&seller).await?;
             let skus = self.ledger.skus(&seller).await?;
             let results: Vec<Result<Reconciled, StockError>> = stream::iter(skus)
                 .map(|sku| {
-                    let (seller, locations) = (&seller, &locations);
+                    let (seller, warehouse) = (&seller, &warehouse);
                     async move {
                         self.sync()
-                            .reconcile(seller, marketplace, &sku, locations)
+                            .reconcile(seller, marketplace, &sku, warehouse)
                             .await
                     }
                 })
@@ -474,7 +533,7 @@ impl StockSyncHandler {
         let mut report = StockReport::default();
         let mut endings: HashMap<String, Ending> = HashMap::new();
         let mut touched_by: HashMap<String, BTreeSet<SkuKey>> = HashMap::new();
-        let mut locations: HashMap<SellerId, Locations> = HashMap::new();
+        let mut warehouses: HashMap<SellerId, Warehouse> = HashMap::new();
         // Movements of one message in order; messages one after another keep the reads of
         // locations shared (moto and DynamoDB see the same writes either way).
         for r in &event.records {
@@ -512,17 +571,32 @@ impl StockSyncHandler {
                 }
             };
             report.lines_without_sku += without_sku as u32;
-            let ls = match self.locations_of(&mut locations, &seller).await {
-                Ok(l) => l,
+            let warehouse = match self.warehouse_of(&mut warehouses, &seller).await {
+                Ok(w) => w,
                 Err(e) => {
-                    tracing::warn!(message_id = %id, error = %e, "locations unreadable; the message stays");
+                    tracing::warn!(message_id = %id, error = %e, "warehouse unreadable; the message stays");
                     endings.insert(id.clone(), Ending::Retry(None));
+                    continue;
+                }
+            };
+            let movements: Result<Vec<Movement>, _> = movements
+                .into_iter()
+                .map(|m| warehouse.kits.expand(m))
+                .collect::<Result<Vec<_>, _>>()
+                .map(|parts| parts.into_iter().flatten().collect());
+            let movements = match movements {
+                Ok(m) => m,
+                Err(r) => {
+                    endings.insert(
+                        id.clone(),
+                        Ending::DeadLetter(letter(r.kind, r.reason, Some(seller), order)),
+                    );
                     continue;
                 }
             };
             let mut ending = Ending::Done;
             for m in &movements {
-                match self.sync().apply(m, &ls).await {
+                match self.sync().apply(m, &warehouse).await {
                     Ok(outcome) => {
                         report.add(&outcome);
                         if outcome.touches() {
@@ -567,7 +641,7 @@ impl StockSyncHandler {
             endings.insert(id, ending);
         }
         let all: BTreeSet<SkuKey> = touched_by.values().flatten().cloned().collect();
-        let (pushed, failed) = self.push_all(all, locations).await;
+        let (pushed, failed) = self.push_all(all, warehouses).await;
         report.merge(pushed);
         // A message whose SKU could not be pushed comes back (its movements are repeats then).
         for (id, skus) in &touched_by {

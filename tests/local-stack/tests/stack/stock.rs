@@ -49,13 +49,15 @@ fn movement(seller: &SellerId, id: &str, sku: &str, kind: Value) -> Value {
     m
 }
 
+/// What the ledger says Amazon should hold (kits from their components).
 async fn available(t: &TestStack, seller: &SellerId, sku: &str) -> u32 {
     let l = ledger(t);
-    let locations = l.locations(seller).await.unwrap();
-    l.position(seller, &Sku::parse(sku).unwrap())
+    let warehouse = l.warehouse(seller).await.unwrap();
+    shared::stock::standing(&l, seller, &Sku::parse(sku).unwrap(), &warehouse)
         .await
         .unwrap()
-        .available(&locations)
+        .1
+        .expect("a SKU the suite keeps")
 }
 
 #[tokio::test]
@@ -281,6 +283,113 @@ async fn after_receive_reserve_cancel_ship_and_return_amazon_holds_the_computed_
         "{repeat:?}"
     );
     assert_eq!(t.calls("patchListingsItem"), patches);
+}
+
+#[tokio::test]
+async fn a_kit_is_available_up_to_its_scarcest_component_and_its_orders_move_the_components() {
+    let (t, h, seller) = with_locations("stock-kits", 66).await;
+    let (mug, lamp, kit) = ("SKU-MUG003-0", "SKU-LAMP02-0", "GIFT-SET-1");
+    t.sim.edit_listing(
+        seller.as_str(),
+        kit,
+        ListingEdit::Create {
+            product_type: "HOME".into(),
+        },
+    );
+    let receipts: Vec<Value> = [(mug, 9), (lamp, 5)]
+        .iter()
+        .map(|(sku, q)| {
+            movement(
+                &seller,
+                &format!("rcv-{sku}"),
+                sku,
+                json!({"kind": "receive", "location": "A-01", "quantity": q}),
+            )
+        })
+        .collect();
+    run(&h, json!({"command": "movements", "movements": receipts})).await;
+    let r = run(
+        &h,
+        json!({"command": "set_kit", "seller_id": seller, "sku": kit, "components": [
+            {"sku": mug, "quantity": 2}, {"sku": lamp, "quantity": 1}]}),
+    )
+    .await;
+    assert_eq!(r.pushes, 1, "{r:?}");
+    let at_amazon = |sku: &str| t.sim.listing_quantity(seller.as_str(), sku);
+    // 9 mugs make 4 kits, 5 lamps make 5.
+    assert_eq!(at_amazon(kit), Some(4));
+
+    // An order of 2 kits holds 4 mugs and 2 lamps; one of 1 mug alone holds 1 more.
+    send(
+        &t,
+        &change(&seller, "111-0000001-0000001", "reserve", &[("I1", kit, 2)]),
+    )
+    .await;
+    send(
+        &t,
+        &change(&seller, "111-0000002-0000002", "reserve", &[("I1", mug, 1)]),
+    )
+    .await;
+    let day = t.pump_stock(&h).await;
+    assert_eq!(
+        (day.movements_applied, day.dead_lettered),
+        (3, 0),
+        "{day:?}"
+    );
+    for (sku, q) in [(mug, 4), (lamp, 3), (kit, 2)] {
+        assert_eq!(available(&t, &seller, sku).await, q, "{sku}");
+        assert_eq!(at_amazon(sku), Some(q), "{sku} at Amazon");
+    }
+    // The kit order is picked, then canceled: the components go back to their shelf.
+    send(
+        &t,
+        &change(&seller, "111-0000001-0000001", "pick", &[("I1", kit, 2)]),
+    )
+    .await;
+    t.pump_stock(&h).await;
+    let l = ledger(&t);
+    let on_shelf = |sku: &'static str| {
+        let (l, seller) = (&l, seller.clone());
+        async move {
+            l.position(&seller, &Sku::parse(sku).unwrap())
+                .await
+                .unwrap()
+                .on_hand
+                .values()
+                .sum::<u64>()
+        }
+    };
+    assert_eq!((on_shelf(mug).await, on_shelf(lamp).await), (5, 3));
+    send(
+        &t,
+        &change(&seller, "111-0000001-0000001", "release", &[("I1", kit, 2)]),
+    )
+    .await;
+    t.pump_stock(&h).await;
+    assert_eq!((on_shelf(mug).await, on_shelf(lamp).await), (9, 5));
+    for (sku, q) in [(mug, 8), (lamp, 5), (kit, 4)] {
+        assert_eq!(at_amazon(sku), Some(q), "{sku} at Amazon after the cancel");
+    }
+
+    // A kit is never on a shelf; a kit of kits is refused.
+    let r = run(
+        &h,
+        json!({"command": "movements", "movements": [movement(&seller, "rcv-kit", kit,
+            json!({"kind": "receive", "location": "A-01", "quantity": 1}))]}),
+    )
+    .await;
+    assert_eq!(r.refusals[0].kind, "kit_has_no_stock", "{r:?}");
+    let r = run(
+        &h,
+        json!({"command": "set_kit", "seller_id": seller, "sku": "DOUBLE-GIFT", "components": [
+            {"sku": kit, "quantity": 2}]}),
+    )
+    .await;
+    assert_eq!(r.refusals[0].kind, "invalid_kit", "{r:?}");
+
+    // A reconciliation finds the kit as pushed and changes nothing.
+    let r = run(&h, json!({"command": "reconcile"})).await;
+    assert_eq!((r.mismatches_corrected, r.pushes), (0, 0), "{r:?}");
 }
 
 #[tokio::test]
