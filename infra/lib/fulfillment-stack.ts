@@ -49,6 +49,8 @@ export const NOTIFICATIONS_KEY_ALIAS = 'alias/fbm/notifications';
 export const SPAPI_NOTIFICATIONS_ACCOUNT = '437568002678';
 /** The notifications queue's name: its key's policy names the queue's ARN. */
 export const NOTIFICATIONS_QUEUE_NAME = 'fbm-order-notifications';
+/** LISTINGS_ITEM_MFN_QUANTITY_CHANGE's destination, under the same key. */
+export const LISTING_NOTIFICATIONS_QUEUE_NAME = 'fbm-listing-notifications';
 /** order-events' timeout; the notifications queue's visibility is six times it. */
 const ORDER_EVENTS_TIMEOUT = Duration.seconds(60);
 const NOTIFICATIONS_VISIBILITY = Duration.seconds(6 * ORDER_EVENTS_TIMEOUT.toSeconds());
@@ -70,6 +72,7 @@ export class FulfillmentStack extends Stack {
   readonly orderEvents: lambda.Function;
   readonly scheduleDlq: sqs.Queue;
   readonly notifications: WorkQueue;
+  readonly listingNotifications: WorkQueue;
   readonly stock: WorkQueue;
   readonly stockSync: Stock;
   readonly piiLifecycle: PiiLifecycle;
@@ -102,10 +105,12 @@ export class FulfillmentStack extends Stack {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    const notificationsQueueArn = this.formatArn({ service: 'sqs', resource: NOTIFICATIONS_QUEUE_NAME });
+    const notificationsQueueArns = [NOTIFICATIONS_QUEUE_NAME, LISTING_NOTIFICATIONS_QUEUE_NAME].map((resource) =>
+      this.formatArn({ service: 'sqs', resource }),
+    );
     notificationsKey.addToResourcePolicy(
       new iam.PolicyStatement({
-        // Through SQS, for the notifications queue only.
+        // Through SQS, for the two notification queues only.
         sid: 'SpApiNotificationsDeliverToEncryptedQueue',
         principals: [new iam.AccountPrincipal(SPAPI_NOTIFICATIONS_ACCOUNT)],
         actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
@@ -113,7 +118,7 @@ export class FulfillmentStack extends Stack {
         conditions: {
           StringEquals: {
             'kms:ViaService': `sqs.${this.region}.amazonaws.com`,
-            'kms:EncryptionContext:aws:sqs:arn': notificationsQueueArn,
+            'kms:EncryptionContext:aws:sqs:arn': notificationsQueueArns,
           },
         },
       }),
@@ -206,6 +211,24 @@ export class FulfillmentStack extends Stack {
         principals: [new iam.AccountPrincipal(SPAPI_NOTIFICATIONS_ACCOUNT)],
         actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes'],
         resources: [this.notifications.queue.queueArn],
+      }),
+    );
+    // Amazon's word that a listing's quantity changed (our push, an edit in Seller Central):
+    // stock-sync checks the SKU.
+    this.listingNotifications = new WorkQueue(this, 'ListingNotifications', {
+      queueName: LISTING_NOTIFICATIONS_QUEUE_NAME,
+      key: notificationsKey,
+      dlqKey: this.dataKey,
+      // Six times stock-sync's time limit, as the stock queue's.
+      visibilityTimeout: Duration.minutes(30),
+      maxReceiveCount: 5,
+    });
+    this.listingNotifications.queue.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'SpApiNotificationsSend',
+        principals: [new iam.AccountPrincipal(SPAPI_NOTIFICATIONS_ACCOUNT)],
+        actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes'],
+        resources: [this.listingNotifications.queue.queueArn],
       }),
     );
     // Stock changes (reserve on a new order, release on a cancel, ship when it leaves) and staff
@@ -318,6 +341,7 @@ export class FulfillmentStack extends Stack {
     this.stockSync = new Stock(this, 'StockSync', {
       manifestPath: functionManifest('stock-sync'),
       queue: this.stock,
+      listingNotifications: this.listingNotifications,
       scheduleDlq: this.scheduleDlq,
       tables: this.tables,
       dataKey: this.dataKey,

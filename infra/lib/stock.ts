@@ -24,6 +24,8 @@ const SYNC_TIMEOUT = Duration.minutes(5);
 export interface StockProps {
   readonly manifestPath: string;
   readonly queue: WorkQueue;
+  /** Amazon's LISTINGS_ITEM_MFN_QUANTITY_CHANGE notifications (each checks its SKU). */
+  readonly listingNotifications: WorkQueue;
   readonly scheduleDlq: sqs.IQueue;
   readonly tables: Tables;
   readonly dataKey: kms.IKey;
@@ -51,7 +53,10 @@ export class Stock extends Construct {
         STOCK_TABLE: tables.get('stock').tableName,
         CONTROL_TABLE: tables.get('control').tableName,
         STOCK_DLQ_URL: props.queue.dlq.queueUrl,
+        STOCK_QUEUE_URL: props.queue.queue.queueUrl,
         STOCK_MAX_RECEIVES: '5',
+        STOCK_FEED_MIN_SKUS: '200',
+        STOCK_FEED_CHECK_SECS: '60',
         SPAPI_ENDPOINT: props.spapiEndpoint,
         LWA_APP_SECRET_ID: props.lwaApp.secretArn,
         SELLER_SECRET_PREFIX: props.sellerSecretPrefix,
@@ -62,6 +67,20 @@ export class Stock extends Construct {
           sid: 'StockLedger',
           actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
           resources: [tables.get('stock').tableArn, `${tables.get('stock').tableArn}/index/skus_by_seller`],
+        }),
+        new iam.PolicyStatement({
+          // A submitted feed's lines are kept until its result is read, then dropped: the only
+          // deletes, and never of the ledger.
+          sid: 'FinishedFeedRecords',
+          actions: ['dynamodb:DeleteItem'],
+          resources: [tables.get('stock').tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['feed#*'] } },
+        }),
+        new iam.PolicyStatement({
+          // A note to itself to read a feed's result once Amazon has processed it.
+          sid: 'FeedChecks',
+          actions: ['sqs:SendMessage'],
+          resources: [props.queue.queue.queueArn],
         }),
         new iam.PolicyStatement({
           // The seller registry (marketplaces) and the shared SP-API rate budget only.
@@ -90,6 +109,11 @@ export class Stock extends Construct {
       // The sellers' Listings budgets are shared; two instances keep a burst moving.
       maxConcurrency: 2,
     });
+    props.listingNotifications.feed(this.sync, {
+      batchSize: 10,
+      maxBatchingWindow: Duration.seconds(5),
+      maxConcurrency: 2,
+    });
     this.sync.recordFailuresOn(props.scheduleDlq, Duration.hours(6));
     new events.Rule(this, 'ReconciliationSchedule', {
       description: 'stock-sync reconciliation: every SKU against what Amazon holds',
@@ -115,9 +139,9 @@ export class Stock extends Construct {
     );
     alarm(
       'StockAttention',
-      countAlerts('StockAttention', ['unknown_sku', 'short_pick', 'seller_not_registered']),
-      'Stock reserved for a SKU with no stock record, a pick that found too little on the shelves, or stock of an ' +
-        'unregistered seller (see the stock-sync log)',
+      countAlerts('StockAttention', ['unknown_sku', 'short_pick', 'seller_not_registered', 'feed_failed', 'feed_unsettled']),
+      'Stock reserved for a SKU with no stock record, a pick that found too little on the shelves, stock of an ' +
+        'unregistered seller, or a listings feed Amazon failed or never finished (see the stock-sync log)',
     );
     // Low stock is a signal for purchasing, not an outage: counted, alarmed on its own metric.
     alarm(

@@ -71,8 +71,9 @@ test('order-events: SQS event source reporting batch item failures, bounded conc
 
 test('every queue is KMS-encrypted and TLS-only; work queues have a DLQ', () => {
   const queues = resourcesOf('AWS::SQS::Queue');
-  // notifications, stock, deletion requests, label jobs, their DLQs, and the schedules' DLQ.
-  assert.equal(Object.keys(queues).length, 9);
+  // notifications, listing notifications, stock, deletion requests, label jobs, their DLQs,
+  // and the schedules' DLQ.
+  assert.equal(Object.keys(queues).length, 11);
   const policies = Object.values(resourcesOf('AWS::SQS::QueuePolicy'));
   for (const [id, q] of Object.entries(queues)) {
     assert.ok(q.Properties.KmsMasterKeyId, `${id} encrypted`);
@@ -83,7 +84,7 @@ test('every queue is KMS-encrypted and TLS-only; work queues have a DLQ', () => 
     assert.ok(denyPlain, `${id} TLS-only`);
   }
   const withDlq = Object.values(queues).filter((q) => q.Properties.RedrivePolicy);
-  assert.deepEqual(withDlq.map((q) => q.Properties.RedrivePolicy.maxReceiveCount).sort((a, b) => a - b), [5, 10, 10, 100]);
+  assert.deepEqual(withDlq.map((q) => q.Properties.RedrivePolicy.maxReceiveCount).sort((a, b) => a - b), [5, 5, 10, 10, 100]);
   const [, notifications] = notificationsQueue();
   assert.equal(notifications.Properties.RedrivePolicy.maxReceiveCount, 100);
   assert.deepEqual(notifications.Properties.KmsMasterKeyId, { 'Fn::GetAtt': [keyId('alias/fbm/notifications'), 'Arn'] });

@@ -137,19 +137,22 @@ test('secrets are referenced by ARN and no secret value is in the template', () 
   assert.doesNotMatch(text, /Atzr\||refresh_token"\s*:\s*"[^"]|client_secret"\s*:\s*"[^"]/);
 });
 
-test("Amazon's notification account is trusted on the notifications queue and its own key, nowhere else", () => {
+test("Amazon's notification account is trusted on the two notification queues and their own key, nowhere else", () => {
   const amazon = '437568002678';
   const notificationsKey = keyId('alias/fbm/notifications');
   const trusted = Object.entries(synthesized().json.Resources as Record<string, any>)
     .filter(([, r]) => JSON.stringify(r).includes(amazon))
     .map(([id, r]) => [id, r.Type]);
-  assert.deepEqual(trusted.map(([, t]) => t).sort(), ['AWS::KMS::Key', 'AWS::SQS::QueuePolicy']);
+  assert.deepEqual(trusted.map(([, t]) => t).sort(), ['AWS::KMS::Key', 'AWS::SQS::QueuePolicy', 'AWS::SQS::QueuePolicy']);
   assert.ok(trusted.some(([id]) => id === notificationsKey));
   const key = resourcesOf('AWS::KMS::Key')[notificationsKey];
   const grant = key.Properties.KeyPolicy.Statement.find((s: any) => JSON.stringify(s.Principal).includes(amazon));
   assert.deepEqual(asList(grant.Action).sort(), ['kms:Decrypt', 'kms:GenerateDataKey']);
-  const [, policy] = onlyOne('AWS::SQS::QueuePolicy', (p) => JSON.stringify(p).includes(amazon));
-  const send = policy.Properties.PolicyDocument.Statement.find((s: any) => JSON.stringify(s.Principal).includes(amazon));
-  assert.deepEqual(asList(send.Action).sort(), ['sqs:GetQueueAttributes', 'sqs:SendMessage']);
-  assert.equal(send.Effect, 'Allow');
+  const queues = Object.values(resourcesOf('AWS::SQS::QueuePolicy')).filter((p: any) => JSON.stringify(p).includes(amazon));
+  for (const policy of queues as any[]) {
+    assert.match(JSON.stringify(policy.Properties.Queues), /^\[\{"Ref":"(Notifications|ListingNotifications)Queue/);
+    const send = policy.Properties.PolicyDocument.Statement.find((s: any) => JSON.stringify(s.Principal).includes(amazon));
+    assert.deepEqual(asList(send.Action).sort(), ['sqs:GetQueueAttributes', 'sqs:SendMessage']);
+    assert.equal(send.Effect, 'Allow');
+  }
 });

@@ -23,13 +23,26 @@ test('stock-sync touches no PII: no PII key, no orders or pii table; the stock t
 
 test('stock-sync takes the stock queue with partial batch failures; the queue is encrypted with a DLQ', () => {
   const [fnId] = stockFn();
-  const [, esm] = onlyOne('AWS::Lambda::EventSourceMapping', (r) => JSON.stringify(r.Properties.FunctionName).includes(fnId));
-  assert.deepEqual(esm.Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);
-  const queueId = esm.Properties.EventSourceArn['Fn::GetAtt'][0];
-  assert.match(queueId, /^Stock/);
-  const queue = resourcesOf('AWS::SQS::Queue')[queueId];
-  assert.ok(queue.Properties.KmsMasterKeyId);
-  assert.equal(queue.Properties.RedrivePolicy.maxReceiveCount, 5);
+  const sources = Object.values(resourcesOf('AWS::Lambda::EventSourceMapping')).filter((r: any) =>
+    JSON.stringify(r.Properties.FunctionName).includes(fnId),
+  ) as any[];
+  const queueIds = sources.map((esm) => esm.Properties.EventSourceArn['Fn::GetAtt'][0]).sort();
+  assert.equal(queueIds.length, 2);
+  assert.match(queueIds[0], /^ListingNotificationsQueue/);
+  assert.match(queueIds[1], /^StockQueue/);
+  for (const esm of sources) assert.deepEqual(esm.Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);
+  for (const id of queueIds) {
+    const queue = resourcesOf('AWS::SQS::Queue')[id];
+    assert.ok(queue.Properties.KmsMasterKeyId);
+    assert.equal(queue.Properties.RedrivePolicy.maxReceiveCount, 5);
+  }
+  // Feed checks go back to its own queue; the only deletes are of finished feeds' records.
+  const statements = statementsOf('StockSync');
+  const checks = statements.find((s) => s.Sid === 'FeedChecks');
+  assert.deepEqual(checks.Resource, { 'Fn::GetAtt': [queueIds[1], 'Arn'] });
+  const deletes = statements.filter((s) => asList(s.Action).includes('dynamodb:DeleteItem'));
+  assert.equal(deletes.length, 1);
+  assert.deepEqual(deletes[0].Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys'], ['feed#*']);
 });
 
 test('the reconciliation runs daily and the stock alerts are alarmed', () => {
@@ -48,7 +61,10 @@ test('the reconciliation runs daily and the stock alerts are alarmed', () => {
 
 test('label-worker announces picks and shipment-tracker shipments on the stock queue, nothing else of it', () => {
   const [fnId] = stockFn();
-  const [, esm] = onlyOne('AWS::Lambda::EventSourceMapping', (r) => JSON.stringify(r.Properties.FunctionName).includes(fnId));
+  const [, esm] = onlyOne(
+    'AWS::Lambda::EventSourceMapping',
+    (r) => JSON.stringify(r.Properties.FunctionName).includes(fnId) && /"StockQueue/.test(JSON.stringify(r.Properties.EventSourceArn)),
+  );
   const stockQueue = esm.Properties.EventSourceArn['Fn::GetAtt'][0];
   for (const [prefix, sid, url] of [
     ['LabelsLabelWorker', 'AnnouncePicks', 'STOCK_QUEUE_URL'],

@@ -48,6 +48,15 @@ impl SqsQueue {
 
     /// Send `body` as JSON. Callers put ids and quantities in it, never PII.
     pub async fn send_json<T: serde::Serialize>(&self, body: &T) -> Result<(), QueueError> {
+        self.send_json_after(body, Duration::ZERO).await
+    }
+
+    /// Send `body` as JSON, received no sooner than `delay` from now (SQS allows 15 minutes).
+    pub async fn send_json_after<T: serde::Serialize>(
+        &self,
+        body: &T,
+        delay: Duration,
+    ) -> Result<(), QueueError> {
         let text = serde_json::to_string(body).map_err(|e| QueueError::Encode {
             queue: self.name(),
             message: e.to_string(),
@@ -56,6 +65,7 @@ impl SqsQueue {
             .send_message()
             .queue_url(&self.url)
             .message_body(text)
+            .delay_seconds(delay.min(Duration::from_secs(900)).as_secs() as i32)
             .send()
             .await
             .map_err(|e| self.sqs_error("SendMessage", e))?;

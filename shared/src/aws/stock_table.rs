@@ -6,7 +6,8 @@
 //! - `hold#<order>#<item>`: what one order line holds;
 //! - `move#<movement id>`: the ledger (append-only).
 //!
-//! and `seller_sku = <seller>` with `entry = locations` (the seller's locations) and
+//! `seller_sku = feed#<seller>#<feed id>`, `entry = part#<n>`: a submitted feed's lines
+//! (2,000 a part), until its result is read; and `seller_sku = <seller>` with `entry = locations` (the seller's locations) and
 //! `kit#<sku>` (one kit's components), read together in one query. A movement is one
 //! `TransactWriteItems`: its ledger entry (only if absent: applied once), every on-hand
 //! change with `on_hand >= need` on the way down, the counters added (on the heads of the kits
@@ -15,8 +16,8 @@
 use super::{query_all, read_item, store_error, written};
 use crate::kernel::{AmazonOrderId, OrderItemId, SellerId, Sku, StoreError};
 use crate::stock::{
-    Applied, Hold, KitComponent, ListingState, LocationId, Locations, Movement, Plan, SkuPosition,
-    SkuSettings, StockLedger, Warehouse,
+    Applied, FeedEntry, FeedRecord, Hold, KitComponent, ListingState, LocationId, Locations,
+    Movement, Plan, SkuPosition, SkuSettings, StockLedger, Warehouse,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -27,6 +28,8 @@ use serde::{Deserialize, Serialize};
 const HEAD: &str = "head";
 const LOCATIONS: &str = "locations";
 const KIT: &str = "kit#";
+/// A feed's lines per item: far below DynamoDB's 400 KB.
+const FEED_PART: usize = 2_000;
 /// The sparse index of head items by seller (`infra/tables.json`).
 const SKUS_BY_SELLER: &str = "skus_by_seller";
 
@@ -87,6 +90,18 @@ struct KitItem {
     entry: String,
     kit: Sku,
     components: Vec<KitComponent>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FeedPartItem {
+    seller_sku: String,
+    entry: String,
+    feed_id: String,
+    entries: Vec<FeedEntry>,
+}
+
+fn feed_pk(seller: &SellerId, feed_id: &str) -> String {
+    format!("feed#{seller}#{feed_id}")
 }
 
 #[derive(Serialize, Deserialize)]
@@ -198,7 +213,9 @@ impl StockLedger for DynamoStockLedger {
             } else if entry.starts_with(KIT) {
                 let k: KitItem = serde_dynamo::from_item(item)
                     .map_err(corrupt(format!("{entry} of {seller}")))?;
-                warehouse.kits.kits.insert(k.kit, k.components);
+                if !k.components.is_empty() {
+                    warehouse.kits.kits.insert(k.kit, k.components);
+                }
             }
         }
         Ok(warehouse)
@@ -210,32 +227,22 @@ impl StockLedger for DynamoStockLedger {
         kit: &Sku,
         components: &[KitComponent],
     ) -> Result<(), StoreError> {
-        let entry = format!("{KIT}{kit}");
-        if components.is_empty() {
-            self.client
-                .delete_item()
-                .table_name(&self.table)
-                .key("seller_sku", s(seller.as_str()))
-                .key("entry", s(entry))
-                .send()
-                .await
-                .map_err(|e| store_error("DeleteItem", e))?;
-        } else {
-            let item = serde_dynamo::to_item(KitItem {
-                seller_sku: seller.to_string(),
-                entry,
-                kit: kit.clone(),
-                components: components.to_vec(),
-            })
-            .map_err(corrupt(format!("kit {kit} of {seller}")))?;
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .send()
-                .await
-                .map_err(|e| store_error("PutItem", e))?;
-        }
+        // A kit no longer sold keeps its item with no components: the ledger's table is
+        // never deleted from (only finished feeds' records are).
+        let item = serde_dynamo::to_item(KitItem {
+            seller_sku: seller.to_string(),
+            entry: format!("{KIT}{kit}"),
+            kit: kit.clone(),
+            components: components.to_vec(),
+        })
+        .map_err(corrupt(format!("kit {kit} of {seller}")))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| store_error("PutItem", e))?;
         // The kit's head: its listing state lives there, and the index lists it for the
         // reconciliation.
         self.set_on_head(seller, kit, "components", &components.to_vec(), None)
@@ -546,5 +553,79 @@ impl StockLedger for DynamoStockLedger {
                 })
             })
             .collect()
+    }
+
+    async fn record_feed(&self, seller: &SellerId, feed: &FeedRecord) -> Result<(), StoreError> {
+        for (n, part) in feed.entries.chunks(FEED_PART).enumerate() {
+            let item = serde_dynamo::to_item(FeedPartItem {
+                seller_sku: feed_pk(seller, &feed.feed_id),
+                entry: format!("part#{n:04}"),
+                feed_id: feed.feed_id.clone(),
+                entries: part.to_vec(),
+            })
+            .map_err(corrupt(format!("feed {} of {seller}", feed.feed_id)))?;
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .send()
+                .await
+                .map_err(|e| store_error("PutItem", e))?;
+        }
+        Ok(())
+    }
+
+    async fn feed(
+        &self,
+        seller: &SellerId,
+        feed_id: &str,
+    ) -> Result<Option<FeedRecord>, StoreError> {
+        let items = query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .key_condition_expression("seller_sku = :pk")
+                .expression_attribute_values(":pk", s(feed_pk(seller, feed_id))),
+        )
+        .await?;
+        if items.is_empty() {
+            return Ok(None);
+        }
+        let mut entries = Vec::new();
+        // Parts come in key order: `part#0000`, `part#0001`, …
+        for item in items {
+            let part: FeedPartItem = serde_dynamo::from_item(item)
+                .map_err(corrupt(format!("feed {feed_id} of {seller}")))?;
+            entries.extend(part.entries);
+        }
+        Ok(Some(FeedRecord {
+            feed_id: feed_id.to_owned(),
+            entries,
+        }))
+    }
+
+    async fn forget_feed(&self, seller: &SellerId, feed_id: &str) -> Result<(), StoreError> {
+        let items = query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("seller_sku = :pk")
+                .expression_attribute_values(":pk", s(feed_pk(seller, feed_id)))
+                .projection_expression("entry"),
+        )
+        .await?;
+        for item in items {
+            let entry = item.get("entry").cloned().unwrap_or_else(|| s(""));
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key("seller_sku", s(feed_pk(seller, feed_id)))
+                .key("entry", entry)
+                .send()
+                .await
+                .map_err(|e| store_error("DeleteItem", e))?;
+        }
+        Ok(())
     }
 }

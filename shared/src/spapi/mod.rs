@@ -5,6 +5,7 @@
 mod budget;
 mod confirm;
 mod error;
+mod feeds;
 mod listings;
 mod lwa;
 mod orders;
@@ -14,6 +15,7 @@ mod transport;
 pub use budget::Place;
 pub use confirm::ConfirmationsApi;
 pub use error::CallError;
+pub use feeds::{FEED_CONTENT_TYPE, FeedsApi};
 pub use listings::{DEFAULT_CHANNEL, ListingsApi};
 pub use orders::OrdersApi;
 pub use shipping::ShippingApi;
@@ -33,6 +35,10 @@ pub enum Operation {
     ConfirmShipment,
     GetListingsItem,
     PatchListingsItem,
+    CreateFeedDocument,
+    CreateFeed,
+    GetFeed,
+    GetFeedDocument,
 }
 
 impl Operation {
@@ -48,6 +54,10 @@ impl Operation {
             Operation::ConfirmShipment => "confirmShipment",
             Operation::GetListingsItem => "getListingsItem",
             Operation::PatchListingsItem => "patchListingsItem",
+            Operation::CreateFeedDocument => "createFeedDocument",
+            Operation::CreateFeed => "createFeed",
+            Operation::GetFeed => "getFeed",
+            Operation::GetFeedDocument => "getFeedDocument",
         }
     }
 
@@ -59,7 +69,8 @@ impl Operation {
         matches!(self, Operation::GetOrder)
     }
 
-    /// `(rate per second, burst)` from the official models (Orders 2026-01-01 and v0, Shipping v2, Listings Items 2021-08-01).
+    /// `(rate per second, burst)` from the official models (Orders 2026-01-01 and v0, Shipping
+    /// v2, Listings Items 2021-08-01, Feeds 2021-06-30).
     pub fn default_quota(self) -> (f64, u32) {
         match self {
             Operation::SearchOrders => (0.0056, 20),
@@ -72,6 +83,10 @@ impl Operation {
             Operation::ConfirmShipment => (2.0, 10),
             Operation::GetListingsItem => (5.0, 10),
             Operation::PatchListingsItem => (5.0, 5),
+            Operation::CreateFeedDocument => (0.5, 15),
+            Operation::CreateFeed => (0.0083, 15),
+            Operation::GetFeed => (2.0, 15),
+            Operation::GetFeedDocument => (0.0222, 10),
         }
     }
 }

@@ -314,6 +314,47 @@ impl Transport {
     }
 }
 
+impl Transport {
+    /// A feed or report document at its pre-signed URL (S3's, not SP-API's): no access token
+    /// (S3 would refuse it) and no place in the rate budget. `body`: an upload, with its
+    /// content type. Answers the document's bytes.
+    pub async fn document(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<bytes::Bytes, CallError> {
+        let transport = |e: reqwest::Error| CallError::Transport {
+            // Without the URL: its signature is a credential.
+            message: e.without_url().to_string(),
+            attempts: 1,
+        };
+        let mut http = self.http.request(method, url);
+        if let Some((content_type, bytes)) = body {
+            http = http
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(bytes);
+        }
+        let resp = http.send().await.map_err(transport)?;
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await.map_err(transport)?;
+        match status {
+            200..=299 => Ok(body),
+            404 => Err(CallError::NotFound),
+            500..=599 => Err(CallError::Server {
+                status,
+                attempts: 1,
+            }),
+            // An expired or refused URL: ask for a new one.
+            _ => Err(CallError::Rejected {
+                status,
+                code: "DocumentUrl".into(),
+                message: format!("document URL answered HTTP {status}"),
+            }),
+        }
+    }
+}
+
 /// The retry layer's reading of a status: success decoded, the rest as errors (Amazon's
 /// first error code and up to 200 characters of its message, never the body).
 fn read<T: DeserializeOwned>(exchange: Exchange, attempt: u32) -> Result<T, CallError> {

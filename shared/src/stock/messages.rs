@@ -54,10 +54,60 @@ pub enum StockMessageError {
     Invalid(String),
 }
 
+/// Amazon's `LISTINGS_ITEM_MFN_QUANTITY_CHANGE` notification: what a listing now holds
+/// (after a push of ours, an edit in Seller Central, an order). Its SKU is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuantityNotice {
+    pub notification_id: String,
+    pub seller_id: SellerId,
+    pub sku: Sku,
+    /// `DEFAULT` for merchant-fulfilled; other channels are not the suite's to keep.
+    pub channel: String,
+    pub quantity: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct NoticeIn {
+    notification_type: String,
+    payload: NoticePayload,
+    notification_metadata: NoticeMetadata,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct NoticePayload {
+    seller_id: SellerId,
+    fulfillment_channel_code: String,
+    sku: Sku,
+    quantity: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct NoticeMetadata {
+    notification_id: String,
+}
+
+pub const QUANTITY_CHANGE: &str = "LISTINGS_ITEM_MFN_QUANTITY_CHANGE";
+
+/// stock-sync's note to itself to read a submitted feed's result (`check`: how many times it
+/// has looked already).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedCheck {
+    pub feed_id: String,
+    pub seller_id: SellerId,
+    #[serde(default)]
+    pub check: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StockMessage {
+    FeedCheck(FeedCheck),
     Order(StockChange),
     Staff(StaffMovement),
+    QuantityChanged(QuantityNotice),
 }
 
 impl StockMessage {
@@ -86,9 +136,28 @@ impl StockMessage {
                 return Err(StockMessageError::Malformed(format!("unknown field `{k}`")));
             }
             Ok(StockMessage::Staff(m))
+        } else if v.get("feed_id").is_some() {
+            serde_json::from_value(v)
+                .map(StockMessage::FeedCheck)
+                .map_err(err)
+        } else if let Some(t) = v.get("NotificationType") {
+            if t.as_str() != Some(QUANTITY_CHANGE) {
+                return Err(StockMessageError::Malformed(format!(
+                    "notification type {t} is not one stock-sync reads"
+                )));
+            }
+            let n: NoticeIn = serde_json::from_value(v).map_err(err)?;
+            debug_assert_eq!(n.notification_type, QUANTITY_CHANGE);
+            Ok(StockMessage::QuantityChanged(QuantityNotice {
+                notification_id: n.notification_metadata.notification_id,
+                seller_id: n.payload.seller_id,
+                sku: n.payload.sku,
+                channel: n.payload.fulfillment_channel_code,
+                quantity: n.payload.quantity,
+            }))
         } else {
             Err(StockMessageError::Malformed(
-                "neither change_id nor movement_id".into(),
+                "neither change_id, movement_id, feed_id nor NotificationType".into(),
             ))
         }
     }
@@ -97,6 +166,8 @@ impl StockMessage {
         match self {
             StockMessage::Order(c) => &c.seller_id,
             StockMessage::Staff(m) => &m.seller_id,
+            StockMessage::QuantityChanged(n) => &n.seller_id,
+            StockMessage::FeedCheck(f) => &f.seller_id,
         }
     }
 
@@ -104,6 +175,7 @@ impl StockMessage {
         match self {
             StockMessage::Order(c) => Some(&c.order_id),
             StockMessage::Staff(m) => m.order_id.as_ref(),
+            StockMessage::QuantityChanged(_) | StockMessage::FeedCheck(_) => None,
         }
     }
 
@@ -114,6 +186,8 @@ impl StockMessage {
     ) -> Result<(Vec<Movement>, usize), StockMessageError> {
         match self {
             StockMessage::Staff(m) => Ok((vec![m.into_movement(now)?], 0)),
+            // A notice moves no stock: it asks for a check.
+            StockMessage::QuantityChanged(_) | StockMessage::FeedCheck(_) => Ok((Vec::new(), 0)),
             StockMessage::Order(c) => {
                 let mut without_sku = 0;
                 let mut movements = Vec::new();
@@ -197,5 +271,25 @@ mod tests {
                 .is_err()
         );
         assert!(StockMessage::parse(r#"{"hello":1}"#).is_err());
+    }
+
+    #[test]
+    fn a_quantity_change_notification_names_its_seller_sku_and_quantity() {
+        let body = r#"{"NotificationVersion":"1.0","NotificationType":"LISTINGS_ITEM_MFN_QUANTITY_CHANGE",
+            "PayloadVersion":"1.0","EventTime":"2021-02-03T18:59:30.194Z",
+            "Payload":{"SellerId":"A1","FulfillmentChannelCode":"DEFAULT","Sku":"NLS-SHOES-03","Quantity":99},
+            "NotificationMetadata":{"ApplicationId":"app","SubscriptionId":"sub",
+            "PublishTime":"2021-02-03T18:59:30.194Z","NotificationId":"8e009934"}}"#;
+        let StockMessage::QuantityChanged(n) = StockMessage::parse(body).unwrap() else {
+            panic!("a quantity notice");
+        };
+        assert_eq!(
+            (n.sku.as_str(), n.quantity, n.channel.as_str()),
+            ("NLS-SHOES-03", 99, "DEFAULT")
+        );
+        let other = body.replace("LISTINGS_ITEM_MFN_QUANTITY_CHANGE", "ORDER_CHANGE");
+        assert!(StockMessage::parse(&other).is_err());
+        let negative = body.replace("\"Quantity\":99", "\"Quantity\":-1");
+        assert!(StockMessage::parse(&negative).is_err());
     }
 }

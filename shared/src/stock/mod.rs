@@ -16,15 +16,21 @@ mod ports;
 mod sync;
 
 pub use kits::{KitComponent, KitRefusal, Kits, MAX_COMPONENTS, Warehouse, kit_available};
-pub use messages::{StaffMovement, StockMessage, StockMessageError};
+pub use messages::{
+    FeedCheck, QUANTITY_CHANGE, QuantityNotice, StaffMovement, StockMessage, StockMessageError,
+};
 pub use model::{
     Hold, HoldState, ListingState, Location, LocationId, LocationKind, Locations, Movement,
     MovementId, MovementKind, SkuPosition, SkuSettings,
 };
 pub use plan::{HoldWrite, Plan, Planned, plan};
-pub use ports::{Applied, ListingAnswer, ListingError, Listings, StockLedger};
+pub use ports::{
+    Applied, FeedEntry, FeedLine, FeedProgress, FeedRecord, ListingAnswer, ListingError,
+    ListingFeeds, Listings, StockLedger,
+};
 pub use sync::{
-    MovementOutcome, PushOutcome, Pushed, Reconciled, StockError, StockSync, alert, standing,
+    FeedSettled, FeedSubmitted, MovementOutcome, PushOutcome, Pushed, Reconciled, StockError,
+    StockSync, alert, standing,
 };
 
 use crate::kernel::{AmazonOrderId, OrderItemId, QueueError, SellerId, Sku};

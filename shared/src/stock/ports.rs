@@ -64,6 +64,15 @@ pub trait StockLedger: Send + Sync {
     async fn movements(&self, seller: &SellerId, sku: &Sku) -> Result<Vec<Movement>, StoreError>;
     /// Every SKU of the seller with a stock record.
     async fn skus(&self, seller: &SellerId) -> Result<Vec<Sku>, StoreError>;
+    /// A submitted feed's lines kept until its result is read.
+    async fn record_feed(&self, seller: &SellerId, feed: &FeedRecord) -> Result<(), StoreError>;
+    /// `None`: never recorded, or its result read already.
+    async fn feed(
+        &self,
+        seller: &SellerId,
+        feed_id: &str,
+    ) -> Result<Option<FeedRecord>, StoreError>;
+    async fn forget_feed(&self, seller: &SellerId, feed_id: &str) -> Result<(), StoreError>;
 }
 
 /// Amazon's answer to a quantity sent.
@@ -110,4 +119,60 @@ pub trait Listings: Send + Sync {
         product_type: &str,
         quantity: u32,
     ) -> Result<ListingAnswer, ListingError>;
+}
+
+/// One SKU's quantity in a listings feed (its message id is its place in the feed, from 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedLine {
+    pub sku: Sku,
+    pub product_type: String,
+    pub quantity: u32,
+}
+
+/// Where a submitted feed stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedProgress {
+    /// Amazon has not finished it (in queue or in progress).
+    Processing,
+    /// Processed: the messages Amazon refused, by message id, with its issue codes; every
+    /// other message was accepted.
+    Done {
+        rejected: std::collections::BTreeMap<u32, Vec<String>>,
+    },
+    /// Fatal or cancelled: nothing of it applied.
+    Failed { codes: Vec<String> },
+}
+
+/// Amazon's bulk path for quantities: a `JSON_LISTINGS_FEED` (Feeds 2021-06-30), processed
+/// in minutes, one call where the Listings Items path makes one per SKU.
+#[async_trait]
+pub trait ListingFeeds: Send + Sync {
+    /// The lines sent as one feed; Amazon's feed id.
+    async fn submit(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        lines: &[FeedLine],
+    ) -> Result<String, ListingError>;
+    async fn progress(
+        &self,
+        seller: &SellerId,
+        feed_id: &str,
+    ) -> Result<FeedProgress, ListingError>;
+}
+
+/// One SKU of a submitted feed, as kept until its result is read: what was sent and the
+/// movement count it was computed at (a movement since then may have been overtaken).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FeedEntry {
+    pub sku: Sku,
+    pub quantity: u32,
+    pub seen: u64,
+}
+
+/// A submitted feed's lines, message id `i + 1` for `entries[i]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedRecord {
+    pub feed_id: String,
+    pub entries: Vec<FeedEntry>,
 }

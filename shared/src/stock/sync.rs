@@ -5,7 +5,10 @@
 use super::kits::{Warehouse, kit_available};
 use super::model::{Movement, SkuPosition};
 use super::plan::{Planned, plan};
-use super::ports::{Applied, ListingAnswer, ListingError, Listings, StockLedger};
+use super::ports::{
+    Applied, FeedEntry, FeedLine, FeedProgress, FeedRecord, ListingAnswer, ListingError,
+    ListingFeeds, Listings, StockLedger,
+};
 use crate::kernel::{Clock, MarketplaceId, SellerId, Sku, StoreError};
 
 /// Plans of one movement tried before it is left for a later delivery (each lost to a writer
@@ -23,6 +26,11 @@ pub enum StockError {
     Listing(#[from] ListingError),
     #[error("movement {movement_id} lost {attempts} times to other writers")]
     Contended { movement_id: String, attempts: u32 },
+    /// Each push of the SKU was overtaken by a movement: Amazon may hold an older quantity
+    /// than the ledger's, so the push is to be made again (a redelivery, Amazon's
+    /// quantity-change notice, or the reconciliation).
+    #[error("the quantity of {sku} moved during each of {rounds} pushes")]
+    PushContended { sku: String, rounds: u32 },
 }
 
 impl StockError {
@@ -35,7 +43,7 @@ impl StockError {
             StockError::Store(StoreError::Corrupt { .. }) => false,
             StockError::Listing(ListingError::Retryable(_)) => true,
             StockError::Listing(ListingError::Refused(_)) => false,
-            StockError::Contended { .. } => true,
+            StockError::Contended { .. } | StockError::PushContended { .. } => true,
         }
     }
 
@@ -44,6 +52,7 @@ impl StockError {
             StockError::Store(_) => "store",
             StockError::Listing(_) => "listings",
             StockError::Contended { .. } => "contended",
+            StockError::PushContended { .. } => "push_contended",
         }
     }
 }
@@ -124,6 +133,42 @@ pub enum Reconciled {
     },
 }
 
+/// What building and sending a feed came to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedSubmitted {
+    /// `None`: nothing to send.
+    pub feed_id: Option<String>,
+    pub lines: u32,
+    /// SKUs whose quantity Amazon already holds (left out unless every SKU is asked for).
+    pub unchanged: u32,
+    pub not_managed: u32,
+    /// SKUs without a listing (no product type to send): recorded as refused.
+    pub rejected: u32,
+    /// Listings calls made to learn product types.
+    pub calls: u32,
+}
+
+/// What reading a feed's result came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedSettled {
+    /// Never recorded, or its result read already: nothing to do.
+    Unknown,
+    Processing,
+    Settled {
+        accepted: u32,
+        rejected: u32,
+        /// SKUs that moved while the feed was processed: checked again, pushed if need be.
+        rechecked: u32,
+        low_stock_alerts: u32,
+    },
+    /// Fatal or cancelled: nothing applied; what Amazon held stands (the next
+    /// reconciliation corrects it).
+    Failed {
+        codes: Vec<String>,
+        lines: u32,
+    },
+}
+
 /// A stock alert: ids and counts only.
 pub fn alert(kind: &'static str, seller: &SellerId, sku: &Sku, detail: &str) {
     tracing::warn!(alert = kind, %seller, %sku, detail, "stock alert");
@@ -160,6 +205,7 @@ pub async fn standing(
 pub struct StockSync<'a> {
     pub ledger: &'a dyn StockLedger,
     pub listings: &'a dyn Listings,
+    pub feeds: &'a dyn ListingFeeds,
     pub clock: &'a dyn Clock,
 }
 
@@ -330,6 +376,12 @@ impl StockSync<'_> {
                 }
             }
         }
+        if distrust {
+            return Err(StockError::PushContended {
+                sku: sku.to_string(),
+                rounds: MAX_PUSH_ROUNDS,
+            });
+        }
         Ok(PushOutcome::Pushed { available, calls })
     }
 
@@ -349,6 +401,168 @@ impl StockSync<'_> {
             .record_listing(seller, sku, &listing, read.movements)
             .await?;
         Ok(PushOutcome::Rejected { available, codes })
+    }
+
+    /// Build one `JSON_LISTINGS_FEED` of the SKUs' available quantities and send it; what it
+    /// holds is recorded until its result is read (`settle_feed`). `every`: every SKU the
+    /// suite keeps is sent (a reconciliation restates them all); otherwise only those whose
+    /// quantity differs from what Amazon last accepted.
+    pub async fn submit_feed(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        skus: &[Sku],
+        warehouse: &Warehouse,
+        every: bool,
+    ) -> Result<FeedSubmitted, StockError> {
+        let mut out = FeedSubmitted::default();
+        let (mut lines, mut entries) = (Vec::new(), Vec::new());
+        for sku in skus {
+            let (position, available) = standing(self.ledger, seller, sku, warehouse).await?;
+            let Some(available) = available else {
+                out.not_managed += 1;
+                continue;
+            };
+            let listing = &position.listing;
+            if !every && listing.accepted_quantity == Some(available) {
+                out.unchanged += 1;
+                continue;
+            }
+            let product_type = match &listing.product_type {
+                Some(t) => t.clone(),
+                None => {
+                    out.calls += 1;
+                    match self.listings.product_type(seller, marketplace, sku).await? {
+                        Some(t) => {
+                            let mut known = listing.clone();
+                            known.product_type = Some(t.clone());
+                            // Lost to a movement: the type is read again next time.
+                            self.ledger
+                                .record_listing(seller, sku, &known, position.movements)
+                                .await?;
+                            t
+                        }
+                        None => {
+                            let codes = vec!["LISTING_NOT_FOUND".to_owned()];
+                            self.rejected(
+                                seller,
+                                sku,
+                                listing.clone(),
+                                &position,
+                                available,
+                                codes,
+                            )
+                            .await?;
+                            out.rejected += 1;
+                            continue;
+                        }
+                    }
+                }
+            };
+            lines.push(FeedLine {
+                sku: sku.clone(),
+                product_type,
+                quantity: available,
+            });
+            entries.push(FeedEntry {
+                sku: sku.clone(),
+                quantity: available,
+                seen: position.movements,
+            });
+        }
+        if lines.is_empty() {
+            return Ok(out);
+        }
+        let feed_id = self.feeds.submit(seller, marketplace, &lines).await?;
+        self.ledger
+            .record_feed(
+                seller,
+                &FeedRecord {
+                    feed_id: feed_id.clone(),
+                    entries,
+                },
+            )
+            .await?;
+        tracing::info!(%seller, feed_id, lines = lines.len(), "listings feed submitted");
+        out.lines = lines.len() as u32;
+        out.feed_id = Some(feed_id);
+        Ok(out)
+    }
+
+    /// Read a submitted feed's result and record what Amazon accepted and refused, SKU by
+    /// SKU. A SKU that moved since the feed was built may now hold the feed's older quantity
+    /// at Amazon (a feed lands minutes after it is sent): it is checked against the feed's
+    /// quantity and pushed again if that is no longer right.
+    pub async fn settle_feed(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        feed_id: &str,
+        warehouse: &Warehouse,
+    ) -> Result<FeedSettled, StockError> {
+        let Some(record) = self.ledger.feed(seller, feed_id).await? else {
+            return Ok(FeedSettled::Unknown);
+        };
+        let rejected = match self.feeds.progress(seller, feed_id).await? {
+            FeedProgress::Processing => return Ok(FeedSettled::Processing),
+            FeedProgress::Failed { codes } => {
+                let detail = format!("feed {feed_id}: {}", codes.join(","));
+                tracing::warn!(alert = "feed_failed", %seller, detail, "stock alert");
+                self.ledger.forget_feed(seller, feed_id).await?;
+                return Ok(FeedSettled::Failed {
+                    codes,
+                    lines: record.entries.len() as u32,
+                });
+            }
+            FeedProgress::Done { rejected } => rejected,
+        };
+        let (mut accepted, mut refused, mut rechecked, mut low_stock_alerts) = (0, 0, 0, 0);
+        for (entry, message_id) in record.entries.iter().zip(1u32..) {
+            let sku = &entry.sku;
+            let position = self.ledger.position(seller, sku).await?;
+            if let Some(codes) = rejected.get(&message_id) {
+                refused += 1;
+                self.rejected(
+                    seller,
+                    sku,
+                    position.listing.clone(),
+                    &position,
+                    entry.quantity,
+                    codes.clone(),
+                )
+                .await?;
+                continue;
+            }
+            accepted += 1;
+            let mut listing = position.listing.clone();
+            listing.accepted_quantity = Some(entry.quantity);
+            listing.accepted_at = Some(self.clock.now());
+            listing.rejected_codes.clear();
+            low_stock_alerts += u32::from(self.mark_low_stock(
+                seller,
+                sku,
+                &position,
+                entry.quantity,
+                &mut listing,
+            ));
+            let kept = self
+                .ledger
+                .record_listing(seller, sku, &listing, entry.seen)
+                .await?;
+            if !kept {
+                rechecked += 1;
+                self.correct(seller, marketplace, sku, warehouse, Some(entry.quantity))
+                    .await?;
+            }
+        }
+        self.ledger.forget_feed(seller, feed_id).await?;
+        tracing::info!(%seller, feed_id, accepted, rejected = refused, rechecked, "listings feed settled");
+        Ok(FeedSettled::Settled {
+            accepted,
+            rejected: refused,
+            rechecked,
+            low_stock_alerts,
+        })
     }
 
     fn mark_low_stock(
@@ -380,11 +594,26 @@ impl StockSync<'_> {
         sku: &Sku,
         warehouse: &Warehouse,
     ) -> Result<Reconciled, StockError> {
+        let held = self.listings.quantity(seller, marketplace, sku).await?;
+        self.correct(seller, marketplace, sku, warehouse, held)
+            .await
+    }
+
+    /// Correct what Amazon holds (`held`, as just read or as a quantity-change notification
+    /// says) if it is not the computed available quantity. A stale notification costs at most
+    /// one push of the right quantity, never a wrong one.
+    pub async fn correct(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        sku: &Sku,
+        warehouse: &Warehouse,
+        held: Option<u32>,
+    ) -> Result<Reconciled, StockError> {
         let (position, available) = standing(self.ledger, seller, sku, warehouse).await?;
         let Some(available) = available else {
             return Ok(Reconciled::NotManaged);
         };
-        let held = self.listings.quantity(seller, marketplace, sku).await?;
         if held == Some(available) {
             if position.listing.accepted_quantity != Some(available) {
                 let mut listing = position.listing.clone();

@@ -125,9 +125,12 @@ impl Provisioned {
 /// `pii-redactor` dead-letters a deletion request with its reason at its fifth receive; the
 /// redrive at ten is the backstop.
 /// `label-worker` dead-letters a job with its reason by its fifth receive; ten is the backstop.
-pub const QUEUES: [(&str, u32, u32); 4] = [
+/// Amazon delivers `LISTINGS_ITEM_MFN_QUANTITY_CHANGE` to `listing-notifications`, which
+/// `stock-sync` reads beside the stock queue.
+pub const QUEUES: [(&str, u32, u32); 5] = [
     ("notifications", 100, 360),
     ("stock", 5, 1800),
+    ("listing-notifications", 5, 1800),
     ("deletion-requests", 10, 960),
     ("label-jobs", 10, 360),
 ];
@@ -521,6 +524,7 @@ impl Provisioned {
         env.extend(
             [
                 ("STOCK_DLQ_URL", self.queue("stock-dlq")),
+                ("STOCK_QUEUE_URL", self.queue("stock")),
                 ("STOCK_MAX_RECEIVES", "5"),
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned())),

@@ -1,9 +1,10 @@
 //! A stateful SP-API simulator for tests and the local stack: Login with Amazon's token
 //! endpoint, Orders 2026-01-01 (`searchOrders`, `getOrder`) and Shipping v2 (`getRates`,
-//! `purchaseShipment`), seeded deterministically with
-//! FBM orders for several sellers, with Amazon's usage plans as token buckets on a clock tests can
-//! speed up or jump, Amazon's auth failures, and fault knobs (throttling, 5xx, latency,
-//! malformed bodies). It speaks HTTP on loopback, so the real client is what gets tested.
+//! `purchaseShipment`), Listings Items (`getListingsItem`, `patchListingsItem`) and Feeds
+//! 2021-06-30 for `JSON_LISTINGS_FEED`, seeded deterministically with FBM orders for several
+//! sellers, with Amazon's usage plans as token buckets on a clock tests can speed up or jump,
+//! Amazon's auth failures, and fault knobs (throttling, 5xx, latency, malformed bodies). It
+//! speaks HTTP on loopback, so the real client is what gets tested.
 
 mod clock;
 pub mod model;
@@ -12,8 +13,9 @@ mod server;
 
 pub use clock::{SimClock, TokenBucket};
 pub use server::{
-    Delivery, INVALID_ATTRIBUTE, ListingEdit, OrderEvent, PICKUP_AFTER, RATE_LIFETIME,
-    SEEDED_QUANTITY,
+    Delivery, FEED_DOCUMENT_URL_LIFETIME, FEED_PROCESSING_TIME, FEED_QUEUE_TIME,
+    FEED_TIME_PER_MESSAGE, INVALID_ATTRIBUTE, ListingEdit, OrderEvent, PICKUP_AFTER, RATE_LIFETIME,
+    SEEDED_QUANTITY, feed_done_after,
 };
 
 use chrono::{DateTime, Duration, Utc};
@@ -107,6 +109,7 @@ pub struct Stats {
     pub throttled_injected: u64,
     pub server_errors_injected: u64,
     pub malformed_injected: u64,
+    /// Notifications of every type through delivery.
     pub notifications_published: u64,
     pub notifications_duplicated: u64,
     pub notifications_dropped: u64,
@@ -118,9 +121,17 @@ pub struct Stats {
     /// `confirmShipment` calls that confirmed or changed a package, by
     /// `<order id>/<packageReferenceId>`.
     pub shipment_confirmations: BTreeMap<String, u64>,
+    // The last four are kept by the listings and feeds and copied in when the stats are read.
+    /// Accepted `patchListingsItem` calls (not previews, not INVALID ones).
+    pub patches_accepted: u64,
+    /// Accepted PATCH messages of the feeds finished by then.
+    pub feed_messages_accepted: u64,
+    pub feeds_created: u64,
+    /// Uploads to feed document URLs (a second upload of one document counts again).
+    pub feed_documents_uploaded: u64,
 }
 
-/// How `ORDER_CHANGE` notifications reach the queue. Shares are probabilities per
+/// How notifications reach their queues. Shares are probabilities per
 /// notification; `copies` is how many times a duplicated one arrives (at least 2).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -254,7 +265,21 @@ impl SimHandle {
     }
 
     pub fn stats(&self) -> Stats {
-        self.sim.lock().stats.clone()
+        self.sim.settled().stats()
+    }
+
+    /// Accepted `patchListingsItem` calls.
+    pub fn patches_accepted(&self) -> u64 {
+        self.sim.settled().listings.patches_accepted
+    }
+
+    pub fn feeds_created(&self) -> u64 {
+        self.sim.settled().feeds.feeds_created
+    }
+
+    /// Accepted messages of the feeds finished by now.
+    pub fn feed_messages_accepted(&self) -> u64 {
+        self.sim.settled().listings.feed_messages_accepted
     }
 
     /// Every seeded PII value served by this simulator, for scanning logs for leaks.
@@ -284,7 +309,7 @@ impl SimHandle {
 
     /// The quantity Amazon holds per SKU of the seller (`None`: the listing has none).
     pub fn listing_quantities(&self, seller_id: &str) -> BTreeMap<String, Option<u32>> {
-        self.sim.lock().listing_quantities(seller_id)
+        self.sim.settled().listing_quantities(seller_id)
     }
 
     pub fn listing_quantity(&self, seller_id: &str, sku: &str) -> Option<u32> {
@@ -297,7 +322,7 @@ impl SimHandle {
     /// Change a listing as a test needs (`false`: no such listing).
     pub fn edit_listing(&self, seller_id: &str, sku: &str, edit: ListingEdit) -> bool {
         let now = self.sim.clock.now();
-        self.sim.lock().edit_listing(seller_id, sku, edit, now)
+        self.sim.settled().edit_listing(seller_id, sku, edit, now)
     }
 
     /// Every access token issued so far expires now (the next call gets 403).
@@ -346,42 +371,35 @@ impl SimHandle {
         self.sim.lock().set_delivery(knobs);
     }
 
-    /// Take every published notification (knobs applied) without sending it anywhere.
+    /// Take every published `ORDER_CHANGE` (knobs applied) without sending it anywhere.
     pub fn take_notifications(&self) -> Delivery {
-        self.sim.lock().deliver()
+        self.sim.lock().deliver(server::Topic::OrderChange)
     }
 
-    /// Deliver every published notification to the SQS queue at `queue_url`, as Amazon's
+    /// Deliver every published `ORDER_CHANGE` to the SQS queue at `queue_url`, as Amazon's
     /// notification service would (with the delivery knobs applied).
     pub async fn deliver_notifications(
         &self,
         sqs: &aws_sdk_sqs::Client,
         queue_url: &str,
     ) -> Result<Delivery, String> {
-        let delivery = self.take_notifications();
-        for chunk in delivery.bodies.chunks(10) {
-            let mut batch = sqs.send_message_batch().queue_url(queue_url);
-            for (i, body) in chunk.iter().enumerate() {
-                batch = batch.entries(
-                    aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(body)
-                        .build()
-                        .map_err(|e| e.to_string())?,
-                );
-            }
-            let out = batch
-                .send()
-                .await
-                .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
-            if !out.failed.is_empty() {
-                return Err(format!(
-                    "{} notifications not accepted by SQS",
-                    out.failed.len()
-                ));
-            }
-        }
-        Ok(delivery)
+        send_to_queue(sqs, queue_url, self.take_notifications()).await
+    }
+
+    /// Take every published `LISTINGS_ITEM_MFN_QUANTITY_CHANGE`, the finished feeds' included
+    /// (knobs applied), without sending it anywhere.
+    pub fn take_listing_notifications(&self) -> Delivery {
+        self.sim.settled().deliver(server::Topic::MfnQuantityChange)
+    }
+
+    /// Deliver every published `LISTINGS_ITEM_MFN_QUANTITY_CHANGE` to the SQS queue at
+    /// `queue_url` (the stock queue: a subscription of its own on Amazon), knobs applied.
+    pub async fn deliver_listing_notifications(
+        &self,
+        sqs: &aws_sdk_sqs::Client,
+        queue_url: &str,
+    ) -> Result<Delivery, String> {
+        send_to_queue(sqs, queue_url, self.take_listing_notifications()).await
     }
 
     pub async fn shutdown(&self) {
@@ -394,6 +412,37 @@ impl SimHandle {
             let _ = task.await;
         }
     }
+}
+
+/// Send a delivery's bodies to an SQS queue in batches of 10 (SQS's most).
+async fn send_to_queue(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    delivery: Delivery,
+) -> Result<Delivery, String> {
+    for chunk in delivery.bodies.chunks(10) {
+        let mut batch = sqs.send_message_batch().queue_url(queue_url);
+        for (i, body) in chunk.iter().enumerate() {
+            batch = batch.entries(
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body)
+                    .build()
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        let out = batch
+            .send()
+            .await
+            .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
+        if !out.failed.is_empty() {
+            return Err(format!(
+                "{} notifications not accepted by SQS",
+                out.failed.len()
+            ));
+        }
+    }
+    Ok(delivery)
 }
 
 impl Drop for SimHandle {
@@ -414,5 +463,14 @@ impl Sim {
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, server::State> {
         // A panic in a handler must not wedge every later test: take the state as it is.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The state with every feed whose processing time has come processed, so what is read
+    /// or changed next follows them as if they had been processed at their time.
+    pub(crate) fn settled(&self) -> std::sync::MutexGuard<'_, server::State> {
+        let now = self.clock.now();
+        let mut st = self.lock();
+        st.settle_feeds(now);
+        st
     }
 }

@@ -1,6 +1,6 @@
 //! The simulator over HTTP, as the real client sees it: LWA grants, Amazon's auth failures,
 //! paging, usage plans on the simulated clock, fault knobs, and every body checked against the
-//! official Orders 2026-01-01 model.
+//! official models (Orders, Shipping, Listings Items, Feeds, the notification schemas).
 
 use base64::Engine;
 use chrono::{Duration, SecondsFormat, Utc};
@@ -1372,4 +1372,522 @@ async fn listings_items_get_and_patch_the_default_quantity_validated_as_amazon_d
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     check("ErrorList", &r.body);
     assert_eq!(sim.stats().count("patchListingsItem", 200), 5);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Feeds 2021-06-30: a JSON_LISTINGS_FEED uploaded, processed over simulated time, reported.
+
+const FEED_DOCUMENTS: &str = "/feeds/2021-06-30/documents";
+const FEEDS: &str = "/feeds/2021-06-30/feeds";
+const FEED_CONTENT_TYPE: &str = "application/json; charset=UTF-8";
+
+fn feeds_model() -> Option<Value> {
+    let path = models_dir().join("feeds_2021-06-30.json");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some(serde_json::from_str(&text).unwrap()),
+        Err(_) => {
+            eprintln!("SKIPPED schema checks: {} not found", path.display());
+            None
+        }
+    }
+}
+
+/// A listings feed of PATCH messages, one per (SKU, product type, DEFAULT quantity), numbered
+/// from 1.
+fn listings_feed(seller: &str, messages: &[(&str, &str, Value)]) -> Value {
+    let messages: Vec<Value> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, (sku, product_type, quantity))| {
+            let patch = quantity_patch(product_type, quantity.clone());
+            json!({
+                "messageId": i + 1, "sku": sku, "operationType": "PATCH",
+                "productType": product_type, "patches": patch["patches"],
+            })
+        })
+        .collect();
+    json!({"header": {"sellerId": seller, "version": "2.0", "issueLocale": "en_US"},
+           "messages": messages})
+}
+
+async fn put_document(url: &str, content_type: &str, body: &[u8]) -> StatusCode {
+    reqwest::Client::new()
+        .put(url)
+        .header("content-type", content_type)
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// A feed document made and uploaded with `body`: its id.
+async fn uploaded_document(sim: &SimHandle, token: &str, body: &[u8]) -> String {
+    let doc = post(
+        sim,
+        token,
+        FEED_DOCUMENTS,
+        &json!({"contentType": FEED_CONTENT_TYPE}),
+        None,
+    )
+    .await;
+    assert_eq!(doc.status, StatusCode::CREATED, "{}", doc.body);
+    let url = doc.body["url"].as_str().unwrap();
+    assert_eq!(
+        put_document(url, FEED_CONTENT_TYPE, body).await,
+        StatusCode::OK
+    );
+    doc.body["feedDocumentId"].as_str().unwrap().to_owned()
+}
+
+fn create_feed_request(document_id: &str) -> Value {
+    json!({"feedType": "JSON_LISTINGS_FEED", "marketplaceIds": [MKT],
+           "inputFeedDocumentId": document_id})
+}
+
+/// The processing report of a finished feed, fetched as a client does: `getFeedDocument`, the
+/// URL, gunzip.
+async fn feed_report(
+    sim: &SimHandle,
+    token: &str,
+    feed: &Value,
+    check: impl Fn(&str, &Value),
+) -> Value {
+    use std::io::Read;
+    let id = feed["resultFeedDocumentId"].as_str().expect("a report");
+    let doc = call(sim, Some(token), &format!("{FEED_DOCUMENTS}/{id}"), &[]).await;
+    assert_eq!(doc.status, StatusCode::OK, "{}", doc.body);
+    assert_eq!(doc.rate_limit.as_deref(), Some("0.0222"));
+    check("FeedDocument", &doc.body);
+    assert_eq!(doc.body["compressionAlgorithm"], "GZIP");
+    let url = doc.body["url"].as_str().unwrap();
+    assert!(url.starts_with(&sim.base_url()), "{url}");
+    let gz = reqwest::get(url).await.unwrap();
+    assert_eq!(gz.status(), StatusCode::OK);
+    let gz = gz.bytes().await.unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_string(&mut text)
+        .expect("a GZIP report");
+    serde_json::from_str(&text).unwrap()
+}
+
+#[tokio::test]
+async fn a_listings_feed_is_uploaded_queued_processed_on_the_simulated_clock_and_reported() {
+    use spapi_sim::{
+        FEED_DOCUMENT_URL_LIFETIME, FEED_QUEUE_TIME, SEEDED_QUANTITY, feed_done_after,
+    };
+    let config = SimConfig::demo(2, 5, 41);
+    let sim = sim(config.clone()).await;
+    let t = token(&sim, &config, 0).await;
+    let seller = config.sellers[0].seller_id.clone();
+    let model = feeds_model();
+    let check = |definition: &str, body: &Value| {
+        if let Some(m) = &model {
+            assert_valid(&validator(m, definition), body, definition);
+        }
+    };
+    if let Some(m) = &model {
+        assert!(!validator(m, "Feed").is_valid(&json!({"feedId": "1", "status": "DONE"})));
+    }
+
+    let body = listings_feed(
+        &seller,
+        &[
+            ("SKU-CHAIR1-0", "CHAIR", json!(3)),
+            ("SKU-LAMP02-0", "LAMP", json!(0)),
+            ("NO-SUCH-SKU", "CHAIR", json!(5)),
+            ("SKU-MUG003-0", "CHAIR", json!(7)),
+            ("SKU-CHAIR1-1", "CHAIR", json!(2.5)),
+        ],
+    );
+    // The feed schema is draft-07 and compiles as it is. Its objects are not closed: the
+    // message's oneOf branches name only the properties they constrain, so closed they would
+    // refuse every message.
+    let schema_path = models_dir().join("listings-feed-schema-v2.json");
+    match std::fs::read_to_string(&schema_path) {
+        Ok(text) => {
+            let schema: Value = serde_json::from_str(&text).unwrap();
+            let v = jsonschema::draft7::new(&schema).expect("feed schema compiles");
+            assert!(
+                !v.is_valid(&json!({"header": {"sellerId": seller, "version": "2.0"},
+                                        "messages": [{"messageId": 1, "sku": "X"}]}))
+            );
+            assert_valid(&v, &body, "listings feed");
+        }
+        Err(_) => eprintln!("SKIPPED: {} not found", schema_path.display()),
+    }
+    let body = serde_json::to_vec(&body).unwrap();
+
+    let doc = post(
+        &sim,
+        &t,
+        FEED_DOCUMENTS,
+        &json!({"contentType": FEED_CONTENT_TYPE}),
+        None,
+    )
+    .await;
+    assert_eq!(doc.status, StatusCode::CREATED, "{}", doc.body);
+    assert_eq!(doc.rate_limit.as_deref(), Some("0.5"));
+    check("CreateFeedDocumentResponse", &doc.body);
+    let document_id = doc.body["feedDocumentId"].as_str().unwrap().to_owned();
+    let url = doc.body["url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with(&format!("{}/", sim.base_url())), "{url}");
+    assert_eq!(
+        put_document(&url, "text/plain", &body).await,
+        StatusCode::FORBIDDEN,
+        "a content type other than the declared one"
+    );
+    let forged = format!("{}0", url.trim_end_matches(|c: char| c.is_ascii_hexdigit()));
+    assert_eq!(
+        put_document(&forged, FEED_CONTENT_TYPE, &body).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        put_document(&url, FEED_CONTENT_TYPE, &body).await,
+        StatusCode::OK
+    );
+    sim.advance_clock(FEED_DOCUMENT_URL_LIFETIME + Duration::seconds(1));
+    assert_eq!(
+        put_document(&url, FEED_CONTENT_TYPE, &body).await,
+        StatusCode::FORBIDDEN,
+        "the URL expired"
+    );
+    assert_eq!(sim.stats().feed_documents_uploaded, 1);
+
+    let created = post(&sim, &t, FEEDS, &create_feed_request(&document_id), None).await;
+    assert_eq!(created.status, StatusCode::ACCEPTED, "{}", created.body);
+    assert_eq!(created.rate_limit.as_deref(), Some("0.0083"));
+    check("CreateFeedResponse", &created.body);
+    let feed_path = format!("{FEEDS}/{}", created.body["feedId"].as_str().unwrap());
+    let feed = async || {
+        let r = call(&sim, Some(&t), &feed_path, &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.rate_limit.as_deref(), Some("2"));
+        check("Feed", &r.body);
+        r.body
+    };
+    let queued = feed().await;
+    assert_eq!(queued["processingStatus"], "IN_QUEUE");
+    assert_eq!(queued["feedType"], "JSON_LISTINGS_FEED");
+    assert_eq!(queued["marketplaceIds"], json!([MKT]));
+    assert!(queued.get("processingStartTime").is_none());
+    sim.advance_clock(FEED_QUEUE_TIME);
+    let running = feed().await;
+    assert_eq!(running["processingStatus"], "IN_PROGRESS");
+    assert!(running["processingStartTime"].is_string());
+    assert!(running.get("resultFeedDocumentId").is_none());
+    assert_eq!(
+        sim.listing_quantity(&seller, "SKU-CHAIR1-0"),
+        Some(SEEDED_QUANTITY),
+        "nothing applied before the feed is done"
+    );
+    sim.advance_clock(feed_done_after(5) - FEED_QUEUE_TIME);
+    let done = feed().await;
+    assert_eq!(done["processingStatus"], "DONE", "{done}");
+    assert!(done["processingEndTime"].is_string());
+
+    let report = feed_report(&sim, &t, &done, check).await;
+    assert_eq!(report["header"]["sellerId"], seller.as_str());
+    assert_eq!(report["header"]["feedId"], done["feedId"]);
+    assert_eq!(
+        report["summary"],
+        json!({"errors": 3, "warnings": 0, "messagesProcessed": 5, "messagesAccepted": 2,
+               "messagesInvalid": 3})
+    );
+    let issues = report["issues"].as_array().unwrap();
+    let ids: Vec<u64> = issues
+        .iter()
+        .map(|i| i["messageId"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [3, 4, 5], "{report}");
+    assert_eq!(issues[0]["code"], "4000003");
+    assert_eq!(
+        issues[0]["message"],
+        "The SKU has no listing for this seller."
+    );
+    assert_eq!(issues[1]["attributeNames"], json!(["product_type"]));
+    assert_eq!(issues[2]["code"], spapi_sim::INVALID_ATTRIBUTE);
+    assert!(issues.iter().all(|i| i["severity"] == "ERROR"));
+    for (sku, quantity) in [
+        ("SKU-CHAIR1-0", 3),
+        ("SKU-LAMP02-0", 0),
+        ("SKU-MUG003-0", SEEDED_QUANTITY),
+        ("SKU-CHAIR1-1", SEEDED_QUANTITY),
+    ] {
+        assert_eq!(sim.listing_quantity(&seller, sku), Some(quantity), "{sku}");
+    }
+    assert_eq!((sim.feeds_created(), sim.feed_messages_accepted()), (1, 2));
+    assert_eq!(sim.patches_accepted(), 0);
+    assert_eq!(
+        sim.take_listing_notifications().published,
+        2,
+        "each accepted message changed a quantity"
+    );
+
+    // The input document reads back as uploaded, uncompressed.
+    let input = call(
+        &sim,
+        Some(&t),
+        &format!("{FEED_DOCUMENTS}/{document_id}"),
+        &[],
+    )
+    .await;
+    assert_eq!(input.status, StatusCode::OK);
+    check("FeedDocument", &input.body);
+    assert!(input.body.get("compressionAlgorithm").is_none());
+    let read = reqwest::get(input.body["url"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(read.bytes().await.unwrap(), body);
+
+    // Unknown, and another seller's, are not found.
+    let other = token(&sim, &config, 1).await;
+    for (token, path) in [
+        (&t, format!("{FEEDS}/1")),
+        (&other, feed_path.clone()),
+        (&t, format!("{FEED_DOCUMENTS}/amzn1.tortuga.4.na.nothing")),
+        (&other, format!("{FEED_DOCUMENTS}/{document_id}")),
+    ] {
+        let r = call(&sim, Some(token), &path, &[]).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        check("ErrorList", &r.body);
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_is_no_listings_feed_makes_the_feed_fatal_and_changes_nothing() {
+    let config = SimConfig::demo(1, 5, 42);
+    let sim = sim(config.clone()).await;
+    let t = token(&sim, &config, 0).await;
+    let seller = config.sellers[0].seller_id.clone();
+    let model = feeds_model();
+    let check = |definition: &str, body: &Value| {
+        if let Some(m) = &model {
+            assert_valid(&validator(m, definition), body, definition);
+        }
+    };
+    let wrong_seller = listings_feed("A0SOMEONEELSE", &[("SKU-CHAIR1-0", "CHAIR", json!(1))]);
+    let mut old_version = listings_feed(&seller, &[("SKU-CHAIR1-0", "CHAIR", json!(1))]);
+    old_version["header"]["version"] = json!("1.0");
+    let mut no_messages = listings_feed(&seller, &[]);
+    no_messages["messages"] = json!({"messageId": 1});
+    for (why, body) in [
+        ("not JSON", b"sku,quantity\nSKU-CHAIR1-0,1\n".to_vec()),
+        (
+            "another seller's",
+            serde_json::to_vec(&wrong_seller).unwrap(),
+        ),
+        ("version 1.0", serde_json::to_vec(&old_version).unwrap()),
+        (
+            "messages not an array",
+            serde_json::to_vec(&no_messages).unwrap(),
+        ),
+    ] {
+        let document_id = uploaded_document(&sim, &t, &body).await;
+        let created = post(&sim, &t, FEEDS, &create_feed_request(&document_id), None).await;
+        assert_eq!(
+            created.status,
+            StatusCode::ACCEPTED,
+            "{why}: {}",
+            created.body
+        );
+        sim.advance_clock(spapi_sim::feed_done_after(0));
+        let path = format!("{FEEDS}/{}", created.body["feedId"].as_str().unwrap());
+        let feed = call(&sim, Some(&t), &path, &[]).await;
+        check("Feed", &feed.body);
+        assert_eq!(feed.body["processingStatus"], "FATAL", "{why}");
+        let report = feed_report(&sim, &t, &feed.body, check).await;
+        let issues = report["issues"].as_array().unwrap();
+        assert_eq!(issues.len(), 1, "{why}: {report}");
+        assert_eq!(issues[0]["severity"], "ERROR");
+        assert!(issues[0].get("messageId").is_none(), "{why}");
+        assert_eq!(report["summary"]["messagesProcessed"], 0, "{why}");
+        assert_eq!(report["summary"]["errors"], 1, "{why}");
+    }
+    assert_eq!(
+        sim.listing_quantity(&seller, "SKU-CHAIR1-0"),
+        Some(spapi_sim::SEEDED_QUANTITY)
+    );
+    assert_eq!(sim.feed_messages_accepted(), 0);
+    assert_eq!(sim.take_listing_notifications().published, 0);
+}
+
+#[tokio::test]
+async fn create_feed_refuses_other_feed_types_marketplaces_and_documents_not_uploaded() {
+    let config = SimConfig::demo(2, 5, 43);
+    let sim = sim(config.clone()).await;
+    let t = token(&sim, &config, 0).await;
+    let seller = config.sellers[0].seller_id.clone();
+    let model = feeds_model();
+    let refused = async |path: &str, body: Value, why: &str| {
+        let r = post(&sim, &t, path, &body, None).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{why}: {}", r.body);
+        assert_eq!(r.body["errors"][0]["code"], "InvalidInput", "{why}");
+        if let Some(m) = &model {
+            assert_valid(&validator(m, "ErrorList"), &r.body, why);
+        }
+        r.body["errors"][0]["message"].as_str().unwrap().to_owned()
+    };
+    refused(
+        FEED_DOCUMENTS,
+        json!({"contentType": FEED_CONTENT_TYPE, "feedType": "JSON_LISTINGS_FEED"}),
+        "a field the model does not have",
+    )
+    .await;
+    let body = serde_json::to_vec(&listings_feed(
+        &seller,
+        &[("SKU-CHAIR1-0", "CHAIR", json!(1))],
+    ))
+    .unwrap();
+    let uploaded = uploaded_document(&sim, &t, &body).await;
+    let mut request = create_feed_request(&uploaded);
+    request["feedType"] = json!("POST_INVENTORY_AVAILABILITY_DATA");
+    let message = refused(FEEDS, request, "another feed type").await;
+    assert!(message.contains("JSON_LISTINGS_FEED"), "{message}");
+    let mut request = create_feed_request(&uploaded);
+    request["marketplaceIds"] = json!(["A2EUQ1WTGCTBG2"]);
+    refused(FEEDS, request, "a marketplace not the seller's").await;
+    let mut request = create_feed_request(&uploaded);
+    request["priority"] = json!("HIGH");
+    refused(FEEDS, request, "a field the model does not have").await;
+    refused(
+        FEEDS,
+        create_feed_request("amzn1.tortuga.4.na.nothing"),
+        "an unknown document",
+    )
+    .await;
+    let empty = post(
+        &sim,
+        &t,
+        FEED_DOCUMENTS,
+        &json!({"contentType": FEED_CONTENT_TYPE}),
+        None,
+    )
+    .await;
+    refused(
+        FEEDS,
+        create_feed_request(empty.body["feedDocumentId"].as_str().unwrap()),
+        "a document never uploaded",
+    )
+    .await;
+    let other = token(&sim, &config, 1).await;
+    let r = post(&sim, &other, FEEDS, &create_feed_request(&uploaded), None).await;
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "another seller's document"
+    );
+    assert_eq!(sim.feeds_created(), 0);
+    // The document is good: the same request with nothing changed is taken.
+    let r = post(&sim, &t, FEEDS, &create_feed_request(&uploaded), None).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    assert_eq!(sim.feeds_created(), 1);
+}
+
+#[tokio::test]
+async fn create_feed_is_throttled_after_its_burst_of_15() {
+    let config = SimConfig::demo(1, 1, 44);
+    let sim = sim(config.clone()).await;
+    let t = token(&sim, &config, 0).await;
+    // Refused requests take a token too: the plan is all this looks at.
+    let request = create_feed_request("amzn1.tortuga.4.na.nothing");
+    for _ in 0..15 {
+        let r = post(&sim, &t, FEEDS, &request, None).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert_eq!(r.rate_limit.as_deref(), Some("0.0083"));
+    }
+    let r = post(&sim, &t, FEEDS, &request, None).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.body["errors"][0]["code"], "QuotaExceeded");
+    // One token back every 1 / 0.0083 s = 120.5 s.
+    sim.advance_clock(Duration::seconds(121));
+    assert_eq!(
+        post(&sim, &t, FEEDS, &request, None).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(sim.stats().count("createFeed", 429), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// LISTINGS_ITEM_MFN_QUANTITY_CHANGE: published when a DEFAULT quantity changes.
+
+#[tokio::test]
+async fn quantity_changes_publish_mfn_quantity_notifications_valid_against_the_official_schema() {
+    use spapi_sim::{DeliveryKnobs, ListingEdit};
+    let path = models_dir().join("ListingsItemMfnQuantityChange.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!("SKIPPED: {} not found", path.display());
+        return;
+    };
+    let mut schema: Value = serde_json::from_str(&text).unwrap();
+    without_ids(&mut schema);
+    close_objects(&mut schema);
+    let v = jsonschema::draft7::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("schema compiles");
+    assert!(!v.is_valid(&json!({"NotificationType": "LISTINGS_ITEM_MFN_QUANTITY_CHANGE"})));
+
+    let config = SimConfig::demo(1, 5, 45);
+    let sim = sim(config.clone()).await;
+    let t = token(&sim, &config, 0).await;
+    let seller = config.sellers[0].seller_id.clone();
+    let sku = "SKU-CHAIR1-0";
+    let item = format!("/listings/2021-08-01/items/{seller}/{sku}");
+    let published = |sim: &SimHandle| -> Vec<Value> {
+        sim.take_listing_notifications()
+            .bodies
+            .iter()
+            .map(|b| {
+                let n: Value = serde_json::from_str(b).unwrap();
+                assert_valid(&v, &n, "LISTINGS_ITEM_MFN_QUANTITY_CHANGE");
+                n
+            })
+            .collect()
+    };
+
+    let r = patch(&sim, &t, &item, &quantity_patch("CHAIR", json!(3))).await;
+    assert_eq!(r.body["status"], "ACCEPTED", "{}", r.body);
+    let n = published(&sim);
+    assert_eq!(n.len(), 1);
+    assert_eq!(
+        n[0]["Payload"],
+        json!({"SellerId": seller, "FulfillmentChannelCode": "DEFAULT", "Sku": sku,
+               "Quantity": 3})
+    );
+    assert_eq!(
+        n[0]["NotificationMetadata"]["ApplicationId"],
+        config.app.client_id.as_str()
+    );
+
+    let r = patch(&sim, &t, &item, &quantity_patch("CHAIR", json!(3))).await;
+    assert_eq!(r.body["status"], "ACCEPTED");
+    assert!(published(&sim).is_empty(), "the same quantity is no change");
+    assert_eq!(sim.patches_accepted(), 2);
+
+    assert!(sim.edit_listing(&seller, sku, ListingEdit::SetQuantity(Some(8))));
+    let n = published(&sim);
+    assert_eq!(n.len(), 1);
+    assert_eq!(n[0]["Payload"]["Quantity"], 8);
+
+    let delete = json!({
+        "productType": "CHAIR",
+        "patches": [{"op": "delete", "path": "/attributes/fulfillment_availability"}]
+    });
+    let r = patch(&sim, &t, &item, &delete).await;
+    assert_eq!(r.body["status"], "ACCEPTED", "{}", r.body);
+    assert_eq!(sim.listing_quantity(&seller, sku), None);
+    assert!(published(&sim).is_empty(), "no quantity, nothing to carry");
+
+    // The delivery knobs apply as to ORDER_CHANGE, whose outbox is another.
+    sim.set_delivery(DeliveryKnobs {
+        duplicate_share: 1.0,
+        copies: 2,
+        ..Default::default()
+    });
+    assert!(sim.edit_listing(&seller, sku, ListingEdit::SetQuantity(Some(4))));
+    let d = sim.take_listing_notifications();
+    assert_eq!((d.published, d.duplicated, d.bodies.len()), (1, 1, 2));
+    assert!(sim.take_notifications().bodies.is_empty());
 }

@@ -12,6 +12,13 @@ pub struct StockSyncConfig {
     pub stock_dlq_url: String,
     /// Receives of a failing message before it is dead-lettered with its reason.
     pub max_receives: u32,
+    /// The stock queue itself: stock-sync leaves itself a note there to read a feed's result.
+    pub stock_queue_url: String,
+    /// SKUs of one seller from which a push or a reconciliation goes as one listings feed
+    /// rather than a Listings Items call per SKU.
+    pub feed_min_skus: u32,
+    /// The wait before a submitted feed's result is first read (doubling each time after).
+    pub feed_check_secs: u64,
     pub spapi: SpApiConfig,
 }
 
@@ -22,6 +29,11 @@ impl StockSyncConfig {
             control_table: env.required("CONTROL_TABLE")?,
             stock_dlq_url: env.required("STOCK_DLQ_URL")?,
             max_receives: env.bounded("STOCK_MAX_RECEIVES", 5, 1..=20, "")?,
+            stock_queue_url: env.required("STOCK_QUEUE_URL")?,
+            // Below this the Listings Items path (5 patches a second) is done before a feed
+            // would even be processed.
+            feed_min_skus: env.bounded("STOCK_FEED_MIN_SKUS", 200, 1..=25_000, "")?,
+            feed_check_secs: env.bounded("STOCK_FEED_CHECK_SECS", 60, 0..=900, "")?,
             spapi: SpApiConfig::from_env(env)?,
         })
     }

@@ -10,10 +10,11 @@ use super::batch::{Finished, answer, kept, run_batch};
 use crate::aws::{DynamoControl, DynamoStockLedger, SqsBatchQueue, SqsQueue};
 use crate::kernel::{Clock, DeadLetter, Ending, MarketplaceId, SellerId, Sku, SystemClock};
 use crate::sellers::SellerRegistry;
-use crate::spapi::ListingsApi;
+use crate::spapi::{FeedsApi, ListingsApi};
 use crate::stock::{
-    KitComponent, Locations, Movement, MovementOutcome, PushOutcome, Reconciled, SkuSettings,
-    StaffMovement, StockError, StockLedger, StockMessage, StockSync, Warehouse, alert,
+    FeedCheck, FeedSettled, FeedSubmitted, KitComponent, Locations, Movement, MovementOutcome,
+    PushOutcome, Reconciled, SkuSettings, StaffMovement, StockError, StockLedger, StockMessage,
+    StockSync, Warehouse, alert,
 };
 use aws_lambda_events::event::sqs::SqsEvent;
 use config::StockSyncConfig;
@@ -28,6 +29,10 @@ const WAIT_FOR_EARLIER: [&str; 2] = ["not_on_hand", "unknown_location"];
 
 /// Messages (and SKU pushes) worked at once.
 const CONCURRENCY: usize = 4;
+
+/// Looks at a feed's result before it is given up (with the wait doubling up to SQS's 15
+/// minutes, about three hours).
+const MAX_FEED_CHECKS: u32 = 16;
 
 /// What a batch, a command or a reconciliation came to (tests and the local run read it).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -58,11 +63,24 @@ pub struct StockReport {
     /// Reconciliation: SKUs where Amazon held something else, corrected.
     pub mismatches_corrected: u32,
     pub skus_checked: u32,
+    /// Amazon's quantity-change notifications read (each checks its SKU).
+    pub quantity_notices: u32,
+    /// Listings feeds sent, and the SKUs they hold.
+    pub feeds_submitted: u32,
+    pub feed_lines: u32,
+    /// Feeds whose result was read and recorded; fatal or cancelled ones.
+    pub feeds_settled: u32,
+    pub feeds_failed: u32,
+    /// SKUs that moved while their feed was processed, checked again after it.
+    pub feed_rechecks: u32,
     pub dead_lettered: u32,
     pub retried: u32,
     /// Refusals of staff movements, for the caller (ids and reasons).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refusals: Vec<Refusal>,
+    /// Feeds sent (their results are read later: a note on the stock queue, or `check_feed`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feed_ids: Vec<String>,
     /// Message ids to leave on the queue (`batchItemFailures`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keep: Vec<String>,
@@ -94,6 +112,29 @@ impl StockReport {
         }
     }
 
+    fn add_submitted(&mut self, f: &FeedSubmitted) {
+        self.feeds_submitted += u32::from(f.feed_id.is_some());
+        self.feed_ids.extend(f.feed_id.clone());
+        self.feed_lines += f.lines;
+        self.pushes_unchanged += f.unchanged;
+        self.skus_not_managed += f.not_managed;
+        self.pushes_rejected += f.rejected;
+    }
+
+    /// A reconciliation's (or a notice's) finding for one SKU.
+    fn add_reconciled(&mut self, r: &Reconciled) {
+        self.skus_checked += 1;
+        match r {
+            Reconciled::NotManaged => self.skus_not_managed += 1,
+            Reconciled::InAgreement { .. } => {}
+            Reconciled::Corrected { .. } => {
+                self.mismatches_corrected += 1;
+                self.pushes += 1;
+            }
+            Reconciled::Rejected { .. } => self.pushes_rejected += 1,
+        }
+    }
+
     /// Another report's figures added to this one's (its kept ids too).
     pub fn merge(&mut self, o: StockReport) {
         self.movements_applied += o.movements_applied;
@@ -112,9 +153,16 @@ impl StockReport {
         self.low_stock_alerts += o.low_stock_alerts;
         self.mismatches_corrected += o.mismatches_corrected;
         self.skus_checked += o.skus_checked;
+        self.quantity_notices += o.quantity_notices;
+        self.feeds_submitted += o.feeds_submitted;
+        self.feed_lines += o.feed_lines;
+        self.feeds_settled += o.feeds_settled;
+        self.feeds_failed += o.feeds_failed;
+        self.feed_rechecks += o.feed_rechecks;
         self.dead_lettered += o.dead_lettered;
         self.retried += o.retried;
         self.refusals.extend(o.refusals);
+        self.feed_ids.extend(o.feed_ids);
         self.keep.extend(o.keep);
     }
 }
@@ -141,6 +189,11 @@ pub enum StockCommand {
         sku: Sku,
         components: Vec<KitComponent>,
     },
+    /// A submitted feed's result read now (it is also read by itself, later).
+    CheckFeed {
+        seller_id: SellerId,
+        feed_id: String,
+    },
     /// Every SKU of the sellers named (none: every active seller) checked against Amazon.
     Reconcile {
         #[serde(default)]
@@ -152,9 +205,14 @@ pub struct StockSyncHandler {
     ledger: DynamoStockLedger,
     control: DynamoControl,
     listings: ListingsApi,
+    feeds: FeedsApi,
     queue: SqsBatchQueue,
+    /// Its own queue, for notes to read a feed's result later.
+    stock_queue: SqsQueue,
     clock: Arc<dyn Clock>,
     max_receives: u32,
+    feed_min_skus: usize,
+    feed_check: std::time::Duration,
 }
 
 type SkuKey = (SellerId, Sku);
@@ -186,13 +244,17 @@ impl StockSyncHandler {
         Self {
             ledger: DynamoStockLedger::new(dynamo.clone(), config.stock_table),
             control: DynamoControl::new(dynamo, config.control_table),
-            listings: ListingsApi::new(transport),
+            listings: ListingsApi::new(transport.clone()),
+            feeds: FeedsApi::new(transport),
             queue: SqsBatchQueue {
                 source: None,
                 dead_letters: SqsQueue::new(aws_sdk_sqs::Client::new(sdk), config.stock_dlq_url),
             },
+            stock_queue: SqsQueue::new(aws_sdk_sqs::Client::new(sdk), config.stock_queue_url),
             clock,
             max_receives: config.max_receives,
+            feed_min_skus: config.feed_min_skus as usize,
+            feed_check: std::time::Duration::from_secs(config.feed_check_secs),
         }
     }
 
@@ -200,6 +262,7 @@ impl StockSyncHandler {
         StockSync {
             ledger: &self.ledger,
             listings: &self.listings,
+            feeds: &self.feeds,
             clock: self.clock.as_ref(),
         }
     }
@@ -338,6 +401,23 @@ impl StockSyncHandler {
                     .await;
                 report.merge(pushed);
             }
+            StockCommand::CheckFeed { seller_id, feed_id } => {
+                let check = FeedCheck {
+                    feed_id,
+                    seller_id,
+                    check: 0,
+                };
+                if let Some(kind) = self
+                    .check_feed(&check, &mut HashMap::new(), &mut report)
+                    .await?
+                {
+                    report.refusals.push(Refusal {
+                        movement_id: String::new(),
+                        kind: kind.into(),
+                        reason: format!("feed {}", check.feed_id),
+                    });
+                }
+            }
             StockCommand::Reconcile { seller_ids } => report = self.reconcile(&seller_ids).await?,
         }
         Ok(report)
@@ -409,6 +489,35 @@ impl StockSyncHandler {
                 })
                 .collect();
         skus.extend(kits);
+        // A seller with many SKUs to push at once (a big receipt, new locations) sends one feed.
+        let mut per_seller: BTreeMap<&SellerId, Vec<Sku>> = BTreeMap::new();
+        for (seller, sku) in &skus {
+            per_seller.entry(seller).or_default().push(sku.clone());
+        }
+        let mut by_feed = BTreeSet::new();
+        for (seller, list) in per_seller {
+            if list.len() < self.feed_min_skus {
+                continue;
+            }
+            let (Some(marketplace), Some(warehouse)) =
+                (marketplaces.get(seller), warehouses.get(seller))
+            else {
+                continue;
+            };
+            by_feed.insert(seller.clone());
+            match self
+                .send_feed(seller, marketplace, &list, warehouse, false)
+                .await
+            {
+                Ok(f) => report.add_submitted(&f),
+                Err(e) => {
+                    tracing::warn!(%seller, error_kind = e.kind(), error = %e, "stock feed failed for now");
+                    report.pushes_failed += list.len() as u32;
+                    failed.extend(list.into_iter().map(|sku| (seller.clone(), sku)));
+                }
+            }
+        }
+        skus.retain(|(seller, _)| !by_feed.contains(seller));
         let results: Vec<(SkuKey, Result<Option<crate::stock::Pushed>, StockError>)> =
             stream::iter(skus)
                 .map(|(seller, sku)| {
@@ -468,6 +577,136 @@ impl StockSyncHandler {
         (report, failed)
     }
 
+    /// A feed of the SKUs' quantities sent, and a note left on the stock queue to read its
+    /// result once Amazon has had time to process it.
+    async fn send_feed(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        skus: &[Sku],
+        warehouse: &Warehouse,
+        every: bool,
+    ) -> Result<FeedSubmitted, StockError> {
+        let submitted = self
+            .sync()
+            .submit_feed(seller, marketplace, skus, warehouse, every)
+            .await?;
+        if let Some(feed_id) = &submitted.feed_id {
+            self.note_feed_check(seller, feed_id, 0).await?;
+        }
+        Ok(submitted)
+    }
+
+    async fn note_feed_check(
+        &self,
+        seller: &SellerId,
+        feed_id: &str,
+        check: u32,
+    ) -> Result<(), StockError> {
+        let note = FeedCheck {
+            feed_id: feed_id.to_owned(),
+            seller_id: seller.clone(),
+            check,
+        };
+        let wait = self.feed_check.saturating_mul(1 << check.min(10));
+        self.stock_queue
+            .send_json_after(&note, wait)
+            .await
+            .map_err(|e| {
+                StockError::Store(crate::kernel::StoreError::Conflict {
+                    what: format!("feed check not queued: {e}"),
+                })
+            })
+    }
+
+    /// A feed's result read (or its next look noted, while Amazon is still at it).
+    async fn check_feed(
+        &self,
+        check: &FeedCheck,
+        warehouses: &mut HashMap<SellerId, Warehouse>,
+        report: &mut StockReport,
+    ) -> Result<Option<&'static str>, StockError> {
+        let seller = &check.seller_id;
+        let marketplaces = self.marketplaces().await?;
+        let Some(marketplace) = marketplaces.get(seller) else {
+            return Ok(Some("seller_not_registered"));
+        };
+        let warehouse = self.warehouse_of(warehouses, seller).await?;
+        match self
+            .sync()
+            .settle_feed(seller, marketplace, &check.feed_id, &warehouse)
+            .await?
+        {
+            FeedSettled::Unknown => {}
+            FeedSettled::Processing if check.check + 1 >= MAX_FEED_CHECKS => {
+                tracing::warn!(alert = "feed_unsettled", %seller, feed_id = check.feed_id, "stock alert");
+                return Ok(Some("feed_unsettled"));
+            }
+            FeedSettled::Processing => {
+                self.note_feed_check(seller, &check.feed_id, check.check + 1)
+                    .await?;
+            }
+            FeedSettled::Settled {
+                accepted,
+                rejected,
+                rechecked,
+                low_stock_alerts,
+            } => {
+                report.feeds_settled += 1;
+                report.pushes += accepted;
+                report.pushes_rejected += rejected;
+                report.feed_rechecks += rechecked;
+                report.low_stock_alerts += low_stock_alerts;
+            }
+            FeedSettled::Failed { lines, .. } => {
+                report.feeds_failed += 1;
+                report.pushes_failed += lines;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Each notified SKU's computed quantity against what Amazon says it now holds.
+    async fn check_notices(
+        &self,
+        notices: &BTreeMap<SkuKey, (Vec<String>, u32)>,
+        warehouses: &mut HashMap<SellerId, Warehouse>,
+    ) -> Vec<(SkuKey, Result<Reconciled, StockError>)> {
+        if notices.is_empty() {
+            return Vec::new();
+        }
+        let marketplaces = match self.marketplaces().await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error_kind = e.kind(), error = %e, "seller registry unreadable; quantity checks wait");
+                let unread = || {
+                    StockError::Store(crate::kernel::StoreError::Conflict {
+                        what: "seller registry unread".into(),
+                    })
+                };
+                return notices.keys().map(|k| (k.clone(), Err(unread()))).collect();
+            }
+        };
+        let mut out = Vec::new();
+        for ((seller, sku), (_, held)) in notices {
+            let key = (seller.clone(), sku.clone());
+            let Some(marketplace) = marketplaces.get(seller) else {
+                out.push((key, Ok(Reconciled::NotManaged)));
+                continue;
+            };
+            let checked = match self.warehouse_of(warehouses, seller).await {
+                Ok(w) => {
+                    self.sync()
+                        .correct(seller, marketplace, sku, &w, Some(*held))
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            out.push((key, checked));
+        }
+        out
+    }
+
     /// Every SKU of the sellers (none named: every active seller) against what Amazon holds.
     pub async fn reconcile(&self, sellers: &[SellerId]) -> Result<StockReport, StockError> {
         let marketplaces = self.marketplaces().await?;
@@ -484,6 +723,16 @@ impl StockSyncHandler {
             };
             let warehouse = self.ledger.warehouse(&seller).await?;
             let skus = self.ledger.skus(&seller).await?;
+            if skus.len() >= self.feed_min_skus {
+                // Too many to read one by one (5 a second): every SKU's quantity restated in
+                // one feed; a second run sends the same quantities again and changes nothing.
+                let f = self
+                    .send_feed(&seller, marketplace, &skus, &warehouse, true)
+                    .await?;
+                report.skus_checked += skus.len() as u32;
+                report.add_submitted(&f);
+                continue;
+            }
             let results: Vec<Result<Reconciled, StockError>> = stream::iter(skus)
                 .map(|sku| {
                     let (seller, warehouse) = (&seller, &warehouse);
@@ -497,24 +746,14 @@ impl StockSyncHandler {
                 .collect()
                 .await;
             for r in results {
-                report.skus_checked += 1;
                 // One SKU's failure never stops the others, nor the sellers after it.
-                let r = match r {
-                    Ok(r) => r,
+                match r {
+                    Ok(r) => report.add_reconciled(&r),
                     Err(e) => {
                         tracing::warn!(%seller, error_kind = e.kind(), error = %e, "reconciliation of a SKU failed");
+                        report.skus_checked += 1;
                         report.pushes_failed += 1;
-                        continue;
                     }
-                };
-                match r {
-                    Reconciled::NotManaged => report.skus_not_managed += 1,
-                    Reconciled::InAgreement { .. } => {}
-                    Reconciled::Corrected { .. } => {
-                        report.mismatches_corrected += 1;
-                        report.pushes += 1;
-                    }
-                    Reconciled::Rejected { .. } => report.pushes_rejected += 1,
                 }
             }
         }
@@ -534,6 +773,8 @@ impl StockSyncHandler {
         let mut endings: HashMap<String, Ending> = HashMap::new();
         let mut touched_by: HashMap<String, BTreeSet<SkuKey>> = HashMap::new();
         let mut warehouses: HashMap<SellerId, Warehouse> = HashMap::new();
+        // Amazon's word on a SKU's quantity: message ids and the quantity per SKU.
+        let mut notices: BTreeMap<SkuKey, (Vec<String>, u32)> = BTreeMap::new();
         // Movements of one message in order; messages one after another keep the reads of
         // locations shared (moto and DynamoDB see the same writes either way).
         for r in &event.records {
@@ -559,6 +800,40 @@ impl StockSyncHandler {
                     continue;
                 }
             };
+            if let StockMessage::FeedCheck(check) = &message {
+                let ending = match self.check_feed(check, &mut warehouses, &mut report).await {
+                    Ok(None) => Ending::Done,
+                    Ok(Some(kind)) => Ending::DeadLetter(letter(
+                        kind,
+                        format!("feed {}", check.feed_id),
+                        Some(check.seller_id.clone()),
+                        None,
+                    )),
+                    Err(e) if e.is_retryable() && receives < self.max_receives => {
+                        tracing::warn!(message_id = %id, error_kind = e.kind(), error = %e, "feed result unread for now");
+                        Ending::Retry(None)
+                    }
+                    Err(e) => Ending::DeadLetter(letter(
+                        e.kind(),
+                        e.to_string(),
+                        Some(check.seller_id.clone()),
+                        None,
+                    )),
+                };
+                endings.insert(id.clone(), ending);
+                continue;
+            }
+            if let StockMessage::QuantityChanged(n) = &message {
+                report.quantity_notices += 1;
+                if n.channel == crate::spapi::DEFAULT_CHANNEL {
+                    let (ids, _) = notices
+                        .entry((n.seller_id.clone(), n.sku.clone()))
+                        .or_insert_with(|| (Vec::new(), n.quantity));
+                    ids.push(id.clone());
+                }
+                endings.insert(id.clone(), Ending::Done);
+                continue;
+            }
             let (seller, order) = (message.seller_id().clone(), message.order_id().cloned());
             let (movements, without_sku) = match message.movements(now) {
                 Ok(m) => m,
@@ -641,8 +916,23 @@ impl StockSyncHandler {
             endings.insert(id, ending);
         }
         let all: BTreeSet<SkuKey> = touched_by.values().flatten().cloned().collect();
+        // A notified SKU this batch pushes needs no check: the push told Amazon.
+        notices.retain(|k, _| !all.contains(k));
+        let checks = self.check_notices(&notices, &mut warehouses).await;
         let (pushed, failed) = self.push_all(all, warehouses).await;
         report.merge(pushed);
+        for (key, outcome) in checks {
+            match outcome {
+                Ok(r) => report.add_reconciled(&r),
+                Err(e) => {
+                    tracing::warn!(seller_id = %key.0, sku = %key.1, error_kind = e.kind(), error = %e, "quantity check failed for now");
+                    report.pushes_failed += 1;
+                    for id in &notices[&key].0 {
+                        endings.insert(id.clone(), Ending::Retry(None));
+                    }
+                }
+            }
+        }
         // A message whose SKU could not be pushed comes back (its movements are repeats then).
         for (id, skus) in &touched_by {
             if skus.iter().any(|k| failed.contains(k)) && endings.get(id) == Some(&Ending::Done) {

@@ -127,10 +127,20 @@ impl TestStack {
 
     /// `stock-sync`'s handler as the binary would build it, on the simulator's clock.
     pub fn stock_sync(&self) -> shared::lambda::stock_sync::StockSyncHandler {
+        self.stock_sync_with(&[])
+    }
+
+    /// `stock-sync`'s handler with `extra` environment.
+    pub fn stock_sync_with(
+        &self,
+        extra: &[(&str, &str)],
+    ) -> shared::lambda::stock_sync::StockSyncHandler {
         let env = self
             .stack
             .stock_sync_env(&self.sim.base_url(), &self.sim.lwa_token_url());
-        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut pairs: Vec<(&str, &str)> =
+            env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        pairs.extend_from_slice(extra);
         let config =
             shared::lambda::stock_sync::config::StockSyncConfig::from_env(&Env::from_pairs(pairs))
                 .expect("config");
@@ -146,8 +156,17 @@ impl TestStack {
         &self,
         handler: &shared::lambda::stock_sync::StockSyncHandler,
     ) -> shared::lambda::stock_sync::StockReport {
+        self.pump_stock_from(handler, "stock").await
+    }
+
+    /// Run `queue` (the stock queue, or Amazon's listing notifications) through `handler`.
+    pub async fn pump_stock_from(
+        &self,
+        handler: &shared::lambda::stock_sync::StockSyncHandler,
+        queue: &str,
+    ) -> shared::lambda::stock_sync::StockReport {
         let total = std::sync::Mutex::new(shared::lambda::stock_sync::StockReport::default());
-        local_stack::queues::EventSource::new(self.sqs(), self.stack.queue("stock"))
+        local_stack::queues::EventSource::new(self.sqs(), self.stack.queue(queue))
             .pump(
                 |event| {
                     let total = &total;

@@ -139,13 +139,27 @@ async fn four_workers_on_one_hot_sku_never_lose_an_update_nor_go_negative() {
     .await;
     assert_eq!((again.movements_applied, again.movements_repeated), (0, 1));
     assert_eq!(l.position(&seller, &sku).await.unwrap(), p);
+    // Four pushers race: a push overtaken by a later one may land last. Amazon's notices of
+    // what it holds (as it sends them) settle it on the computed quantity.
+    t.sim
+        .deliver_listing_notifications(&t.sqs(), t.stack.queue("listing-notifications"))
+        .await
+        .unwrap();
+    let notices = t
+        .pump_stock_from(&workers[0], "listing-notifications")
+        .await;
+    assert_eq!(notices.dead_lettered, 0, "{notices:?}");
     assert_eq!(
         t.sim.listing_quantity(seller.as_str(), SKU),
         Some(available(&t, &seller, SKU).await)
     );
     eprintln!(
-        "hot SKU: {} applied, {} refused, {} conflicts retried",
-        total.movements_applied, total.movements_refused, total.conflicts_retried
+        "hot SKU: {} applied, {} refused, {} conflicts retried, {} pushes overtaken, {} corrected by notices",
+        total.movements_applied,
+        total.movements_refused,
+        total.conflicts_retried,
+        total.pushes_failed,
+        notices.mismatches_corrected
     );
 }
 
@@ -390,6 +404,257 @@ async fn a_kit_is_available_up_to_its_scarcest_component_and_its_orders_move_the
     // A reconciliation finds the kit as pushed and changes nothing.
     let r = run(&h, json!({"command": "reconcile"})).await;
     assert_eq!((r.mismatches_corrected, r.pushes), (0, 0), "{r:?}");
+}
+
+/// One day of stock through `h`: receipts (one SKU's listing refuses every quantity), two
+/// orders reserved, one canceled, one shipped, a return. With `feeds`, every push goes as a
+/// listings feed: its result is read once the simulator's clock is past its processing.
+async fn stock_day(t: &TestStack, h: &StockSyncHandler, seller: &SellerId, feeds: bool) {
+    let settle = |r: StockReport| async move {
+        if !feeds {
+            assert!(r.feed_ids.is_empty(), "{r:?}");
+            return;
+        }
+        assert!(!r.feed_ids.is_empty(), "a feed sent: {r:?}");
+        t.sim.advance_clock(chrono::Duration::minutes(10));
+        for feed_id in &r.feed_ids {
+            let done = run(
+                h,
+                json!({"command": "check_feed", "seller_id": seller, "feed_id": feed_id}),
+            )
+            .await;
+            assert_eq!(done.feeds_settled, 1, "{done:?}");
+        }
+    };
+    t.sim.edit_listing(
+        seller.as_str(),
+        "SKU-LAMP02-0",
+        ListingEdit::RefuseWith(Some("8541".into())),
+    );
+    let receipts: Vec<Value> = [
+        ("SKU-CHAIR1-0", 5),
+        ("SKU-MUG003-1", 4),
+        ("SKU-LAMP02-2", 2),
+        ("SKU-LAMP02-0", 3),
+    ]
+    .iter()
+    .map(|(sku, q)| {
+        movement(
+            seller,
+            &format!("rcv-{sku}"),
+            sku,
+            json!({"kind": "receive", "location": "A-01", "quantity": q}),
+        )
+    })
+    .collect();
+    settle(run(h, json!({"command": "movements", "movements": receipts})).await).await;
+    let (o1, o2) = ("111-0000001-0000001", "111-0000002-0000002");
+    send(
+        t,
+        &change(
+            seller,
+            o1,
+            "reserve",
+            &[("I1", "SKU-CHAIR1-0", 2), ("I2", "SKU-MUG003-1", 1)],
+        ),
+    )
+    .await;
+    send(
+        t,
+        &change(seller, o2, "reserve", &[("I1", "SKU-LAMP02-2", 2)]),
+    )
+    .await;
+    settle(t.pump_stock(h).await).await;
+    send(
+        t,
+        &change(seller, o2, "release", &[("I1", "SKU-LAMP02-2", 2)]),
+    )
+    .await;
+    send(
+        t,
+        &change(
+            seller,
+            o1,
+            "ship",
+            &[("I1", "SKU-CHAIR1-0", 2), ("I2", "SKU-MUG003-1", 1)],
+        ),
+    )
+    .await;
+    send(
+        t,
+        &movement(
+            seller,
+            "ret-1",
+            "SKU-CHAIR1-0",
+            json!({"kind": "return_to_stock", "location": "A-02", "quantity": 1, "order_id": o1}),
+        ),
+    )
+    .await;
+    settle(t.pump_stock(h).await).await;
+}
+
+#[tokio::test]
+async fn the_feed_path_and_the_patch_path_end_in_the_same_quantities() {
+    let (by_patch, h_patch, seller_p) = with_locations("stock-by-patch", 67).await;
+    let (by_feed, _, seller_f) = with_locations("stock-by-feed", 67).await;
+    // Every push by feed; feed results read by command, not by the note on the queue.
+    let h_feed = by_feed.stock_sync_with(&[
+        ("STOCK_FEED_MIN_SKUS", "1"),
+        ("STOCK_FEED_CHECK_SECS", "900"),
+    ]);
+    stock_day(&by_patch, &h_patch, &seller_p, false).await;
+    stock_day(&by_feed, &h_feed, &seller_f, true).await;
+    let skus = ["SKU-CHAIR1-0", "SKU-MUG003-1", "SKU-LAMP02-2"];
+    for sku in skus {
+        let (p, f) = (
+            by_patch.sim.listing_quantity(seller_p.as_str(), sku),
+            by_feed.sim.listing_quantity(seller_f.as_str(), sku),
+        );
+        assert_eq!(p, f, "{sku}: patch path and feed path");
+        assert_eq!(f, Some(available(&by_feed, &seller_f, sku).await), "{sku}");
+    }
+    // chair: 5 − 2 shipped + 1 returned; mug: 4 − 1; lamp: 2, its order canceled.
+    assert_eq!(
+        skus.map(|s| by_feed.sim.listing_quantity(seller_f.as_str(), s)),
+        [Some(4), Some(3), Some(2)]
+    );
+    assert!(by_feed.sim.feeds_created() >= 3);
+    assert_eq!(
+        by_feed.calls("patchListingsItem"),
+        0,
+        "no patch on the feed path"
+    );
+    // The refused SKU: refused on both paths with Amazon's code, Amazon's quantity untouched.
+    for (t, seller) in [(&by_patch, &seller_p), (&by_feed, &seller_f)] {
+        let p = ledger(t)
+            .position(seller, &Sku::parse("SKU-LAMP02-0").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(p.listing.rejected_codes, vec!["8541".to_owned()]);
+        assert_eq!(
+            t.sim.listing_quantity(seller.as_str(), "SKU-LAMP02-0"),
+            Some(spapi_sim::SEEDED_QUANTITY)
+        );
+    }
+
+    // A movement while a feed is processed: the feed lands with the older quantity, and
+    // reading its result puts the newer one right.
+    let chair = |id: &str, q: u32| {
+        movement(
+            &seller_f,
+            id,
+            "SKU-CHAIR1-0",
+            json!({"kind": "receive", "location": "A-01", "quantity": q}),
+        )
+    };
+    let first = run(
+        &h_feed,
+        json!({"command": "movements", "movements": [chair("late-1", 1)]}),
+    )
+    .await;
+    let h_patch_like = by_feed.stock_sync();
+    run(
+        &h_patch_like,
+        json!({"command": "movements", "movements": [chair("late-2", 2)]}),
+    )
+    .await;
+    assert_eq!(
+        by_feed
+            .sim
+            .listing_quantity(seller_f.as_str(), "SKU-CHAIR1-0"),
+        Some(7)
+    );
+    by_feed.sim.advance_clock(chrono::Duration::minutes(10));
+    assert_eq!(
+        by_feed
+            .sim
+            .listing_quantity(seller_f.as_str(), "SKU-CHAIR1-0"),
+        Some(5),
+        "the feed landed after the patch"
+    );
+    let settled = run(
+        &h_feed,
+        json!({"command": "check_feed", "seller_id": seller_f, "feed_id": first.feed_ids[0]}),
+    )
+    .await;
+    assert_eq!(
+        (settled.feeds_settled, settled.feed_rechecks),
+        (1, 1),
+        "{settled:?}"
+    );
+    assert_eq!(
+        by_feed
+            .sim
+            .listing_quantity(seller_f.as_str(), "SKU-CHAIR1-0"),
+        Some(7)
+    );
+
+    // A reconciliation by feed restates every SKU; a second changes nothing at Amazon.
+    for round in 0..2 {
+        by_feed.sim.take_listing_notifications();
+        let r = run(&h_feed, json!({"command": "reconcile"})).await;
+        assert_eq!(r.feeds_submitted, 1, "{r:?}");
+        by_feed.sim.advance_clock(chrono::Duration::minutes(10));
+        let done = run(
+            &h_feed,
+            json!({"command": "check_feed", "seller_id": seller_f, "feed_id": r.feed_ids[0]}),
+        )
+        .await;
+        assert_eq!(done.feed_rechecks, 0, "{done:?}");
+        if round == 1 {
+            assert_eq!(
+                by_feed.sim.take_listing_notifications().published,
+                0,
+                "no quantity changed"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn amazon_quantity_notices_check_their_sku_and_an_echo_of_our_push_costs_nothing() {
+    let (t, h, seller) = with_locations("stock-notices", 68).await;
+    let sku = "SKU-CHAIR1-0";
+    run(
+        &h,
+        json!({"command": "movements", "movements": [movement(&seller, "rcv-1", sku,
+            json!({"kind": "receive", "location": "A-01", "quantity": 6}))]}),
+    )
+    .await;
+    // Our push's echo: Amazon says 6, the ledger says 6.
+    let (gets, patches) = (t.calls("getListingsItem"), t.calls("patchListingsItem"));
+    let echo = t
+        .sim
+        .deliver_listing_notifications(&t.sqs(), t.stack.queue("listing-notifications"))
+        .await
+        .unwrap();
+    assert_eq!(echo.published, 1);
+    let r = t.pump_stock_from(&h, "listing-notifications").await;
+    assert_eq!(
+        (r.quantity_notices, r.mismatches_corrected),
+        (1, 0),
+        "{r:?}"
+    );
+    assert_eq!(
+        (t.calls("getListingsItem"), t.calls("patchListingsItem")),
+        (gets, patches),
+        "an echo costs no call"
+    );
+    // Someone sets 40 in Seller Central: the notice brings it back to 6.
+    t.sim
+        .edit_listing(seller.as_str(), sku, ListingEdit::SetQuantity(Some(40)));
+    t.sim
+        .deliver_listing_notifications(&t.sqs(), t.stack.queue("listing-notifications"))
+        .await
+        .unwrap();
+    let r = t.pump_stock_from(&h, "listing-notifications").await;
+    assert_eq!(
+        (r.quantity_notices, r.mismatches_corrected, r.dead_lettered),
+        (1, 1, 0),
+        "{r:?}"
+    );
+    assert_eq!(t.sim.listing_quantity(seller.as_str(), sku), Some(6));
+    assert_eq!(t.calls("patchListingsItem"), patches + 1);
 }
 
 #[tokio::test]

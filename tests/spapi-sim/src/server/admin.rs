@@ -9,7 +9,7 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 pub(super) async fn admin_stats(AxState(sim): AxState<Arc<Sim>>) -> Json<Stats> {
-    Json(sim.lock().stats.clone())
+    Json(sim.settled().stats())
 }
 
 pub(super) async fn admin_faults(
@@ -59,5 +59,5 @@ pub(super) async fn admin_listings(
     AxState(sim): AxState<Arc<Sim>>,
     Path(seller_id): Path<String>,
 ) -> Json<std::collections::BTreeMap<String, Option<u32>>> {
-    Json(sim.lock().listing_quantities(&seller_id))
+    Json(sim.settled().listing_quantities(&seller_id))
 }

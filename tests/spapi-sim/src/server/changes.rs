@@ -1,7 +1,8 @@
 //! Orders changing over time (placed, canceled, shipped, delivered) and the `ORDER_CHANGE`
 //! notification each change publishes, shaped as `OrderChangeNotification.json` has it.
-//! Published notifications wait in an outbox until delivered; delivery applies the knobs
-//! (duplicates, drops, out-of-order) as Amazon's at-least-once, unordered delivery would.
+//! Published notifications wait in an outbox until delivered, one outbox per subscription
+//! (`ORDER_CHANGE` here, `LISTINGS_ITEM_MFN_QUANTITY_CHANGE` from the listings); delivery applies
+//! the knobs (duplicates, drops, out-of-order) as Amazon's at-least-once, unordered delivery would.
 
 use super::State;
 use crate::model::{ItemFulfillment, Order, OrderPackage, PackageItem, PackageStatus};
@@ -20,6 +21,13 @@ pub enum OrderEvent {
     Cancel,
     Ship,
     Deliver,
+}
+
+/// A notification type: each has its own subscription, destination and outbox.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Topic {
+    OrderChange,
+    MfnQuantityChange,
 }
 
 /// What one delivery round did.
@@ -197,11 +205,15 @@ impl State {
         self.delivery = knobs;
     }
 
-    /// Take the outbox for delivery, applying the knobs.
-    pub(crate) fn deliver(&mut self) -> Delivery {
+    /// Take a topic's outbox for delivery, applying the knobs.
+    pub(crate) fn deliver(&mut self, topic: Topic) -> Delivery {
         let knobs = self.delivery.clone();
+        let outbox = match topic {
+            Topic::OrderChange => &mut self.outbox,
+            Topic::MfnQuantityChange => &mut self.listing_outbox,
+        };
         let mut out = Delivery::default();
-        for body in std::mem::take(&mut self.outbox) {
+        for body in std::mem::take(outbox) {
             out.published += 1;
             if self.rng.random_bool(knobs.drop_share.clamp(0.0, 1.0)) {
                 out.dropped += 1;

@@ -3,12 +3,14 @@
 //! SKU the seller has no listing of is a 404 to a read and a 400 to a patch (the model has no
 //! 404 for it); a body that is not a patch request, a product
 //! type that is not the listing's, a quantity that is not a whole number from 0, are refused.
-//! An accepted patch sets the quantity at once (Amazon applies it within minutes). Every seller
-//! starts with a listing of each SKU the seeded orders can name.
+//! An accepted patch sets the quantity at once (Amazon applies it within minutes), and a new
+//! quantity publishes a `LISTINGS_ITEM_MFN_QUANTITY_CHANGE` shaped as
+//! `ListingsItemMfnQuantityChange.json` has it. A feed's PATCH messages are checked the same way
+//! ([`check_patch`]). Every seller starts with a listing of each SKU the seeded orders can name.
 
-use super::Operation;
 use super::gate::{admit, respond};
 use super::shipping::{Refusal, bad, missing};
+use super::{Operation, State};
 use crate::Sim;
 use axum::Json;
 use axum::body::Bytes;
@@ -43,6 +45,8 @@ pub(crate) struct Listing {
 pub(crate) struct ListingsState {
     pub(crate) items: BTreeMap<(String, String), Listing>,
     pub(crate) patches_accepted: u64,
+    /// PATCH messages of finished feeds applied.
+    pub(crate) feed_messages_accepted: u64,
 }
 
 #[derive(Deserialize)]
@@ -59,6 +63,16 @@ fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// The marketplace the seller sells in (the simulator's sellers have one each).
+pub(super) fn own_marketplace(sim: &Sim, seller: &str) -> String {
+    sim.config
+        .sellers
+        .iter()
+        .find(|s| s.seller_id == seller)
+        .map(|s| s.marketplace_id.clone())
+        .unwrap_or_default()
+}
+
 /// The marketplace a request names: exactly the seller's.
 fn marketplace(sim: &Sim, seller: &str, q: &ItemQuery) -> Result<String, Refusal> {
     let asked = q
@@ -66,13 +80,7 @@ fn marketplace(sim: &Sim, seller: &str, q: &ItemQuery) -> Result<String, Refusal
         .as_deref()
         .filter(|m| !m.is_empty())
         .ok_or_else(|| bad("InvalidInput", "marketplaceIds is required."))?;
-    let own = sim
-        .config
-        .sellers
-        .iter()
-        .find(|s| s.seller_id == seller)
-        .map(|s| s.marketplace_id.clone())
-        .unwrap_or_default();
+    let own = own_marketplace(sim, seller);
     if asked.split(',').any(|m| m != own) {
         return Err(bad(
             "InvalidInput",
@@ -121,7 +129,7 @@ pub(super) async fn get_listings_item(
                 format!("Invalid includedData value {bad_one}."),
             ));
         }
-        let st = sim.lock();
+        let st = sim.settled();
         let l = st
             .listings
             .items
@@ -159,9 +167,11 @@ pub(super) async fn get_listings_item(
     respond(&sim, op, &request_id, resp)
 }
 
+/// A patch request's body, as `patchListingsItem` takes it and as a feed's PATCH message holds
+/// it (without the message's `messageId`, `sku` and `operationType`).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PatchRequest {
+pub(super) struct PatchRequest {
     product_type: String,
     patches: Vec<PatchOperation>,
 }
@@ -175,14 +185,108 @@ struct PatchOperation {
     value: Option<Vec<Value>>,
 }
 
-fn issue(code: &str, message: &str, attribute: &str) -> Value {
-    json!({
-        "code": code,
-        "message": message,
-        "severity": "ERROR",
-        "attributeNames": [attribute],
-        "categories": ["INVALID_ATTRIBUTE"],
-    })
+/// Something Amazon will not take in a submission for a listing.
+pub(super) struct Issue {
+    pub(super) code: String,
+    pub(super) message: String,
+    /// The attribute it is about, when there is one.
+    pub(super) attribute: Option<&'static str>,
+}
+
+impl Issue {
+    pub(super) fn new(
+        code: &str,
+        message: impl Into<String>,
+        attribute: Option<&'static str>,
+    ) -> Self {
+        Issue {
+            code: code.to_owned(),
+            message: message.into(),
+            attribute,
+        }
+    }
+
+    /// As the Listings Items API shows it.
+    fn to_json(&self) -> Value {
+        let mut v = json!({
+            "code": self.code,
+            "message": self.message,
+            "severity": "ERROR",
+            "categories": ["INVALID_ATTRIBUTE"],
+        });
+        if let Some(a) = self.attribute {
+            v["attributeNames"] = json!([a]);
+        }
+        v
+    }
+}
+
+fn invalid(code: &str, message: &str, attribute: &'static str) -> Issue {
+    Issue::new(code, message, Some(attribute))
+}
+
+/// Amazon's checks of a patch request for a listing, for `patchListingsItem` and a feed's PATCH
+/// messages alike: the issues it raises (none: valid) and the quantity the listing then holds.
+/// `Err`: a request refused outright (a 400 to a patch), with why.
+pub(super) fn check_patch(
+    l: &Listing,
+    req: &PatchRequest,
+) -> Result<(Vec<Issue>, Option<u32>), String> {
+    if req.patches.is_empty() {
+        return Err("patches must hold at least one operation.".into());
+    }
+    let mut issues = Vec::new();
+    let mut quantity = l.quantity;
+    if req.product_type != l.product_type {
+        issues.push(invalid(
+            "4000001",
+            "The product type does not match the listing's.",
+            "product_type",
+        ));
+    }
+    for p in &req.patches {
+        if !["add", "replace", "merge", "delete"].contains(&p.op.as_str()) {
+            return Err(format!("Invalid patch op {}.", p.op));
+        }
+        if p.path != "/attributes/fulfillment_availability" {
+            // The simulator keeps no other attribute.
+            return Err(format!("The simulator does not hold {}.", p.path));
+        }
+        if p.op == "delete" {
+            quantity = None;
+            continue;
+        }
+        for v in p.value.iter().flatten() {
+            let channel = v.get("fulfillment_channel_code").and_then(Value::as_str);
+            if channel != Some("DEFAULT") {
+                issues.push(invalid(
+                    INVALID_ATTRIBUTE,
+                    "fulfillment_channel_code must be DEFAULT for a merchant-fulfilled offer.",
+                    "fulfillment_availability",
+                ));
+                continue;
+            }
+            match v.get("quantity") {
+                None => {}
+                Some(n) => match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                    Some(n) => quantity = Some(n),
+                    None => issues.push(invalid(
+                        INVALID_ATTRIBUTE,
+                        "quantity must be a whole number from 0.",
+                        "fulfillment_availability",
+                    )),
+                },
+            }
+        }
+    }
+    if let Some(code) = &l.refuse_with {
+        issues.push(invalid(
+            code,
+            "The listing cannot take this submission.",
+            "fulfillment_availability",
+        ));
+    }
+    Ok((issues, quantity))
 }
 
 pub(super) async fn patch_listings_item(
@@ -203,81 +307,18 @@ pub(super) async fn patch_listings_item(
         marketplace(&sim, &seller, &q)?;
         let req: PatchRequest = serde_json::from_slice(&body)
             .map_err(|e| bad("InvalidInput", format!("Invalid request body: {e}")))?;
-        if req.patches.is_empty() {
-            return Err(bad(
-                "InvalidInput",
-                "patches must hold at least one operation.",
-            ));
-        }
-        let mut st = sim.lock();
+        let mut st = sim.settled();
         let submission_id = st.uuid();
-        let key = (seller.clone(), sku.clone());
         // The model declares no 404 for a patch: a SKU without a listing is bad input.
         let l = st
             .listings
             .items
-            .get(&key)
-            .ok_or_else(|| bad("InvalidInput", "The SKU has no listing for this seller."))?
-            .clone();
-        let mut issues = Vec::new();
-        let mut quantity = l.quantity;
-        if req.product_type != l.product_type {
-            issues.push(issue(
-                "4000001",
-                "The product type does not match the listing's.",
-                "product_type",
-            ));
-        }
-        for p in &req.patches {
-            if !["add", "replace", "merge", "delete"].contains(&p.op.as_str()) {
-                return Err(bad("InvalidInput", format!("Invalid patch op {}.", p.op)));
-            }
-            if p.path != "/attributes/fulfillment_availability" {
-                // The simulator keeps no other attribute.
-                return Err(bad(
-                    "InvalidInput",
-                    format!("The simulator does not hold {}.", p.path),
-                ));
-            }
-            if p.op == "delete" {
-                quantity = None;
-                continue;
-            }
-            for v in p.value.iter().flatten() {
-                let channel = v.get("fulfillment_channel_code").and_then(Value::as_str);
-                if channel != Some("DEFAULT") {
-                    issues.push(issue(
-                        INVALID_ATTRIBUTE,
-                        "fulfillment_channel_code must be DEFAULT for a merchant-fulfilled offer.",
-                        "fulfillment_availability",
-                    ));
-                    continue;
-                }
-                match v.get("quantity") {
-                    None => {}
-                    Some(n) => match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
-                        Some(n) => quantity = Some(n),
-                        None => issues.push(issue(
-                            INVALID_ATTRIBUTE,
-                            "quantity must be a whole number from 0.",
-                            "fulfillment_availability",
-                        )),
-                    },
-                }
-            }
-        }
-        if let Some(code) = &l.refuse_with {
-            issues.push(issue(
-                code,
-                "The listing cannot take this submission.",
-                "fulfillment_availability",
-            ));
-        }
+            .get(&(seller.clone(), sku.clone()))
+            .ok_or_else(|| bad("InvalidInput", "The SKU has no listing for this seller."))?;
+        let (issues, quantity) = check_patch(l, &req).map_err(|e| bad("InvalidInput", e))?;
         let valid = issues.is_empty();
         if valid && q.mode.as_deref() != Some("VALIDATION_PREVIEW") {
-            let item = st.listings.items.get_mut(&key).expect("read above");
-            item.quantity = quantity;
-            item.updated = now;
+            st.set_quantity(&seller, &sku, quantity, now);
             st.listings.patches_accepted += 1;
         }
         let status = match (valid, q.mode.as_deref()) {
@@ -285,14 +326,66 @@ pub(super) async fn patch_listings_item(
             (true, Some("VALIDATION_PREVIEW")) => "VALID",
             (true, _) => "ACCEPTED",
         };
-        Ok(Json(json!({
-            "sku": sku,
-            "status": status,
-            "submissionId": submission_id,
-            "issues": issues,
-        }))
-        .into_response())
+        Ok::<_, Refusal>(
+            Json(json!({
+                "sku": sku,
+                "status": status,
+                "submissionId": submission_id,
+                "issues": issues.iter().map(Issue::to_json).collect::<Vec<_>>(),
+            }))
+            .into_response(),
+        )
     })()
     .unwrap_or_else(IntoResponse::into_response);
     respond(&sim, op, &request_id, resp)
+}
+
+impl State {
+    /// Amazon applies a quantity to a listing at `at` (an accepted submission, an edit in Seller
+    /// Central). A change to another quantity publishes a `LISTINGS_ITEM_MFN_QUANTITY_CHANGE`;
+    /// none to no quantity, which the notification cannot carry. `false`: no such listing.
+    pub(super) fn set_quantity(
+        &mut self,
+        seller_id: &str,
+        sku: &str,
+        quantity: Option<u32>,
+        at: DateTime<Utc>,
+    ) -> bool {
+        let Some(l) = self
+            .listings
+            .items
+            .get_mut(&(seller_id.to_owned(), sku.to_owned()))
+        else {
+            return false;
+        };
+        let changed = l.quantity != quantity;
+        l.quantity = quantity;
+        l.updated = at;
+        if let (true, Some(q)) = (changed, quantity) {
+            let notification_id = self.uuid();
+            let at = at.to_rfc3339_opts(SecondsFormat::Millis, true);
+            self.listing_outbox.push(
+                json!({
+                    "NotificationVersion": "1.0",
+                    "NotificationType": "LISTINGS_ITEM_MFN_QUANTITY_CHANGE",
+                    "PayloadVersion": "1.0",
+                    "EventTime": at,
+                    "Payload": {
+                        "SellerId": seller_id,
+                        "FulfillmentChannelCode": "DEFAULT",
+                        "Sku": sku,
+                        "Quantity": q,
+                    },
+                    "NotificationMetadata": {
+                        "ApplicationId": self.application_id,
+                        "SubscriptionId": format!("sim-subscription-{seller_id}-mfn-quantity"),
+                        "PublishTime": at,
+                        "NotificationId": notification_id,
+                    }
+                })
+                .to_string(),
+            );
+        }
+        true
+    }
 }

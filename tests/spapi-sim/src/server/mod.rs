@@ -1,26 +1,34 @@
 //! HTTP side of the simulator: the shared state, the router and Amazon's error shapes.
 //! LWA in [`lwa`], the gate every SP-API request passes in [`gate`], Orders 2026-01-01 in
-//! [`orders`], Shipping v2 in [`shipping`], the `/_sim` endpoints in [`admin`].
+//! [`orders`], Shipping v2 in [`shipping`], Listings Items in [`listings`], Feeds in [`feeds`],
+//! the `/_sim` endpoints in [`admin`].
 
 mod admin;
 mod changes;
 mod confirm;
+mod feeds;
 mod gate;
 mod listings;
 mod lwa;
 mod orders;
 mod shipping;
 
+pub use feeds::{
+    FEED_DOCUMENT_URL_LIFETIME, FEED_PROCESSING_TIME, FEED_QUEUE_TIME, FEED_TIME_PER_MESSAGE,
+    feed_done_after,
+};
 pub use listings::{INVALID_ATTRIBUTE, SEEDED_QUANTITY};
 pub use shipping::{PICKUP_AFTER, RATE_LIFETIME};
 
 use crate::clock::TokenBucket;
 use crate::model::{ErrorList, Order};
 use crate::{DeliveryKnobs, Faults, Sim, SimConfig, Stats, seed};
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+pub(crate) use changes::Topic;
 pub use changes::{Delivery, OrderEvent};
 use chrono::{DateTime, Utc};
 use orders::Cursor;
@@ -41,6 +49,10 @@ pub(crate) enum Operation {
     ConfirmShipment,
     GetListingsItem,
     PatchListingsItem,
+    CreateFeedDocument,
+    CreateFeed,
+    GetFeed,
+    GetFeedDocument,
 }
 
 impl Operation {
@@ -56,6 +68,10 @@ impl Operation {
             Operation::ConfirmShipment => "confirmShipment",
             Operation::GetListingsItem => "getListingsItem",
             Operation::PatchListingsItem => "patchListingsItem",
+            Operation::CreateFeedDocument => "createFeedDocument",
+            Operation::CreateFeed => "createFeed",
+            Operation::GetFeed => "getFeed",
+            Operation::GetFeedDocument => "getFeedDocument",
         }
     }
 
@@ -72,6 +88,10 @@ impl Operation {
             Operation::ConfirmShipment => (2.0, 10),
             Operation::GetListingsItem => (5.0, 10),
             Operation::PatchListingsItem => (5.0, 5),
+            Operation::CreateFeedDocument => (0.5, 15),
+            Operation::CreateFeed => (0.0083, 15),
+            Operation::GetFeed => (2.0, 15),
+            Operation::GetFeedDocument => (0.0222, 10),
         }
     }
 }
@@ -100,11 +120,17 @@ pub(crate) struct State {
     faults_injected: u64,
     rng: ChaCha8Rng,
     pub(crate) stats: Stats,
-    /// Notification bodies published and not yet delivered.
+    /// `ORDER_CHANGE` bodies published and not yet delivered.
     outbox: Vec<String>,
+    /// `LISTINGS_ITEM_MFN_QUANTITY_CHANGE` bodies published and not yet delivered: another
+    /// subscription, with a destination of its own.
+    listing_outbox: Vec<String>,
+    /// The LWA application the notifications are for.
+    application_id: String,
     delivery: DeliveryKnobs,
     pub(crate) shipping: shipping::ShippingState,
     pub(crate) listings: listings::ListingsState,
+    pub(crate) feeds: feeds::FeedsState,
 }
 
 impl State {
@@ -140,6 +166,8 @@ impl State {
             rng: ChaCha8Rng::seed_from_u64(config.seed.wrapping_mul(31)),
             stats: Stats::default(),
             outbox: Vec::new(),
+            listing_outbox: Vec::new(),
+            application_id: config.app.client_id.clone(),
             delivery: DeliveryKnobs::default(),
             shipping: shipping::ShippingState::default(),
             listings: listings::ListingsState {
@@ -166,7 +194,9 @@ impl State {
                     })
                     .collect(),
                 patches_accepted: 0,
+                feed_messages_accepted: 0,
             },
+            feeds: feeds::FeedsState::default(),
         }
     }
 
@@ -187,6 +217,17 @@ impl State {
         values
     }
 
+    /// The figures, with the counters the listings and feeds keep.
+    pub(crate) fn stats(&self) -> Stats {
+        Stats {
+            patches_accepted: self.listings.patches_accepted,
+            feed_messages_accepted: self.listings.feed_messages_accepted,
+            feeds_created: self.feeds.feeds_created,
+            feed_documents_uploaded: self.feeds.feed_documents_uploaded,
+            ..self.stats.clone()
+        }
+    }
+
     pub(crate) fn listing_quantities(&self, seller_id: &str) -> BTreeMap<String, Option<u32>> {
         self.listings
             .items
@@ -197,7 +238,8 @@ impl State {
     }
 
     /// A test's hand on a listing: a new one, a quantity set outside the suite (Seller
-    /// Central), a listing that refuses every patch. `false`: no such listing (for the last two).
+    /// Central; it publishes as any change does), a listing that refuses every patch.
+    /// `false`: no such listing (for the last two).
     pub(crate) fn edit_listing(
         &mut self,
         seller_id: &str,
@@ -222,12 +264,7 @@ impl State {
                 );
                 true
             }
-            ListingEdit::SetQuantity(q) => self
-                .listings
-                .items
-                .get_mut(&key)
-                .map(|l| l.quantity = q)
-                .is_some(),
+            ListingEdit::SetQuantity(q) => self.set_quantity(seller_id, sku, q, now),
             ListingEdit::RefuseWith(code) => self
                 .listings
                 .items
@@ -345,6 +382,22 @@ pub(crate) fn router(sim: Arc<Sim>) -> Router {
         .route(
             "/listings/2021-08-01/items/{seller_id}/{sku}",
             get(listings::get_listings_item).patch(listings::patch_listings_item),
+        )
+        .route(
+            "/feeds/2021-06-30/documents",
+            post(feeds::create_feed_document),
+        )
+        .route(
+            "/feeds/2021-06-30/documents/{document_id}",
+            get(feeds::get_feed_document),
+        )
+        .route("/feeds/2021-06-30/feeds", post(feeds::create_feed))
+        .route("/feeds/2021-06-30/feeds/{feed_id}", get(feeds::get_feed))
+        .route(
+            "/_sim/feed-documents/{document_id}",
+            put(feeds::upload_document)
+                .get(feeds::download_document)
+                .layer(DefaultBodyLimit::max(feeds::UPLOAD_LIMIT)),
         )
         .route("/_sim/listings/{seller_id}", get(admin::admin_listings))
         .route("/_sim/stats", get(admin::admin_stats))
