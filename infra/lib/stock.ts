@@ -149,6 +149,11 @@ export class Stock extends Construct {
       countAlerts('LowStock', ['low_stock']),
       'A SKU reached its low-stock threshold (the log names seller and SKU)',
     );
+    alarm(
+      'ListingNotificationsDlqDepth',
+      props.listingNotifications.dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      "Amazon's quantity notices stock-sync could not check (SQS moved them after 5 receives)",
+    );
     countSpApiThrottles(this, 'StockSpApiThrottled', this.sync.logGroup);
   }
 }

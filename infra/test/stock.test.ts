@@ -54,6 +54,13 @@ test('the reconciliation runs daily and the stock alerts are alarmed', () => {
   for (const kind of ['push_rejected', 'low_stock', 'unknown_sku', 'short_pick']) {
     assert.ok(filters.some((f: string) => f.includes(`$.fields.alert = "${kind}"`)), kind);
   }
+  for (const kind of ['feed_failed', 'feed_unsettled']) {
+    assert.ok(filters.some((f: string) => f.includes(`$.fields.alert = "${kind}"`)), kind);
+  }
+  const depth = Object.values(resourcesOf('AWS::CloudWatch::Alarm')).filter(
+    (a: any) => a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible' && JSON.stringify(a.Properties.Dimensions).includes('ListingNotificationsDlq'),
+  );
+  assert.equal(depth.length, 1, 'the listing notices DLQ depth is alarmed');
   for (const name of ['StockPushRejected', 'LowStock', 'StockAttention']) {
     onlyOne('AWS::CloudWatch::Alarm', (a) => a.Properties.MetricName === name);
   }

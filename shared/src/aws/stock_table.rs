@@ -149,6 +149,21 @@ impl DynamoStockLedger {
 }
 
 impl DynamoStockLedger {
+    /// An item written whole (no condition: the caller's key is its own).
+    async fn put(
+        &self,
+        item: std::collections::HashMap<String, AttributeValue>,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| store_error("PutItem", e))?;
+        Ok(())
+    }
+
     /// One map attribute of the SKU's head set (the head made if it is the SKU's first record).
     async fn set_on_head<T: Serialize>(
         &self,
@@ -236,13 +251,7 @@ impl StockLedger for DynamoStockLedger {
             components: components.to_vec(),
         })
         .map_err(corrupt(format!("kit {kit} of {seller}")))?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| store_error("PutItem", e))?;
+        self.put(item).await?;
         // The kit's head: its listing state lives there, and the index lists it for the
         // reconciliation.
         self.set_on_head(seller, kit, "components", &components.to_vec(), None)
@@ -262,13 +271,7 @@ impl StockLedger for DynamoStockLedger {
         };
         let item =
             serde_dynamo::to_item(&item).map_err(corrupt(format!("locations of {seller}")))?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| store_error("PutItem", e))?;
+        self.put(item).await?;
         Ok(())
     }
 
@@ -564,13 +567,7 @@ impl StockLedger for DynamoStockLedger {
                 entries: part.to_vec(),
             })
             .map_err(corrupt(format!("feed {} of {seller}", feed.feed_id)))?;
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .send()
-                .await
-                .map_err(|e| store_error("PutItem", e))?;
+            self.put(item).await?;
         }
         Ok(())
     }

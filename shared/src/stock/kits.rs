@@ -10,6 +10,9 @@ use std::collections::BTreeMap;
 
 /// Components of one kit at most (a bundle, not a bill of materials).
 pub const MAX_COMPONENTS: usize = 20;
+/// Kits one component may be part of: each of their heads is one more item of the
+/// component's movement transactions (100 items at most).
+pub const MAX_KITS_PER_COMPONENT: usize = 80;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,6 +90,15 @@ impl Kits {
                 return Err(refusal(
                     "invalid_kit",
                     format!("component {} appears twice in kit {kit}", c.sku),
+                ));
+            }
+            if self.containing(&c.sku).filter(|k| *k != kit).count() >= MAX_KITS_PER_COMPONENT {
+                return Err(refusal(
+                    "invalid_kit",
+                    format!(
+                        "component {} is in {MAX_KITS_PER_COMPONENT} kits already",
+                        c.sku
+                    ),
                 ));
             }
             if self.is_kit(&c.sku) {

@@ -64,12 +64,15 @@ pub struct QuantityNotice {
     /// `DEFAULT` for merchant-fulfilled; other channels are not the suite's to keep.
     pub channel: String,
     pub quantity: u32,
+    /// When Amazon's quantity changed (notices arrive in any order).
+    pub event_time: DateTime<Utc>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct NoticeIn {
     notification_type: String,
+    event_time: DateTime<Utc>,
     payload: NoticePayload,
     notification_metadata: NoticeMetadata,
 }
@@ -154,6 +157,7 @@ impl StockMessage {
                 sku: n.payload.sku,
                 channel: n.payload.fulfillment_channel_code,
                 quantity: n.payload.quantity,
+                event_time: n.event_time,
             }))
         } else {
             Err(StockMessageError::Malformed(

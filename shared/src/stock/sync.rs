@@ -10,6 +10,7 @@ use super::ports::{
     ListingFeeds, Listings, StockLedger,
 };
 use crate::kernel::{Clock, MarketplaceId, SellerId, Sku, StoreError};
+use futures::{StreamExt, TryStreamExt, stream};
 
 /// Plans of one movement tried before it is left for a later delivery (each lost to a writer
 /// that came first).
@@ -17,6 +18,8 @@ const MAX_ATTEMPTS: u32 = 12;
 /// Pushes of one SKU in one call: a push is followed by a read, and by another push if the
 /// stock moved meanwhile (a push that landed after a newer one is put right at once).
 const MAX_PUSH_ROUNDS: u32 = 3;
+/// SKUs read (and recorded) at once while a feed is built and its result read.
+const FEED_CONCURRENCY: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StockError {
@@ -169,6 +172,11 @@ pub enum FeedSettled {
     },
 }
 
+enum EntrySettled {
+    Accepted { low_stock: bool, moved: bool },
+    Rejected,
+}
+
 /// A stock alert: ids and counts only.
 pub fn alert(kind: &'static str, seller: &SellerId, sku: &Sku, detail: &str) {
     tracing::warn!(alert = kind, %seller, %sku, detail, "stock alert");
@@ -196,7 +204,13 @@ pub async fn standing(
     }
     let mut parts = Vec::with_capacity(components.len());
     for c in components {
-        parts.push(ledger.position(seller, &c.sku).await?);
+        let part = ledger.position(seller, &c.sku).await?;
+        // A component the suite keeps no stock of (stocked elsewhere, never received): the
+        // kit is not the suite's to tell Amazon about either.
+        if !part.managed(locations) {
+            return Ok((position, None));
+        }
+        parts.push(part);
     }
     let available = kit_available(components, &parts, locations, position.settings.buffer);
     Ok((position, Some(available)))
@@ -417,8 +431,16 @@ impl StockSync<'_> {
     ) -> Result<FeedSubmitted, StockError> {
         let mut out = FeedSubmitted::default();
         let (mut lines, mut entries) = (Vec::new(), Vec::new());
-        for sku in skus {
-            let (position, available) = standing(self.ledger, seller, sku, warehouse).await?;
+        let standings: Vec<(&Sku, SkuPosition, Option<u32>)> = stream::iter(skus)
+            .map(|sku| async move {
+                standing(self.ledger, seller, sku, warehouse)
+                    .await
+                    .map(|(p, a)| (sku, p, a))
+            })
+            .buffered(FEED_CONCURRENCY)
+            .try_collect()
+            .await?;
+        for (sku, position, available) in standings {
             let Some(available) = available else {
                 out.not_managed += 1;
                 continue;
@@ -508,6 +530,7 @@ impl StockSync<'_> {
             FeedProgress::Failed { codes } => {
                 let detail = format!("feed {feed_id}: {}", codes.join(","));
                 tracing::warn!(alert = "feed_failed", %seller, detail, "stock alert");
+                self.distrust_entries(seller, &record).await?;
                 self.ledger.forget_feed(seller, feed_id).await?;
                 return Ok(FeedSettled::Failed {
                     codes,
@@ -516,44 +539,45 @@ impl StockSync<'_> {
             }
             FeedProgress::Done { rejected } => rejected,
         };
+        // Every line is settled, whatever another's fate: a line that fails for now keeps the
+        // record (and the note comes back for it); one refused for good is alarmed.
+        let rejected = &rejected;
+        let outcomes: Vec<(&Sku, Result<EntrySettled, StockError>)> =
+            stream::iter(record.entries.iter().zip(1u32..))
+                .map(|(entry, message_id)| async move {
+                    let settled = self
+                        .settle_entry(
+                            seller,
+                            marketplace,
+                            warehouse,
+                            entry,
+                            rejected.get(&message_id),
+                        )
+                        .await;
+                    (&entry.sku, settled)
+                })
+                .buffer_unordered(FEED_CONCURRENCY)
+                .collect()
+                .await;
         let (mut accepted, mut refused, mut rechecked, mut low_stock_alerts) = (0, 0, 0, 0);
-        for (entry, message_id) in record.entries.iter().zip(1u32..) {
-            let sku = &entry.sku;
-            let position = self.ledger.position(seller, sku).await?;
-            if let Some(codes) = rejected.get(&message_id) {
-                refused += 1;
-                self.rejected(
-                    seller,
-                    sku,
-                    position.listing.clone(),
-                    &position,
-                    entry.quantity,
-                    codes.clone(),
-                )
-                .await?;
-                continue;
+        let mut later = None;
+        for (sku, o) in outcomes {
+            match o {
+                Ok(EntrySettled::Rejected) => refused += 1,
+                Ok(EntrySettled::Accepted { low_stock, moved }) => {
+                    accepted += 1;
+                    low_stock_alerts += u32::from(low_stock);
+                    rechecked += u32::from(moved);
+                }
+                Err(e) if e.is_retryable() => later = Some(e),
+                Err(e) => {
+                    alert("push_rejected", seller, sku, e.kind());
+                    refused += 1;
+                }
             }
-            accepted += 1;
-            let mut listing = position.listing.clone();
-            listing.accepted_quantity = Some(entry.quantity);
-            listing.accepted_at = Some(self.clock.now());
-            listing.rejected_codes.clear();
-            low_stock_alerts += u32::from(self.mark_low_stock(
-                seller,
-                sku,
-                &position,
-                entry.quantity,
-                &mut listing,
-            ));
-            let kept = self
-                .ledger
-                .record_listing(seller, sku, &listing, entry.seen)
-                .await?;
-            if !kept {
-                rechecked += 1;
-                self.correct(seller, marketplace, sku, warehouse, Some(entry.quantity))
-                    .await?;
-            }
+        }
+        if let Some(e) = later {
+            return Err(e);
         }
         self.ledger.forget_feed(seller, feed_id).await?;
         tracing::info!(%seller, feed_id, accepted, rejected = refused, rechecked, "listings feed settled");
@@ -563,6 +587,97 @@ impl StockSync<'_> {
             rechecked,
             low_stock_alerts,
         })
+    }
+
+    /// One feed line's result recorded (see `settle_feed`). What the feed sent is right only
+    /// if it is still the computed quantity (a movement, a buffer or a location changed since
+    /// may have moved it): otherwise it is corrected now.
+    async fn settle_entry(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        warehouse: &Warehouse,
+        entry: &FeedEntry,
+        rejected: Option<&Vec<String>>,
+    ) -> Result<EntrySettled, StockError> {
+        let sku = &entry.sku;
+        let (position, available) = standing(self.ledger, seller, sku, warehouse).await?;
+        if let Some(codes) = rejected {
+            self.rejected(
+                seller,
+                sku,
+                position.listing.clone(),
+                &position,
+                entry.quantity,
+                codes.clone(),
+            )
+            .await?;
+            return Ok(EntrySettled::Rejected);
+        }
+        if available != Some(entry.quantity) {
+            self.correct(
+                seller,
+                marketplace,
+                sku,
+                warehouse,
+                Some(entry.quantity),
+                true,
+            )
+            .await?;
+            return Ok(EntrySettled::Accepted {
+                low_stock: false,
+                moved: true,
+            });
+        }
+        let mut listing = position.listing.clone();
+        listing.accepted_quantity = Some(entry.quantity);
+        listing.accepted_at = Some(self.clock.now());
+        listing.rejected_codes.clear();
+        let low_stock = self.mark_low_stock(seller, sku, &position, entry.quantity, &mut listing);
+        let kept = self
+            .ledger
+            .record_listing(seller, sku, &listing, position.movements)
+            .await?;
+        if !kept {
+            self.correct(
+                seller,
+                marketplace,
+                sku,
+                warehouse,
+                Some(entry.quantity),
+                true,
+            )
+            .await?;
+        }
+        Ok(EntrySettled::Accepted {
+            low_stock,
+            moved: !kept,
+        })
+    }
+
+    /// A feed that failed may have applied some, none or all of its lines (Amazon's word for
+    /// `FATAL`): what Amazon holds of them is unknown, so their next push is made whatever the
+    /// record says.
+    async fn distrust_entries(
+        &self,
+        seller: &SellerId,
+        record: &FeedRecord,
+    ) -> Result<(), StockError> {
+        stream::iter(&record.entries)
+            .map(|entry| async move {
+                let position = self.ledger.position(seller, &entry.sku).await?;
+                let mut listing = position.listing.clone();
+                listing.accepted_quantity = None;
+                // Lost to a movement: that movement's push tells Amazon.
+                self.ledger
+                    .record_listing(seller, &entry.sku, &listing, position.movements)
+                    .await?;
+                Ok::<_, StockError>(())
+            })
+            .buffer_unordered(FEED_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
     }
 
     fn mark_low_stock(
@@ -595,13 +710,16 @@ impl StockSync<'_> {
         warehouse: &Warehouse,
     ) -> Result<Reconciled, StockError> {
         let held = self.listings.quantity(seller, marketplace, sku).await?;
-        self.correct(seller, marketplace, sku, warehouse, held)
+        self.correct(seller, marketplace, sku, warehouse, held, true)
             .await
     }
 
     /// Correct what Amazon holds (`held`, as just read or as a quantity-change notification
     /// says) if it is not the computed available quantity. A stale notification costs at most
     /// one push of the right quantity, never a wrong one.
+    /// `fresh`: `held` was read just now (a notice may be older than our last push: when it
+    /// agrees with the ledger but not with our record, a push is made rather than the notice
+    /// believed).
     pub async fn correct(
         &self,
         seller: &SellerId,
@@ -609,12 +727,14 @@ impl StockSync<'_> {
         sku: &Sku,
         warehouse: &Warehouse,
         held: Option<u32>,
+        fresh: bool,
     ) -> Result<Reconciled, StockError> {
         let (position, available) = standing(self.ledger, seller, sku, warehouse).await?;
         let Some(available) = available else {
             return Ok(Reconciled::NotManaged);
         };
-        if held == Some(available) {
+        let believed = fresh || position.listing.accepted_quantity == held;
+        if held == Some(available) && believed {
             if position.listing.accepted_quantity != Some(available) {
                 let mut listing = position.listing.clone();
                 listing.accepted_quantity = Some(available);

@@ -9,6 +9,7 @@ pub mod bench;
 pub mod bench_labels;
 pub mod bench_order_events;
 pub mod bench_purge;
+pub mod bench_stock;
 pub mod day;
 pub mod functions;
 pub mod moto;

@@ -17,7 +17,7 @@ pub struct StockSyncConfig {
     /// SKUs of one seller from which a push or a reconciliation goes as one listings feed
     /// rather than a Listings Items call per SKU.
     pub feed_min_skus: u32,
-    /// The wait before a submitted feed's result is first read (doubling each time after).
+    /// The wait between looks at a submitted feed's result.
     pub feed_check_secs: u64,
     pub spapi: SpApiConfig,
 }
@@ -30,10 +30,11 @@ impl StockSyncConfig {
             stock_dlq_url: env.required("STOCK_DLQ_URL")?,
             max_receives: env.bounded("STOCK_MAX_RECEIVES", 5, 1..=20, "")?,
             stock_queue_url: env.required("STOCK_QUEUE_URL")?,
-            // Below this the Listings Items path (5 patches a second) is done before a feed
-            // would even be processed.
-            feed_min_skus: env.bounded("STOCK_FEED_MIN_SKUS", 200, 1..=25_000, "")?,
-            feed_check_secs: env.bounded("STOCK_FEED_CHECK_SECS", 60, 0..=900, "")?,
+            // Below this the Listings Items path (5 calls a second: 1,000 SKUs in 200 s, inside
+            // the 5-minute limit) is done before Amazon has processed a feed (minutes).
+            feed_min_skus: env.bounded("STOCK_FEED_MIN_SKUS", 1_000, 1..=25_000, "")?,
+            // Checks are counted (180 at most): back to back they would give up in seconds.
+            feed_check_secs: env.bounded("STOCK_FEED_CHECK_SECS", 60, 10..=900, "")?,
             spapi: SpApiConfig::from_env(env)?,
         })
     }

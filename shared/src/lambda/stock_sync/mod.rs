@@ -30,9 +30,9 @@ const WAIT_FOR_EARLIER: [&str; 2] = ["not_on_hand", "unknown_location"];
 /// Messages (and SKU pushes) worked at once.
 const CONCURRENCY: usize = 4;
 
-/// Looks at a feed's result before it is given up (with the wait doubling up to SQS's 15
-/// minutes, about three hours).
-const MAX_FEED_CHECKS: u32 = 16;
+/// Looks at a feed's result before it is given up: three hours at the default minute apart
+/// (`getFeed`, 2 a second, is no constraint).
+const MAX_FEED_CHECKS: u32 = 180;
 
 /// What a batch, a command or a reconciliation came to (tests and the local run read it).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -217,6 +217,14 @@ pub struct StockSyncHandler {
 
 type SkuKey = (SellerId, Sku);
 
+/// Amazon's quantity notices of one SKU in a batch: their messages, the newest quantity.
+struct Notices {
+    ids: Vec<String>,
+    quantity: u32,
+    at: chrono::DateTime<chrono::Utc>,
+    receives: u32,
+}
+
 /// A staff movement that failed for now: the caller sends it again (the same id).
 fn unapplied(movement_id: String, e: &StockError) -> Refusal {
     tracing::warn!(%movement_id, error_kind = e.kind(), error = %e, "stock movement failed");
@@ -387,7 +395,17 @@ impl StockSyncHandler {
                 components,
             } => {
                 let warehouse = self.ledger.warehouse(&seller_id).await?;
-                if let Err(r) = warehouse.kits.check(&sku, &components) {
+                let own = self.ledger.position(&seller_id, &sku).await?;
+                let check =
+                    if !components.is_empty() && (own.total_on_hand() > 0 || own.reserved > 0) {
+                        Err(crate::stock::KitRefusal {
+                            kind: "invalid_kit",
+                            reason: format!("{sku} holds stock or reservations of its own"),
+                        })
+                    } else {
+                        warehouse.kits.check(&sku, &components)
+                    };
+                if let Err(r) = check {
                     report.refusals.push(Refusal {
                         movement_id: String::new(),
                         kind: r.kind.into(),
@@ -608,9 +626,8 @@ impl StockSyncHandler {
             seller_id: seller.clone(),
             check,
         };
-        let wait = self.feed_check.saturating_mul(1 << check.min(10));
         self.stock_queue
-            .send_json_after(&note, wait)
+            .send_json_after(&note, self.feed_check)
             .await
             .map_err(|e| {
                 StockError::Store(crate::kernel::StoreError::Conflict {
@@ -669,7 +686,7 @@ impl StockSyncHandler {
     /// Each notified SKU's computed quantity against what Amazon says it now holds.
     async fn check_notices(
         &self,
-        notices: &BTreeMap<SkuKey, (Vec<String>, u32)>,
+        notices: &BTreeMap<SkuKey, Notices>,
         warehouses: &mut HashMap<SellerId, Warehouse>,
     ) -> Vec<(SkuKey, Result<Reconciled, StockError>)> {
         if notices.is_empty() {
@@ -688,7 +705,7 @@ impl StockSyncHandler {
             }
         };
         let mut out = Vec::new();
-        for ((seller, sku), (_, held)) in notices {
+        for ((seller, sku), Notices { quantity: held, .. }) in notices {
             let key = (seller.clone(), sku.clone());
             let Some(marketplace) = marketplaces.get(seller) else {
                 out.push((key, Ok(Reconciled::NotManaged)));
@@ -697,7 +714,7 @@ impl StockSyncHandler {
             let checked = match self.warehouse_of(warehouses, seller).await {
                 Ok(w) => {
                     self.sync()
-                        .correct(seller, marketplace, sku, &w, Some(*held))
+                        .correct(seller, marketplace, sku, &w, Some(*held), false)
                         .await
                 }
                 Err(e) => Err(e),
@@ -726,11 +743,18 @@ impl StockSyncHandler {
             if skus.len() >= self.feed_min_skus {
                 // Too many to read one by one (5 a second): every SKU's quantity restated in
                 // one feed; a second run sends the same quantities again and changes nothing.
-                let f = self
-                    .send_feed(&seller, marketplace, &skus, &warehouse, true)
-                    .await?;
                 report.skus_checked += skus.len() as u32;
-                report.add_submitted(&f);
+                match self
+                    .send_feed(&seller, marketplace, &skus, &warehouse, true)
+                    .await
+                {
+                    Ok(f) => report.add_submitted(&f),
+                    // One seller's failure never stops the sellers after it.
+                    Err(e) => {
+                        tracing::warn!(%seller, error_kind = e.kind(), error = %e, "reconciliation feed failed");
+                        report.pushes_failed += skus.len() as u32;
+                    }
+                }
                 continue;
             }
             let results: Vec<Result<Reconciled, StockError>> = stream::iter(skus)
@@ -774,7 +798,7 @@ impl StockSyncHandler {
         let mut touched_by: HashMap<String, BTreeSet<SkuKey>> = HashMap::new();
         let mut warehouses: HashMap<SellerId, Warehouse> = HashMap::new();
         // Amazon's word on a SKU's quantity: message ids and the quantity per SKU.
-        let mut notices: BTreeMap<SkuKey, (Vec<String>, u32)> = BTreeMap::new();
+        let mut notices: BTreeMap<SkuKey, Notices> = BTreeMap::new();
         // Movements of one message in order; messages one after another keep the reads of
         // locations shared (moto and DynamoDB see the same writes either way).
         for r in &event.records {
@@ -826,10 +850,20 @@ impl StockSyncHandler {
             if let StockMessage::QuantityChanged(n) = &message {
                 report.quantity_notices += 1;
                 if n.channel == crate::spapi::DEFAULT_CHANNEL {
-                    let (ids, _) = notices
+                    let seen = notices
                         .entry((n.seller_id.clone(), n.sku.clone()))
-                        .or_insert_with(|| (Vec::new(), n.quantity));
-                    ids.push(id.clone());
+                        .or_insert_with(|| Notices {
+                            ids: Vec::new(),
+                            quantity: n.quantity,
+                            at: n.event_time,
+                            receives,
+                        });
+                    // The newest word of Amazon's counts (notices arrive in any order).
+                    if n.event_time > seen.at {
+                        (seen.quantity, seen.at) = (n.quantity, n.event_time);
+                    }
+                    seen.receives = seen.receives.max(receives);
+                    seen.ids.push(id.clone());
                 }
                 endings.insert(id.clone(), Ending::Done);
                 continue;
@@ -915,6 +949,19 @@ impl StockSyncHandler {
             }
             endings.insert(id, ending);
         }
+        // A message touches the kits its components are part of too: a kit's failed push
+        // keeps the message.
+        for skus in touched_by.values_mut() {
+            let kits: Vec<SkuKey> = skus
+                .iter()
+                .flat_map(|(seller, sku)| {
+                    warehouses.get(seller).into_iter().flat_map(move |w| {
+                        w.kits.containing(sku).map(|k| (seller.clone(), k.clone()))
+                    })
+                })
+                .collect();
+            skus.extend(kits);
+        }
         let all: BTreeSet<SkuKey> = touched_by.values().flatten().cloned().collect();
         // A notified SKU this batch pushes needs no check: the push told Amazon.
         notices.retain(|k, _| !all.contains(k));
@@ -927,8 +974,23 @@ impl StockSyncHandler {
                 Err(e) => {
                     tracing::warn!(seller_id = %key.0, sku = %key.1, error_kind = e.kind(), error = %e, "quantity check failed for now");
                     report.pushes_failed += 1;
-                    for id in &notices[&key].0 {
-                        endings.insert(id.clone(), Ending::Retry(None));
+                    let n = &notices[&key];
+                    for id in &n.ids {
+                        let ending = if e.is_retryable() && n.receives < self.max_receives {
+                            Ending::Retry(None)
+                        } else {
+                            Ending::DeadLetter(DeadLetter {
+                                seller_id: Some(key.0.clone()),
+                                ..DeadLetter::new(
+                                    id,
+                                    e.kind(),
+                                    format!("quantity check of {}: {e}", key.1),
+                                    n.receives,
+                                    now,
+                                )
+                            })
+                        };
+                        endings.insert(id.clone(), ending);
                     }
                 }
             }
