@@ -120,6 +120,14 @@ struct MovementItem {
     movement: Movement,
 }
 
+/// An item's sort key (`head`, `at#…`, `kit#…`, …).
+fn entry_of(item: &std::collections::HashMap<String, AttributeValue>) -> String {
+    item.get("entry")
+        .and_then(|e| e.as_s().ok())
+        .cloned()
+        .unwrap_or_default()
+}
+
 fn hold_entry(order: &AmazonOrderId, item: &OrderItemId) -> String {
     format!("hold#{order}#{item}")
 }
@@ -216,11 +224,7 @@ impl StockLedger for DynamoStockLedger {
         .await?;
         let mut warehouse = Warehouse::default();
         for item in items {
-            let entry = item
-                .get("entry")
-                .and_then(|e| e.as_s().ok())
-                .cloned()
-                .unwrap_or_default();
+            let entry = entry_of(&item);
             if entry == LOCATIONS {
                 let l: LocationsItem = serde_dynamo::from_item(item)
                     .map_err(corrupt(format!("locations of {seller}")))?;
@@ -301,11 +305,7 @@ impl StockLedger for DynamoStockLedger {
         .await?;
         let mut position = SkuPosition::default();
         for item in items {
-            let entry = item
-                .get("entry")
-                .and_then(|e| e.as_s().ok())
-                .cloned()
-                .unwrap_or_default();
+            let entry = entry_of(&item);
             let what = || format!("stock {entry} of {seller}/{sku}");
             position.known = true;
             if entry == HEAD {
