@@ -232,12 +232,53 @@ impl StockLedger for DynamoStockLedger {
             } else if entry.starts_with(KIT) {
                 let k: KitItem = serde_dynamo::from_item(item)
                     .map_err(corrupt(format!("{entry} of {seller}")))?;
-                if !k.components.is_empty() {
+                if k.components.is_empty() {
+                    warehouse.kits.retired.insert(k.kit);
+                } else {
                     warehouse.kits.kits.insert(k.kit, k.components);
                 }
             }
         }
         Ok(warehouse)
+    }
+
+    async fn kit_line(
+        &self,
+        seller: &SellerId,
+        kit: &Sku,
+        order: &AmazonOrderId,
+        item: &OrderItemId,
+        components: &[KitComponent],
+    ) -> Result<Vec<KitComponent>, StoreError> {
+        // `kitline#…` sorts after `head`: a position's range never reads it.
+        let key = [
+            ("seller_sku", pk(seller, kit)),
+            ("entry", format!("kitline#{order}#{item}")),
+        ];
+        let line = KitItem {
+            seller_sku: key[0].1.clone(),
+            entry: key[1].1.clone(),
+            kit: kit.clone(),
+            components: components.to_vec(),
+        };
+        let item_value = serde_dynamo::to_item(&line)
+            .map_err(corrupt(format!("kit line {order}/{item} of {seller}")))?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item_value))
+            .condition_expression("attribute_not_exists(entry)")
+            .send()
+            .await;
+        if written("PutItem", put)? {
+            return Ok(line.components);
+        }
+        let kept: Option<KitItem> = read_item(&self.client, &self.table, key, || {
+            format!("kit line {order}/{item} of {seller}")
+        })
+        .await?;
+        Ok(kept.map(|k| k.components).unwrap_or(line.components))
     }
 
     async fn set_kit(

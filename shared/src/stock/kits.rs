@@ -26,6 +26,8 @@ pub struct KitComponent {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Kits {
     pub kits: BTreeMap<Sku, Vec<KitComponent>>,
+    /// SKUs that were kits: their open order lines still move the components they held.
+    pub retired: std::collections::BTreeSet<Sku>,
 }
 
 /// What a seller's stock is arranged by: the locations in walking order and the kits.
@@ -117,11 +119,25 @@ impl Kits {
         Ok(())
     }
 
+    /// Whether an order line of `sku` may hold components (a kit now, or one once).
+    pub fn was_kit(&self, sku: &Sku) -> bool {
+        self.is_kit(sku) || self.retired.contains(sku)
+    }
+
     /// The movements `m` is: an order's movement of a kit is the same movement of each
     /// component (ids `<movement id>#<component>`, so repeats stay repeats); any other SKU's
-    /// movement is itself. A staff movement of a kit is refused: a kit is never on a shelf.
-    pub fn expand(&self, m: Movement) -> Result<Vec<Movement>, KitRefusal> {
-        let Some(components) = self.components(&m.sku) else {
+    /// movement is itself. `line`: the components the order line was first moved with (a
+    /// kit changed since must not strand them); none: the kit as it is. A staff movement of a
+    /// kit is refused: a kit is never on a shelf.
+    pub fn expand(
+        &self,
+        m: Movement,
+        line: Option<&[KitComponent]>,
+    ) -> Result<Vec<Movement>, KitRefusal> {
+        let Some(components) = line
+            .filter(|l| !l.is_empty())
+            .or_else(|| self.components(&m.sku))
+        else {
             return Ok(vec![m]);
         };
         if m.kind.order_item().is_none() {
@@ -216,6 +232,7 @@ mod tests {
         };
         Kits {
             kits: [(sku("GIFT-SET"), vec![c("MUG", 2), c("TEA", 1)])].into(),
+            retired: Default::default(),
         }
     }
 
@@ -241,7 +258,7 @@ mod tests {
                 quantity: 3,
             },
         );
-        let ms = kits().expand(reserve.clone()).unwrap();
+        let ms = kits().expand(reserve.clone(), None).unwrap();
         let got: Vec<(&str, &str, u32)> = ms
             .iter()
             .map(|m| match &m.kind {
@@ -252,7 +269,17 @@ mod tests {
             })
             .collect();
         assert_eq!(got, [("chg#I1#MUG", "MUG", 6), ("chg#I1#TEA", "TEA", 3)]);
-        assert_eq!(kits().expand(reserve).unwrap(), ms);
+        assert_eq!(kits().expand(reserve.clone(), None).unwrap(), ms);
+        // The order line's own components, whatever the kit is made of now.
+        let line = [KitComponent {
+            sku: sku("TEA"),
+            quantity: 2,
+        }];
+        let kept = kits().expand(reserve, Some(&line)).unwrap();
+        assert_eq!(
+            (kept.len(), kept[0].movement_id.as_str()),
+            (1, "chg#I1#TEA")
+        );
         let plain = movement(
             "MUG",
             MovementKind::Pick {
@@ -260,7 +287,7 @@ mod tests {
                 quantity: 1,
             },
         );
-        assert_eq!(kits().expand(plain.clone()).unwrap(), vec![plain]);
+        assert_eq!(kits().expand(plain.clone(), None).unwrap(), vec![plain]);
     }
 
     #[test]
@@ -272,7 +299,10 @@ mod tests {
                 quantity: 1,
             },
         );
-        assert_eq!(kits().expand(receive).unwrap_err().kind, "kit_has_no_stock");
+        assert_eq!(
+            kits().expand(receive, None).unwrap_err().kind,
+            "kit_has_no_stock"
+        );
         let k = kits();
         let c = |s: &str| KitComponent {
             sku: sku(s),

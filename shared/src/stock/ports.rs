@@ -26,6 +26,16 @@ pub trait StockLedger: Send + Sync {
         seller: &SellerId,
         locations: &Locations,
     ) -> Result<(), StoreError>;
+    /// The components an order line of `kit` moves: those it was first moved with (written
+    /// once, only if absent), else `components` (the kit as it is now), recorded then.
+    async fn kit_line(
+        &self,
+        seller: &SellerId,
+        kit: &Sku,
+        order: &AmazonOrderId,
+        item: &OrderItemId,
+        components: &[KitComponent],
+    ) -> Result<Vec<KitComponent>, StoreError>;
     /// `kit` made of `components` from now on (none: no longer a kit).
     async fn set_kit(
         &self,

@@ -323,7 +323,14 @@ impl StockSyncHandler {
                             break;
                         }
                     };
-                    let parts = match warehouse.kits.expand(m) {
+                    let parts = match self.expand(m, &warehouse).await {
+                        Ok(parts) => parts,
+                        Err(e) => {
+                            report.refusals.push(unapplied(id, &e));
+                            break;
+                        }
+                    };
+                    let parts = match parts {
                         Ok(parts) => parts,
                         Err(r) => {
                             report.movements_refused += 1;
@@ -439,6 +446,29 @@ impl StockSyncHandler {
             StockCommand::Reconcile { seller_ids } => report = self.reconcile(&seller_ids).await?,
         }
         Ok(report)
+    }
+
+    /// `m` as the movements of one SKU each: an order line of a kit moves the components it
+    /// was first moved with (kept per line), whatever the kit is made of since.
+    async fn expand(
+        &self,
+        m: Movement,
+        warehouse: &Warehouse,
+    ) -> Result<Result<Vec<Movement>, crate::stock::KitRefusal>, StockError> {
+        let kits = &warehouse.kits;
+        let (Some(item), Some(order), true) = (
+            m.kind.order_item(),
+            m.order_id.as_ref(),
+            kits.was_kit(&m.sku),
+        ) else {
+            return Ok(kits.expand(m, None));
+        };
+        let now = kits.components(&m.sku).unwrap_or_default();
+        let line = self
+            .ledger
+            .kit_line(&m.seller_id, &m.sku, order, item, now)
+            .await?;
+        Ok(kits.expand(m, Some(&line)))
     }
 
     async fn warehouse_of(
@@ -888,21 +918,33 @@ impl StockSyncHandler {
                     continue;
                 }
             };
-            let movements: Result<Vec<Movement>, _> = movements
-                .into_iter()
-                .map(|m| warehouse.kits.expand(m))
-                .collect::<Result<Vec<_>, _>>()
-                .map(|parts| parts.into_iter().flatten().collect());
-            let movements = match movements {
-                Ok(m) => m,
-                Err(r) => {
-                    endings.insert(
-                        id.clone(),
-                        Ending::DeadLetter(letter(r.kind, r.reason, Some(seller), order)),
-                    );
-                    continue;
+            let mut parts = Vec::new();
+            let mut stopped = None;
+            for m in movements {
+                match self.expand(m, &warehouse).await {
+                    Ok(Ok(p)) => parts.extend(p),
+                    Ok(Err(r)) => {
+                        stopped = Some(Ending::DeadLetter(letter(
+                            r.kind,
+                            r.reason,
+                            Some(seller.clone()),
+                            order.clone(),
+                        )));
+                        break;
+                    }
+                    // The kit line unreadable for now: the message comes back.
+                    Err(e) => {
+                        tracing::warn!(message_id = %id, error_kind = e.kind(), error = %e, "kit line unreadable; the message stays");
+                        stopped = Some(Ending::Retry(None));
+                        break;
+                    }
                 }
-            };
+            }
+            if let Some(ending) = stopped {
+                endings.insert(id.clone(), ending);
+                continue;
+            }
+            let movements = parts;
             let mut ending = Ending::Done;
             for m in &movements {
                 match self.sync().apply(m, &warehouse).await {

@@ -354,6 +354,14 @@ async fn a_kit_is_available_up_to_its_scarcest_component_and_its_orders_move_the
         assert_eq!(available(&t, &seller, sku).await, q, "{sku}");
         assert_eq!(at_amazon(sku), Some(q), "{sku} at Amazon");
     }
+    // The kit is made of mugs alone from now on; the open order still holds its lamps.
+    let r = run(
+        &h,
+        json!({"command": "set_kit", "seller_id": seller, "sku": kit, "components": [
+            {"sku": mug, "quantity": 2}]}),
+    )
+    .await;
+    assert!(r.refusals.is_empty(), "{r:?}");
     // The kit order is picked, then canceled: the components go back to their shelf.
     send(
         &t,
@@ -381,6 +389,15 @@ async fn a_kit_is_available_up_to_its_scarcest_component_and_its_orders_move_the
     .await;
     t.pump_stock(&h).await;
     assert_eq!((on_shelf(mug).await, on_shelf(lamp).await), (9, 5));
+    let lamp_held = l
+        .position(&seller, &Sku::parse(lamp).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        (lamp_held.reserved, lamp_held.picked),
+        (0, 0),
+        "no lamp stranded"
+    );
     for (sku, q) in [(mug, 8), (lamp, 5), (kit, 4)] {
         assert_eq!(at_amazon(sku), Some(q), "{sku} at Amazon after the cancel");
     }
