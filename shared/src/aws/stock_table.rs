@@ -157,6 +157,18 @@ impl DynamoStockLedger {
 }
 
 impl DynamoStockLedger {
+    /// Every item under one partition key, in sort-key order.
+    fn partition(
+        &self,
+        pk: String,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("seller_sku = :pk")
+            .expression_attribute_values(":pk", s(pk))
+    }
+
     /// An item written whole (no condition: the caller's key is its own).
     async fn put(
         &self,
@@ -213,15 +225,7 @@ impl DynamoStockLedger {
 impl StockLedger for DynamoStockLedger {
     async fn warehouse(&self, seller: &SellerId) -> Result<Warehouse, StoreError> {
         // `kit#…` sorts before `locations`: the seller's partition holds nothing else.
-        let items = query_all(
-            self.client
-                .query()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .key_condition_expression("seller_sku = :pk")
-                .expression_attribute_values(":pk", s(seller.as_str())),
-        )
-        .await?;
+        let items = query_all(self.partition(seller.to_string()).consistent_read(true)).await?;
         let mut warehouse = Warehouse::default();
         for item in items {
             let entry = entry_of(&item);
@@ -619,12 +623,8 @@ impl StockLedger for DynamoStockLedger {
         feed_id: &str,
     ) -> Result<Option<FeedRecord>, StoreError> {
         let items = query_all(
-            self.client
-                .query()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .key_condition_expression("seller_sku = :pk")
-                .expression_attribute_values(":pk", s(feed_pk(seller, feed_id))),
+            self.partition(feed_pk(seller, feed_id))
+                .consistent_read(true),
         )
         .await?;
         if items.is_empty() {
@@ -645,11 +645,7 @@ impl StockLedger for DynamoStockLedger {
 
     async fn forget_feed(&self, seller: &SellerId, feed_id: &str) -> Result<(), StoreError> {
         let items = query_all(
-            self.client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("seller_sku = :pk")
-                .expression_attribute_values(":pk", s(feed_pk(seller, feed_id)))
+            self.partition(feed_pk(seller, feed_id))
                 .projection_expression("entry"),
         )
         .await?;

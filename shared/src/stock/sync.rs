@@ -614,30 +614,18 @@ impl StockSync<'_> {
             .await?;
             return Ok(EntrySettled::Rejected);
         }
-        if available != Some(entry.quantity) {
-            self.correct(
-                seller,
-                marketplace,
-                sku,
-                warehouse,
-                Some(entry.quantity),
-                true,
-            )
-            .await?;
-            return Ok(EntrySettled::Accepted {
-                low_stock: false,
-                moved: true,
-            });
+        let (mut low_stock, mut kept) = (false, false);
+        if available == Some(entry.quantity) {
+            let mut listing = position.listing.clone();
+            listing.accepted_quantity = Some(entry.quantity);
+            listing.accepted_at = Some(self.clock.now());
+            listing.rejected_codes.clear();
+            low_stock = self.mark_low_stock(seller, sku, &position, entry.quantity, &mut listing);
+            kept = self
+                .ledger
+                .record_listing(seller, sku, &listing, position.movements)
+                .await?;
         }
-        let mut listing = position.listing.clone();
-        listing.accepted_quantity = Some(entry.quantity);
-        listing.accepted_at = Some(self.clock.now());
-        listing.rejected_codes.clear();
-        let low_stock = self.mark_low_stock(seller, sku, &position, entry.quantity, &mut listing);
-        let kept = self
-            .ledger
-            .record_listing(seller, sku, &listing, position.movements)
-            .await?;
         if !kept {
             self.correct(
                 seller,
