@@ -13,6 +13,12 @@ conditional write atomically. This launcher serves moto's own WSGI application, 
   writer wait behind it;
 - KMS, SQS, Secrets Manager and the rest are not held up at all.
 
+It also makes a query on a table's own key read that key's partition only. moto lists and sorts
+every item of the table for each such query and then keeps the partition asked for: at 60,000
+items (the stock benchmark's 10,000 SKUs) one query took 1.3 s, so the local stack measured moto
+rather than the function. moto already holds items per partition (`Table.items[hash][range]`);
+the results and their order are the same. Index queries are left as moto makes them.
+
 Usage: python moto_server.py -H 127.0.0.1 -p PORT [--plain]
 `--plain` serves moto exactly as `moto_server` does, to show what the lock is for.
 """
@@ -27,6 +33,7 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
+from moto.dynamodb.models.table import Table
 from werkzeug.serving import run_simple
 
 DYNAMODB_TARGET = "DynamoDB_20120810."
@@ -112,6 +119,36 @@ class SerialisedDynamoWrites:
             release()
 
 
+_partition = threading.local()
+
+
+def partition_queries():
+    """Table.query on the base table reads one partition (see the module's comment)."""
+    query, all_items = Table.query, Table.all_items
+
+    def partition_query(self, hash_key, *args, **kwargs):
+        # moto's positional order: range_comparison, range_objs, limit, exclusive_start_key,
+        # scan_index_forward, projection_expressions, index_name.
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name or hash_key is None or self.range_key_attr is None:
+            return query(self, hash_key, *args, **kwargs)
+        _partition.key = hash_key
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            _partition.key = None
+
+    def partition_items(self):
+        key = getattr(_partition, "key", None)
+        if key is None:
+            return all_items(self)
+        # .get, not []: items is a defaultdict, and a read must not add a partition.
+        return sorted(self.items.get(key, {}).values(), key=lambda x: x.range_key)
+
+    Table.query = partition_query
+    Table.all_items = partition_items
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("-H", "--host", default="127.0.0.1")
@@ -128,6 +165,8 @@ def main():
 
     app = DomainDispatcherApplication(create_backend_app)
     app.debug = True
+    if not args.plain:
+        partition_queries()
     served = app if args.plain else SerialisedDynamoWrites(app)
     run_simple(
         args.host,

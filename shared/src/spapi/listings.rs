@@ -1,17 +1,20 @@
 //! Listings Items 2021-08-01 on the transport ([`ListingsApi`], the `stock::Listings` port):
 //! the listing's product type and `DEFAULT`-channel quantity read with `getListingsItem`, the
 //! quantity set with `patchListingsItem` (`merge` on `/attributes/fulfillment_availability`,
-//! so restock dates and handling times stay as the seller set them). Shapes from
+//! so restock dates and handling times stay as the seller set them); both of 20 SKUs at once
+//! read with `searchListingsItems` (a reconciliation or a first feed of 10,000 SKUs: 500 calls,
+//! not 10,000). Shapes from
 //! `listingsItems_2021-08-01.json`; the API answers bare (no `payload`).
 
 use super::Operation;
 use super::error::CallError;
 use super::transport::{Method, Request, Transport};
 use crate::kernel::{MarketplaceId, SellerId, Sku};
-use crate::stock::{ListingAnswer, ListingError, Listings};
+use crate::stock::{Listed, ListingAnswer, ListingError, Listings, SEARCH_SKUS};
 use async_trait::async_trait;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Everything but unreserved characters is escaped: a SKU may hold `/`, `#`, `?` or spaces.
@@ -48,6 +51,19 @@ struct ItemIn {
     summaries: Vec<SummaryIn>,
     #[serde(default)]
     fulfillment_availability: Vec<AvailabilityIn>,
+}
+
+#[derive(Deserialize)]
+struct SearchIn {
+    #[serde(default)]
+    items: Vec<FoundIn>,
+}
+
+#[derive(Deserialize)]
+struct FoundIn {
+    sku: String,
+    #[serde(flatten)]
+    item: ItemIn,
 }
 
 #[derive(Deserialize)]
@@ -97,6 +113,34 @@ struct IssueIn {
     severity: String,
 }
 
+/// What a search reads of each listing.
+const INCLUDED: &str = "summaries,fulfillmentAvailability";
+
+impl ItemIn {
+    fn product_type(self, marketplace: &MarketplaceId) -> Option<String> {
+        self.summaries
+            .into_iter()
+            .find(|s| s.marketplace_id == marketplace.as_str())
+            .map(|s| s.product_type)
+    }
+
+    fn default_quantity(&self) -> Option<u32> {
+        self.fulfillment_availability
+            .iter()
+            .find(|a| a.fulfillment_channel_code == DEFAULT_CHANNEL)
+            .and_then(|a| a.quantity)
+    }
+
+    /// `None` without a summary for the marketplace (no listing there).
+    fn listed(self, marketplace: &MarketplaceId) -> Option<Listed> {
+        let quantity = self.default_quantity();
+        self.product_type(marketplace).map(|product_type| Listed {
+            product_type,
+            quantity,
+        })
+    }
+}
+
 fn listing_error(op: Operation, e: CallError) -> ListingError {
     let what = format!("{}: {e}", op.name());
     if e.is_retryable() || matches!(e, CallError::BudgetExhausted { .. } | CallError::Budget(_)) {
@@ -135,12 +179,50 @@ impl Listings for ListingsApi {
         sku: &Sku,
     ) -> Result<Option<String>, ListingError> {
         let item = self.item(seller, marketplace, sku, "summaries").await?;
-        Ok(item.and_then(|i| {
-            i.summaries
-                .into_iter()
-                .find(|s| s.marketplace_id == marketplace.as_str())
-                .map(|s| s.product_type)
-        }))
+        Ok(item.and_then(|i| i.product_type(marketplace)))
+    }
+
+    async fn search(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        skus: &[Sku],
+    ) -> Result<HashMap<Sku, Listed>, ListingError> {
+        let op = Operation::SearchListingsItems;
+        // `identifiers` is a comma-separated list: a SKU holding a comma is read alone.
+        let (listed, alone): (Vec<&Sku>, Vec<&Sku>) =
+            skus.iter().partition(|s| !s.as_str().contains(','));
+        let mut found = HashMap::new();
+        for sku in alone {
+            let item = self.item(seller, marketplace, sku, INCLUDED).await?;
+            if let Some(l) = item.and_then(|i| i.listed(marketplace)) {
+                found.insert(sku.clone(), l);
+            }
+        }
+        for part in listed.chunks(SEARCH_SKUS) {
+            let identifiers: Vec<&str> = part.iter().map(|s| s.as_str()).collect();
+            let call = Request::get(op, format!("/listings/2021-08-01/items/{seller}"))
+                .query("marketplaceIds", marketplace.as_str())
+                .query("identifiersType", "SKU")
+                .query("identifiers", identifiers.join(","))
+                .query("includedData", INCLUDED)
+                .query("pageSize", SEARCH_SKUS.to_string());
+            let answer = self
+                .transport
+                .call::<SearchIn>(seller, &call)
+                .await
+                .map_err(|e| listing_error(op, e))?;
+            for found_in in answer.items {
+                // Only what was asked for.
+                let Some(sku) = part.iter().find(|s| s.as_str() == found_in.sku) else {
+                    continue;
+                };
+                if let Some(l) = found_in.item.listed(marketplace) {
+                    found.insert((*sku).clone(), l);
+                }
+            }
+        }
+        Ok(found)
     }
 
     async fn quantity(
@@ -152,12 +234,7 @@ impl Listings for ListingsApi {
         let item = self
             .item(seller, marketplace, sku, "fulfillmentAvailability")
             .await?;
-        Ok(item.and_then(|i| {
-            i.fulfillment_availability
-                .into_iter()
-                .find(|a| a.fulfillment_channel_code == DEFAULT_CHANNEL)
-                .and_then(|a| a.quantity)
-        }))
+        Ok(item.and_then(|i| i.default_quantity()))
     }
 
     async fn set_quantity(
@@ -212,6 +289,78 @@ impl Listings for ListingsApi {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spapi::transport::tests::{CountingBudget, seller, transport};
+    use serde_json::json;
+    use wiremock::matchers::{method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    fn item(sku: &str, product_type: &str, quantity: Option<u32>) -> serde_json::Value {
+        let mut a = json!({"fulfillmentChannelCode": "DEFAULT"});
+        if let Some(q) = quantity {
+            a["quantity"] = json!(q);
+        }
+        json!({
+            "sku": sku,
+            "summaries": [{"marketplaceId": "ATVPDKIKX0DER", "productType": product_type}],
+            "fulfillmentAvailability": [a],
+        })
+    }
+
+    #[tokio::test]
+    async fn a_search_reads_20_skus_a_call_and_a_sku_with_a_comma_alone() {
+        let server = MockServer::start().await;
+        let skus: Vec<Sku> = (0..21)
+            .map(|i| Sku::parse(format!("S-{i:02}")).unwrap())
+            .chain([Sku::parse("RED,42").unwrap()])
+            .collect();
+        let first: Vec<&str> = skus[..20].iter().map(|s| s.as_str()).collect();
+        Mock::given(method("GET"))
+            .and(path("/listings/2021-08-01/items/A1SELLER"))
+            .and(query_param("identifiersType", "SKU"))
+            .and(query_param("identifiers", first.join(",")))
+            .and(query_param("includedData", "summaries,fulfillmentAvailability"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "numberOfResults": 2,
+                // S-01 has no listing; a SKU not asked for is not taken.
+                "items": [item("S-00", "HOME", Some(4)), item("S-02", "HOME", None), item("OTHER", "TOY", Some(1))],
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/listings/2021-08-01/items/A1SELLER"))
+            .and(query_param("identifiers", "S-20"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                json!({"numberOfResults": 1, "items": [item("S-20", "LAMP", Some(0))]}),
+            ))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/listings/2021-08-01/items/A1SELLER/RED%2C42"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(item("RED,42", "SHOE", Some(7))))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let api = ListingsApi::new(Arc::new(
+            transport(&server, Arc::new(CountingBudget::default())).await,
+        ));
+        let marketplace = MarketplaceId::parse("ATVPDKIKX0DER").unwrap();
+        let found = api.search(&seller(), &marketplace, &skus).await.unwrap();
+        let listed = |t: &str, q: Option<u32>| Listed {
+            product_type: t.into(),
+            quantity: q,
+        };
+        assert_eq!(
+            found,
+            HashMap::from([
+                (skus[0].clone(), listed("HOME", Some(4))),
+                (skus[2].clone(), listed("HOME", None)),
+                (skus[20].clone(), listed("LAMP", Some(0))),
+                (skus[21].clone(), listed("SHOE", Some(7))),
+            ])
+        );
+    }
 
     #[test]
     fn a_sku_is_one_escaped_path_segment() {

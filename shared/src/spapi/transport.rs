@@ -399,7 +399,7 @@ fn read<T: DeserializeOwned>(exchange: Exchange, attempt: u32) -> Result<T, Call
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::kernel::StoreError;
     use crate::rate::{Reservation, UsagePlan};
@@ -410,7 +410,7 @@ mod tests {
 
     /// Every place granted at once, counted; reported rates kept.
     #[derive(Default)]
-    struct CountingBudget {
+    pub(crate) struct CountingBudget {
         taken: AtomicU32,
         reserved: AtomicU32,
         reported: std::sync::Mutex<Vec<f64>>,
@@ -450,12 +450,12 @@ mod tests {
         }
     }
 
-    fn seller() -> SellerId {
+    pub(crate) fn seller() -> SellerId {
         SellerId::parse("A1SELLER").unwrap()
     }
 
     /// A transport against `server` (SP-API and LWA both), retries without real pauses.
-    async fn transport(server: &MockServer, budget: Arc<CountingBudget>) -> Transport {
+    pub(crate) async fn transport(server: &MockServer, budget: Arc<CountingBudget>) -> Transport {
         Mock::given(method("POST"))
             .and(path("/auth/o2/token"))
             .respond_with(ResponseTemplate::new(200).set_body_json(

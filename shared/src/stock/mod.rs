@@ -25,8 +25,8 @@ pub use model::{
 };
 pub use plan::{HoldWrite, Plan, Planned, plan};
 pub use ports::{
-    Applied, FeedEntry, FeedLine, FeedProgress, FeedRecord, ListingAnswer, ListingError,
-    ListingFeeds, Listings, StockLedger,
+    Applied, FeedEntry, FeedLine, FeedProgress, FeedRecord, Listed, ListingAnswer, ListingError,
+    ListingFeeds, Listings, SEARCH_SKUS, StockLedger,
 };
 pub use sync::{
     FeedSettled, FeedSubmitted, MovementOutcome, PushOutcome, Pushed, Reconciled, StockError,

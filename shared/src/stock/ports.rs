@@ -5,6 +5,7 @@ use super::model::{Hold, ListingState, Locations, Movement, SkuPosition, SkuSett
 use super::plan::Plan;
 use crate::kernel::{AmazonOrderId, MarketplaceId, OrderItemId, SellerId, Sku, StoreError};
 use async_trait::async_trait;
+use std::collections::HashMap;
 
 /// How a planned movement's transaction ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +105,17 @@ pub enum ListingError {
     Refused(String),
 }
 
+/// SKUs one `searchListingsItems` call looks up (its `identifiers` take 20).
+pub const SEARCH_SKUS: usize = 20;
+
+/// One listing as a search finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub product_type: String,
+    /// The quantity Amazon holds, `None` when the listing has none.
+    pub quantity: Option<u32>,
+}
+
 /// Amazon's listings (Listings Items 2021-08-01), the `DEFAULT` (merchant-fulfilled) channel.
 #[async_trait]
 pub trait Listings: Send + Sync {
@@ -114,6 +126,14 @@ pub trait Listings: Send + Sync {
         marketplace: &MarketplaceId,
         sku: &Sku,
     ) -> Result<Option<String>, ListingError>;
+    /// Up to [`SEARCH_SKUS`] listings read in one call (a SKU the seller has no listing of is
+    /// absent from the answer).
+    async fn search(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        skus: &[Sku],
+    ) -> Result<HashMap<Sku, Listed>, ListingError>;
     /// The quantity Amazon holds, `None` when the listing has none or does not exist.
     async fn quantity(
         &self,

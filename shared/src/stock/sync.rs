@@ -7,10 +7,11 @@ use super::model::{Movement, SkuPosition};
 use super::plan::{Planned, plan};
 use super::ports::{
     Applied, FeedEntry, FeedLine, FeedProgress, FeedRecord, ListingAnswer, ListingError,
-    ListingFeeds, Listings, StockLedger,
+    ListingFeeds, Listings, SEARCH_SKUS, StockLedger,
 };
 use crate::kernel::{Clock, MarketplaceId, SellerId, Sku, StoreError};
 use futures::{StreamExt, TryStreamExt, stream};
+use std::collections::HashMap;
 
 /// Plans of one movement tried before it is left for a later delivery (each lost to a writer
 /// that came first).
@@ -440,46 +441,60 @@ impl StockSync<'_> {
             .buffered(FEED_CONCURRENCY)
             .try_collect()
             .await?;
+        let mut sending = Vec::new();
         for (sku, position, available) in standings {
             let Some(available) = available else {
                 out.not_managed += 1;
                 continue;
             };
-            let listing = &position.listing;
-            if !every && listing.accepted_quantity == Some(available) {
+            if !every && position.listing.accepted_quantity == Some(available) {
                 out.unchanged += 1;
                 continue;
             }
-            let product_type = match &listing.product_type {
-                Some(t) => t.clone(),
-                None => {
-                    out.calls += 1;
-                    match self.listings.product_type(seller, marketplace, sku).await? {
-                        Some(t) => {
-                            let mut known = listing.clone();
-                            known.product_type = Some(t.clone());
-                            // Lost to a movement: the type is read again next time.
-                            self.ledger
-                                .record_listing(seller, sku, &known, position.movements)
-                                .await?;
-                            t
-                        }
-                        None => {
-                            let codes = vec!["LISTING_NOT_FOUND".to_owned()];
-                            self.rejected(
-                                seller,
-                                sku,
-                                listing.clone(),
-                                &position,
-                                available,
-                                codes,
-                            )
-                            .await?;
-                            out.rejected += 1;
-                            continue;
-                        }
-                    }
-                }
+            sending.push((sku, position, available));
+        }
+        // Product types not yet known, 20 SKUs a call; each one learned is kept.
+        let unknown: Vec<Sku> = sending
+            .iter()
+            .filter(|(_, p, _)| p.listing.product_type.is_none())
+            .map(|(sku, _, _)| (*sku).clone())
+            .collect();
+        let mut learned = HashMap::new();
+        for part in unknown.chunks(SEARCH_SKUS) {
+            out.calls += 1;
+            let found = self.listings.search(seller, marketplace, part).await?;
+            learned.extend(found.into_iter().map(|(sku, l)| (sku, l.product_type)));
+        }
+        stream::iter(
+            sending.iter().filter(|(sku, p, _)| {
+                p.listing.product_type.is_none() && learned.contains_key(*sku)
+            }),
+        )
+        .map(|(sku, position, _)| {
+            let mut known = position.listing.clone();
+            known.product_type = learned.get(*sku).cloned();
+            async move {
+                // Lost to a movement: the type is read again next time.
+                self.ledger
+                    .record_listing(seller, sku, &known, position.movements)
+                    .await
+            }
+        })
+        .buffer_unordered(FEED_CONCURRENCY)
+        .try_collect::<Vec<_>>()
+        .await?;
+        for (sku, position, available) in sending {
+            let listing = &position.listing;
+            let Some(product_type) = listing
+                .product_type
+                .clone()
+                .or_else(|| learned.get(sku).cloned())
+            else {
+                let codes = vec!["LISTING_NOT_FOUND".to_owned()];
+                self.rejected(seller, sku, listing.clone(), &position, available, codes)
+                    .await?;
+                out.rejected += 1;
+                continue;
             };
             lines.push(FeedLine {
                 sku: sku.clone(),
@@ -496,15 +511,19 @@ impl StockSync<'_> {
             return Ok(out);
         }
         let feed_id = self.feeds.submit(seller, marketplace, &lines).await?;
-        self.ledger
-            .record_feed(
-                seller,
-                &FeedRecord {
-                    feed_id: feed_id.clone(),
-                    entries,
-                },
-            )
-            .await?;
+        let record = FeedRecord {
+            feed_id: feed_id.clone(),
+            entries,
+        };
+        if let Err(e) = self.ledger.record_feed(seller, &record).await {
+            // Amazon has the feed and nothing will read its result: its SKUs are pushed
+            // again next time, whatever their records say.
+            tracing::warn!(alert = "feed_unsettled", %seller, feed_id, "stock alert");
+            if let Err(also) = self.distrust_entries(seller, &record).await {
+                tracing::warn!(error_kind = also.kind(), error = %also, feed_id, "feed's SKUs not marked");
+            }
+            return Err(e.into());
+        }
         tracing::info!(%seller, feed_id, lines = lines.len(), "listings feed submitted");
         out.lines = lines.len() as u32;
         out.feed_id = Some(feed_id);
@@ -643,6 +662,17 @@ impl StockSync<'_> {
         })
     }
 
+    /// A feed whose result will not be read (its first check could not be queued, or Amazon
+    /// never finished it): its record is kept for an on-demand `check_feed`, and its SKUs are
+    /// pushed again next time, whatever their records say.
+    pub async fn abandon_feed(&self, seller: &SellerId, feed_id: &str) -> Result<(), StockError> {
+        tracing::warn!(alert = "feed_unsettled", %seller, feed_id, "stock alert");
+        match self.ledger.feed(seller, feed_id).await? {
+            Some(record) => self.distrust_entries(seller, &record).await,
+            None => Ok(()),
+        }
+    }
+
     /// A feed that failed may have applied some, none or all of its lines (Amazon's word for
     /// `FATAL`): what Amazon holds of them is unknown, so their next push is made whatever the
     /// record says.
@@ -688,18 +718,24 @@ impl StockSync<'_> {
         alerted
     }
 
-    /// Compare what Amazon holds with the computed available quantity and correct it: the
-    /// check a daily run makes of every SKU, and a quantity-change notification of one.
+    /// Up to [`SEARCH_SKUS`] SKUs checked against what Amazon holds, read in one call, and
+    /// corrected where it differs. `Err`: Amazon could not be read for any of them.
     pub async fn reconcile(
         &self,
         seller: &SellerId,
         marketplace: &MarketplaceId,
-        sku: &Sku,
+        skus: &[Sku],
         warehouse: &Warehouse,
-    ) -> Result<Reconciled, StockError> {
-        let held = self.listings.quantity(seller, marketplace, sku).await?;
-        self.correct(seller, marketplace, sku, warehouse, held, true)
-            .await
+    ) -> Result<Vec<Result<Reconciled, StockError>>, StockError> {
+        let found = self.listings.search(seller, marketplace, skus).await?;
+        Ok(stream::iter(skus)
+            .then(|sku| {
+                // Absent from the answer: the seller has no listing of it.
+                let held = found.get(sku).and_then(|l| l.quantity);
+                self.correct(seller, marketplace, sku, warehouse, held, true)
+            })
+            .collect()
+            .await)
     }
 
     /// Correct what Amazon holds (`held`, as just read or as a quantity-change notification

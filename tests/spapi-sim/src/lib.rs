@@ -1,10 +1,11 @@
 //! A stateful SP-API simulator for tests and the local stack: Login with Amazon's token
 //! endpoint, Orders 2026-01-01 (`searchOrders`, `getOrder`) and Shipping v2 (`getRates`,
-//! `purchaseShipment`), Listings Items (`getListingsItem`, `patchListingsItem`) and Feeds
-//! 2021-06-30 for `JSON_LISTINGS_FEED`, seeded deterministically with FBM orders for several
-//! sellers, with Amazon's usage plans as token buckets on a clock tests can speed up or jump,
-//! Amazon's auth failures, and fault knobs (throttling, 5xx, latency, malformed bodies). It
-//! speaks HTTP on loopback, so the real client is what gets tested.
+//! `purchaseShipment`), Listings Items (`getListingsItem`, `searchListingsItems`,
+//! `patchListingsItem`) and Feeds 2021-06-30 for `JSON_LISTINGS_FEED`, seeded
+//! deterministically with FBM orders for several sellers, with Amazon's usage plans as token
+//! buckets on a clock tests can speed up or jump, Amazon's auth failures, and fault knobs
+//! (throttling, 5xx, latency, malformed bodies). It speaks HTTP on loopback, so the real client
+//! is what gets tested.
 
 mod clock;
 pub mod model;

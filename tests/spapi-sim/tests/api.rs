@@ -1383,6 +1383,221 @@ async fn listings_items_get_and_patch_the_default_quantity_validated_as_amazon_d
     assert_eq!(sim.stats().count("patchListingsItem", 200), 5);
 }
 
+/// One `searchListingsItems` a simulated second after the last: the bucket (rate 5, burst 5)
+/// is full again.
+async fn search(sim: &SimHandle, token: &str, seller: &str, query: &[(&str, String)]) -> Reply {
+    sim.advance_clock(Duration::seconds(1));
+    let path = format!("/listings/2021-08-01/items/{seller}");
+    call(sim, Some(token), &path, query).await
+}
+
+/// Every page of a search of all the seller's listings, following `nextToken`: the SKUs in the
+/// order served, the pages, the `numberOfResults` every page gave.
+async fn all_listing_pages(
+    sim: &SimHandle,
+    token: &str,
+    seller: &str,
+    page_size: usize,
+    check: &dyn Fn(&Value),
+) -> (Vec<String>, usize, Vec<u64>) {
+    let mut query = vec![
+        ("marketplaceIds", MKT.to_owned()),
+        ("pageSize", page_size.to_string()),
+    ];
+    let (mut skus, mut pages, mut totals) = (Vec::new(), 0, Vec::new());
+    loop {
+        let r = search(sim, token, seller, &query).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        check(&r.body);
+        pages += 1;
+        totals.push(r.body["numberOfResults"].as_u64().unwrap());
+        let items = r.body["items"].as_array().unwrap();
+        assert!(!items.is_empty() && items.len() <= page_size);
+        skus.extend(items.iter().map(|i| i["sku"].as_str().unwrap().to_owned()));
+        match r.body["pagination"]["nextToken"].as_str() {
+            Some(next) => {
+                query.retain(|(k, _)| *k != "pageToken");
+                query.push(("pageToken", next.to_owned()));
+            }
+            None => return (skus, pages, totals),
+        }
+    }
+}
+
+#[tokio::test]
+async fn search_listings_items_finds_skus_pages_every_listing_once_and_is_throttled_after_5() {
+    let config = SimConfig::demo(2, 5, 32);
+    let sim = sim(config.clone()).await;
+    let t = token(&sim, &config, 0).await;
+    let seller = config.sellers[0].seller_id.clone();
+    let other = config.sellers[1].seller_id.clone();
+    let model = listings_model();
+    let check = |definition: &str, body: &Value| {
+        if let Some(m) = &model {
+            assert_valid(&validator(m, definition), body, definition);
+        }
+    };
+    if let Some(m) = &model {
+        let v = validator(m, "ItemSearchResults");
+        assert!(!v.is_valid(&json!({"numberOfResults": 0, "items": [], "extra": 1})));
+        assert!(
+            !v.is_valid(&json!({"items": []})),
+            "numberOfResults is required"
+        );
+    }
+    let listed = sim.listing_quantities(&seller);
+    assert!(listed.contains_key("SKU-CHAIR1-0") && listed.contains_key("SKU-CHAIR1-1"));
+    sim.edit_listing(
+        &seller,
+        "SKU-CHAIR1-1",
+        spapi_sim::ListingEdit::SetQuantity(Some(7)),
+    );
+    let by_sku = |identifiers: &str| {
+        vec![
+            ("marketplaceIds", MKT.to_owned()),
+            ("identifiersType", "SKU".to_owned()),
+            ("identifiers", identifiers.to_owned()),
+            (
+                "includedData",
+                "summaries,fulfillmentAvailability".to_owned(),
+            ),
+        ]
+    };
+
+    // Three SKUs, one without a listing: the two found, in SKU order, and no pagination.
+    let r = search(
+        &sim,
+        &t,
+        &seller,
+        &by_sku("SKU-CHAIR1-1,NO-SUCH-SKU,SKU-CHAIR1-0"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.rate_limit.as_deref(), Some("5"));
+    check("ItemSearchResults", &r.body);
+    assert_eq!(r.body["numberOfResults"], 2);
+    assert!(r.body.get("pagination").is_none(), "{}", r.body);
+    let items = r.body["items"].as_array().unwrap();
+    let skus: Vec<&str> = items.iter().map(|i| i["sku"].as_str().unwrap()).collect();
+    assert_eq!(skus, ["SKU-CHAIR1-0", "SKU-CHAIR1-1"]);
+    for (item, quantity) in items.iter().zip([spapi_sim::SEEDED_QUANTITY, 7]) {
+        assert_eq!(item["summaries"][0]["productType"], "CHAIR");
+        assert_eq!(item["summaries"][0]["marketplaceId"], MKT);
+        assert_eq!(item["fulfillmentAvailability"][0]["quantity"], quantity);
+        assert_eq!(
+            item["fulfillmentAvailability"][0]["fulfillmentChannelCode"],
+            "DEFAULT"
+        );
+    }
+    // An item is what getListingsItem shows for the SKU.
+    let got = call(
+        &sim,
+        Some(&t),
+        &format!("/listings/2021-08-01/items/{seller}/SKU-CHAIR1-0"),
+        &[
+            ("marketplaceIds", MKT.into()),
+            ("includedData", "summaries,fulfillmentAvailability".into()),
+        ],
+    )
+    .await;
+    assert_eq!(got.body, items[0]);
+    // includedData defaults to summaries.
+    let mut plain = by_sku("SKU-CHAIR1-0");
+    plain.retain(|(k, _)| *k != "includedData");
+    let r = search(&sim, &t, &seller, &plain).await;
+    check("ItemSearchResults", &r.body);
+    assert!(r.body["items"][0].get("summaries").is_some());
+    assert!(r.body["items"][0].get("fulfillmentAvailability").is_none());
+
+    // Refused as bad input.
+    let many: Vec<String> = (0..21).map(|i| format!("SKU-{i}")).collect();
+    let mut no_type = by_sku("SKU-CHAIR1-0");
+    no_type.retain(|(k, _)| *k != "identifiersType");
+    let mut asin = by_sku("B0SIMCHAIR1");
+    asin[1].1 = "ASIN".into();
+    let mut bad_included = by_sku("SKU-CHAIR1-0");
+    bad_included[3].1 = "summaries,prices".into();
+    let mut refused = vec![by_sku(&many.join(",")), no_type, asin, bad_included];
+    for bad in ["0", "21", "ten"] {
+        let mut q = by_sku("SKU-CHAIR1-0");
+        q.push(("pageSize", bad.into()));
+        refused.push(q);
+    }
+    let mut bad_token = by_sku("SKU-CHAIR1-0");
+    bad_token.push(("pageToken", "not a token".into()));
+    refused.push(bad_token);
+    refused.push(vec![("identifiersType", "SKU".into())]);
+    for q in &refused {
+        let r = search(&sim, &t, &seller, q).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q:?}: {}", r.body);
+        check("ErrorList", &r.body);
+        assert_eq!(r.body["errors"][0]["code"], "InvalidInput");
+    }
+    let r = search(&sim, &t, &seller, &refused[2]).await;
+    assert!(
+        r.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("SKU only"),
+        "{}",
+        r.body
+    );
+    // Twenty SKUs are as many as one search takes.
+    let r = search(&sim, &t, &seller, &by_sku(&many[..20].join(","))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["numberOfResults"], 0);
+
+    // No identifiers: every listing of the seller, in SKU order, each once.
+    let page_check = |body: &Value| check("ItemSearchResults", body);
+    let (skus, pages, totals) = all_listing_pages(&sim, &t, &seller, 4, &page_check).await;
+    let expected: Vec<String> = listed.keys().cloned().collect();
+    assert_eq!(skus, expected);
+    assert_eq!(pages, expected.len().div_ceil(4));
+    assert!(totals.iter().all(|n| *n == expected.len() as u64));
+
+    // Amazon pages through the first 1,000 found only; numberOfResults counts them all.
+    let t1 = token(&sim, &config, 1).await;
+    let have = sim.listing_quantities(&other).len();
+    for i in have..1005 {
+        let created = sim.edit_listing(
+            &other,
+            &format!("SKU-ZZ-{i:04}"),
+            spapi_sim::ListingEdit::Create {
+                product_type: "HOME".into(),
+            },
+        );
+        assert!(created);
+    }
+    let (skus, pages, totals) = all_listing_pages(&sim, &t1, &other, 20, &|_| {}).await;
+    assert_eq!(pages, 50);
+    assert_eq!(skus.len(), 1000);
+    let every: Vec<String> = sim.listing_quantities(&other).into_keys().collect();
+    assert_eq!(skus, every[..1000]);
+    assert!(totals.iter().all(|n| *n == 1005));
+
+    // Another seller's listings: 403, as getListingsItem.
+    let r = search(&sim, &t, &other, &by_sku("SKU-CHAIR1-0")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    check("ErrorList", &r.body);
+
+    // The burst is 5: a sixth call at once is throttled, the next second serves again.
+    sim.advance_clock(Duration::seconds(1));
+    let path = format!("/listings/2021-08-01/items/{seller}");
+    let query = by_sku("SKU-CHAIR1-0");
+    for _ in 0..5 {
+        let r = call(&sim, Some(&t), &path, &query).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    let r = call(&sim, Some(&t), &path, &query).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.body["errors"][0]["code"], "QuotaExceeded");
+    assert_eq!(
+        search(&sim, &t, &seller, &query).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(sim.stats().count("searchListingsItems", 429), 1);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Feeds 2021-06-30: a JSON_LISTINGS_FEED uploaded, processed over simulated time, reported.
 

@@ -13,8 +13,8 @@ use crate::sellers::SellerRegistry;
 use crate::spapi::{FeedsApi, ListingsApi};
 use crate::stock::{
     FeedCheck, FeedSettled, FeedSubmitted, KitComponent, Locations, Movement, MovementOutcome,
-    PushOutcome, Reconciled, SkuSettings, StaffMovement, StockError, StockLedger, StockMessage,
-    StockSync, Warehouse, alert,
+    PushOutcome, Reconciled, SEARCH_SKUS, SkuSettings, StaffMovement, StockError, StockLedger,
+    StockMessage, StockSync, Warehouse, alert,
 };
 use aws_lambda_events::event::sqs::SqsEvent;
 use config::StockSyncConfig;
@@ -33,6 +33,8 @@ const CONCURRENCY: usize = 4;
 /// Looks at a feed's result before it is given up: three hours at the default minute apart
 /// (`getFeed`, 2 a second, is no constraint).
 const MAX_FEED_CHECKS: u32 = 180;
+/// Messages Amazon takes in one `JSON_LISTINGS_FEED`.
+const MAX_FEED_MESSAGES: usize = 25_000;
 
 /// What a batch, a command or a reconciliation came to (tests and the local run read it).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -537,7 +539,7 @@ impl StockSyncHandler {
                 })
                 .collect();
         skus.extend(kits);
-        // A seller with many SKUs to push at once (a big receipt, new locations) sends one feed.
+        // A seller with many SKUs to push at once (a big receipt, new locations) sends it as a feed.
         let mut per_seller: BTreeMap<&SellerId, Vec<Sku>> = BTreeMap::new();
         for (seller, sku) in &skus {
             per_seller.entry(seller).or_default().push(sku.clone());
@@ -553,16 +555,13 @@ impl StockSyncHandler {
                 continue;
             };
             by_feed.insert(seller.clone());
-            match self
-                .send_feed(seller, marketplace, &list, warehouse, false)
+            if let Err((sent, e)) = self
+                .send_feeds(seller, marketplace, &list, warehouse, false, &mut report)
                 .await
             {
-                Ok(f) => report.add_submitted(&f),
-                Err(e) => {
-                    tracing::warn!(%seller, error_kind = e.kind(), error = %e, "stock feed failed for now");
-                    report.pushes_failed += list.len() as u32;
-                    failed.extend(list.into_iter().map(|sku| (seller.clone(), sku)));
-                }
+                tracing::warn!(%seller, error_kind = e.kind(), error = %e, "stock feed failed for now");
+                report.pushes_failed += (list.len() - sent) as u32;
+                failed.extend(list.into_iter().skip(sent).map(|sku| (seller.clone(), sku)));
             }
         }
         skus.retain(|(seller, _)| !by_feed.contains(seller));
@@ -625,24 +624,39 @@ impl StockSyncHandler {
         (report, failed)
     }
 
-    /// A feed of the SKUs' quantities sent, and a note left on the stock queue to read its
-    /// result once Amazon has had time to process it.
-    async fn send_feed(
+    /// Feeds of the SKUs' quantities sent (Amazon takes at most 25,000 messages in one), each
+    /// with a note left on the stock queue to read its result once Amazon has had time to
+    /// process it. Each sent feed is added to `report`; on an error, the SKUs from `skus[n..]`
+    /// on were not sent.
+    async fn send_feeds(
         &self,
         seller: &SellerId,
         marketplace: &MarketplaceId,
         skus: &[Sku],
         warehouse: &Warehouse,
         every: bool,
-    ) -> Result<FeedSubmitted, StockError> {
-        let submitted = self
-            .sync()
-            .submit_feed(seller, marketplace, skus, warehouse, every)
-            .await?;
-        if let Some(feed_id) = &submitted.feed_id {
-            self.note_feed_check(seller, feed_id, 0).await?;
+        report: &mut StockReport,
+    ) -> Result<(), (usize, StockError)> {
+        for (n, part) in skus.chunks(MAX_FEED_MESSAGES).enumerate() {
+            let unsent = |e| (n * MAX_FEED_MESSAGES, e);
+            let submitted = self
+                .sync()
+                .submit_feed(seller, marketplace, part, warehouse, every)
+                .await
+                .map_err(unsent)?;
+            if let Some(feed_id) = &submitted.feed_id
+                && let Err(e) = self.note_feed_check(seller, feed_id, 0).await
+            {
+                // Its SKUs are pushed again next time: count them as not sent.
+                self.sync()
+                    .abandon_feed(seller, feed_id)
+                    .await
+                    .map_err(unsent)?;
+                return Err(unsent(e));
+            }
+            report.add_submitted(&submitted);
         }
-        Ok(submitted)
+        Ok(())
     }
 
     async fn note_feed_check(
@@ -686,9 +700,10 @@ impl StockSyncHandler {
         {
             FeedSettled::Unknown => {}
             FeedSettled::Processing if check.check + 1 >= MAX_FEED_CHECKS => {
-                tracing::warn!(alert = "feed_unsettled", %seller, feed_id = check.feed_id, "stock alert");
+                self.sync().abandon_feed(seller, &check.feed_id).await?;
                 return Ok(Some("feed_unsettled"));
             }
+            // Not noted: this check stays on the queue and is made again.
             FeedSettled::Processing => {
                 self.note_feed_check(seller, &check.feed_id, check.check + 1)
                     .await?;
@@ -772,43 +787,54 @@ impl StockSyncHandler {
             let skus = self.ledger.skus(&seller).await?;
             if skus.len() >= self.feed_min_skus {
                 // Too many to read one by one (5 a second): every SKU's quantity restated in
-                // one feed; a second run sends the same quantities again and changes nothing.
+                // feeds of up to 25,000; a second run sends the same quantities again and
+                // changes nothing.
                 report.skus_checked += skus.len() as u32;
-                match self
-                    .send_feed(&seller, marketplace, &skus, &warehouse, true)
+                // One seller's failure never stops the sellers after it.
+                if let Err((sent, e)) = self
+                    .send_feeds(&seller, marketplace, &skus, &warehouse, true, &mut report)
                     .await
                 {
-                    Ok(f) => report.add_submitted(&f),
-                    // One seller's failure never stops the sellers after it.
-                    Err(e) => {
-                        tracing::warn!(%seller, error_kind = e.kind(), error = %e, "reconciliation feed failed");
-                        report.pushes_failed += skus.len() as u32;
-                    }
+                    tracing::warn!(%seller, error_kind = e.kind(), error = %e, "reconciliation feed failed");
+                    report.pushes_failed += (skus.len() - sent) as u32;
                 }
                 continue;
             }
-            let results: Vec<Result<Reconciled, StockError>> = stream::iter(skus)
-                .map(|sku| {
+            // Amazon read 20 SKUs a call (`searchListingsItems`, 5 a second).
+            let parts: Vec<StockReport> = stream::iter(skus.chunks(SEARCH_SKUS))
+                .map(|part| {
                     let (seller, warehouse) = (&seller, &warehouse);
                     async move {
-                        self.sync()
-                            .reconcile(seller, marketplace, &sku, warehouse)
+                        let mut out = StockReport::default();
+                        // One SKU's failure never stops the others, nor the sellers after it.
+                        let failed = |out: &mut StockReport, e: &StockError, skus: usize| {
+                            tracing::warn!(%seller, skus, error_kind = e.kind(), error = %e, "reconciliation of SKUs failed");
+                            out.skus_checked += skus as u32;
+                            out.pushes_failed += skus as u32;
+                        };
+                        match self
+                            .sync()
+                            .reconcile(seller, marketplace, part, warehouse)
                             .await
+                        {
+                            Ok(each) => {
+                                for r in each {
+                                    match r {
+                                        Ok(r) => out.add_reconciled(&r),
+                                        Err(e) => failed(&mut out, &e, 1),
+                                    }
+                                }
+                            }
+                            Err(e) => failed(&mut out, &e, part.len()),
+                        }
+                        out
                     }
                 })
                 .buffer_unordered(CONCURRENCY)
                 .collect()
                 .await;
-            for r in results {
-                // One SKU's failure never stops the others, nor the sellers after it.
-                match r {
-                    Ok(r) => report.add_reconciled(&r),
-                    Err(e) => {
-                        tracing::warn!(%seller, error_kind = e.kind(), error = %e, "reconciliation of a SKU failed");
-                        report.skus_checked += 1;
-                        report.pushes_failed += 1;
-                    }
-                }
+            for part in parts {
+                report.merge(part);
             }
         }
         tracing::info!(

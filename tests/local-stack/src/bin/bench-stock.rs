@@ -19,12 +19,8 @@ async fn main() -> std::process::ExitCode {
     match run(&opts).await {
         Ok(f) => {
             eprintln!(
-                "reconciliation ({})  : {} s wall vs {} s minimum (Amazon's processing) = {} of it; the Listings Items path's quota bound: {} s",
-                f.path,
-                f.wall_s,
-                f.quota_bound_s,
-                f.wall_share_of_bound,
-                f.patch_path_quota_bound_s
+                "reconciliation ({})  : {} s wall vs {} s minimum (Amazon's processing) = {} of it; the read path's quota bound: {} s",
+                f.path, f.wall_s, f.quota_bound_s, f.wall_share_of_bound, f.read_path_quota_bound_s
             );
             eprintln!(
                 "calls per SKU            : DynamoDB {}, SQS {}, SP-API {} ({:?}); 429s {}",

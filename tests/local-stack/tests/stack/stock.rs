@@ -541,6 +541,9 @@ async fn the_feed_path_and_the_patch_path_end_in_the_same_quantities() {
         0,
         "no patch on the feed path"
     );
+    // The feed's product types were read 20 SKUs a call, never one by one.
+    assert!(by_feed.calls("searchListingsItems") > 0);
+    assert_eq!(by_feed.calls("getListingsItem"), 0);
     // The refused SKU: refused on both paths with Amazon's code, Amazon's quantity untouched.
     for (t, seller) in [(&by_patch, &seller_p), (&by_feed, &seller_f)] {
         let p = ledger(t)
@@ -625,6 +628,48 @@ async fn the_feed_path_and_the_patch_path_end_in_the_same_quantities() {
                 "no quantity changed"
             );
         }
+    }
+
+    // A feed Amazon has not finished by its last check: its SKUs are marked to be pushed next
+    // time whatever their records say, and its record stays for a check on demand.
+    let stuck = run(&h_feed, json!({"command": "reconcile"})).await;
+    send(
+        &by_feed,
+        &json!({"feed_id": stuck.feed_ids[0], "seller_id": seller_f, "check": 179}),
+    )
+    .await;
+    let r = by_feed.pump_stock(&h_feed).await;
+    assert_eq!(r.dead_lettered, 1, "{r:?}");
+    let letters = by_feed.queue_bodies("stock-dlq").await;
+    assert!(
+        letters.iter().any(|l| l["reason_kind"] == "feed_unsettled"),
+        "{letters:?}"
+    );
+    let led = ledger(&by_feed);
+    for sku in skus {
+        let p = led
+            .position(&seller_f, &Sku::parse(sku).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(p.listing.accepted_quantity, None, "{sku}: {p:?}");
+    }
+    by_feed.sim.advance_clock(chrono::Duration::minutes(10));
+    let late = run(
+        &h_feed,
+        json!({"command": "check_feed", "seller_id": seller_f, "feed_id": stuck.feed_ids[0]}),
+    )
+    .await;
+    assert_eq!(late.feeds_settled, 1, "{late:?}");
+    for sku in skus {
+        let p = led
+            .position(&seller_f, &Sku::parse(sku).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            p.listing.accepted_quantity,
+            Some(available(&by_feed, &seller_f, sku).await),
+            "{sku}"
+        );
     }
 }
 
@@ -772,8 +817,20 @@ async fn a_reconciliation_corrects_drift_and_a_second_run_changes_nothing() {
             "{sku}"
         );
     }
-    let patches = t.calls("patchListingsItem");
+    let (patches, searches, gets) = (
+        t.calls("patchListingsItem"),
+        t.calls("searchListingsItems"),
+        t.calls("getListingsItem"),
+    );
     let second = run(&h, json!({"command": "reconcile", "seller_ids": [seller]})).await;
+    assert_eq!(
+        (
+            t.calls("searchListingsItems") - searches,
+            t.calls("getListingsItem") - gets
+        ),
+        (1, 0),
+        "3 SKUs read in one search"
+    );
     assert_eq!(
         (
             second.skus_checked,

@@ -48,6 +48,7 @@ pub(crate) enum Operation {
     GetShipmentDocuments,
     ConfirmShipment,
     GetListingsItem,
+    SearchListingsItems,
     PatchListingsItem,
     CreateFeedDocument,
     CreateFeed,
@@ -67,6 +68,7 @@ impl Operation {
             Operation::GetShipmentDocuments => "getShipmentDocuments",
             Operation::ConfirmShipment => "confirmShipment",
             Operation::GetListingsItem => "getListingsItem",
+            Operation::SearchListingsItems => "searchListingsItems",
             Operation::PatchListingsItem => "patchListingsItem",
             Operation::CreateFeedDocument => "createFeedDocument",
             Operation::CreateFeed => "createFeed",
@@ -87,6 +89,7 @@ impl Operation {
             | Operation::GetShipmentDocuments => (80.0, 100),
             Operation::ConfirmShipment => (2.0, 10),
             Operation::GetListingsItem => (5.0, 10),
+            Operation::SearchListingsItems => (5.0, 5),
             Operation::PatchListingsItem => (5.0, 5),
             Operation::CreateFeedDocument => (0.5, 15),
             Operation::CreateFeed => (0.0083, 15),
@@ -378,6 +381,10 @@ pub(crate) fn router(sim: Arc<Sim>) -> Router {
         .route(
             "/orders/v0/orders/{order_id}/shipmentConfirmation",
             post(confirm::confirm_shipment),
+        )
+        .route(
+            "/listings/2021-08-01/items/{seller_id}",
+            get(listings::search_listings_items),
         )
         .route(
             "/listings/2021-08-01/items/{seller_id}/{sku}",
