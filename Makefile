@@ -137,7 +137,7 @@ bench-labels: setup
 # stock-sync measured: a reconciliation of 10,000 SKUs × 5 locations by the release binary
 # (the JSON_LISTINGS_FEED path at the official plans: wall time against Amazon's processing,
 # calls and CPU per SKU, peak RSS, every SKU checked after) and one hot SKU from four workers
-# (movements per second, conflicts retried). About 6 minutes. Last line: one JSON object.
+# (movements per second, conflicts retried). About 10 minutes after the builds. Last line: one JSON object.
 bench-stock: setup
 	cargo lambda build --release -p stock-sync --bin stock-sync --output-format zip
 	cargo build --quiet --release -p local-stack --bin bench-stock
