@@ -1426,7 +1426,12 @@ async fn all_listing_pages(
 
 #[tokio::test]
 async fn search_listings_items_finds_skus_pages_every_listing_once_and_is_throttled_after_5() {
-    let config = SimConfig::demo(2, 5, 32);
+    // A clock that moves only when told: at 5 a second, real time would refill the bucket
+    // between calls on a slow machine.
+    let config = SimConfig {
+        clock_speed: 0.0,
+        ..SimConfig::demo(2, 5, 32)
+    };
     let sim = sim(config.clone()).await;
     let t = token(&sim, &config, 0).await;
     let seller = config.sellers[0].seller_id.clone();
