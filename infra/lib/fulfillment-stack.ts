@@ -21,6 +21,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { IntakeAlarms } from './alarms.ts';
+import { Api } from './api.ts';
 import { AuditReport } from './audit-report.ts';
 import { Labels } from './labels.ts';
 import { Stock } from './stock.ts';
@@ -78,6 +79,7 @@ export class FulfillmentStack extends Stack {
   readonly piiLifecycle: PiiLifecycle;
   readonly auditReport: AuditReport;
   readonly labels: Labels;
+  readonly api: Api;
 
   constructor(scope: Construct, id: string, props: FulfillmentStackProps) {
     super(scope, id, props);
@@ -384,6 +386,15 @@ export class FulfillmentStack extends Stack {
       dataKey: this.dataKey,
       piiKey: this.piiKey.key,
     });
+
+    // Staff and auditors over HTTP (stock reads so far).
+    this.api = new Api(this, 'Api', {
+      manifestPath: functionManifest('api'),
+      tables: this.tables,
+      dataKey: this.dataKey,
+    });
+    new CfnOutput(this, 'ApiUrl', { value: this.api.httpApi.apiEndpoint });
+    new CfnOutput(this, 'StaffUserPoolId', { value: this.api.userPool.userPoolId });
 
     new Tripwires(this, 'Tripwires', {
       topic: alarmTopic,

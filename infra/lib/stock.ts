@@ -55,7 +55,7 @@ export class Stock extends Construct {
         STOCK_DLQ_URL: props.queue.dlq.queueUrl,
         STOCK_QUEUE_URL: props.queue.queue.queueUrl,
         STOCK_MAX_RECEIVES: '5',
-        STOCK_FEED_MIN_SKUS: '200',
+        STOCK_FEED_MIN_SKUS: '1000',
         STOCK_FEED_CHECK_SECS: '60',
         SPAPI_ENDPOINT: props.spapiEndpoint,
         LWA_APP_SECRET_ID: props.lwaApp.secretArn,

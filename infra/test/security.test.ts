@@ -124,7 +124,7 @@ test('secrets are referenced by ARN and no secret value is in the template', () 
   assert.deepEqual(JSON.parse(secret.Properties.SecretString), {}, 'an empty shape, filled by the operator');
   assert.ok(secret.Properties.KmsKeyId, 'encrypted with the data key');
   const functions = Object.values(resourcesOf('AWS::Lambda::Function'));
-  assert.equal(functions.length, 7);
+  assert.equal(functions.length, 8);
   for (const fn of functions) {
     const env = fn.Properties.Environment.Variables;
     // The intake functions name the app secret by ARN; the redactor and the report need none.

@@ -5,6 +5,8 @@
 //! or `lambda`; the adapters (`aws`, `spapi`) implement the capabilities' ports; `lambda`
 //! wires both for each function.
 
+#[cfg(feature = "api")]
+pub mod api;
 pub mod audit;
 pub mod aws;
 pub mod kernel;

@@ -2,6 +2,8 @@
 //! function its configuration, its wiring (adapters built once per cold start) and its event
 //! translation. Each function's `main.rs` builds one handler from here and hands it every event.
 
+#[cfg(feature = "api")]
+pub mod api;
 #[cfg(feature = "report")]
 pub mod audit_report;
 pub mod batch;

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 /// A place stock sits in: a bin, a zone, a building. Letters, digits, `-`, `_`, `.`.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "api", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct LocationId(String);
 
@@ -60,6 +61,7 @@ impl std::fmt::Debug for LocationId {
 
 /// What stock in a location may be used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "api", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LocationKind {
     /// Counts toward what Amazon is told; orders are picked from here.
@@ -173,6 +175,7 @@ impl SkuPosition {
 
 /// A movement's id: the same every time the same movement is sent, so it is applied once.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "api", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct MovementId(String);
 
@@ -250,6 +253,7 @@ pub struct Hold {
 
 /// What happens to stock, in the warehouse's words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "api", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MovementKind {
     Receive {
@@ -324,6 +328,7 @@ impl MovementKind {
 
 /// One movement of one SKU, as the ledger keeps it (append-only).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "api", derive(utoipa::ToSchema))]
 pub struct Movement {
     pub movement_id: MovementId,
     pub seller_id: SellerId,

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod api;
 mod audit_report;
 mod labels;
 mod local_day;

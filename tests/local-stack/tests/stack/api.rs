@@ -1,0 +1,256 @@
+//! The staff API through `api`'s handler as the binary builds it: API Gateway HTTP API events
+//! (payload 2.0, the JWT authorizer's verified claims) in, moto's stock table behind, every
+//! route walked under every role and without a caller.
+
+use crate::common::{TestStack, stack};
+use lambda_http::{Body, Response};
+use serde_json::{Value, json};
+use shared::api::Role;
+use shared::lambda::api::{ApiConfig, ApiHandler};
+use spapi_sim::SimConfig;
+
+const SKU: &str = "SKU-CHAIR1-0";
+
+/// An HTTP API event as API Gateway sends it, with the caller's groups as its authorizer
+/// passes a list claim (`[a b]`); `None`: no verified token.
+fn event(method: &str, path: &str, query: &[(&str, &str)], groups: Option<&[Role]>) -> String {
+    let mut context = json!({
+        "accountId": "123456789012", "apiId": "local", "domainName": "api.local",
+        "domainPrefix": "api", "requestId": "req-1", "routeKey": "$default", "stage": "$default",
+        "time": "02/Dec/2026:05:00:00 +0000", "timeEpoch": 0,
+        "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                 "sourceIp": "127.0.0.1", "userAgent": "test"},
+    });
+    if let Some(groups) = groups {
+        let names: Vec<&str> = groups.iter().map(|r| r.name()).collect();
+        context["authorizer"] = json!({"jwt": {"claims": {
+            "sub": "staff-7", "cognito:groups": format!("[{}]", names.join(" ")),
+        }, "scopes": null}});
+    }
+    let raw_query: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut e = json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": path,
+        "rawQueryString": raw_query.join("&"), "headers": {"host": "api.local"},
+        "requestContext": context, "isBase64Encoded": false,
+    });
+    if !query.is_empty() {
+        e["queryStringParameters"] = query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json!(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+    }
+    e.to_string()
+}
+
+struct Answer {
+    status: u16,
+    content_type: String,
+    body: Value,
+}
+
+async fn call(h: &ApiHandler, event: String) -> Answer {
+    let request = lambda_http::request::from_str(&event).expect("an HTTP API event");
+    let r: Response<Body> = h.handle(request).await.expect("an answer");
+    let content_type = r.headers()["content-type"].to_str().unwrap().to_owned();
+    let body = match r.body() {
+        Body::Text(t) => serde_json::from_str(t).unwrap(),
+        other => panic!("not a text body: {other:?}"),
+    };
+    Answer {
+        status: r.status().as_u16(),
+        content_type,
+        body,
+    }
+}
+
+async fn with_stock(test: &str) -> (TestStack, ApiHandler, String) {
+    let t = stack(test, SimConfig::demo(1, 5, 81)).await;
+    let seller = t.seller(0);
+    let h = t.stock_sync();
+    let run = |v: Value| {
+        let h = &h;
+        async move {
+            h.command(serde_json::from_value(v).unwrap())
+                .await
+                .expect("command runs")
+        }
+    };
+    run(
+        json!({"command": "set_locations", "seller_id": seller, "locations": {"locations": [
+        {"id": "A-01", "kind": "sellable"}, {"id": "A-02", "kind": "sellable"},
+        {"id": "Q-1", "kind": "quarantine"}]}}),
+    )
+    .await;
+    let mv = |id: &str, kind: Value| {
+        let mut m =
+            json!({"movement_id": id, "seller_id": seller, "sku": SKU, "actor": "staff:test"});
+        m.as_object_mut()
+            .unwrap()
+            .extend(kind.as_object().unwrap().clone());
+        m
+    };
+    run(json!({"command": "movements", "movements": [
+        mv("r1", json!({"kind": "receive", "location": "A-02", "quantity": 5})),
+        mv("r2", json!({"kind": "receive", "location": "A-01", "quantity": 3})),
+        mv("q1", json!({"kind": "return_to_quarantine", "location": "Q-1", "quantity": 1})),
+    ]}))
+    .await;
+    let api = ApiHandler::new(
+        ApiConfig {
+            stock_table: t.stack.table("stock").to_owned(),
+        },
+        &t.sdk,
+    );
+    (t, api, seller.as_str().to_owned())
+}
+
+#[tokio::test]
+async fn every_stock_route_under_every_role_answers_by_the_role_matrix() {
+    let (_t, api, seller) = with_stock("api-stock-roles").await;
+    let routes = [
+        format!("/stock/{seller}/{SKU}"),
+        format!("/stock/{seller}/{SKU}/ledger"),
+    ];
+    for path in &routes {
+        for role in Role::ALL {
+            let a = call(&api, event("GET", path, &[], Some(&[role]))).await;
+            let expected = if role == Role::Auditor { 403 } else { 200 };
+            assert_eq!(a.status, expected, "{path} as {role:?}: {}", a.body);
+            if expected == 403 {
+                assert_eq!(a.content_type, "application/problem+json");
+                assert_eq!(a.body["type"], "/problems/forbidden");
+            }
+        }
+        let none = call(&api, event("GET", path, &[], None)).await;
+        assert_eq!(
+            (none.status, none.content_type.as_str()),
+            (401, "application/problem+json")
+        );
+        // A caller in no group at all is no role.
+        let groupless = call(&api, event("GET", path, &[], Some(&[]))).await;
+        assert_eq!(groupless.status, 403, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn stock_levels_and_the_ledger_read_what_the_movements_wrote() {
+    let (_t, api, seller) = with_stock("api-stock-reads").await;
+    let picker = Some(&[Role::Picker][..]);
+    let levels = call(
+        &api,
+        event("GET", &format!("/stock/{seller}/{SKU}"), &[], picker),
+    )
+    .await;
+    assert_eq!(levels.status, 200, "{}", levels.body);
+    assert_eq!(levels.content_type, "application/json");
+    // In walking order; the quarantine's unit is on hand, not for sale.
+    assert_eq!(
+        levels.body["locations"],
+        json!([
+            {"location": "A-01", "kind": "sellable", "on_hand": 3},
+            {"location": "A-02", "kind": "sellable", "on_hand": 5},
+            {"location": "Q-1", "kind": "quarantine", "on_hand": 1},
+        ])
+    );
+    assert_eq!(levels.body["available"], 8);
+    assert_eq!(levels.body["reserved"], 0);
+
+    // The ledger page by page, each movement once, oldest first.
+    let path = format!("/stock/{seller}/{SKU}/ledger");
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut q = vec![("limit", "2")];
+        if let Some(c) = &cursor {
+            q.push(("cursor", c.as_str()));
+        }
+        let page = call(&api, event("GET", &path, &q, picker)).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        for m in page.body["movements"].as_array().unwrap() {
+            seen.push(m["movement_id"].as_str().unwrap().to_owned());
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["r1", "r2", "q1"]);
+
+    // Refusals: problem+json, each naming what was wrong.
+    let unknown = call(
+        &api,
+        event("GET", &format!("/stock/{seller}/NO-SUCH-SKU"), &[], picker),
+    )
+    .await;
+    assert_eq!(
+        (unknown.status, unknown.body["type"].as_str()),
+        (404, Some("/problems/not-found"))
+    );
+    let extra = call(
+        &api,
+        event("GET", &path, &[("limit", "0"), ("color", "red")], picker),
+    )
+    .await;
+    assert_eq!(extra.status, 400);
+    assert_eq!(
+        extra.body["errors"],
+        json!([{"field": "query.color", "message": "unknown parameter"}])
+    );
+    let bad = call(
+        &api,
+        event(
+            "GET",
+            &path,
+            &[("limit", "0"), ("cursor", "forged")],
+            picker,
+        ),
+    )
+    .await;
+    let fields: Vec<&str> = bad.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        (bad.status, fields),
+        (400, vec!["query.limit", "query.cursor"])
+    );
+    let post = call(&api, event("POST", &path, &[], picker)).await;
+    assert_eq!(post.status, 405);
+    let nowhere = call(&api, event("GET", "/nowhere", &[], picker)).await;
+    assert_eq!(nowhere.status, 404);
+}
+
+#[tokio::test]
+async fn the_api_serves_the_committed_openapi_document() {
+    let (_t, api, _) = with_stock("api-openapi").await;
+    let a = call(
+        &api,
+        event("GET", "/openapi.json", &[], Some(&[Role::Auditor])),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    let committed: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../api/openapi.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(a.body, committed);
+    // The sample event (`cargo lambda invoke api --data-file events/api/stock-levels.json`)
+    // is an HTTP API event a picker sent: a seller the stack does not hold, so a 404.
+    let sample = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../events/api/stock-levels.json"
+    ))
+    .unwrap();
+    let a = call(&api, sample).await;
+    assert_eq!(
+        (a.status, a.body["type"].as_str()),
+        (404, Some("/problems/not-found"))
+    );
+}
