@@ -55,8 +55,15 @@ struct ItemIn {
 
 #[derive(Deserialize)]
 struct SearchIn {
-    #[serde(default)]
     items: Vec<FoundIn>,
+    #[serde(default)]
+    pagination: Option<PaginationIn>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PaginationIn {
+    next_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -131,13 +138,12 @@ impl ItemIn {
             .and_then(|a| a.quantity)
     }
 
-    /// `None` without a summary for the marketplace (no listing there).
-    fn listed(self, marketplace: &MarketplaceId) -> Option<Listed> {
+    fn listed(self, marketplace: &MarketplaceId) -> Listed {
         let quantity = self.default_quantity();
-        self.product_type(marketplace).map(|product_type| Listed {
-            product_type,
+        Listed {
+            product_type: self.product_type(marketplace),
             quantity,
-        })
+        }
     }
 }
 
@@ -194,31 +200,40 @@ impl Listings for ListingsApi {
             skus.iter().partition(|s| !s.as_str().contains(','));
         let mut found = HashMap::new();
         for sku in alone {
-            let item = self.item(seller, marketplace, sku, INCLUDED).await?;
-            if let Some(l) = item.and_then(|i| i.listed(marketplace)) {
-                found.insert(sku.clone(), l);
+            if let Some(item) = self.item(seller, marketplace, sku, INCLUDED).await? {
+                found.insert(sku.clone(), item.listed(marketplace));
             }
         }
         for part in listed.chunks(SEARCH_SKUS) {
             let identifiers: Vec<&str> = part.iter().map(|s| s.as_str()).collect();
-            let call = Request::get(op, format!("/listings/2021-08-01/items/{seller}"))
-                .query("marketplaceIds", marketplace.as_str())
-                .query("identifiersType", "SKU")
-                .query("identifiers", identifiers.join(","))
-                .query("includedData", INCLUDED)
-                .query("pageSize", SEARCH_SKUS.to_string());
-            let answer = self
-                .transport
-                .call::<SearchIn>(seller, &call)
-                .await
-                .map_err(|e| listing_error(op, e))?;
-            for found_in in answer.items {
-                // Only what was asked for.
-                let Some(sku) = part.iter().find(|s| s.as_str() == found_in.sku) else {
-                    continue;
-                };
-                if let Some(l) = found_in.item.listed(marketplace) {
-                    found.insert((*sku).clone(), l);
+            // One page holds all 20; a next page, should Amazon give one, is read too, so a
+            // SKU left out is one without a listing, never one on a page not read.
+            let mut page: Option<String> = None;
+            loop {
+                let mut call = Request::get(op, format!("/listings/2021-08-01/items/{seller}"))
+                    .query("marketplaceIds", marketplace.as_str())
+                    .query("identifiersType", "SKU")
+                    .query("identifiers", identifiers.join(","))
+                    .query("includedData", INCLUDED)
+                    .query("pageSize", SEARCH_SKUS.to_string());
+                if let Some(token) = &page {
+                    call = call.query("pageToken", token.clone());
+                }
+                let answer = self
+                    .transport
+                    .call::<SearchIn>(seller, &call)
+                    .await
+                    .map_err(|e| listing_error(op, e))?;
+                for found_in in answer.items {
+                    // Only what was asked for.
+                    let Some(sku) = part.iter().find(|s| s.as_str() == found_in.sku) else {
+                        continue;
+                    };
+                    found.insert((*sku).clone(), found_in.item.listed(marketplace));
+                }
+                page = answer.pagination.and_then(|p| p.next_token);
+                if page.is_none() {
+                    break;
                 }
             }
         }
@@ -319,6 +334,8 @@ mod tests {
             .and(query_param("identifiersType", "SKU"))
             .and(query_param("identifiers", first.join(",")))
             .and(query_param("includedData", "summaries,fulfillmentAvailability"))
+            .and(query_param("pageSize", "20"))
+            .and(query_param("marketplaceIds", "ATVPDKIKX0DER"))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({
                 "numberOfResults": 2,
                 // S-01 has no listing; a SKU not asked for is not taken.
@@ -348,7 +365,7 @@ mod tests {
         let marketplace = MarketplaceId::parse("ATVPDKIKX0DER").unwrap();
         let found = api.search(&seller(), &marketplace, &skus).await.unwrap();
         let listed = |t: &str, q: Option<u32>| Listed {
-            product_type: t.into(),
+            product_type: Some(t.into()),
             quantity: q,
         };
         assert_eq!(

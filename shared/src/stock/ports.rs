@@ -111,7 +111,8 @@ pub const SEARCH_SKUS: usize = 20;
 /// One listing as a search finds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
-    pub product_type: String,
+    /// `None`: the listing has no summary for the marketplace asked (not offered there).
+    pub product_type: Option<String>,
     /// The quantity Amazon holds, `None` when the listing has none.
     pub quantity: Option<u32>,
 }

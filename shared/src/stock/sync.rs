@@ -459,30 +459,38 @@ impl StockSync<'_> {
             .filter(|(_, p, _)| p.listing.product_type.is_none())
             .map(|(sku, _, _)| (*sku).clone())
             .collect();
+        // Each search's types are kept at once: a run stopped half way (a failed call, the
+        // time limit) does not read them again.
         let mut learned = HashMap::new();
         for part in unknown.chunks(SEARCH_SKUS) {
             out.calls += 1;
-            let found = self.listings.search(seller, marketplace, part).await?;
-            learned.extend(found.into_iter().map(|(sku, l)| (sku, l.product_type)));
+            let found: HashMap<Sku, String> = self
+                .listings
+                .search(seller, marketplace, part)
+                .await?
+                .into_iter()
+                .filter_map(|(sku, l)| l.product_type.map(|t| (sku, t)))
+                .collect();
+            stream::iter(
+                sending
+                    .iter()
+                    .filter(|(sku, _, _)| found.contains_key(*sku)),
+            )
+            .map(|(sku, position, _)| {
+                let mut known = position.listing.clone();
+                known.product_type = found.get(*sku).cloned();
+                async move {
+                    // Lost to a movement: the type is read again next time.
+                    self.ledger
+                        .record_listing(seller, sku, &known, position.movements)
+                        .await
+                }
+            })
+            .buffer_unordered(FEED_CONCURRENCY)
+            .try_collect::<Vec<_>>()
+            .await?;
+            learned.extend(found);
         }
-        stream::iter(
-            sending.iter().filter(|(sku, p, _)| {
-                p.listing.product_type.is_none() && learned.contains_key(*sku)
-            }),
-        )
-        .map(|(sku, position, _)| {
-            let mut known = position.listing.clone();
-            known.product_type = learned.get(*sku).cloned();
-            async move {
-                // Lost to a movement: the type is read again next time.
-                self.ledger
-                    .record_listing(seller, sku, &known, position.movements)
-                    .await
-            }
-        })
-        .buffer_unordered(FEED_CONCURRENCY)
-        .try_collect::<Vec<_>>()
-        .await?;
         for (sku, position, available) in sending {
             let listing = &position.listing;
             let Some(product_type) = listing

@@ -278,6 +278,12 @@ impl SimHandle {
         self.sim.settled().feeds.feeds_created
     }
 
+    /// While `held`, no feed finishes: each stays `IN_PROGRESS` whatever the clock says (a feed
+    /// Amazon takes hours over). Released, the feeds due finish as of their own time.
+    pub fn hold_feeds(&self, held: bool) {
+        self.sim.lock().feeds.held = held;
+    }
+
     /// Accepted messages of the feeds finished by now.
     pub fn feed_messages_accepted(&self) -> u64 {
         self.sim.settled().listings.feed_messages_accepted

@@ -648,6 +648,7 @@ impl StockSyncHandler {
                 && let Err(e) = self.note_feed_check(seller, feed_id, 0).await
             {
                 // Its SKUs are pushed again next time: count them as not sent.
+                tracing::warn!(%seller, feed_id, error_kind = e.kind(), error = %e, "feed check not noted");
                 self.sync()
                     .abandon_feed(seller, feed_id)
                     .await

@@ -632,6 +632,7 @@ async fn the_feed_path_and_the_patch_path_end_in_the_same_quantities() {
 
     // A feed Amazon has not finished by its last check: its SKUs are marked to be pushed next
     // time whatever their records say, and its record stays for a check on demand.
+    by_feed.sim.hold_feeds(true);
     let stuck = run(&h_feed, json!({"command": "reconcile"})).await;
     send(
         &by_feed,
@@ -653,6 +654,7 @@ async fn the_feed_path_and_the_patch_path_end_in_the_same_quantities() {
             .unwrap();
         assert_eq!(p.listing.accepted_quantity, None, "{sku}: {p:?}");
     }
+    by_feed.sim.hold_feeds(false);
     by_feed.sim.advance_clock(chrono::Duration::minutes(10));
     let late = run(
         &h_feed,

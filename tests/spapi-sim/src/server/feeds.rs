@@ -116,6 +116,8 @@ pub(crate) struct FeedsState {
     feeds: BTreeMap<String, Feed>,
     pub(crate) feeds_created: u64,
     pub(crate) feed_documents_uploaded: u64,
+    /// Set by a test: no feed finishes (each stays `IN_PROGRESS`) until released.
+    pub(crate) held: bool,
 }
 
 fn iso(t: DateTime<Utc>) -> String {
@@ -231,6 +233,9 @@ impl State {
     /// Process every feed whose processing ends by `now`, in the order they end, each at its
     /// time, so the listings change as if it had happened then.
     pub(crate) fn settle_feeds(&mut self, now: DateTime<Utc>) {
+        if self.feeds.held {
+            return;
+        }
         let mut due: Vec<(DateTime<Utc>, String)> = self
             .feeds
             .feeds
