@@ -94,6 +94,8 @@ pub struct ApiRequest {
     /// Percent-decoded path segments after the stage (`/stock/A1/SKU-1` → 3 segments).
     pub segments: Vec<String>,
     pub query: BTreeMap<String, String>,
+    /// Query parameters given more than once: refused, never one of them picked.
+    pub repeated: BTreeSet<String>,
     /// `None`: no verified token reached the function (the authorizer is bypassed or off).
     pub caller: Option<Caller>,
 }
@@ -205,15 +207,19 @@ impl From<Problem> for ApiResponse {
 
 /// The query parameters a route takes; any other is refused, each one named.
 pub fn only_query(req: &ApiRequest, known: &[&str]) -> Result<(), Problem> {
-    let unknown: Vec<FieldProblem> = req
+    let unknown = req
         .query
         .keys()
         .filter(|k| !known.contains(&k.as_str()))
         .map(|k| FieldProblem {
             field: format!("query.{k}"),
             message: "unknown parameter".into(),
-        })
-        .collect();
+        });
+    let repeated = req.repeated.iter().map(|k| FieldProblem {
+        field: format!("query.{k}"),
+        message: "given more than once".into(),
+    });
+    let unknown: Vec<FieldProblem> = unknown.chain(repeated).collect();
     if unknown.is_empty() {
         Ok(())
     } else {
@@ -265,11 +271,9 @@ pub async fn handle(stock: &dyn StockLedger, req: ApiRequest) -> ApiResponse {
             }),
             Err(_) => Err(Problem::internal()),
         },
-        ("GET", ["stock", seller, sku]) => stock::stock_levels(stock, &req, seller, sku).await,
-        ("GET", ["stock", seller, sku, "ledger"]) => {
-            stock::stock_ledger(stock, &req, seller, sku).await
-        }
-        (_, ["openapi.json"] | ["stock", _, _] | ["stock", _, _, "ledger"]) => {
+        ("GET", ["stock", seller, "levels"]) => stock::stock_levels(stock, &req, seller).await,
+        ("GET", ["stock", seller, "ledger"]) => stock::stock_ledger(stock, &req, seller).await,
+        (_, ["openapi.json"] | ["stock", _, "levels" | "ledger"]) => {
             return method_not_allowed(&["GET"]);
         }
         _ => Err(Problem::not_found("no such route")),
@@ -282,7 +286,12 @@ pub async fn handle(stock: &dyn StockLedger, req: ApiRequest) -> ApiResponse {
     info(
         title = "FBM fulfillment staff API",
         description = "Warehouse staff, packing stations, the operator's tools and auditors. \
-            Every error is RFC 9457 problem+json. Roles come from the caller's Cognito groups.",
+            Every error the API answers is RFC 9457 problem+json; roles come from the caller's \
+            Cognito groups. API Gateway itself answers a missing or invalid token (401) and \
+            throttling (429) with `{\"message\": ...}` as application/json before the API \
+            sees the request. A SKU is a query parameter, never a path segment: API Gateway \
+            decodes the path before it arrives, so a SKU holding `/`, `?` or `#` could not be \
+            told from the route.",
         license(name = "Apache-2.0")
     ),
     paths(stock::stock_levels, stock::stock_ledger),

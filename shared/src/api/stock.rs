@@ -61,9 +61,19 @@ fn store_problem(e: StoreError) -> Problem {
     Problem::unavailable()
 }
 
-fn seller_and_sku(seller: &str, sku: &str) -> Result<(SellerId, Sku), Problem> {
+/// The seller from the path, the SKU from the query (`sku`, required), each refusal named.
+fn seller_and_sku(req: &ApiRequest, seller: &str) -> Result<(SellerId, Sku), Problem> {
     let seller = path_param("seller_id", seller, SellerId::parse);
-    let sku = path_param("sku", sku, Sku::parse);
+    let sku = match req.query.get("sku") {
+        Some(sku) => Sku::parse(sku.clone()).map_err(|e| FieldProblem {
+            field: "query.sku".into(),
+            message: e.to_string(),
+        }),
+        None => Err(FieldProblem {
+            field: "query.sku".into(),
+            message: "required".into(),
+        }),
+    };
     match (seller, sku) {
         (Ok(seller), Ok(sku)) => Ok((seller, sku)),
         (seller, sku) => Err(Problem::invalid(
@@ -75,11 +85,11 @@ fn seller_and_sku(seller: &str, sku: &str) -> Result<(SellerId, Sku), Problem> {
 /// A SKU's levels by location, reservations, buffer and what is available to sell.
 #[utoipa::path(
     get,
-    path = "/stock/{seller_id}/{sku}",
+    path = "/stock/{seller_id}/levels",
     tag = "stock",
     params(
         ("seller_id" = String, Path, description = "The seller's Amazon merchant id"),
-        ("sku" = String, Path, description = "The seller's SKU"),
+        ("sku" = String, Query, description = "The seller's SKU"),
     ),
     responses(
         (status = 200, description = "The SKU's levels", body = StockLevels),
@@ -94,11 +104,10 @@ pub async fn stock_levels(
     ledger: &dyn StockLedger,
     req: &ApiRequest,
     seller: &str,
-    sku: &str,
 ) -> Result<ApiResponse, Problem> {
     authorize(req, &STOCK_READERS)?;
-    only_query(req, &[])?;
-    let (seller, sku) = seller_and_sku(seller, sku)?;
+    only_query(req, &["sku"])?;
+    let (seller, sku) = seller_and_sku(req, seller)?;
     let warehouse = ledger.warehouse(&seller).await.map_err(store_problem)?;
     let (position, available) = standing(ledger, &seller, &sku, &warehouse)
         .await
@@ -135,29 +144,35 @@ pub async fn stock_levels(
     ))
 }
 
-fn cursor_of(offset: usize) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("ledger:{offset}"))
+/// Where a page ended: the last movement's time and id (the ledger's order). Keyed, not an
+/// offset: a movement recorded late with an earlier time does not shift the pages after it.
+fn cursor_of(last: &Movement) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+        "ledger:{}|{}",
+        // Every digit the ledger keeps: a cursor rounded down would give its movement again.
+        last.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        last.movement_id.as_str()
+    ))
 }
 
-fn offset_of(cursor: &str) -> Option<usize> {
+fn after_of(cursor: &str) -> Option<(chrono::DateTime<chrono::Utc>, String)> {
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()?;
-    String::from_utf8(raw)
-        .ok()?
-        .strip_prefix("ledger:")?
-        .parse()
-        .ok()
+    let text = String::from_utf8(raw).ok()?;
+    let (at, id) = text.strip_prefix("ledger:")?.split_once('|')?;
+    let at = chrono::DateTime::parse_from_rfc3339(at).ok()?.to_utc();
+    Some((at, id.to_owned()))
 }
 
 /// A SKU's movements as the ledger keeps them (append-only), oldest first.
 #[utoipa::path(
     get,
-    path = "/stock/{seller_id}/{sku}/ledger",
+    path = "/stock/{seller_id}/ledger",
     tag = "stock",
     params(
         ("seller_id" = String, Path, description = "The seller's Amazon merchant id"),
-        ("sku" = String, Path, description = "The seller's SKU"),
+        ("sku" = String, Query, description = "The seller's SKU"),
         ("limit" = Option<u32>, Query, description = "Movements on one page, 1 to 1000 (200)"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the page before"),
     ),
@@ -173,11 +188,10 @@ pub async fn stock_ledger(
     ledger: &dyn StockLedger,
     req: &ApiRequest,
     seller: &str,
-    sku: &str,
 ) -> Result<ApiResponse, Problem> {
     authorize(req, &STOCK_READERS)?;
-    only_query(req, &["limit", "cursor"])?;
-    let (seller, sku) = seller_and_sku(seller, sku)?;
+    only_query(req, &["sku", "limit", "cursor"])?;
+    let (seller, sku) = seller_and_sku(req, seller)?;
     let mut errors = Vec::new();
     let limit = match req.query.get("limit").map(|l| l.parse::<usize>()) {
         None => DEFAULT_PAGE,
@@ -190,34 +204,41 @@ pub async fn stock_ledger(
             0
         }
     };
-    let offset = match req.query.get("cursor").map(|c| offset_of(c)) {
-        None => 0,
-        Some(Some(o)) => o,
+    let after = match req.query.get("cursor").map(|c| after_of(c)) {
+        None => None,
+        Some(Some(after)) => Some(after),
         Some(None) => {
             errors.push(FieldProblem {
                 field: "query.cursor".into(),
                 message: "not a cursor this API gave".into(),
             });
-            0
+            None
         }
     };
     if !errors.is_empty() {
         return Err(Problem::invalid(errors));
     }
+    // The whole ledger is read for each page (the store has no ordered range read of it yet).
     let all = ledger
         .movements(&seller, &sku)
         .await
         .map_err(store_problem)?;
-    let end = offset.saturating_add(limit).min(all.len());
-    let movements = all
-        .get(offset..end)
-        .map(<[Movement]>::to_vec)
-        .unwrap_or_default();
+    let start = match &after {
+        None => 0,
+        Some((at, id)) => {
+            all.partition_point(|m| (m.at, m.movement_id.as_str()) <= (*at, id.as_str()))
+        }
+    };
+    let end = start.saturating_add(limit).min(all.len());
+    let movements = all[start..end].to_vec();
+    let next_cursor = (end < all.len())
+        .then(|| movements.last().map(cursor_of))
+        .flatten();
     Ok(ApiResponse::json(
         200,
         &LedgerPage {
             movements,
-            next_cursor: (end < all.len()).then(|| cursor_of(end)),
+            next_cursor,
         },
     ))
 }
@@ -227,9 +248,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_cursor_round_trips_and_a_forged_one_is_refused() {
-        assert_eq!(offset_of(&cursor_of(400)), Some(400));
-        assert_eq!(offset_of("bm90IGEgY3Vyc29y"), None);
-        assert_eq!(offset_of("%%%"), None);
+    fn a_cursor_names_the_last_movement_and_a_forged_one_is_refused() {
+        let m: Movement = serde_json::from_value(serde_json::json!({
+            "movement_id": "rcv-7", "seller_id": "A1", "sku": "SKU-1", "kind": "receive",
+            "location": "A-01", "quantity": 2, "actor": "staff", "at": "2026-12-02T05:00:00.123456789Z",
+        }))
+        .unwrap();
+        let (at, id) = after_of(&cursor_of(&m)).unwrap();
+        assert_eq!((at, id.as_str()), (m.at, "rcv-7"));
+        assert_eq!(after_of("bm90IGEgY3Vyc29y"), None);
+        assert_eq!(after_of("%%%"), None);
     }
 }

@@ -6,7 +6,6 @@ use crate::api::{ApiRequest, ApiResponse, Caller, handle};
 use crate::aws::DynamoStockLedger;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use percent_encoding::percent_decode_str;
 
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -25,26 +24,24 @@ pub struct ApiHandler {
     stock: DynamoStockLedger,
 }
 
-/// The request as the routes see it. A path segment that is not valid UTF-8 once decoded is
-/// kept as sent (its route refuses it as a bad id).
+/// The request as the routes see it. The path is API Gateway's `rawPath` as sent, which it has
+/// already percent-decoded (so no id the path carries may hold `/`: SKUs come as a query
+/// parameter); the query is parsed from `rawQueryString`, each parameter as often as given.
 pub fn api_request(event: &Request) -> ApiRequest {
     let segments = event
-        .uri()
-        .path()
+        .raw_http_path()
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            percent_decode_str(s)
-                .decode_utf8()
-                .map(|d| d.into_owned())
-                .unwrap_or_else(|_| s.to_owned())
-        })
+        .map(str::to_owned)
         .collect();
     let params = event.query_string_parameters();
-    let query = params
-        .iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    let mut query = std::collections::BTreeMap::new();
+    let mut repeated = std::collections::BTreeSet::new();
+    for (k, v) in params.iter() {
+        if query.insert(k.to_owned(), v.to_owned()).is_some() {
+            repeated.insert(k.to_owned());
+        }
+    }
     let caller = match event.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx
             .authorizer
@@ -57,6 +54,7 @@ pub fn api_request(event: &Request) -> ApiRequest {
         method: event.method().as_str().to_owned(),
         segments,
         query,
+        repeated,
         caller,
     }
 }
