@@ -100,12 +100,9 @@ export class Api extends Construct {
       description: 'FBM fulfillment staff and auditor API',
       createDefaultStage: false,
       defaultAuthorizer: new HttpUserPoolAuthorizer('Staff', this.userPool, { userPoolClients: [client] }),
+      // One `$default` route takes every method and path (the function routes): one
+      // integration, one invoke permission.
       defaultIntegration: new HttpLambdaIntegration('Api', this.fn.fn),
-    });
-    this.httpApi.addRoutes({
-      path: '/{proxy+}',
-      methods: [apigw.HttpMethod.ANY],
-      integration: new HttpLambdaIntegration('ApiRoutes', this.fn.fn),
     });
     new apigw.HttpStage(this, 'Stage', {
       httpApi: this.httpApi,
