@@ -661,6 +661,7 @@ impl StockSync<'_> {
                 warehouse,
                 Some(entry.quantity),
                 true,
+                None,
             )
             .await?;
         }
@@ -739,8 +740,18 @@ impl StockSync<'_> {
         Ok(stream::iter(skus)
             .then(|sku| {
                 // Absent from the answer: the seller has no listing of it.
-                let held = found.get(sku).and_then(|l| l.quantity);
-                self.correct(seller, marketplace, sku, warehouse, held, true)
+                let listed = found.get(sku);
+                let held = listed.and_then(|l| l.quantity);
+                let product_type = listed.and_then(|l| l.product_type.as_deref());
+                self.correct(
+                    seller,
+                    marketplace,
+                    sku,
+                    warehouse,
+                    held,
+                    true,
+                    product_type,
+                )
             })
             .collect()
             .await)
@@ -751,7 +762,9 @@ impl StockSync<'_> {
     /// one push of the right quantity, never a wrong one.
     /// `fresh`: `held` was read just now (a notice may be older than our last push: when it
     /// agrees with the ledger but not with our record, a push is made rather than the notice
-    /// believed).
+    /// believed). `product_type`: the listing's, if the read gave it (kept if not yet known,
+    /// so a push needs no read of its own).
+    #[allow(clippy::too_many_arguments)]
     pub async fn correct(
         &self,
         seller: &SellerId,
@@ -760,15 +773,23 @@ impl StockSync<'_> {
         warehouse: &Warehouse,
         held: Option<u32>,
         fresh: bool,
+        product_type: Option<&str>,
     ) -> Result<Reconciled, StockError> {
         let (position, available) = standing(self.ledger, seller, sku, warehouse).await?;
         let Some(available) = available else {
             return Ok(Reconciled::NotManaged);
         };
         let believed = fresh || position.listing.accepted_quantity == held;
+        let learned = position.listing.product_type.is_none() && product_type.is_some();
+        let with_type = |mut listing: super::model::ListingState| {
+            if listing.product_type.is_none() {
+                listing.product_type = product_type.map(str::to_owned);
+            }
+            listing
+        };
         if held == Some(available) && believed {
-            if position.listing.accepted_quantity != Some(available) {
-                let mut listing = position.listing.clone();
+            if position.listing.accepted_quantity != Some(available) || learned {
+                let mut listing = with_type(position.listing.clone());
                 listing.accepted_quantity = Some(available);
                 listing.accepted_at = Some(self.clock.now());
                 // Lost to a movement: its own push tells Amazon.
@@ -779,7 +800,7 @@ impl StockSync<'_> {
             return Ok(Reconciled::InAgreement { available });
         }
         // Amazon holds something else: forget what we thought it accepted, and push.
-        let mut listing = position.listing.clone();
+        let mut listing = with_type(position.listing.clone());
         listing.accepted_quantity = held;
         self.ledger
             .record_listing(seller, sku, &listing, position.movements)

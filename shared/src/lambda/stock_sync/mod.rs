@@ -760,7 +760,7 @@ impl StockSyncHandler {
             let checked = match self.warehouse_of(warehouses, seller).await {
                 Ok(w) => {
                     self.sync()
-                        .correct(seller, marketplace, sku, &w, Some(*held), false)
+                        .correct(seller, marketplace, sku, &w, Some(*held), false, None)
                         .await
                 }
                 Err(e) => Err(e),
