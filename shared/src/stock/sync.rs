@@ -454,38 +454,33 @@ impl StockSync<'_> {
             sending.push((sku, position, available));
         }
         // Product types not yet known, 20 SKUs a call; each one learned is kept.
-        let unknown: Vec<Sku> = sending
+        let unknown: Vec<&(&Sku, SkuPosition, u32)> = sending
             .iter()
             .filter(|(_, p, _)| p.listing.product_type.is_none())
-            .map(|(sku, _, _)| (*sku).clone())
             .collect();
         // Each search's types are kept at once: a run stopped half way (a failed call, the
         // time limit) does not read them again.
         let mut learned = HashMap::new();
         for part in unknown.chunks(SEARCH_SKUS) {
             out.calls += 1;
+            let skus: Vec<Sku> = part.iter().map(|(sku, _, _)| (*sku).clone()).collect();
             let found: HashMap<Sku, String> = self
                 .listings
-                .search(seller, marketplace, part)
+                .search(seller, marketplace, &skus)
                 .await?
                 .into_iter()
                 .filter_map(|(sku, l)| l.product_type.map(|t| (sku, t)))
                 .collect();
-            stream::iter(
-                sending
-                    .iter()
-                    .filter(|(sku, _, _)| found.contains_key(*sku)),
-            )
-            .map(|(sku, position, _)| {
+            stream::iter(part.iter().filter_map(|(sku, position, _)| {
                 let mut known = position.listing.clone();
-                known.product_type = found.get(*sku).cloned();
-                async move {
+                known.product_type = Some(found.get(*sku)?.clone());
+                Some(async move {
                     // Lost to a movement: the type is read again next time.
                     self.ledger
                         .record_listing(seller, sku, &known, position.movements)
                         .await
-                }
-            })
+                })
+            }))
             .buffer_unordered(FEED_CONCURRENCY)
             .try_collect::<Vec<_>>()
             .await?;

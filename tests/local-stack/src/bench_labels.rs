@@ -178,14 +178,6 @@ async fn send_jobs(sqs: &aws_sdk_sqs::Client, queue: &str, orders: &[Order]) -> 
     Ok(())
 }
 
-fn spapi_ops(stats: &spapi_sim::Stats) -> BTreeMap<String, u64> {
-    stats
-        .operations
-        .iter()
-        .map(|(op, by_status)| (op.clone(), by_status.values().sum()))
-        .collect()
-}
-
 pub async fn run(opts: &BenchOptions) -> Result<Figures, String> {
     let (binary, zip_bytes) = release_artifact("label-worker")?;
     let logs = log_dir("bench-labels");
@@ -259,8 +251,9 @@ pub async fn run(opts: &BenchOptions) -> Result<Figures, String> {
             opts.process_labels
         ));
     }
-    let before = spapi_ops(&spapi_start.ok_or("one batch only")?);
-    let spapi: BTreeMap<String, u64> = spapi_ops(&stats)
+    let before = spapi_start.ok_or("one batch only")?.totals();
+    let spapi: BTreeMap<String, u64> = stats
+        .totals()
         .into_iter()
         .map(|(op, n)| {
             let was = before.get(&op).copied().unwrap_or(0);

@@ -248,14 +248,6 @@ async fn seed(
     Ok(drifted)
 }
 
-fn spapi_ops(stats: &spapi_sim::Stats) -> BTreeMap<String, u64> {
-    stats
-        .operations
-        .iter()
-        .map(|(op, by_status)| (op.clone(), by_status.values().sum()))
-        .collect()
-}
-
 pub async fn run(opts: &BenchOptions) -> Result<Figures, String> {
     let (binary, _) = release_artifact("stock-sync")?;
     let logs = log_dir("bench-stock");
@@ -292,7 +284,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Figures, String> {
     let mut process = spawn_function(&binary, &env1, &logs.join("stock-sync.log"))?;
     let pid = process.id().ok_or("stock-sync has no pid")?;
     let cpu_start = cpu_ns(pid).unwrap_or(0);
-    let spapi_before = spapi_ops(&sim.stats());
+    let spapi_before = sim.stats().totals();
     proxy.take_counts();
     let started = Instant::now();
     let answer = runtime.invoke(json!({"command": "reconcile"})).await?;
@@ -341,7 +333,8 @@ pub async fn run(opts: &BenchOptions) -> Result<Figures, String> {
     let calls = proxy.take_counts();
     let _ = process.kill().await;
     let stats = sim.stats();
-    let spapi: BTreeMap<String, u64> = spapi_ops(&stats)
+    let spapi: BTreeMap<String, u64> = stats
+        .totals()
         .into_iter()
         .map(|(op, n)| (op.clone(), n - spapi_before.get(&op).copied().unwrap_or(0)))
         .filter(|(_, n)| *n > 0)

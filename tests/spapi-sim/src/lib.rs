@@ -187,6 +187,14 @@ impl Stats {
             .map(|m| m.values().sum())
             .unwrap_or(0)
     }
+
+    /// Responses per operation, whatever their status.
+    pub fn totals(&self) -> BTreeMap<String, u64> {
+        self.operations
+            .iter()
+            .map(|(op, by_status)| (op.clone(), by_status.values().sum()))
+            .collect()
+    }
 }
 
 /// The simulator's state, shared by the HTTP handlers and the [`SimHandle`].

@@ -311,11 +311,7 @@ impl TestStack {
 
     /// Calls the simulator answered for `op`, by status.
     pub fn calls(&self, op: &str) -> u64 {
-        let stats = serde_json::to_value(self.sim.stats()).unwrap();
-        stats["operations"][op]
-            .as_object()
-            .map(|m| m.values().filter_map(|v| v.as_u64()).sum())
-            .unwrap_or(0)
+        self.sim.stats().total(op)
     }
 }
 
