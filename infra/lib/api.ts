@@ -4,7 +4,7 @@
 // paths or query strings, and stage throttling. The function checks each route's roles itself
 // as well. So far it serves the stock reads: its role may read the stock table and nothing
 // else (no PII key; the PII routes come with their own grants).
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -12,8 +12,11 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { PiiKey } from './pii-key.ts';
+import type { WorkQueue } from './queues.ts';
 import { SuiteFunction, dataKeyThrough } from './suite-function.ts';
 import type { Tables } from './tables.ts';
 
@@ -24,6 +27,11 @@ export interface ApiProps {
   readonly manifestPath: string;
   readonly tables: Tables;
   readonly dataKey: kms.IKey;
+  readonly piiKey: PiiKey;
+  /** Where packed orders' label jobs, voids and own-carrier confirmations go. */
+  readonly labelJobs: WorkQueue;
+  /** Where a packed order's pick is announced. */
+  readonly stockQueue: sqs.IQueue;
 }
 
 export class Api extends Construct {
@@ -71,13 +79,23 @@ export class Api extends Construct {
       refreshTokenValidity: Duration.hours(12),
     });
 
+    const region = Stack.of(this).region;
     this.fn = new SuiteFunction(this, 'Api', {
       manifestPath: props.manifestPath,
       binaryName: 'api',
-      description: 'Staff and auditor HTTP API: stock reads so far',
+      description: 'Staff and auditor HTTP API: stock, orders, picking, packing, labels; audited PII reads',
       logKey: props.dataKey,
       timeout: Duration.seconds(29),
-      environment: { STOCK_TABLE: tables.get('stock').tableName },
+      environment: {
+        STOCK_TABLE: tables.get('stock').tableName,
+        ORDERS_TABLE: tables.get('orders').tableName,
+        PII_TABLE: tables.get('pii').tableName,
+        CONTROL_TABLE: tables.get('control').tableName,
+        AUDIT_TABLE: tables.get('audit').tableName,
+        PII_KEY_ID: props.piiKey.keyArn,
+        LABEL_JOBS_QUEUE_URL: props.labelJobs.queue.queueUrl,
+        STOCK_QUEUE_URL: props.stockQueue.queueUrl,
+      },
       statements: [
         new iam.PolicyStatement({
           // Levels and the ledger: reads only.
@@ -85,9 +103,60 @@ export class Api extends Construct {
           actions: ['dynamodb:GetItem', 'dynamodb:Query'],
           resources: [tables.get('stock').tableArn],
         }),
-        dataKeyThrough(this, props.dataKey, ['dynamodb'], ['kms:Decrypt', 'kms:DescribeKey']),
+        new iam.PolicyStatement({
+          // Orders listed (the table, the open-orders index) and moved through picking and
+          // packing with writes conditional on their revision.
+          sid: 'OrdersReadAndMoved',
+          actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem'],
+          resources: [tables.get('orders').tableArn, `${tables.get('orders').tableArn}/index/open_by_ship_by`],
+        }),
+        new iam.PolicyStatement({
+          // The sealed items it opens, by key: never listed, never written.
+          sid: 'SealedItemsRead',
+          actions: ['dynamodb:GetItem'],
+          resources: [tables.get('pii').tableArn],
+        }),
+        new iam.PolicyStatement({
+          sid: 'IdempotencyKeys',
+          actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+          resources: [tables.get('control').tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['idem#*'] } },
+        }),
+        new iam.PolicyStatement({
+          // A package's label record: which label to open or void.
+          sid: 'LabelRecordsRead',
+          actions: ['dynamodb:GetItem', 'dynamodb:Query'],
+          resources: [tables.get('control').tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['label#*'] } },
+        }),
+        new iam.PolicyStatement({
+          // Every PII read is recorded before it happens.
+          sid: 'AuditPiiReads',
+          actions: ['dynamodb:PutItem'],
+          resources: [tables.get('audit').tableArn],
+        }),
+        props.piiKey.openingStatement(),
+        dataKeyThrough(this, props.dataKey, ['dynamodb', 'sqs']),
+        new iam.PolicyStatement({
+          // The label-jobs queue's own key, for the messages it sends there only.
+          sid: 'LabelJobsKeyViaSqs',
+          actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+          resources: [props.labelJobs.key.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `sqs.${region}.amazonaws.com` } },
+        }),
+        new iam.PolicyStatement({
+          sid: 'SendLabelJobs',
+          actions: ['sqs:SendMessage'],
+          resources: [props.labelJobs.queue.queueArn],
+        }),
+        new iam.PolicyStatement({
+          sid: 'AnnouncePicks',
+          actions: ['sqs:SendMessage'],
+          resources: [props.stockQueue.queueArn],
+        }),
       ],
     });
+    props.piiKey.allowOpening(this.fn.role);
 
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       logGroupName: '/fbm/api-access',

@@ -387,11 +387,14 @@ export class FulfillmentStack extends Stack {
       piiKey: this.piiKey.key,
     });
 
-    // Staff and auditors over HTTP (stock reads so far).
+    // Staff and auditors over HTTP.
     this.api = new Api(this, 'Api', {
       manifestPath: functionManifest('api'),
       tables: this.tables,
       dataKey: this.dataKey,
+      piiKey: this.piiKey,
+      labelJobs: this.labels.jobs,
+      stockQueue: this.stock.queue,
     });
     new CfnOutput(this, 'ApiUrl', { value: this.api.httpApi.apiEndpoint });
     new CfnOutput(this, 'StaffUserPoolId', { value: this.api.userPool.userPoolId });

@@ -134,8 +134,21 @@ export class PiiKey extends Construct {
   }
 
   /**
-   * A role that opens PII (the staff API's audited reader, the label reprint): Decrypt of one
-   * order's data key under its context. No role is named yet.
+   * The opener's own statement (the identity side of `allowOpening`): Decrypt of one order's
+   * data key under its context.
+   */
+  openingStatement(): iam.PolicyStatement {
+    return new iam.PolicyStatement({
+      sid: 'PiiOpenBoundToOrder',
+      actions: ['kms:Decrypt'],
+      resources: [this.keyArn],
+      conditions: orderContextConditions(),
+    });
+  }
+
+  /**
+   * A role that opens PII (the staff API's audited reader): Decrypt of one order's data key
+   * under its context.
    */
   allowOpening(role: iam.IRole): void {
     this.allowUse('OpenUnderOrderContext', 'kms:Decrypt', role);

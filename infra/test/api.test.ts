@@ -1,6 +1,6 @@
 // The staff API as deployed: Cognito as the issuer (MFA, strong passwords, admin-made users,
 // threat protection), one group per role, every route behind the JWT authorizer, access logs
-// without paths, throttling, and an api function that may read stock and nothing else yet.
+// without paths, throttling, and an api function with only the grants of its routes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { API_ROLES } from '../lib/api.ts';
@@ -52,14 +52,28 @@ test('every API route needs a token of the staff pool; the stage throttles and l
   }
 });
 
-test('the api function may read the stock table and nothing else: no PII key, no other table', () => {
+test('the api function reads stock and orders, moves orders, keeps keys, sends jobs; it opens PII by key only', () => {
   const policies = Object.entries(resourcesOf('AWS::IAM::Policy')).filter(([id]) => id.startsWith('ApiPolicy'));
   assert.equal(policies.length, 1);
-  const statements = policies.flatMap(([, p]: [string, any]) => p.Properties.PolicyDocument.Statement);
-  const text = JSON.stringify(statements);
-  assert.doesNotMatch(text, /PiiKey|Tablesorders|Tablespii|Tablesaudit|Tablescontrol/);
-  const reads = statements.find((s: any) => s.Sid === 'StockReads');
-  assert.deepEqual(asList(reads.Action), ['dynamodb:GetItem', 'dynamodb:Query']);
-  const writes = statements.flatMap((s: any) => asList(s.Action)).filter((a: string) => /Put|Update|Delete|Write|Send/.test(a));
-  assert.deepEqual(writes, ['logs:PutLogEvents']);
+  const statements: any[] = policies.flatMap(([, p]: [string, any]) => p.Properties.PolicyDocument.Statement);
+  const sid = (name: string) => statements.find((s) => s.Sid === name);
+  assert.deepEqual(asList(sid('StockReads').Action), ['dynamodb:GetItem', 'dynamodb:Query']);
+  assert.deepEqual(asList(sid('OrdersReadAndMoved').Action), ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem']);
+  assert.deepEqual(asList(sid('SealedItemsRead').Action), ['dynamodb:GetItem']);
+  assert.deepEqual(asList(sid('AuditPiiReads').Action), ['dynamodb:PutItem']);
+  assert.deepEqual(sid('IdempotencyKeys').Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys'], ['idem#*']);
+  assert.deepEqual(sid('LabelRecordsRead').Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys'], ['label#*']);
+  assert.deepEqual(asList(sid('LabelRecordsRead').Action), ['dynamodb:GetItem', 'dynamodb:Query']);
+  const actions = statements.flatMap((s) => asList(s.Action));
+  // No listing of any table's whole content, no secrets (it never calls Amazon), no deletes
+  // but of its own idempotency keys.
+  assert.ok(!actions.some((a: string) => /Scan|BatchGetItem|secretsmanager|\*/.test(a)), JSON.stringify(actions));
+  const deletes = statements.filter((s) => asList(s.Action).some((a: string) => /Delete/.test(a)));
+  assert.deepEqual(deletes.map((s) => s.Sid), ['IdempotencyKeys']);
+  const sends = statements.filter((s) => asList(s.Action).includes('sqs:SendMessage')).map((s) => s.Sid);
+  assert.deepEqual(sends.sort(), ['AnnouncePicks', 'SendLabelJobs']);
+  const env = onlyOne('AWS::Lambda::Function', (f) => f.Properties.Environment?.Variables?.LABEL_JOBS_QUEUE_URL)[1];
+  assert.deepEqual(Object.keys(env.Properties.Environment.Variables).sort(), [
+    'AUDIT_TABLE', 'CONTROL_TABLE', 'LABEL_JOBS_QUEUE_URL', 'ORDERS_TABLE', 'PII_KEY_ID', 'PII_TABLE', 'STOCK_QUEUE_URL', 'STOCK_TABLE',
+  ].concat(Object.keys(env.Properties.Environment.Variables).filter((k: string) => k.startsWith('RUST_') || k.startsWith('AWS_'))).sort());
 });

@@ -64,20 +64,24 @@ test('PII key: the account administers it and can do nothing else with it', () =
   assert.ok(!statements.some((s) => asList(s.Action).includes('kms:*')));
 });
 
-test('PII key: no role may open PII, and a test names every one that ever may', () => {
-  // Today no role is named for Decrypt. The staff API and the label reprint will be, through
-  // PiiKey.allowOpening: add each here when it is.
-  const OPENERS: string[] = [];
+test('PII key: only the staff API opens PII, only under an order\'s context; a test names every opener', () => {
+  // The staff API is the one function that shows PII (ship-tos, label documents), each open
+  // on the audit log first. Add any other opener here, through PiiKey.allowOpening.
+  const OPENERS = [roleArnOf('ApiRole')];
   const opens = allowing(piiKeyPolicy(), 'kms:Decrypt');
+  assert.equal(opens.length, 1);
   assert.deepEqual(opens.flatMap(principalsOf).sort(), OPENERS.sort());
-  // Nor can an identity policy open it: nothing in the key policy lets IAM grant Decrypt, and
-  // no identity policy in the stack tries.
+  assert.deepEqual(opens[0].Condition, ORDER_CONTEXT);
+  // No identity policy but the opener's own grants Decrypt, and that one only under an
+  // order's context; nothing re-encrypts or grants.
   const piiKey = keyId('alias/fbm/pii');
   for (const [id, policy] of Object.entries(resourcesOf('AWS::IAM::Policy'))) {
     for (const s of policy.Properties.PolicyDocument.Statement) {
       if (!mentions(s, piiKey) && s.Resource !== '*') continue;
       for (const use of ['kms:Decrypt', 'kms:ReEncryptFrom', 'kms:CreateGrant']) {
-        assert.ok(!asList(s.Action).some((p: string) => covers(p, use)), `${id} ${s.Sid}: ${use}`);
+        if (!asList(s.Action).some((p: string) => covers(p, use))) continue;
+        assert.ok(use === 'kms:Decrypt' && id.startsWith('ApiPolicy'), `${id} ${s.Sid}: ${use}`);
+        assert.deepEqual(s.Condition, ORDER_CONTEXT, `${id} ${s.Sid}`);
       }
     }
   }
@@ -152,10 +156,11 @@ test('the pii table refuses every copy of itself: backups, exports, PITR, restor
   }
 });
 
-test("no writer of the pii table can ask for an item back; its readers see keys and dates only", () => {
+test("no writer of the pii table can ask for an item back; its listers see keys and dates only; one opener reads items by key", () => {
   const piiTable = Object.keys(resourcesOf('AWS::DynamoDB::GlobalTable')).find((k) => k.startsWith('Tablespii'))!;
   let writers = 0;
   let readers = 0;
+  let itemReaders = 0;
   for (const [id, policy] of Object.entries(resourcesOf('AWS::IAM::Policy'))) {
     for (const s of policy.Properties.PolicyDocument.Statement) {
       if (!mentions(s, piiTable)) continue;
@@ -174,9 +179,15 @@ test("no writer of the pii table can ask for an item back; its readers see keys 
         const attributes = s.Condition['ForAllValues:StringEquals']['dynamodb:Attributes'] as string[];
         for (const sealed of ['edk', 'nonce', 'ct']) assert.ok(!attributes.includes(sealed), `${id} ${s.Sid}: ${sealed}`);
       }
-      assert.ok(!actions.some((a) => /^dynamodb:(GetItem|BatchGetItem|\*)$/.test(a)), `${id} ${s.Sid} reads items`);
+      if (actions.some((a) => /^dynamodb:(GetItem|BatchGetItem|\*)$/.test(a))) {
+        // Whole sealed items, one by key: only the one function that opens them.
+        itemReaders += 1;
+        assert.ok(id.startsWith('ApiPolicy'), `${id} ${s.Sid} reads items`);
+        assert.deepEqual(actions, ['dynamodb:GetItem'], `${id} ${s.Sid}`);
+      }
     }
   }
+  assert.equal(itemReaders, 1, 'the staff API, which opens them');
   assert.equal(writers, 5, 'both intake functions, label-worker, shipment-tracker (dates only) and the redactor');
   assert.equal(readers, 2, 'the redactor and the audit report');
 });

@@ -33,10 +33,11 @@ const ALLOWED: [(&str, &[&str]); 14] = [
             "kernel", "orders", "pii", "sellers", "stock", "rate", "audit", "labels",
         ],
     ),
+    // api: its idempotency keys' port, implemented on the control table.
     (
         "aws",
         &[
-            "kernel", "orders", "pii", "sellers", "stock", "rate", "audit", "labels",
+            "kernel", "orders", "pii", "sellers", "stock", "rate", "audit", "labels", "api",
         ],
     ),
     // testkit: the transport's unit tests use its in-memory credentials (cfg(test) only: no

@@ -1,16 +1,31 @@
 //! The staff and auditor HTTP API, apart from Lambda: who is calling ([`Caller`], their
 //! [`Role`]s from the Cognito groups API Gateway's JWT authorizer passed on), what they ask
 //! ([`ApiRequest`]), the answer ([`ApiResponse`]), every error as RFC 9457 problem+json
-//! ([`Problem`]), and the OpenAPI 3.1 document generated from the routes ([`openapi`]).
+//! ([`Problem`]), the ports the routes use ([`Services`]), and the OpenAPI 3.1 document
+//! generated from the routes ([`openapi`]).
 //!
-//! This first part serves the stock reads ([`stock`]); orders, packing, labels, data-subject
-//! requests and the audit report are still to come (issue 16).
+//! Served so far: stock reads ([`stock`]), orders and their audited ship-to ([`orders`]), the
+//! pick list, scan-to-verify and packed ([`packing`]), label documents, voids and own-carrier
+//! confirmations ([`labels`]). Stock movements, packing slips, data-subject requests and the
+//! audit report are still to come (issue 16).
 
+mod http;
+pub mod idempotency;
+pub mod labels;
+pub mod orders;
+pub mod packing;
 pub mod stock;
 
-use crate::stock::StockLedger;
+pub use http::*;
+pub use idempotency::{IdempotencyKey, IdempotencyKeys, KeptAnswer, KeyStart};
+
+use crate::kernel::Clock;
+use crate::labels::{PurchaseLedger, ShipmentJobs};
+use crate::orders::{OrderListing, OrderStore};
+use crate::pii::PiiReader;
+use crate::stock::{StockEvents, StockLedger};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use utoipa::OpenApi;
 
 /// A job in the warehouse, as a Cognito group names it.
@@ -82,200 +97,86 @@ impl Caller {
         Some(Caller { subject, roles })
     }
 
+    /// The ledger's and the audit log's name for them.
+    pub fn actor(&self) -> String {
+        format!("staff:{}", self.subject)
+    }
+
     fn may(&self, allowed: &[Role]) -> bool {
         allowed.iter().any(|r| self.roles.contains(r))
     }
 }
 
-/// One HTTP request as the routes see it.
-#[derive(Debug, Clone)]
-pub struct ApiRequest {
-    pub method: String,
-    /// Percent-decoded path segments after the stage (`/stock/A1/SKU-1` → 3 segments).
-    pub segments: Vec<String>,
-    pub query: BTreeMap<String, String>,
-    /// Query parameters given more than once: refused, never one of them picked.
-    pub repeated: BTreeSet<String>,
-    /// `None`: no verified token reached the function (the authorizer is bypassed or off).
-    pub caller: Option<Caller>,
-}
-
-/// One HTTP answer: a status and a JSON body (`application/json` or
-/// `application/problem+json`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ApiResponse {
-    pub status: u16,
-    pub content_type: &'static str,
-    pub body: serde_json::Value,
-    /// `Allow`, on a 405.
-    pub allow: Option<String>,
-}
-
-impl ApiResponse {
-    pub fn json(status: u16, body: &impl Serialize) -> ApiResponse {
-        match serde_json::to_value(body) {
-            Ok(body) => ApiResponse {
-                status,
-                content_type: "application/json",
-                body,
-                allow: None,
-            },
-            Err(_) => Problem::internal().into(),
-        }
-    }
-}
-
-/// A field the request got wrong, and how.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct FieldProblem {
-    /// Where: a path parameter, a query parameter, or a JSON pointer into the body.
-    pub field: String,
-    pub message: String,
-}
-
-/// RFC 9457 problem details. `type` is a relative URI naming the problem; `detail` never
-/// holds PII (ids only).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct Problem {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
-    pub status: u16,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldProblem>,
-}
-
-impl Problem {
-    fn new(status: u16, kind: &str, title: &str) -> Problem {
-        Problem {
-            kind: format!("/problems/{kind}"),
-            title: title.to_owned(),
-            status,
-            detail: None,
-            errors: Vec::new(),
-        }
-    }
-
-    pub fn with_detail(mut self, detail: impl Into<String>) -> Problem {
-        self.detail = Some(detail.into());
-        self
-    }
-
-    pub fn invalid(errors: Vec<FieldProblem>) -> Problem {
-        Problem {
-            errors,
-            ..Problem::new(400, "invalid-request", "The request is not valid")
-        }
-    }
-
-    pub fn unauthenticated() -> Problem {
-        Problem::new(401, "unauthenticated", "No verified caller")
-    }
-
-    pub fn forbidden(allowed: &[Role]) -> Problem {
-        let names: Vec<&str> = allowed.iter().map(|r| r.name()).collect();
-        Problem::new(403, "forbidden", "Your role may not do this")
-            .with_detail(format!("allowed roles: {}", names.join(", ")))
-    }
-
-    pub fn not_found(detail: impl Into<String>) -> Problem {
-        Problem::new(404, "not-found", "Not found").with_detail(detail)
-    }
-
-    /// A store or a service that failed for now: no detail (it could name internals).
-    pub fn unavailable() -> Problem {
-        Problem::new(503, "unavailable", "Try again shortly")
-    }
-
-    pub fn internal() -> Problem {
-        Problem::new(500, "internal", "Internal error")
-    }
-}
-
-impl From<Problem> for ApiResponse {
-    fn from(p: Problem) -> ApiResponse {
-        ApiResponse {
-            status: p.status,
-            content_type: "application/problem+json",
-            body: serde_json::to_value(&p).unwrap_or_default(),
-            allow: None,
-        }
-    }
-}
-
-/// The query parameters a route takes; any other is refused, each one named.
-pub fn only_query(req: &ApiRequest, known: &[&str]) -> Result<(), Problem> {
-    let unknown = req
-        .query
-        .keys()
-        .filter(|k| !known.contains(&k.as_str()))
-        .map(|k| FieldProblem {
-            field: format!("query.{k}"),
-            message: "unknown parameter".into(),
-        });
-    let repeated = req.repeated.iter().map(|k| FieldProblem {
-        field: format!("query.{k}"),
-        message: "given more than once".into(),
-    });
-    let unknown: Vec<FieldProblem> = unknown.chain(repeated).collect();
-    if unknown.is_empty() {
-        Ok(())
-    } else {
-        Err(Problem::invalid(unknown))
-    }
-}
-
-/// The caller, if their roles include one of `allowed`.
-pub fn authorize<'a>(req: &'a ApiRequest, allowed: &[Role]) -> Result<&'a Caller, Problem> {
-    let caller = req.caller.as_ref().ok_or_else(Problem::unauthenticated)?;
-    if caller.may(allowed) {
-        Ok(caller)
-    } else {
-        Err(Problem::forbidden(allowed))
-    }
-}
-
-/// A path parameter parsed into its newtype, or a field-level problem naming it.
-pub fn path_param<T, E: std::fmt::Display>(
-    name: &str,
-    value: &str,
-    parse: impl FnOnce(String) -> Result<T, E>,
-) -> Result<T, FieldProblem> {
-    parse(value.to_owned()).map_err(|e| FieldProblem {
-        field: format!("path.{name}"),
-        message: e.to_string(),
-    })
-}
-
-/// A 405 naming the methods the path takes.
-pub fn method_not_allowed(allow: &[&str]) -> ApiResponse {
-    let mut r: ApiResponse =
-        Problem::new(405, "method-not-allowed", "Method not allowed on this path").into();
-    r.allow = Some(allow.join(", "));
-    r
+/// What the routes work with: the stores, the audited PII reader, the queues, the clock.
+pub struct Services<'a> {
+    pub stock: &'a dyn StockLedger,
+    pub orders: &'a dyn OrderStore,
+    pub listing: &'a dyn OrderListing,
+    pub purchases: &'a dyn PurchaseLedger,
+    pub reader: PiiReader<'a>,
+    pub keys: &'a dyn IdempotencyKeys,
+    pub jobs: &'a dyn ShipmentJobs,
+    pub stock_events: &'a dyn StockEvents,
+    pub clock: &'a dyn Clock,
 }
 
 /// One request routed: each route checks the caller's role itself (API Gateway's authorizer
 /// only proves who they are).
-pub async fn handle(stock: &dyn StockLedger, req: ApiRequest) -> ApiResponse {
+pub async fn handle(s: &Services<'_>, req: ApiRequest) -> ApiResponse {
     let segments: Vec<&str> = req.segments.iter().map(String::as_str).collect();
-    let answer = match (req.method.as_str(), segments.as_slice()) {
+    let method = req.method.as_str();
+    let answer = match (method, segments.as_slice()) {
         ("GET", ["openapi.json"]) => match serde_json::to_value(openapi()) {
             Ok(doc) => Ok(ApiResponse {
                 status: 200,
                 content_type: "application/json",
-                body: doc,
+                body: ApiBody::Json(doc),
                 allow: None,
             }),
             Err(_) => Err(Problem::internal()),
         },
-        ("GET", ["stock", seller, "levels"]) => stock::stock_levels(stock, &req, seller).await,
-        ("GET", ["stock", seller, "ledger"]) => stock::stock_ledger(stock, &req, seller).await,
-        (_, ["openapi.json"] | ["stock", _, "levels" | "ledger"]) => {
-            return method_not_allowed(&["GET"]);
+        ("GET", ["stock", seller, "levels"]) => stock::stock_levels(s.stock, &req, seller).await,
+        ("GET", ["stock", seller, "ledger"]) => stock::stock_ledger(s.stock, &req, seller).await,
+        ("GET", ["orders", seller]) => orders::list_orders(s, &req, seller).await,
+        ("GET", ["orders", seller, order]) => orders::get_order(s, &req, seller, order).await,
+        ("GET", ["orders", seller, order, "ship-to"]) => {
+            orders::ship_to(s, &req, seller, order).await
         }
+        ("POST", ["orders", seller, order, "picking"]) => {
+            orders::start_picking(s, &req, seller, order).await
+        }
+        ("GET", ["pick-list", seller]) => packing::pick_list(s, &req, seller).await,
+        ("POST", ["orders", seller, order, "verify"]) => {
+            packing::verify_scans(s, &req, seller, order).await
+        }
+        ("POST", ["orders", seller, order, "packed"]) => {
+            packing::packed(s, &req, seller, order).await
+        }
+        ("GET", ["orders", seller, order, "labels", package]) => {
+            labels::label_document(s, &req, seller, order, package).await
+        }
+        ("POST", ["orders", seller, order, "labels", package, "void"]) => {
+            labels::void_label(s, &req, seller, order, package).await
+        }
+        ("POST", ["orders", seller, order, "packages", package, "shipped"]) => {
+            labels::own_carrier_shipped(s, &req, seller, order, package).await
+        }
+        (
+            _,
+            ["openapi.json"]
+            | ["stock", _, "levels" | "ledger"]
+            | ["orders", _]
+            | ["orders", _, _]
+            | ["orders", _, _, "ship-to"]
+            | ["pick-list", _]
+            | ["orders", _, _, "labels", _],
+        ) => return method_not_allowed(&["GET"]),
+        (
+            _,
+            ["orders", _, _, "picking" | "verify" | "packed"]
+            | ["orders", _, _, "labels", _, "void"]
+            | ["orders", _, _, "packages", _, "shipped"],
+        ) => return method_not_allowed(&["POST"]),
         _ => Err(Problem::not_found("no such route")),
     };
     answer.unwrap_or_else(Into::into)
@@ -294,7 +195,20 @@ pub async fn handle(stock: &dyn StockLedger, req: ApiRequest) -> ApiResponse {
             told from the route.",
         license(name = "Apache-2.0")
     ),
-    paths(stock::stock_levels, stock::stock_ledger),
+    paths(
+        stock::stock_levels,
+        stock::stock_ledger,
+        orders::list_orders,
+        orders::get_order,
+        orders::ship_to,
+        orders::start_picking,
+        packing::pick_list,
+        packing::verify_scans,
+        packing::packed,
+        labels::label_document,
+        labels::void_label,
+        labels::own_carrier_shipped,
+    ),
     components(schemas(Problem, FieldProblem)),
     modifiers(&BearerAuth),
     security(("cognito" = []))
@@ -358,26 +272,6 @@ mod tests {
         assert_eq!(
             Caller::from_claims(&claims(&[("cognito:groups", "[admin]")])),
             None
-        );
-    }
-
-    #[test]
-    fn problems_are_rfc_9457_with_field_errors() {
-        let r: ApiResponse = Problem::invalid(vec![FieldProblem {
-            field: "query.limit".into(),
-            message: "unknown parameter".into(),
-        }])
-        .into();
-        assert_eq!(r.status, 400);
-        assert_eq!(r.content_type, "application/problem+json");
-        assert_eq!(
-            r.body,
-            serde_json::json!({
-                "type": "/problems/invalid-request",
-                "title": "The request is not valid",
-                "status": 400,
-                "errors": [{"field": "query.limit", "message": "unknown parameter"}],
-            })
         );
     }
 

@@ -7,8 +7,11 @@ mod budget;
 mod cloudtrail;
 mod control;
 mod deletions;
+#[cfg(feature = "api")]
+mod idempotency;
 mod label_purchases;
 mod notification_claims;
+mod order_listing;
 mod orders;
 mod pii_table;
 #[cfg(feature = "sqs")]

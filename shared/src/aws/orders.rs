@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 const PII_DUE_INDEX: &str = "pii_due";
 
 pub struct DynamoOrderStore {
-    client: Client,
-    table: String,
+    pub(super) client: Client,
+    pub(super) table: String,
 }
 
 /// The stored shape: the order plus the attributes indexes and the redactor work from.
@@ -86,6 +86,21 @@ impl DynamoOrderStore {
             table: table.into(),
         }
     }
+}
+
+/// One stored item of the table (or of an index projecting every attribute) as the order
+/// with its revision and PII status.
+pub(super) fn stored_of(
+    item: std::collections::HashMap<String, AttributeValue>,
+) -> Result<StoredOrder, StoreError> {
+    let r: OrderRecord = serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt {
+        what: format!("order record: {e}"),
+    })?;
+    Ok(StoredOrder {
+        pii: r.pii()?,
+        revision: r.revision,
+        order: r.order,
+    })
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {

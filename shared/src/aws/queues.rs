@@ -94,6 +94,13 @@ impl StockEvents for SqsQueue {
     }
 }
 
+#[async_trait]
+impl crate::labels::ShipmentJobs for SqsQueue {
+    async fn send(&self, job: &crate::labels::ShipmentJob) -> Result<(), QueueError> {
+        self.send_json(&job.body()).await
+    }
+}
+
 /// A consumer's queue and its dead-letter queue.
 pub struct SqsBatchQueue {
     /// `None` for a consumer whose retries only ever wait for the queue's own visibility

@@ -121,6 +121,21 @@ impl ShipmentJob {
         }
     }
 
+    /// The message body as the queue carries it: the job's fields and its `kind`.
+    pub fn body(&self) -> serde_json::Value {
+        let fields = match self {
+            Self::Label(j) => serde_json::to_value(j),
+            Self::Void(j) => serde_json::to_value(j),
+            Self::Ship(j) => serde_json::to_value(j),
+            Self::Settle(j) => serde_json::to_value(j),
+        };
+        let mut body = fields.unwrap_or_default();
+        if let Some(o) = body.as_object_mut() {
+            o.insert("kind".into(), self.kind().into());
+        }
+        body
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Label(_) => "label",

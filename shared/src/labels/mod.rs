@@ -29,7 +29,7 @@ pub use model::{
     PackageSpec, PurchaseAttempt, PurchaseEntry, PurchasedLabel, Quote, Rate, RatePolicy,
     RateRequest, ShipFrom, VoidedLabel,
 };
-pub use ports::{PurchaseLedger, ShipmentConfirmations, Shipping, VoidWrite};
+pub use ports::{PurchaseLedger, ShipmentConfirmations, ShipmentJobs, Shipping, VoidWrite};
 pub use purchase::{Bought, LabelError, LabelOrder, LabelPurchase};
 pub use tracking::{
     FIRST_SCAN_DUE, ShipmentTracker, TrackingReport, TrackingRun, TrackingWatch, WatchedParcel,

@@ -10,6 +10,7 @@ use std::fmt;
 
 /// Outer dimensions of a packed parcel, in centimetres.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Dimensions {
     pub length_cm: f64,
     pub width_cm: f64,
@@ -18,6 +19,7 @@ pub struct Dimensions {
 
 /// Units of one order line in a package.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PackageItem {
     pub order_item_id: OrderItemId,
     pub quantity: u32,

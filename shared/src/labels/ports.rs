@@ -185,3 +185,9 @@ pub trait PurchaseLedger: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 }
+
+/// The label-jobs queue, as the staff API sends it jobs.
+#[async_trait]
+pub trait ShipmentJobs: Send + Sync {
+    async fn send(&self, job: &super::ShipmentJob) -> Result<(), crate::kernel::QueueError>;
+}

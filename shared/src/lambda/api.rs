@@ -2,26 +2,56 @@
 //! caller from the JWT authorizer's verified claims), the routes' answer back as HTTP.
 
 use super::env::{ConfigError, Env};
-use crate::api::{ApiRequest, ApiResponse, Caller, handle};
-use crate::aws::DynamoStockLedger;
+use crate::api::{ApiBody, ApiRequest, ApiResponse, Caller, Services, handle};
+use crate::aws::{
+    DynamoAuditLog, DynamoControl, DynamoOrderStore, DynamoStockLedger, KmsPiiVault, PiiTable,
+    SqsQueue,
+};
+use crate::kernel::{Clock, SystemClock};
+use crate::pii::PiiReader;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
     pub stock_table: String,
+    pub orders_table: String,
+    pub pii_table: String,
+    /// Idempotency keys, label purchase records.
+    pub control_table: String,
+    /// Every PII read is put here before it happens.
+    pub audit_table: String,
+    /// The PII key: `api` opens ship-tos and label documents for the roles that need them.
+    pub pii_key_id: String,
+    pub label_jobs_queue_url: String,
+    pub stock_queue_url: String,
 }
 
 impl ApiConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             stock_table: env.required("STOCK_TABLE")?,
+            orders_table: env.required("ORDERS_TABLE")?,
+            pii_table: env.required("PII_TABLE")?,
+            control_table: env.required("CONTROL_TABLE")?,
+            audit_table: env.required("AUDIT_TABLE")?,
+            pii_key_id: env.required("PII_KEY_ID")?,
+            label_jobs_queue_url: env.required("LABEL_JOBS_QUEUE_URL")?,
+            stock_queue_url: env.required("STOCK_QUEUE_URL")?,
         })
     }
 }
 
 pub struct ApiHandler {
     stock: DynamoStockLedger,
+    orders: DynamoOrderStore,
+    control: DynamoControl,
+    audit: DynamoAuditLog,
+    vault: KmsPiiVault,
+    label_jobs: SqsQueue,
+    stock_changes: SqsQueue,
+    clock: Arc<dyn Clock>,
 }
 
 /// The request as the routes see it. The path is API Gateway's `rawPath` as sent, which it has
@@ -34,6 +64,17 @@ pub fn api_request(event: &Request) -> ApiRequest {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect();
+    let headers = event
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let body = match event.body() {
+        Body::Empty => Vec::new(),
+        Body::Text(t) => t.as_bytes().to_vec(),
+        Body::Binary(b) => b.clone(),
+        _ => Vec::new(),
+    };
     let params = event.query_string_parameters();
     let mut query = std::collections::BTreeMap::new();
     let mut repeated = std::collections::BTreeSet::new();
@@ -55,11 +96,13 @@ pub fn api_request(event: &Request) -> ApiRequest {
         segments,
         query,
         repeated,
+        headers,
+        body,
         caller,
     }
 }
 
-/// The answer as HTTP. Bodies are small JSON documents.
+/// The answer as HTTP: a JSON document, or a document as it prints (a label).
 pub fn http_response(answer: ApiResponse) -> Response<Body> {
     let mut builder = Response::builder()
         .status(answer.status)
@@ -68,26 +111,67 @@ pub fn http_response(answer: ApiResponse) -> Response<Body> {
     if let Some(allow) = &answer.allow {
         builder = builder.header("allow", allow);
     }
-    builder
-        .body(Body::Text(answer.body.to_string()))
-        .unwrap_or_else(|_| {
-            let mut r = Response::new(Body::Empty);
-            *r.status_mut() = lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR;
-            r
-        })
+    let body = match answer.body {
+        ApiBody::Json(v) => Body::Text(v.to_string()),
+        ApiBody::Bytes(b) => Body::Binary(b),
+    };
+    builder.body(body).unwrap_or_else(|_| {
+        let mut r = Response::new(Body::Empty);
+        *r.status_mut() = lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
 }
 
 impl ApiHandler {
     pub fn new(config: ApiConfig, sdk: &aws_config::SdkConfig) -> Self {
+        Self::with_clock(config, sdk, Arc::new(SystemClock))
+    }
+
+    pub fn with_clock(
+        config: ApiConfig,
+        sdk: &aws_config::SdkConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+        let sqs = aws_sdk_sqs::Client::new(sdk);
         Self {
-            stock: DynamoStockLedger::new(aws_sdk_dynamodb::Client::new(sdk), config.stock_table),
+            stock: DynamoStockLedger::new(dynamo.clone(), config.stock_table),
+            orders: DynamoOrderStore::new(dynamo.clone(), config.orders_table),
+            control: DynamoControl::new(dynamo.clone(), config.control_table),
+            audit: DynamoAuditLog::new(dynamo.clone(), config.audit_table),
+            vault: KmsPiiVault::new(
+                aws_sdk_kms::Client::new(sdk),
+                PiiTable::new(dynamo, config.pii_table),
+                config.pii_key_id,
+            ),
+            label_jobs: SqsQueue::new(sqs.clone(), config.label_jobs_queue_url),
+            stock_changes: SqsQueue::new(sqs, config.stock_queue_url),
+            clock,
+        }
+    }
+
+    fn services(&self) -> Services<'_> {
+        Services {
+            stock: &self.stock,
+            orders: &self.orders,
+            listing: &self.orders,
+            purchases: &self.control,
+            reader: PiiReader {
+                vault: &self.vault,
+                audit: &self.audit,
+                clock: self.clock.as_ref(),
+            },
+            keys: &self.control,
+            jobs: &self.label_jobs,
+            stock_events: &self.stock_changes,
+            clock: self.clock.as_ref(),
         }
     }
 
     pub async fn handle(&self, event: Request) -> Result<Response<Body>, lambda_http::Error> {
         let req = api_request(&event);
         let (method, route) = (req.method.clone(), req.segments.first().cloned());
-        let answer = handle(&self.stock, req).await;
+        let answer = handle(&self.services(), req).await;
         // Ids and the route's first segment only: a path may carry a SKU, never PII.
         tracing::info!(method, route, status = answer.status, "api request");
         Ok(http_response(answer))

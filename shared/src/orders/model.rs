@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 /// between (picking, packing, labeling) are the warehouse's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "api", derive(utoipa::ToSchema))]
 pub enum OrderStatus {
     /// Placed, payment not yet authorized: not to be picked.
     Pending,
@@ -37,12 +38,14 @@ impl OrderStatus {
 
 /// A price as Amazon sends it: a decimal string, never a float.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "api", derive(utoipa::ToSchema))]
 pub struct Money {
     pub amount: String,
     pub currency_code: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "api", derive(utoipa::ToSchema))]
 pub struct OrderLine {
     pub order_item_id: OrderItemId,
     pub sku: Option<Sku>,
@@ -55,6 +58,7 @@ pub struct OrderLine {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "api", derive(utoipa::ToSchema))]
 pub enum PackageState {
     Pending,
     InTransit,
@@ -65,6 +69,7 @@ pub enum PackageState {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "api", derive(utoipa::ToSchema))]
 pub struct ShipmentPackage {
     pub package_reference_id: String,
     pub carrier: Option<String>,
@@ -74,6 +79,7 @@ pub struct ShipmentPackage {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "api", derive(utoipa::ToSchema))]
 pub struct Order {
     pub seller_id: SellerId,
     pub order_id: AmazonOrderId,
@@ -105,6 +111,7 @@ pub struct Order {
 
 /// One package of the order as the warehouse ships it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "api", derive(utoipa::ToSchema))]
 pub struct Parcel {
     pub package_id: PackageId,
     /// Amazon's carrier id (Buy Shipping) or carrier code (own carrier).
@@ -118,6 +125,7 @@ pub struct Parcel {
 /// How a parcel's shipment reached Amazon.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "by", rename_all = "snake_case")]
+#[cfg_attr(feature = "api", derive(utoipa::ToSchema))]
 pub enum ShippedBy {
     /// A Buy Shipping label: Amazon confirms the shipment itself (never confirmed again).
     BuyShipping {
@@ -147,6 +155,7 @@ impl Order {
 
 /// A label blocked: the reason (ids and SKUs only) and since when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "api", derive(utoipa::ToSchema))]
 pub struct LabelBlock {
     pub reason: String,
     pub since: DateTime<Utc>,

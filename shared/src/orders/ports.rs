@@ -206,3 +206,46 @@ pub trait NotificationClaims: Send + Sync {
         reserved_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError>;
 }
+
+/// Which of a seller's orders a listing wants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderFilter {
+    /// Open orders (those of `statuses`, every open one when empty), earliest ship-by first,
+    /// due by `ship_by_before` when given: the `open_by_ship_by` index.
+    Open {
+        statuses: Vec<super::OrderStatus>,
+        ship_by_before: Option<DateTime<Utc>>,
+    },
+    /// Orders in one status (open or not), by order id.
+    Status(super::OrderStatus),
+    /// Every order of the seller, by order id.
+    All,
+}
+
+/// Where a listing stopped: the store's own key of the last order read, names and values as
+/// text. Opaque to callers; the API hands it out encoded and checks it on the way back.
+pub type PageKey = std::collections::BTreeMap<String, String>;
+
+#[derive(Debug, Clone)]
+pub struct OrderListPage {
+    pub orders: Vec<StoredOrder>,
+    /// Absent on the last page. A page may hold fewer than asked and still have a next one
+    /// (the filter is applied after the store reads `limit` orders).
+    pub next: Option<PageKey>,
+}
+
+/// A seller's orders, page by page.
+#[async_trait]
+pub trait OrderListing: Send + Sync {
+    /// Up to `limit` orders matching `filter`, after `after` (a page's `next`).
+    async fn list(
+        &self,
+        seller: &SellerId,
+        filter: &OrderFilter,
+        limit: u32,
+        after: Option<&PageKey>,
+    ) -> Result<OrderListPage, StoreError>;
+
+    /// The key names a page key of `filter` may hold (a cursor naming others is forged).
+    fn page_key_names(&self, filter: &OrderFilter) -> &'static [&'static str];
+}

@@ -496,6 +496,20 @@ impl Provisioned {
         env
     }
 
+    /// The environment `api` reads: no SP-API (it sends jobs, `label-worker` calls Amazon).
+    pub fn api_env(&self) -> Vec<(String, String)> {
+        let mut env = self.table_vars(&["stock", "orders", "pii", "control", "audit"]);
+        env.extend(
+            [
+                ("PII_KEY_ID", self.pii_key_arn.as_str()),
+                ("LABEL_JOBS_QUEUE_URL", self.queue("label-jobs")),
+                ("STOCK_QUEUE_URL", self.queue("stock")),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        env
+    }
+
     /// The environment `shipment-tracker` reads.
     pub fn shipment_tracker_env(
         &self,

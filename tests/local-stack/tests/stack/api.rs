@@ -6,7 +6,7 @@ use crate::common::{TestStack, stack};
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 use shared::api::Role;
-use shared::lambda::api::{ApiConfig, ApiHandler};
+use shared::lambda::api::ApiHandler;
 use spapi_sim::SimConfig;
 
 const SKU: &str = "SKU-CHAIR1-0";
@@ -15,7 +15,24 @@ const ODD_SKU: &str = "RED/42#B ?";
 
 /// An HTTP API event as API Gateway sends it, with the caller's groups as its authorizer
 /// passes a list claim (`[a b]`); `None`: no verified token.
-fn event(method: &str, path: &str, query: &[(&str, &str)], groups: Option<&[Role]>) -> String {
+pub(crate) fn event(
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    groups: Option<&[Role]>,
+) -> String {
+    event_with(method, path, query, groups, &[], None)
+}
+
+/// An HTTP API event with `headers` and a JSON `body`.
+pub(crate) fn event_with(
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    groups: Option<&[Role]>,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> String {
     let mut context = json!({
         "accountId": "123456789012", "apiId": "local", "domainName": "api.local",
         "domainPrefix": "api", "requestId": "req-1", "routeKey": "$default", "stage": "$default",
@@ -41,6 +58,13 @@ fn event(method: &str, path: &str, query: &[(&str, &str)], groups: Option<&[Role
         "rawQueryString": raw_query.join("&"), "headers": {"host": "api.local"},
         "requestContext": context, "isBase64Encoded": false,
     });
+    for (k, v) in headers {
+        e["headers"][*k] = json!(v);
+    }
+    if let Some(body) = body {
+        e["headers"]["content-type"] = json!("application/json");
+        e["body"] = json!(body.to_string());
+    }
     // As API Gateway sends them: decoded, a repeated one joined with commas.
     let mut params = serde_json::Map::new();
     for (k, v) in query {
@@ -56,24 +80,30 @@ fn event(method: &str, path: &str, query: &[(&str, &str)], groups: Option<&[Role
     e.to_string()
 }
 
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: Value,
+pub(crate) struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    /// A JSON body (`Null` for a document).
+    pub body: Value,
+    /// The body as sent.
+    pub bytes: Vec<u8>,
 }
 
-async fn call(h: &ApiHandler, event: String) -> Answer {
+pub(crate) async fn call(h: &ApiHandler, event: String) -> Answer {
     let request = lambda_http::request::from_str(&event).expect("an HTTP API event");
     let r: Response<Body> = h.handle(request).await.expect("an answer");
     let content_type = r.headers()["content-type"].to_str().unwrap().to_owned();
-    let body = match r.body() {
-        Body::Text(t) => serde_json::from_str(t).unwrap(),
-        other => panic!("not a text body: {other:?}"),
+    let (body, bytes) = match r.body() {
+        Body::Text(t) => (serde_json::from_str(t).unwrap(), t.as_bytes().to_vec()),
+        Body::Binary(b) => (Value::Null, b.clone()),
+        Body::Empty => (Value::Null, Vec::new()),
+        _ => panic!("an unknown body"),
     };
     Answer {
         status: r.status().as_u16(),
         content_type,
         body,
+        bytes,
     }
 }
 
@@ -115,12 +145,7 @@ async fn with_stock(test: &str) -> (TestStack, ApiHandler, String) {
         mv("q1", json!({"kind": "return_to_quarantine", "location": "Q-1", "quantity": 1})),
     ]}))
     .await;
-    let api = ApiHandler::new(
-        ApiConfig {
-            stock_table: t.stack.table("stock").to_owned(),
-        },
-        &t.sdk,
-    );
+    let api = t.api();
     (t, api, seller.as_str().to_owned())
 }
 

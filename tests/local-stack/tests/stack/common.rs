@@ -125,6 +125,15 @@ impl TestStack {
         )
     }
 
+    /// `api`'s handler as the binary would build it, on the simulator's clock.
+    pub fn api(&self) -> shared::lambda::api::ApiHandler {
+        let env = self.stack.api_env();
+        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let config =
+            shared::lambda::api::ApiConfig::from_env(&Env::from_pairs(pairs)).expect("config");
+        shared::lambda::api::ApiHandler::with_clock(config, &self.sdk, self.amazon_time())
+    }
+
     /// `stock-sync`'s handler as the binary would build it, on the simulator's clock.
     pub fn stock_sync(&self) -> shared::lambda::stock_sync::StockSyncHandler {
         self.stock_sync_with(&[])

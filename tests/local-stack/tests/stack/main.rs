@@ -5,6 +5,7 @@
 mod common;
 
 mod api;
+mod api_orders;
 mod audit_report;
 mod labels;
 mod local_day;
