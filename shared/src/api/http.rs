@@ -104,6 +104,13 @@ impl FieldProblem {
     }
 }
 
+/// What API Gateway answers itself, before the function runs (a missing or invalid token:
+/// 401; throttling: 429).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct GatewayMessage {
+    pub message: String,
+}
+
 /// RFC 9457 problem details. `type` is a relative URI naming the problem; `detail` never
 /// holds PII (ids only).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]

@@ -1,6 +1,7 @@
 //! Labels: a package's label document (opened on the audit log first), its void, and a
 //! package shipped on the operator's own carrier, each job sent once per idempotency key.
 
+use super::GatewayMessage;
 use super::idempotency::{key_of, once};
 use super::orders::{reader_problem, seller_and_order, store_problem, stored};
 use super::packing::{PACKERS, status_name};
@@ -69,7 +70,7 @@ fn content_type(format: LabelFormat) -> &'static str {
         (status = 200, description = "The label document", content(
             ("application/pdf"), ("image/png"), ("application/x-zpl"))),
         (status = 400, description = "A bad id or purpose, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No verified caller", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No verified caller: API Gateway's `{\"message\"}` for a missing or invalid token, problem+json when no verified caller reached the function", content((Problem = "application/problem+json"), (GatewayMessage = "application/json"))),
         (status = 403, description = "Not a packer or supervisor", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order, or no label bought for the package", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "The document is no longer held (voided, purged)", body = Problem, content_type = "application/problem+json"),
@@ -166,7 +167,7 @@ fn no_body(req: &ApiRequest) -> Result<(), Problem> {
     responses(
         (status = 202, description = "The void job is on its queue", body = JobSent),
         (status = 400, description = "A bad id or key, or a body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No verified caller", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No verified caller: API Gateway's `{\"message\"}` for a missing or invalid token, problem+json when no verified caller reached the function", content((Problem = "application/problem+json"), (GatewayMessage = "application/json"))),
         (status = 403, description = "Not a packer or supervisor", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No live label for the package, or a request with this key is in progress", body = Problem, content_type = "application/problem+json"),
@@ -282,7 +283,7 @@ fn open_units(order: &Order) -> Vec<PackageItem> {
     responses(
         (status = 202, description = "The confirmation job is on its queue", body = JobSent),
         (status = 400, description = "A bad id, key or body (a carrier code Amazon does not know)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No verified caller", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No verified caller: API Gateway's `{\"message\"}` for a missing or invalid token, problem+json when no verified caller reached the function", content((Problem = "application/problem+json"), (GatewayMessage = "application/json"))),
         (status = 403, description = "Not a packer or supervisor", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The order is not open, or a request with this key is in progress", body = Problem, content_type = "application/problem+json"),

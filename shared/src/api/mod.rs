@@ -209,7 +209,7 @@ pub async fn handle(s: &Services<'_>, req: ApiRequest) -> ApiResponse {
         labels::void_label,
         labels::own_carrier_shipped,
     ),
-    components(schemas(Problem, FieldProblem)),
+    components(schemas(Problem, FieldProblem, GatewayMessage)),
     modifiers(&BearerAuth),
     security(("cognito" = []))
 )]

@@ -1,6 +1,7 @@
 //! Orders: the seller's orders listed and filtered, one order without PII, its ship-to for the
 //! roles whose job needs it (audited before it is opened), and a picker taking an order up.
 
+use super::GatewayMessage;
 use super::{
     ApiRequest, ApiResponse, FieldProblem, Problem, Role, Services, all_or_problems, authorize,
     only_query, path_param,
@@ -174,7 +175,7 @@ fn key_of(cursor: &str, seller: &SellerId, names: &[&str]) -> Option<PageKey> {
     responses(
         (status = 200, description = "One page of orders", body = OrderList),
         (status = 400, description = "A bad id, filter, limit or cursor, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No verified caller", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No verified caller: API Gateway's `{\"message\"}` for a missing or invalid token, problem+json when no verified caller reached the function", content((Problem = "application/problem+json"), (GatewayMessage = "application/json"))),
         (status = 403, description = "Not a role that reads orders", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The store failed for now", body = Problem, content_type = "application/problem+json"),
     )
@@ -285,7 +286,7 @@ pub async fn list_orders(
     responses(
         (status = 200, description = "The order", body = OrderView),
         (status = 400, description = "A bad id or an unknown parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No verified caller", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No verified caller: API Gateway's `{\"message\"}` for a missing or invalid token, problem+json when no verified caller reached the function", content((Problem = "application/problem+json"), (GatewayMessage = "application/json"))),
         (status = 403, description = "Not a role that reads orders", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The store failed for now", body = Problem, content_type = "application/problem+json"),
@@ -323,7 +324,7 @@ fn shown(v: &Option<Pii<String>>) -> Option<String> {
     responses(
         (status = 200, description = "The recipient (buyer PII)", body = ShipTo),
         (status = 400, description = "A bad id, a missing or unknown purpose, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No verified caller", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No verified caller: API Gateway's `{\"message\"}` for a missing or invalid token, problem+json when no verified caller reached the function", content((Problem = "application/problem+json"), (GatewayMessage = "application/json"))),
         (status = 403, description = "Not a role whose job needs the ship-to (packer, supervisor)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "The order's PII is no longer held (purged, deleted on request) or never was", body = Problem, content_type = "application/problem+json"),
@@ -417,7 +418,7 @@ pub(super) fn reader_problem(e: ReaderError) -> Problem {
     responses(
         (status = 200, description = "The order, now picking", body = OrderView),
         (status = 400, description = "A bad id or an unknown parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No verified caller", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No verified caller: API Gateway's `{\"message\"}` for a missing or invalid token, problem+json when no verified caller reached the function", content((Problem = "application/problem+json"), (GatewayMessage = "application/json"))),
         (status = 403, description = "Not a picker or supervisor", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The order is past picking, or not open", body = Problem, content_type = "application/problem+json"),

@@ -2,6 +2,7 @@
 //! scan-to-verify, and packed (verified again, the order Packed, its units picked, its label
 //! job sent, once per idempotency key).
 
+use super::GatewayMessage;
 use super::idempotency::{key_of, once};
 use super::orders::{OrderView, PICKERS, seller_and_order, store_problem, stored};
 use super::{
@@ -158,7 +159,7 @@ fn needs(
     responses(
         (status = 200, description = "The walk", body = PickList),
         (status = 400, description = "A bad id or limit, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No verified caller", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No verified caller: API Gateway's `{\"message\"}` for a missing or invalid token, problem+json when no verified caller reached the function", content((Problem = "application/problem+json"), (GatewayMessage = "application/json"))),
         (status = 403, description = "Not a picker or supervisor", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "A store failed for now", body = Problem, content_type = "application/problem+json"),
     )
@@ -413,7 +414,7 @@ fn packable(order: &Order) -> Result<(), Problem> {
     responses(
         (status = 200, description = "The scans match the order", body = Verified),
         (status = 400, description = "A bad id or body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No verified caller", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No verified caller: API Gateway's `{\"message\"}` for a missing or invalid token, problem+json when no verified caller reached the function", content((Problem = "application/problem+json"), (GatewayMessage = "application/json"))),
         (status = 403, description = "Not a packer or supervisor", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The order is not open for packing, or has a line without SKU", body = Problem, content_type = "application/problem+json"),
@@ -518,7 +519,7 @@ fn check_packages(order: &Order, packages: &[JobPackage]) -> Result<(), Problem>
     responses(
         (status = 202, description = "Packed; the label job is on its queue", body = Packed),
         (status = 400, description = "A bad id, body or key", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No verified caller", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No verified caller: API Gateway's `{\"message\"}` for a missing or invalid token, problem+json when no verified caller reached the function", content((Problem = "application/problem+json"), (GatewayMessage = "application/json"))),
         (status = 403, description = "Not a packer or supervisor", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The order is not open for packing, or a request with this key is in progress", body = Problem, content_type = "application/problem+json"),

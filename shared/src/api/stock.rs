@@ -1,5 +1,6 @@
 //! Stock reads: a SKU's levels by location, and its ledger.
 
+use super::GatewayMessage;
 use super::{
     ApiRequest, ApiResponse, FieldProblem, Problem, Role, authorize, only_query, path_param,
 };
@@ -94,7 +95,7 @@ fn seller_and_sku(req: &ApiRequest, seller: &str) -> Result<(SellerId, Sku), Pro
     responses(
         (status = 200, description = "The SKU's levels", body = StockLevels),
         (status = 400, description = "A bad id or an unknown parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No verified caller", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No verified caller: API Gateway's `{\"message\"}` for a missing or invalid token, problem+json when no verified caller reached the function", content((Problem = "application/problem+json"), (GatewayMessage = "application/json"))),
         (status = 403, description = "Not a role that reads stock", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No stock record of the SKU", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The store failed for now", body = Problem, content_type = "application/problem+json"),
@@ -179,7 +180,7 @@ fn after_of(cursor: &str) -> Option<(chrono::DateTime<chrono::Utc>, String)> {
     responses(
         (status = 200, description = "One page of the ledger", body = LedgerPage),
         (status = 400, description = "A bad id, limit or cursor, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No verified caller", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No verified caller: API Gateway's `{\"message\"}` for a missing or invalid token, problem+json when no verified caller reached the function", content((Problem = "application/problem+json"), (GatewayMessage = "application/json"))),
         (status = 403, description = "Not a role that reads stock", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The store failed for now", body = Problem, content_type = "application/problem+json"),
     )

@@ -47,6 +47,9 @@ pub struct DayOptions {
     /// Orders each seller receives during the day (announced by notification).
     pub new_orders_per_seller: usize,
     pub delivery: DeliveryKnobs,
+    /// After the day, keep the API served (its URL and a token per role printed) until
+    /// Ctrl-C.
+    pub hold_api: bool,
 }
 
 impl Default for DayOptions {
@@ -64,6 +67,7 @@ impl Default for DayOptions {
                 drop_share: 0.1,
                 shuffle: true,
             },
+            hold_api: false,
         }
     }
 }
@@ -112,6 +116,19 @@ pub struct DaySummary {
     pub duplicate_purchases: u64,
     pub label_jobs_dead_lettered: usize,
     pub parcels_tracked: u64,
+    /// The floor through the staff API: orders packed (label job sent), own-carrier orders the
+    /// API then shows shipped, PII reads on the audit log by staff (one per ship-to or label
+    /// answered), requests refused for the caller's role, and answers to roles without PII
+    /// rights that carried a seeded PII value (must be 0).
+    pub api_requests: u64,
+    pub api_orders_packed: u64,
+    pub api_orders_shipped: u64,
+    pub api_pii_answers: u64,
+    pub api_pii_reads_audited: u64,
+    pub api_requests_refused_by_role: u64,
+    pub api_pii_leaks: u64,
+    /// Answers the floor did not expect: must be empty.
+    pub api_unexpected: Vec<String>,
     /// The night, 60 days on: orders whose PII the redactor purged (retention).
     pub pii_purged: u64,
     /// The redactor's self-check after its run: PII items still past their date. Must be 0.
@@ -191,6 +208,17 @@ pub async fn run_day(opts: &DayOptions) -> Result<DaySummary, String> {
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );
     host.start_function("stock-sync", &stock_env)?;
+    let mut api_env = base_env.clone();
+    api_env.extend(stack.api_env());
+    api_env.extend(
+        [
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    host.start_function("api", &api_env)?;
+    let gateway = crate::gateway::Gateway::start(host.invoker(), "api").await?;
     let seller_ids: Vec<String> = sim_config(opts)
         .sellers
         .iter()
@@ -200,13 +228,16 @@ pub async fn run_day(opts: &DayOptions) -> Result<DaySummary, String> {
     let result = async {
         let received = crate::stocking::morning(&host, &sim, &seller_ids).await?;
         let mut day = the_day(&mut host, &sdk, &stack, &sim, opts).await?;
-        day.packing = crate::packing::pack_and_ship(&host, &sdk, &stack, &sim).await?;
+        day.packing = crate::packing::pack_and_ship(&host, &gateway, &sdk, &stack, &sim).await?;
         day.stock =
             crate::stocking::evening(&host, &sdk, &stack, &sim, &seller_ids, &logs, received)
                 .await?;
         // What the day left, counted before the night purges it.
         let summary = inspect(&sdk, &stack, &sim, opts).await?;
         let night = the_night(&mut host, &sdk, &stack, &base_env, run_started, &logs).await?;
+        if opts.hold_api {
+            hold(&gateway).await;
+        }
         Ok::<_, String>((day, summary, night))
     }
     .await;
@@ -236,6 +267,15 @@ pub async fn run_day(opts: &DayOptions) -> Result<DaySummary, String> {
     summary.duplicate_purchases = day.packing.duplicate_purchases;
     summary.label_jobs_dead_lettered = day.packing.label_jobs_dead_lettered;
     summary.parcels_tracked = day.packing.parcels_tracked;
+    let floor = &day.packing.station;
+    summary.api_requests = floor.api_requests;
+    summary.api_orders_packed = floor.api_orders_packed;
+    summary.api_orders_shipped = floor.api_orders_shipped;
+    summary.api_pii_answers = floor.api_pii_answers;
+    summary.api_requests_refused_by_role = floor.api_requests_refused_by_role;
+    summary.api_pii_leaks = floor.api_pii_leaks;
+    summary.api_unexpected = floor.api_unexpected.clone();
+    summary.api_pii_reads_audited = staff_pii_reads(&sdk, &stack, run_started).await?;
     let batches = batch_figures(&logs.join("order-events.log"))?;
     summary.notifications_processed = batches["notifications_processed"];
     summary.duplicate_notifications_ignored = batches["duplicate_notifications_ignored"];
@@ -254,6 +294,42 @@ pub async fn run_day(opts: &DayOptions) -> Result<DaySummary, String> {
     summary.elapsed_s = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
     sim.shutdown().await;
     Ok(summary)
+}
+
+/// PII reads by staff on the audit log since the run started.
+async fn staff_pii_reads(
+    sdk: &aws_config::SdkConfig,
+    stack: &Provisioned,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, String> {
+    use shared::kernel::{AuditKind, AuditLog};
+    let audit =
+        shared::aws::DynamoAuditLog::new(aws_sdk_dynamodb::Client::new(sdk), stack.table("audit"));
+    let events = audit
+        .between(
+            since - chrono::Duration::hours(1),
+            chrono::Utc::now() + chrono::Duration::days(90),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(events
+        .iter()
+        .filter(|e| e.kind == AuditKind::PiiRead && e.actor.starts_with("staff:"))
+        .count() as u64)
+}
+
+/// Serve the API until Ctrl-C, its URL and a token per role on stderr.
+async fn hold(gateway: &crate::gateway::Gateway) {
+    eprintln!("staff API: {}", gateway.url());
+    for role in shared::api::Role::ALL {
+        eprintln!(
+            "  {:<10} TOKEN={}",
+            role.name(),
+            gateway.token(&format!("{}-1", role.name()), &[role])
+        );
+    }
+    eprintln!("serving until Ctrl-C");
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 struct DayFigures {
@@ -473,7 +549,7 @@ async fn the_night(
     })
 }
 
-fn read_event(path: &str) -> Result<serde_json::Value, String> {
+pub fn read_event(path: &str) -> Result<serde_json::Value, String> {
     let text =
         std::fs::read_to_string(repo_root().join(path)).map_err(|e| format!("{path}: {e}"))?;
     serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))
@@ -481,7 +557,10 @@ fn read_event(path: &str) -> Result<serde_json::Value, String> {
 
 /// Scheduled `order-sync` runs until no seller's sweep is paused. Returns the invocations and
 /// the orders stored (inserted or updated).
-async fn sweep(host: &mut FunctionHost, event: &serde_json::Value) -> Result<(usize, u64), String> {
+pub async fn sweep(
+    host: &mut FunctionHost,
+    event: &serde_json::Value,
+) -> Result<(usize, u64), String> {
     let mut invocations = 0;
     let mut stored = 0;
     loop {
@@ -672,6 +751,14 @@ async fn inspect(
         duplicate_purchases: 0,
         label_jobs_dead_lettered: 0,
         parcels_tracked: 0,
+        api_requests: 0,
+        api_orders_packed: 0,
+        api_orders_shipped: 0,
+        api_pii_answers: 0,
+        api_pii_reads_audited: 0,
+        api_requests_refused_by_role: 0,
+        api_pii_leaks: 0,
+        api_unexpected: Vec::new(),
         pii_purged: 0,
         pii_past_due: 0,
         deletion_requests_completed: 0,

@@ -12,12 +12,14 @@ pub mod bench_purge;
 pub mod bench_stock;
 pub mod day;
 pub mod functions;
+pub mod gateway;
 pub mod moto;
 pub mod packing;
 pub mod process;
 pub mod proxy;
 pub mod queues;
 pub mod resources;
+pub mod station;
 pub mod stocking;
 pub mod trail;
 

@@ -1,17 +1,23 @@
-//! The warehouse's part of the local day, through the real `label-worker` and
-//! `shipment-tracker` binaries: each seller's label settings and SKU catalog written as
-//! onboarding would, then for each seller a few open orders packed and labeled (every job
-//! delivered twice), a few shipped on the operator's own UPS account, one label voided; the
-//! label-jobs queue handed to `label-worker` as Lambda's event source mapping would; then one
-//! tracking run. The figures come from the simulator's counts (what Amazon saw) and the DLQ.
+//! The warehouse's part of the local day, through the staff API (`api` behind the stand-in
+//! gateway) and the real `label-worker` and `shipment-tracker` binaries: each seller's label
+//! settings and SKU catalog written as onboarding would, then for each seller a few open orders
+//! picked, verified and packed through the API (each packing sent twice under one key), their
+//! labels printed, one voided, a few shipped on the operator's own UPS account; the label-jobs
+//! queue handed to `label-worker` as Lambda's event source mapping would; then one tracking
+//! run. The figures come from the simulator's counts (what Amazon saw), the DLQ and the API's
+//! answers.
 
 use crate::functions::{FunctionHost, Invocation};
+use crate::gateway::Gateway;
 use crate::queues::{EventSource, batch_item_failures, drain_bodies};
 use crate::resources::{Provisioned, scan_all};
+use crate::station::{self, Station, StationFigures};
 use serde::Serialize;
 use shared::aws::LabelSettingsItem;
 use shared::kernel::Sku;
-use shared::labels::{Dimensions, LabelFormat, LabelSettings, RatePolicy, ShipFrom, SkuFacts};
+use shared::labels::{
+    CATALOG_PACKAGE_ID, Dimensions, LabelFormat, LabelSettings, RatePolicy, ShipFrom, SkuFacts,
+};
 use shared::orders::{Order, OrderStatus};
 use spapi_sim::SimHandle;
 use std::collections::BTreeMap;
@@ -29,6 +35,8 @@ pub struct PackingFigures {
     pub duplicate_purchases: u64,
     pub label_jobs_dead_lettered: usize,
     pub parcels_tracked: u64,
+    /// The floor's use of the staff API.
+    pub station: StationFigures,
 }
 
 /// The warehouse's dock, the ship-from of every label on the local stack.
@@ -132,37 +140,26 @@ pub fn whole_order_job(
     })
 }
 
-fn label_job(o: &Order, n: usize) -> serde_json::Value {
-    // No packages: one parcel from the seller's catalog.
-    serde_json::json!({
-        "job_id": format!("pack-{}-{n}", o.order_id),
-        "seller_id": o.seller_id.as_str(),
-        "order_id": o.order_id.as_str(),
-        "packages": [],
-        "requested_by": "packing-station-2",
-    })
+/// Each seller's orders labeled through Buy Shipping.
+fn labeled<'o>(open: &[&'o Order]) -> Vec<&'o Order> {
+    open.iter().take(LABELED_PER_SELLER).copied().collect()
 }
 
-fn ship_job(o: &Order, n: usize) -> serde_json::Value {
-    serde_json::json!({
-        "kind": "ship",
-        "job_id": format!("ship-{}-{n}", o.order_id),
-        "seller_id": o.seller_id.as_str(),
-        "order_id": o.order_id.as_str(),
-        "package_id": "box-1",
-        "carrier_code": "UPS",
-        "shipping_method": "UPS Ground",
-        "tracking_number": format!("1Z999AA1{:010}", n),
-        "ship_date": chrono::Utc::now().to_rfc3339(),
-        "items": all_items(o),
-        "requested_by": "dock-1",
-    })
+/// Each seller's orders shipped on the operator's own carrier.
+fn own<'o>(open: &[&'o Order]) -> Vec<&'o Order> {
+    open.iter()
+        .skip(LABELED_PER_SELLER)
+        .take(OWN_CARRIER_PER_SELLER)
+        .copied()
+        .collect()
 }
 
-/// Pack and ship part of the day's open orders. `label-worker` and `shipment-tracker` must be
-/// started on `host`.
+/// Pack and ship part of the day's open orders through the staff API (the stand-in gateway in
+/// front of the real `api`). `label-worker`, `shipment-tracker` and `api` must be started on
+/// `host`.
 pub async fn pack_and_ship(
     host: &FunctionHost,
+    gateway: &Gateway,
     sdk: &aws_config::SdkConfig,
     stack: &Provisioned,
     sim: &SimHandle,
@@ -176,40 +173,29 @@ pub async fn pack_and_ship(
     orders.sort_by(|a, b| (&a.seller_id, &a.order_id).cmp(&(&b.seller_id, &b.order_id)));
     write_settings(&dynamo, stack, &orders).await?;
     let mut by_seller: BTreeMap<&str, Vec<&Order>> = BTreeMap::new();
-    for o in orders.iter().filter(|o| o.status == OrderStatus::Unshipped) {
+    for o in orders
+        .iter()
+        .filter(|o| o.status == OrderStatus::Unshipped && o.lines.iter().all(|l| l.sku.is_some()))
+    {
         by_seller.entry(o.seller_id.as_str()).or_default().push(o);
     }
-    let mut jobs = Vec::new();
-    let mut voided = None;
-    for open in by_seller.values() {
-        for (n, o) in open.iter().take(LABELED_PER_SELLER).enumerate() {
-            // Every label job arrives twice (a packing station that retried).
-            jobs.push(label_job(o, n));
-            jobs.push(label_job(o, n));
-            voided.get_or_insert(*o);
-        }
-        for (n, o) in open
-            .iter()
-            .skip(LABELED_PER_SELLER)
-            .take(OWN_CARRIER_PER_SELLER)
-            .enumerate()
-        {
-            jobs.push(ship_job(o, n));
-        }
-    }
+    let pii = sim.seeded_pii_values();
+    let mut station = Station::new(gateway, &pii);
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let queue = stack.queue("label-jobs");
-    send_all(&sqs, queue, &jobs).await?;
+    for (seller, open) in &by_seller {
+        station::pack(&mut station, seller, &labeled(open)).await?;
+    }
     pump(host, &sqs, queue).await?;
-    // A label voided after it was bought (the parcel went another way).
-    if let Some(o) = voided {
-        let void = serde_json::json!({
-            "kind": "void", "job_id": format!("void-{}", o.order_id),
-            "seller_id": o.seller_id.as_str(), "order_id": o.order_id.as_str(),
-            "package_id": shared::labels::CATALOG_PACKAGE_ID, "requested_by": "supervisor-1",
-        });
-        send_all(&sqs, queue, &[void]).await?;
-        pump(host, &sqs, queue).await?;
+    for (seller, open) in &by_seller {
+        // Each seller's first label voided after it was bought (the parcel went another way).
+        let labeled = labeled(open);
+        station::print_and_void(&mut station, seller, &labeled, CATALOG_PACKAGE_ID).await?;
+        station::ship_own_carrier(&mut station, seller, &own(open)).await?;
+    }
+    pump(host, &sqs, queue).await?;
+    for (seller, open) in &by_seller {
+        station::count_shipped(&mut station, seller, &own(open)).await?;
     }
     let tracked = match host
         .invoker()
@@ -231,23 +217,8 @@ pub async fn pack_and_ship(
         duplicate_purchases: stats.duplicate_purchases(),
         label_jobs_dead_lettered: dead.len(),
         parcels_tracked: tracked,
+        station: station.figures,
     })
-}
-
-async fn send_all(
-    sqs: &aws_sdk_sqs::Client,
-    queue: &str,
-    jobs: &[serde_json::Value],
-) -> Result<(), String> {
-    for job in jobs {
-        sqs.send_message()
-            .queue_url(queue)
-            .message_body(job.to_string())
-            .send()
-            .await
-            .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
-    }
-    Ok(())
 }
 
 /// The label-jobs queue to the real `label-worker`; a job kept (a copy that found its package

@@ -5,9 +5,12 @@ use local_stack::day::{DayOptions, run_day};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let opts = DayOptions::default();
+    let opts = DayOptions {
+        hold_api: std::env::var("LOCAL_RUN_HOLD").is_ok_and(|v| v == "1"),
+        ..DayOptions::default()
+    };
     eprintln!(
-        "local stack: moto server, SP-API simulator ({} sellers x {} orders, {} more each during the day), CloudTrail stand-in, order-sync, order-events, pii-redactor and audit-report under cargo lambda watch",
+        "local stack: moto server, SP-API simulator ({} sellers x {} orders, {} more each during the day), CloudTrail stand-in, the API gateway stand-in, order-sync, order-events, label-worker, shipment-tracker, stock-sync, api, pii-redactor and audit-report under cargo lambda watch",
         opts.sellers, opts.orders_per_seller, opts.new_orders_per_seller
     );
     match run_day(&opts).await {
@@ -70,6 +73,20 @@ async fn main() -> std::process::ExitCode {
                 s.label_jobs_dead_lettered, s.parcels_tracked
             );
             eprintln!(
+                "staff API: requests / packed / shipped (own carrier): {} / {} / {}",
+                s.api_requests, s.api_orders_packed, s.api_orders_shipped
+            );
+            eprintln!(
+                "staff API: PII answers / reads audited / refused by role / PII leaks: {} / {} / {} / {}",
+                s.api_pii_answers,
+                s.api_pii_reads_audited,
+                s.api_requests_refused_by_role,
+                s.api_pii_leaks
+            );
+            for u in &s.api_unexpected {
+                eprintln!("staff API: unexpected answer: {u}");
+            }
+            eprintln!(
                 "stock movements / pushes / low-stock alerts: {} / {} / {}",
                 s.stock_movements, s.stock_pushes, s.low_stock_alerts
             );
@@ -113,7 +130,13 @@ async fn main() -> std::process::ExitCode {
                 && s.label_jobs_dead_lettered == 0
                 && s.stock_pushes > 0
                 && s.stock_mismatches == 0
-                && s.stock_messages_dead_lettered == 0;
+                && s.stock_messages_dead_lettered == 0
+                && s.api_orders_packed > 0
+                && s.api_orders_shipped > 0
+                && s.api_pii_leaks == 0
+                && s.api_pii_answers > 0
+                && s.api_pii_reads_audited == s.api_pii_answers
+                && s.api_unexpected.is_empty();
             #[allow(clippy::print_stdout)] // the summary line is this program's output
             {
                 println!("{}", serde_json::to_string(&s).expect("summary serializes"));

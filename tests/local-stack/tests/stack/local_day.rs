@@ -19,6 +19,7 @@ async fn a_local_day_through_the_real_binary_ingests_every_order_and_logs_no_pii
             drop_share: 0.15,
             shuffle: true,
         },
+        hold_api: false,
     };
     let summary = run_day(&opts).await.expect("the local day runs");
     assert_eq!(summary.orders_seeded, 90);
@@ -51,14 +52,29 @@ async fn a_local_day_through_the_real_binary_ingests_every_order_and_logs_no_pii
     assert_eq!(summary.stock_messages_dead_lettered, 0, "{summary:?}");
     assert_eq!(summary.stock_mismatches, 0, "{summary:?}");
     assert_eq!(summary.throttled_requests, 0);
-    // The warehouse: four orders a seller labeled (every job twice) and two shipped on the
-    // operator's carrier; one label voided. Amazon sold one label per package, no more.
+    // The warehouse, through the staff API: four orders a seller packed (each packing sent
+    // twice under one key) and labeled, two shipped on the operator's carrier; each seller's
+    // first label voided. Amazon sold one label per package, no more.
     assert_eq!(summary.labels_purchased, 3 * 4, "{summary:?}");
     assert_eq!(summary.duplicate_purchases, 0, "{summary:?}");
-    assert_eq!(summary.labels_voided, 1, "{summary:?}");
+    assert_eq!(summary.labels_voided, 3, "{summary:?}");
     assert_eq!(summary.shipments_confirmed, 3 * 2, "{summary:?}");
     assert_eq!(summary.label_jobs_dead_lettered, 0, "{summary:?}");
-    assert_eq!(summary.parcels_tracked, 3 * 4 - 1, "{summary:?}");
+    assert_eq!(summary.parcels_tracked, 3 * 4 - 3, "{summary:?}");
+    assert_eq!(summary.api_unexpected, Vec::<String>::new());
+    assert_eq!(summary.api_orders_packed, 3 * 4);
+    assert_eq!(summary.api_orders_shipped, 3 * 2);
+    // A ship-to and a label per packed order went to packers, each read on the audit log and
+    // each a KMS Decrypt the CloudTrail stand-in recorded; no other role got a PII value.
+    assert_eq!(summary.api_pii_answers, 2 * 3 * 4);
+    assert_eq!(summary.api_pii_reads_audited, summary.api_pii_answers);
+    assert_eq!(
+        summary.audit_report_pii_opens,
+        summary.api_pii_reads_audited
+    );
+    assert_eq!(summary.api_pii_leaks, 0);
+    // A picker asking each ship-to, an auditor asking each seller's orders.
+    assert_eq!(summary.api_requests_refused_by_role, 3 * 4 + 3);
     assert!(summary.pii_sealed > 0);
     assert_eq!(summary.pii_items_with_readable_attributes, 0);
     assert!(summary.pii_values_checked >= 90, "{summary:?}");
