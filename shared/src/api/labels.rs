@@ -140,16 +140,13 @@ pub async fn label_document(
     }
 }
 
-/// A body a route does not take: none, or an empty JSON object.
+/// A route that takes no body refuses one (rather than ignore what the caller meant).
 fn no_body(req: &ApiRequest) -> Result<(), Problem> {
-    let empty = req.body.iter().all(u8::is_ascii_whitespace);
-    if empty {
-        return Ok(());
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        Ok(())
+    } else {
+        Err(Problem::invalid_field("body", "this route takes no body"))
     }
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Nothing {}
-    json_body::<Nothing>(req).map(|_| ())
 }
 
 /// Void a package's bought label (Amazon refunds it while the carrier does not have the

@@ -434,7 +434,8 @@ pub async fn start_picking(
     authorize(req, &PICKERS)?;
     only_query(req, &[])?;
     let (seller, order) = seller_and_order(seller, order)?;
-    let after = super::packing::move_order(s, &seller, &order, OrderStatus::Picking).await?;
+    let (after, _) =
+        super::packing::move_order(s, &seller, &order, OrderStatus::Picking, |_| Ok(())).await?;
     Ok(ApiResponse::json(200, &OrderView::from(after)))
 }
 

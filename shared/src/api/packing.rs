@@ -10,7 +10,7 @@ use super::{
     only_query, path_param,
 };
 use crate::kernel::{AmazonOrderId, OrderItemId, SellerId, Sku};
-use crate::labels::{JobPackage, LabelJob, ShipmentJob};
+use crate::labels::{JobPackage, LabelJob, PurchaseEntry, ShipmentJob};
 use crate::orders::{Order, OrderFilter, OrderStatus, StoredOrder, announce};
 use crate::stock::{LocationId, LocationKind, StockChangeKind};
 use serde::{Deserialize, Serialize};
@@ -26,19 +26,22 @@ const DEFAULT_PICK_ORDERS: usize = 50;
 /// Races lost on an order's record before answering 503.
 const MAX_RACES: usize = 4;
 
-/// Move the order to `to` with a write conditional on the revision read; the same status again
-/// changes nothing. Packing may come straight from Unshipped (the picking step is implicit).
+/// Move the order to `to` with a write conditional on the revision read, `check` passing on
+/// that same read; the same status again changes nothing. Packing may come straight from
+/// Unshipped (the picking step is implicit). Returns the order and whether this call moved it.
 pub(super) async fn move_order(
     s: &Services<'_>,
     seller: &SellerId,
     order: &AmazonOrderId,
     to: OrderStatus,
-) -> Result<StoredOrder, Problem> {
+    check: impl Fn(&StoredOrder) -> Result<(), Problem>,
+) -> Result<(StoredOrder, bool), Problem> {
     for _ in 0..MAX_RACES {
         let mut now = stored(s, seller, order).await?;
+        check(&now)?;
         let from = now.order.status;
         if from == to {
-            return Ok(now);
+            return Ok((now, false));
         }
         let allowed = from.advance_to(to).is_ok()
             || (from == OrderStatus::Unshipped && to == OrderStatus::Packed);
@@ -57,7 +60,7 @@ pub(super) async fn move_order(
             .map_err(store_problem)?
         {
             now.revision = revision;
-            return Ok(now);
+            return Ok((now, true));
         }
     }
     Err(Problem::unavailable())
@@ -225,9 +228,7 @@ pub async fn pick_list(
             .position(&seller, &sku)
             .await
             .map_err(store_problem)?;
-        // Units picked and not yet shipped are off the shelves; which shelf they came from is
-        // not on record, so they are taken from the first locations of the walk.
-        let mut already_picked = position.picked;
+        // A pick already took its units off their shelves' counts (`picked` is not on them).
         let mut shelves: Vec<(LocationId, u64)> = position
             .on_hand
             .iter()
@@ -235,11 +236,6 @@ pub async fn pick_list(
             .map(|(l, q)| (l.clone(), *q))
             .collect();
         shelves.sort_by_key(|(l, _)| locations.walk_position(l));
-        for (_, q) in &mut shelves {
-            let off = already_picked.min(*q);
-            *q -= off;
-            already_picked -= off;
-        }
         let mut shelf = shelves.into_iter().filter(|(_, q)| *q > 0).peekable();
         let mut sku_stops: Vec<PickStop> = Vec::new();
         let mut missing: Vec<PickFor> = Vec::new();
@@ -473,8 +469,27 @@ pub struct Packed {
 fn check_packages(order: &Order, packages: &[JobPackage]) -> Result<(), Problem> {
     let mut errors = Vec::new();
     let mut packed: BTreeMap<&OrderItemId, u64> = BTreeMap::new();
+    let mut ids = std::collections::BTreeSet::new();
     for (p, package) in packages.iter().enumerate() {
+        if !ids.insert(&package.package_id) {
+            errors.push(FieldProblem::new(
+                format!("body/packages/{p}/package_id"),
+                "given twice",
+            ));
+        }
+        if package.weight_grams == 0 || package.items.is_empty() {
+            errors.push(FieldProblem::new(
+                format!("body/packages/{p}"),
+                "a package weighs something and holds items",
+            ));
+        }
         for (i, item) in package.items.iter().enumerate() {
+            if item.quantity == 0 {
+                errors.push(FieldProblem::new(
+                    format!("body/packages/{p}/items/{i}/quantity"),
+                    "at least 1",
+                ));
+            }
             if !order
                 .lines
                 .iter()
@@ -493,7 +508,7 @@ fn check_packages(order: &Order, packages: &[JobPackage]) -> Result<(), Problem>
         {
             errors.push(FieldProblem::new(
                 "body/packages",
-                format!("more units of {} than were ordered", line.order_item_id),
+                format!("more units of {} than are left to ship", line.order_item_id),
             ));
         }
     }
@@ -541,11 +556,33 @@ pub async fn packed(
     let key = key_of(req)?;
     let body: PackedRequest = json_body(req)?;
     once(s.keys, s.clock, req, &seller, &key, || async {
-        let now = stored(s, &seller, &order).await?;
-        packable(&now.order)?;
-        verify(&now.order, &body.scans)?;
-        check_packages(&now.order, &body.packages)?;
-        let after = move_order(s, &seller, &order, OrderStatus::Packed).await?;
+        // An order already packed is packed again only once every label bought for it was
+        // voided (or given up): else a second packing would buy a second label.
+        let entries = s
+            .purchases
+            .entries(&seller, &order)
+            .await
+            .map_err(store_problem)?;
+        let relabel = !entries.is_empty()
+            && entries.iter().all(|(_, e)| {
+                matches!(
+                    e,
+                    PurchaseEntry::Voided(_) | PurchaseEntry::Abandoned { .. }
+                )
+            });
+        let (after, moved) = move_order(s, &seller, &order, OrderStatus::Packed, |now| {
+            packable(&now.order)?;
+            verify(&now.order, &body.scans)?;
+            check_packages(&now.order, &body.packages)
+        })
+        .await?;
+        if !moved && !relabel {
+            return Err(Problem::conflict(
+                "already-packed",
+                "The order is packed already and its label job sent",
+                format!("order {order}: void its labels to pack it again"),
+            ));
+        }
         // The units left the shelves: reserved → picked (the id every announcer of the pick
         // uses, so label-worker's own announcement is the same change).
         let pick = announce(&after.order, StockChangeKind::Pick, None);
@@ -553,7 +590,9 @@ pub async fn packed(
             tracing::warn!(error = %e, "stock change not sent");
             Problem::unavailable()
         })?;
-        let job_id = format!("pack-{}-{}", order, key.as_str());
+        // One job per packing: the revision the packing wrote (or found, when packing again
+        // after a void) never comes back, so a later packing is never a voided job's copy.
+        let job_id = format!("pack-{}-r{}", order, after.revision);
         let job = ShipmentJob::Label(LabelJob {
             job_id: job_id.clone(),
             seller_id: seller.clone(),

@@ -380,9 +380,26 @@ async fn an_order_is_picked_verified_packed_labeled_and_voided_through_the_api()
 
     // Void: one job, carried out; the order back to Packed and the document gone.
     let void_path = format!("{label_path}/void");
+    let with_body = call(
+        &api,
+        post(&void_path, AS_PACKER, Some("void-0"), &json!({})),
+    )
+    .await;
+    assert_eq!(
+        with_body.body["errors"][0]["field"], "body",
+        "{}",
+        with_body.body
+    );
     let void = call(
         &api,
-        post(&void_path, AS_PACKER, Some("void-1"), &json!({})),
+        event_with(
+            "POST",
+            &void_path,
+            &[],
+            AS_PACKER,
+            &[("idempotency-key", "void-1")],
+            None,
+        ),
     )
     .await;
     assert_eq!(void.status, 202, "{}", void.body);
@@ -398,12 +415,39 @@ async fn an_order_is_picked_verified_packed_labeled_and_voided_through_the_api()
     assert_eq!(gone.status, 410, "{}", gone.body);
     let again = call(
         &api,
-        post(&void_path, AS_PACKER, Some("void-2"), &json!({})),
+        event_with(
+            "POST",
+            &void_path,
+            &[],
+            AS_PACKER,
+            &[("idempotency-key", "void-2")],
+            None,
+        ),
     )
     .await;
     assert_eq!(
         (again.status, again.body["type"].as_str()),
         (409, Some("/problems/no-live-label"))
+    );
+    // Its label voided, the order is packed again under a new key: a new job, a new label.
+    let repacked = call(
+        &api,
+        post(&packed_path, AS_PACKER, Some("station-4-0002"), &body),
+    )
+    .await;
+    assert_eq!(repacked.status, 202, "{}", repacked.body);
+    assert_ne!(repacked.body["label_job_id"], first.body["label_job_id"]);
+    let relabeled = work_label_jobs(&t).await;
+    assert_eq!(relabeled.labels_bought, 1, "{relabeled:?}");
+    let twice = call(
+        &api,
+        post(&packed_path, AS_PACKER, Some("station-4-0003"), &body),
+    )
+    .await;
+    assert_eq!(
+        (twice.status, twice.body["type"].as_str()),
+        (409, Some("/problems/order-status")),
+        "labeled again: no second packing"
     );
 }
 
@@ -603,6 +647,13 @@ async fn every_order_route_under_every_role_answers_by_the_matrix_and_no_pii_rea
         .await;
         assert_eq!(none.status, 401, "{method} {path}");
     }
+    // One packing, one label job: the supervisor's second packing (another key) was refused.
+    let jobs = t.queue_bodies("label-jobs").await;
+    let labels: Vec<_> = jobs
+        .iter()
+        .filter(|j| j.get("kind").is_none_or(|k| k == "label"))
+        .collect();
+    assert_eq!(labels.len(), 1, "{jobs:?}");
     // The ship-to went to the packer and the supervisor, each read audited before it.
     assert_eq!(pii_answers, 2);
     assert_eq!(pii_reads(&t).await.len(), reads_before + 2);
