@@ -2,8 +2,8 @@
 // suite's Cognito user pool (MFA required, strong passwords, no self sign-up, threat
 // protection enforced), one group per role, the `api` function behind it, access logs without
 // paths or query strings, and stage throttling. The function checks each route's roles itself
-// as well. So far it serves the stock reads: its role may read the stock table and nothing
-// else (no PII key; the PII routes come with their own grants).
+// as well. Its role's grants are its routes' (see the statements below); it is the one role
+// that may open PII.
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
@@ -98,9 +98,10 @@ export class Api extends Construct {
       },
       statements: [
         new iam.PolicyStatement({
-          // Levels and the ledger: reads only.
-          sid: 'StockReads',
-          actions: ['dynamodb:GetItem', 'dynamodb:Query'],
+          // Levels and the ledger read; staff movements written as stock-sync writes them
+          // (one conditional transaction each, the ledger appended, never deleted).
+          sid: 'StockLedger',
+          actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
           resources: [tables.get('stock').tableArn],
         }),
         new iam.PolicyStatement({
@@ -150,7 +151,8 @@ export class Api extends Construct {
           resources: [props.labelJobs.queue.queueArn],
         }),
         new iam.PolicyStatement({
-          sid: 'AnnouncePicks',
+          // Picks announced, and staff movements for stock-sync to push to Amazon.
+          sid: 'StockChanges',
           actions: ['sqs:SendMessage'],
           resources: [props.stockQueue.queueArn],
         }),

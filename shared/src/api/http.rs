@@ -311,7 +311,17 @@ pub fn json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, Problem> {
             })
             .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
             .collect();
-        Problem::invalid_field(format!("body{pointer}"), serde_reason(e.inner()))
+        // A tagged union is read whole before its fields (serde buffers it): the path stops
+        // at the union, and a field it misses or does not know is named only in the message.
+        let reason = serde_reason(e.inner());
+        let named = ["unknown field `", "missing field `"]
+            .iter()
+            .find_map(|p| reason.strip_prefix(p))
+            .and_then(|rest| rest.split('`').next())
+            .filter(|name| !pointer.ends_with(&format!("/{name}")))
+            .map(|name| format!("/{}", name.replace('~', "~0").replace('/', "~1")))
+            .unwrap_or_default();
+        Problem::invalid_field(format!("body{pointer}{named}"), reason)
     })?;
     de.end()
         .map_err(|e| Problem::invalid_field("body", serde_reason(&e)))?;

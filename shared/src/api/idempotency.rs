@@ -80,7 +80,7 @@ pub trait IdempotencyKeys: Send + Sync {
 }
 
 /// The request's fingerprint: method, path and body, hashed.
-fn fingerprint(req: &ApiRequest) -> String {
+pub(super) fn fingerprint(req: &ApiRequest) -> String {
     let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
     ctx.update(req.method.as_bytes());
     for s in &req.segments {

@@ -6,8 +6,8 @@
 //!
 //! Served so far: stock reads ([`stock`]), orders and their audited ship-to ([`orders`]), the
 //! pick list, scan-to-verify and packed ([`packing`]), label documents, voids and own-carrier
-//! confirmations ([`labels`]). Stock movements, packing slips, data-subject requests and the
-//! audit report are still to come (issue 16).
+//! confirmations ([`labels`]), staff stock movements ([`stock`]). Packing slips, data-subject
+//! requests and the audit report are still to come (issue 16).
 
 mod http;
 pub mod idempotency;
@@ -137,6 +137,7 @@ pub async fn handle(s: &Services<'_>, req: ApiRequest) -> ApiResponse {
         },
         ("GET", ["stock", seller, "levels"]) => stock::stock_levels(s.stock, &req, seller).await,
         ("GET", ["stock", seller, "ledger"]) => stock::stock_ledger(s.stock, &req, seller).await,
+        ("POST", ["stock", seller, "movements"]) => stock::record_movement(s, &req, seller).await,
         ("GET", ["orders", seller]) => orders::list_orders(s, &req, seller).await,
         ("GET", ["orders", seller, order]) => orders::get_order(s, &req, seller, order).await,
         ("GET", ["orders", seller, order, "ship-to"]) => {
@@ -173,7 +174,8 @@ pub async fn handle(s: &Services<'_>, req: ApiRequest) -> ApiResponse {
         ) => return method_not_allowed(&["GET"]),
         (
             _,
-            ["orders", _, _, "picking" | "verify" | "packed"]
+            ["stock", _, "movements"]
+            | ["orders", _, _, "picking" | "verify" | "packed"]
             | ["orders", _, _, "labels", _, "void"]
             | ["orders", _, _, "packages", _, "shipped"],
         ) => return method_not_allowed(&["POST"]),
@@ -198,6 +200,7 @@ pub async fn handle(s: &Services<'_>, req: ApiRequest) -> ApiResponse {
     paths(
         stock::stock_levels,
         stock::stock_ledger,
+        stock::record_movement,
         orders::list_orders,
         orders::get_order,
         orders::ship_to,

@@ -1,18 +1,32 @@
 //! Stock reads: a SKU's levels by location, and its ledger.
 
 use super::GatewayMessage;
+use super::idempotency::{fingerprint, key_of, once};
 use super::{
-    ApiRequest, ApiResponse, FieldProblem, Problem, Role, authorize, only_query, path_param,
+    ApiRequest, ApiResponse, FieldProblem, Problem, Role, Services, authorize, json_body,
+    only_query, path_param,
 };
-use crate::kernel::{SellerId, Sku, StoreError};
-use crate::stock::{LocationId, LocationKind, Movement, StockLedger, standing};
+use crate::kernel::{AmazonOrderId, SellerId, Sku, StoreError};
+use crate::stock::{
+    LocationId, LocationKind, Movement, MovementId, MovementKind, MovementOutcome, StaffMovement,
+    StockError, StockLedger, apply_movement, standing,
+};
 use base64::Engine;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// Who may read stock: everyone on the floor and the office, not auditors (they read the
 /// audit report).
 pub const STOCK_READERS: [Role; 4] = [Role::Picker, Role::Packer, Role::Supervisor, Role::Admin];
+
+/// Who moves stock, by movement: receiving and moving are floor work, returns are the returns
+/// desk's (packers), and a count correction is a supervisor's or the office's.
+pub const RECEIVERS: [Role; 3] = [Role::Picker, Role::Supervisor, Role::Admin];
+pub const RETURNS_DESK: [Role; 3] = [Role::Packer, Role::Supervisor, Role::Admin];
+pub const COUNT_CORRECTORS: [Role; 2] = [Role::Supervisor, Role::Admin];
+
+/// The longest reason an adjustment keeps.
+const MAX_REASON: usize = 200;
 
 /// Ledger entries on one page, at most and by default.
 const MAX_PAGE: usize = 1000;
@@ -109,14 +123,26 @@ pub async fn stock_levels(
     authorize(req, &STOCK_READERS)?;
     only_query(req, &["sku"])?;
     let (seller, sku) = seller_and_sku(req, seller)?;
-    let warehouse = ledger.warehouse(&seller).await.map_err(store_problem)?;
-    let (position, available) = standing(ledger, &seller, &sku, &warehouse)
+    match levels_of(ledger, &seller, &sku).await? {
+        Some(levels) => Ok(ApiResponse::json(200, &levels)),
+        None => Err(Problem::not_found(format!(
+            "no stock record of {sku} for seller {seller}"
+        ))),
+    }
+}
+
+/// Where the SKU stands now; `None` without a stock record of it (and not a kit).
+async fn levels_of(
+    ledger: &dyn StockLedger,
+    seller: &SellerId,
+    sku: &Sku,
+) -> Result<Option<StockLevels>, Problem> {
+    let warehouse = ledger.warehouse(seller).await.map_err(store_problem)?;
+    let (position, available) = standing(ledger, seller, sku, &warehouse)
         .await
         .map_err(store_problem)?;
-    if !position.known && !warehouse.kits.kits.contains_key(&sku) {
-        return Err(Problem::not_found(format!(
-            "no stock record of {sku} for seller {seller}"
-        )));
+    if !position.known && !warehouse.kits.kits.contains_key(sku) {
+        return Ok(None);
     }
     let locations = &warehouse.locations;
     let mut levels: Vec<LocationLevel> = position
@@ -129,20 +155,17 @@ pub async fn stock_levels(
         })
         .collect();
     levels.sort_by_key(|l| locations.walk_position(&l.location));
-    Ok(ApiResponse::json(
-        200,
-        &StockLevels {
-            seller_id: seller,
-            sku,
-            locations: levels,
-            reserved: position.reserved,
-            picked: position.picked,
-            buffer: position.settings.buffer,
-            low_stock_at: position.settings.low_stock_at,
-            available,
-            amazon_quantity: position.listing.accepted_quantity,
-        },
-    ))
+    Ok(Some(StockLevels {
+        seller_id: seller.clone(),
+        sku: sku.clone(),
+        locations: levels,
+        reserved: position.reserved,
+        picked: position.picked,
+        buffer: position.settings.buffer,
+        low_stock_at: position.settings.low_stock_at,
+        available,
+        amazon_quantity: position.listing.accepted_quantity,
+    }))
 }
 
 /// Where a page ended: the last movement's time and id (the ledger's order). Keyed, not an
@@ -242,6 +265,309 @@ pub async fn stock_ledger(
             next_cursor,
         },
     ))
+}
+
+/// A movement staff make, as its body says it. Its kind decides who may make it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum MovementRequest {
+    /// Units arrived at a location (a supplier's delivery, a transfer in). Picker,
+    /// supervisor, admin.
+    Receive {
+        sku: Sku,
+        location: LocationId,
+        /// At least 1.
+        quantity: u32,
+    },
+    /// A count correction, up or down, with its reason (damaged, found, miscounted).
+    /// Supervisor, admin.
+    Adjust {
+        sku: Sku,
+        location: LocationId,
+        /// Not 0; a negative one takes no more than the location holds.
+        delta: i64,
+        /// 1 to 200 characters, kept in the ledger: no customer's name or address.
+        reason: String,
+    },
+    /// Units from one location to another. Picker, supervisor, admin.
+    Move {
+        sku: Sku,
+        from: LocationId,
+        to: LocationId,
+        /// At least 1, no more than `from` holds.
+        quantity: u32,
+    },
+    /// A returned unit fit to sell again, into a sellable location. Packer, supervisor,
+    /// admin.
+    ReturnToStock {
+        sku: Sku,
+        location: LocationId,
+        quantity: u32,
+        /// The order it came back from, if known.
+        #[serde(default)]
+        order_id: Option<AmazonOrderId>,
+    },
+    /// A returned unit to inspect, into a quarantine location. Packer, supervisor, admin.
+    ReturnToQuarantine {
+        sku: Sku,
+        location: LocationId,
+        quantity: u32,
+        #[serde(default)]
+        order_id: Option<AmazonOrderId>,
+    },
+}
+
+impl MovementRequest {
+    fn roles(&self) -> &'static [Role] {
+        match self {
+            MovementRequest::Receive { .. } | MovementRequest::Move { .. } => &RECEIVERS,
+            MovementRequest::Adjust { .. } => &COUNT_CORRECTORS,
+            MovementRequest::ReturnToStock { .. } | MovementRequest::ReturnToQuarantine { .. } => {
+                &RETURNS_DESK
+            }
+        }
+    }
+
+    /// Every field the ledger would refuse, named (its values are ids and counts).
+    fn check(&self) -> Result<(), Problem> {
+        let mut errors = Vec::new();
+        let mut at_least_one = |q: u32| {
+            if q == 0 {
+                errors.push(FieldProblem::new("body/quantity", "at least 1"));
+            }
+        };
+        match self {
+            MovementRequest::Receive { quantity, .. }
+            | MovementRequest::ReturnToStock { quantity, .. }
+            | MovementRequest::ReturnToQuarantine { quantity, .. } => at_least_one(*quantity),
+            MovementRequest::Move {
+                from, to, quantity, ..
+            } => {
+                at_least_one(*quantity);
+                if from == to {
+                    errors.push(FieldProblem::new("body/to", "another location than `from`"));
+                }
+            }
+            MovementRequest::Adjust { delta, reason, .. } => {
+                if *delta == 0 {
+                    errors.push(FieldProblem::new("body/delta", "not 0"));
+                }
+                let reason = reason.trim();
+                if reason.is_empty() || reason.chars().count() > MAX_REASON {
+                    errors.push(FieldProblem::new(
+                        "body/reason",
+                        format!("1 to {MAX_REASON} characters"),
+                    ));
+                } else if reason.chars().any(char::is_control) {
+                    errors.push(FieldProblem::new("body/reason", "no control characters"));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Problem::invalid(errors))
+        }
+    }
+
+    /// The SKU, the ledger's kind of movement, and the order it names.
+    fn into_parts(self) -> (Sku, MovementKind, Option<AmazonOrderId>) {
+        match self {
+            MovementRequest::Receive {
+                sku,
+                location,
+                quantity,
+            } => (sku, MovementKind::Receive { location, quantity }, None),
+            MovementRequest::Adjust {
+                sku,
+                location,
+                delta,
+                reason,
+            } => (
+                sku,
+                MovementKind::Adjust {
+                    location,
+                    delta,
+                    reason: reason.trim().to_owned(),
+                },
+                None,
+            ),
+            MovementRequest::Move {
+                sku,
+                from,
+                to,
+                quantity,
+            } => (sku, MovementKind::Move { from, to, quantity }, None),
+            MovementRequest::ReturnToStock {
+                sku,
+                location,
+                quantity,
+                order_id,
+            } => (
+                sku,
+                MovementKind::ReturnToStock { location, quantity },
+                order_id,
+            ),
+            MovementRequest::ReturnToQuarantine {
+                sku,
+                location,
+                quantity,
+                order_id,
+            } => (
+                sku,
+                MovementKind::ReturnToQuarantine { location, quantity },
+                order_id,
+            ),
+        }
+    }
+}
+
+/// Whether the movement was written now, or found written by an earlier request.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MovementOutcomeView {
+    Applied,
+    AlreadyApplied,
+}
+
+/// A movement in the ledger, and where its SKU stands after it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MovementRecorded {
+    pub movement: Movement,
+    pub outcome: MovementOutcomeView,
+    pub levels: Option<StockLevels>,
+}
+
+/// The ledger's refusal as a problem: ids and counts only.
+fn refusal(kind: &'static str, reason: String) -> Problem {
+    let (status, kind, title) = match kind {
+        "not_on_hand" => (409, "not-on-hand", "Not that many units on hand"),
+        "unknown_location" => (422, "unknown-location", "Not one of the seller's locations"),
+        "wrong_location_kind" => (
+            422,
+            "wrong-location-kind",
+            "The location is not of the kind this movement goes to",
+        ),
+        "kit_has_no_stock" => (
+            422,
+            "kit-has-no-stock",
+            "A kit holds no stock: move its components",
+        ),
+        _ => (422, "movement-refused", "The ledger refused the movement"),
+    };
+    Problem::new(status, kind, title).with_detail(reason)
+}
+
+fn stock_failed(e: StockError) -> Problem {
+    tracing::warn!(error_kind = e.kind(), error = %e, "stock movement not applied for now");
+    Problem::unavailable()
+}
+
+/// A staff movement (receive, adjust, move, return) applied to the ledger now, so the answer
+/// says what happened, then sent to stock-sync, which finds it applied and pushes the SKU's
+/// quantity to Amazon.
+#[utoipa::path(
+    post,
+    path = "/stock/{seller_id}/movements",
+    tag = "stock",
+    params(
+        ("seller_id" = String, Path, description = "The seller's Amazon merchant id"),
+        ("Idempotency-Key" = String, Header, description = "The station's key for this movement: a retry with the same key and body gets the first answer and moves nothing"),
+    ),
+    request_body(content = MovementRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "In the ledger; stock-sync tells Amazon", body = MovementRecorded),
+        (status = 400, description = "A bad id, body or key", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No verified caller: API Gateway's `{\"message\"}` for a missing or invalid token, problem+json when no verified caller reached the function", content((Problem = "application/problem+json"), (GatewayMessage = "application/json"))),
+        (status = 403, description = "Not a role that makes this kind of movement", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not that many units on hand, or a request with this key is in progress", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An unknown location, a location of the wrong kind, a kit, or the key was used for another request", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The ledger or the stock queue failed for now (retry with the same key: nothing moves twice)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn record_movement(
+    s: &Services<'_>,
+    req: &ApiRequest,
+    seller: &str,
+) -> Result<ApiResponse, Problem> {
+    let caller = authorize(req, &STOCK_READERS)?;
+    only_query(req, &[])?;
+    let seller =
+        path_param("seller_id", seller, SellerId::parse).map_err(|e| Problem::invalid(vec![e]))?;
+    let key = key_of(req)?;
+    let body: MovementRequest = json_body(req)?;
+    body.check()?;
+    let allowed = body.roles();
+    if !caller.may(allowed) {
+        return Err(Problem::forbidden(allowed));
+    }
+    // The key and the request name the movement: a retry is the same movement even once its
+    // key's record is gone, and the same key on another movement is another movement.
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        format!("{}\n{}", key.as_str(), fingerprint(req)).as_bytes(),
+    );
+    let hex: String = digest.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let movement_id = MovementId::parse(format!("api-{hex}")).map_err(|_| Problem::internal())?;
+    once(s.keys, s.clock, req, &seller, &key, || async {
+        let (sku, kind, order_id) = body.into_parts();
+        let staff = StaffMovement {
+            movement_id,
+            seller_id: seller.clone(),
+            sku: sku.clone(),
+            kind,
+            actor: caller.actor(),
+            at: Some(s.clock.now()),
+            order_id,
+        };
+        let movement = staff
+            .clone()
+            .into_movement(s.clock.now())
+            .map_err(|_| Problem::internal())?;
+        let warehouse = s.stock.warehouse(&seller).await.map_err(store_problem)?;
+        // A kit is never on a shelf: its movement is refused, a component's is itself.
+        let movement = match warehouse.kits.expand(movement, None) {
+            Ok(mut parts) if parts.len() == 1 => parts.remove(0),
+            Ok(_) => return Err(Problem::internal()),
+            Err(r) => return Err(refusal(r.kind, r.reason)),
+        };
+        let outcome = match apply_movement(s.stock, &movement, &warehouse)
+            .await
+            .map_err(stock_failed)?
+        {
+            MovementOutcome::Applied { .. } => MovementOutcomeView::Applied,
+            MovementOutcome::AlreadyApplied => MovementOutcomeView::AlreadyApplied,
+            MovementOutcome::Refused { kind, reason } => return Err(refusal(kind, reason)),
+            MovementOutcome::Nothing { why } => {
+                return Err(Problem::new(
+                    422,
+                    "movement-refused",
+                    "The ledger refused the movement",
+                )
+                .with_detail(why));
+            }
+        };
+        // Applied and not yet told to Amazon: a retry finds it applied and sends it again.
+        s.stock_events.publish_movement(&staff).await.map_err(|e| {
+            tracing::warn!(error = %e, "stock movement not sent to stock-sync");
+            Problem::unavailable()
+        })?;
+        let levels = levels_of(s.stock, &seller, &sku).await?;
+        Ok(ApiResponse::json(
+            201,
+            &MovementRecorded {
+                movement,
+                outcome,
+                levels,
+            },
+        ))
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -92,6 +92,13 @@ impl StockEvents for SqsQueue {
     async fn publish(&self, change: &StockChange) -> Result<(), QueueError> {
         self.send_json(change).await
     }
+
+    async fn publish_movement(
+        &self,
+        movement: &crate::stock::StaffMovement,
+    ) -> Result<(), QueueError> {
+        self.send_json(movement).await
+    }
 }
 
 #[async_trait]

@@ -30,7 +30,7 @@ pub use ports::{
 };
 pub use sync::{
     FeedSettled, FeedSubmitted, MovementOutcome, PushOutcome, Pushed, Reconciled, StockError,
-    StockSync, alert, standing,
+    StockSync, alert, apply_movement, standing,
 };
 
 use crate::kernel::{AmazonOrderId, OrderItemId, QueueError, SellerId, Sku};
@@ -85,4 +85,7 @@ pub struct StockChange {
 #[async_trait]
 pub trait StockEvents: Send + Sync {
     async fn publish(&self, change: &StockChange) -> Result<(), QueueError>;
+    /// A staff movement the API has applied, for stock-sync to find applied (a repeat of
+    /// the same id) and push the SKU's quantity to Amazon.
+    async fn publish_movement(&self, movement: &StaffMovement) -> Result<(), QueueError>;
 }

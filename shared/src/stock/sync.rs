@@ -217,6 +217,81 @@ pub async fn standing(
     Ok((position, Some(available)))
 }
 
+/// Apply one movement of one SKU (a kit's are its components', see `Kits::expand`): planned
+/// over a fresh read of the ledger, written in one conditional transaction, planned again when
+/// another writer came first. It needs the ledger only: the staff API applies a movement
+/// itself, so its answer says what happened, and stock-sync applies the same one (a repeat).
+pub async fn apply_movement(
+    ledger: &dyn StockLedger,
+    m: &Movement,
+    warehouse: &Warehouse,
+) -> Result<MovementOutcome, StockError> {
+    let locations = &warehouse.locations;
+    let kit_heads: Vec<_> = warehouse.kits.containing(&m.sku).cloned().collect();
+    let mut conflicts = 0;
+    loop {
+        let position = ledger.position(&m.seller_id, &m.sku).await?;
+        let hold = match (m.kind.order_item(), &m.order_id) {
+            (Some(item), Some(order)) => ledger.hold(&m.seller_id, &m.sku, order, item).await?,
+            _ => None,
+        };
+        let mut planned = plan(m, &position, hold.as_ref(), locations);
+        if let Planned::Apply(p) = &mut planned {
+            p.kit_heads.clone_from(&kit_heads);
+        }
+        match planned {
+            Planned::Apply(p) => match ledger.apply(m, &p).await? {
+                Applied::Applied => {
+                    // An order for a SKU the warehouse has no record of (a first receipt
+                    // of a new SKU is no surprise).
+                    let unknown_sku = !position.known && m.kind.order_item().is_some();
+                    if unknown_sku {
+                        alert("unknown_sku", &m.seller_id, &m.sku, m.kind.name());
+                    }
+                    if p.short > 0 {
+                        alert(
+                            "short_pick",
+                            &m.seller_id,
+                            &m.sku,
+                            &format!("{} units not on the shelves", p.short),
+                        );
+                    }
+                    return Ok(MovementOutcome::Applied {
+                        short: p.short,
+                        unknown_sku,
+                        conflicts,
+                    });
+                }
+                Applied::AlreadyApplied => return Ok(MovementOutcome::AlreadyApplied),
+                Applied::Stale => {
+                    conflicts += 1;
+                    if conflicts >= MAX_ATTEMPTS {
+                        return Err(StockError::Contended {
+                            movement_id: m.movement_id.to_string(),
+                            attempts: conflicts,
+                        });
+                    }
+                }
+            },
+            // A repeat finds the stock already moved by its first copy: it is that copy.
+            Planned::Nothing { why } => {
+                return Ok(if ledger.recorded(m).await? {
+                    MovementOutcome::AlreadyApplied
+                } else {
+                    MovementOutcome::Nothing { why }
+                });
+            }
+            Planned::Refused { kind, reason } => {
+                return Ok(if ledger.recorded(m).await? {
+                    MovementOutcome::AlreadyApplied
+                } else {
+                    MovementOutcome::Refused { kind, reason }
+                });
+            }
+        }
+    }
+}
+
 pub struct StockSync<'a> {
     pub ledger: &'a dyn StockLedger,
     pub listings: &'a dyn Listings,
@@ -225,78 +300,13 @@ pub struct StockSync<'a> {
 }
 
 impl StockSync<'_> {
-    /// Apply one movement of one SKU (a kit's are its components', see `Kits::expand`).
+    /// Apply one movement of one SKU (see [`apply_movement`]).
     pub async fn apply(
         &self,
         m: &Movement,
         warehouse: &Warehouse,
     ) -> Result<MovementOutcome, StockError> {
-        let locations = &warehouse.locations;
-        let kit_heads: Vec<_> = warehouse.kits.containing(&m.sku).cloned().collect();
-        let mut conflicts = 0;
-        loop {
-            let position = self.ledger.position(&m.seller_id, &m.sku).await?;
-            let hold = match (m.kind.order_item(), &m.order_id) {
-                (Some(item), Some(order)) => {
-                    self.ledger.hold(&m.seller_id, &m.sku, order, item).await?
-                }
-                _ => None,
-            };
-            let mut planned = plan(m, &position, hold.as_ref(), locations);
-            if let Planned::Apply(p) = &mut planned {
-                p.kit_heads.clone_from(&kit_heads);
-            }
-            match planned {
-                Planned::Apply(p) => match self.ledger.apply(m, &p).await? {
-                    Applied::Applied => {
-                        // An order for a SKU the warehouse has no record of (a first receipt
-                        // of a new SKU is no surprise).
-                        let unknown_sku = !position.known && m.kind.order_item().is_some();
-                        if unknown_sku {
-                            alert("unknown_sku", &m.seller_id, &m.sku, m.kind.name());
-                        }
-                        if p.short > 0 {
-                            alert(
-                                "short_pick",
-                                &m.seller_id,
-                                &m.sku,
-                                &format!("{} units not on the shelves", p.short),
-                            );
-                        }
-                        return Ok(MovementOutcome::Applied {
-                            short: p.short,
-                            unknown_sku,
-                            conflicts,
-                        });
-                    }
-                    Applied::AlreadyApplied => return Ok(MovementOutcome::AlreadyApplied),
-                    Applied::Stale => {
-                        conflicts += 1;
-                        if conflicts >= MAX_ATTEMPTS {
-                            return Err(StockError::Contended {
-                                movement_id: m.movement_id.to_string(),
-                                attempts: conflicts,
-                            });
-                        }
-                    }
-                },
-                // A repeat finds the stock already moved by its first copy: it is that copy.
-                Planned::Nothing { why } => {
-                    return Ok(if self.ledger.recorded(m).await? {
-                        MovementOutcome::AlreadyApplied
-                    } else {
-                        MovementOutcome::Nothing { why }
-                    });
-                }
-                Planned::Refused { kind, reason } => {
-                    return Ok(if self.ledger.recorded(m).await? {
-                        MovementOutcome::AlreadyApplied
-                    } else {
-                        MovementOutcome::Refused { kind, reason }
-                    });
-                }
-            }
-        }
+        apply_movement(self.ledger, m, warehouse).await
     }
 
     /// Push the SKU's available quantity if Amazon does not hold it already.

@@ -54,11 +54,16 @@ impl AuditLog for MemAudit {
 #[derive(Default)]
 pub struct MemStock {
     published: Mutex<Vec<StockChange>>,
+    movements: Mutex<Vec<crate::stock::StaffMovement>>,
 }
 
 impl MemStock {
     pub fn published(&self) -> Vec<StockChange> {
         lock(&self.published).clone()
+    }
+
+    pub fn movements(&self) -> Vec<crate::stock::StaffMovement> {
+        lock(&self.movements).clone()
     }
 }
 
@@ -66,6 +71,14 @@ impl MemStock {
 impl StockEvents for MemStock {
     async fn publish(&self, change: &StockChange) -> Result<(), QueueError> {
         lock(&self.published).push(change.clone());
+        Ok(())
+    }
+
+    async fn publish_movement(
+        &self,
+        movement: &crate::stock::StaffMovement,
+    ) -> Result<(), QueueError> {
+        lock(&self.movements).push(movement.clone());
         Ok(())
     }
 }

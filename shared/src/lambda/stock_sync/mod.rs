@@ -169,7 +169,8 @@ impl StockReport {
     }
 }
 
-/// An on-demand invocation (staff tools now, the staff API later).
+/// An on-demand invocation (the operator's tools; the staff API applies its own movements
+/// and sends them on the stock queue).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
 pub enum StockCommand {

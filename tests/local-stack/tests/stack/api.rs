@@ -176,6 +176,52 @@ async fn every_stock_route_under_every_role_answers_by_the_role_matrix() {
         let groupless = call(&api, event("GET", path, &q, Some(&[]))).await;
         assert_eq!(groupless.status, 403, "{path}");
     }
+    // Each kind of movement by the roles whose work it is.
+    use Role::*;
+    let kinds = [
+        (
+            json!({"kind": "receive", "sku": SKU, "location": "A-01", "quantity": 1}),
+            &[Picker, Supervisor, Admin][..],
+        ),
+        (
+            json!({"kind": "move", "sku": SKU, "from": "A-02", "to": "A-01", "quantity": 1}),
+            &[Picker, Supervisor, Admin],
+        ),
+        (
+            json!({"kind": "adjust", "sku": SKU, "location": "A-01", "delta": 1, "reason": "found"}),
+            &[Supervisor, Admin],
+        ),
+        (
+            json!({"kind": "return_to_stock", "sku": SKU, "location": "A-01", "quantity": 1}),
+            &[Packer, Supervisor, Admin],
+        ),
+        (
+            json!({"kind": "return_to_quarantine", "sku": SKU, "location": "Q-1", "quantity": 1}),
+            &[Packer, Supervisor, Admin],
+        ),
+    ];
+    for (body, allowed) in kinds {
+        for role in Role::ALL {
+            let key = format!("matrix-{}-{}", body["kind"].as_str().unwrap(), role.name());
+            let a = call(&api, movement(&seller, &[role], Some(&key), body.clone())).await;
+            let expected = if allowed.contains(&role) { 201 } else { 403 };
+            assert_eq!(
+                a.status, expected,
+                "{} as {role:?}: {}",
+                body["kind"], a.body
+            );
+        }
+        let path = format!("/stock/{seller}/movements");
+        let none = event_with(
+            "POST",
+            &path,
+            &[],
+            None,
+            &[("idempotency-key", "k")],
+            Some(&body),
+        );
+        assert_eq!(call(&api, none).await.status, 401);
+    }
 }
 
 #[tokio::test]
@@ -299,6 +345,194 @@ async fn stock_levels_and_the_ledger_read_what_the_movements_wrote() {
     assert_eq!(post.status, 405);
     let nowhere = call(&api, event("GET", "/nowhere", &[], picker)).await;
     assert_eq!(nowhere.status, 404);
+}
+
+/// A staff movement as a station posts it.
+fn movement(seller: &str, groups: &[Role], key: Option<&str>, body: Value) -> String {
+    let headers: Vec<(&str, &str)> = key.map(|k| ("idempotency-key", k)).into_iter().collect();
+    event_with(
+        "POST",
+        &format!("/stock/{seller}/movements"),
+        &[],
+        Some(groups),
+        &headers,
+        Some(&body),
+    )
+}
+
+fn on_hand(levels: &Value, location: &str) -> u64 {
+    levels["locations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["location"] == location)
+        .map_or(0, |l| l["on_hand"].as_u64().unwrap())
+}
+
+#[tokio::test]
+async fn staff_move_stock_through_the_api_once_per_key_by_role_and_amazon_is_told() {
+    use Role::*;
+    let (t, api, seller) = with_stock("api-stock-moves").await;
+    let s = seller.as_str();
+    // Received by a picker: in the ledger now, the answer the SKU's new levels.
+    let receive = json!({"kind": "receive", "sku": SKU, "location": "A-01", "quantity": 4});
+    let a = call(
+        &api,
+        movement(s, &[Picker], Some("dock-1"), receive.clone()),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(a.body["outcome"], "applied");
+    assert_eq!(a.body["movement"]["actor"], "staff:staff-7");
+    assert_eq!(on_hand(&a.body["levels"], "A-01"), 7);
+    let first_id = a.body["movement"]["movement_id"].clone();
+    // The station retries: the first answer again, nothing received twice.
+    let again = call(
+        &api,
+        movement(s, &[Picker], Some("dock-1"), receive.clone()),
+    )
+    .await;
+    assert_eq!((again.status, &again.body), (201, &a.body));
+    let other = json!({"kind": "receive", "sku": SKU, "location": "A-01", "quantity": 5});
+    let reused = call(&api, movement(s, &[Picker], Some("dock-1"), other)).await;
+    assert_eq!(
+        (reused.status, reused.body["type"].as_str()),
+        (422, Some("/problems/idempotency-key-reused"))
+    );
+
+    let mv = json!({"kind": "move", "sku": SKU, "from": "A-01", "to": "A-02", "quantity": 2});
+    let moved = call(&api, movement(s, &[Picker], Some("mv-1"), mv)).await;
+    assert_eq!(moved.status, 201, "{}", moved.body);
+    assert_eq!(
+        (
+            on_hand(&moved.body["levels"], "A-01"),
+            on_hand(&moved.body["levels"], "A-02")
+        ),
+        (5, 7)
+    );
+    let too_many =
+        json!({"kind": "move", "sku": SKU, "from": "A-01", "to": "A-02", "quantity": 50});
+    let refused = call(&api, movement(s, &[Picker], Some("mv-2"), too_many.clone())).await;
+    assert_eq!(
+        (refused.status, refused.body["type"].as_str()),
+        (409, Some("/problems/not-on-hand")),
+        "{}",
+        refused.body
+    );
+    // A refusal frees its key: the station may send the corrected movement under it... and
+    // the same refused one again is refused again, not replayed as done.
+    let refused_again = call(&api, movement(s, &[Picker], Some("mv-2"), too_many)).await;
+    assert_eq!(refused_again.status, 409);
+
+    // A count correction is a supervisor's, with its reason.
+    let adjust = json!({"kind": "adjust", "sku": SKU, "location": "A-02", "delta": -1, "reason": "crushed box"});
+    let by_picker = call(&api, movement(s, &[Picker], Some("adj-1"), adjust.clone())).await;
+    assert_eq!(
+        (by_picker.status, by_picker.body["type"].as_str()),
+        (403, Some("/problems/forbidden"))
+    );
+    let adjusted = call(&api, movement(s, &[Supervisor], Some("adj-1"), adjust)).await;
+    assert_eq!(adjusted.status, 201, "{}", adjusted.body);
+    assert_eq!(adjusted.body["movement"]["reason"], "crushed box");
+    assert_eq!(on_hand(&adjusted.body["levels"], "A-02"), 6);
+
+    // Returns are the returns desk's: fit to sell into a sellable location, to inspect into
+    // quarantine, each refused into the other kind.
+    let ret = json!({"kind": "return_to_quarantine", "sku": SKU, "location": "Q-1", "quantity": 1});
+    let by_picker = call(&api, movement(s, &[Picker], Some("ret-1"), ret.clone())).await;
+    assert_eq!(by_picker.status, 403);
+    let returned = call(&api, movement(s, &[Packer], Some("ret-1"), ret)).await;
+    assert_eq!(returned.status, 201, "{}", returned.body);
+    assert_eq!(on_hand(&returned.body["levels"], "Q-1"), 2);
+    let wrong = json!({"kind": "return_to_stock", "sku": SKU, "location": "Q-1", "quantity": 1});
+    let wrong = call(&api, movement(s, &[Packer], Some("ret-2"), wrong)).await;
+    assert_eq!(
+        (wrong.status, wrong.body["type"].as_str()),
+        (422, Some("/problems/wrong-location-kind"))
+    );
+    let nowhere = json!({"kind": "receive", "sku": SKU, "location": "Z-99", "quantity": 1});
+    let nowhere = call(&api, movement(s, &[Admin], Some("rcv-z"), nowhere)).await;
+    assert_eq!(
+        (nowhere.status, nowhere.body["type"].as_str()),
+        (422, Some("/problems/unknown-location"))
+    );
+
+    // Bad bodies: each field named, nothing moved.
+    let errors = |a: &Answer| {
+        assert_eq!(a.status, 400, "{}", a.body);
+        a.body["errors"].clone()
+    };
+    let zero = call(
+        &api,
+        movement(
+            s,
+            &[Supervisor],
+            Some("bad-1"),
+            json!({"kind": "adjust", "sku": SKU, "location": "A-01", "delta": 0, "reason": " "}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        errors(&zero),
+        json!([{"field": "body/delta", "message": "not 0"},
+               {"field": "body/reason", "message": "1 to 200 characters"}])
+    );
+    let unknown = call(
+        &api,
+        movement(
+            s,
+            &[Picker],
+            Some("bad-2"),
+            json!({"kind": "receive", "sku": SKU, "location": "A-01", "quantity": 1, "lot": "L7"}),
+        ),
+    )
+    .await;
+    assert_eq!(errors(&unknown)[0]["field"], "body/lot");
+    let no_key = call(&api, movement(s, &[Picker], None, receive.clone())).await;
+    assert_eq!(errors(&no_key)[0]["field"], "header.idempotency-key");
+    let auditor = call(&api, movement(s, &[Auditor], Some("aud-1"), receive)).await;
+    assert_eq!(auditor.status, 403);
+
+    // The ledger holds each movement once, by the staff member who made it.
+    let ledger = call(
+        &api,
+        event(
+            "GET",
+            &format!("/stock/{seller}/ledger"),
+            &[("sku", SKU)],
+            Some(&[Picker]),
+        ),
+    )
+    .await;
+    let staff: Vec<&Value> = ledger.body["movements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["actor"] == "staff:staff-7")
+        .collect();
+    let kinds: Vec<&str> = staff.iter().map(|m| m["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["receive", "move", "adjust", "return_to_quarantine"]);
+    assert_eq!(staff[0]["movement_id"], first_id);
+
+    // stock-sync finds each applied (the same ids) and tells Amazon what is for sale now.
+    let report = t.pump_stock(&t.stock_sync()).await;
+    assert_eq!(
+        (report.movements_repeated, report.movements_applied),
+        (4, 0),
+        "{report:?}"
+    );
+    let levels = call(
+        &api,
+        event(
+            "GET",
+            &format!("/stock/{seller}/levels"),
+            &[("sku", SKU)],
+            Some(&[Picker]),
+        ),
+    )
+    .await;
+    assert_eq!(levels.body["available"], 11);
+    assert_eq!(levels.body["amazon_quantity"], 11);
 }
 
 #[tokio::test]
