@@ -6,14 +6,15 @@
 //!
 //! Served so far: stock reads ([`stock`]), orders and their audited ship-to ([`orders`]), the
 //! pick list, scan-to-verify and packed ([`packing`]), label documents, voids and own-carrier
-//! confirmations ([`labels`]), staff stock movements ([`stock`]). Packing slips, data-subject
-//! requests and the audit report are still to come (issue 16).
+//! confirmations ([`labels`]), staff stock movements ([`stock`]), packing slips ([`slip`]).
+//! Data-subject requests and the audit report are still to come (issue 16).
 
 mod http;
 pub mod idempotency;
 pub mod labels;
 pub mod orders;
 pub mod packing;
+pub mod slip;
 pub mod stock;
 
 pub use http::*;
@@ -153,6 +154,9 @@ pub async fn handle(s: &Services<'_>, req: ApiRequest) -> ApiResponse {
         ("POST", ["orders", seller, order, "packed"]) => {
             packing::packed(s, &req, seller, order).await
         }
+        ("GET", ["orders", seller, order, "packing-slip"]) => {
+            slip::packing_slip_document(s, &req, seller, order).await
+        }
         ("GET", ["orders", seller, order, "labels", package]) => {
             labels::label_document(s, &req, seller, order, package).await
         }
@@ -168,7 +172,7 @@ pub async fn handle(s: &Services<'_>, req: ApiRequest) -> ApiResponse {
             | ["stock", _, "levels" | "ledger"]
             | ["orders", _]
             | ["orders", _, _]
-            | ["orders", _, _, "ship-to"]
+            | ["orders", _, _, "ship-to" | "packing-slip"]
             | ["pick-list", _]
             | ["orders", _, _, "labels", _],
         ) => return method_not_allowed(&["GET"]),
@@ -208,6 +212,7 @@ pub async fn handle(s: &Services<'_>, req: ApiRequest) -> ApiResponse {
         packing::pick_list,
         packing::verify_scans,
         packing::packed,
+        slip::packing_slip_document,
         labels::label_document,
         labels::void_label,
         labels::own_carrier_shipped,

@@ -1,8 +1,8 @@
 //! The warehouse floor as a client of the staff API, through the stand-in gateway: pickers take
-//! the walk and the orders up, packers open the ship-to (audited), scan, and mark packed (a
-//! retry of each with the same key), print the label, a supervisor voids one, the dock confirms
-//! own-carrier parcels; a picker asking for a ship-to and an auditor asking for orders are
-//! refused. Every answer to a role without PII rights is searched for the seeded PII values.
+//! the walk and the orders up, packers open the ship-to (audited), scan, print the packing slip
+//! (audited), and mark packed (a retry of each with the same key), print the label, a
+//! supervisor voids one, the dock confirms own-carrier parcels; a picker asking for a ship-to
+//! and an auditor asking for orders are refused. Every answer to a role without PII rights is searched for the seeded PII values.
 
 use crate::gateway::Gateway;
 use serde::Serialize;
@@ -16,7 +16,8 @@ pub struct StationFigures {
     pub api_requests: u64,
     pub api_orders_packed: u64,
     pub api_orders_shipped: u64,
-    /// PII answers given (ship-tos and label documents): the audit log must hold as many reads.
+    /// PII answers given (ship-tos, packing slips, label documents): the audit log must hold
+    /// as many reads.
     pub api_pii_answers: u64,
     pub api_requests_refused_by_role: u64,
     /// Answers to roles without PII rights that carried a seeded PII value: must be 0.
@@ -176,6 +177,17 @@ pub async fn pack(
                 &format!("{base}/verify"),
                 None,
                 Some(&scans(o)),
+                200,
+            )
+            .await?;
+        // The slip for the box, made now from the order and its ship-to (audited).
+        station
+            .call(
+                Role::Packer,
+                "GET",
+                &format!("{base}/packing-slip"),
+                None,
+                None,
                 200,
             )
             .await?;

@@ -231,6 +231,26 @@ async fn an_order_is_picked_verified_packed_labeled_and_voided_through_the_api()
     );
     assert_eq!(reads[0].order_id.as_ref(), Some(&order.order_id));
 
+    // The packing slip: a PDF made now, naming the recipient, its read audited first.
+    let slip_path = format!("{base}/packing-slip");
+    let by_picker = call(&api, event("GET", &slip_path, &[], AS_PICKER)).await;
+    assert_eq!(by_picker.status, 403);
+    let slip = call(&api, event("GET", &slip_path, &[], AS_PACKER)).await;
+    assert_eq!(
+        (slip.status, slip.content_type.as_str()),
+        (200, "application/pdf")
+    );
+    assert!(slip.bytes.starts_with(b"%PDF-"));
+    let line1 = ship_to.body["address_line1"].as_str().unwrap();
+    let shown = format!("({line1})");
+    assert!(
+        String::from_utf8_lossy(&slip.bytes).contains(&shown),
+        "the slip names the street"
+    );
+    let reads = pii_reads(&t).await;
+    assert_eq!(reads.len(), 2, "{reads:?}");
+    assert!(reads.iter().any(|r| r.purpose == "packing-slip"));
+
     // Picking: taken up, then the walk names the order's units, the shelf in walking order
     // first (A-01 holds one of each).
     let picking = call(
@@ -368,7 +388,7 @@ async fn an_order_is_picked_verified_packed_labeled_and_voided_through_the_api()
     assert_eq!(label.content_type, "application/x-zpl");
     assert!(label.bytes.starts_with(b"^XA"));
     let reads = pii_reads(&t).await;
-    assert_eq!(reads.len(), 2);
+    assert_eq!(reads.len(), 3);
     assert!(reads.iter().any(|r| r.purpose == "label: print"));
     let picker_label = call(
         &api,
@@ -376,7 +396,7 @@ async fn an_order_is_picked_verified_packed_labeled_and_voided_through_the_api()
     )
     .await;
     assert_eq!(picker_label.status, 403);
-    assert_eq!(pii_reads(&t).await.len(), 2, "a refused read is no read");
+    assert_eq!(pii_reads(&t).await.len(), 3, "a refused read is no read");
 
     // Void: one job, carried out; the order back to Packed and the document gone.
     let void_path = format!("{label_path}/void");
@@ -568,6 +588,7 @@ async fn every_order_route_under_every_role_answers_by_the_matrix_and_no_pii_rea
             None,
             pack,
         ),
+        ("GET", format!("{base}/packing-slip"), vec![], None, pack),
         ("GET", format!("/pick-list/{seller}"), vec![], None, pick),
         (
             "POST",
@@ -654,7 +675,8 @@ async fn every_order_route_under_every_role_answers_by_the_matrix_and_no_pii_rea
         .filter(|j| j.get("kind").is_none_or(|k| k == "label"))
         .collect();
     assert_eq!(labels.len(), 1, "{jobs:?}");
-    // The ship-to went to the packer and the supervisor, each read audited before it.
-    assert_eq!(pii_answers, 2);
-    assert_eq!(pii_reads(&t).await.len(), reads_before + 2);
+    // The ship-to and the packing slip went to the packer and the supervisor, each read
+    // audited before it.
+    assert_eq!(pii_answers, 4);
+    assert_eq!(pii_reads(&t).await.len(), reads_before + 4);
 }

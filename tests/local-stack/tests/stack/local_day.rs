@@ -64,9 +64,10 @@ async fn a_local_day_through_the_real_binary_ingests_every_order_and_logs_no_pii
     assert_eq!(summary.api_unexpected, Vec::<String>::new());
     assert_eq!(summary.api_orders_packed, 3 * 4);
     assert_eq!(summary.api_orders_shipped, 3 * 2);
-    // A ship-to and a label per packed order went to packers, each read on the audit log and
-    // each a KMS Decrypt the CloudTrail stand-in recorded; no other role got a PII value.
-    assert_eq!(summary.api_pii_answers, 2 * 3 * 4);
+    // A ship-to, a packing slip and a label per packed order went to packers, each read on the
+    // audit log and each a KMS Decrypt the CloudTrail stand-in recorded; no other role got a
+    // PII value.
+    assert_eq!(summary.api_pii_answers, 3 * 3 * 4);
     assert_eq!(summary.api_pii_reads_audited, summary.api_pii_answers);
     assert_eq!(
         summary.audit_report_pii_opens,
