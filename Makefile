@@ -24,7 +24,7 @@ $(error clippy-driver not found: `rustup component add clippy`, or CLIPPY=0 to b
 endif
 endif
 
-.PHONY: setup build-bins run test test-rust test-later test-infra fmt-check lint check-functions bench bench-sdk-call bench-purge bench-labels bench-stock clean
+.PHONY: setup build-bins run test test-rust test-later test-infra fuzz-api fmt-check lint check-functions bench bench-sdk-call bench-purge bench-labels bench-stock clean
 
 # The venv is made again only when its pins change (not on every edit of this file).
 PY_STAMP := $(VENV)/.installed-$(shell echo '$(PY_PINS)' | md5sum | cut -c1-12)
@@ -91,6 +91,20 @@ test-later: setup build-bins
 test-infra: setup
 	cd infra && npx tsc --noEmit && npm test
 
+# The schema-based fuzz run of the staff API (tests/fuzz/run.py): schemathesis, in a venv of
+# its own (its pins and moto's need not agree), against api/openapi.json and the real `api`
+# on the local stack, as each role. FUZZ_EXAMPLES (60), FUZZ_SEED, FUZZ_ROLES to change.
+FUZZ_VENV := target/fuzz-venv
+FUZZ_PINS := schemathesis==4.32.5
+FUZZ_STAMP := $(FUZZ_VENV)/.installed-$(shell echo '$(FUZZ_PINS)' | md5sum | cut -c1-12)
+$(FUZZ_STAMP):
+	python3 -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/pip install --quiet --disable-pip-version-check --no-compile $(FUZZ_PINS)
+	touch $@
+
+fuzz-api: setup build-bins $(FUZZ_STAMP)
+	SCHEMATHESIS=$(FUZZ_VENV)/bin/schemathesis FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-60} python3 tests/fuzz/run.py
+
 # Each phase says how long it took, so a slow run shows where its time went.
 define timed
 @started=$$(date +%s); $(MAKE) --no-print-directory $(1); echo "phase $(1): $$(( $$(date +%s) - started )) s"
@@ -101,6 +115,7 @@ test:
 	$(call timed,setup)
 	$(call timed,build-bins)
 	$(call timed,test-rust)
+	$(call timed,fuzz-api)
 	$(call timed,test-infra)
 
 # order-events measured: the release binary cargo-lambda deploys (cold start, CPU per order,

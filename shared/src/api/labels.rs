@@ -64,7 +64,7 @@ fn content_type(format: LabelFormat) -> &'static str {
         ("seller_id" = String, Path, description = "The seller's Amazon merchant id"),
         ("order_id" = String, Path, description = "The Amazon order id"),
         ("package_id" = String, Path, description = "The package's id, as packed"),
-        ("purpose" = String, Query, description = "`print` (the first time) or `reprint`"),
+        ("purpose" = String, Query, description = "`print` (the first time) or `reprint`", pattern = "^(print|reprint)$"),
     ),
     responses(
         (status = 200, description = "The label document", content(
@@ -159,7 +159,7 @@ fn no_body(req: &ApiRequest) -> Result<(), Problem> {
         ("seller_id" = String, Path, description = "The seller's Amazon merchant id"),
         ("order_id" = String, Path, description = "The Amazon order id"),
         ("package_id" = String, Path, description = "The package's id, as packed"),
-        ("Idempotency-Key" = String, Header, description = "The caller's key for this void"),
+        ("Idempotency-Key" = String, Header, description = "The caller's key for this void", min_length = 1, max_length = 128, pattern = "^[!-~]{1,128}$"),
     ),
     responses(
         (status = 202, description = "The void job is on its queue", body = JobSent),
@@ -274,7 +274,7 @@ fn open_units(order: &Order) -> Vec<PackageItem> {
         ("seller_id" = String, Path, description = "The seller's Amazon merchant id"),
         ("order_id" = String, Path, description = "The Amazon order id"),
         ("package_id" = String, Path, description = "The package's id, as packed"),
-        ("Idempotency-Key" = String, Header, description = "The caller's key for this confirmation"),
+        ("Idempotency-Key" = String, Header, description = "The caller's key for this confirmation", min_length = 1, max_length = 128, pattern = "^[!-~]{1,128}$"),
     ),
     request_body(content = OwnCarrierRequest, content_type = "application/json"),
     responses(

@@ -167,9 +167,9 @@ fn key_of(cursor: &str, seller: &SellerId, names: &[&str]) -> Option<PageKey> {
     tag = "orders",
     params(
         ("seller_id" = String, Path, description = "The seller's Amazon merchant id"),
-        ("status" = Option<String>, Query, description = "`open` (every open status, earliest ship-by first), or one status: pending, unshipped, picking, packed, labeled, shipped, delivered, canceled, unfulfillable. Absent: every order, by order id"),
+        ("status" = Option<String>, Query, description = "`open` (every open status, earliest ship-by first), or one status: pending, unshipped, picking, packed, labeled, shipped, delivered, canceled, unfulfillable. Absent: every order, by order id", pattern = "^(open|pending|unshipped|picking|packed|labeled|shipped|delivered|canceled|unfulfillable)$"),
         ("ship_by_before" = Option<DateTime<Utc>>, Query, description = "Open orders due to ship by this instant (RFC 3339); only with an open status"),
-        ("limit" = Option<u32>, Query, description = "Orders read for one page, 1 to 100 (50)"),
+        ("limit" = Option<u32>, Query, description = "Orders read for one page, 1 to 100 (50)", minimum = 1, maximum = 100),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the page before, with the same filters"),
     ),
     responses(
@@ -319,7 +319,7 @@ fn shown(v: &Option<Pii<String>>) -> Option<String> {
     params(
         ("seller_id" = String, Path, description = "The seller's Amazon merchant id"),
         ("order_id" = String, Path, description = "The Amazon order id"),
-        ("purpose" = String, Query, description = "Why it is opened: packing, address_problem or delivery_problem"),
+        ("purpose" = String, Query, description = "Why it is opened: packing, address_problem or delivery_problem", pattern = "^(packing|address_problem|delivery_problem)$"),
     ),
     responses(
         (status = 200, description = "The recipient (buyer PII)", body = ShipTo),

@@ -157,7 +157,7 @@ fn needs(
     tag = "picking",
     params(
         ("seller_id" = String, Path, description = "The seller's Amazon merchant id"),
-        ("limit" = Option<u32>, Query, description = "Orders on the list, 1 to 200 (50), earliest ship-by first"),
+        ("limit" = Option<u32>, Query, description = "Orders on the list, 1 to 200 (50), earliest ship-by first", minimum = 1, maximum = 200),
     ),
     responses(
         (status = 200, description = "The walk", body = PickList),
@@ -528,7 +528,7 @@ fn check_packages(order: &Order, packages: &[JobPackage]) -> Result<(), Problem>
     params(
         ("seller_id" = String, Path, description = "The seller's Amazon merchant id"),
         ("order_id" = String, Path, description = "The Amazon order id"),
-        ("Idempotency-Key" = String, Header, description = "The station's key for this packing: a retry with the same key and body gets the first answer"),
+        ("Idempotency-Key" = String, Header, description = "The station's key for this packing: a retry with the same key and body gets the first answer", min_length = 1, max_length = 128, pattern = "^[!-~]{1,128}$"),
     ),
     request_body(content = PackedRequest, content_type = "application/json"),
     responses(

@@ -104,7 +104,7 @@ fn seller_and_sku(req: &ApiRequest, seller: &str) -> Result<(SellerId, Sku), Pro
     tag = "stock",
     params(
         ("seller_id" = String, Path, description = "The seller's Amazon merchant id"),
-        ("sku" = String, Query, description = "The seller's SKU"),
+        ("sku" = String, Query, description = "The seller's SKU", min_length = 1, max_length = 40),
     ),
     responses(
         (status = 200, description = "The SKU's levels", body = StockLevels),
@@ -196,8 +196,8 @@ fn after_of(cursor: &str) -> Option<(chrono::DateTime<chrono::Utc>, String)> {
     tag = "stock",
     params(
         ("seller_id" = String, Path, description = "The seller's Amazon merchant id"),
-        ("sku" = String, Query, description = "The seller's SKU"),
-        ("limit" = Option<u32>, Query, description = "Movements on one page, 1 to 1000 (200)"),
+        ("sku" = String, Query, description = "The seller's SKU", min_length = 1, max_length = 40),
+        ("limit" = Option<u32>, Query, description = "Movements on one page, 1 to 1000 (200)", minimum = 1, maximum = 1000),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the page before"),
     ),
     responses(
@@ -277,6 +277,7 @@ pub enum MovementRequest {
         sku: Sku,
         location: LocationId,
         /// At least 1.
+        #[schema(minimum = 1)]
         quantity: u32,
     },
     /// A count correction, up or down, with its reason (damaged, found, miscounted).
@@ -287,6 +288,7 @@ pub enum MovementRequest {
         /// Not 0; a negative one takes no more than the location holds.
         delta: i64,
         /// 1 to 200 characters, kept in the ledger: no customer's name or address.
+        #[schema(min_length = 1, max_length = 200)]
         reason: String,
     },
     /// Units from one location to another. Picker, supervisor, admin.
@@ -295,6 +297,7 @@ pub enum MovementRequest {
         from: LocationId,
         to: LocationId,
         /// At least 1, no more than `from` holds.
+        #[schema(minimum = 1)]
         quantity: u32,
     },
     /// A returned unit fit to sell again, into a sellable location. Packer, supervisor,
@@ -302,6 +305,7 @@ pub enum MovementRequest {
     ReturnToStock {
         sku: Sku,
         location: LocationId,
+        #[schema(minimum = 1)]
         quantity: u32,
         /// The order it came back from, if known.
         #[serde(default)]
@@ -311,6 +315,7 @@ pub enum MovementRequest {
     ReturnToQuarantine {
         sku: Sku,
         location: LocationId,
+        #[schema(minimum = 1)]
         quantity: u32,
         #[serde(default)]
         order_id: Option<AmazonOrderId>,
@@ -472,7 +477,7 @@ fn stock_failed(e: StockError) -> Problem {
     tag = "stock",
     params(
         ("seller_id" = String, Path, description = "The seller's Amazon merchant id"),
-        ("Idempotency-Key" = String, Header, description = "The station's key for this movement: a retry with the same key and body gets the first answer and moves nothing"),
+        ("Idempotency-Key" = String, Header, description = "The station's key for this movement: a retry with the same key and body gets the first answer and moves nothing", min_length = 1, max_length = 128, pattern = "^[!-~]{1,128}$"),
     ),
     request_body(content = MovementRequest, content_type = "application/json"),
     responses(

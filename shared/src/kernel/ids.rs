@@ -33,10 +33,12 @@ fn check_token(kind: &'static str, s: &str, max: usize) -> Result<(), IdError> {
 }
 
 macro_rules! id_newtype {
-    ($(#[$doc:meta])* $name:ident, $kind:literal, $check:expr) => {
+    // `schema(...)`: the check as the OpenAPI document states it (length, pattern).
+    ($(#[$doc:meta])* $name:ident, $kind:literal, schema($($schema:tt)*), $check:expr) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[cfg_attr(feature = "api", derive(utoipa::ToSchema))]
+        #[cfg_attr(feature = "api", schema($($schema)*))]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 
@@ -77,19 +79,19 @@ macro_rules! id_newtype {
 
 id_newtype!(
     /// A selling partner id (merchant token), e.g. `A3TH9S8BH6GOGM`.
-    SellerId, "seller id", |s| check_token("seller id", s, 64)
+    SellerId, "seller id", schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]{1,64}$"), |s| check_token("seller id", s, 64)
 );
 id_newtype!(
     /// A deletion request's id, as the requester names it: asking twice is one request.
-    DeletionRequestId, "deletion request id", |s| check_token("deletion request id", s, 128)
+    DeletionRequestId, "deletion request id", schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9._-]{1,128}$"), |s| check_token("deletion request id", s, 128)
 );
 id_newtype!(
     /// A marketplace id, e.g. `ATVPDKIKX0DER` (amazon.com).
-    MarketplaceId, "marketplace id", |s| check_token("marketplace id", s, 32)
+    MarketplaceId, "marketplace id", schema(min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9._-]{1,32}$"), |s| check_token("marketplace id", s, 32)
 );
 id_newtype!(
     /// A seller SKU. Amazon allows up to 40 characters.
-    Sku, "sku", |s| {
+    Sku, "sku", schema(min_length = 1, max_length = 40), |s| {
         if s.is_empty() {
             return Err(IdError::Empty { kind: "sku" });
         }
@@ -102,7 +104,7 @@ id_newtype!(
 id_newtype!(
     /// The warehouse's id of one package of an order (Amazon's `packageClientReferenceId`):
     /// letters, digits, `-` and `_`, at most 40.
-    PackageId, "package id", |s| {
+    PackageId, "package id", schema(min_length = 1, max_length = 40, pattern = "^[A-Za-z0-9_-]{1,40}$"), |s| {
         if s.is_empty() {
             return Err(IdError::Empty { kind: "package id" });
         }
@@ -117,11 +119,11 @@ id_newtype!(
 );
 id_newtype!(
     /// Amazon's id of one line of an order.
-    OrderItemId, "order item id", |s| check_token("order item id", s, 64)
+    OrderItemId, "order item id", schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]{1,64}$"), |s| check_token("order item id", s, 64)
 );
 id_newtype!(
     /// An Amazon order id: three groups of 3, 7 and 7 digits.
-    AmazonOrderId, "amazon order id", |s| {
+    AmazonOrderId, "amazon order id", schema(pattern = "^[0-9]{3}-[0-9]{7}-[0-9]{7}$"), |s| {
         let groups: Vec<&str> = s.split('-').collect();
         let ok = groups.len() == 3
             && [3usize, 7, 7]

@@ -9,6 +9,10 @@ use std::collections::BTreeMap;
 /// A place stock sits in: a bin, a zone, a building. Letters, digits, `-`, `_`, `.`.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "api", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "api",
+    schema(pattern = "^[A-Za-z0-9._-]{1,64}$", max_length = 64)
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct LocationId(String);
 
