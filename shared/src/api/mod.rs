@@ -6,8 +6,9 @@
 //!
 //! Served so far: stock reads ([`stock`]), orders and their audited ship-to ([`orders`]), the
 //! pick list, scan-to-verify and packed ([`packing`]), label documents, voids and own-carrier
-//! confirmations ([`labels`]), staff stock movements ([`stock`]), packing slips ([`slip`]).
-//! Data-subject requests and the audit report are still to come (issue 16).
+//! confirmations ([`labels`]), staff stock movements ([`stock`]), packing slips ([`slip`]),
+//! data-subject access ([`subject`]). Correction, restriction and deletion requests and the
+//! audit report are still to come (issue 16).
 
 mod http;
 pub mod idempotency;
@@ -16,6 +17,7 @@ pub mod orders;
 pub mod packing;
 pub mod slip;
 pub mod stock;
+pub mod subject;
 
 pub use http::*;
 pub use idempotency::{IdempotencyKey, IdempotencyKeys, KeptAnswer, KeyStart};
@@ -154,6 +156,9 @@ pub async fn handle(s: &Services<'_>, req: ApiRequest) -> ApiResponse {
         ("POST", ["orders", seller, order, "packed"]) => {
             packing::packed(s, &req, seller, order).await
         }
+        ("GET", ["orders", seller, order, "data-subject-access"]) => {
+            subject::subject_access(s, &req, seller, order).await
+        }
         ("GET", ["orders", seller, order, "packing-slip"]) => {
             slip::packing_slip_document(s, &req, seller, order).await
         }
@@ -172,7 +177,12 @@ pub async fn handle(s: &Services<'_>, req: ApiRequest) -> ApiResponse {
             | ["stock", _, "levels" | "ledger"]
             | ["orders", _]
             | ["orders", _, _]
-            | ["orders", _, _, "ship-to" | "packing-slip"]
+            | [
+                "orders",
+                _,
+                _,
+                "ship-to" | "packing-slip" | "data-subject-access",
+            ]
             | ["pick-list", _]
             | ["orders", _, _, "labels", _],
         ) => return method_not_allowed(&["GET"]),
@@ -213,6 +223,7 @@ pub async fn handle(s: &Services<'_>, req: ApiRequest) -> ApiResponse {
         packing::verify_scans,
         packing::packed,
         slip::packing_slip_document,
+        subject::subject_access,
         labels::label_document,
         labels::void_label,
         labels::own_carrier_shipped,

@@ -6,7 +6,7 @@ use super::{
     ApiRequest, ApiResponse, FieldProblem, Problem, Role, Services, all_or_problems, authorize,
     only_query, path_param,
 };
-use crate::kernel::{AmazonOrderId, Pii, PiiKind, SellerId, StoreError};
+use crate::kernel::{Address, AmazonOrderId, Pii, PiiKind, SellerId, StoreError};
 use crate::orders::{Order, OrderFilter, OrderStatus, PageKey, StoredOrder};
 use crate::pii::{OpenedPii, ReaderError};
 use base64::Engine;
@@ -305,8 +305,30 @@ pub async fn get_order(
     Ok(ApiResponse::json(200, &OrderView::from(stored)))
 }
 
-fn shown(v: &Option<Pii<String>>) -> Option<String> {
+pub(super) fn shown(v: &Option<Pii<String>>) -> Option<String> {
     v.as_ref().map(|v| v.expose().clone())
+}
+
+impl ShipTo {
+    /// The opened recipient, every field as Amazon sent it.
+    pub(super) fn of(order_id: AmazonOrderId, a: &Address) -> ShipTo {
+        ShipTo {
+            order_id,
+            name: shown(&a.name),
+            company_name: shown(&a.company_name),
+            address_line1: shown(&a.address_line1),
+            address_line2: shown(&a.address_line2),
+            address_line3: shown(&a.address_line3),
+            city: shown(&a.city),
+            district_or_county: shown(&a.district_or_county),
+            state_or_region: shown(&a.state_or_region),
+            municipality: shown(&a.municipality),
+            postal_code: shown(&a.postal_code),
+            country_code: shown(&a.country_code),
+            phone: shown(&a.phone),
+            address_type: shown(&a.address_type),
+        }
+    }
 }
 
 /// The order's ship-to, opened for the caller with the purpose they state. The read is on the
@@ -378,25 +400,7 @@ pub async fn ship_to(
         .await
         .map_err(reader_problem)?;
     match opened {
-        Some(OpenedPii::Recipient(a)) => Ok(ApiResponse::json(
-            200,
-            &ShipTo {
-                order_id: order,
-                name: shown(&a.name),
-                company_name: shown(&a.company_name),
-                address_line1: shown(&a.address_line1),
-                address_line2: shown(&a.address_line2),
-                address_line3: shown(&a.address_line3),
-                city: shown(&a.city),
-                district_or_county: shown(&a.district_or_county),
-                state_or_region: shown(&a.state_or_region),
-                municipality: shown(&a.municipality),
-                postal_code: shown(&a.postal_code),
-                country_code: shown(&a.country_code),
-                phone: shown(&a.phone),
-                address_type: shown(&a.address_type),
-            },
-        )),
+        Some(OpenedPii::Recipient(a)) => Ok(ApiResponse::json(200, &ShipTo::of(order, &a))),
         _ => Err(Problem::gone(format!("order {order}: no ship-to held"))),
     }
 }

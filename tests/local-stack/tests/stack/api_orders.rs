@@ -589,6 +589,13 @@ async fn every_order_route_under_every_role_answers_by_the_matrix_and_no_pii_rea
             pack,
         ),
         ("GET", format!("{base}/packing-slip"), vec![], None, pack),
+        (
+            "GET",
+            format!("{base}/data-subject-access"),
+            vec![("request_id", "DSR-1")],
+            None,
+            &[Supervisor],
+        ),
         ("GET", format!("/pick-list/{seller}"), vec![], None, pick),
         (
             "POST",
@@ -675,8 +682,64 @@ async fn every_order_route_under_every_role_answers_by_the_matrix_and_no_pii_rea
         .filter(|j| j.get("kind").is_none_or(|k| k == "label"))
         .collect();
     assert_eq!(labels.len(), 1, "{jobs:?}");
-    // The ship-to and the packing slip went to the packer and the supervisor, each read
-    // audited before it.
-    assert_eq!(pii_answers, 4);
-    assert_eq!(pii_reads(&t).await.len(), reads_before + 4);
+    // The ship-to and the packing slip went to the packer and the supervisor, the access
+    // request's answer to the supervisor, each read audited before it (the access request
+    // opens the buyer and the ship-to: two reads).
+    assert_eq!(pii_answers, 5);
+    assert_eq!(pii_reads(&t).await.len(), reads_before + 6);
+}
+
+#[tokio::test]
+async fn a_data_subject_access_request_answers_what_is_held_with_its_confirmation_audited() {
+    let (t, api, seller) = with_orders("api-subject-access", 16_005).await;
+    let open = orders_of(&api, &seller, "unshipped").await;
+    let order = &open[0];
+    let path = format!("/orders/{seller}/{}/data-subject-access", order.order_id);
+    let as_supervisor = Some(&[Role::Supervisor][..]);
+    let missing = call(&api, event("GET", &path, &[], as_supervisor)).await;
+    assert_eq!(
+        missing.body["errors"],
+        json!([{"field": "query.request_id", "message": "required"}])
+    );
+    for role in [Role::Picker, Role::Packer, Role::Admin, Role::Auditor] {
+        let a = call(
+            &api,
+            event("GET", &path, &[("request_id", "DSR-7")], Some(&[role])),
+        )
+        .await;
+        assert_eq!(a.status, 403, "{role:?}");
+    }
+    assert!(
+        pii_reads(&t).await.is_empty(),
+        "a refused request opens nothing"
+    );
+
+    let a = call(
+        &api,
+        event("GET", &path, &[("request_id", "DSR-7")], as_supervisor),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let c = &a.body["confirmation"];
+    assert_eq!(
+        (c["request_id"].as_str(), c["answered_by"].as_str()),
+        (Some("DSR-7"), Some("staff:staff-7"))
+    );
+    let purge_day = &a.body["order"]["pii"]["purge_at"].as_str().unwrap()[..10];
+    assert!(
+        c["statement"].as_str().unwrap().contains(purge_day),
+        "the statement says when the data goes: {}",
+        c["statement"]
+    );
+    assert!(a.body["ship_to"]["address_line1"].is_string(), "{}", a.body);
+    assert!(a.body["buyer"].is_object(), "{}", a.body);
+    assert_eq!(a.body["order"]["order_id"], order.order_id.as_str());
+    // Both parts opened, each on the audit log under the request's id.
+    let reads = pii_reads(&t).await;
+    assert_eq!(reads.len(), 2, "{reads:?}");
+    assert!(
+        reads
+            .iter()
+            .all(|r| r.purpose == "data-subject access: DSR-7" && r.actor == "staff:staff-7")
+    );
 }

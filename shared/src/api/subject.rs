@@ -1,0 +1,192 @@
+//! Data-subject requests for an order, as a seller's privacy policy promises them: access
+//! first (what the suite holds of the order's buyer, as JSON, with its written confirmation).
+//! Every part opened for it is on the audit log, with the request's id, before the PII key is
+//! used.
+
+use super::GatewayMessage;
+use super::orders::{OrderView, ShipTo, reader_problem, seller_and_order, shown, stored};
+use super::{
+    ApiRequest, ApiResponse, FieldProblem, Problem, Role, Services, authorize, only_query,
+};
+use crate::kernel::{AmazonOrderId, PackageId, PiiKind, SellerId};
+use crate::pii::{OpenedPii, PiiState};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Who answers a data-subject request: a supervisor, a role that may see PII (the office's
+/// admins do not).
+pub const SUBJECT_ANSWERERS: [Role; 1] = [Role::Supervisor];
+
+/// The buyer as Amazon gave them to the suite. PII: no `Debug`, never logged.
+#[derive(Serialize, ToSchema)]
+pub struct BuyerView {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub company_name: Option<String>,
+}
+
+/// The written confirmation of an access request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Confirmation {
+    pub request_id: String,
+    pub seller_id: SellerId,
+    pub order_id: AmazonOrderId,
+    pub answered_at: DateTime<Utc>,
+    pub answered_by: String,
+    /// What the answer holds and when the rest goes, in words for the requester.
+    pub statement: String,
+}
+
+/// Everything the suite holds of the order's buyer. PII: no `Debug`, never logged.
+#[derive(Serialize, ToSchema)]
+pub struct SubjectAccess {
+    pub confirmation: Confirmation,
+    /// The order as the warehouse keeps it (no PII: lines, dates, status, parcels).
+    pub order: OrderView,
+    /// `None`: not held (never, or purged).
+    pub buyer: Option<BuyerView>,
+    pub ship_to: Option<ShipTo>,
+    /// Packages whose label document (it prints the ship-to) is held sealed until the purge.
+    pub label_documents: Vec<PackageId>,
+}
+
+/// The request's id as the seller's ticket names it: 1 to 128 of `A-Z a-z 0-9 . _ -`.
+fn request_id(req: &ApiRequest) -> Result<String, FieldProblem> {
+    match req.query.get("request_id") {
+        None => Err(FieldProblem::new("query.request_id", "required")),
+        Some(id)
+            if (1..=128).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) =>
+        {
+            Ok(id.clone())
+        }
+        Some(_) => Err(FieldProblem::new(
+            "query.request_id",
+            "1 to 128 of A-Z a-z 0-9 . _ -",
+        )),
+    }
+}
+
+/// A data-subject access request for the order's buyer: the order, the buyer and ship-to as
+/// held, the label documents held, and a confirmation saying so and when they go. Each part
+/// opened is audited (`data-subject access: <request_id>`) before the key is used.
+#[utoipa::path(
+    get,
+    path = "/orders/{seller_id}/{order_id}/data-subject-access",
+    tag = "data-subject requests",
+    params(
+        ("seller_id" = String, Path, description = "The seller's Amazon merchant id"),
+        ("order_id" = String, Path, description = "The Amazon order id"),
+        ("request_id" = String, Query, description = "The request's id, as the seller's ticket names it", min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9._-]{1,128}$"),
+    ),
+    responses(
+        (status = 200, description = "What the suite holds, with its confirmation", body = SubjectAccess),
+        (status = 400, description = "A bad id, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No verified caller: API Gateway's `{\"message\"}` for a missing or invalid token, problem+json when no verified caller reached the function", content((Problem = "application/problem+json"), (GatewayMessage = "application/json"))),
+        (status = 403, description = "Not a supervisor", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A read could not be put on record, or a store failed: nothing was opened", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn subject_access(
+    s: &Services<'_>,
+    req: &ApiRequest,
+    seller: &str,
+    order: &str,
+) -> Result<ApiResponse, Problem> {
+    let caller = authorize(req, &SUBJECT_ANSWERERS)?;
+    only_query(req, &["request_id"])?;
+    let ((seller, order), request) = match (seller_and_order(seller, order), request_id(req)) {
+        (Ok(ids), Ok(r)) => (ids, r),
+        (ids, r) => {
+            let mut errors = ids.err().map(|p| p.errors).unwrap_or_default();
+            errors.extend(r.err());
+            return Err(Problem::invalid(errors));
+        }
+    };
+    let stored = stored(s, &seller, &order).await?;
+    let purpose = format!("data-subject access: {request}");
+    let held = matches!(stored.pii.state, PiiState::Held);
+    let (mut buyer, mut ship_to) = (None, None);
+    if held {
+        for kind in PiiKind::CUSTOMER {
+            let opened = s
+                .reader
+                .open(&caller.actor(), &purpose, &seller, &order, kind)
+                .await
+                .map_err(reader_problem)?;
+            match opened {
+                Some(OpenedPii::Buyer(b)) => {
+                    buyer = Some(BuyerView {
+                        name: shown(&b.name),
+                        email: shown(&b.email),
+                        company_name: shown(&b.company_name),
+                    });
+                }
+                Some(OpenedPii::Recipient(a)) => ship_to = Some(ShipTo::of(order.clone(), &a)),
+                _ => {}
+            }
+        }
+    }
+    let label_documents: Vec<PackageId> = if held {
+        stored
+            .pii
+            .sealed_kinds
+            .iter()
+            .filter_map(|k| match k {
+                PiiKind::Label(p) => Some(p.clone()),
+                _ => None,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let day = |d: DateTime<Utc>| d.format("%Y-%m-%d").to_string();
+    let statement = match &stored.pii.state {
+        PiiState::Held => format!(
+            "The fulfillment suite holds, for order {order}, the personal data given here (the \
+             buyer and the ship-to as Amazon sent them{labels}), sealed under a key only the \
+             staff whose work needs them may use, each use recorded. They are deleted on {} (30 days after \
+             delivery) or sooner on a deletion request. The order's lines, dates and parcels \
+             are kept without personal data.",
+            day(stored.pii.purge_at),
+            labels = if label_documents.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", and {} shipping label(s) printing it",
+                    label_documents.len()
+                )
+            },
+        ),
+        PiiState::Purged { at, .. } => format!(
+            "The fulfillment suite holds no personal data of order {order}'s buyer: it was \
+             deleted on {}. The order's lines, dates and parcels are kept without personal data.",
+            day(*at)
+        ),
+        PiiState::None => format!(
+            "The fulfillment suite never held personal data of order {order}'s buyer. The \
+             order's lines, dates and parcels are kept without personal data."
+        ),
+    };
+    Ok(ApiResponse::json(
+        200,
+        &SubjectAccess {
+            confirmation: Confirmation {
+                request_id: request,
+                seller_id: seller,
+                order_id: order,
+                answered_at: s.clock.now(),
+                answered_by: caller.actor(),
+                statement,
+            },
+            order: OrderView::from(stored),
+            buyer,
+            ship_to,
+            label_documents,
+        },
+    ))
+}
