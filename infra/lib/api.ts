@@ -32,6 +32,8 @@ export interface ApiProps {
   readonly labelJobs: WorkQueue;
   /** Where a packed order's pick is announced. */
   readonly stockQueue: sqs.IQueue;
+  /** Where data-subject deletion requests go, for pii-redactor (under the data key). */
+  readonly deletions: WorkQueue;
 }
 
 export class Api extends Construct {
@@ -95,6 +97,7 @@ export class Api extends Construct {
         PII_KEY_ID: props.piiKey.keyArn,
         LABEL_JOBS_QUEUE_URL: props.labelJobs.queue.queueUrl,
         STOCK_QUEUE_URL: props.stockQueue.queueUrl,
+        DELETION_QUEUE_URL: props.deletions.queue.queueUrl,
       },
       statements: [
         new iam.PolicyStatement({
@@ -122,6 +125,19 @@ export class Api extends Construct {
           actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
           resources: [tables.get('control').tableArn],
           conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['idem#*'] } },
+        }),
+        new iam.PolicyStatement({
+          // A deletion request's written confirmation, as the redactor keeps it.
+          sid: 'DeletionConfirmationsRead',
+          actions: ['dynamodb:GetItem'],
+          resources: [tables.get('control').tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['deletion#*'] } },
+        }),
+        new iam.PolicyStatement({
+          // Data-subject deletion requests, handed to the redactor.
+          sid: 'SendDeletionRequests',
+          actions: ['sqs:SendMessage'],
+          resources: [props.deletions.queue.queueArn],
         }),
         new iam.PolicyStatement({
           // A package's label record: which label to open or void.

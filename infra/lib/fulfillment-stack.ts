@@ -395,6 +395,7 @@ export class FulfillmentStack extends Stack {
       piiKey: this.piiKey,
       labelJobs: this.labels.jobs,
       stockQueue: this.stock.queue,
+      deletions: this.piiLifecycle.deletions,
     });
     new CfnOutput(this, 'ApiUrl', { value: this.api.httpApi.apiEndpoint });
     new CfnOutput(this, 'StaffUserPoolId', { value: this.api.userPool.userPoolId });

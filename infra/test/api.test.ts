@@ -71,9 +71,11 @@ test('the api function reads stock and orders, moves orders, keeps keys, sends j
   const deletes = statements.filter((s) => asList(s.Action).some((a: string) => /Delete/.test(a)));
   assert.deepEqual(deletes.map((s) => s.Sid), ['IdempotencyKeys']);
   const sends = statements.filter((s) => asList(s.Action).includes('sqs:SendMessage')).map((s) => s.Sid);
-  assert.deepEqual(sends.sort(), ['SendLabelJobs', 'StockChanges']);
+  assert.deepEqual(sends.sort(), ['SendDeletionRequests', 'SendLabelJobs', 'StockChanges']);
+  assert.deepEqual(sid('DeletionConfirmationsRead').Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys'], ['deletion#*']);
+  assert.deepEqual(asList(sid('DeletionConfirmationsRead').Action), ['dynamodb:GetItem']);
   const env = onlyOne('AWS::Lambda::Function', (f) => f.Properties.Environment?.Variables?.LABEL_JOBS_QUEUE_URL)[1];
   assert.deepEqual(Object.keys(env.Properties.Environment.Variables).sort(), [
-    'AUDIT_TABLE', 'CONTROL_TABLE', 'LABEL_JOBS_QUEUE_URL', 'ORDERS_TABLE', 'PII_KEY_ID', 'PII_TABLE', 'STOCK_QUEUE_URL', 'STOCK_TABLE',
+    'AUDIT_TABLE', 'CONTROL_TABLE', 'DELETION_QUEUE_URL', 'LABEL_JOBS_QUEUE_URL', 'ORDERS_TABLE', 'PII_KEY_ID', 'PII_TABLE', 'STOCK_QUEUE_URL', 'STOCK_TABLE',
   ].concat(Object.keys(env.Properties.Environment.Variables).filter((k: string) => k.startsWith('RUST_') || k.startsWith('AWS_'))).sort());
 });

@@ -25,7 +25,7 @@ pub use idempotency::{IdempotencyKey, IdempotencyKeys, KeptAnswer, KeyStart};
 use crate::kernel::Clock;
 use crate::labels::{PurchaseLedger, ShipmentJobs};
 use crate::orders::{OrderListing, OrderStore};
-use crate::pii::PiiReader;
+use crate::pii::{DeletionInbox, DeletionLedger, PiiReader};
 use crate::stock::{StockEvents, StockLedger};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
@@ -120,6 +120,9 @@ pub struct Services<'a> {
     pub keys: &'a dyn IdempotencyKeys,
     pub jobs: &'a dyn ShipmentJobs,
     pub stock_events: &'a dyn StockEvents,
+    /// Deletion requests handed to the redactor, and its written confirmations.
+    pub deletion_inbox: &'a dyn DeletionInbox,
+    pub deletions: &'a dyn DeletionLedger,
     pub clock: &'a dyn Clock,
 }
 
@@ -159,6 +162,12 @@ pub async fn handle(s: &Services<'_>, req: ApiRequest) -> ApiResponse {
         ("GET", ["orders", seller, order, "data-subject-access"]) => {
             subject::subject_access(s, &req, seller, order).await
         }
+        ("POST", ["orders", seller, order, "data-subject-deletion"]) => {
+            subject::subject_deletion(s, &req, seller, order).await
+        }
+        ("GET", ["data-subject-deletions", request]) => {
+            subject::deletion_confirmation(s, &req, request).await
+        }
         ("GET", ["orders", seller, order, "packing-slip"]) => {
             slip::packing_slip_document(s, &req, seller, order).await
         }
@@ -184,11 +193,13 @@ pub async fn handle(s: &Services<'_>, req: ApiRequest) -> ApiResponse {
                 "ship-to" | "packing-slip" | "data-subject-access",
             ]
             | ["pick-list", _]
+            | ["data-subject-deletions", _]
             | ["orders", _, _, "labels", _],
         ) => return method_not_allowed(&["GET"]),
         (
             _,
             ["stock", _, "movements"]
+            | ["orders", _, _, "data-subject-deletion"]
             | ["orders", _, _, "picking" | "verify" | "packed"]
             | ["orders", _, _, "labels", _, "void"]
             | ["orders", _, _, "packages", _, "shipped"],
@@ -224,6 +235,8 @@ pub async fn handle(s: &Services<'_>, req: ApiRequest) -> ApiResponse {
         packing::packed,
         slip::packing_slip_document,
         subject::subject_access,
+        subject::subject_deletion,
+        subject::deletion_confirmation,
         labels::label_document,
         labels::void_label,
         labels::own_carrier_shipped,

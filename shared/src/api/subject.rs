@@ -1,22 +1,26 @@
 //! Data-subject requests for an order, as a seller's privacy policy promises them: access
-//! first (what the suite holds of the order's buyer, as JSON, with its written confirmation).
-//! Every part opened for it is on the audit log, with the request's id, before the PII key is
-//! used.
+//! (what the suite holds of the order's buyer, as JSON, with its written confirmation), every
+//! part opened for it on the audit log, with the request's id, before the PII key is used; and
+//! deletion (handed to the redactor, which deletes and confirms in writing; the confirmation
+//! read back here).
 
 use super::GatewayMessage;
 use super::orders::{OrderView, ShipTo, reader_problem, seller_and_order, shown, stored};
 use super::{
-    ApiRequest, ApiResponse, FieldProblem, Problem, Role, Services, authorize, only_query,
+    ApiRequest, ApiResponse, FieldProblem, Problem, Role, Services, authorize, json_body,
+    only_query, path_param,
 };
-use crate::kernel::{AmazonOrderId, PackageId, PiiKind, SellerId};
-use crate::pii::{OpenedPii, PiiState};
+use crate::kernel::{AmazonOrderId, DeletionRequestId, PackageId, PiiKind, SellerId, StoreError};
+use crate::pii::{DeletionConfirmation, DeletionRequest, DeletionScope, OpenedPii, PiiState};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// Who answers a data-subject request: a supervisor, a role that may see PII (the office's
 /// admins do not).
 pub const SUBJECT_ANSWERERS: [Role; 1] = [Role::Supervisor];
+/// Who reads a deletion's confirmation (ids, dates and counts): supervisors and auditors.
+pub const CONFIRMATION_READERS: [Role; 2] = [Role::Supervisor, Role::Auditor];
 
 /// The buyer as Amazon gave them to the suite. PII: no `Debug`, never logged.
 #[derive(Serialize, ToSchema)]
@@ -189,4 +193,199 @@ pub async fn subject_access(
             label_documents,
         },
     ))
+}
+
+/// A deletion request for one order's buyer.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeletionAsked {
+    /// The request's id, as the seller's ticket names it: asking again with it is the same
+    /// request.
+    pub request_id: DeletionRequestId,
+}
+
+/// Where a deletion request stands, as its written confirmation says (ids, dates, counts).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletionView {
+    pub request_id: DeletionRequestId,
+    /// `requested` (handed in, not yet received by the redactor), `in_progress`, `completed`.
+    pub status: &'static str,
+    /// `order` or `seller`.
+    pub scope: &'static str,
+    pub seller_id: SellerId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<AmazonOrderId>,
+    pub requested_by: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<DateTime<Utc>>,
+    pub orders_purged: u64,
+    pub pii_items_deleted: u64,
+    /// Where to read the confirmation.
+    pub confirmation: String,
+}
+
+impl DeletionView {
+    fn of(c: &DeletionConfirmation) -> DeletionView {
+        let (scope, seller_id, order_id) = scope_of(&c.request.scope);
+        DeletionView {
+            request_id: c.request.request_id.clone(),
+            status: if c.completed_at.is_some() {
+                "completed"
+            } else {
+                "in_progress"
+            },
+            scope,
+            seller_id,
+            order_id,
+            requested_by: c.request.requested_by.clone(),
+            received_at: Some(c.received_at),
+            completed_at: c.completed_at,
+            orders_purged: c.orders_purged,
+            pii_items_deleted: c.pii_items_deleted,
+            confirmation: confirmation_path(&c.request.request_id),
+        }
+    }
+}
+
+fn scope_of(scope: &DeletionScope) -> (&'static str, SellerId, Option<AmazonOrderId>) {
+    match scope {
+        DeletionScope::Order {
+            seller_id,
+            order_id,
+        } => ("order", seller_id.clone(), Some(order_id.clone())),
+        DeletionScope::Seller { seller_id } => ("seller", seller_id.clone(), None),
+    }
+}
+
+fn confirmation_path(id: &DeletionRequestId) -> String {
+    format!("/data-subject-deletions/{id}")
+}
+
+fn ledger_problem(e: StoreError) -> Problem {
+    tracing::warn!(error = %e, "deletion ledger failed");
+    Problem::unavailable()
+}
+
+/// A deletion request for the order's buyer: handed to the redactor, which deletes every
+/// sealed item of the order (buyer, ship-to, label documents) and confirms in writing. The
+/// request's id makes it once: asking again answers where it stands.
+#[utoipa::path(
+    post,
+    path = "/orders/{seller_id}/{order_id}/data-subject-deletion",
+    tag = "data-subject requests",
+    params(
+        ("seller_id" = String, Path, description = "The seller's Amazon merchant id"),
+        ("order_id" = String, Path, description = "The Amazon order id"),
+    ),
+    request_body(content = DeletionAsked, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Asked before: where it stands", body = DeletionView),
+        (status = 202, description = "Handed to the redactor; read the confirmation at `confirmation`", body = DeletionView),
+        (status = 400, description = "A bad id or body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No verified caller: API Gateway's `{\"message\"}` for a missing or invalid token, problem+json when no verified caller reached the function", content((Problem = "application/problem+json"), (GatewayMessage = "application/json"))),
+        (status = 403, description = "Not a supervisor", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The request id names another deletion", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The ledger or the queue failed for now (ask again with the same id)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn subject_deletion(
+    s: &Services<'_>,
+    req: &ApiRequest,
+    seller: &str,
+    order: &str,
+) -> Result<ApiResponse, Problem> {
+    let caller = authorize(req, &SUBJECT_ANSWERERS)?;
+    only_query(req, &[])?;
+    let (seller, order) = seller_and_order(seller, order)?;
+    let asked: DeletionAsked = json_body(req)?;
+    stored(s, &seller, &order).await?;
+    let scope = DeletionScope::Order {
+        seller_id: seller.clone(),
+        order_id: order.clone(),
+    };
+    if let Some(c) = s
+        .deletions
+        .confirmation(&asked.request_id)
+        .await
+        .map_err(ledger_problem)?
+    {
+        if c.request.scope != scope {
+            return Err(Problem::conflict(
+                "request-id-reused",
+                "The request id names another deletion",
+                format!("request {}: use a new id", asked.request_id),
+            ));
+        }
+        return Ok(ApiResponse::json(200, &DeletionView::of(&c)));
+    }
+    let request = DeletionRequest {
+        request_id: asked.request_id.clone(),
+        scope,
+        requested_by: caller.actor(),
+        received_at: Some(s.clock.now()),
+    };
+    s.deletion_inbox.submit(&request).await.map_err(|e| {
+        tracing::warn!(error = %e, "deletion request not handed in");
+        Problem::unavailable()
+    })?;
+    Ok(ApiResponse::json(
+        202,
+        &DeletionView {
+            request_id: request.request_id.clone(),
+            status: "requested",
+            scope: "order",
+            seller_id: seller,
+            order_id: Some(order),
+            requested_by: request.requested_by.clone(),
+            received_at: request.received_at,
+            completed_at: None,
+            orders_purged: 0,
+            pii_items_deleted: 0,
+            confirmation: confirmation_path(&request.request_id),
+        },
+    ))
+}
+
+/// A deletion request's written confirmation, as the redactor keeps it.
+#[utoipa::path(
+    get,
+    path = "/data-subject-deletions/{request_id}",
+    tag = "data-subject requests",
+    params(
+        ("request_id" = String, Path, description = "The deletion request's id", min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9._-]{1,128}$"),
+    ),
+    responses(
+        (status = 200, description = "In progress or completed", body = DeletionView),
+        (status = 400, description = "A bad id, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No verified caller: API Gateway's `{\"message\"}` for a missing or invalid token, problem+json when no verified caller reached the function", content((Problem = "application/problem+json"), (GatewayMessage = "application/json"))),
+        (status = 403, description = "Not a supervisor or auditor", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not received by the redactor (yet)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The ledger failed for now", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn deletion_confirmation(
+    s: &Services<'_>,
+    req: &ApiRequest,
+    request: &str,
+) -> Result<ApiResponse, Problem> {
+    authorize(req, &CONFIRMATION_READERS)?;
+    only_query(req, &[])?;
+    let id = path_param("request_id", request, DeletionRequestId::parse)
+        .map_err(|e| Problem::invalid(vec![e]))?;
+    match s
+        .deletions
+        .confirmation(&id)
+        .await
+        .map_err(ledger_problem)?
+    {
+        Some(c) => Ok(ApiResponse::json(200, &DeletionView::of(&c))),
+        None => Err(Problem::not_found(format!(
+            "deletion request {id}: not received yet"
+        ))),
+    }
 }

@@ -102,6 +102,13 @@ impl StockEvents for SqsQueue {
 }
 
 #[async_trait]
+impl crate::pii::DeletionInbox for SqsQueue {
+    async fn submit(&self, request: &crate::pii::DeletionRequest) -> Result<(), QueueError> {
+        self.send_json(request).await
+    }
+}
+
+#[async_trait]
 impl crate::labels::ShipmentJobs for SqsQueue {
     async fn send(&self, job: &crate::labels::ShipmentJob) -> Result<(), QueueError> {
         self.send_json(&job.body()).await

@@ -26,6 +26,8 @@ pub struct ApiConfig {
     pub pii_key_id: String,
     pub label_jobs_queue_url: String,
     pub stock_queue_url: String,
+    /// Data-subject deletion requests, for the redactor.
+    pub deletion_queue_url: String,
 }
 
 impl ApiConfig {
@@ -39,6 +41,7 @@ impl ApiConfig {
             pii_key_id: env.required("PII_KEY_ID")?,
             label_jobs_queue_url: env.required("LABEL_JOBS_QUEUE_URL")?,
             stock_queue_url: env.required("STOCK_QUEUE_URL")?,
+            deletion_queue_url: env.required("DELETION_QUEUE_URL")?,
         })
     }
 }
@@ -51,6 +54,7 @@ pub struct ApiHandler {
     vault: KmsPiiVault,
     label_jobs: SqsQueue,
     stock_changes: SqsQueue,
+    deletion_requests: SqsQueue,
     clock: Arc<dyn Clock>,
 }
 
@@ -145,7 +149,8 @@ impl ApiHandler {
                 config.pii_key_id,
             ),
             label_jobs: SqsQueue::new(sqs.clone(), config.label_jobs_queue_url),
-            stock_changes: SqsQueue::new(sqs, config.stock_queue_url),
+            stock_changes: SqsQueue::new(sqs.clone(), config.stock_queue_url),
+            deletion_requests: SqsQueue::new(sqs, config.deletion_queue_url),
             clock,
         }
     }
@@ -164,6 +169,8 @@ impl ApiHandler {
             keys: &self.control,
             jobs: &self.label_jobs,
             stock_events: &self.stock_changes,
+            deletion_inbox: &self.deletion_requests,
+            deletions: &self.control,
             clock: self.clock.as_ref(),
         }
     }

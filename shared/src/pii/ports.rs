@@ -224,3 +224,10 @@ pub trait DeletionLedger: Send + Sync {
         id: &DeletionRequestId,
     ) -> Result<Option<DeletionConfirmation>, StoreError>;
 }
+
+/// Where deletion requests are handed in (the deletion-requests queue, worked by the
+/// redactor, which confirms each in writing).
+#[async_trait]
+pub trait DeletionInbox: Send + Sync {
+    async fn submit(&self, request: &DeletionRequest) -> Result<(), crate::kernel::QueueError>;
+}

@@ -504,6 +504,7 @@ impl Provisioned {
                 ("PII_KEY_ID", self.pii_key_arn.as_str()),
                 ("LABEL_JOBS_QUEUE_URL", self.queue("label-jobs")),
                 ("STOCK_QUEUE_URL", self.queue("stock")),
+                ("DELETION_QUEUE_URL", self.queue("deletion-requests")),
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned())),
         );

@@ -743,3 +743,92 @@ async fn a_data_subject_access_request_answers_what_is_held_with_its_confirmatio
             .all(|r| r.purpose == "data-subject access: DSR-7" && r.actor == "staff:staff-7")
     );
 }
+
+#[tokio::test]
+async fn a_data_subject_deletion_is_handed_to_the_redactor_once_and_confirmed_in_writing() {
+    let (t, api, seller) = with_orders("api-subject-deletion", 16_007).await;
+    let open = orders_of(&api, &seller, "unshipped").await;
+    let (order, other) = (&open[0], &open[1]);
+    let path = format!("/orders/{seller}/{}/data-subject-deletion", order.order_id);
+    let body = json!({"request_id": "DSR-del-1"});
+    let as_supervisor = Some(&[Role::Supervisor][..]);
+    for role in [Role::Picker, Role::Packer, Role::Admin, Role::Auditor] {
+        let a = call(&api, post(&path, Some(&[role]), None, &body)).await;
+        assert_eq!(a.status, 403, "{role:?}");
+    }
+    let asked = call(&api, post(&path, as_supervisor, None, &body)).await;
+    assert_eq!(asked.status, 202, "{}", asked.body);
+    assert_eq!(
+        (
+            asked.body["status"].as_str(),
+            asked.body["confirmation"].as_str()
+        ),
+        (Some("requested"), Some("/data-subject-deletions/DSR-del-1"))
+    );
+    let confirmation = "/data-subject-deletions/DSR-del-1";
+    let early = call(&api, event("GET", confirmation, &[], as_supervisor)).await;
+    assert_eq!(early.status, 404, "not received by the redactor yet");
+
+    // The redactor works the queue: the order's PII deleted, the confirmation written.
+    let redactor = t.pii_redactor(t.amazon_time());
+    let report = t.pump_deletion_requests(&redactor).await;
+    assert_eq!(report.completed, 1, "{report:?}");
+    let done = call(
+        &api,
+        event("GET", confirmation, &[], Some(&[Role::Auditor])),
+    )
+    .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(done.body["status"], "completed");
+    assert_eq!(done.body["orders_purged"], 1);
+    assert_eq!(done.body["requested_by"], "staff:staff-7");
+    assert!(done.body["pii_items_deleted"].as_u64().unwrap() >= 1);
+
+    // Asked again: where it stands, nothing handed in twice; the same id on another order is
+    // refused.
+    let again = call(&api, post(&path, as_supervisor, None, &body)).await;
+    assert_eq!(
+        (again.status, &again.body["status"]),
+        (200, &json!("completed"))
+    );
+    assert!(t.queue_bodies("deletion-requests").await.is_empty());
+    let elsewhere = format!("/orders/{seller}/{}/data-subject-deletion", other.order_id);
+    let reused = call(&api, post(&elsewhere, as_supervisor, None, &body)).await;
+    assert_eq!(
+        (reused.status, reused.body["type"].as_str()),
+        (409, Some("/problems/request-id-reused"))
+    );
+
+    // The PII is gone: the ship-to answers 410, an access request says it was deleted.
+    let ship_to = call(
+        &api,
+        event(
+            "GET",
+            &format!("/orders/{seller}/{}/ship-to", order.order_id),
+            &[("purpose", "packing")],
+            AS_PACKER,
+        ),
+    )
+    .await;
+    assert_eq!(ship_to.status, 410);
+    let access = call(
+        &api,
+        event(
+            "GET",
+            &format!("/orders/{seller}/{}/data-subject-access", order.order_id),
+            &[("request_id", "DSR-acc-2")],
+            as_supervisor,
+        ),
+    )
+    .await;
+    assert_eq!(access.status, 200, "{}", access.body);
+    assert!(access.body["buyer"].is_null() && access.body["ship_to"].is_null());
+    assert!(
+        access.body["confirmation"]["statement"]
+            .as_str()
+            .unwrap()
+            .contains("was deleted on"),
+        "{}",
+        access.body
+    );
+}
