@@ -104,8 +104,16 @@ export class Api extends Construct {
           // Levels and the ledger read; staff movements written as stock-sync writes them
           // (one conditional transaction each, the ledger appended, never deleted).
           sid: 'StockLedger',
-          actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
+          actions: ['dynamodb:GetItem', 'dynamodb:Query'],
           resources: [tables.get('stock').tableArn],
+        }),
+        new iam.PolicyStatement({
+          // Writes to SKU partitions (`<seller>#<sku>`) only: never a seller's locations or
+          // kits, which are the operator's to set.
+          sid: 'StockMovements',
+          actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+          resources: [tables.get('stock').tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['*#*'] } },
         }),
         new iam.PolicyStatement({
           // Orders listed (the table, the open-orders index) and moved through picking and
@@ -127,9 +135,10 @@ export class Api extends Construct {
           conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['idem#*'] } },
         }),
         new iam.PolicyStatement({
-          // A deletion request's written confirmation, as the redactor keeps it.
-          sid: 'DeletionConfirmationsRead',
-          actions: ['dynamodb:GetItem'],
+          // A deletion request's id taken (conditionally, as the redactor takes it) and its
+          // written confirmation read.
+          sid: 'DeletionRequestRecords',
+          actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
           resources: [tables.get('control').tableArn],
           conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['deletion#*'] } },
         }),

@@ -57,7 +57,9 @@ test('the api function reads stock and orders, moves orders, keeps keys, sends j
   assert.equal(policies.length, 1);
   const statements: any[] = policies.flatMap(([, p]: [string, any]) => p.Properties.PolicyDocument.Statement);
   const sid = (name: string) => statements.find((s) => s.Sid === name);
-  assert.deepEqual(asList(sid('StockLedger').Action), ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem']);
+  assert.deepEqual(asList(sid('StockLedger').Action), ['dynamodb:GetItem', 'dynamodb:Query']);
+  assert.deepEqual(asList(sid('StockMovements').Action), ['dynamodb:PutItem', 'dynamodb:UpdateItem']);
+  assert.deepEqual(sid('StockMovements').Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys'], ['*#*']);
   assert.deepEqual(asList(sid('OrdersReadAndMoved').Action), ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem']);
   assert.deepEqual(asList(sid('SealedItemsRead').Action), ['dynamodb:GetItem']);
   assert.deepEqual(asList(sid('AuditPiiReads').Action), ['dynamodb:PutItem']);
@@ -72,8 +74,8 @@ test('the api function reads stock and orders, moves orders, keeps keys, sends j
   assert.deepEqual(deletes.map((s) => s.Sid), ['IdempotencyKeys']);
   const sends = statements.filter((s) => asList(s.Action).includes('sqs:SendMessage')).map((s) => s.Sid);
   assert.deepEqual(sends.sort(), ['SendDeletionRequests', 'SendLabelJobs', 'StockChanges']);
-  assert.deepEqual(sid('DeletionConfirmationsRead').Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys'], ['deletion#*']);
-  assert.deepEqual(asList(sid('DeletionConfirmationsRead').Action), ['dynamodb:GetItem']);
+  assert.deepEqual(sid('DeletionRequestRecords').Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys'], ['deletion#*']);
+  assert.deepEqual(asList(sid('DeletionRequestRecords').Action), ['dynamodb:GetItem', 'dynamodb:PutItem']);
   const env = onlyOne('AWS::Lambda::Function', (f) => f.Properties.Environment?.Variables?.LABEL_JOBS_QUEUE_URL)[1];
   assert.deepEqual(Object.keys(env.Properties.Environment.Variables).sort(), [
     'AUDIT_TABLE', 'CONTROL_TABLE', 'DELETION_QUEUE_URL', 'LABEL_JOBS_QUEUE_URL', 'ORDERS_TABLE', 'PII_KEY_ID', 'PII_TABLE', 'STOCK_QUEUE_URL', 'STOCK_TABLE',

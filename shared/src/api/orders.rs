@@ -3,8 +3,8 @@
 
 use super::GatewayMessage;
 use super::{
-    ApiRequest, ApiResponse, FieldProblem, Problem, Role, Services, all_or_problems, authorize,
-    only_query, path_param,
+    ApiRequest, ApiResponse, Caller, FieldProblem, Problem, Role, Services, all_or_problems,
+    authorize, only_query, path_param,
 };
 use crate::kernel::{Address, AmazonOrderId, Pii, PiiKind, SellerId, StoreError};
 use crate::orders::{Order, OrderFilter, OrderStatus, PageKey, StoredOrder};
@@ -381,7 +381,21 @@ pub async fn ship_to(
             return Err(Problem::invalid(errors));
         }
     };
-    let stored = stored(s, &seller, &order).await?;
+    let purpose = format!("ship-to: {}", purpose.name());
+    let (_, a) = open_ship_to(s, caller, &purpose, &seller, &order).await?;
+    Ok(ApiResponse::json(200, &ShipTo::of(order, &a)))
+}
+
+/// The stored order and its recipient, opened for `caller` with `purpose` (on the audit log
+/// before the key is used); 410 once the order's PII is no longer held.
+pub(super) async fn open_ship_to(
+    s: &Services<'_>,
+    caller: &Caller,
+    purpose: &str,
+    seller: &SellerId,
+    order: &AmazonOrderId,
+) -> Result<(StoredOrder, Address), Problem> {
+    let stored = stored(s, seller, order).await?;
     if stored.pii.state.as_str() != "held" {
         return Err(Problem::gone(format!(
             "order {order}: PII {}",
@@ -390,17 +404,11 @@ pub async fn ship_to(
     }
     let opened = s
         .reader
-        .open(
-            &caller.actor(),
-            &format!("ship-to: {}", purpose.name()),
-            &seller,
-            &order,
-            PiiKind::Recipient,
-        )
+        .open(&caller.actor(), purpose, seller, order, PiiKind::Recipient)
         .await
         .map_err(reader_problem)?;
     match opened {
-        Some(OpenedPii::Recipient(a)) => Ok(ApiResponse::json(200, &ShipTo::of(order, &a))),
+        Some(OpenedPii::Recipient(a)) => Ok((stored, a)),
         _ => Err(Problem::gone(format!("order {order}: no ship-to held"))),
     }
 }

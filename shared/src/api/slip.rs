@@ -3,11 +3,10 @@
 //! CloudTrail) and never stored: made for the answer, then dropped.
 
 use super::GatewayMessage;
-use super::orders::{SHIP_TO_READERS, reader_problem, seller_and_order, stored};
+use super::orders::{SHIP_TO_READERS, open_ship_to, seller_and_order};
 use super::{ApiRequest, ApiResponse, Problem, Services, authorize, only_query};
-use crate::kernel::{Address, Pii, PiiKind};
+use crate::kernel::{Address, Pii};
 use crate::orders::Order;
-use crate::pii::OpenedPii;
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
 
 /// US Letter, in points; the margins.
@@ -49,6 +48,15 @@ fn win_ansi(text: &str) -> Vec<u8> {
             _ => b'?',
         })
         .collect()
+}
+
+/// The SKU column's width, and the widest Helvetica glyph (`W`, 0.944 em) as the measure: a
+/// SKU of up to 40 characters always fits.
+const SKU_COLUMN: f32 = 145.0;
+
+fn sku_size(sku: &str) -> f32 {
+    let chars = sku.chars().count().max(1) as f32;
+    (SKU_COLUMN / (chars * 0.944)).clamp(3.5, 10.0)
 }
 
 fn shortened(text: &str, max: usize) -> String {
@@ -184,8 +192,9 @@ pub fn packing_slip(order: &Order, ship_to: &Address) -> Vec<u8> {
             y -= LINE;
         }
         page.text(LEFT, y, false, 10.0, &line.quantity_ordered.to_string());
+        // A SKU is never cut (two may share a long prefix): its type shrinks to its column.
         let sku = line.sku.as_ref().map_or("-", |s| s.as_str());
-        page.text(LEFT + 40.0, y, false, 10.0, &shortened(sku, 26));
+        page.text(LEFT + 40.0, y, false, sku_size(sku), sku);
         let title = line.title.as_deref().unwrap_or("");
         page.text(LEFT + 190.0, y, false, 10.0, &shortened(title, TITLE_CHARS));
         y -= LINE;
@@ -280,31 +289,11 @@ pub async fn packing_slip_document(
     let caller = authorize(req, &SHIP_TO_READERS)?;
     only_query(req, &[])?;
     let (seller, order) = seller_and_order(seller, order)?;
-    let stored = stored(s, &seller, &order).await?;
-    if stored.pii.state.as_str() != "held" {
-        return Err(Problem::gone(format!(
-            "order {order}: PII {}",
-            stored.pii.state.as_str()
-        )));
-    }
-    let opened = s
-        .reader
-        .open(
-            &caller.actor(),
-            "packing-slip",
-            &seller,
-            &order,
-            PiiKind::Recipient,
-        )
-        .await
-        .map_err(reader_problem)?;
-    match opened {
-        Some(OpenedPii::Recipient(ship_to)) => Ok(ApiResponse::bytes(
-            "application/pdf",
-            packing_slip(&stored.order, &ship_to),
-        )),
-        _ => Err(Problem::gone(format!("order {order}: no ship-to held"))),
-    }
+    let (stored, ship_to) = open_ship_to(s, caller, "packing-slip", &seller, &order).await?;
+    Ok(ApiResponse::bytes(
+        "application/pdf",
+        packing_slip(&stored.order, &ship_to),
+    ))
 }
 
 #[cfg(test)]
@@ -378,5 +367,9 @@ mod tests {
         assert!(contains(&pdf, b"(SKU-99)"));
         assert!(contains(&pdf, b"(continued)"));
         assert_eq!(win_ansi("東京 – “Tokyo”"), b"?? \x96 \x93Tokyo\x94");
+        // A SKU of Amazon's 40 characters is printed whole, in type that fits its column.
+        let long = "W".repeat(40);
+        assert!(sku_size(&long) * 0.944 * 40.0 <= SKU_COLUMN + 0.01);
+        assert_eq!(sku_size("SKU-1"), 10.0);
     }
 }

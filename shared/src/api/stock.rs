@@ -287,8 +287,13 @@ pub enum MovementRequest {
         location: LocationId,
         /// Not 0; a negative one takes no more than the location holds.
         delta: i64,
-        /// 1 to 200 characters, kept in the ledger: no customer's name or address.
-        #[schema(min_length = 1, max_length = 200)]
+        /// 1 to 200 characters, not all blank, no control characters (kept in the ledger
+        /// trimmed): no customer's name or address.
+        #[schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+        )]
         reason: String,
     },
     /// Units from one location to another. Picker, supervisor, admin.
@@ -357,8 +362,7 @@ impl MovementRequest {
                 if *delta == 0 {
                     errors.push(FieldProblem::new("body/delta", "not 0"));
                 }
-                let reason = reason.trim();
-                if reason.is_empty() || reason.chars().count() > MAX_REASON {
+                if reason.trim().is_empty() || reason.chars().count() > MAX_REASON {
                     errors.push(FieldProblem::new(
                         "body/reason",
                         format!("1 to {MAX_REASON} characters"),
@@ -440,7 +444,11 @@ pub enum MovementOutcomeView {
 pub struct MovementRecorded {
     pub movement: Movement,
     pub outcome: MovementOutcomeView,
+    /// `None` when the SKU's levels could not be read just now (the movement stands).
     pub levels: Option<StockLevels>,
+    /// Not yet sent to stock-sync: Amazon learns the quantity with the SKU's next movement,
+    /// a quantity notice or the daily reconciliation.
+    pub amazon_pending: bool,
 }
 
 /// The ledger's refusal as a problem: ids and counts only.
@@ -557,18 +565,24 @@ pub async fn record_movement(
                 .with_detail(why));
             }
         };
-        // Applied and not yet told to Amazon: a retry finds it applied and sends it again.
-        s.stock_events.publish_movement(&staff).await.map_err(|e| {
-            tracing::warn!(error = %e, "stock movement not sent to stock-sync");
-            Problem::unavailable()
-        })?;
-        let levels = levels_of(s.stock, &seller, &sku).await?;
+        // In the ledger now, whatever follows: the answer says so (a 503 would tell the
+        // station to move it again). Amazon not told yet is said, and made good by the SKU's
+        // next movement, a quantity notice or the daily reconciliation.
+        let amazon_pending = match s.stock_events.publish_movement(&staff).await {
+            Ok(()) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, movement_id = %movement.movement_id, "stock movement not sent to stock-sync");
+                true
+            }
+        };
+        let levels = levels_of(s.stock, &seller, &sku).await.unwrap_or(None);
         Ok(ApiResponse::json(
             201,
             &MovementRecorded {
                 movement,
                 outcome,
                 levels,
+                amazon_pending,
             },
         ))
     })

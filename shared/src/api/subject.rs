@@ -11,7 +11,9 @@ use super::{
     only_query, path_param,
 };
 use crate::kernel::{AmazonOrderId, DeletionRequestId, PackageId, PiiKind, SellerId, StoreError};
-use crate::pii::{DeletionConfirmation, DeletionRequest, DeletionScope, OpenedPii, PiiState};
+use crate::pii::{
+    DeletionConfirmation, DeletionRequest, DeletionScope, DeletionStart, OpenedPii, PiiState,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -149,13 +151,25 @@ pub async fn subject_access(
         Vec::new()
     };
     let day = |d: DateTime<Utc>| d.format("%Y-%m-%d").to_string();
+    // What was opened decides, not the record read before: a purge in between leaves nothing.
+    let opened_any = buyer.is_some() || ship_to.is_some();
+    let label_documents = if opened_any {
+        label_documents
+    } else {
+        Vec::new()
+    };
     let statement = match &stored.pii.state {
+        PiiState::Held if !opened_any => format!(
+            "The fulfillment suite holds no personal data of order {order}'s buyer now: it was \
+             deleted as this request was answered. The order's lines, dates and parcels are \
+             kept without personal data."
+        ),
         PiiState::Held => format!(
             "The fulfillment suite holds, for order {order}, the personal data given here (the \
              buyer and the ship-to as Amazon sent them{labels}), sealed under a key only the \
-             staff whose work needs them may use, each use recorded. They are deleted on {} (30 days after \
-             delivery) or sooner on a deletion request. The order's lines, dates and parcels \
-             are kept without personal data.",
+             staff whose work needs them may use, each use recorded. They are deleted on {} \
+             (the end of the retention the seller set after delivery) or sooner on a deletion \
+             request. The order's lines, dates and parcels are kept without personal data.",
             day(stored.pii.purge_at),
             labels = if label_documents.is_empty() {
                 String::new()
@@ -208,7 +222,7 @@ pub struct DeletionAsked {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeletionView {
     pub request_id: DeletionRequestId,
-    /// `requested` (handed in, not yet received by the redactor), `in_progress`, `completed`.
+    /// `in_progress` (taken, handed to the redactor) or `completed`.
     pub status: &'static str,
     /// `order` or `seller`.
     pub scope: &'static str,
@@ -216,8 +230,7 @@ pub struct DeletionView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<AmazonOrderId>,
     pub requested_by: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub received_at: Option<DateTime<Utc>>,
+    pub received_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<DateTime<Utc>>,
     pub orders_purged: u64,
@@ -240,7 +253,7 @@ impl DeletionView {
             seller_id,
             order_id,
             requested_by: c.request.requested_by.clone(),
-            received_at: Some(c.received_at),
+            received_at: c.received_at,
             completed_at: c.completed_at,
             orders_purged: c.orders_purged,
             pii_items_deleted: c.pii_items_deleted,
@@ -304,51 +317,40 @@ pub async fn subject_deletion(
     let (seller, order) = seller_and_order(seller, order)?;
     let asked: DeletionAsked = json_body(req)?;
     stored(s, &seller, &order).await?;
-    let scope = DeletionScope::Order {
-        seller_id: seller.clone(),
-        order_id: order.clone(),
+    let now = s.clock.now();
+    let request = DeletionRequest {
+        request_id: asked.request_id.clone(),
+        scope: DeletionScope::Order {
+            seller_id: seller.clone(),
+            order_id: order.clone(),
+        },
+        requested_by: caller.actor(),
+        received_at: Some(now),
     };
-    if let Some(c) = s
+    // The id is taken here, conditionally, as the redactor takes it: two requests under one id
+    // can never both be handed in.
+    match s
         .deletions
-        .confirmation(&asked.request_id)
+        .begin(&request, now)
         .await
         .map_err(ledger_problem)?
     {
-        if c.request.scope != scope {
-            return Err(Problem::conflict(
-                "request-id-reused",
-                "The request id names another deletion",
-                format!("request {}: use a new id", asked.request_id),
-            ));
+        DeletionStart::Conflict => Err(Problem::conflict(
+            "request-id-reused",
+            "The request id names another deletion",
+            format!("request {}: use a new id", asked.request_id),
+        )),
+        DeletionStart::Completed(c) => Ok(ApiResponse::json(200, &DeletionView::of(&c))),
+        // New, or handed in before and not yet done: (again) to the redactor, which carries
+        // out a request id once.
+        DeletionStart::Proceed(c) => {
+            s.deletion_inbox.submit(&c.request).await.map_err(|e| {
+                tracing::warn!(error = %e, "deletion request not handed in");
+                Problem::unavailable()
+            })?;
+            Ok(ApiResponse::json(202, &DeletionView::of(&c)))
         }
-        return Ok(ApiResponse::json(200, &DeletionView::of(&c)));
     }
-    let request = DeletionRequest {
-        request_id: asked.request_id.clone(),
-        scope,
-        requested_by: caller.actor(),
-        received_at: Some(s.clock.now()),
-    };
-    s.deletion_inbox.submit(&request).await.map_err(|e| {
-        tracing::warn!(error = %e, "deletion request not handed in");
-        Problem::unavailable()
-    })?;
-    Ok(ApiResponse::json(
-        202,
-        &DeletionView {
-            request_id: request.request_id.clone(),
-            status: "requested",
-            scope: "order",
-            seller_id: seller,
-            order_id: Some(order),
-            requested_by: request.requested_by.clone(),
-            received_at: request.received_at,
-            completed_at: None,
-            orders_purged: 0,
-            pii_items_deleted: 0,
-            confirmation: confirmation_path(&request.request_id),
-        },
-    ))
 }
 
 /// A deletion request's written confirmation, as the redactor keeps it.
@@ -364,7 +366,7 @@ pub async fn subject_deletion(
         (status = 400, description = "A bad id, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No verified caller: API Gateway's `{\"message\"}` for a missing or invalid token, problem+json when no verified caller reached the function", content((Problem = "application/problem+json"), (GatewayMessage = "application/json"))),
         (status = 403, description = "Not a supervisor or auditor", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not received by the redactor (yet)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No deletion request of this id", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The ledger failed for now", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -384,8 +386,6 @@ pub async fn deletion_confirmation(
         .map_err(ledger_problem)?
     {
         Some(c) => Ok(ApiResponse::json(200, &DeletionView::of(&c))),
-        None => Err(Problem::not_found(format!(
-            "deletion request {id}: not received yet"
-        ))),
+        None => Err(Problem::not_found(format!("no deletion request {id}"))),
     }
 }

@@ -763,11 +763,36 @@ async fn a_data_subject_deletion_is_handed_to_the_redactor_once_and_confirmed_in
             asked.body["status"].as_str(),
             asked.body["confirmation"].as_str()
         ),
-        (Some("requested"), Some("/data-subject-deletions/DSR-del-1"))
+        (
+            Some("in_progress"),
+            Some("/data-subject-deletions/DSR-del-1")
+        )
     );
+    // The id is taken at once: the same id for another order is refused before the redactor
+    // has even seen the first.
     let confirmation = "/data-subject-deletions/DSR-del-1";
     let early = call(&api, event("GET", confirmation, &[], as_supervisor)).await;
-    assert_eq!(early.status, 404, "not received by the redactor yet");
+    assert_eq!(
+        (early.status, &early.body["status"]),
+        (200, &json!("in_progress"))
+    );
+    let elsewhere = format!("/orders/{seller}/{}/data-subject-deletion", other.order_id);
+    let reused = call(&api, post(&elsewhere, as_supervisor, None, &body)).await;
+    assert_eq!(
+        (reused.status, reused.body["type"].as_str()),
+        (409, Some("/problems/request-id-reused"))
+    );
+    let unknown = call(
+        &api,
+        event(
+            "GET",
+            "/data-subject-deletions/DSR-none",
+            &[],
+            as_supervisor,
+        ),
+    )
+    .await;
+    assert_eq!(unknown.status, 404);
 
     // The redactor works the queue: the order's PII deleted, the confirmation written.
     let redactor = t.pii_redactor(t.amazon_time());
@@ -792,12 +817,7 @@ async fn a_data_subject_deletion_is_handed_to_the_redactor_once_and_confirmed_in
         (200, &json!("completed"))
     );
     assert!(t.queue_bodies("deletion-requests").await.is_empty());
-    let elsewhere = format!("/orders/{seller}/{}/data-subject-deletion", other.order_id);
-    let reused = call(&api, post(&elsewhere, as_supervisor, None, &body)).await;
-    assert_eq!(
-        (reused.status, reused.body["type"].as_str()),
-        (409, Some("/problems/request-id-reused"))
-    );
+    assert!(t.queue_bodies("deletion-requests-dlq").await.is_empty());
 
     // The PII is gone: the ship-to answers 410, an access request says it was deleted.
     let ship_to = call(
