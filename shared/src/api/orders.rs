@@ -144,20 +144,59 @@ fn status_of(name: &str) -> Option<OrderStatus> {
     serde_json::from_value(serde_json::Value::String(name.to_owned())).ok()
 }
 
-fn cursor_of(key: &PageKey) -> String {
-    let json = serde_json::to_string(key).unwrap_or_default();
+/// What a cursor holds: where the page ended, and the filter it was given for (a position of
+/// one filter's pages is no position of another's).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Cursor {
+    filter: String,
+    key: PageKey,
+}
+
+/// The filter in words that do not change between deploys.
+fn filter_tag(filter: &OrderFilter) -> String {
+    let name = |s: &OrderStatus| serde_json::to_string(s).unwrap_or_default();
+    match filter {
+        OrderFilter::Open {
+            statuses,
+            ship_by_before,
+        } => format!(
+            "open:{}:{}",
+            statuses.iter().map(name).collect::<Vec<_>>().join(","),
+            ship_by_before
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+                .unwrap_or_default()
+        ),
+        OrderFilter::Status(s) => format!("status:{}", name(s)),
+        OrderFilter::All => "all".to_owned(),
+    }
+}
+
+fn cursor_of(key: &PageKey, filter: &OrderFilter) -> String {
+    let json = serde_json::to_string(&Cursor {
+        filter: filter_tag(filter),
+        key: key.clone(),
+    })
+    .unwrap_or_default();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("orders:{json}"))
 }
 
 /// A cursor this API gave for this seller and filter, else `None`.
-fn key_of(cursor: &str, seller: &SellerId, names: &[&str]) -> Option<PageKey> {
+fn key_of(
+    cursor: &str,
+    seller: &SellerId,
+    filter: &OrderFilter,
+    names: &[&str],
+) -> Option<PageKey> {
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()?;
     let text = String::from_utf8(raw).ok()?;
-    let key: PageKey = serde_json::from_str(text.strip_prefix("orders:")?).ok()?;
+    let Cursor { filter: tag, key } = serde_json::from_str(text.strip_prefix("orders:")?).ok()?;
     let same_names = key.len() == names.len() && names.iter().all(|n| key.contains_key(*n));
-    (same_names && key.get("seller_id").map(String::as_str) == Some(seller.as_str())).then_some(key)
+    (tag == filter_tag(filter)
+        && same_names
+        && key.get("seller_id").map(String::as_str) == Some(seller.as_str()))
+    .then_some(key)
 }
 
 /// The seller's orders, filtered by status and ship-by, a page at a time.
@@ -247,7 +286,7 @@ pub async fn list_orders(
     let after = match req.query.get("cursor") {
         None => None,
         Some(c) => {
-            let key = key_of(c, &seller, s.listing.page_key_names(&filter));
+            let key = key_of(c, &seller, &filter, s.listing.page_key_names(&filter));
             if key.is_none() {
                 errors.push(FieldProblem::new(
                     "query.cursor",
@@ -269,7 +308,7 @@ pub async fn list_orders(
         200,
         &OrderList {
             orders: page.orders.into_iter().map(OrderView::from).collect(),
-            next_cursor: page.next.as_ref().map(cursor_of),
+            next_cursor: page.next.as_ref().map(|k| cursor_of(k, &filter)),
         },
     ))
 }
@@ -463,18 +502,35 @@ mod tests {
             ("order_id".to_owned(), "113-0000000-0000001".to_owned()),
         ]
         .into();
-        let c = cursor_of(&key);
-        assert_eq!(
-            key_of(&c, &seller, &["order_id", "seller_id"]),
-            Some(key.clone())
-        );
+        let shipped = OrderFilter::Status(OrderStatus::Shipped);
+        let names = ["order_id", "seller_id"];
+        let c = cursor_of(&key, &shipped);
+        assert_eq!(key_of(&c, &seller, &shipped, &names), Some(key.clone()));
         let other = SellerId::parse("A2OTHER").unwrap();
-        assert_eq!(key_of(&c, &other, &["order_id", "seller_id"]), None);
+        assert_eq!(key_of(&c, &other, &shipped, &names), None);
         assert_eq!(
-            key_of(&c, &seller, &["open_ship_by", "order_id", "seller_id"]),
+            key_of(
+                &c,
+                &seller,
+                &shipped,
+                &["open_ship_by", "order_id", "seller_id"]
+            ),
             None,
             "a cursor of the table is no cursor of the open-orders index"
         );
-        assert_eq!(key_of("b3JkZXJzOnt9", &seller, &["order_id"]), None);
+        // The same index read with other filter values is another list.
+        let canceled = OrderFilter::Status(OrderStatus::Canceled);
+        assert_eq!(key_of(&c, &seller, &canceled, &names), None);
+        let due = |h: i64| OrderFilter::Open {
+            statuses: Vec::new(),
+            ship_by_before: Some(DateTime::UNIX_EPOCH + chrono::Duration::hours(h)),
+        };
+        let open = cursor_of(&key, &due(1));
+        assert_eq!(key_of(&open, &seller, &due(1), &names), Some(key.clone()));
+        assert_eq!(key_of(&open, &seller, &due(2), &names), None);
+        assert_eq!(
+            key_of("b3JkZXJzOnt9", &seller, &shipped, &["order_id"]),
+            None
+        );
     }
 }
