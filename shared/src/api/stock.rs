@@ -9,7 +9,7 @@ use super::{
 use crate::kernel::{AmazonOrderId, SellerId, Sku, StoreError};
 use crate::stock::{
     LocationId, LocationKind, Movement, MovementId, MovementKind, MovementOutcome, StaffMovement,
-    StockError, StockLedger, apply_movement, standing,
+    StockError, StockLedger, Warehouse, apply_movement, standing,
 };
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -123,7 +123,8 @@ pub async fn stock_levels(
     authorize(req, &STOCK_READERS)?;
     only_query(req, &["sku"])?;
     let (seller, sku) = seller_and_sku(req, seller)?;
-    match levels_of(ledger, &seller, &sku).await? {
+    let warehouse = ledger.warehouse(&seller).await.map_err(store_problem)?;
+    match levels_of(ledger, &seller, &sku, &warehouse).await? {
         Some(levels) => Ok(ApiResponse::json(200, &levels)),
         None => Err(Problem::not_found(format!(
             "no stock record of {sku} for seller {seller}"
@@ -136,9 +137,9 @@ async fn levels_of(
     ledger: &dyn StockLedger,
     seller: &SellerId,
     sku: &Sku,
+    warehouse: &Warehouse,
 ) -> Result<Option<StockLevels>, Problem> {
-    let warehouse = ledger.warehouse(seller).await.map_err(store_problem)?;
-    let (position, available) = standing(ledger, seller, sku, &warehouse)
+    let (position, available) = standing(ledger, seller, sku, warehouse)
         .await
         .map_err(store_problem)?;
     if !position.known && !warehouse.kits.kits.contains_key(sku) {
@@ -529,18 +530,19 @@ pub async fn record_movement(
     let movement_id = MovementId::parse(format!("api-{hex}")).map_err(|_| Problem::internal())?;
     once(s.keys, s.clock, req, &seller, &key, || async {
         let (sku, kind, order_id) = body.into_parts();
+        let now = s.clock.now();
         let staff = StaffMovement {
             movement_id,
             seller_id: seller.clone(),
             sku: sku.clone(),
             kind,
             actor: caller.actor(),
-            at: Some(s.clock.now()),
+            at: Some(now),
             order_id,
         };
         let movement = staff
             .clone()
-            .into_movement(s.clock.now())
+            .into_movement(now)
             .map_err(|_| Problem::internal())?;
         let warehouse = s.stock.warehouse(&seller).await.map_err(store_problem)?;
         // A kit is never on a shelf: its movement is refused, a component's is itself.
@@ -575,7 +577,10 @@ pub async fn record_movement(
                 true
             }
         };
-        let levels = levels_of(s.stock, &seller, &sku).await.unwrap_or(None);
+        // The warehouse read above serves: a movement changes no location or kit.
+        let levels = levels_of(s.stock, &seller, &sku, &warehouse)
+            .await
+            .unwrap_or(None);
         Ok(ApiResponse::json(
             201,
             &MovementRecorded {

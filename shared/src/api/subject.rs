@@ -115,9 +115,8 @@ pub async fn subject_access(
     };
     let stored = stored(s, &seller, &order).await?;
     let purpose = format!("data-subject access: {request}");
-    let held = matches!(stored.pii.state, PiiState::Held);
     let (mut buyer, mut ship_to) = (None, None);
-    if held {
+    if matches!(stored.pii.state, PiiState::Held) {
         for kind in PiiKind::CUSTOMER {
             let opened = s
                 .reader
@@ -137,7 +136,9 @@ pub async fn subject_access(
             }
         }
     }
-    let label_documents: Vec<PackageId> = if held {
+    // What was opened decides, not the record read before: a purge in between leaves nothing.
+    let opened_any = buyer.is_some() || ship_to.is_some();
+    let label_documents: Vec<PackageId> = if opened_any {
         stored
             .pii
             .sealed_kinds
@@ -151,13 +152,6 @@ pub async fn subject_access(
         Vec::new()
     };
     let day = |d: DateTime<Utc>| d.format("%Y-%m-%d").to_string();
-    // What was opened decides, not the record read before: a purge in between leaves nothing.
-    let opened_any = buyer.is_some() || ship_to.is_some();
-    let label_documents = if opened_any {
-        label_documents
-    } else {
-        Vec::new()
-    };
     let statement = match &stored.pii.state {
         PiiState::Held if !opened_any => format!(
             "The fulfillment suite holds no personal data of order {order}'s buyer now: it was \
