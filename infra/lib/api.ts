@@ -3,7 +3,7 @@
 // protection enforced), one group per role, the `api` function behind it, access logs without
 // paths or query strings, and stage throttling. The function checks each route's roles itself
 // as well. Its role's grants are its routes' (see the statements below); it is the one role
-// that may open PII.
+// that may open PII, and it seals a ship-to its buyer corrected.
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
@@ -18,7 +18,7 @@ import { Construct } from 'constructs';
 import type { PiiKey } from './pii-key.ts';
 import type { WorkQueue } from './queues.ts';
 import { SuiteFunction, dataKeyThrough } from './suite-function.ts';
-import type { Tables } from './tables.ts';
+import { NO_RETURN_VALUES, type Tables } from './tables.ts';
 
 /** The roles, as Cognito groups: keep in step with `shared/src/api/mod.rs` (`Role`). */
 export const API_ROLES = ['picker', 'packer', 'supervisor', 'admin', 'auditor'] as const;
@@ -123,11 +123,21 @@ export class Api extends Construct {
           resources: [tables.get('orders').tableArn, `${tables.get('orders').tableArn}/index/open_by_ship_by`],
         }),
         new iam.PolicyStatement({
-          // The sealed items it opens, by key: never listed, never written.
+          // The sealed items it opens, by key: never listed.
           sid: 'SealedItemsRead',
           actions: ['dynamodb:GetItem'],
           resources: [tables.get('pii').tableArn],
         }),
+        new iam.PolicyStatement({
+          // A ship-to corrected on the buyer's request, sealed in place of Amazon's in one
+          // transaction with the order's record (written conditionally on its revision, under
+          // OrdersReadAndMoved). Never a delete: purges are the redactor's.
+          sid: 'CorrectedShipToSealed',
+          actions: ['dynamodb:PutItem'],
+          resources: [tables.get('pii').tableArn],
+          conditions: NO_RETURN_VALUES,
+        }),
+        props.piiKey.sealingStatement(),
         new iam.PolicyStatement({
           sid: 'IdempotencyKeys',
           actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
@@ -184,6 +194,8 @@ export class Api extends Construct {
       ],
     });
     props.piiKey.allowOpening(this.fn.role);
+    // A corrected ship-to is sealed under a new data key of the order, as intake seals.
+    props.piiKey.allowSealing(this.fn.role);
 
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       logGroupName: '/fbm/api-access',

@@ -62,6 +62,10 @@ test('the api function reads stock and orders, moves orders, keeps keys, sends j
   assert.deepEqual(sid('StockMovements').Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys'], ['*#*']);
   assert.deepEqual(asList(sid('OrdersReadAndMoved').Action), ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem']);
   assert.deepEqual(asList(sid('SealedItemsRead').Action), ['dynamodb:GetItem']);
+  // A corrected ship-to: written, under a data key bound to its order, never deleted.
+  assert.deepEqual(asList(sid('CorrectedShipToSealed').Action), ['dynamodb:PutItem']);
+  assert.deepEqual(asList(sid('PiiDataKeysBoundToOrder').Action), ['kms:GenerateDataKey']);
+  assert.ok(sid('PiiDataKeysBoundToOrder').Condition['ForAllValues:StringEquals']['kms:EncryptionContextKeys']);
   assert.deepEqual(asList(sid('AuditPiiReads').Action), ['dynamodb:PutItem']);
   assert.deepEqual(sid('IdempotencyKeys').Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys'], ['idem#*']);
   assert.deepEqual(sid('LabelRecordsRead').Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys'], ['label#*']);

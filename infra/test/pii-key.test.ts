@@ -87,13 +87,13 @@ test('PII key: only the staff API opens PII, only under an order\'s context; a t
   }
 });
 
-test('PII key: data keys only for the intake roles and label-worker, only with the order as context', () => {
+test('PII key: data keys only for the intake roles, label-worker and the api (a corrected ship-to), only with the order as context', () => {
   const sealing = allowing(piiKeyPolicy(), 'kms:GenerateDataKey');
   assert.equal(sealing.length, 1);
   assert.deepEqual(asList(sealing[0].Action), ['kms:GenerateDataKey']);
   assert.deepEqual(
     principalsOf(sealing[0]).sort(),
-    [roleArnOf('OrderSyncRole'), roleArnOf('OrderEventsRole'), roleArnOf('LabelsLabelWorkerRole')].sort(),
+    [roleArnOf('OrderSyncRole'), roleArnOf('OrderEventsRole'), roleArnOf('LabelsLabelWorkerRole'), roleArnOf('ApiRole')].sort(),
   );
   assert.deepEqual(sealing[0].Condition, ORDER_CONTEXT);
 });
@@ -188,7 +188,7 @@ test("no writer of the pii table can ask for an item back; its listers see keys 
     }
   }
   assert.equal(itemReaders, 1, 'the staff API, which opens them');
-  assert.equal(writers, 5, 'both intake functions, label-worker, shipment-tracker (dates only) and the redactor');
+  assert.equal(writers, 6, 'both intake functions, label-worker, shipment-tracker (dates only), the redactor and the api (a corrected ship-to)');
   assert.equal(readers, 2, 'the redactor and the audit report');
 });
 

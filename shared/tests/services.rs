@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use aws_lambda_events::event::sqs::SqsMessage;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use shared::kernel::{
-    Address, AmazonOrderId, AuditKind, BuyerPii, DeletionRequestId, MarketplaceId, OrderItemId,
-    OrderPii, PiiKind, SellerId, Sku, StoreError,
+    Address, AmazonOrderId, AuditKind, BuyerPii, MarketplaceId, OrderItemId, OrderPii, PiiKind,
+    SellerId, Sku, StoreError, SubjectRequestId,
 };
 use shared::lambda::order_events::handle_notifications;
 use shared::orders::notifications::EventSettings;
@@ -762,7 +762,7 @@ async fn a_spent_rate_budget_defers_the_message_instead_of_failing_it() {
 
 fn deletion(id: &str, s: &SellerId, o: &AmazonOrderId) -> DeletionRequest {
     DeletionRequest {
-        request_id: DeletionRequestId::parse(id).unwrap(),
+        request_id: SubjectRequestId::parse(id).unwrap(),
         scope: DeletionScope::Order {
             seller_id: s.clone(),
             order_id: o.clone(),

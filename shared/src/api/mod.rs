@@ -7,8 +7,8 @@
 //! Served so far: stock reads ([`stock`]), orders and their audited ship-to ([`orders`]), the
 //! pick list, scan-to-verify and packed ([`packing`]), label documents, voids and own-carrier
 //! confirmations ([`labels`]), staff stock movements ([`stock`]), packing slips ([`slip`]),
-//! data-subject access ([`subject`]). Correction, restriction and deletion requests and the
-//! audit report are still to come (issue 16).
+//! data-subject requests: access, correction, restriction, deletion ([`subject`]). The audit
+//! report over HTTP is still to come (issue 16).
 
 mod http;
 pub mod idempotency;
@@ -24,7 +24,7 @@ pub use idempotency::{IdempotencyKey, IdempotencyKeys, KeptAnswer, KeyStart};
 
 use crate::kernel::Clock;
 use crate::labels::{PurchaseLedger, ShipmentJobs};
-use crate::orders::{OrderListing, OrderStore};
+use crate::orders::{OrderListing, OrderStore, ShipToCorrector};
 use crate::pii::{DeletionInbox, DeletionLedger, PiiReader};
 use crate::stock::{StockEvents, StockLedger};
 use serde::Serialize;
@@ -120,6 +120,8 @@ pub struct Services<'a> {
     pub keys: &'a dyn IdempotencyKeys,
     pub jobs: &'a dyn ShipmentJobs,
     pub stock_events: &'a dyn StockEvents,
+    /// Ship-tos corrected on a buyer's request.
+    pub corrector: &'a dyn ShipToCorrector,
     /// Deletion requests handed to the redactor, and its written confirmations.
     pub deletion_inbox: &'a dyn DeletionInbox,
     pub deletions: &'a dyn DeletionLedger,
@@ -165,6 +167,12 @@ pub async fn handle(s: &Services<'_>, req: ApiRequest) -> ApiResponse {
         ("POST", ["orders", seller, order, "data-subject-deletion"]) => {
             subject::subject_deletion(s, &req, seller, order).await
         }
+        ("POST", ["orders", seller, order, "data-subject-correction"]) => {
+            subject::subject_correction(s, &req, seller, order).await
+        }
+        ("POST", ["orders", seller, order, "data-subject-restriction"]) => {
+            subject::subject_restriction(s, &req, seller, order).await
+        }
         ("GET", ["data-subject-deletions", request]) => {
             subject::deletion_confirmation(s, &req, request).await
         }
@@ -199,7 +207,12 @@ pub async fn handle(s: &Services<'_>, req: ApiRequest) -> ApiResponse {
         (
             _,
             ["stock", _, "movements"]
-            | ["orders", _, _, "data-subject-deletion"]
+            | [
+                "orders",
+                _,
+                _,
+                "data-subject-deletion" | "data-subject-correction" | "data-subject-restriction",
+            ]
             | ["orders", _, _, "picking" | "verify" | "packed"]
             | ["orders", _, _, "labels", _, "void"]
             | ["orders", _, _, "packages", _, "shipped"],
@@ -236,6 +249,8 @@ pub async fn handle(s: &Services<'_>, req: ApiRequest) -> ApiResponse {
         slip::packing_slip_document,
         subject::subject_access,
         subject::subject_deletion,
+        subject::subject_correction,
+        subject::subject_restriction,
         subject::deletion_confirmation,
         labels::label_document,
         labels::void_label,

@@ -8,7 +8,7 @@ use super::{
 };
 use crate::kernel::{Address, AmazonOrderId, Pii, PiiKind, SellerId, StoreError};
 use crate::orders::{Order, OrderFilter, OrderStatus, PageKey, StoredOrder};
-use crate::pii::{OpenedPii, ReaderError};
+use crate::pii::{OpenedPii, PiiState, ReaderError};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -40,6 +40,14 @@ pub struct PiiView {
     /// `held`, `purged` or `none`.
     pub state: &'static str,
     pub purge_at: DateTime<Utc>,
+    /// Since when the buyer restricted its use to the shipment (a data-subject request): the
+    /// label is bought and printed, the ship-to shown to nobody, the packing slip printed
+    /// without it. `null`: not restricted.
+    pub restricted_since: Option<DateTime<Utc>>,
+    /// When the buyer corrected the ship-to (a data-subject request): the one held is theirs,
+    /// not Amazon's, so the order ships on the operator's own carrier, not on a label bought
+    /// through Amazon. `null`: as Amazon sent it.
+    pub ship_to_corrected_at: Option<DateTime<Utc>>,
 }
 
 impl From<StoredOrder> for OrderView {
@@ -48,6 +56,8 @@ impl From<StoredOrder> for OrderView {
             pii: PiiView {
                 state: s.pii.state.as_str(),
                 purge_at: s.pii.purge_at,
+                restricted_since: s.pii.restricted.as_ref().map(|r| r.at),
+                ship_to_corrected_at: s.pii.ship_to_corrected.as_ref().map(|c| c.at),
             },
             revision: s.revision,
             order: s.order,
@@ -388,6 +398,7 @@ impl ShipTo {
         (status = 401, description = "No verified caller: API Gateway's `{\"message\"}` for a missing or invalid token, problem+json when no verified caller reached the function", content((Problem = "application/problem+json"), (GatewayMessage = "application/json"))),
         (status = 403, description = "Not a role whose job needs the ship-to (packer, supervisor)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The buyer restricted their data to the shipment: the ship-to is shown to nobody (the label still prints it)", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "The order's PII is no longer held (purged, deleted on request) or never was", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The read could not be put on record, or a store failed: nothing was opened", body = Problem, content_type = "application/problem+json"),
     )
@@ -421,25 +432,29 @@ pub async fn ship_to(
         }
     };
     let purpose = format!("ship-to: {}", purpose.name());
-    let (_, a) = open_ship_to(s, caller, &purpose, &seller, &order).await?;
+    let stored = stored(s, &seller, &order).await?;
+    let a = open_ship_to(s, caller, &purpose, &stored).await?;
     Ok(ApiResponse::json(200, &ShipTo::of(order, &a)))
 }
 
-/// The stored order and its recipient, opened for `caller` with `purpose` (on the audit log
-/// before the key is used); 410 once the order's PII is no longer held.
+/// The stored order's recipient, opened for `caller` with `purpose` (on the audit log before
+/// the key is used); 410 once the order's PII is no longer held, 409 when the buyer restricted
+/// it to the shipment.
 pub(super) async fn open_ship_to(
     s: &Services<'_>,
     caller: &Caller,
     purpose: &str,
-    seller: &SellerId,
-    order: &AmazonOrderId,
-) -> Result<(StoredOrder, Address), Problem> {
-    let stored = stored(s, seller, order).await?;
-    if stored.pii.state.as_str() != "held" {
+    stored: &StoredOrder,
+) -> Result<Address, Problem> {
+    let (seller, order) = (&stored.order.seller_id, &stored.order.order_id);
+    if stored.pii.state != PiiState::Held {
         return Err(Problem::gone(format!(
             "order {order}: PII {}",
             stored.pii.state.as_str()
         )));
+    }
+    if !stored.pii.shown_to_staff() {
+        return Err(restricted(order));
     }
     let opened = s
         .reader
@@ -447,9 +462,18 @@ pub(super) async fn open_ship_to(
         .await
         .map_err(reader_problem)?;
     match opened {
-        Some(OpenedPii::Recipient(a)) => Ok((stored, a)),
+        Some(OpenedPii::Recipient(a)) => Ok(a),
         _ => Err(Problem::gone(format!("order {order}: no ship-to held"))),
     }
+}
+
+/// The buyer restricted their data to the shipment: nothing else opens it.
+pub(super) fn restricted(order: &AmazonOrderId) -> Problem {
+    Problem::conflict(
+        "pii-restricted",
+        "The buyer restricted the use of their data to the shipment",
+        format!("order {order}: its ship-to opens only to buy and print the label"),
+    )
 }
 
 pub(super) fn reader_problem(e: ReaderError) -> Problem {

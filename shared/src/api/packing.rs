@@ -24,7 +24,7 @@ pub const PACKERS: [Role; 2] = [Role::Packer, Role::Supervisor];
 const MAX_PICK_ORDERS: usize = 200;
 const DEFAULT_PICK_ORDERS: usize = 50;
 /// Races lost on an order's record before answering 503.
-const MAX_RACES: usize = 4;
+pub(super) const MAX_RACES: usize = 4;
 
 /// Move the order to `to` with a write conditional on the revision read, `check` passing on
 /// that same read; the same status again changes nothing. Packing may come straight from
@@ -519,6 +519,23 @@ fn check_packages(order: &Order, packages: &[JobPackage]) -> Result<(), Problem>
     }
 }
 
+/// A label bought through Amazon prints Amazon's copy of the ship-to: not for an order whose
+/// buyer corrected it (a data-subject request), which ships on the operator's own carrier.
+fn labels_print_held_ship_to(now: &StoredOrder) -> Result<(), Problem> {
+    match &now.pii.ship_to_corrected {
+        None => Ok(()),
+        Some(c) => Err(Problem::conflict(
+            "ship-to-corrected",
+            "The buyer corrected the ship-to: a label bought through Amazon would print Amazon's",
+            format!(
+                "order {}: ship it on the operator's own carrier to the ship-to held (corrected \
+                 under request {})",
+                now.order.order_id, c.request_id
+            ),
+        )),
+    }
+}
+
 /// Packed: the scans verified again, the order Packed, its units picked in stock, and its
 /// label job sent. Once per `Idempotency-Key`: a retry gets the first answer.
 #[utoipa::path(
@@ -537,7 +554,7 @@ fn check_packages(order: &Order, packages: &[JobPackage]) -> Result<(), Problem>
         (status = 401, description = "No verified caller: API Gateway's `{\"message\"}` for a missing or invalid token, problem+json when no verified caller reached the function", content((Problem = "application/problem+json"), (GatewayMessage = "application/json"))),
         (status = 403, description = "Not a packer or supervisor", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The order is not open for packing, or a request with this key is in progress", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The order is not open for packing, its buyer corrected the ship-to (it ships on the operator's own carrier), or a request with this key is in progress", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The scans do not match, or the key was used for another request", body = Problem, content_type = "application/problem+json"),
@@ -572,6 +589,7 @@ pub async fn packed(
             });
         let (after, moved) = move_order(s, &seller, &order, OrderStatus::Packed, |now| {
             packable(&now.order)?;
+            labels_print_held_ship_to(now)?;
             verify(&now.order, &body.scans)?;
             check_packages(&now.order, &body.packages)
         })

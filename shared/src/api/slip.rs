@@ -3,7 +3,7 @@
 //! CloudTrail) and never stored: made for the answer, then dropped.
 
 use super::GatewayMessage;
-use super::orders::{SHIP_TO_READERS, open_ship_to, seller_and_order};
+use super::orders::{SHIP_TO_READERS, open_ship_to, seller_and_order, stored};
 use super::{ApiRequest, ApiResponse, Problem, Services, authorize, only_query};
 use crate::kernel::{Address, Pii};
 use crate::orders::Order;
@@ -136,7 +136,8 @@ impl PageText {
 }
 
 /// The slip's PDF: the order, the ship-to and every line (SKU, quantity, title), page by page.
-pub fn packing_slip(order: &Order, ship_to: &Address) -> Vec<u8> {
+/// Without `ship_to` (the buyer restricted it) the slip says the label carries it.
+pub fn packing_slip(order: &Order, ship_to: Option<&Address>) -> Vec<u8> {
     let mut pages: Vec<PageText> = Vec::new();
     let mut page = PageText::new();
     let mut y = TOP;
@@ -164,7 +165,11 @@ pub fn packing_slip(order: &Order, ship_to: &Address) -> Vec<u8> {
     y -= 2.0 * LINE;
     page.text(LEFT, y, true, 11.0, "Ship to");
     y -= LINE;
-    for line in address_lines(ship_to) {
+    let lines = match ship_to {
+        Some(a) => address_lines(a),
+        None => vec!["(on the shipping label)".to_owned()],
+    };
+    for line in lines {
         page.text(LEFT, y, false, 11.0, &shortened(&line, 80));
         y -= LINE;
     }
@@ -289,10 +294,17 @@ pub async fn packing_slip_document(
     let caller = authorize(req, &SHIP_TO_READERS)?;
     only_query(req, &[])?;
     let (seller, order) = seller_and_order(seller, order)?;
-    let (stored, ship_to) = open_ship_to(s, caller, "packing-slip", &seller, &order).await?;
+    let stored = stored(s, &seller, &order).await?;
+    // Restricted to the shipment: the slip goes without the address (the label carries it),
+    // and nothing is opened for it.
+    let ship_to = if stored.pii.shown_to_staff() {
+        Some(open_ship_to(s, caller, "packing-slip", &stored).await?)
+    } else {
+        None
+    };
     Ok(ApiResponse::bytes(
         "application/pdf",
-        packing_slip(&stored.order, &ship_to),
+        packing_slip(&stored.order, ship_to.as_ref()),
     ))
 }
 
@@ -344,7 +356,7 @@ mod tests {
 
     #[test]
     fn a_slip_names_the_order_its_lines_and_the_ship_to_but_not_the_phone() {
-        let pdf = packing_slip(&order(3), &ship_to());
+        let pdf = packing_slip(&order(3), Some(&ship_to()));
         assert!(pdf.starts_with(b"%PDF-"));
         assert!(pdf.ends_with(b"%%EOF") || pdf.ends_with(b"%%EOF\n"));
         assert!(contains(&pdf, b"Order 113-0000000-0000001"));
@@ -361,7 +373,7 @@ mod tests {
 
     #[test]
     fn many_lines_run_onto_numbered_pages_and_other_scripts_print_as_question_marks() {
-        let pdf = packing_slip(&order(100), &ship_to());
+        let pdf = packing_slip(&order(100), Some(&ship_to()));
         assert!(contains(&pdf, b"/Count 3"));
         assert!(contains(&pdf, b"(Page 3 of 3)"));
         assert!(contains(&pdf, b"(SKU-99)"));

@@ -11,7 +11,7 @@
 use crate::audit::TrailError;
 use crate::audit::{AccessTrail, KeyCall, KeyOpen};
 use crate::kernel::StoreError;
-use crate::kernel::{AuditEvent, AuditKind, DeletionRequestId};
+use crate::kernel::{AuditEvent, AuditKind, SubjectRequestId};
 use crate::kernel::{AuditLog, Clock};
 use crate::pii::DeletionScope;
 use crate::pii::VaultError;
@@ -164,6 +164,9 @@ pub struct Totals {
     pub deletion_requests_completed: u64,
     pub credential_changes: u64,
     pub past_due_alerts: u64,
+    /// Ship-tos corrected and orders restricted on a buyer's request.
+    pub ship_to_corrections: u64,
+    pub restrictions: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -181,6 +184,8 @@ pub struct AuditReport {
     pub deletion_requests: Vec<DeletionEntry>,
     pub credential_changes: Vec<Entry>,
     pub past_due_alerts: Vec<Entry>,
+    /// Corrections and restrictions answered, with the request each names (in `purpose`).
+    pub subject_requests: Vec<Entry>,
     /// Held now (at `generated_at`), whatever the range.
     pub pii_held: HeldPiiSummary,
     pub cloudtrail: TrailCoverage,
@@ -225,8 +230,9 @@ impl AuditReporter<'_> {
         let purges = of(&[AuditKind::PiiPurge, AuditKind::PiiDeletion]);
         let credential_changes = of(&[AuditKind::CredentialChange]);
         let past_due_alerts = of(&[AuditKind::PiiPastDue]);
+        let subject_requests = of(&[AuditKind::SubjectCorrection, AuditKind::SubjectRestriction]);
 
-        let request_ids: BTreeSet<&DeletionRequestId> = events
+        let request_ids: BTreeSet<&SubjectRequestId> = events
             .iter()
             .filter(in_range)
             .filter_map(|e| e.request_id.as_ref())
@@ -300,6 +306,14 @@ impl AuditReporter<'_> {
                 .count() as u64,
             credential_changes: credential_changes.len() as u64,
             past_due_alerts: past_due_alerts.len() as u64,
+            ship_to_corrections: subject_requests
+                .iter()
+                .filter(|e| e.kind == AuditKind::SubjectCorrection)
+                .count() as u64,
+            restrictions: subject_requests
+                .iter()
+                .filter(|e| e.kind == AuditKind::SubjectRestriction)
+                .count() as u64,
         };
         Ok(AuditReport {
             from: range.from,
@@ -313,6 +327,7 @@ impl AuditReporter<'_> {
             deletion_requests,
             credential_changes,
             past_due_alerts,
+            subject_requests,
             pii_held,
             cloudtrail: TrailCoverage {
                 covered_from: trail.covered_from,
@@ -535,6 +550,13 @@ impl AuditReport {
         for e in &self.past_due_alerts {
             rows.push(Row::entry("pii_past_due", e));
         }
+        for e in &self.subject_requests {
+            let line = match e.kind {
+                AuditKind::SubjectCorrection => "subject_correction",
+                _ => "subject_restriction",
+            };
+            rows.push(Row::entry(line, e));
+        }
         let held = &self.pii_held;
         rows.push(Row {
             seller_id: held.oldest.as_ref().map(|o| o.seller_id.to_string()),
@@ -705,6 +727,7 @@ mod tests {
             deletion_requests: vec![],
             credential_changes: vec![],
             past_due_alerts: vec![],
+            subject_requests: vec![],
             pii_held: HeldPiiSummary::default(),
             cloudtrail: TrailCoverage {
                 covered_from: Some(at - Duration::days(1)),

@@ -3,7 +3,7 @@
 //! operator shows when asked whether a deletion was done.
 
 use super::{DynamoControl, StoreError, put_if, read_item};
-use crate::kernel::DeletionRequestId;
+use crate::kernel::SubjectRequestId;
 use crate::pii::{DeletionConfirmation, DeletionRequest};
 use crate::pii::{DeletionLedger, DeletionStart};
 use async_trait::async_trait;
@@ -53,7 +53,7 @@ impl DeletionRecord {
     }
 }
 
-fn pk(id: &DeletionRequestId) -> String {
+fn pk(id: &SubjectRequestId) -> String {
     format!("deletion#{id}")
 }
 
@@ -124,7 +124,7 @@ impl DeletionLedger for DynamoControl {
 
     async fn confirmation(
         &self,
-        id: &DeletionRequestId,
+        id: &SubjectRequestId,
     ) -> Result<Option<DeletionConfirmation>, StoreError> {
         let record: Option<DeletionRecord> = read_item(
             &self.client,

@@ -38,7 +38,7 @@ pub use queues::{SqsBatchQueue, SqsQueue};
 pub use secrets::SecretsManagerCredentials;
 pub use stock_table::DynamoStockLedger;
 #[cfg(feature = "kms")]
-pub use vault::KmsPiiVault;
+pub use vault::{KmsPiiVault, KmsShipToCorrector};
 
 use crate::kernel::{Failure, IoFailure, PiiKind, StoreError};
 use aws_sdk_dynamodb::config::http::HttpResponse;
@@ -213,6 +213,29 @@ pub(crate) async fn put_if<T: serde::Serialize>(
         Ok(_) => Ok(true),
         Err(e) if is_condition_failure(&e) => Ok(false),
         Err(e) => Err(store_error("PutItem", e)),
+    }
+}
+
+/// A transaction canceled because a condition did not hold or another write met it (or with
+/// no reasons given): the caller reads again and decides. Any other failure is an error.
+pub(crate) fn is_transaction_conflict(
+    e: &SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        HttpResponse,
+    >,
+) -> bool {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
+    match e.as_service_error() {
+        Some(E::TransactionCanceledException(c)) => {
+            c.cancellation_reasons().is_empty()
+                || c.cancellation_reasons().iter().any(|r| {
+                    matches!(
+                        r.code(),
+                        Some("ConditionalCheckFailed" | "TransactionConflict")
+                    )
+                })
+        }
+        _ => false,
     }
 }
 

@@ -5,7 +5,7 @@ use crate::kernel::{AmazonOrderId, SellerId};
 use crate::orders::Order;
 use crate::orders::{OrderStore, StoredOrder};
 use crate::pii::{HeldPii, Marked, PiiRecords, PiiStatus};
-use crate::pii::{PiiState, PurgeReason};
+use crate::pii::{PiiState, PurgeReason, SubjectRecord};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -46,6 +46,12 @@ struct OrderRecord {
     pii_purged_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pii_purge_reason: Option<PurgeReason>,
+    /// Data-subject requests carried out (a restriction, a correction of the ship-to), kept
+    /// for good.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pii_restricted: Option<SubjectRecord>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pii_ship_to_corrected: Option<SubjectRecord>,
     /// Sparse key of the `open_by_ship_by` index: present only while the order is open.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     open_ship_by: Option<String>,
@@ -53,6 +59,40 @@ struct OrderRecord {
 }
 
 impl OrderRecord {
+    /// The record of `order` at `revision`, as every write of it stores it.
+    fn new(order: &Order, pii: PiiStatus, revision: u64) -> Self {
+        let held = pii.state == PiiState::Held;
+        let (purged_at, reason) = match pii.state {
+            PiiState::Purged { at, reason } => (Some(at), Some(reason)),
+            _ => (None, None),
+        };
+        OrderRecord {
+            order: order.clone(),
+            revision,
+            amazon_updated_ms: order.last_updated_at.timestamp_millis(),
+            pii_state: pii.state.as_str().to_owned(),
+            pii_purge_at: pii.purge_at.timestamp(),
+            pii_purge_due: held.then(|| pii.purge_at.timestamp()),
+            pii_kinds: if held {
+                pii.sealed_kinds
+                    .iter()
+                    .map(|k| k.key().into_owned())
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            pii_purged_at: purged_at,
+            pii_purge_reason: reason,
+            pii_restricted: pii.restricted,
+            pii_ship_to_corrected: pii.ship_to_corrected,
+            open_ship_by: order
+                .status
+                .is_open()
+                .then(|| order.ship_by.unwrap_or(order.created_at).to_rfc3339()),
+            stored_at: Utc::now(),
+        }
+    }
+
     fn pii(&self) -> Result<PiiStatus, StoreError> {
         let state = match (
             self.pii_state.as_str(),
@@ -75,6 +115,8 @@ impl OrderRecord {
             state,
             purge_at: DateTime::from_timestamp(self.pii_purge_at, 0).unwrap_or_default(),
             sealed_kinds: known_kinds(self.pii_kinds.iter().map(String::as_str)),
+            restricted: self.pii_restricted.clone(),
+            ship_to_corrected: self.pii_ship_to_corrected.clone(),
         })
     }
 }
@@ -109,6 +151,21 @@ fn s(v: impl Into<String>) -> AttributeValue {
 
 fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
+}
+
+/// The order's record as an item, `corrected.revision + 1`, for a transaction that writes it
+/// over the revision read (`revision = <read>`).
+pub(super) fn record_item(
+    corrected: &StoredOrder,
+) -> Result<std::collections::HashMap<String, AttributeValue>, StoreError> {
+    let record = OrderRecord::new(
+        &corrected.order,
+        corrected.pii.clone(),
+        corrected.revision + 1,
+    );
+    serde_dynamo::to_item(&record).map_err(|e| StoreError::Corrupt {
+        what: format!("order {}: {e}", corrected.order.order_id),
+    })
 }
 
 #[async_trait]
@@ -146,34 +203,7 @@ impl OrderStore for DynamoOrderStore {
         expected: Option<u64>,
     ) -> Result<Option<u64>, StoreError> {
         let revision = expected.map_or(1, |v| v + 1);
-        let held = pii.state == PiiState::Held;
-        let (purged_at, reason) = match pii.state {
-            PiiState::Purged { at, reason } => (Some(at), Some(reason)),
-            _ => (None, None),
-        };
-        let record = OrderRecord {
-            order: order.clone(),
-            revision,
-            amazon_updated_ms: order.last_updated_at.timestamp_millis(),
-            pii_state: pii.state.as_str().to_owned(),
-            pii_purge_at: pii.purge_at.timestamp(),
-            pii_purge_due: held.then(|| pii.purge_at.timestamp()),
-            pii_kinds: if held {
-                pii.sealed_kinds
-                    .iter()
-                    .map(|k| k.key().into_owned())
-                    .collect()
-            } else {
-                Vec::new()
-            },
-            pii_purged_at: purged_at,
-            pii_purge_reason: reason,
-            open_ship_by: order
-                .status
-                .is_open()
-                .then(|| order.ship_by.unwrap_or(order.created_at).to_rfc3339()),
-            stored_at: Utc::now(),
-        };
+        let record = OrderRecord::new(order, pii, revision);
         let what = || format!("order {}", order.order_id);
         let won = put_if_revision(&self.client, &self.table, &record, expected, what).await?;
         Ok(won.then_some(revision))

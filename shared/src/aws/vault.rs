@@ -9,11 +9,15 @@
 
 use super::pii_table::{PiiTable, seller_order};
 use super::{io_failure, is_condition_failure, read_item};
-use crate::kernel::{AmazonOrderId, OrderPii, PackageId, Pii, PiiKind, SellerId, StoreError};
+use crate::kernel::{
+    Address, AmazonOrderId, OrderPii, PackageId, Pii, PiiKind, SellerId, StoreError,
+};
+use crate::orders::{ShipToCorrector, StoredOrder};
 use crate::pii::{OpenedPii, PiiOpener, PiiSealer, VaultError};
 use async_trait::async_trait;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, Nonce, RandomizedNonceKey};
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
 use chrono::{DateTime, Utc};
@@ -22,10 +26,18 @@ use zeroize::Zeroizing;
 
 pub(super) const FORMAT_VERSION: u8 = 1;
 
+#[derive(Clone)]
 pub struct KmsPiiVault {
     kms: aws_sdk_kms::Client,
     table: PiiTable,
     key_id: String,
+}
+
+/// Corrects an order's ship-to: the sealed item in the pii table and the order's record in the
+/// orders table, in one transaction.
+pub struct KmsShipToCorrector {
+    pub vault: KmsPiiVault,
+    pub orders_table: String,
 }
 
 /// One sealed item. Only ciphertext and ids: a raw scan of the table shows no PII.
@@ -48,6 +60,9 @@ struct SealedItem {
     /// redactor purges on the day).
     pii_purge_at: i64,
     sealed_at: DateTime<Utc>,
+    /// Set on a ship-to sealed by a data-subject correction: intake never writes over it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    corrected_at: Option<DateTime<Utc>>,
 }
 
 // Plaintext layouts, used only between the vault and AES-GCM.
@@ -175,6 +190,13 @@ enum Overwrite {
     IfNotNewerThan(DateTime<Utc>),
     /// A label document: once (the same package's label again changes nothing).
     Never,
+    /// A data-subject correction at `at`: in place of what is held (its guard is the order's
+    /// record). It keeps the Amazon update the order stands at, so what stops intake sealing
+    /// Amazon's later copy over it is the correction's mark alone.
+    Corrected {
+        at: DateTime<Utc>,
+        order_updated: DateTime<Utc>,
+    },
 }
 
 impl KmsPiiVault {
@@ -204,18 +226,18 @@ impl KmsPiiVault {
         })
     }
 
-    /// Seal `in_out` as the order's `kind` item and write it; `false`: kept what was there.
+    /// Seal `in_out` as the order's `kind` item, as the table stores it.
     #[allow(clippy::too_many_arguments)]
-    async fn put_sealed(
+    fn sealed_item(
         &self,
         seller: &SellerId,
         order: &AmazonOrderId,
         key: &DataKey,
         kind: PiiKind,
         mut in_out: Zeroizing<Vec<u8>>,
-        overwrite: Overwrite,
+        overwrite: &Overwrite,
         purge_at: DateTime<Utc>,
-    ) -> Result<bool, VaultError> {
+    ) -> Result<std::collections::HashMap<String, AttributeValue>, VaultError> {
         let nonce = key
             .key
             .seal_in_place_append_tag(Aad::from(aad(seller, order, &kind)), &mut *in_out)
@@ -233,14 +255,36 @@ impl KmsPiiVault {
             ct: in_out.to_vec(),
             order_updated_ms: match overwrite {
                 Overwrite::IfNotNewerThan(updated) => updated.timestamp_millis(),
+                Overwrite::Corrected { order_updated, .. } => order_updated.timestamp_millis(),
                 Overwrite::Never => now.timestamp_millis(),
             },
             pii_purge_at: purge_at.timestamp(),
             sealed_at: now,
+            corrected_at: match overwrite {
+                Overwrite::Corrected { at, .. } => Some(*at),
+                _ => None,
+            },
         };
-        let item = serde_dynamo::to_item(&item).map_err(|e| StoreError::Corrupt {
-            what: format!("sealed item of order {order}: {e}"),
-        })?;
+        Ok(
+            serde_dynamo::to_item(&item).map_err(|e| StoreError::Corrupt {
+                what: format!("sealed item of order {order}: {e}"),
+            })?,
+        )
+    }
+
+    /// Seal `in_out` as the order's `kind` item and write it; `false`: kept what was there.
+    #[allow(clippy::too_many_arguments)]
+    async fn put_sealed(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        key: &DataKey,
+        kind: PiiKind,
+        in_out: Zeroizing<Vec<u8>>,
+        overwrite: Overwrite,
+        purge_at: DateTime<Utc>,
+    ) -> Result<bool, VaultError> {
+        let item = self.sealed_item(seller, order, key, kind, in_out, &overwrite, purge_at)?;
         let put = self
             .table
             .dynamo
@@ -248,13 +292,18 @@ impl KmsPiiVault {
             .table_name(&self.table.name)
             .set_item(Some(item));
         let put = match overwrite {
+            // Nor over a corrected ship-to: the buyer's correction outlives Amazon's copy.
             Overwrite::IfNotNewerThan(updated) => put
-                .condition_expression("attribute_not_exists(kind) OR order_updated_ms <= :v")
+                .condition_expression(
+                    "attribute_not_exists(kind) OR \
+                     (order_updated_ms <= :v AND attribute_not_exists(corrected_at))",
+                )
                 .expression_attribute_values(
                     ":v",
                     AttributeValue::N(updated.timestamp_millis().to_string()),
                 ),
             Overwrite::Never => put.condition_expression("attribute_not_exists(kind)"),
+            Overwrite::Corrected { .. } => put,
         };
         match put.send().await {
             Ok(_) => Ok(true),
@@ -317,6 +366,71 @@ impl PiiSealer for KmsPiiVault {
             purge_at,
         )
         .await
+    }
+}
+
+#[async_trait]
+impl ShipToCorrector for KmsShipToCorrector {
+    async fn correct_ship_to(
+        &self,
+        corrected: &StoredOrder,
+        ship_to: &Address,
+    ) -> Result<Option<u64>, VaultError> {
+        let vault = &self.vault;
+        let (seller, order) = (&corrected.order.seller_id, &corrected.order.order_id);
+        let at = corrected
+            .pii
+            .ship_to_corrected
+            .as_ref()
+            .map_or_else(Utc::now, |c| c.at);
+        let pii = OrderPii {
+            buyer: None,
+            recipient: Some(ship_to.clone()),
+        };
+        let in_out = plaintext(&pii, &PiiKind::Recipient).ok_or_else(|| VaultError::Seal {
+            order_id: order.to_string(),
+        })?;
+        let key = vault.data_key(seller, order).await?;
+        let sealed = vault.sealed_item(
+            seller,
+            order,
+            &key,
+            PiiKind::Recipient,
+            in_out,
+            &Overwrite::Corrected {
+                at,
+                order_updated: corrected.order.last_updated_at,
+            },
+            corrected.pii.purge_at,
+        )?;
+        let built = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Corrupt {
+            what: format!("correction of order {order}: {e}"),
+        };
+        let record = Put::builder()
+            .table_name(&self.orders_table)
+            .set_item(Some(super::orders::record_item(corrected)?))
+            .condition_expression("revision = :read")
+            .expression_attribute_values(":read", AttributeValue::N(corrected.revision.to_string()))
+            .build()
+            .map_err(built)?;
+        let sealed = Put::builder()
+            .table_name(&vault.table.name)
+            .set_item(Some(sealed))
+            .build()
+            .map_err(built)?;
+        let sent = vault
+            .table
+            .dynamo
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(record).build())
+            .transact_items(TransactWriteItem::builder().put(sealed).build())
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(Some(corrected.revision + 1)),
+            Err(e) if super::is_transaction_conflict(&e) => Ok(None),
+            Err(e) => Err(super::store_error("TransactWriteItems", e).into()),
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The append-only audit log's records: who touched which order's PII, purges, deletions,
 //! credential changes. Ids, who, why, when and counts only: nothing here can hold PII.
 
-use super::ids::{AmazonOrderId, DeletionRequestId, SellerId};
+use super::ids::{AmazonOrderId, SellerId, SubjectRequestId};
 use super::store::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -27,6 +27,10 @@ pub enum AuditKind {
     PiiPastDue,
     /// A bought label voided on Amazon; its sealed document deleted with it.
     LabelVoided,
+    /// A buyer's ship-to corrected on their request, sealed anew (purpose names the request).
+    SubjectCorrection,
+    /// A buyer's data restricted on their request to the shipment alone.
+    SubjectRestriction,
 }
 
 /// One append-only audit record. No PII: ids, who, why, when, counts.
@@ -39,7 +43,7 @@ pub struct AuditEvent {
     pub at: DateTime<Utc>,
     pub seller_id: Option<SellerId>,
     pub order_id: Option<AmazonOrderId>,
-    pub request_id: Option<DeletionRequestId>,
+    pub request_id: Option<SubjectRequestId>,
     /// Items deleted, orders purged, items past due: whatever the kind counts.
     pub count: Option<u64>,
 }
@@ -69,7 +73,7 @@ impl AuditEvent {
         self
     }
 
-    pub fn request(mut self, id: &DeletionRequestId) -> Self {
+    pub fn request(mut self, id: &SubjectRequestId) -> Self {
         self.request_id = Some(id.clone());
         self
     }

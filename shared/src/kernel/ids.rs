@@ -82,8 +82,9 @@ id_newtype!(
     SellerId, "seller id", schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]{1,64}$"), |s| check_token("seller id", s, 64)
 );
 id_newtype!(
-    /// A deletion request's id, as the requester names it: asking twice is one request.
-    DeletionRequestId, "deletion request id", schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9._-]{1,128}$"), |s| check_token("deletion request id", s, 128)
+    /// A data-subject request's id (access, correction, restriction, deletion), as the
+    /// requester's ticket names it: asking twice is one request.
+    SubjectRequestId, "request id", schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9._-]{1,128}$"), |s| check_token("request id", s, 128)
 );
 id_newtype!(
     /// A marketplace id, e.g. `ATVPDKIKX0DER` (amazon.com).

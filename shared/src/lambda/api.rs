@@ -4,8 +4,8 @@
 use super::env::{ConfigError, Env};
 use crate::api::{ApiBody, ApiRequest, ApiResponse, Caller, Services, handle};
 use crate::aws::{
-    DynamoAuditLog, DynamoControl, DynamoOrderStore, DynamoStockLedger, KmsPiiVault, PiiTable,
-    SqsQueue,
+    DynamoAuditLog, DynamoControl, DynamoOrderStore, DynamoStockLedger, KmsPiiVault,
+    KmsShipToCorrector, PiiTable, SqsQueue,
 };
 use crate::kernel::{Clock, SystemClock};
 use crate::pii::PiiReader;
@@ -52,6 +52,7 @@ pub struct ApiHandler {
     control: DynamoControl,
     audit: DynamoAuditLog,
     vault: KmsPiiVault,
+    corrector: KmsShipToCorrector,
     label_jobs: SqsQueue,
     stock_changes: SqsQueue,
     deletion_requests: SqsQueue,
@@ -138,16 +139,21 @@ impl ApiHandler {
     ) -> Self {
         let dynamo = aws_sdk_dynamodb::Client::new(sdk);
         let sqs = aws_sdk_sqs::Client::new(sdk);
+        let vault = KmsPiiVault::new(
+            aws_sdk_kms::Client::new(sdk),
+            PiiTable::new(dynamo.clone(), config.pii_table),
+            config.pii_key_id,
+        );
         Self {
             stock: DynamoStockLedger::new(dynamo.clone(), config.stock_table),
-            orders: DynamoOrderStore::new(dynamo.clone(), config.orders_table),
+            orders: DynamoOrderStore::new(dynamo.clone(), config.orders_table.clone()),
             control: DynamoControl::new(dynamo.clone(), config.control_table),
-            audit: DynamoAuditLog::new(dynamo.clone(), config.audit_table),
-            vault: KmsPiiVault::new(
-                aws_sdk_kms::Client::new(sdk),
-                PiiTable::new(dynamo, config.pii_table),
-                config.pii_key_id,
-            ),
+            audit: DynamoAuditLog::new(dynamo, config.audit_table),
+            corrector: KmsShipToCorrector {
+                vault: vault.clone(),
+                orders_table: config.orders_table,
+            },
+            vault,
             label_jobs: SqsQueue::new(sqs.clone(), config.label_jobs_queue_url),
             stock_changes: SqsQueue::new(sqs.clone(), config.stock_queue_url),
             deletion_requests: SqsQueue::new(sqs, config.deletion_queue_url),
@@ -169,6 +175,7 @@ impl ApiHandler {
             keys: &self.control,
             jobs: &self.label_jobs,
             stock_events: &self.stock_changes,
+            corrector: &self.corrector,
             deletion_inbox: &self.deletion_requests,
             deletions: &self.control,
             clock: self.clock.as_ref(),

@@ -196,6 +196,11 @@ impl OrderIntake<'_> {
                 state,
                 purge_at,
                 sealed_kinds,
+                // The buyer's requests, not Amazon's: no update of the order lifts them.
+                restricted: stored.as_ref().and_then(|s| s.pii.restricted.clone()),
+                ship_to_corrected: stored
+                    .as_ref()
+                    .and_then(|s| s.pii.ship_to_corrected.clone()),
             };
             if self.orders.save(&merged, status, expected).await?.is_some() {
                 return Ok(intake);

@@ -3,8 +3,10 @@
 
 use super::error::AmazonError;
 use super::model::Order;
-use crate::kernel::{AmazonOrderId, MarketplaceId, OrderPii, Revisioned, SellerId, StoreError};
-use crate::pii::PiiStatus;
+use crate::kernel::{
+    Address, AmazonOrderId, MarketplaceId, OrderPii, Revisioned, SellerId, StoreError,
+};
+use crate::pii::{PiiStatus, VaultError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,6 +18,22 @@ pub struct StoredOrder {
     /// Bumped by every write (intake, warehouse, redactor); writes are conditional on it.
     pub revision: u64,
     pub pii: PiiStatus,
+}
+
+/// Puts the ship-to its buyer corrected (a data-subject request) in place of the one Amazon
+/// sent.
+#[async_trait]
+pub trait ShipToCorrector: Send + Sync {
+    /// Seal `ship_to` as the order's recipient under a new data key bound to the order, and
+    /// write `corrected` (the order as read, its PII status now naming the correction) over
+    /// the revision read, in one transaction: both or neither, so nothing that moved the order
+    /// on in between (packing buys its label) is overtaken. `None`: the record had moved on,
+    /// nothing written. Intake never seals Amazon's ship-to over a corrected one.
+    async fn correct_ship_to(
+        &self,
+        corrected: &StoredOrder,
+        ship_to: &Address,
+    ) -> Result<Option<u64>, VaultError>;
 }
 
 #[async_trait]

@@ -11,6 +11,7 @@ pub mod retention;
 pub use error::VaultError;
 pub use model::{
     DeletionConfirmation, DeletionRequest, DeletionScope, PiiState, PiiStatus, PurgeReason,
+    SubjectRecord,
 };
 pub use ports::*;
 pub use reader::{PiiReader, ReaderError};

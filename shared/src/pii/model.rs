@@ -3,7 +3,7 @@
 //! purge, deletion and credential change leaves. Ids, dates and counts only: nothing here can
 //! hold PII.
 
-use crate::kernel::{AmazonOrderId, DeletionRequestId, SellerId};
+use crate::kernel::{AmazonOrderId, SellerId, SubjectRequestId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +73,30 @@ pub struct PiiStatus {
     /// are held, or when the record lists a kind this build does not know (the pii table is
     /// then asked for every item of the order).
     pub sealed_kinds: Vec<crate::kernel::PiiKind>,
+    /// The buyer restricted the use of their data (a data-subject request): it stays sealed and
+    /// opens for the shipment alone. Kept on the business record for good, PII or not.
+    pub restricted: Option<SubjectRecord>,
+    /// The buyer corrected the ship-to (a data-subject request): the one sealed is theirs, not
+    /// Amazon's, and a label bought through Amazon would print Amazon's. Kept for good.
+    pub ship_to_corrected: Option<SubjectRecord>,
+}
+
+impl PiiStatus {
+    /// Whether staff may be shown the order's PII (a ship-to, a packing slip's address): not
+    /// once the buyer restricted it to the shipment, which still buys and prints the label and
+    /// answers the buyer's own requests.
+    pub fn shown_to_staff(&self) -> bool {
+        self.restricted.is_none()
+    }
+}
+
+/// A data-subject request carried out on the order (a restriction, a correction): which
+/// request, when, by whom. Ids only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubjectRecord {
+    pub request_id: SubjectRequestId,
+    pub at: DateTime<Utc>,
+    pub by: String,
 }
 
 /// What a deletion request covers.
@@ -110,7 +134,7 @@ impl DeletionScope {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "ScopeFields", into = "ScopeFields")]
 pub struct DeletionRequest {
-    pub request_id: DeletionRequestId,
+    pub request_id: SubjectRequestId,
     pub scope: DeletionScope,
     /// Who asked (an operator's name or system), for the confirmation and the audit log.
     pub requested_by: String,
@@ -122,7 +146,7 @@ pub struct DeletionRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeFields {
-    request_id: DeletionRequestId,
+    request_id: SubjectRequestId,
     scope: String,
     seller_id: SellerId,
     #[serde(default, skip_serializing_if = "Option::is_none")]

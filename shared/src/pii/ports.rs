@@ -5,8 +5,8 @@
 use super::error::VaultError;
 use super::model::{DeletionConfirmation, DeletionRequest, PurgeReason};
 use crate::kernel::{
-    Address, AmazonOrderId, BuyerPii, DeletionRequestId, OrderPii, PackageId, Pii, PiiKind,
-    SellerId, StoreError,
+    Address, AmazonOrderId, BuyerPii, OrderPii, PackageId, Pii, PiiKind, SellerId, StoreError,
+    SubjectRequestId,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -221,7 +221,7 @@ pub trait DeletionLedger: Send + Sync {
     async fn complete(&self, confirmation: &DeletionConfirmation) -> Result<(), StoreError>;
     async fn confirmation(
         &self,
-        id: &DeletionRequestId,
+        id: &SubjectRequestId,
     ) -> Result<Option<DeletionConfirmation>, StoreError>;
 }
 

@@ -1,7 +1,7 @@
 use super::lock;
 use crate::kernel::{
-    Address, AmazonOrderId, BuyerPii, Clock, DeletionRequestId, OrderPii, PackageId, Pii, PiiKind,
-    SellerId, StoreError,
+    Address, AmazonOrderId, BuyerPii, Clock, OrderPii, PackageId, Pii, PiiKind, SellerId,
+    StoreError, SubjectRequestId,
 };
 use crate::pii::{
     DeletionConfirmation, DeletionLedger, DeletionRequest, DeletionStart, HeldItem, HeldPiiSummary,
@@ -269,7 +269,7 @@ impl SealedItems for MemVault {
 /// Stands in for deletion requests and confirmations in the control table (`DynamoControl`).
 #[derive(Default)]
 pub struct MemDeletions {
-    requests: Mutex<BTreeMap<DeletionRequestId, DeletionConfirmation>>,
+    requests: Mutex<BTreeMap<SubjectRequestId, DeletionConfirmation>>,
 }
 
 #[async_trait]
@@ -320,7 +320,7 @@ impl DeletionLedger for MemDeletions {
 
     async fn confirmation(
         &self,
-        id: &DeletionRequestId,
+        id: &SubjectRequestId,
     ) -> Result<Option<DeletionConfirmation>, StoreError> {
         Ok(lock(&self.requests).get(id).cloned())
     }

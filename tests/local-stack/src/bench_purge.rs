@@ -168,6 +168,8 @@ async fn seed(
                         state: PiiState::Held,
                         purge_at: due(n),
                         sealed_kinds: vec![PiiKind::Buyer, PiiKind::Recipient],
+                        restricted: None,
+                        ship_to_corrected: None,
                     };
                     store
                         .save(&order(seller, n, due(n) - Duration::days(30)), status, None)

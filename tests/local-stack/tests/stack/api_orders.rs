@@ -15,12 +15,12 @@ use shared::orders::Order;
 use spapi_sim::SimConfig;
 use std::collections::BTreeMap;
 
-const AS_PICKER: Option<&[Role]> = Some(&[Role::Picker]);
-const AS_PACKER: Option<&[Role]> = Some(&[Role::Packer]);
+pub(crate) const AS_PICKER: Option<&[Role]> = Some(&[Role::Picker]);
+pub(crate) const AS_PACKER: Option<&[Role]> = Some(&[Role::Packer]);
 
 /// A stack with the seller's orders stored by the sweep (PII sealed, stock reserved), its
 /// label settings written, and every SKU of its open orders received in.
-async fn with_orders(test: &str, seed: u64) -> (TestStack, ApiHandler, String) {
+pub(crate) async fn with_orders(test: &str, seed: u64) -> (TestStack, ApiHandler, String) {
     let t = stack(test, SimConfig::demo(1, 12, seed)).await;
     crate::common::run_sync(&t.order_sync(100), json!({})).await;
     write_settings(&t, BTreeMap::new()).await;
@@ -66,7 +66,7 @@ async fn with_orders(test: &str, seed: u64) -> (TestStack, ApiHandler, String) {
 }
 
 /// Every order of `status` (`open`, a status, or `all`), all pages read 3 at a time.
-async fn orders_of(api: &ApiHandler, seller: &str, status: &str) -> Vec<Order> {
+pub(crate) async fn orders_of(api: &ApiHandler, seller: &str, status: &str) -> Vec<Order> {
     let path = format!("/orders/{seller}");
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
@@ -90,12 +90,12 @@ async fn orders_of(api: &ApiHandler, seller: &str, status: &str) -> Vec<Order> {
     }
 }
 
-fn post(path: &str, groups: Option<&[Role]>, key: Option<&str>, body: &Value) -> String {
+pub(crate) fn post(path: &str, groups: Option<&[Role]>, key: Option<&str>, body: &Value) -> String {
     let headers: Vec<(&str, &str)> = key.map(|k| ("idempotency-key", k)).into_iter().collect();
     event_with("POST", path, &[], groups, &headers, Some(body))
 }
 
-fn scans_of(order: &Order) -> Value {
+pub(crate) fn scans_of(order: &Order) -> Value {
     let scans: Vec<Value> = order
         .lines
         .iter()
@@ -104,7 +104,7 @@ fn scans_of(order: &Order) -> Value {
     json!(scans)
 }
 
-fn packed_body(order: &Order) -> Value {
+pub(crate) fn packed_body(order: &Order) -> Value {
     json!({
         "scans": scans_of(order),
         "packages": [{
@@ -118,7 +118,9 @@ fn packed_body(order: &Order) -> Value {
 }
 
 /// The label-jobs queue through the real `label-worker`, as its event source would.
-async fn work_label_jobs(t: &TestStack) -> shared::lambda::label_worker::LabelBatchReport {
+pub(crate) async fn work_label_jobs(
+    t: &TestStack,
+) -> shared::lambda::label_worker::LabelBatchReport {
     let bodies = local_stack::queues::drain_bodies(&t.sqs(), t.stack.queue("label-jobs"))
         .await
         .unwrap();
@@ -127,7 +129,7 @@ async fn work_label_jobs(t: &TestStack) -> shared::lambda::label_worker::LabelBa
         .await
 }
 
-async fn pii_reads(t: &TestStack) -> Vec<shared::kernel::AuditEvent> {
+pub(crate) async fn pii_reads(t: &TestStack) -> Vec<shared::kernel::AuditEvent> {
     let now = t.amazon_time().now();
     DynamoAuditLog::new(t.dynamo(), t.stack.table("audit"))
         .between(
@@ -639,6 +641,23 @@ async fn every_order_route_under_every_role_answers_by_the_matrix_and_no_pii_rea
             Some(json!({"carrier_code": "UPS", "tracking_number": "1Z999AA10123456784"})),
             pack,
         ),
+        // Last: the buyer's own requests change what the routes above may do.
+        (
+            "POST",
+            format!("{base}/data-subject-correction"),
+            vec![],
+            Some(json!({"request_id": "DSR-2", "ship_to": {
+                "name": "Matrix Person", "address_line1": "1 Matrix Way", "city": "Testville",
+                "country_code": "US"}})),
+            &[Supervisor],
+        ),
+        (
+            "POST",
+            format!("{base}/data-subject-restriction"),
+            vec![],
+            Some(json!({"request_id": "DSR-3"})),
+            &[Supervisor],
+        ),
     ];
     let mut pii_answers = 0;
     for (method, path, query, body, allowed) in &routes {
@@ -687,168 +706,4 @@ async fn every_order_route_under_every_role_answers_by_the_matrix_and_no_pii_rea
     // opens the buyer and the ship-to: two reads).
     assert_eq!(pii_answers, 5);
     assert_eq!(pii_reads(&t).await.len(), reads_before + 6);
-}
-
-#[tokio::test]
-async fn a_data_subject_access_request_answers_what_is_held_with_its_confirmation_audited() {
-    let (t, api, seller) = with_orders("api-subject-access", 16_005).await;
-    let open = orders_of(&api, &seller, "unshipped").await;
-    let order = &open[0];
-    let path = format!("/orders/{seller}/{}/data-subject-access", order.order_id);
-    let as_supervisor = Some(&[Role::Supervisor][..]);
-    let missing = call(&api, event("GET", &path, &[], as_supervisor)).await;
-    assert_eq!(
-        missing.body["errors"],
-        json!([{"field": "query.request_id", "message": "required"}])
-    );
-    for role in [Role::Picker, Role::Packer, Role::Admin, Role::Auditor] {
-        let a = call(
-            &api,
-            event("GET", &path, &[("request_id", "DSR-7")], Some(&[role])),
-        )
-        .await;
-        assert_eq!(a.status, 403, "{role:?}");
-    }
-    assert!(
-        pii_reads(&t).await.is_empty(),
-        "a refused request opens nothing"
-    );
-
-    let a = call(
-        &api,
-        event("GET", &path, &[("request_id", "DSR-7")], as_supervisor),
-    )
-    .await;
-    assert_eq!(a.status, 200, "{}", a.body);
-    let c = &a.body["confirmation"];
-    assert_eq!(
-        (c["request_id"].as_str(), c["answered_by"].as_str()),
-        (Some("DSR-7"), Some("staff:staff-7"))
-    );
-    let purge_day = &a.body["order"]["pii"]["purge_at"].as_str().unwrap()[..10];
-    assert!(
-        c["statement"].as_str().unwrap().contains(purge_day),
-        "the statement says when the data goes: {}",
-        c["statement"]
-    );
-    assert!(a.body["ship_to"]["address_line1"].is_string(), "{}", a.body);
-    assert!(a.body["buyer"].is_object(), "{}", a.body);
-    assert_eq!(a.body["order"]["order_id"], order.order_id.as_str());
-    // Both parts opened, each on the audit log under the request's id.
-    let reads = pii_reads(&t).await;
-    assert_eq!(reads.len(), 2, "{reads:?}");
-    assert!(
-        reads
-            .iter()
-            .all(|r| r.purpose == "data-subject access: DSR-7" && r.actor == "staff:staff-7")
-    );
-}
-
-#[tokio::test]
-async fn a_data_subject_deletion_is_handed_to_the_redactor_once_and_confirmed_in_writing() {
-    let (t, api, seller) = with_orders("api-subject-deletion", 16_007).await;
-    let open = orders_of(&api, &seller, "unshipped").await;
-    let (order, other) = (&open[0], &open[1]);
-    let path = format!("/orders/{seller}/{}/data-subject-deletion", order.order_id);
-    let body = json!({"request_id": "DSR-del-1"});
-    let as_supervisor = Some(&[Role::Supervisor][..]);
-    for role in [Role::Picker, Role::Packer, Role::Admin, Role::Auditor] {
-        let a = call(&api, post(&path, Some(&[role]), None, &body)).await;
-        assert_eq!(a.status, 403, "{role:?}");
-    }
-    let asked = call(&api, post(&path, as_supervisor, None, &body)).await;
-    assert_eq!(asked.status, 202, "{}", asked.body);
-    assert_eq!(
-        (
-            asked.body["status"].as_str(),
-            asked.body["confirmation"].as_str()
-        ),
-        (
-            Some("in_progress"),
-            Some("/data-subject-deletions/DSR-del-1")
-        )
-    );
-    // The id is taken at once: the same id for another order is refused before the redactor
-    // has even seen the first.
-    let confirmation = "/data-subject-deletions/DSR-del-1";
-    let early = call(&api, event("GET", confirmation, &[], as_supervisor)).await;
-    assert_eq!(
-        (early.status, &early.body["status"]),
-        (200, &json!("in_progress"))
-    );
-    let elsewhere = format!("/orders/{seller}/{}/data-subject-deletion", other.order_id);
-    let reused = call(&api, post(&elsewhere, as_supervisor, None, &body)).await;
-    assert_eq!(
-        (reused.status, reused.body["type"].as_str()),
-        (409, Some("/problems/request-id-reused"))
-    );
-    let unknown = call(
-        &api,
-        event(
-            "GET",
-            "/data-subject-deletions/DSR-none",
-            &[],
-            as_supervisor,
-        ),
-    )
-    .await;
-    assert_eq!(unknown.status, 404);
-
-    // The redactor works the queue: the order's PII deleted, the confirmation written.
-    let redactor = t.pii_redactor(t.amazon_time());
-    let report = t.pump_deletion_requests(&redactor).await;
-    assert_eq!(report.completed, 1, "{report:?}");
-    let done = call(
-        &api,
-        event("GET", confirmation, &[], Some(&[Role::Auditor])),
-    )
-    .await;
-    assert_eq!(done.status, 200, "{}", done.body);
-    assert_eq!(done.body["status"], "completed");
-    assert_eq!(done.body["orders_purged"], 1);
-    assert_eq!(done.body["requested_by"], "staff:staff-7");
-    assert!(done.body["pii_items_deleted"].as_u64().unwrap() >= 1);
-
-    // Asked again: where it stands, nothing handed in twice; the same id on another order is
-    // refused.
-    let again = call(&api, post(&path, as_supervisor, None, &body)).await;
-    assert_eq!(
-        (again.status, &again.body["status"]),
-        (200, &json!("completed"))
-    );
-    assert!(t.queue_bodies("deletion-requests").await.is_empty());
-    assert!(t.queue_bodies("deletion-requests-dlq").await.is_empty());
-
-    // The PII is gone: the ship-to answers 410, an access request says it was deleted.
-    let ship_to = call(
-        &api,
-        event(
-            "GET",
-            &format!("/orders/{seller}/{}/ship-to", order.order_id),
-            &[("purpose", "packing")],
-            AS_PACKER,
-        ),
-    )
-    .await;
-    assert_eq!(ship_to.status, 410);
-    let access = call(
-        &api,
-        event(
-            "GET",
-            &format!("/orders/{seller}/{}/data-subject-access", order.order_id),
-            &[("request_id", "DSR-acc-2")],
-            as_supervisor,
-        ),
-    )
-    .await;
-    assert_eq!(access.status, 200, "{}", access.body);
-    assert!(access.body["buyer"].is_null() && access.body["ship_to"].is_null());
-    assert!(
-        access.body["confirmation"]["statement"]
-            .as_str()
-            .unwrap()
-            .contains("was deleted on"),
-        "{}",
-        access.body
-    );
 }

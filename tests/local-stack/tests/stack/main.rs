@@ -6,6 +6,7 @@ mod common;
 
 mod api;
 mod api_orders;
+mod api_subject;
 mod audit_report;
 mod labels;
 mod local_day;

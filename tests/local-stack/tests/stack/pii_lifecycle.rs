@@ -6,7 +6,7 @@ use crate::common::{TestStack, s, stack};
 use chrono::Duration;
 use shared::aws::{DynamoAuditLog, DynamoControl, DynamoOrderStore};
 use shared::kernel::AuditLog;
-use shared::kernel::{AmazonOrderId, AuditKind, DeletionRequestId};
+use shared::kernel::{AmazonOrderId, AuditKind, SubjectRequestId};
 use shared::orders::OrderStore;
 use shared::pii::DeletionLedger;
 use shared::pii::{PiiState, PurgeReason};
@@ -236,7 +236,7 @@ async fn a_seller_deletion_removes_its_pii_token_and_registry_entry_and_confirms
     assert!(active.iter().any(|a| a.seller_id == kept));
 
     let confirmation = control
-        .confirmation(&DeletionRequestId::parse("offboard-1").unwrap())
+        .confirmation(&SubjectRequestId::parse("offboard-1").unwrap())
         .await
         .unwrap()
         .expect("confirmation reads back");
