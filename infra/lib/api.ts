@@ -14,7 +14,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { acknowledgeReportObjects } from './audit-report.ts';
 import type { PiiKey } from './pii-key.ts';
 import type { WorkQueue } from './queues.ts';
 import { SuiteFunction, dataKeyThrough } from './suite-function.ts';
@@ -34,6 +36,10 @@ export interface ApiProps {
   readonly stockQueue: sqs.IQueue;
   /** Where data-subject deletion requests go, for pii-redactor (under the data key). */
   readonly deletions: WorkQueue;
+  /** Where auditors' report jobs go, for audit-report (under the data key). */
+  readonly reportJobs: WorkQueue;
+  /** Where audit-report keeps the reports: read back and linked. */
+  readonly reports: s3.Bucket;
 }
 
 export class Api extends Construct {
@@ -98,6 +104,8 @@ export class Api extends Construct {
         LABEL_JOBS_QUEUE_URL: props.labelJobs.queue.queueUrl,
         STOCK_QUEUE_URL: props.stockQueue.queueUrl,
         DELETION_QUEUE_URL: props.deletions.queue.queueUrl,
+        REPORT_QUEUE_URL: props.reportJobs.queue.queueUrl,
+        REPORTS_BUCKET: props.reports.bucketName,
       },
       statements: [
         new iam.PolicyStatement({
@@ -171,8 +179,28 @@ export class Api extends Construct {
           actions: ['dynamodb:PutItem'],
           resources: [tables.get('audit').tableArn],
         }),
+        new iam.PolicyStatement({
+          // An auditor's report job (pk report#<id>): asked (conditionally) and read back.
+          sid: 'ReportJobRecords',
+          actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+          resources: [tables.get('control').tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['report#*'] } },
+        }),
+        new iam.PolicyStatement({
+          // Report jobs, for audit-report.
+          sid: 'SendReportJobs',
+          actions: ['sqs:SendMessage'],
+          resources: [props.reportJobs.queue.queueArn],
+        }),
+        new iam.PolicyStatement({
+          // The reports audit-report kept: read for an inline answer, and the presigned links
+          // it hands auditors read with this role's right, nothing wider.
+          sid: 'ReadReports',
+          actions: ['s3:GetObject'],
+          resources: [props.reports.arnForObjects('reports/*')],
+        }),
         props.piiKey.openingStatement(),
-        dataKeyThrough(this, props.dataKey, ['dynamodb', 'sqs']),
+        dataKeyThrough(this, props.dataKey, ['dynamodb', 'sqs', 's3']),
         new iam.PolicyStatement({
           // The label-jobs queue's own key, for the messages it sends there only.
           sid: 'LabelJobsKeyViaSqs',
@@ -193,6 +221,7 @@ export class Api extends Construct {
         }),
       ],
     });
+    acknowledgeReportObjects(this.fn.policy, props.reports);
     props.piiKey.allowOpening(this.fn.role);
     // A corrected ship-to is sealed under a new data key of the order, as intake seals.
     props.piiKey.allowSealing(this.fn.role);

@@ -379,13 +379,16 @@ export class FulfillmentStack extends Stack {
       auditLogDays: props.auditLogDays ?? 400,
     });
 
-    // On demand only: an auditor or operator invokes it with {"from", "to", "format"}.
+    // On demand: invoked with {"from", "to", "format"}, or a report job an auditor asked for
+    // over the API; the reports it keeps are read and written on the record of the trail.
     this.auditReport = new AuditReport(this, 'AuditReport', {
       manifestPath: functionManifest('audit-report'),
       tables: this.tables,
       dataKey: this.dataKey,
       piiKey: this.piiKey.key,
+      topic: alarmTopic,
     });
+    this.piiLifecycle.recordObjectEvents('Reads and writes of the audit reports', this.auditReport.reports);
 
     // Staff and auditors over HTTP.
     this.api = new Api(this, 'Api', {
@@ -396,6 +399,8 @@ export class FulfillmentStack extends Stack {
       labelJobs: this.labels.jobs,
       stockQueue: this.stock.queue,
       deletions: this.piiLifecycle.deletions,
+      reportJobs: this.auditReport.jobs,
+      reports: this.auditReport.reports,
     });
     new CfnOutput(this, 'ApiUrl', { value: this.api.httpApi.apiEndpoint });
     new CfnOutput(this, 'StaffUserPoolId', { value: this.api.userPool.userPoolId });

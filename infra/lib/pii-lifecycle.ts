@@ -294,4 +294,17 @@ export class PiiLifecycle extends Construct {
     // CloudTrail checks the bucket policy and the key when the trail is made.
     this.trail.node.addDependency(this.trailBucket.policy!, props.dataKey);
   }
+
+  /** Every read and write of `bucket`'s objects, as data events of the trail (who, when, which). */
+  recordObjectEvents(name: string, bucket: s3.IBucket): void {
+    const selectors = this.trail.advancedEventSelectors as cloudtrail.CfnTrail.AdvancedEventSelectorProperty[];
+    selectors.push({
+      name,
+      fieldSelectors: [
+        { field: 'eventCategory', equalTo: ['Data'] },
+        { field: 'resources.type', equalTo: ['AWS::S3::Object'] },
+        { field: 'resources.ARN', startsWith: [`${bucket.bucketArn}/`] },
+      ],
+    });
+  }
 }

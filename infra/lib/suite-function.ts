@@ -30,11 +30,11 @@ export interface SuiteFunctionProps {
 export function dataKeyThrough(
   scope: Construct,
   key: kms.IKey,
-  services: ('dynamodb' | 'secretsmanager' | 'sqs')[],
+  services: ('dynamodb' | 'secretsmanager' | 'sqs' | 's3')[],
   actions = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
 ): iam.PolicyStatement {
   const region = Stack.of(scope).region;
-  const names: Record<string, string> = { dynamodb: 'DynamoDb', secretsmanager: 'SecretsManager', sqs: 'Sqs' };
+  const names: Record<string, string> = { dynamodb: 'DynamoDb', secretsmanager: 'SecretsManager', sqs: 'Sqs', s3: 'S3' };
   return new iam.PolicyStatement({
     sid: `DataKeyVia${services.map((s) => names[s]).join('')}`,
     actions,

@@ -77,11 +77,18 @@ test('the api function reads stock and orders, moves orders, keeps keys, sends j
   const deletes = statements.filter((s) => asList(s.Action).some((a: string) => /Delete/.test(a)));
   assert.deepEqual(deletes.map((s) => s.Sid), ['IdempotencyKeys']);
   const sends = statements.filter((s) => asList(s.Action).includes('sqs:SendMessage')).map((s) => s.Sid);
-  assert.deepEqual(sends.sort(), ['SendDeletionRequests', 'SendLabelJobs', 'StockChanges']);
+  assert.deepEqual(sends.sort(), ['SendDeletionRequests', 'SendLabelJobs', 'SendReportJobs', 'StockChanges']);
+  // Auditors' reports: the job asked and read back, the kept report read (and linked) by key
+  // under reports/ only, never listed or written.
+  assert.deepEqual(asList(sid('ReportJobRecords').Action), ['dynamodb:GetItem', 'dynamodb:PutItem']);
+  assert.deepEqual(sid('ReportJobRecords').Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys'], ['report#*']);
+  assert.deepEqual(asList(sid('ReadReports').Action), ['s3:GetObject']);
+  assert.match(JSON.stringify(sid('ReadReports').Resource), /\/reports\/\*/);
+  assert.ok(!actions.some((a: string) => /^s3:(Put|Delete|List)/.test(a)), 'no report written, deleted or listed');
   assert.deepEqual(sid('DeletionRequestRecords').Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys'], ['deletion#*']);
   assert.deepEqual(asList(sid('DeletionRequestRecords').Action), ['dynamodb:GetItem', 'dynamodb:PutItem']);
   const env = onlyOne('AWS::Lambda::Function', (f) => f.Properties.Environment?.Variables?.LABEL_JOBS_QUEUE_URL)[1];
   assert.deepEqual(Object.keys(env.Properties.Environment.Variables).sort(), [
-    'AUDIT_TABLE', 'CONTROL_TABLE', 'DELETION_QUEUE_URL', 'LABEL_JOBS_QUEUE_URL', 'ORDERS_TABLE', 'PII_KEY_ID', 'PII_TABLE', 'STOCK_QUEUE_URL', 'STOCK_TABLE',
+    'AUDIT_TABLE', 'CONTROL_TABLE', 'DELETION_QUEUE_URL', 'LABEL_JOBS_QUEUE_URL', 'ORDERS_TABLE', 'PII_KEY_ID', 'PII_TABLE', 'REPORTS_BUCKET', 'REPORT_QUEUE_URL', 'STOCK_QUEUE_URL', 'STOCK_TABLE',
   ].concat(Object.keys(env.Properties.Environment.Variables).filter((k: string) => k.startsWith('RUST_') || k.startsWith('AWS_'))).sort());
 });

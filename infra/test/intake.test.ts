@@ -71,9 +71,9 @@ test('order-events: SQS event source reporting batch item failures, bounded conc
 
 test('every queue is KMS-encrypted and TLS-only; work queues have a DLQ', () => {
   const queues = resourcesOf('AWS::SQS::Queue');
-  // notifications, listing notifications, stock, deletion requests, label jobs, their DLQs,
-  // and the schedules' DLQ.
-  assert.equal(Object.keys(queues).length, 11);
+  // notifications, listing notifications, stock, deletion requests, label jobs, report jobs,
+  // their DLQs, and the schedules' DLQ.
+  assert.equal(Object.keys(queues).length, 13);
   const policies = Object.values(resourcesOf('AWS::SQS::QueuePolicy'));
   for (const [id, q] of Object.entries(queues)) {
     assert.ok(q.Properties.KmsMasterKeyId, `${id} encrypted`);
@@ -84,7 +84,7 @@ test('every queue is KMS-encrypted and TLS-only; work queues have a DLQ', () => 
     assert.ok(denyPlain, `${id} TLS-only`);
   }
   const withDlq = Object.values(queues).filter((q) => q.Properties.RedrivePolicy);
-  assert.deepEqual(withDlq.map((q) => q.Properties.RedrivePolicy.maxReceiveCount).sort((a, b) => a - b), [5, 5, 10, 10, 100]);
+  assert.deepEqual(withDlq.map((q) => q.Properties.RedrivePolicy.maxReceiveCount).sort((a, b) => a - b), [5, 5, 5, 10, 10, 100]);
   const [, notifications] = notificationsQueue();
   assert.equal(notifications.Properties.RedrivePolicy.maxReceiveCount, 100);
   assert.deepEqual(notifications.Properties.KmsMasterKeyId, { 'Fn::GetAtt': [keyId('alias/fbm/notifications'), 'Arn'] });
@@ -100,9 +100,10 @@ test('the schedule runs every 10 minutes with retries and an encrypted DLQ', () 
 });
 
 test('alarms on errors, throttles, DLQ depth, backlog age and Amazon 429s go to an encrypted topic', () => {
-  // Intake's own; the PII lifecycle's, the labels' and stock's alarms are tested with them.
+  // Intake's own; the PII lifecycle's, the labels', stock's and the reports' alarms are tested
+  // with them.
   const alarms = Object.entries(resourcesOf('AWS::CloudWatch::Alarm'))
-    .filter(([id]) => !id.startsWith('PiiLifecycle') && !id.startsWith('Labels') && !id.startsWith('StockSync'))
+    .filter(([id]) => !['PiiLifecycle', 'Labels', 'StockSync', 'AuditReport'].some((p) => id.startsWith(p)))
     .map(([, a]) => a);
   const metrics = alarms.map((a: any) => a.Properties.MetricName).sort();
   assert.deepEqual(metrics, [

@@ -7,9 +7,10 @@
 //! Served so far: stock reads ([`stock`]), orders and their audited ship-to ([`orders`]), the
 //! pick list, scan-to-verify and packed ([`packing`]), label documents, voids and own-carrier
 //! confirmations ([`labels`]), staff stock movements ([`stock`]), packing slips ([`slip`]),
-//! data-subject requests: access, correction, restriction, deletion ([`subject`]). The audit
-//! report over HTTP is still to come (issue 16).
+//! data-subject requests: access, correction, restriction, deletion ([`subject`]); the auditor
+//! report, asked for and read back ([`audit`]).
 
+mod audit;
 mod http;
 pub mod idempotency;
 pub mod labels;
@@ -22,6 +23,7 @@ pub mod subject;
 pub use http::*;
 pub use idempotency::{IdempotencyKey, IdempotencyKeys, KeptAnswer, KeyStart};
 
+use crate::audit::{ReportArchive, ReportJobs, ReportQueue};
 use crate::kernel::Clock;
 use crate::labels::{PurchaseLedger, ShipmentJobs};
 use crate::orders::{OrderListing, OrderStore, ShipToCorrector};
@@ -125,6 +127,10 @@ pub struct Services<'a> {
     /// Deletion requests handed to the redactor, and its written confirmations.
     pub deletion_inbox: &'a dyn DeletionInbox,
     pub deletions: &'a dyn DeletionLedger,
+    /// Auditor reports asked for, their queue, and the bucket that keeps them.
+    pub report_jobs: &'a dyn ReportJobs,
+    pub report_queue: &'a dyn ReportQueue,
+    pub reports: &'a dyn ReportArchive,
     pub clock: &'a dyn Clock,
 }
 
@@ -143,6 +149,8 @@ pub async fn handle(s: &Services<'_>, req: ApiRequest) -> ApiResponse {
             }),
             Err(_) => Err(Problem::internal()),
         },
+        ("POST", ["audit-reports"]) => audit::ask_report(s, &req).await,
+        ("GET", ["audit-reports", report]) => audit::report(s, &req, report).await,
         ("GET", ["stock", seller, "levels"]) => stock::stock_levels(s.stock, &req, seller).await,
         ("GET", ["stock", seller, "ledger"]) => stock::stock_ledger(s.stock, &req, seller).await,
         ("POST", ["stock", seller, "movements"]) => stock::record_movement(s, &req, seller).await,
@@ -191,6 +199,7 @@ pub async fn handle(s: &Services<'_>, req: ApiRequest) -> ApiResponse {
         (
             _,
             ["openapi.json"]
+            | ["audit-reports", _]
             | ["stock", _, "levels" | "ledger"]
             | ["orders", _]
             | ["orders", _, _]
@@ -207,6 +216,7 @@ pub async fn handle(s: &Services<'_>, req: ApiRequest) -> ApiResponse {
         (
             _,
             ["stock", _, "movements"]
+            | ["audit-reports"]
             | [
                 "orders",
                 _,
@@ -255,6 +265,8 @@ pub async fn handle(s: &Services<'_>, req: ApiRequest) -> ApiResponse {
         labels::label_document,
         labels::void_label,
         labels::own_carrier_shipped,
+        audit::ask_report,
+        audit::report,
     ),
     components(schemas(Problem, FieldProblem, GatewayMessage)),
     modifiers(&BearerAuth),

@@ -2,6 +2,7 @@
 //! the calls that could open PII unseen or end its protection), joined with the audit log, the
 //! purges, the deletion requests and the PII held.
 
+pub mod jobs;
 pub mod report;
 
 use crate::kernel::IoFailure;
@@ -9,7 +10,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use report::{AuditReport, AuditReporter, Format, ReportError, ReportRange};
+pub use jobs::{
+    JobOutcome, ReportArchive, ReportDocument, ReportJob, ReportJobs, ReportMaker, ReportQueue,
+    ReportStatus,
+};
+pub use report::{AuditReport, AuditReporter, Format, ReportError, ReportRange, Totals};
 
 /// One KMS `Decrypt` of an order's data key, as CloudTrail recorded it: who, when, which
 /// order (the encryption context), and whether KMS allowed it.

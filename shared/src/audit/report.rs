@@ -144,7 +144,8 @@ pub struct TrailCoverage {
     pub truncated: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "api", derive(utoipa::ToSchema))]
 pub struct Totals {
     pub pii_opens: u64,
     /// Opens with no audited read: to investigate.
@@ -193,6 +194,7 @@ pub struct AuditReport {
 
 /// The report's output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "api", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     #[default]

@@ -16,6 +16,9 @@ mod orders;
 mod pii_table;
 #[cfg(feature = "sqs")]
 mod queues;
+#[cfg(feature = "s3")]
+mod report_archive;
+mod report_jobs;
 #[cfg(feature = "secrets")]
 mod secrets;
 mod stock_table;
@@ -34,6 +37,9 @@ pub use orders::DynamoOrderStore;
 pub use pii_table::PiiTable;
 #[cfg(feature = "sqs")]
 pub use queues::{SqsBatchQueue, SqsQueue};
+#[cfg(feature = "s3")]
+pub use report_archive::S3ReportArchive;
+pub use report_jobs::REPORT_KEPT_DAYS;
 #[cfg(feature = "secrets")]
 pub use secrets::SecretsManagerCredentials;
 pub use stock_table::DynamoStockLedger;

@@ -143,3 +143,11 @@ impl BatchQueue for SqsBatchQueue {
         self.dead_letters.send_json(letter).await
     }
 }
+
+#[async_trait]
+impl crate::audit::ReportQueue for SqsQueue {
+    async fn submit(&self, id: &crate::kernel::ReportId) -> Result<(), QueueError> {
+        self.send_json(&serde_json::json!({ "report_id": id }))
+            .await
+    }
+}

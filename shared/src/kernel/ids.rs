@@ -32,6 +32,19 @@ fn check_token(kind: &'static str, s: &str, max: usize) -> Result<(), IdError> {
     Ok(())
 }
 
+fn check_report_id(s: &str) -> Result<(), IdError> {
+    let kind = "report id";
+    match s.strip_prefix("rpt-") {
+        Some(hex)
+            if hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) =>
+        {
+            Ok(())
+        }
+        _ if s.is_empty() => Err(IdError::Empty { kind }),
+        _ => Err(IdError::BadCharacters { kind }),
+    }
+}
+
 macro_rules! id_newtype {
     // `schema(...)`: the check as the OpenAPI document states it (length, pattern).
     ($(#[$doc:meta])* $name:ident, $kind:literal, schema($($schema:tt)*), $check:expr) => {
@@ -85,6 +98,11 @@ id_newtype!(
     /// A data-subject request's id (access, correction, restriction, deletion), as the
     /// requester's ticket names it: asking twice is one request.
     SubjectRequestId, "request id", schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9._-]{1,128}$"), |s| check_token("request id", s, 128)
+);
+id_newtype!(
+    /// An audit report asked for over the API: `rpt-` and 32 hex digits, made from who asked
+    /// and their idempotency key, so asking again is the same report.
+    ReportId, "report id", schema(min_length = 36, max_length = 36, pattern = "^rpt-[0-9a-f]{32}$"), check_report_id
 );
 id_newtype!(
     /// A marketplace id, e.g. `ATVPDKIKX0DER` (amazon.com).

@@ -12,7 +12,8 @@ pub mod store;
 pub use audit::{AuditEvent, AuditKind, AuditLog};
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use ids::{
-    AmazonOrderId, IdError, MarketplaceId, OrderItemId, PackageId, SellerId, Sku, SubjectRequestId,
+    AmazonOrderId, IdError, MarketplaceId, OrderItemId, PackageId, ReportId, SellerId, Sku,
+    SubjectRequestId,
 };
 pub use pii::{Address, BuyerPii, OrderPii, Pii, PiiKind};
 pub use queue::{BatchQueue, DeadLetter, Ending, QueueError, QueuedMessage};

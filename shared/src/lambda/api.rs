@@ -5,7 +5,7 @@ use super::env::{ConfigError, Env};
 use crate::api::{ApiBody, ApiRequest, ApiResponse, Caller, Services, handle};
 use crate::aws::{
     DynamoAuditLog, DynamoControl, DynamoOrderStore, DynamoStockLedger, KmsPiiVault,
-    KmsShipToCorrector, PiiTable, SqsQueue,
+    KmsShipToCorrector, PiiTable, S3ReportArchive, SqsQueue,
 };
 use crate::kernel::{Clock, SystemClock};
 use crate::pii::PiiReader;
@@ -28,6 +28,10 @@ pub struct ApiConfig {
     pub stock_queue_url: String,
     /// Data-subject deletion requests, for the redactor.
     pub deletion_queue_url: String,
+    /// Auditor reports asked for, for `audit-report`.
+    pub report_queue_url: String,
+    /// Where `audit-report` keeps them: read back and linked.
+    pub reports_bucket: String,
 }
 
 impl ApiConfig {
@@ -42,6 +46,8 @@ impl ApiConfig {
             label_jobs_queue_url: env.required("LABEL_JOBS_QUEUE_URL")?,
             stock_queue_url: env.required("STOCK_QUEUE_URL")?,
             deletion_queue_url: env.required("DELETION_QUEUE_URL")?,
+            report_queue_url: env.required("REPORT_QUEUE_URL")?,
+            reports_bucket: env.required("REPORTS_BUCKET")?,
         })
     }
 }
@@ -56,6 +62,8 @@ pub struct ApiHandler {
     label_jobs: SqsQueue,
     stock_changes: SqsQueue,
     deletion_requests: SqsQueue,
+    report_requests: SqsQueue,
+    reports: S3ReportArchive,
     clock: Arc<dyn Clock>,
 }
 
@@ -156,7 +164,9 @@ impl ApiHandler {
             vault,
             label_jobs: SqsQueue::new(sqs.clone(), config.label_jobs_queue_url),
             stock_changes: SqsQueue::new(sqs.clone(), config.stock_queue_url),
-            deletion_requests: SqsQueue::new(sqs, config.deletion_queue_url),
+            deletion_requests: SqsQueue::new(sqs.clone(), config.deletion_queue_url),
+            report_requests: SqsQueue::new(sqs, config.report_queue_url),
+            reports: S3ReportArchive::new(sdk, config.reports_bucket),
             clock,
         }
     }
@@ -178,6 +188,9 @@ impl ApiHandler {
             corrector: &self.corrector,
             deletion_inbox: &self.deletion_requests,
             deletions: &self.control,
+            report_jobs: &self.control,
+            report_queue: &self.report_requests,
+            reports: &self.reports,
             clock: self.clock.as_ref(),
         }
     }

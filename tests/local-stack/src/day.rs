@@ -18,6 +18,7 @@ use crate::resources::{Credentials, Provisioned, provision, scan_all};
 use crate::trail::TrailStandIn;
 use crate::{log_dir, repo_root};
 use serde::Serialize;
+use shared::api::Role;
 use spapi_sim::{DeliveryKnobs, OrderEvent, SimConfig, SimHandle, Simulator};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -142,6 +143,12 @@ pub struct DaySummary {
     /// purges it lists.
     pub audit_report_pii_opens: u64,
     pub audit_report_purges: u64,
+    /// The same report asked by an auditor over the staff API: the job's status once
+    /// `audit-report` worked its queue (`ready`), the size of the report its link downloaded,
+    /// and whether its totals are the direct report's.
+    pub api_audit_report_status: String,
+    pub api_audit_report_bytes: u64,
+    pub api_audit_report_matches_direct: bool,
     pub pii_values_checked: usize,
     pub pii_values_found_in_logs: usize,
     pub log_files: Vec<String>,
@@ -234,7 +241,18 @@ pub async fn run_day(opts: &DayOptions) -> Result<DaySummary, String> {
                 .await?;
         // What the day left, counted before the night purges it.
         let summary = inspect(&sdk, &stack, &sim, opts).await?;
-        let night = the_night(&mut host, &sdk, &stack, &base_env, run_started, &logs).await?;
+        let pii = sim.seeded_pii_values();
+        let night = the_night(
+            &mut host,
+            &gateway,
+            &pii,
+            &sdk,
+            &stack,
+            &base_env,
+            run_started,
+            &logs,
+        )
+        .await?;
         if opts.hold_api {
             hold(&gateway).await;
         }
@@ -248,6 +266,9 @@ pub async fn run_day(opts: &DayOptions) -> Result<DaySummary, String> {
     summary.deletion_requests_completed = night.deletion_requests_completed;
     summary.audit_report_pii_opens = night.audit_report_pii_opens;
     summary.audit_report_purges = night.audit_report_purges;
+    summary.api_audit_report_status = night.api_audit_report_status;
+    summary.api_audit_report_bytes = night.api_audit_report_bytes;
+    summary.api_audit_report_matches_direct = night.api_audit_report_matches_direct;
     summary.pii_items_after_purge =
         scan_all(&aws_sdk_dynamodb::Client::new(&sdk), stack.table("pii"))
             .await?
@@ -275,6 +296,14 @@ pub async fn run_day(opts: &DayOptions) -> Result<DaySummary, String> {
     summary.api_requests_refused_by_role = floor.api_requests_refused_by_role;
     summary.api_pii_leaks = floor.api_pii_leaks;
     summary.api_unexpected = floor.api_unexpected.clone();
+    // The auditor's requests count with the floor's (a PII value in a report would be a leak).
+    let report = &night.api_report;
+    summary.api_requests += report.api_requests;
+    summary.api_pii_leaks += report.api_pii_leaks;
+    summary.api_requests_refused_by_role += report.api_requests_refused_by_role;
+    summary
+        .api_unexpected
+        .extend(report.api_unexpected.iter().cloned());
     summary.api_pii_reads_audited = staff_pii_reads(&sdk, &stack, run_started).await?;
     let batches = batch_figures(&logs.join("order-events.log"))?;
     summary.notifications_processed = batches["notifications_processed"];
@@ -418,14 +447,22 @@ struct NightFigures {
     deletion_requests_completed: u64,
     audit_report_pii_opens: u64,
     audit_report_purges: u64,
+    api_report: crate::station::StationFigures,
+    api_audit_report_status: String,
+    api_audit_report_bytes: u64,
+    api_audit_report_matches_direct: bool,
 }
 
 /// The night, on a clock [`TIME_TRAVEL`] ahead: deletion requests (one order, the last
 /// seller's offboarding) through the deletion-requests queue to the real `pii-redactor`, a
 /// scheduled purge run, then `audit-report` over the whole run, written next to the logs as
-/// `audit-report.json` and `audit-report.csv`.
+/// `audit-report.json` and `audit-report.csv`; then the same report as an auditor asks for it
+/// over the staff API, made from its queue, downloaded by its link (`audit-report-api.json`).
+#[allow(clippy::too_many_arguments)]
 async fn the_night(
     host: &mut FunctionHost,
+    gateway: &crate::gateway::Gateway,
+    pii: &[String],
     sdk: &aws_config::SdkConfig,
     stack: &Provisioned,
     base_env: &[(String, String)],
@@ -540,12 +577,53 @@ async fn the_night(
         }
     }
     let total = |k: &str| report["totals"][k].as_u64().unwrap_or(0);
+
+    // The auditor's way: asked over the API, made by audit-report from its queue.
+    let mut auditor = crate::station::Station::new(gateway, pii);
+    let asked = auditor
+        .call(
+            Role::Auditor,
+            "POST",
+            "/audit-reports",
+            Some("local-run-night"),
+            Some(&range),
+            202,
+        )
+        .await?
+        .json();
+    pump_to(
+        &host.invoker(),
+        &EventSource::new(sqs.clone(), stack.queue("audit-reports")),
+        "audit-report",
+    )
+    .await?;
+    let location = asked["location"].as_str().ok_or("no report location")?;
+    let view = auditor
+        .call(Role::Auditor, "GET", location, None, None, 200)
+        .await?
+        .json();
+    let mut downloaded = Vec::new();
+    if let Some(link) = view["download_url"].as_str() {
+        let resp = reqwest::get(link).await.map_err(|e| e.to_string())?;
+        if !resp.status().is_success() {
+            return Err(format!("the report's link answered {}", resp.status()));
+        }
+        downloaded = resp.bytes().await.map_err(|e| e.to_string())?.to_vec();
+        let file = logs.join("audit-report-api.json");
+        std::fs::write(&file, &downloaded).map_err(|e| format!("{}: {e}", file.display()))?;
+    }
+    let by_link: serde_json::Value = serde_json::from_slice(&downloaded).unwrap_or_default();
     Ok(NightFigures {
         pii_purged,
         pii_past_due,
         deletion_requests_completed: total("deletion_requests_completed"),
         audit_report_pii_opens: total("pii_opens"),
         audit_report_purges: total("orders_purged"),
+        api_audit_report_status: view["status"].as_str().unwrap_or_default().to_owned(),
+        api_audit_report_bytes: downloaded.len() as u64,
+        api_audit_report_matches_direct: by_link["totals"] == report["totals"]
+            && view["totals"] == report["totals"],
+        api_report: auditor.figures,
     })
 }
 
@@ -765,6 +843,9 @@ async fn inspect(
         pii_items_after_purge: 0,
         audit_report_pii_opens: 0,
         audit_report_purges: 0,
+        api_audit_report_status: String::new(),
+        api_audit_report_bytes: 0,
+        api_audit_report_matches_direct: false,
         pii_values_checked: 0,
         pii_values_found_in_logs: 0,
         log_files: Vec::new(),

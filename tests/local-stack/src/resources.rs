@@ -99,6 +99,8 @@ pub struct Provisioned {
     pub seller_secret_prefix: String,
     /// Queue id (`notifications`, `notifications-dlq`, `stock`, `stock-dlq`) to queue URL.
     pub queues: BTreeMap<String, String>,
+    /// Where `audit-report` keeps the reports auditors ask for over the API.
+    pub reports_bucket: String,
 }
 
 impl Provisioned {
@@ -125,14 +127,17 @@ impl Provisioned {
 /// `pii-redactor` dead-letters a deletion request with its reason at its fifth receive; the
 /// redrive at ten is the backstop.
 /// `label-worker` dead-letters a job with its reason by its fifth receive; ten is the backstop.
+/// `audit-report` gives a report job up at its third receive (each try may take its 15
+/// minutes: the visibility timeout is six times that); five is the backstop.
 /// Amazon delivers `LISTINGS_ITEM_MFN_QUANTITY_CHANGE` to `listing-notifications`, which
 /// `stock-sync` reads beside the stock queue.
-pub const QUEUES: [(&str, u32, u32); 5] = [
+pub const QUEUES: [(&str, u32, u32); 6] = [
     ("notifications", 100, 360),
     ("stock", 5, 1800),
     ("listing-notifications", 5, 1800),
     ("deletion-requests", 10, 960),
     ("label-jobs", 10, 360),
+    ("audit-reports", 5, 5400),
 ];
 
 /// Secret values the local stack stores: the simulator's app credentials and sellers.
@@ -401,7 +406,47 @@ pub async fn provision(
         queues.insert(format!("{id}-dlq"), dlq_url);
     }
 
+    // The reports bucket, encrypted by default with the data key, as the CDK app makes it.
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let reports_bucket = format!("{prefix}-reports").to_ascii_lowercase();
+    let s3_err = |what: &str, e: &dyn std::fmt::Display| err(what, e);
+    s3.create_bucket()
+        .bucket(&reports_bucket)
+        .send()
+        .await
+        .map_err(|e| s3_err("reports bucket", &aws_sdk_s3::error::DisplayErrorContext(e)))?;
+    let by_key = aws_sdk_s3::types::ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+        .kms_master_key_id(&data_key_arn)
+        .build()
+        .map_err(|e| s3_err("reports bucket encryption", &e))?;
+    let encryption = aws_sdk_s3::types::ServerSideEncryptionConfiguration::builder()
+        .rules(
+            aws_sdk_s3::types::ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(by_key)
+                .bucket_key_enabled(true)
+                .build(),
+        )
+        .build()
+        .map_err(|e| s3_err("reports bucket encryption", &e))?;
+    s3.put_bucket_encryption()
+        .bucket(&reports_bucket)
+        .server_side_encryption_configuration(encryption)
+        .send()
+        .await
+        .map_err(|e| {
+            s3_err(
+                "reports bucket encryption",
+                &aws_sdk_s3::error::DisplayErrorContext(e),
+            )
+        })?;
+
     Ok(Provisioned {
+        reports_bucket,
         queues,
         tables,
         table_env,
@@ -505,6 +550,8 @@ impl Provisioned {
                 ("LABEL_JOBS_QUEUE_URL", self.queue("label-jobs")),
                 ("STOCK_QUEUE_URL", self.queue("stock")),
                 ("DELETION_QUEUE_URL", self.queue("deletion-requests")),
+                ("REPORT_QUEUE_URL", self.queue("audit-reports")),
+                ("REPORTS_BUCKET", self.reports_bucket.as_str()),
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned())),
         );
@@ -550,7 +597,15 @@ impl Provisioned {
     /// The environment `audit-report` reads.
     pub fn audit_report_env(&self) -> Vec<(String, String)> {
         let mut env = self.table_vars(&["pii", "control", "audit"]);
-        env.push(("PII_KEY_ARN".into(), self.pii_key_arn.clone()));
+        env.extend(
+            [
+                ("PII_KEY_ARN", self.pii_key_arn.as_str()),
+                ("REPORTS_BUCKET", self.reports_bucket.as_str()),
+                ("REPORT_DLQ_URL", self.queue("audit-reports-dlq")),
+                ("REPORT_MAX_RECEIVES", "3"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
         env
     }
 }

@@ -14,6 +14,13 @@ pub struct AuditReportConfig {
     /// second; 50,000 take about 8 minutes of the function's 15). Beyond it the report says
     /// it is truncated.
     pub trail_max_events: usize,
+    /// Reports asked over the API are kept here.
+    pub reports_bucket: String,
+    /// A report job given up goes here, with its reason.
+    pub report_dlq_url: String,
+    /// Tries of one report job before it is given up (a try may take the function's 15
+    /// minutes: CloudTrail at 2 requests a second).
+    pub report_max_receives: u32,
 }
 
 impl AuditReportConfig {
@@ -26,12 +33,16 @@ impl AuditReportConfig {
             });
         }
         let trail_max_events = env.bounded("TRAIL_MAX_EVENTS", 50_000, 50..=500_000, "")?;
+        let report_max_receives = env.bounded("REPORT_MAX_RECEIVES", 3, 1..=10, "")?;
         Ok(Self {
             audit_table: env.required("AUDIT_TABLE")?,
             control_table: env.required("CONTROL_TABLE")?,
             pii_table: env.required("PII_TABLE")?,
             pii_key_arn,
             trail_max_events,
+            reports_bucket: env.required("REPORTS_BUCKET")?,
+            report_dlq_url: env.required("REPORT_DLQ_URL")?,
+            report_max_receives,
         })
     }
 }
@@ -46,13 +57,15 @@ mod tests {
             ("AUDIT_TABLE", "audit"),
             ("CONTROL_TABLE", "control"),
             ("PII_TABLE", "pii"),
+            ("REPORTS_BUCKET", "reports"),
+            ("REPORT_DLQ_URL", "https://sqs.example/dlq"),
         ];
         let arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
         let c = AuditReportConfig::from_env(&Env::from_pairs(
             tables.into_iter().chain([("PII_KEY_ARN", arn)]),
         ))
         .unwrap();
-        assert_eq!(c.trail_max_events, 50_000);
+        assert_eq!((c.trail_max_events, c.report_max_receives), (50_000, 3));
         let err = AuditReportConfig::from_env(&Env::from_pairs(
             tables.into_iter().chain([("PII_KEY_ARN", "alias/fbm/pii")]),
         ))

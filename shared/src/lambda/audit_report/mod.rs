@@ -1,20 +1,28 @@
-//! `audit-report`: invoked on demand (an auditor, an operator, a scheduled export) with a
-//! range and a format; answers with the report.
+//! `audit-report`: two events. Report jobs from its SQS queue (an event with `Records`: reports
+//! auditors asked for over the API, made and kept in the reports bucket); or invoked directly
+//! (an operator, a scheduled export) with a range and a format, answered with the report.
 //!
-//! Event: `{"from": RFC 3339, "to": RFC 3339, "format": "json" | "csv"}`. `to` defaults to
-//! now, `from` to 30 days before `to`, `format` to JSON. Anything else is refused with a
+//! Direct event: `{"from": RFC 3339, "to": RFC 3339, "format": "json" | "csv"}`. `to` defaults
+//! to now, `from` to 30 days before `to`, `format` to JSON. Anything else is refused with a
 //! message naming the field. The answer is the report itself (JSON), or
 //! `{"content_type": "text/csv", "body": "..."}`.
 
 pub mod config;
 
-use crate::audit::{AuditReport, AuditReporter, Format, ReportError, ReportRange};
-use crate::aws::{CloudTrailAccessTrail, DynamoAuditLog, DynamoControl, PiiTable};
-use crate::kernel::Clock;
+use super::batch::{Finished, answer, kept, run_batch};
+use crate::audit::{
+    AuditReport, AuditReporter, Format, JobOutcome, ReportError, ReportMaker, ReportRange,
+};
+use crate::aws::{
+    CloudTrailAccessTrail, DynamoAuditLog, DynamoControl, PiiTable, S3ReportArchive, SqsBatchQueue,
+    SqsQueue,
+};
+use crate::kernel::{Clock, DeadLetter, Ending, QueuedMessage, ReportId, serde_reason};
+use aws_lambda_events::event::sqs::SqsEvent;
 use chrono::{DateTime, Duration, Utc};
 use config::AuditReportConfig;
 use lambda_runtime::LambdaEvent;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// What a synchronous Lambda answer may carry (6 MB), less room for the envelope.
@@ -29,11 +37,34 @@ pub struct ReportRequest {
     pub format: Format,
 }
 
+/// A report job's message: the id alone.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobMessage {
+    report_id: ReportId,
+}
+
+/// What a batch of report jobs came to (tests and the local run read it).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReportBatchReport {
+    pub made: u32,
+    pub already_done: u32,
+    pub refused: u32,
+    pub retried: u32,
+    pub dead_lettered: u32,
+    /// Message ids to leave on the queue (`batchItemFailures`).
+    pub keep: Vec<String>,
+}
+
 pub struct AuditReportHandler {
     audit: DynamoAuditLog,
     trail: CloudTrailAccessTrail,
     control: DynamoControl,
     pii_table: PiiTable,
+    archive: S3ReportArchive,
+    /// Report jobs retry by staying on their queue; given up, they go to its DLQ.
+    queue: SqsBatchQueue,
+    max_receives: u32,
     clock: Arc<dyn Clock>,
 }
 
@@ -55,7 +86,22 @@ impl AuditReportHandler {
             control: DynamoControl::new(dynamo.clone(), config.control_table),
             // Lists keys and dates only: no KMS client, this function never opens PII.
             pii_table: PiiTable::new(dynamo, config.pii_table),
+            archive: S3ReportArchive::new(sdk, config.reports_bucket),
+            queue: SqsBatchQueue {
+                source: None,
+                dead_letters: SqsQueue::new(aws_sdk_sqs::Client::new(sdk), config.report_dlq_url),
+            },
+            max_receives: config.report_max_receives,
             clock,
+        }
+    }
+
+    fn maker(&self) -> ReportMaker<'_> {
+        ReportMaker {
+            reporter: self.reporter(),
+            jobs: &self.control,
+            archive: &self.archive,
+            clock: self.clock.as_ref(),
         }
     }
 
@@ -73,6 +119,11 @@ impl AuditReportHandler {
         &self,
         event: LambdaEvent<serde_json::Value>,
     ) -> Result<serde_json::Value, lambda_runtime::Error> {
+        if event.payload.get("Records").is_some() {
+            let jobs: SqsEvent = serde_json::from_value(event.payload)?;
+            let report = self.handle_jobs(jobs).await;
+            return Ok(serde_json::to_value(answer(report.keep))?);
+        }
         let request: ReportRequest = serde_json::from_value(event.payload)
             .map_err(|e| ReportError::Range(format!("bad report request: {e}")))?;
         let report = self.run(&request).await?;
@@ -89,6 +140,72 @@ impl AuditReportHandler {
             return Err(ReportError::TooLarge { bytes }.into());
         }
         Ok(answer)
+    }
+
+    /// Report jobs, one at a time (each one reads CloudTrail for minutes).
+    pub async fn handle_jobs(&self, event: SqsEvent) -> ReportBatchReport {
+        let handled = run_batch(&self.queue, event.records, 1, |m| async move {
+            self.handle_job(&m).await
+        })
+        .await;
+        let mut report = ReportBatchReport::default();
+        for h in &handled {
+            match (&h.outcome, h.finished) {
+                (_, Finished::Kept) => report.retried += 1,
+                (_, Finished::DeadLettered) => report.dead_lettered += 1,
+                (Some(JobOutcome::Made { .. }), _) => report.made += 1,
+                (Some(JobOutcome::AlreadyDone), _) => report.already_done += 1,
+                (Some(JobOutcome::Refused(_)), _) => report.refused += 1,
+                _ => {}
+            }
+        }
+        report.keep = kept(&handled);
+        report
+    }
+
+    async fn handle_job(&self, m: &QueuedMessage) -> (Option<JobOutcome>, Ending) {
+        let now = self.clock.now();
+        let letter = |kind: &str, reason: String| {
+            Ending::DeadLetter(DeadLetter::new(
+                &m.message_id,
+                kind,
+                reason,
+                m.receive_count,
+                now,
+            ))
+        };
+        let id = match serde_json::from_str::<JobMessage>(&m.body) {
+            Ok(j) => j.report_id,
+            Err(e) => {
+                let reason = format!("not a report job: {}", serde_reason(&e));
+                return (None, letter("malformed", reason));
+            }
+        };
+        let maker = self.maker();
+        match maker.make(&id).await {
+            Ok(JobOutcome::NoSuchJob) => (
+                Some(JobOutcome::NoSuchJob),
+                letter("no-such-job", format!("report job {id} is not recorded")),
+            ),
+            Ok(outcome) => {
+                tracing::info!(report_id = %id, outcome = ?outcome, "report job done");
+                (Some(outcome), Ending::Done)
+            }
+            Err(e) => {
+                let receives = m.receive_count;
+                tracing::warn!(report_id = %id, error = %e, receives, "report job failed");
+                if receives < self.max_receives {
+                    // Back after the queue's visibility timeout, counted by its receive count.
+                    return (None, Ending::Retry(None));
+                }
+                let reason = format!("given up after {receives} tries: {e}");
+                if let Err(e) = maker.give_up(&id, reason.clone()).await {
+                    tracing::warn!(report_id = %id, error = %e, "report job not marked failed");
+                    return (None, Ending::Retry(None));
+                }
+                (None, letter("report-failed", reason))
+            }
+        }
     }
 
     pub async fn run(&self, request: &ReportRequest) -> Result<AuditReport, ReportError> {

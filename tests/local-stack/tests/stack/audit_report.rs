@@ -13,6 +13,19 @@ use shared::pii::PiiReader;
 use shared::pii::{PiiOpener, SealedItems};
 use spapi_sim::SimConfig;
 
+/// AWS as a function with its endpoints pointed at the CloudTrail stand-in sees it (the
+/// stand-in passes every call on to moto, recording KMS's), signed as `access_key`.
+pub(crate) async fn through(trail: &TrailStandIn, access_key: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(trail.url())
+        .region(aws_config::Region::new(local_stack::moto::REGION))
+        .credentials_provider(aws_sdk_kms::config::Credentials::new(
+            access_key, "testing", None, None, "test",
+        ))
+        .load()
+        .await
+}
+
 fn never() -> bool {
     false
 }
@@ -26,18 +39,7 @@ async fn every_kms_open_is_named_with_the_audited_reader_or_flagged_and_lifecycl
         .unwrap();
     // Everything of the report and of the reads goes through the stand-in, as a function with
     // AWS_ENDPOINT_URL_KMS / _CLOUDTRAIL pointed at it would.
-    let via_trail = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(trail.url())
-        .region(aws_config::Region::new(local_stack::moto::REGION))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "packing-station",
-            "testing",
-            None,
-            None,
-            "test",
-        ))
-        .load()
-        .await;
+    let via_trail = through(&trail, "packing-station").await;
     let clock = t.amazon_time();
     let started = clock.now();
     let seller = t.seller(0);
@@ -208,15 +210,7 @@ async fn calls_that_could_open_pii_unseen_are_listed_beside_the_opens() {
     let trail = TrailStandIn::start(&crate::common::moto().endpoint)
         .await
         .unwrap();
-    let as_principal = |access_key: &'static str| {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(trail.url())
-            .region(aws_config::Region::new(local_stack::moto::REGION))
-            .credentials_provider(aws_sdk_kms::config::Credentials::new(
-                access_key, "testing", None, None, "test",
-            ))
-            .load()
-    };
+    let as_principal = |access_key: &'static str| through(&trail, access_key);
     let admin = aws_sdk_kms::Client::new(&as_principal("key-admin").await);
     let clock = t.amazon_time();
     let started = clock.now();

@@ -5,6 +5,7 @@
 mod common;
 
 mod api;
+mod api_audit;
 mod api_orders;
 mod api_subject;
 mod audit_report;
