@@ -26,7 +26,7 @@ const REPORT_TIMEOUT = Duration.minutes(15);
 export const REPORT_KEPT_DAYS = 30;
 
 /** Tries of one report job before audit-report gives it up to the DLQ with its reason. */
-const REPORT_MAX_RECEIVES = 3;
+const REPORT_MAX_TRIES = 3;
 
 /** A grant on the reports' objects names their prefix: their keys are made at run time. */
 export function acknowledgeReportObjects(policy: iam.Policy, reports: s3.Bucket): void {
@@ -94,12 +94,16 @@ export class AuditReport extends Construct {
         'included; server access logs would need another bucket and record less.',
     });
 
-    // A try may take the function's 15 minutes; the visibility timeout is six of them. The
-    // function gives a job up with its reason at its third receive; five is the backstop.
+    // FIFO with one message group: one report at a time, in the order asked, and no poller
+    // throttled against the reserved concurrency of 1 (a throttled message would wait out the
+    // visibility timeout). A try may take the function's 15 minutes: the visibility timeout is
+    // six of them. The function gives a job up with its reason at its third try (a failed try
+    // comes back after 2 minutes); ten receives is the backstop.
     this.jobs = new WorkQueue(this, 'ReportJobs', {
       key: props.dataKey,
       visibilityTimeout: Duration.seconds(6 * REPORT_TIMEOUT.toSeconds()),
-      maxReceiveCount: 5,
+      maxReceiveCount: 10,
+      fifo: true,
     });
 
     this.reporter = new SuiteFunction(this, 'Reporter', {
@@ -117,8 +121,9 @@ export class AuditReport extends Construct {
         PII_TABLE: pii.tableName,
         PII_KEY_ARN: props.piiKey.keyArn,
         REPORTS_BUCKET: this.reports.bucketName,
+        REPORT_QUEUE_URL: this.jobs.queue.queueUrl,
         REPORT_DLQ_URL: this.jobs.dlq.queueUrl,
-        REPORT_MAX_RECEIVES: String(REPORT_MAX_RECEIVES),
+        REPORT_MAX_TRIES: String(REPORT_MAX_TRIES),
       },
       statements: [
         new iam.PolicyStatement({
@@ -175,8 +180,8 @@ export class AuditReport extends Construct {
       ],
     });
 
-    // One job a batch; two pollers is SQS's least, the reserved concurrency of 1 the bound.
-    this.jobs.feed(this.reporter, { batchSize: 1, maxConcurrency: 2 });
+    // One job a batch (FIFO: one message group, so one at a time).
+    this.jobs.feed(this.reporter, { batchSize: 1 });
     this.reporter.policy.addStatements(
       new iam.PolicyStatement({
         sid: 'DeadLetterReportJobs',

@@ -481,10 +481,11 @@ export class FulfillmentStack extends Stack {
         actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
         resources: [this.tables.get('orders').tableArn],
       }),
-      // Write-only: intake seals and purges PII but never reads it back.
+      // Write-only: intake seals and purges PII but never reads it back (UpdateItem: a ship-to
+      // its buyer corrected keeps it, but takes the purge date Amazon's update sets).
       new iam.PolicyStatement({
         sid: 'SealAndPurgePii',
-        actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+        actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
         resources: [this.tables.get('pii').tableArn],
         conditions: NO_RETURN_VALUES,
       }),

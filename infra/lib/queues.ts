@@ -22,6 +22,11 @@ export interface WorkQueueProps {
    * would make the key depend on the queue that depends on the key).
    */
   readonly queueName?: string;
+  /**
+   * FIFO, queue and DLQ alike: with one message group its consumer takes one message at a
+   * time, in order, without being throttled.
+   */
+  readonly fifo?: boolean;
 }
 
 export interface ConsumerOptions {
@@ -43,6 +48,7 @@ export class WorkQueue extends Construct {
     this.key = props.key;
     // cdk-nag knows this is a dead-letter queue (it is the one below redrives to): no SQS3.
     this.dlq = new sqs.Queue(this, 'Dlq', {
+      fifo: props.fifo,
       encryption: sqs.QueueEncryption.KMS,
       encryptionMasterKey: props.dlqKey ?? props.key,
       enforceSSL: true,
@@ -50,6 +56,7 @@ export class WorkQueue extends Construct {
     });
     this.queue = new sqs.Queue(this, 'Queue', {
       queueName: props.queueName,
+      fifo: props.fifo,
       encryption: sqs.QueueEncryption.KMS,
       encryptionMasterKey: props.key,
       enforceSSL: true,

@@ -45,8 +45,9 @@ test('audit-report: 15 minutes, one at a time, the tables, the PII key ARN and i
     PII_TABLE: { Ref: tableLogicalId('pii') },
     PII_KEY_ARN: { 'Fn::GetAtt': [keyId('alias/fbm/pii'), 'Arn'] },
     REPORTS_BUCKET: { Ref: reportsBucketId() },
+    REPORT_QUEUE_URL: { Ref: reportJobsQueueId('Queue') },
     REPORT_DLQ_URL: { Ref: reportJobsQueueId('Dlq') },
-    REPORT_MAX_RECEIVES: '3',
+    REPORT_MAX_TRIES: '3',
     RUST_LOG: 'info',
   });
   const logGroup = resourcesOf('AWS::Logs::LogGroup')[p.LoggingConfig.LogGroup.Ref];
@@ -66,10 +67,13 @@ test('audit-report runs on demand and from its report-jobs queue only: no schedu
   assert.deepEqual(sources[0].EventSourceArn, { 'Fn::GetAtt': [reportJobsQueueId('Queue'), 'Arn'] });
   assert.equal(sources[0].BatchSize, 1);
   assert.deepEqual(sources[0].FunctionResponseTypes, ['ReportBatchItemFailures']);
-  // Six of the function's 15 minutes a try; the function gives up at its third receive.
+  // FIFO (one report at a time, no poller throttled), its DLQ too; six of the function's 15
+  // minutes a try; the function gives up at its third try, ten receives the backstop.
   const queue = resourcesOf('AWS::SQS::Queue')[reportJobsQueueId('Queue')].Properties;
+  assert.equal(queue.FifoQueue, true);
+  assert.equal(resourcesOf('AWS::SQS::Queue')[reportJobsQueueId('Dlq')].Properties.FifoQueue, true);
   assert.equal(queue.VisibilityTimeout, 5400);
-  assert.equal(queue.RedrivePolicy.maxReceiveCount, 5);
+  assert.equal(queue.RedrivePolicy.maxReceiveCount, 10);
   const alarms = Object.entries(resourcesOf('AWS::CloudWatch::Alarm')).filter(([id]) => id.startsWith('AuditReport'));
   assert.deepEqual(alarms.map(([, a]) => a.Properties.MetricName), ['ApproximateNumberOfMessagesVisible']);
 });

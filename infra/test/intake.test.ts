@@ -84,7 +84,7 @@ test('every queue is KMS-encrypted and TLS-only; work queues have a DLQ', () => 
     assert.ok(denyPlain, `${id} TLS-only`);
   }
   const withDlq = Object.values(queues).filter((q) => q.Properties.RedrivePolicy);
-  assert.deepEqual(withDlq.map((q) => q.Properties.RedrivePolicy.maxReceiveCount).sort((a, b) => a - b), [5, 5, 5, 10, 10, 100]);
+  assert.deepEqual(withDlq.map((q) => q.Properties.RedrivePolicy.maxReceiveCount).sort((a, b) => a - b), [5, 5, 10, 10, 10, 100]);
   const [, notifications] = notificationsQueue();
   assert.equal(notifications.Properties.RedrivePolicy.maxReceiveCount, 100);
   assert.deepEqual(notifications.Properties.KmsMasterKeyId, { 'Fn::GetAtt': [keyId('alias/fbm/notifications'), 'Arn'] });

@@ -11,7 +11,7 @@ use super::{
     ApiRequest, ApiResponse, FieldProblem, Problem, Role, Services, authorize, json_body,
     only_query, path_param,
 };
-use crate::audit::{Format, ReportJob, ReportRange, ReportStatus, Totals};
+use crate::audit::{Format, REPORT_KEPT_DAYS, ReportJob, ReportRange, ReportStatus, Totals};
 use crate::kernel::ReportId;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -104,7 +104,8 @@ fn report_id(actor: &str, key: &str) -> ReportId {
 }
 
 /// Ask for an auditor report: recorded and queued for `audit-report`, 202 with where to read
-/// it. Once per `Idempotency-Key` (and caller): asked again, the same report.
+/// it. Once per `Idempotency-Key` (and caller): asked again, the same report; one given up
+/// (`failed`) is tried afresh.
 #[utoipa::path(
     post,
     path = "/audit-reports",
@@ -169,7 +170,28 @@ pub async fn ask_report(s: &Services<'_>, req: &ApiRequest) -> Result<ApiRespons
             )
             .with_detail("use a new Idempotency-Key for a new report"));
         }
-        kept
+        if kept.status == ReportStatus::Failed {
+            // Given up before: asked again, it is tried afresh (most failures pass).
+            let again = ReportJob {
+                status: ReportStatus::Requested,
+                attempts: 0,
+                started_at: None,
+                completed_at: None,
+                failure: None,
+                ..kept.clone()
+            };
+            if !s
+                .report_jobs
+                .update(&again, &kept)
+                .await
+                .map_err(store_problem)?
+            {
+                return Err(Problem::unavailable());
+            }
+            again
+        } else {
+            kept
+        }
     };
     // Queued while it waits: asked again, it is queued again (a lost send, a crash in
     // between); audit-report makes a report once whatever the copies.
@@ -197,6 +219,7 @@ pub async fn ask_report(s: &Services<'_>, req: &ApiRequest) -> Result<ApiRespons
         (status = 401, description = "No verified caller: API Gateway's `{\"message\"}` for a missing or invalid token, problem+json when no verified caller reached the function", content((Problem = "application/problem+json"), (GatewayMessage = "application/json"))),
         (status = 403, description = "Not an auditor", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such report (or expired after 30 days)", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The report is no longer kept", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "A store failed for now", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -205,11 +228,19 @@ pub async fn report(
     req: &ApiRequest,
     report_id: &str,
 ) -> Result<ApiResponse, Problem> {
-    authorize(req, &AUDITORS)?;
+    let caller = authorize(req, &AUDITORS)?;
     only_query(req, &[])?;
     let id = path_param("report_id", report_id, ReportId::parse)
         .map_err(|e| Problem::invalid(vec![e]))?;
-    let Some(job) = s.report_jobs.job(&id).await.map_err(store_problem)? else {
+    let now = s.clock.now();
+    // Past its days the record is as good as gone, whenever DynamoDB's TTL removes it.
+    let Some(job) = s
+        .report_jobs
+        .job(&id)
+        .await
+        .map_err(store_problem)?
+        .filter(|j| now < j.requested_at + Duration::days(REPORT_KEPT_DAYS))
+    else {
         return Err(Problem::not_found(format!("no report {id}")));
     };
     let document = job
@@ -219,18 +250,21 @@ pub async fn report(
     let format = job.format;
     let mut view = ReportView::of(job);
     if let Some(d) = document {
-        let now = s.clock.now();
         view.download_url = Some(
             s.reports
                 .link(&d.key, LINK_VALID_FOR)
                 .await
                 .map_err(store_problem)?,
         );
+        // Who was handed a link, beside the trail's downloads (signed by this function's role).
+        tracing::info!(report_id = %id, caller = %caller.actor(), "report link handed out");
         view.download_expires_at = Some(
             now + Duration::from_std(LINK_VALID_FOR).unwrap_or_else(|_| Duration::minutes(15)),
         );
         if format == Format::Json && d.bytes <= INLINE_MAX_BYTES {
-            let body = s.reports.get(&d.key).await.map_err(store_problem)?;
+            let Some(body) = s.reports.get(&d.key).await.map_err(store_problem)? else {
+                return Err(Problem::gone(format!("report {id}: no longer kept")));
+            };
             view.report = Some(serde_json::from_slice(&body).map_err(|e| {
                 tracing::warn!(error = %e, report_id = %id, "kept report unreadable");
                 Problem::unavailable()

@@ -83,20 +83,30 @@ pub enum ShipToPurpose {
     AddressProblem,
     /// A parcel lost, returned or undelivered.
     DeliveryProblem,
+    /// The label of a parcel shipped on the operator's own carrier: the shipment itself, which
+    /// a buyer's restriction still allows.
+    OwnCarrierLabel,
 }
 
 impl ShipToPurpose {
-    const ALL: [ShipToPurpose; 3] = [
+    const ALL: [ShipToPurpose; 4] = [
         ShipToPurpose::Packing,
         ShipToPurpose::AddressProblem,
         ShipToPurpose::DeliveryProblem,
+        ShipToPurpose::OwnCarrierLabel,
     ];
+
+    /// Whether it is the shipment itself (what a restriction still opens the ship-to for).
+    pub fn is_the_shipment(self) -> bool {
+        self == ShipToPurpose::OwnCarrierLabel
+    }
 
     pub fn name(self) -> &'static str {
         match self {
             ShipToPurpose::Packing => "packing",
             ShipToPurpose::AddressProblem => "address_problem",
             ShipToPurpose::DeliveryProblem => "delivery_problem",
+            ShipToPurpose::OwnCarrierLabel => "own_carrier_label",
         }
     }
 }
@@ -390,7 +400,7 @@ impl ShipTo {
     params(
         ("seller_id" = String, Path, description = "The seller's Amazon merchant id"),
         ("order_id" = String, Path, description = "The Amazon order id"),
-        ("purpose" = String, Query, description = "Why it is opened: packing, address_problem or delivery_problem", pattern = "^(packing|address_problem|delivery_problem)$"),
+        ("purpose" = String, Query, description = "Why it is opened: packing, address_problem, delivery_problem, or own_carrier_label (the label of a parcel on the operator's own carrier: the one purpose a buyer's restriction still allows)", pattern = "^(packing|address_problem|delivery_problem|own_carrier_label)$"),
     ),
     responses(
         (status = 200, description = "The recipient (buyer PII)", body = ShipTo),
@@ -398,7 +408,7 @@ impl ShipTo {
         (status = 401, description = "No verified caller: API Gateway's `{\"message\"}` for a missing or invalid token, problem+json when no verified caller reached the function", content((Problem = "application/problem+json"), (GatewayMessage = "application/json"))),
         (status = 403, description = "Not a role whose job needs the ship-to (packer, supervisor)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The buyer restricted their data to the shipment: the ship-to is shown to nobody (the label still prints it)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The buyer restricted their data to the shipment: the ship-to is shown for an own-carrier label only", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "The order's PII is no longer held (purged, deleted on request) or never was", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The read could not be put on record, or a store failed: nothing was opened", body = Problem, content_type = "application/problem+json"),
     )
@@ -419,7 +429,7 @@ pub async fn ship_to(
             .ok_or_else(|| {
                 FieldProblem::new(
                     "query.purpose",
-                    "packing, address_problem or delivery_problem",
+                    "packing, address_problem, delivery_problem or own_carrier_label",
                 )
             }),
     };
@@ -431,19 +441,21 @@ pub async fn ship_to(
             return Err(Problem::invalid(errors));
         }
     };
+    let shipment = purpose.is_the_shipment();
     let purpose = format!("ship-to: {}", purpose.name());
     let stored = stored(s, &seller, &order).await?;
-    let a = open_ship_to(s, caller, &purpose, &stored).await?;
+    let a = open_ship_to(s, caller, &purpose, shipment, &stored).await?;
     Ok(ApiResponse::json(200, &ShipTo::of(order, &a)))
 }
 
 /// The stored order's recipient, opened for `caller` with `purpose` (on the audit log before
 /// the key is used); 410 once the order's PII is no longer held, 409 when the buyer restricted
-/// it to the shipment.
+/// it to the shipment and `for_the_shipment` is not so.
 pub(super) async fn open_ship_to(
     s: &Services<'_>,
     caller: &Caller,
     purpose: &str,
+    for_the_shipment: bool,
     stored: &StoredOrder,
 ) -> Result<Address, Problem> {
     let (seller, order) = (&stored.order.seller_id, &stored.order.order_id);
@@ -453,7 +465,7 @@ pub(super) async fn open_ship_to(
             stored.pii.state.as_str()
         )));
     }
-    if !stored.pii.shown_to_staff() {
+    if !for_the_shipment && !stored.pii.shown_to_staff() {
         return Err(restricted(order));
     }
     let opened = s
@@ -472,7 +484,7 @@ pub(super) fn restricted(order: &AmazonOrderId) -> Problem {
     Problem::conflict(
         "pii-restricted",
         "The buyer restricted the use of their data to the shipment",
-        format!("order {order}: its ship-to opens only to buy and print the label"),
+        format!("order {order}: its ship-to opens only for its label (purpose own_carrier_label)"),
     )
 }
 

@@ -298,7 +298,7 @@ pub async fn packing_slip_document(
     // Restricted to the shipment: the slip goes without the address (the label carries it),
     // and nothing is opened for it.
     let ship_to = if stored.pii.shown_to_staff() {
-        Some(open_ship_to(s, caller, "packing-slip", &stored).await?)
+        Some(open_ship_to(s, caller, "packing-slip", false, &stored).await?)
     } else {
         None
     };

@@ -18,7 +18,7 @@ use crate::kernel::{
     Address, AmazonOrderId, AuditEvent, AuditKind, PackageId, Pii, PiiKind, SellerId, StoreError,
     SubjectRequestId,
 };
-use crate::orders::{OrderStatus, StoredOrder};
+use crate::orders::{Correction, OrderStatus, StoredOrder};
 use crate::pii::{
     DeletionConfirmation, DeletionRequest, DeletionScope, DeletionStart, OpenedPii, PiiState,
     SubjectRecord,
@@ -666,13 +666,16 @@ pub async fn subject_correction(
         let mut corrected = now.clone();
         corrected.pii.ship_to_corrected = Some(done.clone());
         match s.corrector.correct_ship_to(&corrected, &ship_to).await {
-            Ok(Some(revision)) => {
+            Ok(Correction::Written(revision)) => {
                 corrected.revision = revision;
                 let statement = correction_statement(&order, &done, corrected.pii.purge_at);
                 return Ok(carried_out(&done, caller, at, corrected, statement));
             }
             // The record moved (intake, a picker, packing): decide again on what it says now.
-            Ok(None) => now = stored(s, &seller, &order).await?,
+            Ok(Correction::RecordMoved) => now = stored(s, &seller, &order).await?,
+            Ok(Correction::ShipToGone) => {
+                return Err(Problem::gone(format!("order {order}: no ship-to held")));
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "ship-to not corrected");
                 return Err(Problem::unavailable());
@@ -696,9 +699,10 @@ fn restriction_statement(
 ) -> String {
     format!(
         "Since {} (request {}), the personal data of order {order}'s buyer is kept sealed and \
-         used for nothing but shipping the order: its label is bought through Amazon and \
-         printed, no one is shown the ship-to, and the packing slip goes without it. It is \
-         deleted on {} (or sooner on a deletion request).",
+         used for nothing but shipping the order: its label is printed (bought through Amazon, \
+         or made for the operator's own carrier, the one use staff are shown the ship-to for) \
+         and the packing slip goes without it. It is deleted on {} (or sooner on a deletion \
+         request).",
         day(r.at),
         r.request_id,
         day(purge_at)

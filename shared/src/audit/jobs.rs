@@ -10,6 +10,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// How long an asked report and its job are kept (the bucket's lifecycle and the record's TTL).
+pub const REPORT_KEPT_DAYS: i64 = 30;
+
 /// Where a report job stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "api", derive(utoipa::ToSchema))]
@@ -67,9 +70,9 @@ pub trait ReportJobs: Send + Sync {
     /// Record a new job; `false` when one with its id is recorded already (asked again).
     async fn create(&self, job: &ReportJob) -> Result<bool, StoreError>;
     async fn job(&self, id: &ReportId) -> Result<Option<ReportJob>, StoreError>;
-    /// Write the job's new state. After its creation only `audit-report` writes a job, one
-    /// report at a time (its reserved concurrency is 1).
-    async fn update(&self, job: &ReportJob) -> Result<(), StoreError>;
+    /// Write the job's new state over `read` (its status and tries as read); `false` when
+    /// someone moved it in between (nothing written).
+    async fn update(&self, job: &ReportJob, read: &ReportJob) -> Result<bool, StoreError>;
 }
 
 /// Where asked reports wait for `audit-report` (its queue: the message names the id only).
@@ -82,7 +85,8 @@ pub trait ReportQueue: Send + Sync {
 #[async_trait]
 pub trait ReportArchive: Send + Sync {
     async fn put(&self, key: &str, content_type: &str, body: Vec<u8>) -> Result<(), StoreError>;
-    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError>;
+    /// The document; `None` when it is no longer kept (expired).
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// A link that reads the document, and nothing else, for `valid_for`.
     async fn link(&self, key: &str, valid_for: std::time::Duration) -> Result<String, StoreError>;
 }
@@ -96,8 +100,9 @@ pub enum JobOutcome {
     AlreadyDone,
     /// No job with that id is recorded (a stray message).
     NoSuchJob,
-    /// Cannot be made (its range is refused): failed for good.
-    Refused(String),
+    /// Failed for good (ids only): its range refused, or its tries spent (a try that failed,
+    /// or one that never finished: the function stopped at its time limit).
+    GivenUp(String),
 }
 
 /// Makes queued reports: one job, read, run and kept, its record moved along.
@@ -106,46 +111,61 @@ pub struct ReportMaker<'a> {
     pub jobs: &'a dyn ReportJobs,
     pub archive: &'a dyn ReportArchive,
     pub clock: &'a dyn Clock,
+    /// Tries of a job before it is given up.
+    pub max_tries: u32,
 }
 
 impl ReportMaker<'_> {
-    /// Make the job's report. An error is for now (CloudTrail, a store): the caller retries
-    /// and, at its last try, [`ReportMaker::give_up`].
+    /// Make the job's report. An error is for now (CloudTrail, a store, the job moved by
+    /// someone else): the caller lets the message come back for another try.
     pub async fn make(&self, id: &ReportId) -> Result<JobOutcome, ReportError> {
-        let Some(mut job) = self.jobs.job(id).await? else {
+        let Some(read) = self.jobs.job(id).await? else {
             return Ok(JobOutcome::NoSuchJob);
         };
-        if matches!(job.status, ReportStatus::Ready | ReportStatus::Failed) {
+        if matches!(read.status, ReportStatus::Ready | ReportStatus::Failed) {
             return Ok(JobOutcome::AlreadyDone);
         }
+        // Running with its tries spent: the last try never finished.
+        if read.attempts >= self.max_tries {
+            let reason = format!("{} tries did not finish", read.attempts);
+            self.fail(&read, reason.clone()).await?;
+            return Ok(JobOutcome::GivenUp(reason));
+        }
+        let mut job = read.clone();
         job.status = ReportStatus::Running;
         job.started_at = Some(self.clock.now());
         job.attempts += 1;
-        self.jobs.update(&job).await?;
-        let range = match ReportRange::new(job.from, job.to) {
-            Ok(r) => r,
+        self.moved_along(&job, &read).await?;
+        match self.run(&mut job).await {
+            Ok(bytes) => Ok(JobOutcome::Made { bytes }),
             Err(e) => {
-                let reason = e.to_string();
-                self.fail(job, reason.clone()).await?;
-                return Ok(JobOutcome::Refused(reason));
+                let permanent = matches!(e, ReportError::Range(_));
+                if !permanent && job.attempts < self.max_tries {
+                    return Err(e);
+                }
+                let reason = format!("given up at try {}: {e}", job.attempts);
+                self.fail(&job, reason.clone()).await?;
+                Ok(JobOutcome::GivenUp(reason))
             }
-        };
+        }
+    }
+
+    /// The report of `job` (running, as recorded), made, kept and the job marked ready.
+    async fn run(&self, job: &mut ReportJob) -> Result<u64, ReportError> {
+        let id = job.report_id.clone();
+        let range = ReportRange::new(job.from, job.to)?;
         let report = self.reporter.report(range).await?;
+        let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt {
+            what: format!("report {id}: {e}"),
+        };
         let (body, content_type, extension) = match job.format {
             Format::Json => (
-                serde_json::to_vec(&report).map_err(|e| StoreError::Corrupt {
-                    what: format!("report {id}: {e}"),
-                })?,
+                serde_json::to_vec(&report).map_err(|e| corrupt(&e))?,
                 "application/json",
                 "json",
             ),
             Format::Csv => (
-                report
-                    .to_csv()
-                    .map_err(|e| StoreError::Corrupt {
-                        what: format!("report {id}: {e}"),
-                    })?
-                    .into_bytes(),
+                report.to_csv().map_err(|e| corrupt(&e))?.into_bytes(),
                 "text/csv",
                 "csv",
             ),
@@ -153,6 +173,7 @@ impl ReportMaker<'_> {
         let bytes = body.len() as u64;
         let key = format!("reports/{id}.{extension}");
         self.archive.put(&key, content_type, body).await?;
+        let read = job.clone();
         job.status = ReportStatus::Ready;
         job.completed_at = Some(self.clock.now());
         job.document = Some(ReportDocument {
@@ -161,22 +182,25 @@ impl ReportMaker<'_> {
             bytes,
         });
         job.totals = Some(report.totals);
-        self.jobs.update(&job).await?;
-        Ok(JobOutcome::Made { bytes })
+        self.moved_along(job, &read).await?;
+        Ok(bytes)
     }
 
-    /// The job failed for good (its tries spent): recorded so, with `reason` (ids only).
-    pub async fn give_up(&self, id: &ReportId, reason: String) -> Result<(), StoreError> {
-        match self.jobs.job(id).await? {
-            Some(job) if job.status != ReportStatus::Ready => self.fail(job, reason).await,
-            _ => Ok(()),
+    async fn moved_along(&self, job: &ReportJob, read: &ReportJob) -> Result<(), StoreError> {
+        if self.jobs.update(job, read).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict {
+                what: format!("report job {} moved by another writer", job.report_id),
+            })
         }
     }
 
-    async fn fail(&self, mut job: ReportJob, reason: String) -> Result<(), StoreError> {
+    async fn fail(&self, read: &ReportJob, reason: String) -> Result<(), StoreError> {
+        let mut job = read.clone();
         job.status = ReportStatus::Failed;
         job.completed_at = Some(self.clock.now());
         job.failure = Some(reason);
-        self.jobs.update(&job).await
+        self.moved_along(&job, read).await
     }
 }

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use jobs::{
-    JobOutcome, ReportArchive, ReportDocument, ReportJob, ReportJobs, ReportMaker, ReportQueue,
-    ReportStatus,
+    JobOutcome, REPORT_KEPT_DAYS, ReportArchive, ReportDocument, ReportJob, ReportJobs,
+    ReportMaker, ReportQueue, ReportStatus,
 };
 pub use report::{AuditReport, AuditReporter, Format, ReportError, ReportRange, Totals};
 

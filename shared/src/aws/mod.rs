@@ -39,7 +39,6 @@ pub use pii_table::PiiTable;
 pub use queues::{SqsBatchQueue, SqsQueue};
 #[cfg(feature = "s3")]
 pub use report_archive::S3ReportArchive;
-pub use report_jobs::REPORT_KEPT_DAYS;
 #[cfg(feature = "secrets")]
 pub use secrets::SecretsManagerCredentials;
 pub use stock_table::DynamoStockLedger;
@@ -222,26 +221,24 @@ pub(crate) async fn put_if<T: serde::Serialize>(
     }
 }
 
-/// A transaction canceled because a condition did not hold or another write met it (or with
-/// no reasons given): the caller reads again and decides. Any other failure is an error.
-pub(crate) fn is_transaction_conflict(
+/// Why a transaction was canceled, item by item (`ConditionalCheckFailed`,
+/// `TransactionConflict`, `None` for an item that was fine), or `None` when it was not canceled
+/// but failed otherwise. An empty list: canceled without reasons given.
+pub(crate) fn cancellation_codes(
     e: &SdkError<
         aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
         HttpResponse,
     >,
-) -> bool {
+) -> Option<Vec<Option<String>>> {
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
     match e.as_service_error() {
-        Some(E::TransactionCanceledException(c)) => {
-            c.cancellation_reasons().is_empty()
-                || c.cancellation_reasons().iter().any(|r| {
-                    matches!(
-                        r.code(),
-                        Some("ConditionalCheckFailed" | "TransactionConflict")
-                    )
-                })
-        }
-        _ => false,
+        Some(E::TransactionCanceledException(c)) => Some(
+            c.cancellation_reasons()
+                .iter()
+                .map(|r| r.code().filter(|c| *c != "None").map(str::to_owned))
+                .collect(),
+        ),
+        _ => None,
     }
 }
 

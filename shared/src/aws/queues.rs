@@ -18,6 +18,8 @@ const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
 pub struct SqsQueue {
     client: Client,
     url: String,
+    /// A FIFO queue's one message group: its messages are taken one at a time, in order.
+    group: Option<String>,
 }
 
 impl SqsQueue {
@@ -25,6 +27,17 @@ impl SqsQueue {
         Self {
             client,
             url: url.into(),
+            group: None,
+        }
+    }
+
+    /// A FIFO queue whose messages all go in `group`, each sent as a message of its own (no
+    /// deduplication: its consumer is idempotent).
+    pub fn fifo(client: Client, url: impl Into<String>, group: impl Into<String>) -> Self {
+        Self {
+            client,
+            url: url.into(),
+            group: Some(group.into()),
         }
     }
 
@@ -61,12 +74,22 @@ impl SqsQueue {
             queue: self.name(),
             message: e.to_string(),
         })?;
-        self.client
+        let mut send = self
+            .client
             .send_message()
             .queue_url(&self.url)
-            .message_body(text)
-            .delay_seconds(delay.min(Duration::from_secs(900)).as_secs() as i32)
-            .send()
+            .message_body(text);
+        // A FIFO queue takes no delay per message.
+        if !delay.is_zero() {
+            send = send.delay_seconds(delay.min(Duration::from_secs(900)).as_secs() as i32);
+        }
+        if let Some(group) = &self.group {
+            let id: u128 = rand::random();
+            send = send
+                .message_group_id(group)
+                .message_deduplication_id(format!("{id:032x}"));
+        }
+        send.send()
             .await
             .map_err(|e| self.sqs_error("SendMessage", e))?;
         Ok(())

@@ -43,19 +43,25 @@ impl ReportArchive for S3ReportArchive {
         Ok(())
     }
 
-    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
-        let out = self
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let out = match self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key)
             .send()
             .await
-            .map_err(|e| store_error("GetObject", e))?;
+        {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_no_such_key()) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(store_error("GetObject", e)),
+        };
         let body = out.body.collect().await.map_err(|e| StoreError::Corrupt {
             what: format!("report {key}: {e}"),
         })?;
-        Ok(body.into_bytes().to_vec())
+        Ok(Some(body.into_bytes().to_vec()))
     }
 
     async fn link(&self, key: &str, valid_for: std::time::Duration) -> Result<String, StoreError> {

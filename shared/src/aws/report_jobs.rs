@@ -1,15 +1,14 @@
 //! Audit report jobs in the control table: `pk = report#<report_id>`, `sk = report`, expiring
-//! with the reports bucket's copy (`expires_at`, [`REPORT_KEPT_DAYS`] after the ask).
+//! with the reports bucket's copy (`expires_at`, `REPORT_KEPT_DAYS` after the ask).
 
 use super::{DynamoControl, StoreError, put_if, read_item};
-use crate::audit::{ReportJob, ReportJobs};
+use crate::audit::{REPORT_KEPT_DAYS, ReportJob, ReportJobs};
 use crate::kernel::ReportId;
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 const SK: &str = "report";
-/// How long a job's record is kept: as long as the bucket keeps its report.
-pub const REPORT_KEPT_DAYS: i64 = 30;
 
 #[derive(Serialize, Deserialize)]
 struct JobRecord {
@@ -24,23 +23,29 @@ fn pk(id: &ReportId) -> String {
     format!("report#{id}")
 }
 
-impl DynamoControl {
-    async fn put_job(&self, job: &ReportJob, condition: &str) -> Result<bool, StoreError> {
-        let record = JobRecord {
-            pk: pk(&job.report_id),
-            sk: SK.into(),
-            job: job.clone(),
-            expires_at: (job.requested_at + chrono::Duration::days(REPORT_KEPT_DAYS)).timestamp(),
-        };
-        let what = || format!("report job {}", job.report_id);
-        put_if(&self.client, &self.table, &record, condition, None, what).await
+fn record(job: &ReportJob) -> JobRecord {
+    JobRecord {
+        pk: pk(&job.report_id),
+        sk: SK.into(),
+        job: job.clone(),
+        expires_at: (job.requested_at + chrono::Duration::days(REPORT_KEPT_DAYS)).timestamp(),
     }
 }
 
 #[async_trait]
 impl ReportJobs for DynamoControl {
     async fn create(&self, job: &ReportJob) -> Result<bool, StoreError> {
-        self.put_job(job, "attribute_not_exists(pk)").await
+        let what = || format!("report job {}", job.report_id);
+        let condition = "attribute_not_exists(pk)";
+        put_if(
+            &self.client,
+            &self.table,
+            &record(job),
+            condition,
+            None,
+            what,
+        )
+        .await
     }
 
     async fn job(&self, id: &ReportId) -> Result<Option<ReportJob>, StoreError> {
@@ -54,13 +59,25 @@ impl ReportJobs for DynamoControl {
         Ok(record.map(|r| r.job))
     }
 
-    async fn update(&self, job: &ReportJob) -> Result<(), StoreError> {
-        if self.put_job(job, "attribute_exists(pk)").await? {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict {
-                what: format!("report job {} vanished before its update", job.report_id),
-            })
-        }
+    async fn update(&self, job: &ReportJob, read: &ReportJob) -> Result<bool, StoreError> {
+        let item = serde_dynamo::to_item(record(job)).map_err(|e| StoreError::Corrupt {
+            what: format!("report job {}: {e}", job.report_id),
+        })?;
+        let status =
+            serde_dynamo::to_attribute_value(read.status).map_err(|e| StoreError::Corrupt {
+                what: format!("report job {}: {e}", job.report_id),
+            })?;
+        let sent = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("#status = :status AND attempts = :attempts")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", status)
+            .expression_attribute_values(":attempts", AttributeValue::N(read.attempts.to_string()))
+            .send()
+            .await;
+        super::written("PutItem", sent)
     }
 }

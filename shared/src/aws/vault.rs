@@ -12,7 +12,7 @@ use super::{io_failure, is_condition_failure, read_item};
 use crate::kernel::{
     Address, AmazonOrderId, OrderPii, PackageId, Pii, PiiKind, SellerId, StoreError,
 };
-use crate::orders::{ShipToCorrector, StoredOrder};
+use crate::orders::{Correction, ShipToCorrector, StoredOrder};
 use crate::pii::{OpenedPii, PiiOpener, PiiSealer, VaultError};
 use async_trait::async_trait;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, Nonce, RandomizedNonceKey};
@@ -284,6 +284,10 @@ impl KmsPiiVault {
         overwrite: Overwrite,
         purge_at: DateTime<Utc>,
     ) -> Result<bool, VaultError> {
+        let corrected_may_hold = matches!(
+            (&kind, &overwrite),
+            (PiiKind::Recipient, Overwrite::IfNotNewerThan(_))
+        );
         let item = self.sealed_item(seller, order, key, kind, in_out, &overwrite, purge_at)?;
         let put = self
             .table
@@ -307,9 +311,56 @@ impl KmsPiiVault {
         };
         match put.send().await {
             Ok(_) => Ok(true),
-            // PII of a later update, or the same label, is sealed already: keep it.
-            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) if is_condition_failure(&e) => {
+                // PII of a later update, or the same label, is sealed already: keep it. A
+                // ship-to its buyer corrected is kept too, but goes on the date Amazon's
+                // update sets, as the rest of the order's PII does.
+                if let (Overwrite::IfNotNewerThan(updated), true) = (&overwrite, corrected_may_hold)
+                {
+                    self.follow_purge_date(seller, order, *updated, purge_at)
+                        .await?;
+                }
+                Ok(false)
+            }
             Err(e) => Err(super::store_error("PutItem", e).into()),
+        }
+    }
+
+    /// A corrected ship-to's purge date set to `purge_at`, as of Amazon's update at `updated`
+    /// (never an older one's); nothing when the ship-to held is not a corrected one.
+    async fn follow_purge_date(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        updated: DateTime<Utc>,
+        purge_at: DateTime<Utc>,
+    ) -> Result<(), VaultError> {
+        let sent = self
+            .table
+            .dynamo
+            .update_item()
+            .table_name(&self.table.name)
+            .key(
+                "seller_order",
+                AttributeValue::S(seller_order(seller, order)),
+            )
+            .key(
+                "kind",
+                AttributeValue::S(PiiKind::Recipient.key().into_owned()),
+            )
+            .update_expression("SET pii_purge_at = :p, order_updated_ms = :v")
+            .condition_expression("attribute_exists(corrected_at) AND order_updated_ms <= :v")
+            .expression_attribute_values(":p", AttributeValue::N(purge_at.timestamp().to_string()))
+            .expression_attribute_values(
+                ":v",
+                AttributeValue::N(updated.timestamp_millis().to_string()),
+            )
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(super::store_error("UpdateItem", e).into()),
         }
     }
 }
@@ -375,7 +426,7 @@ impl ShipToCorrector for KmsShipToCorrector {
         &self,
         corrected: &StoredOrder,
         ship_to: &Address,
-    ) -> Result<Option<u64>, VaultError> {
+    ) -> Result<Correction, VaultError> {
         let vault = &self.vault;
         let (seller, order) = (&corrected.order.seller_id, &corrected.order.order_id);
         let at = corrected
@@ -413,9 +464,12 @@ impl ShipToCorrector for KmsShipToCorrector {
             .expression_attribute_values(":read", AttributeValue::N(corrected.revision.to_string()))
             .build()
             .map_err(built)?;
+        // In place of a ship-to still held: a redactor deleting the order's items between our
+        // read and this write is never undone.
         let sealed = Put::builder()
             .table_name(&vault.table.name)
             .set_item(Some(sealed))
+            .condition_expression("attribute_exists(kind)")
             .build()
             .map_err(built)?;
         let sent = vault
@@ -426,10 +480,15 @@ impl ShipToCorrector for KmsShipToCorrector {
             .transact_items(TransactWriteItem::builder().put(sealed).build())
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(Some(corrected.revision + 1)),
-            Err(e) if super::is_transaction_conflict(&e) => Ok(None),
-            Err(e) => Err(super::store_error("TransactWriteItems", e).into()),
+        let Err(e) = sent else {
+            return Ok(Correction::Written(corrected.revision + 1));
+        };
+        match super::cancellation_codes(&e).as_deref() {
+            // The record's check comes first: a record that moved says nothing of the item.
+            Some([Some(_), ..]) | Some([]) => Ok(Correction::RecordMoved),
+            Some([None, Some(c)]) if c == "ConditionalCheckFailed" => Ok(Correction::ShipToGone),
+            Some([None, Some(_)]) => Ok(Correction::RecordMoved),
+            _ => Err(super::store_error("TransactWriteItems", e).into()),
         }
     }
 }

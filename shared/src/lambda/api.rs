@@ -28,7 +28,7 @@ pub struct ApiConfig {
     pub stock_queue_url: String,
     /// Data-subject deletion requests, for the redactor.
     pub deletion_queue_url: String,
-    /// Auditor reports asked for, for `audit-report`.
+    /// Auditor reports asked for, for `audit-report` (a FIFO queue).
     pub report_queue_url: String,
     /// Where `audit-report` keeps them: read back and linked.
     pub reports_bucket: String,
@@ -165,7 +165,8 @@ impl ApiHandler {
             label_jobs: SqsQueue::new(sqs.clone(), config.label_jobs_queue_url),
             stock_changes: SqsQueue::new(sqs.clone(), config.stock_queue_url),
             deletion_requests: SqsQueue::new(sqs.clone(), config.deletion_queue_url),
-            report_requests: SqsQueue::new(sqs, config.report_queue_url),
+            // FIFO, one message group: audit-report makes one report at a time.
+            report_requests: SqsQueue::fifo(sqs, config.report_queue_url, "audit-reports"),
             reports: S3ReportArchive::new(sdk, config.reports_bucket),
             clock,
         }

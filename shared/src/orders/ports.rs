@@ -27,13 +27,25 @@ pub trait ShipToCorrector: Send + Sync {
     /// Seal `ship_to` as the order's recipient under a new data key bound to the order, and
     /// write `corrected` (the order as read, its PII status now naming the correction) over
     /// the revision read, in one transaction: both or neither, so nothing that moved the order
-    /// on in between (packing buys its label) is overtaken. `None`: the record had moved on,
-    /// nothing written. Intake never seals Amazon's ship-to over a corrected one.
+    /// on in between (packing buys its label) is overtaken, and only over a ship-to still held
+    /// (a deletion that has begun is never undone). Intake never seals Amazon's ship-to over a
+    /// corrected one.
     async fn correct_ship_to(
         &self,
         corrected: &StoredOrder,
         ship_to: &Address,
-    ) -> Result<Option<u64>, VaultError>;
+    ) -> Result<Correction, VaultError>;
+}
+
+/// What a correction's transaction came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Correction {
+    /// Written: the record's new revision.
+    Written(u64),
+    /// The record had moved on: nothing written; read it again.
+    RecordMoved,
+    /// No ship-to is held any more (purged or deleted meanwhile): nothing written.
+    ShipToGone,
 }
 
 #[async_trait]

@@ -602,16 +602,16 @@ async fn the_night(
         .call(Role::Auditor, "GET", location, None, None, 200)
         .await?
         .json();
-    let mut downloaded = Vec::new();
-    if let Some(link) = view["download_url"].as_str() {
-        let resp = reqwest::get(link).await.map_err(|e| e.to_string())?;
-        if !resp.status().is_success() {
-            return Err(format!("the report's link answered {}", resp.status()));
-        }
-        downloaded = resp.bytes().await.map_err(|e| e.to_string())?.to_vec();
-        let file = logs.join("audit-report-api.json");
-        std::fs::write(&file, &downloaded).map_err(|e| format!("{}: {e}", file.display()))?;
+    let link = view["download_url"]
+        .as_str()
+        .ok_or_else(|| format!("the auditor's report is {} with no link", view["status"]))?;
+    let resp = reqwest::get(link).await.map_err(|e| e.to_string())?;
+    if !resp.status().is_success() {
+        return Err(format!("the report's link answered {}", resp.status()));
     }
+    let downloaded = resp.bytes().await.map_err(|e| e.to_string())?.to_vec();
+    let file = logs.join("audit-report-api.json");
+    std::fs::write(&file, &downloaded).map_err(|e| format!("{}: {e}", file.display()))?;
     let by_link: serde_json::Value = serde_json::from_slice(&downloaded).unwrap_or_default();
     Ok(NightFigures {
         pii_purged,

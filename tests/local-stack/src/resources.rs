@@ -127,8 +127,9 @@ impl Provisioned {
 /// `pii-redactor` dead-letters a deletion request with its reason at its fifth receive; the
 /// redrive at ten is the backstop.
 /// `label-worker` dead-letters a job with its reason by its fifth receive; ten is the backstop.
-/// `audit-report` gives a report job up at its third receive (each try may take its 15
-/// minutes: the visibility timeout is six times that); five is the backstop.
+/// `audit-reports` is FIFO with one message group (one report at a time, in the order
+/// asked); `audit-report` gives a job up at its third try (each may take its 15 minutes: the
+/// visibility timeout is six times that); ten receives is the backstop.
 /// Amazon delivers `LISTINGS_ITEM_MFN_QUANTITY_CHANGE` to `listing-notifications`, which
 /// `stock-sync` reads beside the stock queue.
 pub const QUEUES: [(&str, u32, u32); 6] = [
@@ -137,8 +138,11 @@ pub const QUEUES: [(&str, u32, u32); 6] = [
     ("listing-notifications", 5, 1800),
     ("deletion-requests", 10, 960),
     ("label-jobs", 10, 360),
-    ("audit-reports", 5, 5400),
+    ("audit-reports", 10, 5400),
 ];
+
+/// The queues that are FIFO (and so are their DLQs).
+const FIFO_QUEUES: [&str; 1] = ["audit-reports"];
 
 /// Secret values the local stack stores: the simulator's app credentials and sellers.
 pub struct Credentials {
@@ -378,30 +382,34 @@ pub async fn provision(
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let mut queues = BTreeMap::new();
     for (id, max_receives, visibility) in QUEUES {
-        let (dlq_url, dlq_arn) = create_queue(
-            &sqs,
-            &format!("{prefix}-{id}-dlq"),
-            &[
-                (QueueAttributeName::KmsMasterKeyId, data_key_arn.clone()),
-                (QueueAttributeName::MessageRetentionPeriod, "1209600".into()),
-            ],
-        )
-        .await?;
+        let fifo = FIFO_QUEUES.contains(&id);
+        let (suffix, fifo_attributes) = if fifo {
+            (
+                ".fifo",
+                vec![(QueueAttributeName::FifoQueue, "true".to_owned())],
+            )
+        } else {
+            ("", vec![])
+        };
+        let mut dlq_attributes = vec![
+            (QueueAttributeName::KmsMasterKeyId, data_key_arn.clone()),
+            (QueueAttributeName::MessageRetentionPeriod, "1209600".into()),
+        ];
+        dlq_attributes.extend(fifo_attributes.clone());
+        let (dlq_url, dlq_arn) =
+            create_queue(&sqs, &format!("{prefix}-{id}-dlq{suffix}"), &dlq_attributes).await?;
         let redrive =
             serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives});
-        let (url, _) = create_queue(
-            &sqs,
-            &format!("{prefix}-{id}"),
-            &[
-                (QueueAttributeName::KmsMasterKeyId, data_key_arn.clone()),
-                (
-                    QueueAttributeName::VisibilityTimeout,
-                    visibility.to_string(),
-                ),
-                (QueueAttributeName::RedrivePolicy, redrive.to_string()),
-            ],
-        )
-        .await?;
+        let mut attributes = vec![
+            (QueueAttributeName::KmsMasterKeyId, data_key_arn.clone()),
+            (
+                QueueAttributeName::VisibilityTimeout,
+                visibility.to_string(),
+            ),
+            (QueueAttributeName::RedrivePolicy, redrive.to_string()),
+        ];
+        attributes.extend(fifo_attributes);
+        let (url, _) = create_queue(&sqs, &format!("{prefix}-{id}{suffix}"), &attributes).await?;
         queues.insert(id.to_owned(), url);
         queues.insert(format!("{id}-dlq"), dlq_url);
     }
@@ -601,8 +609,9 @@ impl Provisioned {
             [
                 ("PII_KEY_ARN", self.pii_key_arn.as_str()),
                 ("REPORTS_BUCKET", self.reports_bucket.as_str()),
+                ("REPORT_QUEUE_URL", self.queue("audit-reports")),
                 ("REPORT_DLQ_URL", self.queue("audit-reports-dlq")),
-                ("REPORT_MAX_RECEIVES", "3"),
+                ("REPORT_MAX_TRIES", "3"),
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned())),
         );

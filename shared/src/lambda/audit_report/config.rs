@@ -16,11 +16,14 @@ pub struct AuditReportConfig {
     pub trail_max_events: usize,
     /// Reports asked over the API are kept here.
     pub reports_bucket: String,
-    /// A report job given up goes here, with its reason.
+    /// Its report jobs' FIFO queue (a failed try's retry delay is set there); not set for a
+    /// function only invoked directly.
+    pub report_queue_url: Option<String>,
+    /// A report job given up goes here (FIFO too), with its reason.
     pub report_dlq_url: String,
     /// Tries of one report job before it is given up (a try may take the function's 15
     /// minutes: CloudTrail at 2 requests a second).
-    pub report_max_receives: u32,
+    pub report_max_tries: u32,
 }
 
 impl AuditReportConfig {
@@ -33,7 +36,7 @@ impl AuditReportConfig {
             });
         }
         let trail_max_events = env.bounded("TRAIL_MAX_EVENTS", 50_000, 50..=500_000, "")?;
-        let report_max_receives = env.bounded("REPORT_MAX_RECEIVES", 3, 1..=10, "")?;
+        let report_max_tries = env.bounded("REPORT_MAX_TRIES", 3, 1..=10, "")?;
         Ok(Self {
             audit_table: env.required("AUDIT_TABLE")?,
             control_table: env.required("CONTROL_TABLE")?,
@@ -41,8 +44,9 @@ impl AuditReportConfig {
             pii_key_arn,
             trail_max_events,
             reports_bucket: env.required("REPORTS_BUCKET")?,
+            report_queue_url: env.optional("REPORT_QUEUE_URL"),
             report_dlq_url: env.required("REPORT_DLQ_URL")?,
-            report_max_receives,
+            report_max_tries,
         })
     }
 }
@@ -65,7 +69,7 @@ mod tests {
             tables.into_iter().chain([("PII_KEY_ARN", arn)]),
         ))
         .unwrap();
-        assert_eq!((c.trail_max_events, c.report_max_receives), (50_000, 3));
+        assert_eq!((c.trail_max_events, c.report_max_tries), (50_000, 3));
         let err = AuditReportConfig::from_env(&Env::from_pairs(
             tables.into_iter().chain([("PII_KEY_ARN", "alias/fbm/pii")]),
         ))

@@ -25,6 +25,9 @@ use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+/// A failed try of a report job comes back after this (CloudTrail's throttling, a store).
+const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// What a synchronous Lambda answer may carry (6 MB), less room for the envelope.
 const MAX_ANSWER_BYTES: usize = 6_000_000 - 64 * 1024;
 
@@ -49,7 +52,7 @@ struct JobMessage {
 pub struct ReportBatchReport {
     pub made: u32,
     pub already_done: u32,
-    pub refused: u32,
+    pub given_up: u32,
     pub retried: u32,
     pub dead_lettered: u32,
     /// Message ids to leave on the queue (`batchItemFailures`).
@@ -64,7 +67,7 @@ pub struct AuditReportHandler {
     archive: S3ReportArchive,
     /// Report jobs retry by staying on their queue; given up, they go to its DLQ.
     queue: SqsBatchQueue,
-    max_receives: u32,
+    max_tries: u32,
     clock: Arc<dyn Clock>,
 }
 
@@ -87,11 +90,18 @@ impl AuditReportHandler {
             // Lists keys and dates only: no KMS client, this function never opens PII.
             pii_table: PiiTable::new(dynamo, config.pii_table),
             archive: S3ReportArchive::new(sdk, config.reports_bucket),
+            // FIFO, one message group: one report at a time, in the order asked.
             queue: SqsBatchQueue {
-                source: None,
-                dead_letters: SqsQueue::new(aws_sdk_sqs::Client::new(sdk), config.report_dlq_url),
+                source: config
+                    .report_queue_url
+                    .map(|url| SqsQueue::fifo(aws_sdk_sqs::Client::new(sdk), url, "audit-reports")),
+                dead_letters: SqsQueue::fifo(
+                    aws_sdk_sqs::Client::new(sdk),
+                    config.report_dlq_url,
+                    "audit-reports",
+                ),
             },
-            max_receives: config.report_max_receives,
+            max_tries: config.report_max_tries,
             clock,
         }
     }
@@ -102,6 +112,7 @@ impl AuditReportHandler {
             jobs: &self.control,
             archive: &self.archive,
             clock: self.clock.as_ref(),
+            max_tries: self.max_tries,
         }
     }
 
@@ -152,10 +163,13 @@ impl AuditReportHandler {
         for h in &handled {
             match (&h.outcome, h.finished) {
                 (_, Finished::Kept) => report.retried += 1,
+                (Some(JobOutcome::GivenUp(_)), Finished::DeadLettered) => {
+                    report.given_up += 1;
+                    report.dead_lettered += 1;
+                }
                 (_, Finished::DeadLettered) => report.dead_lettered += 1,
                 (Some(JobOutcome::Made { .. }), _) => report.made += 1,
                 (Some(JobOutcome::AlreadyDone), _) => report.already_done += 1,
-                (Some(JobOutcome::Refused(_)), _) => report.refused += 1,
                 _ => {}
             }
         }
@@ -181,29 +195,26 @@ impl AuditReportHandler {
                 return (None, letter("malformed", reason));
             }
         };
-        let maker = self.maker();
-        match maker.make(&id).await {
+        match self.maker().make(&id).await {
             Ok(JobOutcome::NoSuchJob) => (
                 Some(JobOutcome::NoSuchJob),
                 letter("no-such-job", format!("report job {id} is not recorded")),
             ),
+            // Marked failed on its record; the letter says why, for the alarm's reader.
+            Ok(JobOutcome::GivenUp(reason)) => {
+                tracing::warn!(report_id = %id, reason, "report job given up");
+                let ending = letter("report-failed", format!("report job {id}: {reason}"));
+                (Some(JobOutcome::GivenUp(reason)), ending)
+            }
             Ok(outcome) => {
                 tracing::info!(report_id = %id, outcome = ?outcome, "report job done");
                 (Some(outcome), Ending::Done)
             }
             Err(e) => {
-                let receives = m.receive_count;
-                tracing::warn!(report_id = %id, error = %e, receives, "report job failed");
-                if receives < self.max_receives {
-                    // Back after the queue's visibility timeout, counted by its receive count.
-                    return (None, Ending::Retry(None));
-                }
-                let reason = format!("given up after {receives} tries: {e}");
-                if let Err(e) = maker.give_up(&id, reason.clone()).await {
-                    tracing::warn!(report_id = %id, error = %e, "report job not marked failed");
-                    return (None, Ending::Retry(None));
-                }
-                (None, letter("report-failed", reason))
+                tracing::warn!(report_id = %id, error = %e, "report job try failed");
+                // The job's group waits meanwhile (FIFO): back soon, not after the whole
+                // visibility timeout.
+                (None, Ending::Retry(Some(RETRY_AFTER)))
             }
         }
     }

@@ -79,8 +79,11 @@ async fn an_auditor_asks_for_a_report_and_reads_it_inline_and_by_link_once_audit
         ),
         (200, &json!("requested"), &Value::Null)
     );
-    let by_packer = call(&api, event("GET", &path, &[], Some(&[Role::Packer]))).await;
-    assert_eq!(by_packer.status, 403);
+    for role in [Role::Picker, Role::Packer, Role::Supervisor, Role::Admin] {
+        let a = call(&api, event("GET", &path, &[], Some(&[role]))).await;
+        assert_eq!(a.status, 403, "{role:?}");
+    }
+    assert_eq!(call(&api, event("GET", &path, &[], None)).await.status, 401);
 
     // audit-report works its queue: the report made once, the second copy finds it made.
     let trail = TrailStandIn::start(&crate::common::moto().endpoint)
@@ -191,4 +194,72 @@ async fn an_auditor_asks_for_a_report_and_reads_it_inline_and_by_link_once_audit
         (bad.status, bad.body["errors"][0]["field"].as_str()),
         (400, Some("path.report_id"))
     );
+}
+
+#[tokio::test]
+async fn a_report_job_whose_tries_fail_is_given_up_with_its_reason_and_tried_afresh_when_asked_again()
+ {
+    let t = stack("api-audit-report-retry", SimConfig::demo(1, 3, 5_157)).await;
+    let api = t.api();
+    let clock = t.amazon_time();
+    let asked = call(&api, ask(Some("weekly-1"), AS_AUDITOR, &json!({}))).await;
+    assert_eq!(asked.status, 202, "{}", asked.body);
+    let path = asked.body["location"].as_str().unwrap().to_owned();
+    let body = t.queue_bodies("audit-reports").await[0].to_string();
+    // CloudTrail out of reach (moto has no LookupEvents): each try fails and comes back.
+    let unreachable = t.audit_report(&t.sdk, clock.clone());
+    for try_ in 1..=2 {
+        let batch = unreachable
+            .handle_jobs(sqs_event(std::slice::from_ref(&body)))
+            .await;
+        assert_eq!(
+            (batch.retried, batch.given_up),
+            (1, 0),
+            "try {try_}: {batch:?}"
+        );
+        let view = call(&api, event("GET", &path, &[], AS_AUDITOR)).await;
+        assert_eq!(view.body["status"], "running", "{}", view.body);
+    }
+    // The third try is the last: the job fails with its reason, its message to the DLQ.
+    let batch = unreachable
+        .handle_jobs(sqs_event(std::slice::from_ref(&body)))
+        .await;
+    assert_eq!((batch.given_up, batch.dead_lettered), (1, 1), "{batch:?}");
+    let failed = call(&api, event("GET", &path, &[], AS_AUDITOR)).await;
+    assert_eq!(failed.body["status"], "failed", "{}", failed.body);
+    assert!(
+        failed.body["failure"]
+            .as_str()
+            .unwrap()
+            .contains("given up at try 3"),
+        "{}",
+        failed.body
+    );
+    let dead = t.queue_bodies("audit-reports-dlq").await;
+    assert_eq!(dead[0]["reason_kind"], "report-failed", "{dead:?}");
+
+    // Asked again with the same key: tried afresh, and made this time.
+    let again = call(&api, ask(Some("weekly-1"), AS_AUDITOR, &json!({}))).await;
+    assert_eq!(
+        (
+            again.status,
+            &again.body["status"],
+            &again.body["report_id"]
+        ),
+        (202, &json!("requested"), &asked.body["report_id"])
+    );
+    let trail = TrailStandIn::start(&crate::common::moto().endpoint)
+        .await
+        .unwrap();
+    let reporter = t.audit_report(&through(&trail, "audit-report").await, clock);
+    let bodies: Vec<String> = t
+        .queue_bodies("audit-reports")
+        .await
+        .iter()
+        .map(Value::to_string)
+        .collect();
+    assert_eq!(reporter.handle_jobs(sqs_event(&bodies)).await.made, 1);
+    let ready = call(&api, event("GET", &path, &[], AS_AUDITOR)).await;
+    assert_eq!(ready.body["status"], "ready", "{}", ready.body);
+    assert_eq!(ready.body["failure"], Value::Null);
 }

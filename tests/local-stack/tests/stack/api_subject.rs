@@ -29,13 +29,22 @@ async fn audited(t: &TestStack, kind: AuditKind) -> Vec<AuditEvent> {
         .collect()
 }
 
-/// Amazon ships the order (unless our own confirmation did already) and the sweep takes the
-/// change in: intake runs over the order's record and its sealed items again.
-async fn amazon_ships(t: &TestStack, seller: &str, order: &str) {
-    t.sim
-        .change_order(seller, order, spapi_sim::OrderEvent::Ship);
+/// Amazon changes the order (a change it already has, as our own confirmation's shipment,
+/// changes nothing) and the sweep takes it in: intake runs over the order's record and its
+/// sealed items again.
+async fn amazon_changes(t: &TestStack, seller: &str, order: &str, event: spapi_sim::OrderEvent) {
+    t.sim.change_order(seller, order, event);
     t.sim.clock().advance(chrono::Duration::minutes(5));
     crate::common::run_sync(&t.order_sync(100), json!({})).await;
+}
+
+/// The sealed ship-to's purge date (epoch seconds), as a raw scan of the pii table has it.
+async fn ship_to_purge_at(t: &TestStack, seller: &str, order: &str) -> Option<i64> {
+    let key = format!("{seller}#{order}");
+    t.scan("pii").await.iter().find_map(|i| {
+        let mine = i["seller_order"].as_s().ok()? == &key && i["kind"].as_s().ok()? == "recipient";
+        mine.then(|| i["pii_purge_at"].as_n().ok()?.parse().ok())?
+    })
 }
 
 #[tokio::test]
@@ -342,7 +351,13 @@ async fn a_corrected_ship_to_replaces_amazons_for_staff_and_the_slip_and_is_neve
     assert_eq!(report.shipments_confirmed, 1, "{report:?}");
 
     // Amazon's update of the order goes through intake: the correction stands.
-    amazon_ships(&t, &seller, order.order_id.as_str()).await;
+    amazon_changes(
+        &t,
+        &seller,
+        order.order_id.as_str(),
+        spapi_sim::OrderEvent::Ship,
+    )
+    .await;
     let after = call(&api, event("GET", &base, &[], AS_PICKER)).await;
     assert_eq!(
         after.body["pii"]["ship_to_corrected_at"], corrected_at,
@@ -383,6 +398,66 @@ async fn a_corrected_ship_to_replaces_amazons_for_staff_and_the_slip_and_is_neve
         "{}",
         access.body
     );
+    // Delivered: the order's PII goes on the date delivery sets, the corrected ship-to with it.
+    amazon_changes(
+        &t,
+        &seller,
+        order.order_id.as_str(),
+        spapi_sim::OrderEvent::Deliver,
+    )
+    .await;
+    let delivered = call(&api, event("GET", &base, &[], AS_PICKER)).await;
+    assert_ne!(
+        delivered.body["pii"]["purge_at"], after.body["pii"]["purge_at"],
+        "delivery moved the date: {}",
+        delivered.body
+    );
+    let purge_at =
+        chrono::DateTime::parse_from_rfc3339(delivered.body["pii"]["purge_at"].as_str().unwrap())
+            .unwrap()
+            .timestamp();
+    assert_eq!(
+        ship_to_purge_at(&t, &seller, order.order_id.as_str()).await,
+        Some(purge_at)
+    );
+
+    // A deletion under way (its items deleted, the record not yet marked) is never undone.
+    let deleting = &open[2];
+    let key = format!("{seller}#{}", deleting.order_id);
+    for kind in ["buyer", "recipient"] {
+        t.dynamo()
+            .delete_item()
+            .table_name(t.stack.table("pii"))
+            .key(
+                "seller_order",
+                aws_sdk_dynamodb::types::AttributeValue::S(key.clone()),
+            )
+            .key(
+                "kind",
+                aws_sdk_dynamodb::types::AttributeValue::S(kind.into()),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let gone = call(
+        &api,
+        post(
+            &format!(
+                "/orders/{seller}/{}/data-subject-correction",
+                deleting.order_id
+            ),
+            AS_SUPERVISOR,
+            None,
+            &json!({"request_id": "DSR-cor-3", "ship_to": ship_to}),
+        ),
+    )
+    .await;
+    assert_eq!(gone.status, 410, "{}", gone.body);
+    assert_eq!(
+        ship_to_purge_at(&t, &seller, deleting.order_id.as_str()).await,
+        None
+    );
 
     // Once packed (its label bought from the ship-to held), an order's ship-to stays.
     let other = format!("/orders/{seller}/{}", packed_first.order_id);
@@ -413,7 +488,9 @@ async fn a_corrected_ship_to_replaces_amazons_for_staff_and_the_slip_and_is_neve
         "{}",
         late.body
     );
-    assert_eq!(audited(&t, AuditKind::SubjectCorrection).await.len(), 1);
+    // On record: the correction, and the try on the order being deleted (its data key was
+    // made before the write was refused); not the one refused before anything was used.
+    assert_eq!(audited(&t, AuditKind::SubjectCorrection).await.len(), 2);
 }
 
 #[tokio::test]
@@ -501,6 +578,21 @@ async fn a_restricted_order_shows_its_ship_to_to_no_one_yet_its_label_is_bought_
         }
     }
     assert!(pii_reads(&t).await.is_empty(), "nothing opened for staff");
+    // But for the label of a parcel on the operator's own carrier: the shipment itself.
+    let for_label = call(
+        &api,
+        event(
+            "GET",
+            &format!("{base}/ship-to"),
+            &[("purpose", "own_carrier_label")],
+            AS_PACKER,
+        ),
+    )
+    .await;
+    assert_eq!(for_label.status, 200, "{}", for_label.body);
+    let reads = pii_reads(&t).await;
+    assert_eq!(reads.len(), 1, "{reads:?}");
+    assert_eq!(reads[0].purpose, "ship-to: own_carrier_label");
 
     // The shipment itself goes on: packed, the label bought through Amazon and printed.
     let packed = call(
@@ -551,7 +643,13 @@ async fn a_restricted_order_shows_its_ship_to_to_no_one_yet_its_label_is_bought_
     );
 
     // Amazon's update of the order does not lift it.
-    amazon_ships(&t, &seller, order.order_id.as_str()).await;
+    amazon_changes(
+        &t,
+        &seller,
+        order.order_id.as_str(),
+        spapi_sim::OrderEvent::Ship,
+    )
+    .await;
     let after = call(&api, event("GET", &base, &[], AS_PICKER)).await;
     assert_eq!(after.body["status"], "shipped", "{}", after.body);
     assert_eq!(after.body["pii"]["restricted_since"], since);

@@ -90,6 +90,11 @@ async fn a_local_day_through_the_real_binary_ingests_every_order_and_logs_no_pii
         summary.audit_report_purges >= summary.pii_purged,
         "{summary:?}"
     );
+    // The auditor's report over the API, made from its queue by the real audit-report and
+    // downloaded by its link: the same totals as the one invoked directly.
+    assert_eq!(summary.api_audit_report_status, "ready", "{summary:?}");
+    assert!(summary.api_audit_report_bytes > 0, "{summary:?}");
+    assert!(summary.api_audit_report_matches_direct, "{summary:?}");
     assert!(
         summary
             .log_files
