@@ -224,6 +224,7 @@ pub(crate) async fn put_if<T: serde::Serialize>(
 /// Why a transaction was canceled, item by item (`ConditionalCheckFailed`,
 /// `TransactionConflict`, `None` for an item that was fine), or `None` when it was not canceled
 /// but failed otherwise. An empty list: canceled without reasons given.
+#[cfg(feature = "kms")]
 pub(crate) fn cancellation_codes(
     e: &SdkError<
         aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,

@@ -155,6 +155,7 @@ fn n(v: i64) -> AttributeValue {
 
 /// The order's record as an item, `corrected.revision + 1`, for a transaction that writes it
 /// over the revision read (`revision = <read>`).
+#[cfg(feature = "kms")]
 pub(super) fn record_item(
     corrected: &StoredOrder,
 ) -> Result<std::collections::HashMap<String, AttributeValue>, StoreError> {
