@@ -24,7 +24,7 @@ $(error clippy-driver not found: `rustup component add clippy`, or CLIPPY=0 to b
 endif
 endif
 
-.PHONY: setup build-bins run test test-rust test-later test-infra fuzz-api fmt-check lint check-functions bench bench-sdk-call bench-purge bench-labels bench-stock clean
+.PHONY: setup build-bins run test test-rust test-later test-infra fuzz-api fmt-check lint check-functions bench bench-peer bench-sdk-call bench-purge bench-labels bench-stock clean
 
 # The venv is made again only when its pins change (not on every edit of this file).
 PY_STAMP := $(VENV)/.installed-$(shell echo '$(PY_PINS)' | md5sum | cut -c1-12)
@@ -119,12 +119,35 @@ test:
 	$(call timed,test-infra)
 
 # order-events measured: the release binary cargo-lambda deploys (cold start, CPU per order,
-# peak RSS, zip size, AWS calls per order) and a 1,000-order backlog at Amazon's getOrder plan
-# on a sped-up clock (drain time against the quota bound, 429s). Last line: one JSON object.
+# peak RSS, zip size, AWS calls per order; the wall time per batch and per order as Lambda
+# bills it, with every AWS call as it is and slowed by BENCH_AWS_LATENCY_MS, 4 by default) and
+# a 1,000-order backlog at Amazon's getOrder plan on a sped-up clock (drain time against the
+# quota bound, 429s); then the ratios to the Python peer measured just before it, in the same
+# sitting (`make bench-peer`). Last line: one JSON object. BENCH_PEER=0 leaves the peer out.
+BENCH_PEER ?= 1
 bench: setup
+	if [ "$(BENCH_PEER)" != 0 ]; then $(MAKE) --no-print-directory bench-peer; else rm -f target/bench/peer.json; fi
 	cargo lambda build --release -p order-events --bin order-events --output-format zip
 	cargo build --quiet -p local-stack --bin bench-order-events
-	cargo run --quiet -p local-stack --bin bench-order-events
+	PEER_FIGURES=target/bench/peer.json cargo run --quiet -p local-stack --bin bench-order-events
+
+# The Python peer of order-events (../shared/peer: the same per-order work with boto3,
+# requests and cryptography) in a venv of its own in target/, against moto and the simulator
+# as `make bench` runs them. Its figures: target/bench/peer.json (one JSON object).
+PEER_VENV := target/peer-venv
+PEER_PINS := boto3 requests cryptography
+PEER_STAMP := $(PEER_VENV)/.installed-$(shell echo '$(PEER_PINS)' | md5sum | cut -c1-12)
+$(PEER_STAMP):
+	python3 -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/pip install --quiet --disable-pip-version-check $(PEER_PINS)
+	touch $@
+
+bench-peer: setup $(PEER_STAMP)
+	test -f ../shared/peer/driver.py || { echo "bench-peer needs ../shared/peer beside the repository"; exit 1; }
+	cargo build --quiet -p spapi-sim --bin spapi-sim
+	mkdir -p target/bench
+	$(PEER_VENV)/bin/python ../shared/peer/driver.py --project . --python $(CURDIR)/$(PEER_VENV)/bin/python > target/bench/peer.out
+	tail -n 1 target/bench/peer.out | tee target/bench/peer.json
 
 # The floor under the CPU per order: one AWS SDK call (DynamoDB, KMS, SQS) and one plain HTTP
 # request, CPU time of the calling thread, release build, against moto. Last line: one JSON object.

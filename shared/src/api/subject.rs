@@ -710,8 +710,9 @@ fn restriction_statement(
 }
 
 /// A restriction of the buyer's data to the shipment itself: from now the order's PII stays
-/// sealed and opens only to buy and print its label (and to answer the buyer's own requests);
-/// the ship-to is shown to no one and the packing slip prints without it. Kept on the order's
+/// sealed and opens only for its label (bought through Amazon and printed, or made for the
+/// operator's own carrier: the ship-to's `own_carrier_label` purpose) and to answer the buyer's
+/// own requests; the packing slip prints without it. Kept on the order's
 /// record for good; intake keeps it through Amazon's updates. On the audit log
 /// (`data-subject restriction: <request_id>`). Asked again (any id): the restriction standing.
 #[utoipa::path(

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 
 /// One invocation: the event, and where its answer goes.
@@ -141,16 +141,19 @@ impl RuntimeApi {
 /// SQS and Secrets Manager all name their operation there). It also keeps the function's
 /// connections open as AWS's endpoints do: moto answers every request with
 /// `Connection: close`, which would make each call of the measured process open a new TCP
-/// connection and put that cost in its CPU figure.
+/// connection and put that cost in its CPU figure. It can hold every call for a fixed time,
+/// as a round trip to AWS in the same region would (`set_latency`).
 pub struct CountingProxy {
     server: LocalServer,
     counts: Arc<Mutex<BTreeMap<String, u64>>>,
+    latency_us: Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Clone)]
 struct ProxyState {
     upstream: Upstream,
     counts: Arc<Mutex<BTreeMap<String, u64>>>,
+    latency_us: Arc<std::sync::atomic::AtomicU64>,
 }
 
 async fn forward(
@@ -166,6 +169,10 @@ async fn forward(
         .unwrap_or("other")
         .to_owned();
     *st.counts.lock().expect("lock").entry(target).or_default() += 1;
+    let latency = st.latency_us.load(std::sync::atomic::Ordering::Relaxed);
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_micros(latency)).await;
+    }
     st.upstream
         .pass_on(method, &uri, &headers, body)
         .await
@@ -175,14 +182,25 @@ async fn forward(
 impl CountingProxy {
     pub async fn start(upstream: &str) -> Result<Self, String> {
         let counts = Arc::new(Mutex::new(BTreeMap::new()));
+        let latency_us = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let app = Router::new().fallback(forward).with_state(ProxyState {
             upstream: Upstream::new(upstream),
             counts: counts.clone(),
+            latency_us: latency_us.clone(),
         });
         Ok(Self {
             server: LocalServer::start(app).await?,
             counts,
+            latency_us,
         })
+    }
+
+    /// Hold every call this long before passing it on (zero: not at all).
+    pub fn set_latency(&self, latency: Duration) {
+        self.latency_us.store(
+            latency.as_micros() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     pub fn url(&self) -> String {

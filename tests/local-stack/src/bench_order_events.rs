@@ -39,6 +39,11 @@ pub struct BenchOptions {
     pub workers: usize,
     /// Measure the process only (looking into CPU).
     pub skip_drain: bool,
+    /// What every AWS call is held for in the second pass of the process (a same-region
+    /// round trip), for the wall time Lambda bills.
+    pub aws_latency_ms: u64,
+    /// The Python peer's figures of the same sitting (`make bench-peer`), for the ratios.
+    pub peer_figures: Option<std::path::PathBuf>,
 }
 
 impl Default for BenchOptions {
@@ -53,6 +58,8 @@ impl Default for BenchOptions {
             clock_speed: 10.0,
             workers: 4,
             skip_drain: false,
+            aws_latency_ms: 4,
+            peer_figures: None,
         }
     }
 }
@@ -72,7 +79,19 @@ pub struct Figures {
     pub dynamodb_calls_per_order: f64,
     pub kms_calls_per_order: f64,
     pub sqs_calls_per_order: f64,
+    pub aws_calls_per_order: f64,
     pub aws_calls_by_operation: BTreeMap<String, u64>,
+    /// Wall time of a batch of 10 as the function took it (Lambda's billed duration: each
+    /// invocation rounded up to the millisecond), AWS answering as moto does, then with every
+    /// AWS call held `aws_latency_ms` more.
+    pub billed_ms_per_batch: f64,
+    pub billed_ms_per_order: f64,
+    pub aws_latency_ms: u64,
+    pub billed_ms_per_batch_at_latency: f64,
+    pub billed_ms_per_order_at_latency: f64,
+    pub cpu_us_per_order_at_latency: f64,
+    /// The Python peer measured just before, in the same sitting, and its ratios to ours.
+    pub peer: Option<PeerRatios>,
     pub backlog_orders: usize,
     pub clock_speed: f64,
     pub workers: usize,
@@ -110,52 +129,40 @@ pub async fn run(opts: &BenchOptions) -> Result<Figures, String> {
         cold_starts(&binary, &env, &logs, opts.cold_starts, "order-events").await?;
 
     let seller = config.sellers[0].seller_id.clone();
-    sim.place_orders(&seller, opts.process_orders);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    sim.deliver_notifications(&sqs, stack.queue("notifications"))
-        .await?;
     let runtime = RuntimeApi::start().await?;
     let mut env1 = env.clone();
     env1.push(("AWS_LAMBDA_RUNTIME_API".into(), runtime.url()));
     let mut process = spawn_function(&binary, &env1, &logs.join("order-events.log"))?;
     let pid = process.id().ok_or("order-events has no pid")?;
-    // The first batch warms the process (LWA token, connection pools): not counted.
     let source = EventSource::new(sqs.clone(), stack.queue("notifications"));
-    let mut batches = 0;
-    let mut cpu_start = None;
-    let mut orders_counted = 0u64;
-    proxy.take_counts();
-    source
-        .pump(
-            |event| {
-                batches += 1;
-                let n = event["Records"].as_array().map_or(0, |r| r.len()) as u64;
-                let counting = batches > 1;
-                if counting && cpu_start.is_none() {
-                    cpu_start = cpu_ns(pid);
-                    proxy.take_counts();
-                }
-                if counting {
-                    orders_counted += n;
-                }
-                let runtime = &runtime;
-                async move { Ok(batch_item_failures(&runtime.invoke(event).await?)) }
-            },
-            false,
-        )
-        .await?;
-    let cpu_end = cpu_ns(pid).ok_or("no cpu figure")?;
+    let pass = |latency: Duration, warm_batches: usize| {
+        let (sim, sqs, stack, proxy, runtime, source) =
+            (&sim, &sqs, &stack, &proxy, &runtime, &source);
+        let seller = seller.clone();
+        async move {
+            proxy.set_latency(latency);
+            sim.place_orders(&seller, opts.process_orders);
+            sim.deliver_notifications(sqs, stack.queue("notifications"))
+                .await?;
+            process_pass(pid, proxy, runtime, source, warm_batches).await
+        }
+    };
+    // The first batch warms the process (LWA token, connection pools): not counted.
+    let at_once = pass(Duration::ZERO, 1).await?;
+    let slowed = pass(Duration::from_millis(opts.aws_latency_ms), 0).await?;
     let (user, sys) = crate::bench::user_sys_ticks(pid).ok_or("no cpu split")?;
     let rss = peak_rss_kib(pid).ok_or("no rss figure")?;
-    let calls = proxy.take_counts();
     let _ = process.kill().await;
     let stored = scan_count(&sdk, stack.table("orders")).await?;
-    if stored != opts.process_orders {
+    if stored != 2 * opts.process_orders {
         return Err(format!(
             "the process stored {stored} of {} orders",
-            opts.process_orders
+            2 * opts.process_orders
         ));
     }
+    let calls = at_once.calls.clone();
+    let orders_counted = at_once.orders;
     let per_order = |prefix: &str| {
         calls
             .iter()
@@ -164,12 +171,11 @@ pub async fn run(opts: &BenchOptions) -> Result<Figures, String> {
             .sum::<u64>() as f64
             / orders_counted.max(1) as f64
     };
-    let cpu_us_per_order = (cpu_end - cpu_start.ok_or("no cpu figure")?) as f64
-        / 1000.0
-        / orders_counted.max(1) as f64;
+    let cpu_us_per_order = at_once.cpu_ns as f64 / 1000.0 / orders_counted.max(1) as f64;
     let dynamodb_calls_per_order = per_order("DynamoDB_");
     let kms_calls_per_order = per_order("TrentService.");
     let sqs_calls_per_order = per_order("AmazonSQS.");
+    let aws_calls_per_order = per_order("");
     sim.shutdown().await;
 
     // Part 2: the quota-bound backlog.
@@ -199,7 +205,27 @@ pub async fn run(opts: &BenchOptions) -> Result<Figures, String> {
         dynamodb_calls_per_order: round(dynamodb_calls_per_order, 2),
         kms_calls_per_order: round(kms_calls_per_order, 2),
         sqs_calls_per_order: round(sqs_calls_per_order, 2),
+        aws_calls_per_order: round(aws_calls_per_order, 2),
         aws_calls_by_operation: calls,
+        billed_ms_per_batch: round(at_once.billed_ms_per_batch(), 2),
+        billed_ms_per_order: round(at_once.billed_ms_per_order(), 2),
+        aws_latency_ms: opts.aws_latency_ms,
+        billed_ms_per_batch_at_latency: round(slowed.billed_ms_per_batch(), 2),
+        billed_ms_per_order_at_latency: round(slowed.billed_ms_per_order(), 2),
+        cpu_us_per_order_at_latency: round(
+            slowed.cpu_ns as f64 / 1000.0 / slowed.orders.max(1) as f64,
+            1,
+        ),
+        peer: match &opts.peer_figures {
+            Some(path) => PeerRatios::of(
+                path,
+                cpu_us_per_order,
+                cold_start_ms_median,
+                rss,
+                aws_calls_per_order,
+            )?,
+            None => None,
+        },
         backlog_orders: opts.backlog_orders,
         clock_speed: opts.clock_speed,
         workers: opts.workers,
@@ -214,6 +240,131 @@ pub async fn run(opts: &BenchOptions) -> Result<Figures, String> {
         ),
         messages_received: drain.messages,
     })
+}
+
+/// One pass of notifications through the process: what it cost after its first
+/// `warm_batches`.
+struct Pass {
+    orders: u64,
+    cpu_ns: u64,
+    /// Each counted batch's wall time, in milliseconds.
+    batch_ms: Vec<f64>,
+    calls: BTreeMap<String, u64>,
+}
+
+impl Pass {
+    /// Lambda bills an invocation's duration rounded up to the millisecond.
+    fn billed_ms_per_batch(&self) -> f64 {
+        self.batch_ms.iter().map(|ms| ms.ceil()).sum::<f64>() / self.batch_ms.len().max(1) as f64
+    }
+
+    fn billed_ms_per_order(&self) -> f64 {
+        self.batch_ms.iter().map(|ms| ms.ceil()).sum::<f64>() / self.orders.max(1) as f64
+    }
+}
+
+async fn process_pass(
+    pid: u32,
+    proxy: &CountingProxy,
+    runtime: &RuntimeApi,
+    source: &EventSource,
+    warm_batches: usize,
+) -> Result<Pass, String> {
+    let mut batches = 0;
+    let mut cpu_start = None;
+    let mut orders = 0u64;
+    let batch_ms = Arc::new(std::sync::Mutex::new(Vec::new()));
+    proxy.take_counts();
+    if warm_batches == 0 {
+        cpu_start = cpu_ns(pid);
+    }
+    source
+        .pump(
+            |event| {
+                batches += 1;
+                let n = event["Records"].as_array().map_or(0, |r| r.len()) as u64;
+                let counting = batches > warm_batches;
+                if counting && cpu_start.is_none() {
+                    cpu_start = cpu_ns(pid);
+                    proxy.take_counts();
+                }
+                if counting {
+                    orders += n;
+                }
+                let batch_ms = batch_ms.clone();
+                async move {
+                    let started = Instant::now();
+                    let answer = runtime.invoke(event).await?;
+                    if counting {
+                        let ms = started.elapsed().as_secs_f64() * 1000.0;
+                        batch_ms.lock().expect("lock").push(ms);
+                    }
+                    Ok(batch_item_failures(&answer))
+                }
+            },
+            false,
+        )
+        .await?;
+    let cpu_end = cpu_ns(pid).ok_or("no cpu figure")?;
+    let batch_ms = std::mem::take(&mut *batch_ms.lock().expect("lock"));
+    Ok(Pass {
+        orders,
+        cpu_ns: cpu_end - cpu_start.ok_or("no cpu figure")?,
+        batch_ms,
+        calls: proxy.take_counts(),
+    })
+}
+
+/// The Python peer's figures (its driver's last line) and ours over them.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerRatios {
+    pub peer_cpu_us_per_order: f64,
+    pub peer_cold_start_ms_median: f64,
+    pub peer_peak_rss_mib: f64,
+    pub peer_aws_calls_per_order: f64,
+    /// Peer over ours: how many times less CPU, cold start and memory we take.
+    pub cpu_ratio: f64,
+    pub cold_start_ratio: f64,
+    pub rss_ratio: f64,
+    pub aws_calls_ratio: f64,
+}
+
+impl PeerRatios {
+    fn of(
+        path: &std::path::Path,
+        cpu_us_per_order: f64,
+        cold_start_ms: f64,
+        rss_kib: u64,
+        aws_calls_per_order: f64,
+    ) -> Result<Option<Self>, String> {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return Ok(None);
+        };
+        let peer: serde_json::Value = serde_json::from_str(text.trim())
+            .map_err(|e| format!("{}: not the peer's figures: {e}", path.display()))?;
+        let figure = |k: &str| {
+            peer[k]
+                .as_f64()
+                .ok_or_else(|| format!("{}: no {k}", path.display()))
+        };
+        let rss_mib = rss_kib as f64 / 1024.0;
+        let (cpu, cold, rss, calls) = (
+            figure("cpu_us_per_order")?,
+            figure("cold_start_ms_median")?,
+            figure("peak_rss_mib")?,
+            figure("aws_calls_per_order")?,
+        );
+        Ok(Some(Self {
+            peer_cpu_us_per_order: cpu,
+            peer_cold_start_ms_median: cold,
+            peer_peak_rss_mib: rss,
+            peer_aws_calls_per_order: calls,
+            cpu_ratio: round(cpu / cpu_us_per_order, 2),
+            cold_start_ratio: round(cold / cold_start_ms, 1),
+            rss_ratio: round(rss / rss_mib, 1),
+            aws_calls_ratio: round(calls / aws_calls_per_order, 2),
+        }))
+    }
 }
 
 async fn scan_count(sdk: &aws_config::SdkConfig, table: &str) -> Result<usize, String> {

@@ -13,6 +13,13 @@ async fn main() -> std::process::ExitCode {
         opts.clock_speed = speed;
     }
     opts.skip_drain = std::env::var("BENCH_ONLY").as_deref() == Ok("process");
+    if let Some(ms) = std::env::var("BENCH_AWS_LATENCY_MS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        opts.aws_latency_ms = ms;
+    }
+    opts.peer_figures = std::env::var_os("PEER_FIGURES").map(std::path::PathBuf::from);
     if std::env::var("BENCH_ONLY").as_deref() == Ok("drain") {
         let r = local_stack::bench_order_events::run_drain(&opts).await;
         eprintln!("drain (sim s, bound s, 429s, messages received): {r:?}");
@@ -35,9 +42,35 @@ async fn main() -> std::process::ExitCode {
             );
             eprintln!("peak RSS                 : {} MiB", f.peak_rss_mib);
             eprintln!(
-                "calls per order          : DynamoDB {}, KMS {}, SQS {}",
-                f.dynamodb_calls_per_order, f.kms_calls_per_order, f.sqs_calls_per_order
+                "calls per order          : {} (DynamoDB {}, KMS {}, SQS {})",
+                f.aws_calls_per_order,
+                f.dynamodb_calls_per_order,
+                f.kms_calls_per_order,
+                f.sqs_calls_per_order
             );
+            eprintln!(
+                "billed per batch of 10   : {} ms ({} ms per order); with every AWS call {} ms slower: {} ms ({} ms per order, CPU {} µs per order)",
+                f.billed_ms_per_batch,
+                f.billed_ms_per_order,
+                f.aws_latency_ms,
+                f.billed_ms_per_batch_at_latency,
+                f.billed_ms_per_order_at_latency,
+                f.cpu_us_per_order_at_latency
+            );
+            match &f.peer {
+                Some(p) => eprintln!(
+                    "Python peer, same sitting: CPU {} µs per order ({}x ours), cold start {} ms ({}x), peak RSS {} MiB ({}x), {} AWS calls per order ({}x)",
+                    p.peer_cpu_us_per_order,
+                    p.cpu_ratio,
+                    p.peer_cold_start_ms_median,
+                    p.cold_start_ratio,
+                    p.peer_peak_rss_mib,
+                    p.rss_ratio,
+                    p.peer_aws_calls_per_order,
+                    p.aws_calls_ratio
+                ),
+                None => eprintln!("Python peer              : not measured in this sitting"),
+            }
             eprintln!(
                 "backlog drain            : {} s simulated vs {} s quota bound = {} of the bound",
                 f.drain_sim_s, f.quota_bound_sim_s, f.drain_share_of_quota_bound
