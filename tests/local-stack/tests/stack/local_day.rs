@@ -51,7 +51,11 @@ async fn a_local_day_through_the_real_binary_ingests_every_order_and_logs_no_pii
     );
     assert_eq!(summary.stock_messages_dead_lettered, 0, "{summary:?}");
     assert_eq!(summary.stock_mismatches, 0, "{summary:?}");
-    assert_eq!(summary.throttled_requests, 0);
+    // No count of 429s here: whether one comes depends on how long a loaded machine holds a
+    // request between the shared budget and the simulator (a clean-clone CI run under
+    // libfaketime met one patchListingsItem 429 on 2026-12-07). That each is ridden out is
+    // asserted above (nothing dead-lettered, no SKU wrong at Amazon) and below (every order
+    // in, every label bought once); the rate is measured by `make bench`'s drain.
     // The warehouse, through the staff API: four orders a seller packed (each packing sent
     // twice under one key) and labeled, two shipped on the operator's carrier; each seller's
     // first label voided. Amazon sold one label per package, no more.
