@@ -476,9 +476,11 @@ export class FulfillmentStack extends Stack {
   private intakeStatements(lwaApp: secretsmanager.ISecret, sellerSecrets: string): iam.PolicyStatement[] {
     return [
       new iam.PolicyStatement({
-        // Read the stored order (lifecycle merge), write it conditionally.
+        // Read the stored orders (lifecycle merge; a batch's in one BatchGetItem), write each
+        // conditionally (a batch's in one TransactWriteItems, authorized item by item as
+        // PutItem).
         sid: 'UpsertOrders',
-        actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+        actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem'],
         resources: [this.tables.get('orders').tableArn],
       }),
       // Write-only: intake seals and purges PII but never reads it back (UpdateItem: a ship-to
@@ -496,10 +498,11 @@ export class FulfillmentStack extends Stack {
         resources: [this.tables.get('audit').tableArn],
       }),
       new iam.PolicyStatement({
-        // Checkpoints, the seller registry, notification dedupe, the shared rate budget and
+        // Checkpoints, the seller registry, notification dedupe (a batch's claims in one
+        // TransactWriteItems, marked done in one BatchWriteItem), the shared rate budget and
         // the record of unreadable orders.
         sid: 'ControlTable',
-        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem'],
         resources: [this.tables.get('control').tableArn],
       }),
       // One data key per order, only with the order's identity as encryption context (the
@@ -513,6 +516,7 @@ export class FulfillmentStack extends Stack {
         resources: [lwaApp.secretArn, sellerSecrets],
       }),
       new iam.PolicyStatement({
+        // SendMessage authorizes SendMessageBatch too.
         sid: 'AnnounceStockChanges',
         actions: ['sqs:SendMessage'],
         resources: [this.stock.queue.queueArn],

@@ -142,3 +142,16 @@ test('order-sync may delete in the control table only the record of unreadable o
   assert.deepEqual(deletes[0].Action, 'dynamodb:DeleteItem');
   assert.deepEqual(deletes[0].Condition, { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['unreadable#*'] } });
 });
+
+test('both intake functions take a batch together: records read in one request, claims marked done in one', () => {
+  for (const fn of ['OrderSync', 'OrderEvents'] as const) {
+    const statements = statementsOf(fn);
+    const bySid = (sid: string) => {
+      const found = statements.filter((s: any) => s.Sid === sid);
+      assert.equal(found.length, 1, `${fn}: one ${sid}`);
+      return asList(found[0].Action);
+    };
+    assert.deepEqual(bySid('UpsertOrders'), ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem']);
+    assert.ok(bySid('ControlTable').includes('dynamodb:BatchWriteItem'), fn);
+  }
+});

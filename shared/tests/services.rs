@@ -20,7 +20,7 @@ use shared::pii::{
 };
 use shared::sellers::SellerAccount;
 use shared::stock::StockChangeKind;
-use shared::testkit::{AmazonOp, Kit};
+use shared::testkit::{AmazonOp, BatchStep, Kit};
 use std::sync::Mutex;
 
 fn t0() -> DateTime<Utc> {
@@ -284,7 +284,6 @@ fn sweep_settings() -> SweepSettings {
     SweepSettings {
         page_size: 2,
         first_lookback: Duration::days(7),
-        store_concurrency: 2,
         seller_concurrency: 2,
         overlap: Duration::minutes(10),
     }
@@ -754,6 +753,114 @@ async fn a_spent_rate_budget_defers_the_message_instead_of_failing_it() {
     assert!(claim.done);
     assert_eq!(claim.failures, 0);
     assert!(kit.orders.stored(&s, &o).is_some());
+}
+
+/// A batch of five notifications of five new orders whose third fails at `step`: the
+/// batch's answer and the kit, for the assertions of each step.
+async fn batch_failing_in_the_middle_at(
+    step: BatchStep,
+) -> (Kit, SellerId, Vec<AmazonOrderId>, Vec<SqsMessage>) {
+    let kit = Kit::at(t0());
+    let s = seller(NOTIFIED_SELLER);
+    kit.sellers.add(account(&s));
+    let orders: Vec<AmazonOrderId> = (1..=5).map(oid).collect();
+    let batch: Vec<SqsMessage> = orders
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            kit.amazon.put(with_pii(order(
+                &s,
+                o.clone(),
+                OrderStatus::Unshipped,
+                t0() - Duration::hours(1),
+            )));
+            message(
+                &format!("m-{}", i + 1),
+                body(
+                    &format!("n-{}", i + 1),
+                    NOTIFIED_SELLER,
+                    o.as_str(),
+                    "Unshipped",
+                ),
+            )
+        })
+        .collect();
+    let id = match step {
+        BatchStep::Claim | BatchStep::Complete => "n-3".to_owned(),
+        _ => orders[2].to_string(),
+    };
+    kit.faults.fail(step, &id);
+    (kit, s, orders, batch)
+}
+
+#[tokio::test]
+async fn one_message_failing_in_the_middle_of_each_batched_step_alone_stays_on_the_queue() {
+    for step in [
+        BatchStep::Claim,
+        BatchStep::Fetch,
+        BatchStep::Load,
+        BatchStep::Seal,
+        BatchStep::Stock,
+        BatchStep::Save,
+    ] {
+        let (kit, s, orders, batch) = batch_failing_in_the_middle_at(step).await;
+        let events = kit.events(EventSettings::default());
+        let report = handle_notifications(&events, &kit.queue, batch.clone()).await;
+        assert_eq!(report.keep, vec!["m-3".to_owned()], "{step:?}: {report:?}");
+        assert_eq!(
+            (report.orders_inserted, report.retried, report.dead_lettered),
+            (4, 1, 0),
+            "{step:?}: {report:?}"
+        );
+        for (i, o) in orders.iter().enumerate() {
+            let n = format!("n-{}", i + 1);
+            let done = kit.claims.get(&n).is_some_and(|c| c.done);
+            let stored = kit.orders.stored(&s, o).is_some();
+            assert_eq!((done, stored), (i != 2, i != 2), "{step:?}: order {o}");
+        }
+        // What was stored before the failing step stays within the order's own guarantees:
+        // its PII and its stock change may be there (before the record), never its record.
+        let sealed_of_others = orders
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 2)
+            .all(|(_, o)| kit.vault.items(&s, o).len() == 2);
+        assert!(sealed_of_others, "{step:?}");
+
+        // The message comes back, alone, and is stored: nothing of the first try is repeated
+        // in a way that shows (one stock change per order, by change id).
+        let again = handle_notifications(&events, &kit.queue, vec![batch[2].clone()]).await;
+        assert!(again.keep.is_empty(), "{step:?}: {again:?}");
+        assert_eq!(again.orders_inserted, 1, "{step:?}: {again:?}");
+        assert!(kit.claims.get("n-3").unwrap().done, "{step:?}");
+        assert_eq!(kit.vault.items(&s, &orders[2]).len(), 2, "{step:?}");
+        let changes: std::collections::BTreeSet<String> = kit
+            .stock
+            .published()
+            .into_iter()
+            .map(|c| c.change_id)
+            .collect();
+        assert_eq!(changes.len(), 5, "{step:?}: one reserve per order");
+        assert_eq!(kit.orders.len(), 5, "{step:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_notification_not_marked_done_in_the_batch_is_still_done_and_a_copy_changes_nothing() {
+    let (kit, s, orders, batch) = batch_failing_in_the_middle_at(BatchStep::Complete).await;
+    let events = kit.events(EventSettings::default());
+    let report = handle_notifications(&events, &kit.queue, batch.clone()).await;
+    // Stored: the message leaves the queue; only its claim was not marked.
+    assert!(report.keep.is_empty(), "{report:?}");
+    assert_eq!(report.orders_inserted, 5);
+    assert!(kit.orders.stored(&s, &orders[2]).is_some());
+    assert!(!kit.claims.get("n-3").unwrap().done);
+    // A copy Amazon sends again finds the order stored and changes nothing.
+    kit.clock.advance(Duration::minutes(10));
+    let copy = handle_notifications(&events, &kit.queue, vec![batch[2].clone()]).await;
+    assert_eq!(copy.orders_unchanged, 1, "{copy:?}");
+    assert_eq!(kit.stock.published().len(), 5);
+    assert!(kit.claims.get("n-3").unwrap().done);
 }
 
 // ---------------------------------------------------------------------------------------

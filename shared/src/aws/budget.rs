@@ -129,14 +129,21 @@ impl DynamoRateBudget {
         }
     }
 
-    /// Add one request to the schedule if it lands no more than `allowance` ahead of now.
+    /// Add `count` requests to the schedule if the last lands no more than `allowance` ahead
+    /// of now (one write for all of them).
     async fn schedule(
         &self,
         seller: &SellerId,
         operation: &'static str,
         default: UsagePlan,
+        count: u32,
         allowance: impl Fn(UsagePlan) -> Duration,
     ) -> Result<Placed, StoreError> {
+        let count = count.max(1);
+        // The first request's allowance, so that the last still lands within it.
+        let allowance = |plan: UsagePlan| {
+            (allowance(plan) - plan.interval() * (count as i32 - 1)).max(Duration::zero())
+        };
         let key = format!("{}/{operation}", Self::pk(seller));
         let turn = self
             .in_flight
@@ -153,18 +160,20 @@ impl DynamoRateBudget {
                 .reported_rate
                 .map_or(default, |r| default.with_reported_rate(r));
             let interval = micros(plan.interval());
+            let step = interval.saturating_mul(i64::from(count));
             let limit = us(now + allowance(plan));
             let expires = (now + IDLE_EXPIRY).timestamp();
             let same_interval = "(attribute_not_exists(interval_us) OR interval_us = :iv)";
             let busy = || {
                 self.update(seller, operation)
                     .update_expression(
-                        "SET tat_us = tat_us + :iv, interval_us = :iv, expires_at = :exp",
+                        "SET tat_us = tat_us + :step, interval_us = :iv, expires_at = :exp",
                     )
                     .condition_expression(format!(
                         "tat_us >= :now AND tat_us <= :limit AND {same_interval}"
                     ))
                     .expression_attribute_values(":iv", n(interval))
+                    .expression_attribute_values(":step", n(step))
                     .expression_attribute_values(":now", n(us(now)))
                     .expression_attribute_values(":limit", n(limit))
                     .expression_attribute_values(":exp", n(expires))
@@ -177,7 +186,7 @@ impl DynamoRateBudget {
                     .condition_expression(format!(
                         "(attribute_not_exists(tat_us) OR tat_us < :now) AND {same_interval}"
                     ))
-                    .expression_attribute_values(":next", n(us(now) + interval))
+                    .expression_attribute_values(":next", n(us(now) + step))
                     .expression_attribute_values(":iv", n(interval))
                     .expression_attribute_values(":now", n(us(now)))
                     .expression_attribute_values(":exp", n(expires))
@@ -197,7 +206,7 @@ impl DynamoRateBudget {
                                 .and_then(DateTime::from_timestamp_micros);
                             self.learn(&key, |k| k.tat = tat);
                             return Ok(Placed::At {
-                                before: tat.map(|t| t - plan.interval()),
+                                before: tat.map(|t| t - Duration::microseconds(step)),
                                 plan,
                             });
                         }
@@ -207,7 +216,7 @@ impl DynamoRateBudget {
                 } else {
                     match idle().await {
                         Ok(_) => {
-                            self.learn(&key, |k| k.tat = Some(now + plan.interval()));
+                            self.learn(&key, |k| k.tat = Some(now + Duration::microseconds(step)));
                             return Ok(Placed::At { before: None, plan });
                         }
                         Err(e) if is_condition_failure(&e) => {}
@@ -251,7 +260,7 @@ impl RateBudget for DynamoRateBudget {
     ) -> Result<Option<std::time::Duration>, StoreError> {
         Ok(
             match self
-                .schedule(seller, operation, plan, |p| p.tolerance())
+                .schedule(seller, operation, plan, 1, |p| p.tolerance())
                 .await?
             {
                 Placed::At { .. } => None,
@@ -271,33 +280,68 @@ impl RateBudget for DynamoRateBudget {
         plan: UsagePlan,
         horizon: Duration,
     ) -> Result<Reservation, StoreError> {
+        let mut places = self
+            .reserve_many(seller, operation, plan, horizon, 1)
+            .await?;
+        Ok(places.pop().unwrap_or(Reservation::Full {
+            at: self.clock.now(),
+            wait: std::time::Duration::ZERO,
+        }))
+    }
+
+    async fn reserve_many(
+        &self,
+        seller: &SellerId,
+        operation: &'static str,
+        plan: UsagePlan,
+        horizon: Duration,
+        count: usize,
+    ) -> Result<Vec<Reservation>, StoreError> {
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        let n = u32::try_from(count).unwrap_or(u32::MAX);
         let placed = self
-            .schedule(seller, operation, plan, |p| p.tolerance() + horizon)
+            .schedule(seller, operation, plan, n, |p| p.tolerance() + horizon)
             .await?;
         let now = self.clock.now();
         Ok(match placed {
-            Placed::At { before, plan } => {
-                let at = place(before, plan, now);
-                if at <= now {
-                    Reservation::Now
-                } else {
-                    Reservation::At {
-                        at,
-                        wait: self.clock.real(at - now),
+            // The k-th request of the batch finds the schedule k intervals on from `before`
+            // (idle: from now).
+            Placed::At { before, plan } => (0..n)
+                .map(|k| {
+                    let tat = match (before, k) {
+                        (None, 0) => None,
+                        (b, k) => Some(b.unwrap_or(now) + plan.interval() * k as i32),
+                    };
+                    let at = place(tat, plan, now);
+                    if at <= now {
+                        Reservation::Now
+                    } else {
+                        Reservation::At {
+                            at,
+                            wait: self.clock.real(at - now),
+                        }
                     }
-                }
-            }
+                })
+                .collect(),
             Placed::Beyond { tat, plan } => {
                 let at = place(Some(tat), plan, now);
-                Reservation::Full {
-                    at,
-                    wait: self.clock.real(at - now),
-                }
+                vec![
+                    Reservation::Full {
+                        at,
+                        wait: self.clock.real(at - now),
+                    };
+                    count
+                ]
             }
-            Placed::Contended => Reservation::Full {
-                at: now + Duration::milliseconds(100),
-                wait: self.clock.real(Duration::milliseconds(100)),
-            },
+            Placed::Contended => vec![
+                Reservation::Full {
+                    at: now + Duration::milliseconds(100),
+                    wait: self.clock.real(Duration::milliseconds(100)),
+                };
+                count
+            ],
         })
     }
 

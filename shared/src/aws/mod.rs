@@ -2,6 +2,7 @@
 //! Each AWS client is built once per process (cold start) from [`aws_sdk_config`].
 
 mod audit;
+mod batch;
 mod budget;
 #[cfg(feature = "cloudtrail")]
 mod cloudtrail;

@@ -3,12 +3,15 @@
 //! `lease_until`) or `done`; `failures` counts failed attempts; `reserved_at_ms`, while deferred, is
 //! when the `getOrder` place set aside for it is due; `expires_at` is the TTL.
 
+use super::batch::Written;
 use super::{DynamoControl, StoreError, is_condition_failure, read_item};
-use crate::orders::{Claim, NotificationClaims};
+use crate::orders::{Claim, ClaimAsk, NotificationClaims};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
+use std::collections::HashMap;
 
 /// Amazon redelivers for hours at most; SQS keeps a message 14 days at most.
 const KEEP: Duration = Duration::days(14);
@@ -113,6 +116,95 @@ impl NotificationClaims for DynamoControl {
             .await
             .map_err(|e| super::store_error("UpdateItem", e))?;
         Ok(())
+    }
+
+    /// A notification seen for the first time, the usual case, is claimed in one
+    /// `TransactWriteItems` with the batch's others; one seen before (a redelivery, a copy,
+    /// one done) is told apart by the item its failed condition returns, and claimed alone.
+    async fn claim_many(
+        &self,
+        asks: &[ClaimAsk],
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Vec<Result<Claim, StoreError>> {
+        let mut answers: Vec<Option<Result<Claim, StoreError>>> =
+            asks.iter().map(|_| None).collect();
+        let mut updates = Vec::new();
+        let mut sent = Vec::new();
+        for (i, a) in asks.iter().enumerate() {
+            let update = Update::builder()
+                .table_name(&self.table)
+                .key("pk", pk(&a.notification_id))
+                .key("sk", AttributeValue::S(SK.into()))
+                .update_expression(
+                    "SET #state = :processing, holder = :holder, lease_until = :lease, expires_at = :expires",
+                )
+                .condition_expression("attribute_not_exists(pk)")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":processing", AttributeValue::S("processing".into()))
+                .expression_attribute_values(":holder", AttributeValue::S(a.message_id.clone()))
+                .expression_attribute_values(":lease", n(lease_until.timestamp_millis()))
+                .expression_attribute_values(":expires", n((now + KEEP).timestamp()))
+                .return_values_on_condition_check_failure(super::batch::old_on_failure())
+                .build();
+            // It always builds; one that did not would be claimed alone below.
+            if let Ok(u) = update {
+                updates.push(TransactWriteItem::builder().update(u).build());
+                sent.push(i);
+            }
+        }
+        let written = super::batch::transact_each(&self.client, updates).await;
+        for (i, w) in sent.into_iter().zip(written) {
+            answers[i] = match w {
+                Ok(Written::Yes) => Some(Ok(Claim::Claimed {
+                    failures: 0,
+                    reserved_at: None,
+                })),
+                Ok(Written::ConditionFailed(Some(old)))
+                    if old
+                        .get("state")
+                        .and_then(|v| v.as_s().ok())
+                        .map(String::as_str)
+                        == Some("done") =>
+                {
+                    Some(Ok(Claim::AlreadyDone))
+                }
+                // Seen before and not done: its claim depends on the holder and the lease.
+                Ok(Written::ConditionFailed(_)) => None,
+                Err(e) => Some(Err(e)),
+            };
+        }
+        let mut out = Vec::with_capacity(asks.len());
+        for (a, answer) in asks.iter().zip(answers) {
+            out.push(match answer {
+                Some(answer) => answer,
+                None => {
+                    self.claim(&a.notification_id, &a.message_id, now, lease_until)
+                        .await
+                }
+            });
+        }
+        out
+    }
+
+    /// One `BatchWriteItem` for up to 25: a done notification needs nothing of its claim.
+    async fn complete_many(
+        &self,
+        notification_ids: &[String],
+        now: DateTime<Utc>,
+    ) -> Vec<Result<(), StoreError>> {
+        let items = notification_ids
+            .iter()
+            .map(|id| {
+                HashMap::from([
+                    ("pk".to_owned(), pk(id)),
+                    ("sk".to_owned(), AttributeValue::S(SK.into())),
+                    ("state".to_owned(), AttributeValue::S("done".into())),
+                    ("expires_at".to_owned(), n((now + KEEP).timestamp())),
+                ])
+            })
+            .collect();
+        super::batch::put_each(&self.client, &self.table, items).await
     }
 
     async fn fail(&self, notification_id: &str, message_id: &str) -> Result<u32, StoreError> {

@@ -1,14 +1,16 @@
 //! The orders table: order facts without PII, one item per seller + order.
 
+use super::batch::Written;
 use super::{StoreError, is_condition_failure, known_kinds, put_if_revision, read_item};
 use crate::kernel::{AmazonOrderId, SellerId};
 use crate::orders::Order;
-use crate::orders::{OrderStore, StoredOrder};
+use crate::orders::{OrderStore, OrderWrite, StoredOrder};
 use crate::pii::{HeldPii, Marked, PiiRecords, PiiStatus};
 use crate::pii::{PiiState, PurgeReason, SubjectRecord};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -208,6 +210,68 @@ impl OrderStore for DynamoOrderStore {
         let what = || format!("order {}", order.order_id);
         let won = put_if_revision(&self.client, &self.table, &record, expected, what).await?;
         Ok(won.then_some(revision))
+    }
+
+    /// One `BatchGetItem` for up to 100 orders.
+    async fn load_many(
+        &self,
+        keys: &[(SellerId, AmazonOrderId)],
+    ) -> Vec<Result<Option<StoredOrder>, StoreError>> {
+        let asked = keys
+            .iter()
+            .map(|(seller, order)| {
+                std::collections::HashMap::from([
+                    ("seller_id".to_owned(), s(seller.as_str())),
+                    ("order_id".to_owned(), s(order.as_str())),
+                ])
+            })
+            .collect();
+        super::batch::get_each(&self.client, &self.table, ["seller_id", "order_id"], asked)
+            .await
+            .into_iter()
+            .map(|read| read.and_then(|item| item.map(stored_of).transpose()))
+            .collect()
+    }
+
+    /// One `TransactWriteItems` for up to 100 records, each put on its own condition
+    /// (`revision = <read>`, or no record yet).
+    async fn save_many(&self, writes: &[OrderWrite]) -> Vec<Result<Option<u64>, StoreError>> {
+        let mut answers: Vec<Option<Result<Option<u64>, StoreError>>> =
+            writes.iter().map(|_| None).collect();
+        let mut puts = Vec::new();
+        let mut sent = Vec::new();
+        for (i, w) in writes.iter().enumerate() {
+            let revision = w.expected.map_or(1, |v| v + 1);
+            let record = OrderRecord::new(&w.order, w.pii.clone(), revision);
+            let put = serde_dynamo::to_item(&record)
+                .map_err(|e| format!("order {}: {e}", w.order.order_id))
+                .and_then(|item| {
+                    let put = Put::builder().table_name(&self.table).set_item(Some(item));
+                    match w.expected {
+                        None => put.condition_expression("attribute_not_exists(revision)"),
+                        Some(v) => put
+                            .condition_expression("revision = :read")
+                            .expression_attribute_values(":read", n(v as i64)),
+                    }
+                    .build()
+                    .map_err(|e| format!("order {}: {e}", w.order.order_id))
+                });
+            match put {
+                Ok(put) => {
+                    puts.push(TransactWriteItem::builder().put(put).build());
+                    sent.push((i, revision));
+                }
+                Err(what) => answers[i] = Some(Err(StoreError::Corrupt { what })),
+            }
+        }
+        let written = super::batch::transact_each(&self.client, puts).await;
+        for ((i, revision), w) in sent.into_iter().zip(written) {
+            answers[i] = Some(w.map(|w| (w == Written::Yes).then_some(revision)));
+        }
+        answers
+            .into_iter()
+            .map(|a| a.expect("every write answered"))
+            .collect()
     }
 }
 

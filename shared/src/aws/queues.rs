@@ -8,6 +8,7 @@ use crate::stock::StockEvents;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::ProvideErrorMetadata;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use std::time::Duration;
 
 /// SQS's longest visibility timeout (12 hours).
@@ -95,6 +96,84 @@ impl SqsQueue {
         Ok(())
     }
 
+    /// Send each of `bodies` as JSON with as few `SendMessageBatch` requests (ten a request)
+    /// as their number allows; what a batch request did not send is sent alone. The answers
+    /// in the order given, each apart.
+    pub async fn send_json_each<T: serde::Serialize>(
+        &self,
+        bodies: &[T],
+    ) -> Vec<Result<(), QueueError>> {
+        let mut answers: Vec<Option<Result<(), QueueError>>> =
+            bodies.iter().map(|_| None).collect();
+        let mut texts = Vec::new();
+        for (i, body) in bodies.iter().enumerate() {
+            match serde_json::to_string(body) {
+                Ok(text) => texts.push((i, text)),
+                Err(e) => {
+                    answers[i] = Some(Err(QueueError::Encode {
+                        queue: self.name(),
+                        message: e.to_string(),
+                    }))
+                }
+            }
+        }
+        let mut alone = Vec::new();
+        for chunk in texts.chunks(10) {
+            let entries: Result<Vec<SendMessageBatchRequestEntry>, _> = chunk
+                .iter()
+                .map(|(i, text)| {
+                    let entry = SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(text);
+                    match &self.group {
+                        Some(group) => {
+                            let id: u128 = rand::random();
+                            entry
+                                .message_group_id(group)
+                                .message_deduplication_id(format!("{id:032x}"))
+                        }
+                        None => entry,
+                    }
+                    .build()
+                })
+                .collect();
+            let sent = match entries {
+                Ok(entries) => {
+                    self.client
+                        .send_message_batch()
+                        .queue_url(&self.url)
+                        .set_entries(Some(entries))
+                        .send()
+                        .await
+                }
+                Err(_) => {
+                    alone.extend(chunk.iter().map(|(i, _)| *i));
+                    continue;
+                }
+            };
+            match sent {
+                Ok(out) => {
+                    let failed: Vec<&str> = out.failed().iter().map(|f| f.id()).collect();
+                    for (i, _) in chunk {
+                        if failed.contains(&i.to_string().as_str()) {
+                            alone.push(*i);
+                        } else {
+                            answers[*i] = Some(Ok(()));
+                        }
+                    }
+                }
+                Err(_) => alone.extend(chunk.iter().map(|(i, _)| *i)),
+            }
+        }
+        for i in alone {
+            answers[i] = Some(self.send_json(&bodies[i]).await);
+        }
+        answers
+            .into_iter()
+            .map(|a| a.expect("every message answered"))
+            .collect()
+    }
+
     /// Make a received message visible again after `delay`.
     pub async fn defer(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
         let secs = delay.min(MAX_VISIBILITY).as_secs().max(1) as i32;
@@ -114,6 +193,10 @@ impl SqsQueue {
 impl StockEvents for SqsQueue {
     async fn publish(&self, change: &StockChange) -> Result<(), QueueError> {
         self.send_json(change).await
+    }
+
+    async fn publish_many(&self, changes: &[StockChange]) -> Vec<Result<(), QueueError>> {
+        self.send_json_each(changes).await
     }
 
     async fn publish_movement(

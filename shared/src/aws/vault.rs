@@ -7,13 +7,14 @@
 //! GCM refuses the ciphertext under the other AAD. Each open is a KMS `Decrypt` that CloudTrail
 //! records with the order's context.
 
+use super::batch::Written;
 use super::pii_table::{PiiTable, seller_order};
 use super::{io_failure, is_condition_failure, read_item};
 use crate::kernel::{
     Address, AmazonOrderId, OrderPii, PackageId, Pii, PiiKind, SellerId, StoreError,
 };
 use crate::orders::{Correction, ShipToCorrector, StoredOrder};
-use crate::pii::{OpenedPii, PiiOpener, PiiSealer, VaultError};
+use crate::pii::{OpenedPii, PiiOpener, PiiSealer, SealRequest, VaultError};
 use async_trait::async_trait;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, Nonce, RandomizedNonceKey};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -21,7 +22,9 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use zeroize::Zeroizing;
 
 pub(super) const FORMAT_VERSION: u8 = 1;
@@ -39,6 +42,23 @@ pub struct KmsShipToCorrector {
     pub vault: KmsPiiVault,
     pub orders_table: String,
 }
+
+/// The condition a sealed item is written on, and its `:v`.
+fn overwrite_condition(overwrite: &Overwrite) -> Option<(&'static str, Option<AttributeValue>)> {
+    match overwrite {
+        // Nor over a corrected ship-to: the buyer's correction outlives Amazon's copy.
+        Overwrite::IfNotNewerThan(updated) => Some((
+            "attribute_not_exists(kind) OR \
+             (order_updated_ms <= :v AND attribute_not_exists(corrected_at))",
+            Some(AttributeValue::N(updated.timestamp_millis().to_string())),
+        )),
+        Overwrite::Never => Some(("attribute_not_exists(kind)", None)),
+        Overwrite::Corrected { .. } => None,
+    }
+}
+
+/// Data keys asked of KMS at once when many orders are sealed together.
+const DATA_KEYS_AT_ONCE: usize = 10;
 
 /// One sealed item. Only ciphertext and ids: a raw scan of the table shows no PII.
 #[derive(Serialize, Deserialize)]
@@ -295,19 +315,11 @@ impl KmsPiiVault {
             .put_item()
             .table_name(&self.table.name)
             .set_item(Some(item));
-        let put = match overwrite {
-            // Nor over a corrected ship-to: the buyer's correction outlives Amazon's copy.
-            Overwrite::IfNotNewerThan(updated) => put
-                .condition_expression(
-                    "attribute_not_exists(kind) OR \
-                     (order_updated_ms <= :v AND attribute_not_exists(corrected_at))",
-                )
-                .expression_attribute_values(
-                    ":v",
-                    AttributeValue::N(updated.timestamp_millis().to_string()),
-                ),
-            Overwrite::Never => put.condition_expression("attribute_not_exists(kind)"),
-            Overwrite::Corrected { .. } => put,
+        let put = match overwrite_condition(&overwrite) {
+            Some((condition, value)) => put
+                .condition_expression(condition)
+                .set_expression_attribute_values(value.map(|v| HashMap::from([(":v".into(), v)]))),
+            None => put,
         };
         match put.send().await {
             Ok(_) => Ok(true),
@@ -394,6 +406,103 @@ impl PiiSealer for KmsPiiVault {
             }
         }
         Ok(written)
+    }
+
+    /// One `GenerateDataKey` per order (at most ten at once), then every order's items in
+    /// one `TransactWriteItems` (up to 100), each on its own condition as `seal` writes it:
+    /// an item whose condition fails (a later update's PII, a corrected ship-to) is kept as
+    /// it is and the others are written.
+    async fn seal_many(&self, requests: &[SealRequest<'_>]) -> Vec<Result<usize, VaultError>> {
+        let keys: Vec<Result<Option<DataKey>, VaultError>> = stream::iter(0..requests.len())
+            .map(|i| {
+                let r = requests[i];
+                async move {
+                    if r.pii.kinds().is_empty() {
+                        return Ok(None);
+                    }
+                    self.data_key(r.seller, r.order).await.map(Some)
+                }
+            })
+            .buffered(DATA_KEYS_AT_ONCE)
+            .collect()
+            .await;
+        let mut answers: Vec<Result<usize, VaultError>> = Vec::with_capacity(requests.len());
+        let mut puts = Vec::new();
+        // Per put: whose it is, and whether it is a ship-to a correction may hold.
+        let mut owners: Vec<(usize, bool)> = Vec::new();
+        for (i, (r, key)) in requests.iter().zip(keys).enumerate() {
+            let key = match key {
+                Ok(Some(key)) => key,
+                Ok(None) => {
+                    answers.push(Ok(0));
+                    continue;
+                }
+                Err(e) => {
+                    answers.push(Err(e));
+                    continue;
+                }
+            };
+            answers.push(Ok(0));
+            let overwrite = Overwrite::IfNotNewerThan(r.order_updated_at);
+            for kind in r.pii.kinds() {
+                let Some(in_out) = plaintext(r.pii, &kind) else {
+                    continue;
+                };
+                let recipient = kind == PiiKind::Recipient;
+                let put = self
+                    .sealed_item(
+                        r.seller, r.order, &key, kind, in_out, &overwrite, r.purge_at,
+                    )
+                    .and_then(|item| {
+                        let put = Put::builder()
+                            .table_name(&self.table.name)
+                            .set_item(Some(item));
+                        let put = match overwrite_condition(&overwrite) {
+                            Some((condition, value)) => put
+                                .condition_expression(condition)
+                                .set_expression_attribute_values(
+                                    value.map(|v| HashMap::from([(":v".into(), v)])),
+                                ),
+                            None => put,
+                        };
+                        put.build().map_err(|e| {
+                            VaultError::from(StoreError::Corrupt {
+                                what: format!("sealed item of order {}: {e}", r.order),
+                            })
+                        })
+                    });
+                match put {
+                    Ok(put) => {
+                        puts.push(TransactWriteItem::builder().put(put).build());
+                        owners.push((i, recipient));
+                    }
+                    Err(e) => answers[i] = Err(e),
+                }
+            }
+        }
+        let written = super::batch::transact_each(&self.table.dynamo, puts).await;
+        for ((i, recipient), w) in owners.into_iter().zip(written) {
+            let Ok(count) = answers[i].as_mut() else {
+                continue;
+            };
+            match w {
+                Ok(Written::Yes) => *count += 1,
+                // PII of a later update is sealed already, or a corrected ship-to: kept; the
+                // corrected one goes on the date Amazon's update sets.
+                Ok(Written::ConditionFailed(_)) if recipient => {
+                    let r = &requests[i];
+                    if let Err(e) = self
+                        .follow_purge_date(r.seller, r.order, r.order_updated_at, r.purge_at)
+                        .await
+                    {
+                        answers[i] = Err(e);
+                    }
+                }
+                Ok(Written::ConditionFailed(_)) => {}
+                Err(e) => answers[i] = Err(e.into()),
+            }
+        }
+        answers
     }
 
     async fn seal_label(

@@ -30,6 +30,21 @@ pub struct BatchItem<T> {
     pub finished: Finished,
 }
 
+/// The message as a handler reads it, and its receipt handle.
+fn queued(r: SqsMessage) -> (QueuedMessage, String) {
+    let receipt = r.receipt_handle.unwrap_or_default();
+    let message = QueuedMessage {
+        message_id: r.message_id.unwrap_or_default(),
+        receive_count: r
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(1),
+        body: r.body.unwrap_or_default(),
+    };
+    (message, receipt)
+}
+
 /// Run `handle` over `records` (at most `concurrency` at once) and carry out each ending.
 pub async fn run_batch<T, F, Fut>(
     queue: &dyn BatchQueue,
@@ -43,16 +58,7 @@ where
 {
     stream::iter(records)
         .map(|r| {
-            let receipt = r.receipt_handle.unwrap_or_default();
-            let message = QueuedMessage {
-                message_id: r.message_id.unwrap_or_default(),
-                receive_count: r
-                    .attributes
-                    .get("ApproximateReceiveCount")
-                    .and_then(|c| c.parse().ok())
-                    .unwrap_or(1),
-                body: r.body.unwrap_or_default(),
-            };
+            let (message, receipt) = queued(r);
             let message_id = message.message_id.clone();
             let handled = handle(message);
             async move {
@@ -66,6 +72,35 @@ where
             }
         })
         .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await
+}
+
+/// Hand the whole batch to `handle` (a consumer that takes each step for every message at
+/// once) and carry out each ending; `handle` answers each message, in the order given.
+pub async fn run_whole_batch<T, F, Fut>(
+    queue: &dyn BatchQueue,
+    records: Vec<SqsMessage>,
+    handle: F,
+) -> Vec<BatchItem<T>>
+where
+    F: FnOnce(Vec<QueuedMessage>) -> Fut,
+    Fut: Future<Output = Vec<(T, Ending)>>,
+{
+    let (messages, receipts): (Vec<_>, Vec<_>) = records.into_iter().map(queued).unzip();
+    let ids: Vec<String> = messages.iter().map(|m| m.message_id.clone()).collect();
+    let answers = handle(messages).await;
+    assert_eq!(answers.len(), ids.len(), "one answer per message");
+    stream::iter(ids.into_iter().zip(receipts).zip(answers))
+        .map(|((message_id, receipt), (outcome, ending))| async move {
+            let finished = finish(queue, &message_id, &receipt, ending).await;
+            BatchItem {
+                message_id,
+                outcome,
+                finished,
+            }
+        })
+        .buffered(10)
         .collect()
         .await
 }

@@ -13,13 +13,14 @@
 //! letters, logs and errors carry ids only.
 
 use super::intake::{IntakeError, OrderIntake, Stored};
-use crate::kernel::{Clock, DeadLetter, Ending, QueuedMessage, SellerId};
+use crate::kernel::{AmazonOrderId, Clock, DeadLetter, Ending, QueuedMessage, SellerId};
+use crate::orders::{Admission, AmazonOrders, Claim, ClaimAsk, FetchedOrder, NotificationClaims};
 use crate::orders::{AmazonError, FulfilledBy, OrderChange, parse_order_change};
-use crate::orders::{AmazonOrders, Claim, NotificationClaims};
 use crate::sellers::SellerRegistry;
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, stream};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 /// A message back this close before its place is due (the budget's own margin covers it).
@@ -155,6 +156,47 @@ impl EventFailure {
     }
 }
 
+/// A claimed message on its way through the batch.
+struct Claimed {
+    /// Its place in the batch.
+    at: usize,
+    change: OrderChange,
+    /// Earlier attempts that failed.
+    failures: u32,
+    /// A `getOrder` place was set aside for it earlier (now due).
+    reserved: bool,
+}
+
+/// A batch claimed and fetched: the claimed messages per order, the orders fetched (and
+/// the group of each), the groups that failed, and when the claims were taken.
+struct ClaimedBatch {
+    groups: Vec<Vec<Claimed>>,
+    fetched: Vec<FetchedOrder>,
+    storing: Vec<usize>,
+    settled: Vec<(usize, Result<Stored, EventFailure>)>,
+    now: DateTime<Utc>,
+}
+
+/// What fetching one order came to.
+enum Fetch {
+    Order(Box<FetchedOrder>),
+    /// No place near: put off for `wait`, the place set aside for `reserved_at` kept.
+    Later {
+        reserved_at: Option<DateTime<Utc>>,
+        wait: Duration,
+    },
+    Failed(EventFailure),
+}
+
+fn duplicate(change: &OrderChange) {
+    tracing::info!(
+        notification_id = %change.notification_id,
+        seller_id = %change.seller_id,
+        order_id = %change.order_id,
+        "duplicate notification ignored"
+    );
+}
+
 pub struct OrderEvents<'a> {
     pub api: &'a dyn AmazonOrders,
     pub intake: OrderIntake<'a>,
@@ -177,21 +219,280 @@ impl OrderEvents<'_> {
         }
     }
 
-    /// Handle one message: what became of it, and how it ends on its queue.
-    pub async fn handle(
+    /// Handle a batch of messages (`active`: the active sellers, `None` when the registry is
+    /// unreadable): what became of each, and how it ends on its queue, in the order given.
+    ///
+    /// Each step is taken for the whole batch at once: the claims, the `getOrder` places (one
+    /// per order, per seller at once), the fetches (at most `concurrency` at a time), the
+    /// storing ([`OrderIntake::store_all`]) and the claims marked done. A message that fails
+    /// a step ends by itself (retried, deferred or dead-lettered); the others go on.
+    pub async fn handle_batch(
+        &self,
+        messages: &[QueuedMessage],
+        active: Option<&BTreeSet<SellerId>>,
+    ) -> Vec<(NotificationOutcome, Ending)> {
+        let mut answers: Vec<Option<(NotificationOutcome, Ending)>> =
+            messages.iter().map(|_| None).collect();
+        let Some(active) = active else {
+            return messages
+                .iter()
+                .map(|_| (NotificationOutcome::Retry, Ending::Retry(None)))
+                .collect();
+        };
+
+        // Read: what cannot be processed ends here.
+        let mut read: Vec<(usize, OrderChange)> = Vec::new();
+        let mut in_batch = BTreeSet::new();
+        for (i, m) in messages.iter().enumerate() {
+            match self.read(m, active) {
+                Ok(change) if !in_batch.insert(change.notification_id.clone()) => {
+                    // Two copies in one batch: the first one processes it.
+                    duplicate(&change);
+                    answers[i] = Some((NotificationOutcome::Duplicate, Ending::Done));
+                }
+                Ok(change) => read.push((i, change)),
+                Err(answer) => answers[i] = Some(*answer),
+            }
+        }
+
+        // The records are read while the notifications are claimed and their orders
+        // fetched: the read needs nothing of either, and storing takes it from here.
+        let mut keys: Vec<(SellerId, AmazonOrderId)> = Vec::new();
+        for (_, c) in &read {
+            let key = (c.seller_id.clone(), c.order_id.clone());
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        let (records, batch) = futures::join!(
+            self.intake.orders.load_many(&keys),
+            self.claim_and_fetch(messages, read, &mut answers)
+        );
+        let ClaimedBatch {
+            groups,
+            fetched,
+            storing,
+            mut settled,
+            now,
+        } = batch;
+        let mut records: HashMap<(SellerId, AmazonOrderId), _> =
+            keys.into_iter().zip(records).collect();
+        let read_before = fetched
+            .iter()
+            .map(|f| records.remove(&(f.order.seller_id.clone(), f.order.order_id.clone())))
+            .collect();
+
+        // Store, then mark the notifications of what was stored done.
+        let stored = self.intake.store_all_read(&fetched, read_before).await;
+        for (g, r) in storing.into_iter().zip(stored) {
+            settled.push((g, r.map(|i| i.stored).map_err(EventFailure::from)));
+        }
+        let done: Vec<String> = settled
+            .iter()
+            .filter(|(_, r)| r.is_ok())
+            .flat_map(|(g, _)| groups[*g].iter().map(|c| c.change.notification_id.clone()))
+            .collect();
+        let marked = self.claims.complete_many(&done, now).await;
+        for (id, m) in done.iter().zip(marked) {
+            if let Err(e) = m {
+                // Stored already; a redelivery finds the order unchanged.
+                tracing::warn!(notification_id = %id, error = %e, "could not mark the notification done");
+            }
+        }
+        for (g, result) in settled {
+            for (k, c) in groups[g].iter().enumerate() {
+                let result = match &result {
+                    // The order was stored once; its other notifications found it so.
+                    Ok(s) => Ok(if k == 0 { *s } else { Stored::Unchanged }),
+                    Err(e) => Err(e),
+                };
+                answers[c.at] = Some(self.settle(&messages[c.at], c, result).await);
+            }
+        }
+        answers
+            .into_iter()
+            .map(|a| a.unwrap_or((NotificationOutcome::Retry, Ending::Retry(None))))
+            .collect()
+    }
+
+    /// Claim the notifications read, set aside their places and fetch their orders, one
+    /// `getOrder` per order: what is claimed, fetched and failed, grouped per order; every
+    /// message that ends here (a duplicate, a deferral) answered in `answers`.
+    async fn claim_and_fetch(
+        &self,
+        messages: &[QueuedMessage],
+        read: Vec<(usize, OrderChange)>,
+        answers: &mut [Option<(NotificationOutcome, Ending)>],
+    ) -> ClaimedBatch {
+        // Claim.
+        let now = self.clock.now();
+        let lease = chrono::Duration::from_std(self.settings.claim_lease)
+            .unwrap_or(chrono::Duration::minutes(5));
+        let asks: Vec<ClaimAsk> = read
+            .iter()
+            .map(|(i, c)| ClaimAsk {
+                notification_id: c.notification_id.clone(),
+                message_id: messages[*i].message_id.clone(),
+            })
+            .collect();
+        let claims = self.claims.claim_many(&asks, now, now + lease).await;
+        let mut claimed: Vec<Claimed> = Vec::new();
+        for ((at, change), claim) in read.into_iter().zip(claims) {
+            match claim {
+                Ok(Claim::Claimed {
+                    failures,
+                    reserved_at,
+                }) => {
+                    // Back before its place (SQS counts delays in whole seconds): wait out the rest.
+                    if let Some(due) = reserved_at
+                        && due > now + EARLY_TOLERANCE
+                    {
+                        let wait = self.clock.real(due - now);
+                        answers[at] =
+                            Some(self.defer(&messages[at], &change, Some(due), wait).await);
+                        continue;
+                    }
+                    claimed.push(Claimed {
+                        at,
+                        change,
+                        failures,
+                        reserved: reserved_at.is_some(),
+                    });
+                }
+                Ok(Claim::AlreadyDone | Claim::InFlight) => {
+                    duplicate(&change);
+                    answers[at] = Some((NotificationOutcome::Duplicate, Ending::Done));
+                }
+                Err(e) => {
+                    tracing::warn!(notification_id = %change.notification_id, error = %e, "notification claims unavailable; retried");
+                    answers[at] = Some((NotificationOutcome::Retry, Ending::Retry(None)));
+                }
+            }
+        }
+
+        // One getOrder per order, however many of its notifications came in the batch.
+        let mut groups: Vec<Vec<Claimed>> = Vec::new();
+        let mut by_order: HashMap<(SellerId, AmazonOrderId), usize> = HashMap::new();
+        for c in claimed {
+            let key = (c.change.seller_id.clone(), c.change.order_id.clone());
+            match by_order.get(&key) {
+                Some(&g) => groups[g].push(c),
+                None => {
+                    by_order.insert(key, groups.len());
+                    groups.push(vec![c]);
+                }
+            }
+        }
+
+        // Places in the rate budget: a group holding one set aside earlier spends it; the
+        // others' are set aside per seller at once.
+        let mut admissions: Vec<Admission> = groups
+            .iter()
+            .map(|g| {
+                if g.iter().any(|c| c.reserved) {
+                    Admission::Go {
+                        wait: Duration::ZERO,
+                    }
+                } else {
+                    Admission::OnItsOwn
+                }
+            })
+            .collect();
+        let mut per_seller: BTreeMap<&SellerId, Vec<usize>> = BTreeMap::new();
+        for (g, members) in groups.iter().enumerate() {
+            if !members.iter().any(|c| c.reserved) {
+                per_seller
+                    .entry(&members[0].change.seller_id)
+                    .or_default()
+                    .push(g);
+            }
+        }
+        for (seller, gs) in per_seller {
+            match self.api.reserve_get_orders(seller, gs.len()).await {
+                Ok(places) if places.len() == gs.len() => {
+                    for (g, place) in gs.into_iter().zip(places) {
+                        admissions[g] = place;
+                    }
+                }
+                // Each call then takes its own place, and meets what failed by itself.
+                Ok(_) => {
+                    tracing::error!(seller_id = %seller, "rate budget answered another number of places; each call takes its own");
+                }
+                Err(e) => {
+                    tracing::warn!(seller_id = %seller, error_kind = e.kind(), error = %e, "places not set aside together; each call takes its own");
+                }
+            }
+        }
+
+        // Fetch, at most `concurrency` at once; a place too far off puts its order off.
+        let fetches = stream::iter(groups.iter().zip(admissions))
+            .map(|(members, admission)| async move {
+                let c = &members[0].change;
+                let fetched = match admission {
+                    Admission::OnItsOwn => self.api.get_order(&c.seller_id, &c.order_id).await,
+                    Admission::Go { wait } => {
+                        if !wait.is_zero() {
+                            tokio::time::sleep(wait).await;
+                        }
+                        self.api.get_order_reserved(&c.seller_id, &c.order_id).await
+                    }
+                    Admission::Later { reserved_at, wait } => {
+                        return Fetch::Later { reserved_at, wait };
+                    }
+                };
+                match fetched {
+                    Ok(order) => Fetch::Order(Box::new(order)),
+                    Err(e) => Fetch::Failed(e.into()),
+                }
+            })
+            .buffered(self.settings.concurrency.max(1))
+            .collect::<Vec<Fetch>>()
+            .await;
+        let mut fetched: Vec<FetchedOrder> = Vec::new();
+        let mut storing: Vec<usize> = Vec::new();
+        let mut settled: Vec<(usize, Result<Stored, EventFailure>)> = Vec::new();
+        for (g, f) in fetches.into_iter().enumerate() {
+            match f {
+                Fetch::Order(order) => {
+                    fetched.push(*order);
+                    storing.push(g);
+                }
+                Fetch::Later { reserved_at, wait } => {
+                    for (k, c) in groups[g].iter().enumerate() {
+                        // The place set aside goes with the first; the others come back with it.
+                        let keep = if k == 0 { reserved_at } else { None };
+                        answers[c.at] =
+                            Some(self.defer(&messages[c.at], &c.change, keep, wait).await);
+                    }
+                }
+                Fetch::Failed(e) => settled.push((g, Err(e))),
+            }
+        }
+
+        ClaimedBatch {
+            groups,
+            fetched,
+            storing,
+            settled,
+            now,
+        }
+    }
+
+    /// The message as a change to process, or how it ends at once.
+    fn read(
         &self,
         m: &QueuedMessage,
         active: &BTreeSet<SellerId>,
-    ) -> (NotificationOutcome, Ending) {
+    ) -> Result<OrderChange, Box<(NotificationOutcome, Ending)>> {
         let change = match parse_order_change(&m.body) {
             Ok(c) => c,
             Err(e) => {
                 let letter = self.letter(m, None, "malformed", e.to_string(), 0);
-                return dead_letter(letter);
+                return Err(Box::new(dead_letter(letter)));
             }
         };
         if change.fulfilled_by == FulfilledBy::Amazon {
-            return (NotificationOutcome::NotOurs, Ending::Done);
+            return Err(Box::new((NotificationOutcome::NotOurs, Ending::Done)));
         }
         if !active.contains(&change.seller_id) {
             let reason = format!(
@@ -199,67 +500,21 @@ impl OrderEvents<'_> {
                 change.seller_id
             );
             let letter = self.letter(m, Some(&change), "unknown_seller", reason, 0);
-            return dead_letter(letter);
+            return Err(Box::new(dead_letter(letter)));
         }
-        let now = self.clock.now();
-        let lease = chrono::Duration::from_std(self.settings.claim_lease)
-            .unwrap_or(chrono::Duration::minutes(5));
-        let claim = self
-            .claims
-            .claim(&change.notification_id, &m.message_id, now, now + lease)
-            .await;
-        let (failures, reserved_at) = match claim {
-            Ok(Claim::Claimed {
-                failures,
-                reserved_at,
-            }) => (failures, reserved_at),
-            Ok(Claim::AlreadyDone | Claim::InFlight) => {
-                tracing::info!(
-                    notification_id = %change.notification_id,
-                    seller_id = %change.seller_id,
-                    order_id = %change.order_id,
-                    "duplicate notification ignored"
-                );
-                return (NotificationOutcome::Duplicate, Ending::Done);
-            }
-            Err(e) => {
-                tracing::warn!(notification_id = %change.notification_id, error = %e, "notification claims unavailable; retried");
-                return (NotificationOutcome::Retry, Ending::Retry(None));
-            }
-        };
-        // Back before its place (SQS counts delays in whole seconds): wait out the rest.
-        if let Some(at) = reserved_at
-            && at > now + EARLY_TOLERANCE
-        {
-            return self
-                .defer(m, &change, Some(at), self.clock.real(at - now))
-                .await;
-        }
-        let outcome = match self.process(&change, reserved_at.is_some()).await {
-            // No place near: the transport set one aside (or the budget is promised too far
-            // ahead); back to the queue until then.
-            Err(EventFailure::Api(AmazonError::BudgetExhausted {
-                reserved_at,
-                retry_after_ms,
-                ..
-            })) => {
-                return self
-                    .defer(
-                        m,
-                        &change,
-                        reserved_at,
-                        Duration::from_millis(retry_after_ms),
-                    )
-                    .await;
-            }
-            other => other,
-        };
-        match outcome {
+        Ok(change)
+    }
+
+    /// How a claimed message ends once its order was stored or failed.
+    async fn settle(
+        &self,
+        m: &QueuedMessage,
+        c: &Claimed,
+        result: Result<Stored, &EventFailure>,
+    ) -> (NotificationOutcome, Ending) {
+        let change = &c.change;
+        let e = match result {
             Ok(stored) => {
-                if let Err(e) = self.claims.complete(&change.notification_id, now).await {
-                    // Stored already; a redelivery finds the order unchanged.
-                    tracing::warn!(notification_id = %change.notification_id, error = %e, "could not mark the notification done");
-                }
                 tracing::info!(
                     notification_id = %change.notification_id,
                     seller_id = %change.seller_id,
@@ -268,55 +523,58 @@ impl OrderEvents<'_> {
                     stored = ?stored,
                     "notification processed"
                 );
-                (NotificationOutcome::Stored(stored), Ending::Done)
+                return (NotificationOutcome::Stored(stored), Ending::Done);
             }
-            Err(e) if e.is_permanent() => {
-                let letter = self.letter(m, Some(&change), e.kind(), e.to_string(), failures + 1);
-                dead_letter(letter)
-            }
-            Err(e) => {
-                let failures = match self
-                    .claims
-                    .fail(&change.notification_id, &m.message_id)
-                    .await
-                {
-                    Ok(f) => f,
-                    Err(_) => failures + 1,
-                };
-                tracing::warn!(
-                    notification_id = %change.notification_id,
-                    seller_id = %change.seller_id,
-                    order_id = %change.order_id,
-                    error_kind = e.kind(),
-                    error = %e,
-                    failures,
-                    "notification failed"
-                );
-                if failures >= self.settings.max_failures {
-                    let letter = self.letter(m, Some(&change), e.kind(), e.to_string(), failures);
-                    return dead_letter(letter);
-                }
-                // Try again after a backoff rather than the queue's long visibility timeout.
-                let backoff = RETRY_BASE * (1u32 << failures.saturating_sub(1).min(6));
-                (
-                    NotificationOutcome::Retry,
-                    Ending::Retry(Some(backoff.min(self.settings.max_defer))),
-                )
-            }
-        }
-    }
-
-    async fn process(&self, change: &OrderChange, reserved: bool) -> Result<Stored, EventFailure> {
-        let fetched = if reserved {
-            self.api
-                .get_order_reserved(&change.seller_id, &change.order_id)
-                .await?
-        } else {
-            self.api
-                .get_order(&change.seller_id, &change.order_id)
-                .await?
+            Err(e) => e,
         };
-        Ok(self.intake.store(&fetched).await?.stored)
+        // No place near: the transport set one aside (or the budget is promised too far
+        // ahead); back to the queue until then.
+        if let EventFailure::Api(AmazonError::BudgetExhausted {
+            reserved_at,
+            retry_after_ms,
+            ..
+        }) = e
+        {
+            return self
+                .defer(
+                    m,
+                    change,
+                    *reserved_at,
+                    Duration::from_millis(*retry_after_ms),
+                )
+                .await;
+        }
+        if e.is_permanent() {
+            let letter = self.letter(m, Some(change), e.kind(), e.to_string(), c.failures + 1);
+            return dead_letter(letter);
+        }
+        let failures = match self
+            .claims
+            .fail(&change.notification_id, &m.message_id)
+            .await
+        {
+            Ok(f) => f,
+            Err(_) => c.failures + 1,
+        };
+        tracing::warn!(
+            notification_id = %change.notification_id,
+            seller_id = %change.seller_id,
+            order_id = %change.order_id,
+            error_kind = e.kind(),
+            error = %e,
+            failures,
+            "notification failed"
+        );
+        if failures >= self.settings.max_failures {
+            let letter = self.letter(m, Some(change), e.kind(), e.to_string(), failures);
+            return dead_letter(letter);
+        }
+        // Try again after a backoff rather than the queue's long visibility timeout.
+        let backoff = RETRY_BASE * (1u32 << failures.saturating_sub(1).min(6));
+        (
+            NotificationOutcome::Retry,
+            Ending::Retry(Some(backoff.min(self.settings.max_defer))),
+        )
     }
 
     /// Back to the queue for `wait` (real time), keeping the place set aside for it (`reserved_at`).

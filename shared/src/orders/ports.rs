@@ -73,6 +73,39 @@ pub trait OrderStore: Send + Sync {
     ) -> Result<Option<Order>, StoreError> {
         Ok(self.load(seller, order).await?.map(|v| v.order))
     }
+
+    /// Many orders (distinct) as `load` reads each, in one read where the store can; the
+    /// answers in the order asked, each apart.
+    async fn load_many(
+        &self,
+        keys: &[(SellerId, AmazonOrderId)],
+    ) -> Vec<Result<Option<StoredOrder>, StoreError>> {
+        let mut answers = Vec::with_capacity(keys.len());
+        for (seller, order) in keys {
+            answers.push(self.load(seller, order).await);
+        }
+        answers
+    }
+
+    /// Many writes of distinct orders, each conditional on its own revision as `save`, in one
+    /// request where the store can; the answers in the order given, each apart (one write
+    /// that lost its race never holds up the others).
+    async fn save_many(&self, writes: &[OrderWrite]) -> Vec<Result<Option<u64>, StoreError>> {
+        let mut answers = Vec::with_capacity(writes.len());
+        for w in writes {
+            answers.push(self.save(&w.order, w.pii.clone(), w.expected).await);
+        }
+        answers
+    }
+}
+
+/// One conditional write of an order's record (`OrderStore::save_many`).
+#[derive(Debug, Clone)]
+pub struct OrderWrite {
+    pub order: Order,
+    pub pii: PiiStatus,
+    /// The revision read (`None`: nothing stored yet).
+    pub expected: Option<u64>,
 }
 
 /// Where a seller's catch-up sweep stands.
@@ -174,9 +207,36 @@ pub trait UnreadableOrders: Send + Sync {
     async fn resolve(&self, seller: &SellerId, order: &AmazonOrderId) -> Result<(), StoreError>;
 }
 
+/// How one `getOrder` of a batch stands in the shared rate budget, set aside for the whole
+/// batch at once (`AmazonOrders::reserve_get_orders`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Nothing set aside: the call takes its own place (`get_order`).
+    OnItsOwn,
+    /// A place is set aside: call `get_order_reserved` after `wait` (short, slept out).
+    Go { wait: std::time::Duration },
+    /// No place near: put the work off for `wait` (real time), keeping the place set aside
+    /// for `reserved_at`, if any.
+    Later {
+        reserved_at: Option<DateTime<Utc>>,
+        wait: std::time::Duration,
+    },
+}
+
 /// Amazon's Orders API (2026-01-01) as the suite uses it.
 #[async_trait]
 pub trait AmazonOrders: Send + Sync {
+    /// Set aside `count` `getOrder` places of `seller` in one step, in the order they fall due.
+    /// The default sets nothing aside: each call takes its own.
+    async fn reserve_get_orders(
+        &self,
+        seller: &SellerId,
+        count: usize,
+    ) -> Result<Vec<Admission>, AmazonError> {
+        let _ = seller;
+        Ok(vec![Admission::OnItsOwn; count])
+    }
+
     async fn search_orders(
         &self,
         seller: &SellerId,
@@ -210,6 +270,13 @@ pub enum Claim {
     InFlight,
 }
 
+/// One notification to claim for one SQS message (`NotificationClaims::claim_many`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimAsk {
+    pub notification_id: String,
+    pub message_id: String,
+}
+
 /// Notification dedupe by `NotificationId`: a conditional claim, then done. Entries expire
 /// (TTL) long after Amazon stops redelivering.
 #[async_trait]
@@ -225,6 +292,35 @@ pub trait NotificationClaims: Send + Sync {
     ) -> Result<Claim, StoreError>;
     /// Processed: later copies are duplicates.
     async fn complete(&self, notification_id: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Claim many distinct notifications as `claim` does each, in one request where the
+    /// store can; the answers in the order asked, each apart.
+    async fn claim_many(
+        &self,
+        asks: &[ClaimAsk],
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Vec<Result<Claim, StoreError>> {
+        let mut answers = Vec::with_capacity(asks.len());
+        for a in asks {
+            answers.push(
+                self.claim(&a.notification_id, &a.message_id, now, lease_until)
+                    .await,
+            );
+        }
+        answers
+    }
+    /// Mark many notifications processed as `complete` does each; the answers each apart.
+    async fn complete_many(
+        &self,
+        notification_ids: &[String],
+        now: DateTime<Utc>,
+    ) -> Vec<Result<(), StoreError>> {
+        let mut answers = Vec::with_capacity(notification_ids.len());
+        for n in notification_ids {
+            answers.push(self.complete(n, now).await);
+        }
+        answers
+    }
     /// The attempt failed: count it and drop the claim. Returns the failures so far.
     async fn fail(&self, notification_id: &str, message_id: &str) -> Result<u32, StoreError>;
     /// Put off without failing (no rate-budget place near): drop the claim, keeping the place

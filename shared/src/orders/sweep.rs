@@ -16,7 +16,7 @@ use crate::orders::{
 };
 use crate::sellers::{SellerAccount, SellerRegistry};
 use chrono::Duration;
-use futures::{StreamExt, TryStreamExt, stream};
+use futures::{StreamExt, stream};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -34,8 +34,6 @@ pub struct SweepSettings {
     pub page_size: u8,
     /// How far back a seller's first sweep reaches.
     pub first_lookback: Duration,
-    /// Orders stored concurrently within a page.
-    pub store_concurrency: usize,
     /// Sellers swept concurrently.
     pub seller_concurrency: usize,
     /// How far each window reaches back before the last one ended, for late updates.
@@ -47,7 +45,6 @@ impl Default for SweepSettings {
         Self {
             page_size: 100,
             first_lookback: Duration::days(7),
-            store_concurrency: 8,
             seller_concurrency: 4,
             overlap: Duration::minutes(10),
         }
@@ -368,11 +365,14 @@ impl OrderSync<'_> {
                 }
                 other => other?,
             };
-            let results: Vec<Intake> = stream::iter(page.orders.iter())
-                .map(|o| self.intake.store(o))
-                .buffer_unordered(self.settings.store_concurrency)
-                .try_collect()
-                .await?;
+            // The page's orders stored together; the page counts as stored only if every
+            // one of them is.
+            let results: Vec<Intake> = self
+                .intake
+                .store_all(&page.orders)
+                .await
+                .into_iter()
+                .collect::<Result<_, _>>()?;
             report.pages += 1;
             // Before the checkpoint moves past them: recorded, so nothing is lost.
             for u in &page.unreadable {

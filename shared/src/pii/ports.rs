@@ -37,6 +37,20 @@ pub trait PiiSealer: Send + Sync {
         purge_at: DateTime<Utc>,
     ) -> Result<usize, VaultError>;
 
+    /// Seal many orders' PII (distinct orders) as `seal` does each: one data key per order
+    /// still (its encryption context is the audit trail), the sealed items written together
+    /// where the store can; the answers in the order given, each apart.
+    async fn seal_many(&self, requests: &[SealRequest<'_>]) -> Vec<Result<usize, VaultError>> {
+        let mut answers = Vec::with_capacity(requests.len());
+        for r in requests {
+            answers.push(
+                self.seal(r.seller, r.order, r.order_updated_at, r.pii, r.purge_at)
+                    .await,
+            );
+        }
+        answers
+    }
+
     /// Seal one package's label document (it names the recipient) under a data key bound to
     /// the order, with the order's purge date, as the item `label#<package>`. Sealed once:
     /// `false` when that package's label is sealed already (kept as it is).
@@ -48,6 +62,16 @@ pub trait PiiSealer: Send + Sync {
         document: &Pii<Vec<u8>>,
         purge_at: DateTime<Utc>,
     ) -> Result<bool, VaultError>;
+}
+
+/// One order's PII to seal (`PiiSealer::seal_many`), as `seal` takes it.
+#[derive(Clone, Copy)]
+pub struct SealRequest<'a> {
+    pub seller: &'a SellerId,
+    pub order: &'a AmazonOrderId,
+    pub order_updated_at: DateTime<Utc>,
+    pub pii: &'a OrderPii,
+    pub purge_at: DateTime<Utc>,
 }
 
 /// Opens one sealed item: the only way to PII after intake.

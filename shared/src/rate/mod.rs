@@ -52,6 +52,24 @@ pub trait RateBudget: Send + Sync {
         horizon: chrono::Duration,
     ) -> Result<Reservation, StoreError>;
 
+    /// Set `count` places aside at once, in the order they fall due, behind every place set
+    /// aside before: one step where the budget can. Every place lies within `horizon`, or none
+    /// is set aside (each answer then `Full`).
+    async fn reserve_many(
+        &self,
+        seller: &SellerId,
+        operation: &'static str,
+        plan: UsagePlan,
+        horizon: chrono::Duration,
+        count: usize,
+    ) -> Result<Vec<Reservation>, StoreError> {
+        let mut places = Vec::with_capacity(count);
+        for _ in 0..count {
+            places.push(self.reserve(seller, operation, plan, horizon).await?);
+        }
+        Ok(places)
+    }
+
     /// Amazon told us this seller's rate for the operation (`x-amzn-RateLimit-Limit`).
     async fn record_reported_rate(
         &self,

@@ -21,6 +21,14 @@ pub enum Place {
 /// orders of backlog per seller; beyond it work waits without a reservation.
 const RESERVATION_HORIZON: chrono::Duration = chrono::Duration::hours(1);
 
+/// A place too far off to wait for: the one set aside for then, if any, and the real time
+/// until then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Later {
+    pub reserved_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub wait: Duration,
+}
+
 pub(super) struct BudgetLayer {
     budget: Arc<dyn RateBudget>,
     /// The longest wait for a place the function sleeps out itself; a longer one gives the
@@ -90,6 +98,39 @@ impl BudgetLayer {
                 Some(w) => return Err(exhausted(w, None)),
             }
         }
+    }
+
+    /// Set `count` places of `op` aside at once (a batch's `getOrder`s): each one to go now, after
+    /// a wait this layer would sleep out itself (`Ok(Ok(wait))`), or later (`Ok(Err(..))`: the
+    /// place set aside, if any, and the real time until then).
+    pub(super) async fn reserve_places(
+        &self,
+        seller: &SellerId,
+        op: Operation,
+        count: usize,
+    ) -> Result<Vec<Result<Duration, Later>>, CallError> {
+        let (rate, burst) = op.default_quota();
+        let plan = UsagePlan::new(rate, burst).with_headroom();
+        let places = self
+            .budget
+            .reserve_many(seller, op.name(), plan, RESERVATION_HORIZON, count)
+            .await
+            .map_err(CallError::Budget)?;
+        Ok(places
+            .into_iter()
+            .map(|r| match r {
+                Reservation::Now => Ok(Duration::ZERO),
+                Reservation::At { wait, .. } if wait <= self.max_wait => Ok(wait),
+                Reservation::At { at, wait } => Err(Later {
+                    reserved_at: Some(at),
+                    wait,
+                }),
+                Reservation::Full { wait, .. } => Err(Later {
+                    reserved_at: None,
+                    wait,
+                }),
+            })
+            .collect())
     }
 
     /// On the way back: Amazon's `x-amzn-RateLimit-Limit`, stored when it changes.

@@ -12,7 +12,7 @@ mod orders;
 mod shipping;
 mod transport;
 
-pub use budget::Place;
+pub use budget::{Later, Place};
 pub use confirm::ConfirmationsApi;
 pub use error::CallError;
 pub use feeds::{FEED_CONTENT_TYPE, FeedsApi};

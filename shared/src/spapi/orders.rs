@@ -11,8 +11,8 @@ use crate::kernel::{
     Address, AmazonOrderId, BuyerPii, MarketplaceId, OrderItemId, OrderPii, Pii, SellerId, Sku,
 };
 use crate::orders::{
-    AmazonError, AmazonOrders, FetchedOrder, Money, Order, OrderLine, OrderSearch, OrderStatus,
-    OrdersPage, PackageState, ShipmentPackage, UnreadableOrder,
+    Admission, AmazonError, AmazonOrders, FetchedOrder, Money, Order, OrderLine, OrderSearch,
+    OrderStatus, OrdersPage, PackageState, ShipmentPackage, UnreadableOrder,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -105,6 +105,29 @@ impl AmazonOrders for OrdersApi {
             unreadable,
             next_page: resp.pagination.and_then(|p| p.next_token),
         })
+    }
+
+    async fn reserve_get_orders(
+        &self,
+        seller: &SellerId,
+        count: usize,
+    ) -> Result<Vec<Admission>, AmazonError> {
+        let op = Operation::GetOrder;
+        let places = self
+            .transport
+            .reserve_places(seller, op, count)
+            .await
+            .map_err(|e| amazon_error(seller, op, e))?;
+        Ok(places
+            .into_iter()
+            .map(|p| match p {
+                Ok(wait) => Admission::Go { wait },
+                Err(later) => Admission::Later {
+                    reserved_at: later.reserved_at,
+                    wait: later.wait,
+                },
+            })
+            .collect())
     }
 
     async fn get_order(

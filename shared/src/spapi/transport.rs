@@ -180,6 +180,18 @@ pub struct Transport {
 }
 
 impl Transport {
+    /// Set `count` places of `op` aside in the shared budget at once, for requests sent later
+    /// with `Request::reserved(true)`: per place, the wait before it (short enough to sleep
+    /// out) or, when it is further off, what to put the work off with.
+    pub async fn reserve_places(
+        &self,
+        seller: &SellerId,
+        op: Operation,
+        count: usize,
+    ) -> Result<Vec<Result<Duration, super::budget::Later>>, CallError> {
+        self.budget.reserve_places(seller, op, count).await
+    }
+
     pub fn new(
         endpoint: Url,
         lwa_token_url: Url,

@@ -85,6 +85,15 @@ pub struct StockChange {
 #[async_trait]
 pub trait StockEvents: Send + Sync {
     async fn publish(&self, change: &StockChange) -> Result<(), QueueError>;
+    /// Many changes as `publish` sends each, in one request where the queue can; the answers
+    /// in the order given, each apart.
+    async fn publish_many(&self, changes: &[StockChange]) -> Vec<Result<(), QueueError>> {
+        let mut answers = Vec::with_capacity(changes.len());
+        for c in changes {
+            answers.push(self.publish(c).await);
+        }
+        answers
+    }
     /// A staff movement the API has applied, for stock-sync to find applied (a repeat of
     /// the same id) and push the SKU's quantity to Amazon.
     async fn publish_movement(&self, movement: &StaffMovement) -> Result<(), QueueError>;

@@ -30,9 +30,14 @@ struct State {
 #[derive(Default)]
 pub struct MemAmazon {
     state: Mutex<State>,
+    faults: std::sync::Arc<super::Faults>,
 }
 
 impl MemAmazon {
+    pub(super) fn with_faults(self, faults: std::sync::Arc<super::Faults>) -> Self {
+        Self { faults, ..self }
+    }
+
     /// Amazon holds this update of the order (replacing any earlier one).
     pub fn put(&self, fetched: FetchedOrder) {
         lock(&self.state)
@@ -86,6 +91,14 @@ impl MemAmazon {
     }
 
     fn find(&self, seller: &SellerId, order: &AmazonOrderId) -> Result<FetchedOrder, AmazonError> {
+        if self.faults.hit(super::BatchStep::Fetch, order.as_str()) {
+            return Err(AmazonError::Transient {
+                operation: "getOrder",
+                seller_id: seller.clone(),
+                detail: "injected (test)".into(),
+                attempts: 1,
+            });
+        }
         lock(&self.state)
             .orders
             .get(seller)

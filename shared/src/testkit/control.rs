@@ -158,9 +158,14 @@ pub struct ClaimState {
 #[derive(Default)]
 pub struct MemClaims {
     claims: Mutex<HashMap<String, ClaimState>>,
+    faults: Arc<super::Faults>,
 }
 
 impl MemClaims {
+    pub(super) fn with_faults(self, faults: Arc<super::Faults>) -> Self {
+        Self { faults, ..self }
+    }
+
     pub fn get(&self, notification_id: &str) -> Option<ClaimState> {
         lock(&self.claims).get(notification_id).cloned()
     }
@@ -201,6 +206,46 @@ impl NotificationClaims for MemClaims {
         c.holder = None;
         c.reserved_at = None;
         Ok(())
+    }
+
+    async fn claim_many(
+        &self,
+        asks: &[crate::orders::ClaimAsk],
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Vec<Result<Claim, StoreError>> {
+        let mut answers = Vec::with_capacity(asks.len());
+        for a in asks {
+            answers.push(
+                if self.faults.hit(super::BatchStep::Claim, &a.notification_id) {
+                    Err(StoreError::Failed(super::Faults::io(
+                        super::BatchStep::Claim,
+                    )))
+                } else {
+                    self.claim(&a.notification_id, &a.message_id, now, lease_until)
+                        .await
+                },
+            );
+        }
+        answers
+    }
+
+    async fn complete_many(
+        &self,
+        notification_ids: &[String],
+        now: DateTime<Utc>,
+    ) -> Vec<Result<(), StoreError>> {
+        let mut answers = Vec::with_capacity(notification_ids.len());
+        for n in notification_ids {
+            answers.push(if self.faults.hit(super::BatchStep::Complete, n) {
+                Err(StoreError::Failed(super::Faults::io(
+                    super::BatchStep::Complete,
+                )))
+            } else {
+                self.complete(n, now).await
+            });
+        }
+        answers
     }
 
     async fn fail(&self, notification_id: &str, _message_id: &str) -> Result<u32, StoreError> {

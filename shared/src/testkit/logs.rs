@@ -55,9 +55,14 @@ impl AuditLog for MemAudit {
 pub struct MemStock {
     published: Mutex<Vec<StockChange>>,
     movements: Mutex<Vec<crate::stock::StaffMovement>>,
+    faults: std::sync::Arc<super::Faults>,
 }
 
 impl MemStock {
+    pub(super) fn with_faults(self, faults: std::sync::Arc<super::Faults>) -> Self {
+        Self { faults, ..self }
+    }
+
     pub fn published(&self) -> Vec<StockChange> {
         lock(&self.published).clone()
     }
@@ -72,6 +77,26 @@ impl StockEvents for MemStock {
     async fn publish(&self, change: &StockChange) -> Result<(), QueueError> {
         lock(&self.published).push(change.clone());
         Ok(())
+    }
+
+    async fn publish_many(&self, changes: &[StockChange]) -> Vec<Result<(), QueueError>> {
+        changes
+            .iter()
+            .map(|c| {
+                if self
+                    .faults
+                    .hit(super::BatchStep::Stock, c.order_id.as_str())
+                {
+                    Err(QueueError::Failed {
+                        queue: "stock".into(),
+                        io: super::Faults::io(super::BatchStep::Stock),
+                    })
+                } else {
+                    lock(&self.published).push(c.clone());
+                    Ok(())
+                }
+            })
+            .collect()
     }
 
     async fn publish_movement(

@@ -35,6 +35,7 @@ type Key = (SellerId, AmazonOrderId, PiiKind);
 /// by order and kind, with their purge dates (no encryption: nothing leaves the process).
 pub struct MemVault {
     clock: Arc<dyn Clock>,
+    faults: Arc<super::Faults>,
     items: Mutex<BTreeMap<Key, Sealed>>,
     seal_calls: Mutex<u32>,
 }
@@ -43,9 +44,14 @@ impl MemVault {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
             clock,
+            faults: Arc::default(),
             items: Mutex::default(),
             seal_calls: Mutex::default(),
         }
+    }
+
+    pub(super) fn with_faults(self, faults: Arc<super::Faults>) -> Self {
+        Self { faults, ..self }
     }
 
     /// The kinds sealed for the order, with their purge dates.
@@ -112,6 +118,24 @@ impl PiiSealer for MemVault {
             written += 1;
         }
         Ok(written)
+    }
+
+    async fn seal_many(
+        &self,
+        requests: &[crate::pii::SealRequest<'_>],
+    ) -> Vec<Result<usize, VaultError>> {
+        let mut answers = Vec::with_capacity(requests.len());
+        for r in requests {
+            answers.push(
+                if self.faults.hit(super::BatchStep::Seal, r.order.as_str()) {
+                    Err(StoreError::Failed(super::Faults::io(super::BatchStep::Seal)).into())
+                } else {
+                    self.seal(r.seller, r.order, r.order_updated_at, r.pii, r.purge_at)
+                        .await
+                },
+            );
+        }
+        answers
     }
 
     async fn seal_label(

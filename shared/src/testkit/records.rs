@@ -13,9 +13,14 @@ type Key = (SellerId, AmazonOrderId);
 #[derive(Default)]
 pub struct MemOrders {
     records: Mutex<BTreeMap<Key, StoredOrder>>,
+    faults: std::sync::Arc<super::Faults>,
 }
 
 impl MemOrders {
+    pub(super) fn with_faults(self, faults: std::sync::Arc<super::Faults>) -> Self {
+        Self { faults, ..self }
+    }
+
     /// The stored record, as a test reads it.
     pub fn stored(&self, seller: &SellerId, order: &AmazonOrderId) -> Option<StoredOrder> {
         lock(&self.records)
@@ -40,6 +45,45 @@ impl OrderStore for MemOrders {
         order: &AmazonOrderId,
     ) -> Result<Option<StoredOrder>, StoreError> {
         Ok(self.stored(seller, order))
+    }
+
+    async fn load_many(
+        &self,
+        keys: &[(SellerId, AmazonOrderId)],
+    ) -> Vec<Result<Option<StoredOrder>, StoreError>> {
+        keys.iter()
+            .map(|(seller, order)| {
+                if self.faults.hit(super::BatchStep::Load, order.as_str()) {
+                    Err(StoreError::Failed(super::Faults::io(
+                        super::BatchStep::Load,
+                    )))
+                } else {
+                    Ok(self.stored(seller, order))
+                }
+            })
+            .collect()
+    }
+
+    async fn save_many(
+        &self,
+        writes: &[crate::orders::OrderWrite],
+    ) -> Vec<Result<Option<u64>, StoreError>> {
+        let mut answers = Vec::with_capacity(writes.len());
+        for w in writes {
+            answers.push(
+                if self
+                    .faults
+                    .hit(super::BatchStep::Save, w.order.order_id.as_str())
+                {
+                    Err(StoreError::Failed(super::Faults::io(
+                        super::BatchStep::Save,
+                    )))
+                } else {
+                    self.save(&w.order, w.pii.clone(), w.expected).await
+                },
+            );
+        }
+        answers
     }
 
     async fn save(

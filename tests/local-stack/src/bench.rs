@@ -322,10 +322,14 @@ pub fn process_env(
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
             ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-            ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );
+    // Warnings only, as measured; BENCH_LOG_LEVEL=INFO to look into a run.
+    env.push((
+        "AWS_LAMBDA_LOG_LEVEL".into(),
+        std::env::var("BENCH_LOG_LEVEL").unwrap_or_else(|_| "WARN".into()),
+    ));
     env
 }
 

@@ -67,7 +67,7 @@ pub struct PurgeFigures {
 }
 
 /// A business record as intake leaves it: one line, shipped, PII held until `purge_at`.
-fn order(seller: &SellerId, n: usize, at: DateTime<Utc>) -> Order {
+pub fn order(seller: &SellerId, n: usize, at: DateTime<Utc>) -> Order {
     Order {
         seller_id: seller.clone(),
         order_id: AmazonOrderId::parse(format!("113-{:07}-{:07}", n / 1_000_000, n % 10_000_000))

@@ -3,11 +3,11 @@
 
 pub mod config;
 
-use super::batch::{Finished, answer, run_batch};
+use super::batch::{Finished, answer, run_whole_batch};
 use super::intake::IntakeAdapters;
 use crate::aws::{SqsBatchQueue, SqsQueue};
-use crate::kernel::{BatchQueue, Ending};
-use crate::orders::notifications::{BatchReport, EventSettings, NotificationOutcome, OrderEvents};
+use crate::kernel::BatchQueue;
+use crate::orders::notifications::{BatchReport, EventSettings, OrderEvents};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use config::OrderEventsConfig;
 use lambda_runtime::LambdaEvent;
@@ -86,14 +86,8 @@ pub async fn handle_notifications(
     records: Vec<SqsMessage>,
 ) -> BatchReport {
     let active = service.active_sellers().await;
-    let handled = run_batch(queue, records, service.settings.concurrency, |m| {
-        let active = &active;
-        async move {
-            match active {
-                Some(active) => service.handle(&m, active).await,
-                None => (NotificationOutcome::Retry, Ending::Retry(None)),
-            }
-        }
+    let handled = run_whole_batch(queue, records, |messages| async move {
+        service.handle_batch(&messages, active.as_ref()).await
     })
     .await;
     let mut report = BatchReport::default();

@@ -42,12 +42,6 @@ fn sweep_settings(env: &Env) -> Result<SweepSettings, ConfigError> {
         page_size,
         overlap: Duration::minutes(overlap_minutes),
         first_lookback: Duration::days(lookback_days),
-        store_concurrency: env.bounded(
-            "SYNC_STORE_CONCURRENCY",
-            d.store_concurrency,
-            1..=32,
-            "",
-        )?,
         seller_concurrency: env.bounded(
             "SYNC_SELLER_CONCURRENCY",
             d.seller_concurrency,

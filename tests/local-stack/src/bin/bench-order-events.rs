@@ -12,6 +12,12 @@ async fn main() -> std::process::ExitCode {
     {
         opts.clock_speed = speed;
     }
+    if let Some(n) = std::env::var("BENCH_ORDERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        opts.process_orders = n;
+    }
     opts.skip_drain = std::env::var("BENCH_ONLY").as_deref() == Ok("process");
     if let Some(ms) = std::env::var("BENCH_AWS_LATENCY_MS")
         .ok()

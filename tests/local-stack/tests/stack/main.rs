@@ -9,6 +9,7 @@ mod api_audit;
 mod api_orders;
 mod api_subject;
 mod audit_report;
+mod batches;
 mod labels;
 mod local_day;
 mod order_events;
