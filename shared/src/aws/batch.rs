@@ -2,17 +2,19 @@
 //! (`transact_each`), many reads in `BatchGetItem` (`get_each`), many plain puts in
 //! `BatchWriteItem` (`put_each`).
 //!
-//! One rule for all three: what a batch request did not do, each item does alone. Items the
-//! service left unprocessed (or that met a conflict) are sent again together a few times; a
-//! request refused as a whole (one item too large, a throttle) is split into one request per
-//! item, so one bad item fails only itself and every error is the item's own.
+//! One rule for all three (`in_rounds`): what a batch request did not do, each item does
+//! alone. Items the service left unprocessed (or that met a conflict) are sent again together a
+//! few times; a request refused as a whole (one item too large, a throttle) is split into one
+//! request per item, so one bad item fails only itself and every error is the item's own.
 
 use super::{StoreError, store_error};
+use crate::kernel::{answered, unanswered};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use std::collections::HashMap;
+use std::future::Future;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
@@ -22,6 +24,59 @@ const GET_KEYS: usize = 100;
 const WRITE_ITEMS: usize = 25;
 /// Rounds of sending again what a batch request left undone, before each goes alone.
 const ROUNDS: usize = 3;
+
+/// What one batch request made of its items.
+enum Chunk<T> {
+    /// These are answered; these others go again with the next round.
+    Done {
+        answered: Vec<(usize, T)>,
+        again: Vec<usize>,
+    },
+    /// Refused as a whole: each item goes alone.
+    Refused,
+}
+
+/// Answer `n` items: batch requests of up to `size` items (`together`) for a few rounds, then
+/// one request per item left (`alone`).
+async fn in_rounds<T, F, Fut, A, AFut>(
+    n: usize,
+    size: usize,
+    mut together: F,
+    mut alone: A,
+) -> Vec<T>
+where
+    F: FnMut(Vec<usize>) -> Fut,
+    Fut: Future<Output = Chunk<T>>,
+    A: FnMut(usize) -> AFut,
+    AFut: Future<Output = T>,
+{
+    let mut answers = unanswered(n);
+    let mut pending: Vec<usize> = (0..n).collect();
+    let mut singles = Vec::new();
+    for _ in 0..ROUNDS {
+        if pending.is_empty() {
+            break;
+        }
+        let mut next = Vec::new();
+        for chunk in pending.chunks(size) {
+            match together(chunk.to_vec()).await {
+                Chunk::Done { answered, again } => {
+                    for (i, answer) in answered {
+                        answers[i] = Some(answer);
+                    }
+                    next.extend(again);
+                }
+                Chunk::Refused => singles.extend_from_slice(chunk),
+            }
+        }
+        pending = next;
+    }
+    singles.extend(pending);
+    for i in singles {
+        answers[i] = Some(alone(i).await);
+    }
+    answered(answers)
+}
 
 /// What became of one conditional write.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,66 +94,58 @@ pub(crate) async fn transact_each(
     client: &Client,
     items: Vec<TransactWriteItem>,
 ) -> Vec<Result<Written, StoreError>> {
-    let mut answers: Vec<Option<Result<Written, StoreError>>> =
-        items.iter().map(|_| None).collect();
-    let mut pending: Vec<usize> = (0..items.len()).collect();
-    let mut alone: Vec<usize> = Vec::new();
-    for _ in 0..ROUNDS {
-        if pending.is_empty() {
-            break;
-        }
-        let mut again = Vec::new();
-        for chunk in pending.chunks(TRANSACTION_ITEMS) {
+    let items = &items;
+    in_rounds(
+        items.len(),
+        TRANSACTION_ITEMS,
+        |chunk| async move {
             let sent = client
                 .transact_write_items()
                 .set_transact_items(Some(chunk.iter().map(|&i| items[i].clone()).collect()))
                 .send()
                 .await;
             match sent {
-                Ok(_) => {
-                    for &i in chunk {
-                        answers[i] = Some(Ok(Written::Yes));
-                    }
-                }
+                Ok(_) => Chunk::Done {
+                    answered: chunk.iter().map(|&i| (i, Ok(Written::Yes))).collect(),
+                    again: Vec::new(),
+                },
                 Err(e) => match canceled(&e) {
                     Some(reasons) if reasons.len() == chunk.len() => {
+                        let mut answered = Vec::new();
+                        let mut again = Vec::new();
                         for (&i, (code, item)) in chunk.iter().zip(reasons) {
                             match code.as_deref() {
                                 Some("ConditionalCheckFailed") => {
-                                    answers[i] = Some(Ok(Written::ConditionFailed(item)));
+                                    answered.push((i, Ok(Written::ConditionFailed(item))));
                                 }
                                 // Fine itself, or met a conflict: sent again with the rest.
                                 _ => again.push(i),
                             }
                         }
+                        Chunk::Done { answered, again }
                     }
-                    _ => alone.extend_from_slice(chunk),
+                    _ => Chunk::Refused,
                 },
             }
-        }
-        pending = again;
-    }
-    alone.extend(pending);
-    for i in alone {
-        let sent = client
-            .transact_write_items()
-            .transact_items(items[i].clone())
-            .send()
-            .await;
-        answers[i] = Some(match sent {
-            Ok(_) => Ok(Written::Yes),
-            Err(e) => match canceled(&e).as_deref() {
-                Some([(Some(c), item)]) if c == "ConditionalCheckFailed" => {
-                    Ok(Written::ConditionFailed(item.clone()))
-                }
-                _ => Err(store_error("TransactWriteItems", e)),
-            },
-        });
-    }
-    answers
-        .into_iter()
-        .map(|a| a.expect("every item answered"))
-        .collect()
+        },
+        |i| async move {
+            let sent = client
+                .transact_write_items()
+                .transact_items(items[i].clone())
+                .send()
+                .await;
+            match sent {
+                Ok(_) => Ok(Written::Yes),
+                Err(e) => match canceled(&e).as_deref() {
+                    Some([(Some(c), item)]) if c == "ConditionalCheckFailed" => {
+                        Ok(Written::ConditionFailed(item.clone()))
+                    }
+                    _ => Err(store_error("TransactWriteItems", e)),
+                },
+            }
+        },
+    )
+    .await
 }
 
 /// A canceled transaction's reasons, item by item: the code (`None` for an item that was
@@ -138,7 +185,7 @@ pub(crate) async fn get_each(
     key_names: [&str; 2],
     keys: Vec<Item>,
 ) -> Vec<Result<Option<Item>, StoreError>> {
-    let id = |item: &Item| -> Option<(String, String)> {
+    let id = move |item: &Item| -> Option<(String, String)> {
         let part = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
         Some((part(key_names[0])?, part(key_names[1])?))
     };
@@ -147,79 +194,61 @@ pub(crate) async fn get_each(
         .enumerate()
         .filter_map(|(i, k)| id(k).map(|k| (k, i)))
         .collect();
-    let mut answers: Vec<Option<Result<Option<Item>, StoreError>>> =
-        keys.iter().map(|_| None).collect();
-    let mut pending: Vec<usize> = (0..keys.len()).collect();
-    let mut alone: Vec<usize> = Vec::new();
-    for _ in 0..ROUNDS {
-        if pending.is_empty() {
-            break;
-        }
-        let mut again = Vec::new();
-        for chunk in pending.chunks(GET_KEYS) {
-            let asked = KeysAndAttributes::builder()
+    let (keys, index) = (&keys, &index);
+    in_rounds(
+        keys.len(),
+        GET_KEYS,
+        |chunk| async move {
+            let Ok(asked) = KeysAndAttributes::builder()
                 .set_keys(Some(chunk.iter().map(|&i| keys[i].clone()).collect()))
                 .consistent_read(true)
-                .build();
-            let Ok(asked) = asked else {
-                alone.extend_from_slice(chunk);
-                continue;
+                .build()
+            else {
+                return Chunk::Refused;
             };
-            match client
+            let Ok(out) = client
                 .batch_get_item()
                 .request_items(table, asked)
                 .send()
                 .await
-            {
-                Ok(out) => {
-                    for item in out
-                        .responses
-                        .and_then(|mut r| r.remove(table))
-                        .unwrap_or_default()
-                    {
-                        if let Some(&i) = id(&item).and_then(|k| index.get(&k)) {
-                            answers[i] = Some(Ok(Some(item)));
-                        }
-                    }
-                    let unprocessed: Vec<usize> = out
-                        .unprocessed_keys
-                        .and_then(|mut u| u.remove(table))
-                        .map(|k| k.keys)
-                        .unwrap_or_default()
-                        .iter()
-                        .filter_map(|k| id(k).and_then(|k| index.get(&k).copied()))
-                        .collect();
-                    for &i in chunk {
-                        if unprocessed.contains(&i) {
-                            again.push(i);
-                        } else if answers[i].is_none() {
-                            answers[i] = Some(Ok(None));
-                        }
-                    }
-                }
-                Err(_) => alone.extend_from_slice(chunk),
-            }
-        }
-        pending = again;
-    }
-    alone.extend(pending);
-    for i in alone {
-        let out = client
-            .get_item()
-            .table_name(table)
-            .set_key(Some(keys[i].clone()))
-            .consistent_read(true)
-            .send()
-            .await;
-        answers[i] = Some(match out {
-            Ok(out) => Ok(out.item),
-            Err(e) => Err(store_error("GetItem", e)),
-        });
-    }
-    answers
-        .into_iter()
-        .map(|a| a.expect("every key answered"))
-        .collect()
+            else {
+                return Chunk::Refused;
+            };
+            let mut found: HashMap<usize, Item> = out
+                .responses
+                .and_then(|mut r| r.remove(table))
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|item| Some((*index.get(&id(&item)?)?, item)))
+                .collect();
+            let again: Vec<usize> = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(table))
+                .map(|k| k.keys)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|k| index.get(&id(k)?).copied())
+                .collect();
+            let answered = chunk
+                .iter()
+                .filter(|i| !again.contains(i))
+                .map(|&i| (i, Ok(found.remove(&i))))
+                .collect();
+            Chunk::Done { answered, again }
+        },
+        |i| async move {
+            client
+                .get_item()
+                .table_name(table)
+                .set_key(Some(keys[i].clone()))
+                .consistent_read(true)
+                .send()
+                .await
+                .map(|out| out.item)
+                .map_err(|e| store_error("GetItem", e))
+        },
+    )
+    .await
 }
 
 /// Put each of `items` into `table` (distinct items, no conditions) with as few
@@ -229,16 +258,12 @@ pub(crate) async fn put_each(
     table: &str,
     items: Vec<Item>,
 ) -> Vec<Result<(), StoreError>> {
-    let mut answers: Vec<Option<Result<(), StoreError>>> = items.iter().map(|_| None).collect();
-    let mut pending: Vec<usize> = (0..items.len()).collect();
-    let mut alone: Vec<usize> = Vec::new();
-    for _ in 0..ROUNDS {
-        if pending.is_empty() {
-            break;
-        }
-        let mut again = Vec::new();
-        for chunk in pending.chunks(WRITE_ITEMS) {
-            let requests: Result<Vec<WriteRequest>, _> = chunk
+    let items = &items;
+    in_rounds(
+        items.len(),
+        WRITE_ITEMS,
+        |chunk| async move {
+            let Ok(requests) = chunk
                 .iter()
                 .map(|&i| {
                     PutRequest::builder()
@@ -246,53 +271,43 @@ pub(crate) async fn put_each(
                         .build()
                         .map(|p| WriteRequest::builder().put_request(p).build())
                 })
-                .collect();
-            let Ok(requests) = requests else {
-                alone.extend_from_slice(chunk);
-                continue;
+                .collect::<Result<Vec<_>, _>>()
+            else {
+                return Chunk::Refused;
             };
-            match client
+            let Ok(out) = client
                 .batch_write_item()
                 .request_items(table, requests)
                 .send()
                 .await
-            {
-                Ok(out) => {
-                    let unprocessed: Vec<Item> = out
-                        .unprocessed_items
-                        .and_then(|mut u| u.remove(table))
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter_map(|w| w.put_request.map(|p| p.item))
-                        .collect();
-                    for &i in chunk {
-                        if unprocessed.contains(&items[i]) {
-                            again.push(i);
-                        } else {
-                            answers[i] = Some(Ok(()));
-                        }
-                    }
-                }
-                Err(_) => alone.extend_from_slice(chunk),
+            else {
+                return Chunk::Refused;
+            };
+            let unprocessed: Vec<Item> = out
+                .unprocessed_items
+                .and_then(|mut u| u.remove(table))
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|w| w.put_request.map(|p| p.item))
+                .collect();
+            let (again, done): (Vec<usize>, Vec<usize>) = chunk
+                .iter()
+                .partition(|&&i| unprocessed.contains(&items[i]));
+            Chunk::Done {
+                answered: done.into_iter().map(|i| (i, Ok(()))).collect(),
+                again,
             }
-        }
-        pending = again;
-    }
-    alone.extend(pending);
-    for i in alone {
-        let out = client
-            .put_item()
-            .table_name(table)
-            .set_item(Some(items[i].clone()))
-            .send()
-            .await;
-        answers[i] = Some(match out {
-            Ok(_) => Ok(()),
-            Err(e) => Err(store_error("PutItem", e)),
-        });
-    }
-    answers
-        .into_iter()
-        .map(|a| a.expect("every item answered"))
-        .collect()
+        },
+        |i| async move {
+            client
+                .put_item()
+                .table_name(table)
+                .set_item(Some(items[i].clone()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| store_error("PutItem", e))
+        },
+    )
+    .await
 }

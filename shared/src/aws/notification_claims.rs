@@ -128,7 +128,7 @@ impl NotificationClaims for DynamoControl {
         lease_until: DateTime<Utc>,
     ) -> Vec<Result<Claim, StoreError>> {
         let mut answers: Vec<Option<Result<Claim, StoreError>>> =
-            asks.iter().map(|_| None).collect();
+            crate::kernel::unanswered(asks.len());
         let mut updates = Vec::new();
         let mut sent = Vec::new();
         for (i, a) in asks.iter().enumerate() {

@@ -237,7 +237,7 @@ impl OrderStore for DynamoOrderStore {
     /// (`revision = <read>`, or no record yet).
     async fn save_many(&self, writes: &[OrderWrite]) -> Vec<Result<Option<u64>, StoreError>> {
         let mut answers: Vec<Option<Result<Option<u64>, StoreError>>> =
-            writes.iter().map(|_| None).collect();
+            crate::kernel::unanswered(writes.len());
         let mut puts = Vec::new();
         let mut sent = Vec::new();
         for (i, w) in writes.iter().enumerate() {
@@ -268,10 +268,7 @@ impl OrderStore for DynamoOrderStore {
         for ((i, revision), w) in sent.into_iter().zip(written) {
             answers[i] = Some(w.map(|w| (w == Written::Yes).then_some(revision)));
         }
-        answers
-            .into_iter()
-            .map(|a| a.expect("every write answered"))
-            .collect()
+        crate::kernel::answered(answers)
     }
 }
 

@@ -1,6 +1,7 @@
 //! What every capability shares: validated ids, `Pii<T>`, the clock, audit events, and the
 //! words a port's failure is told in. Pure: no I/O, no AWS or HTTP types.
 
+pub mod answers;
 pub mod audit;
 pub mod clock;
 pub mod ids;
@@ -9,6 +10,7 @@ pub mod queue;
 mod refusal;
 pub mod store;
 
+pub use answers::{answered, unanswered};
 pub use audit::{AuditEvent, AuditKind, AuditLog};
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use ids::{

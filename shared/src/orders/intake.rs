@@ -136,7 +136,7 @@ impl OrderIntake<'_> {
     ) -> Vec<Result<Intake, IntakeError>> {
         read.resize_with(fetched.len(), || None);
         let mut answers: Vec<Option<Result<Intake, IntakeError>>> =
-            fetched.iter().map(|_| None).collect();
+            crate::kernel::unanswered(fetched.len());
         // The same order twice: the later copy goes after the earlier one is stored.
         let mut waves: Vec<Vec<usize>> = Vec::new();
         let mut seen: HashMap<(&SellerId, &AmazonOrderId), usize> = HashMap::new();
@@ -169,10 +169,7 @@ impl OrderIntake<'_> {
                 }));
             }
         }
-        answers
-            .into_iter()
-            .map(|a| a.expect("every order answered"))
-            .collect()
+        crate::kernel::answered(answers)
     }
 
     /// One attempt at the orders `pending` (distinct): each answered, or returned to be tried

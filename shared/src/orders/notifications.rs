@@ -232,7 +232,7 @@ impl OrderEvents<'_> {
         active: Option<&BTreeSet<SellerId>>,
     ) -> Vec<(NotificationOutcome, Ending)> {
         let mut answers: Vec<Option<(NotificationOutcome, Ending)>> =
-            messages.iter().map(|_| None).collect();
+            crate::kernel::unanswered(messages.len());
         let Some(active) = active else {
             return messages
                 .iter()

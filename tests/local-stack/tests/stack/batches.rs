@@ -1,38 +1,15 @@
 //! The batched adapters intake uses, against moto: each item of a batch request answered
 //! apart, a condition failing for one item never holding up the others.
 
-use crate::common::{TestStack, stack};
+use crate::common::stack;
+use crate::pii_vault::{pii, vault};
 use chrono::{Duration, Utc};
 use local_stack::bench_purge::order;
-use shared::aws::{DynamoControl, DynamoOrderStore, KmsPiiVault, PiiTable, SqsQueue};
-use shared::kernel::{Address, AmazonOrderId, BuyerPii, OrderPii};
+use shared::aws::{DynamoControl, DynamoOrderStore, SqsQueue};
+use shared::kernel::AmazonOrderId;
 use shared::orders::{Claim, ClaimAsk, NotificationClaims, OrderStore, OrderWrite};
 use shared::pii::{OpenedPii, PiiOpener, PiiSealer, PiiState, PiiStatus, SealRequest};
 use spapi_sim::SimConfig;
-
-fn pii(name: &str) -> OrderPii {
-    OrderPii {
-        buyer: Some(BuyerPii {
-            name: Some(name.into()),
-            email: None,
-            company_name: None,
-        }),
-        recipient: Some(Address {
-            name: Some(name.into()),
-            city: Some("Fort Collins".into()),
-            country_code: Some("US".into()),
-            ..Address::default()
-        }),
-    }
-}
-
-fn vault(t: &TestStack) -> KmsPiiVault {
-    KmsPiiVault::new(
-        aws_sdk_kms::Client::new(&t.sdk),
-        PiiTable::new(t.dynamo(), t.stack.table("pii")),
-        t.stack.pii_key_arn.clone(),
-    )
-}
 
 #[tokio::test]
 async fn records_written_together_each_on_its_own_revision() {

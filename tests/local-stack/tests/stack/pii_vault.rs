@@ -13,7 +13,7 @@ const NAME: &str = "Marguerite T. Vasquez-Lindqvist";
 const STREET: &str = "4821 Larkspur Crescent";
 const EMAIL: &str = "mtvl.8842@marketplace.example";
 
-fn pii(name: &str) -> OrderPii {
+pub(crate) fn pii(name: &str) -> OrderPii {
     OrderPii {
         buyer: Some(BuyerPii {
             name: Some(name.into()),
@@ -32,7 +32,7 @@ fn pii(name: &str) -> OrderPii {
 }
 
 /// The vault as `order-sync` builds it, on this test's stack.
-fn vault(t: &TestStack) -> KmsPiiVault {
+pub(crate) fn vault(t: &TestStack) -> KmsPiiVault {
     KmsPiiVault::new(
         aws_sdk_kms::Client::new(&t.sdk),
         PiiTable::new(t.dynamo(), t.stack.table("pii")),
