@@ -211,11 +211,8 @@ impl OrderIntake<'_> {
             }
         }
 
-        // PII and stock changes, both before the records: sealed together where the PII is
-        // held, purged where it is not (a cancel, a date passed: one order at a time,
-        // seldom), and the stock changes announced together, all three at once. A change
-        // announced for an order whose PII then failed is announced again with its retry
-        // (same change id, applied once), as after a crash before the record.
+        // PII first: sealed together where it is held, purged where it is not (a cancel, a
+        // date passed: one order at a time, seldom), both at once.
         let requests: Vec<SealRequest> = planned
             .iter()
             .filter(|p| p.held)
@@ -228,25 +225,14 @@ impl OrderIntake<'_> {
             })
             .collect();
         let sealing: Vec<usize> = planned.iter().filter(|p| p.held).map(|p| p.at).collect();
-        let changes: Vec<(usize, StockChange)> = planned
-            .iter()
-            .filter_map(|p| {
-                stock_change(p.stored.as_ref().map(|s| &s.order), &p.merged).map(|c| (p.at, c))
-            })
-            .collect();
-        let announced: Vec<StockChange> = changes.iter().map(|(_, c)| c.clone()).collect();
         let purging: Vec<&Planned> = planned.iter().filter(|p| !p.held).collect();
-        let (sealed, purged, sent) = futures::join!(
-            self.vault.seal_many(&requests),
-            async {
-                let mut purged = Vec::with_capacity(purging.len());
-                for p in purging {
-                    purged.push((p.at, self.purge(p, now).await));
-                }
-                purged
-            },
-            self.stock.publish_many(&announced),
-        );
+        let (sealed, purged) = futures::join!(self.vault.seal_many(&requests), async {
+            let mut purged = Vec::with_capacity(purging.len());
+            for p in purging {
+                purged.push((p.at, self.purge(p, now).await));
+            }
+            purged
+        });
         let mut failed: HashMap<usize, IntakeError> = HashMap::new();
         let mut states = HashMap::new();
         for (at, r) in sealing.into_iter().zip(sealed) {
@@ -274,6 +260,20 @@ impl OrderIntake<'_> {
                 }
             }
         }
+        planned.retain(|p| !failed.contains_key(&p.at));
+
+        // Then the stock changes, announced together, only for orders whose PII step went
+        // through (a reserve announced for an order that then fails for good would hold stock
+        // no record stands behind), and before the records: a crash in between announces a
+        // change again (same change id, applied once) instead of never.
+        let changes: Vec<(usize, StockChange)> = planned
+            .iter()
+            .filter_map(|p| {
+                stock_change(p.stored.as_ref().map(|s| &s.order), &p.merged).map(|c| (p.at, c))
+            })
+            .collect();
+        let announced: Vec<StockChange> = changes.iter().map(|(_, c)| c.clone()).collect();
+        let sent = self.stock.publish_many(&announced).await;
         for ((at, change), r) in changes.iter().zip(sent) {
             match r {
                 Ok(()) => {
@@ -282,7 +282,7 @@ impl OrderIntake<'_> {
                     }
                 }
                 Err(e) => {
-                    failed.entry(*at).or_insert(e.into());
+                    failed.insert(*at, e.into());
                 }
             }
         }

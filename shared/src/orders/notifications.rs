@@ -306,7 +306,7 @@ impl OrderEvents<'_> {
                     Ok(s) => Ok(if k == 0 { *s } else { Stored::Unchanged }),
                     Err(e) => Err(e),
                 };
-                answers[c.at] = Some(self.settle(&messages[c.at], c, result).await);
+                answers[c.at] = Some(self.settle(&messages[c.at], c, result, k == 0).await);
             }
         }
         answers
@@ -506,11 +506,14 @@ impl OrderEvents<'_> {
     }
 
     /// How a claimed message ends once its order was stored or failed.
+    /// `first`: the first of its order's notifications in the batch, which alone keeps a place
+    /// set aside for the order's fetch.
     async fn settle(
         &self,
         m: &QueuedMessage,
         c: &Claimed,
         result: Result<Stored, &EventFailure>,
+        first: bool,
     ) -> (NotificationOutcome, Ending) {
         let change = &c.change;
         let e = match result {
@@ -535,13 +538,10 @@ impl OrderEvents<'_> {
             ..
         }) = e
         {
+            // One place was set aside for the order, not one per notification.
+            let kept = if first { *reserved_at } else { None };
             return self
-                .defer(
-                    m,
-                    change,
-                    *reserved_at,
-                    Duration::from_millis(*retry_after_ms),
-                )
+                .defer(m, change, kept, Duration::from_millis(*retry_after_ms))
                 .await;
         }
         if e.is_permanent() {
