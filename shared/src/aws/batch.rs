@@ -2,19 +2,18 @@
 //! (`transact_each`), many reads in `BatchGetItem` (`get_each`), many plain puts in
 //! `BatchWriteItem` (`put_each`).
 //!
-//! One rule for all three (`in_rounds`): what a batch request did not do, each item does
+//! One rule for all three (`kernel::in_rounds`): what a batch request did not do, each item does
 //! alone. Items the service left unprocessed (or that met a conflict) are sent again together a
 //! few times; a request refused as a whole (one item too large, a throttle) is split into one
 //! request per item, so one bad item fails only itself and every error is the item's own.
 
 use super::{StoreError, store_error};
-use crate::kernel::{answered, unanswered};
+use crate::kernel::{Chunk, in_rounds};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use std::collections::HashMap;
-use std::future::Future;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
@@ -22,61 +21,6 @@ pub(crate) type Item = HashMap<String, AttributeValue>;
 const TRANSACTION_ITEMS: usize = 100;
 const GET_KEYS: usize = 100;
 const WRITE_ITEMS: usize = 25;
-/// Rounds of sending again what a batch request left undone, before each goes alone.
-const ROUNDS: usize = 3;
-
-/// What one batch request made of its items.
-enum Chunk<T> {
-    /// These are answered; these others go again with the next round.
-    Done {
-        answered: Vec<(usize, T)>,
-        again: Vec<usize>,
-    },
-    /// Refused as a whole: each item goes alone.
-    Refused,
-}
-
-/// Answer `n` items: batch requests of up to `size` items (`together`) for a few rounds, then
-/// one request per item left (`alone`).
-async fn in_rounds<T, F, Fut, A, AFut>(
-    n: usize,
-    size: usize,
-    mut together: F,
-    mut alone: A,
-) -> Vec<T>
-where
-    F: FnMut(Vec<usize>) -> Fut,
-    Fut: Future<Output = Chunk<T>>,
-    A: FnMut(usize) -> AFut,
-    AFut: Future<Output = T>,
-{
-    let mut answers = unanswered(n);
-    let mut pending: Vec<usize> = (0..n).collect();
-    let mut singles = Vec::new();
-    for _ in 0..ROUNDS {
-        if pending.is_empty() {
-            break;
-        }
-        let mut next = Vec::new();
-        for chunk in pending.chunks(size) {
-            match together(chunk.to_vec()).await {
-                Chunk::Done { answered, again } => {
-                    for (i, answer) in answered {
-                        answers[i] = Some(answer);
-                    }
-                    next.extend(again);
-                }
-                Chunk::Refused => singles.extend_from_slice(chunk),
-            }
-        }
-        pending = next;
-    }
-    singles.extend(pending);
-    for i in singles {
-        answers[i] = Some(alone(i).await);
-    }
-    answered(answers)
-}
 
 /// What became of one conditional write.
 #[derive(Debug, Clone, PartialEq)]

@@ -16,6 +16,9 @@ use std::collections::HashMap;
 /// Amazon redelivers for hours at most; SQS keeps a message 14 days at most.
 const KEEP: Duration = Duration::days(14);
 const SK: &str = "notification";
+/// A claim as every claim writes it; its conditions differ (a first claim, a claim again).
+const CLAIM: &str =
+    "SET #state = :processing, holder = :holder, lease_until = :lease, expires_at = :expires";
 
 #[derive(Deserialize)]
 struct LedgerEntry {
@@ -54,9 +57,7 @@ impl NotificationClaims for DynamoControl {
     ) -> Result<Claim, StoreError> {
         let result = self
             .claim_update(notification_id)
-            .update_expression(
-                "SET #state = :processing, holder = :holder, lease_until = :lease, expires_at = :expires",
-            )
+            .update_expression(CLAIM)
             .condition_expression(
                 "attribute_not_exists(pk) OR (#state = :processing AND \
                  (attribute_not_exists(holder) OR holder = :holder OR lease_until < :now))",
@@ -136,9 +137,7 @@ impl NotificationClaims for DynamoControl {
                 .table_name(&self.table)
                 .key("pk", pk(&a.notification_id))
                 .key("sk", AttributeValue::S(SK.into()))
-                .update_expression(
-                    "SET #state = :processing, holder = :holder, lease_until = :lease, expires_at = :expires",
-                )
+                .update_expression(CLAIM)
                 .condition_expression("attribute_not_exists(pk)")
                 .expression_attribute_names("#state", "state")
                 .expression_attribute_values(":processing", AttributeValue::S("processing".into()))

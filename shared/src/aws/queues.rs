@@ -1,8 +1,8 @@
 //! SQS: the stock queue (stock changes out), and a consumer's queue with its dead-letter queue
 //! for the batch helper (a message's retry delay; dead letters with reasons, ids only).
 
-use crate::kernel::QueueError;
 use crate::kernel::{BatchQueue, DeadLetter};
+use crate::kernel::{Chunk, QueueError, in_rounds};
 use crate::stock::StockChange;
 use crate::stock::StockEvents;
 use async_trait::async_trait;
@@ -84,11 +84,10 @@ impl SqsQueue {
         if !delay.is_zero() {
             send = send.delay_seconds(delay.min(Duration::from_secs(900)).as_secs() as i32);
         }
-        if let Some(group) = &self.group {
-            let id: u128 = rand::random();
+        if let Some((group, dedupe)) = self.fifo_ids() {
             send = send
                 .message_group_id(group)
-                .message_deduplication_id(format!("{id:032x}"));
+                .message_deduplication_id(dedupe);
         }
         send.send()
             .await
@@ -96,79 +95,74 @@ impl SqsQueue {
         Ok(())
     }
 
+    /// A FIFO queue's group and a fresh deduplication id for one message (no deduplication:
+    /// its consumer is idempotent); `None` for a standard queue.
+    fn fifo_ids(&self) -> Option<(&str, String)> {
+        self.group.as_deref().map(|group| {
+            let id: u128 = rand::random();
+            (group, format!("{id:032x}"))
+        })
+    }
+
     /// Send each of `bodies` as JSON with as few `SendMessageBatch` requests (ten a request)
-    /// as their number allows; what a batch request did not send is sent alone. The answers
-    /// in the order given, each apart.
+    /// as their number allows (`kernel::in_rounds`): what a batch request did not send is
+    /// sent again, then alone. The answers in the order given, each apart.
     pub async fn send_json_each<T: serde::Serialize>(
         &self,
         bodies: &[T],
     ) -> Vec<Result<(), QueueError>> {
-        let mut answers: Vec<Option<Result<(), QueueError>>> =
-            crate::kernel::unanswered(bodies.len());
-        let mut texts = Vec::new();
-        for (i, body) in bodies.iter().enumerate() {
-            match serde_json::to_string(body) {
-                Ok(text) => texts.push((i, text)),
-                Err(e) => {
-                    answers[i] = Some(Err(QueueError::Encode {
-                        queue: self.name(),
-                        message: e.to_string(),
-                    }))
-                }
-            }
-        }
-        let mut alone = Vec::new();
-        for chunk in texts.chunks(10) {
-            let entries: Result<Vec<SendMessageBatchRequestEntry>, _> = chunk
-                .iter()
-                .map(|(i, text)| {
-                    let entry = SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(text);
-                    match &self.group {
-                        Some(group) => {
-                            let id: u128 = rand::random();
-                            entry
+        // A body that does not encode goes alone, where `send_json` answers it so.
+        let texts: Vec<Option<String>> = bodies
+            .iter()
+            .map(|body| serde_json::to_string(body).ok())
+            .collect();
+        let texts = &texts;
+        in_rounds(
+            bodies.len(),
+            10,
+            |chunk| async move {
+                let entries: Result<Vec<SendMessageBatchRequestEntry>, _> = chunk
+                    .iter()
+                    .filter_map(|&i| texts[i].as_ref().map(|text| (i, text)))
+                    .map(|(i, text)| {
+                        let entry = SendMessageBatchRequestEntry::builder()
+                            .id(i.to_string())
+                            .message_body(text);
+                        match self.fifo_ids() {
+                            Some((group, dedupe)) => entry
                                 .message_group_id(group)
-                                .message_deduplication_id(format!("{id:032x}"))
+                                .message_deduplication_id(dedupe),
+                            None => entry,
                         }
-                        None => entry,
-                    }
-                    .build()
-                })
-                .collect();
-            let sent = match entries {
-                Ok(entries) => {
-                    self.client
-                        .send_message_batch()
-                        .queue_url(&self.url)
-                        .set_entries(Some(entries))
-                        .send()
-                        .await
+                        .build()
+                    })
+                    .collect();
+                let (Ok(entries), true) = (entries, chunk.iter().all(|&i| texts[i].is_some()))
+                else {
+                    return Chunk::Refused;
+                };
+                let Ok(out) = self
+                    .client
+                    .send_message_batch()
+                    .queue_url(&self.url)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await
+                else {
+                    return Chunk::Refused;
+                };
+                let failed: Vec<&str> = out.failed().iter().map(|f| f.id()).collect();
+                let (again, sent): (Vec<usize>, Vec<usize>) = chunk
+                    .iter()
+                    .partition(|i| failed.contains(&i.to_string().as_str()));
+                Chunk::Done {
+                    answered: sent.into_iter().map(|i| (i, Ok(()))).collect(),
+                    again,
                 }
-                Err(_) => {
-                    alone.extend(chunk.iter().map(|(i, _)| *i));
-                    continue;
-                }
-            };
-            match sent {
-                Ok(out) => {
-                    let failed: Vec<&str> = out.failed().iter().map(|f| f.id()).collect();
-                    for (i, _) in chunk {
-                        if failed.contains(&i.to_string().as_str()) {
-                            alone.push(*i);
-                        } else {
-                            answers[*i] = Some(Ok(()));
-                        }
-                    }
-                }
-                Err(_) => alone.extend(chunk.iter().map(|(i, _)| *i)),
-            }
-        }
-        for i in alone {
-            answers[i] = Some(self.send_json(&bodies[i]).await);
-        }
-        crate::kernel::answered(answers)
+            },
+            |i| self.send_json(&bodies[i]),
+        )
+        .await
     }
 
     /// Make a received message visible again after `delay`.

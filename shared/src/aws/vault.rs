@@ -292,22 +292,19 @@ impl KmsPiiVault {
         )
     }
 
-    /// Seal `in_out` as the order's `kind` item and write it; `false`: kept what was there.
-    #[allow(clippy::too_many_arguments)]
-    async fn put_sealed(
+    /// Seal `in_out` as the order's `kind` item and write it once: `false` when that item is
+    /// sealed already (kept as it is). Labels; an order's buyer and recipient go through
+    /// `seal_many`.
+    async fn put_once(
         &self,
         seller: &SellerId,
         order: &AmazonOrderId,
         key: &DataKey,
         kind: PiiKind,
         in_out: Zeroizing<Vec<u8>>,
-        overwrite: Overwrite,
         purge_at: DateTime<Utc>,
     ) -> Result<bool, VaultError> {
-        let corrected_may_hold = matches!(
-            (&kind, &overwrite),
-            (PiiKind::Recipient, Overwrite::IfNotNewerThan(_))
-        );
+        let overwrite = Overwrite::Never;
         let item = self.sealed_item(seller, order, key, kind, in_out, &overwrite, purge_at)?;
         let put = self
             .table
@@ -316,24 +313,12 @@ impl KmsPiiVault {
             .table_name(&self.table.name)
             .set_item(Some(item));
         let put = match overwrite_condition(&overwrite) {
-            Some((condition, value)) => put
-                .condition_expression(condition)
-                .set_expression_attribute_values(value.map(|v| HashMap::from([(":v".into(), v)]))),
+            Some((condition, _)) => put.condition_expression(condition),
             None => put,
         };
         match put.send().await {
             Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => {
-                // PII of a later update, or the same label, is sealed already: keep it. A
-                // ship-to its buyer corrected is kept too, but goes on the date Amazon's
-                // update sets, as the rest of the order's PII does.
-                if let (Overwrite::IfNotNewerThan(updated), true) = (&overwrite, corrected_may_hold)
-                {
-                    self.follow_purge_date(seller, order, *updated, purge_at)
-                        .await?;
-                }
-                Ok(false)
-            }
+            Err(e) if is_condition_failure(&e) => Ok(false),
             Err(e) => Err(super::store_error("PutItem", e).into()),
         }
     }
@@ -379,6 +364,7 @@ impl KmsPiiVault {
 
 #[async_trait]
 impl PiiSealer for KmsPiiVault {
+    /// One order is a batch of one: the one way PII is sealed.
     async fn seal(
         &self,
         seller: &SellerId,
@@ -387,31 +373,23 @@ impl PiiSealer for KmsPiiVault {
         pii: &OrderPii,
         purge_at: DateTime<Utc>,
     ) -> Result<usize, VaultError> {
-        let kinds = pii.kinds();
-        if kinds.is_empty() {
-            return Ok(0);
-        }
-        let key = self.data_key(seller, order).await?;
-        let mut written = 0;
-        for kind in kinds {
-            let Some(in_out) = plaintext(pii, &kind) else {
-                continue;
-            };
-            let overwrite = Overwrite::IfNotNewerThan(order_updated_at);
-            if self
-                .put_sealed(seller, order, &key, kind, in_out, overwrite, purge_at)
-                .await?
-            {
-                written += 1;
-            }
-        }
-        Ok(written)
+        let request = SealRequest {
+            seller,
+            order,
+            order_updated_at,
+            pii,
+            purge_at,
+        };
+        self.seal_many(&[request])
+            .await
+            .pop()
+            .expect("one answer per order")
     }
 
     /// One `GenerateDataKey` per order (at most ten at once), then every order's items in
-    /// one `TransactWriteItems` (up to 100), each on its own condition as `seal` writes it:
-    /// an item whose condition fails (a later update's PII, a corrected ship-to) is kept as
-    /// it is and the others are written.
+    /// one `TransactWriteItems` (up to 100), each on its own condition: never over PII of a
+    /// later update of the order, nor over a ship-to its buyer corrected. An item whose
+    /// condition fails is kept as it is and the others are written.
     async fn seal_many(&self, requests: &[SealRequest<'_>]) -> Vec<Result<usize, VaultError>> {
         let keys: Vec<Result<Option<DataKey>, VaultError>> = stream::iter(0..requests.len())
             .map(|i| {
@@ -516,16 +494,8 @@ impl PiiSealer for KmsPiiVault {
         let key = self.data_key(seller, order).await?;
         let in_out = Zeroizing::new(document.expose().clone());
         let kind = PiiKind::Label(package.clone());
-        self.put_sealed(
-            seller,
-            order,
-            &key,
-            kind,
-            in_out,
-            Overwrite::Never,
-            purge_at,
-        )
-        .await
+        self.put_once(seller, order, &key, kind, in_out, purge_at)
+            .await
     }
 }
 

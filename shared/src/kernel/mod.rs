@@ -10,7 +10,7 @@ pub mod queue;
 mod refusal;
 pub mod store;
 
-pub use answers::{answered, unanswered};
+pub use answers::{Chunk, answered, in_rounds, unanswered};
 pub use audit::{AuditEvent, AuditKind, AuditLog};
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use ids::{

@@ -100,8 +100,6 @@ struct Planned {
     purge_at: DateTime<Utc>,
     /// Its PII is to be sealed (else purged).
     held: bool,
-    /// The kinds of PII Amazon sent with it.
-    fetched_kinds: Vec<PiiKind>,
     intake: Intake,
 }
 
@@ -293,7 +291,7 @@ impl OrderIntake<'_> {
             .iter()
             .map(|p| OrderWrite {
                 order: p.merged.clone(),
-                pii: self.status(p, states.get(&p.at).copied()),
+                pii: self.status(p, &fetched[p.at], states.get(&p.at).copied()),
                 expected: p.stored.as_ref().map(|s| s.revision),
             })
             .collect();
@@ -356,7 +354,6 @@ impl OrderIntake<'_> {
             stored,
             purge_at,
             held,
-            fetched_kinds: fetched.pii.kinds(),
             intake,
         })
     }
@@ -403,7 +400,7 @@ impl OrderIntake<'_> {
     }
 
     /// The PII status the record is written with; `purged`: the state a purge left.
-    fn status(&self, p: &Planned, purged: Option<PiiState>) -> PiiStatus {
+    fn status(&self, p: &Planned, fetched: &FetchedOrder, purged: Option<PiiState>) -> PiiStatus {
         let stored = p.stored.as_ref();
         // The items held: what was sealed before (still held) and what was sealed now.
         let mut sealed_kinds: Vec<PiiKind> = match stored {
@@ -411,9 +408,9 @@ impl OrderIntake<'_> {
             _ => Vec::new(),
         };
         if p.held {
-            for kind in p.fetched_kinds.iter() {
-                if !sealed_kinds.contains(kind) {
-                    sealed_kinds.push(kind.clone());
+            for kind in fetched.pii.kinds() {
+                if !sealed_kinds.contains(&kind) {
+                    sealed_kinds.push(kind);
                 }
             }
         }
