@@ -35,7 +35,8 @@ pub struct EventSettings {
     /// How long a claim keeps other copies of a notification away: the queue's visibility
     /// timeout, so that a claim outlives the attempt that holds it.
     pub claim_lease: Duration,
-    /// Messages of one batch handled at once.
+    /// Orders of one batch fetched at once. The SQS batch (at most 10) all at once: a fetch
+    /// waiting for a slot spends its place late (see the fetch).
     pub concurrency: usize,
     /// The longest deferral (SQS allows 12 hours).
     pub max_defer: Duration,
@@ -46,7 +47,7 @@ impl Default for EventSettings {
         Self {
             max_failures: 5,
             claim_lease: Duration::from_secs(300),
-            concurrency: 8,
+            concurrency: 10,
             max_defer: Duration::from_secs(3600),
         }
     }
@@ -424,16 +425,17 @@ impl OrderEvents<'_> {
             }
         }
 
-        // Fetch, at most `concurrency` at once; a place too far off puts its order off.
+        // Fetch, at most `concurrency` at once; a place too far off puts its order off. Each
+        // waits for its place from now, not from when a slot frees: a place spent late lets
+        // Amazon's bucket sit full meanwhile, and that lost refill is taken from later places.
+        let placed = tokio::time::Instant::now();
         let fetches = stream::iter(groups.iter().zip(admissions))
             .map(|(members, admission)| async move {
                 let c = &members[0].change;
                 let fetched = match admission {
                     Admission::OnItsOwn => self.api.get_order(&c.seller_id, &c.order_id).await,
                     Admission::Go { wait } => {
-                        if !wait.is_zero() {
-                            tokio::time::sleep(wait).await;
-                        }
+                        tokio::time::sleep_until(placed + wait).await;
                         self.api.get_order_reserved(&c.seller_id, &c.order_id).await
                     }
                     Admission::Later { reserved_at, wait } => {

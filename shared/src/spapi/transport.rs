@@ -182,13 +182,17 @@ pub struct Transport {
 impl Transport {
     /// Set `count` places of `op` aside in the shared budget at once, for requests sent later
     /// with `Request::reserved(true)`: per place, the wait before it (short enough to sleep
-    /// out) or, when it is further off, what to put the work off with.
+    /// out) or, when it is further off, what to put the work off with. The access token comes
+    /// first, as in [`Self::call`]: a place spent late (here, behind a token exchange and a
+    /// secret read) lets Amazon's bucket sit full meanwhile and takes the lost refill from the
+    /// places after it; and a seller whose authorization fails sets none aside.
     pub async fn reserve_places(
         &self,
         seller: &SellerId,
         op: Operation,
         count: usize,
     ) -> Result<Vec<Result<Duration, super::budget::Later>>, CallError> {
+        self.lwa.access_token(seller).await?;
         self.budget.reserve_places(seller, op, count).await
     }
 
@@ -578,6 +582,45 @@ pub(crate) mod tests {
             .await
             .unwrap();
         assert_eq!(budget.reserved.load(Ordering::Relaxed), 1, "the retry only");
+        assert_eq!(budget.taken.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn places_are_set_aside_only_once_the_token_is_in_hand() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/orders/1"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
+            .mount(&server)
+            .await;
+        let budget = Arc::new(CountingBudget::default());
+        let t = transport(&server, budget.clone()).await;
+
+        // A seller we hold no authorization for sets nothing aside.
+        let stranger = SellerId::parse("A2STRANGER").unwrap();
+        assert!(
+            t.reserve_places(&stranger, Operation::GetOrder, 3)
+                .await
+                .is_err()
+        );
+        assert_eq!(budget.reserved.load(Ordering::Relaxed), 0);
+
+        // The token is fetched before the places, so the reserved request goes at once.
+        let places = t
+            .reserve_places(&seller(), Operation::GetOrder, 2)
+            .await
+            .unwrap();
+        assert_eq!(places.len(), 2);
+        assert_eq!(token_requests(&server).await, 1);
+        let request = Request::get(Operation::GetOrder, "/orders/1").reserved(true);
+        t.call::<serde_json::Value>(&seller(), &request)
+            .await
+            .unwrap();
+        assert_eq!(
+            token_requests(&server).await,
+            1,
+            "the token set aside first"
+        );
         assert_eq!(budget.taken.load(Ordering::Relaxed), 0);
     }
 
