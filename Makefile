@@ -24,7 +24,7 @@ $(error clippy-driver not found: `rustup component add clippy`, or CLIPPY=0 to b
 endif
 endif
 
-.PHONY: setup build-bins run test test-rust test-later test-infra fuzz-api fmt-check lint check-functions bench bench-peer bench-sdk-call bench-purge bench-labels bench-stock clean
+.PHONY: setup build-bins run test test-rust test-later test-infra fuzz-api fmt-check lint check-functions bench bench-peer bench-baseline bench-sdk-call bench-purge bench-labels bench-stock clean
 
 # The venv is made again only when its pins change (not on every edit of this file).
 PY_STAMP := $(VENV)/.installed-$(shell echo '$(PY_PINS)' | md5sum | cut -c1-12)
@@ -125,11 +125,30 @@ test:
 # quota bound, 429s); then the ratios to the Python peer measured just before it, in the same
 # sitting (`make bench-peer`). Last line: one JSON object. BENCH_PEER=0 leaves the peer out.
 BENCH_PEER ?= 1
+BENCH_BASELINE ?= 1
 bench: setup
-	if [ "$(BENCH_PEER)" != 0 ]; then $(MAKE) --no-print-directory bench-peer; else rm -f target/bench/peer.json; fi
 	cargo lambda build --release -p order-events --bin order-events --output-format zip
 	cargo build --quiet -p local-stack --bin bench-order-events
-	PEER_FIGURES=target/bench/peer.json cargo run --quiet -p local-stack --bin bench-order-events
+	if [ "$(BENCH_PEER)" != 0 ]; then $(MAKE) --no-print-directory bench-peer; else rm -f target/bench/peer.json; fi
+	if [ "$(BENCH_BASELINE)" != 0 ]; then $(MAKE) --no-print-directory bench-baseline; else rm -f target/bench/baseline.json; fi
+	PEER_FIGURES=target/bench/peer.json BASELINE_FIGURES=target/bench/baseline.json cargo run --quiet -p local-stack --bin bench-order-events
+
+# The per-order design intake had before it went per batch (issue 17), at its last commit,
+# measured by the process part of `make bench` on the same harness, for the ratios of what
+# batching saves in the same sitting (BENCH_BASELINE=0 leaves it out). Built once, release, in a
+# worktree under target/. Its figures: target/bench/baseline.json (one JSON object).
+BASELINE_COMMIT := 6249433
+BASELINE_SRC ?= $(CURDIR)/target/baseline/src
+BASELINE_TARGET ?= $(CURDIR)/target/baseline/target
+bench-baseline: setup
+	git worktree prune
+	test -d $(BASELINE_SRC) || git worktree add --detach $(BASELINE_SRC) $(BASELINE_COMMIT)
+	test "$$(git -C $(BASELINE_SRC) rev-parse --short=7 HEAD)" = $(BASELINE_COMMIT)
+	cd $(BASELINE_SRC) && cargo build --quiet --release -p order-events --target-dir $(BASELINE_TARGET)
+	cargo build --quiet -p local-stack --bin bench-order-events
+	mkdir -p target/bench
+	BENCH_ONLY=process BENCH_BINARY=$(BASELINE_TARGET)/release/order-events cargo run --quiet -p local-stack --bin bench-order-events > target/bench/baseline.out
+	tail -n 1 target/bench/baseline.out | tee target/bench/baseline.json
 
 # The Python peer of order-events (../shared/peer: the same per-order work with boto3,
 # requests and cryptography) in a venv of its own in target/, against moto and the simulator

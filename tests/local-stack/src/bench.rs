@@ -247,8 +247,15 @@ pub fn user_sys_ticks(pid: u32) -> Option<(u64, u64)> {
 
 /// The release binary `cargo lambda build --release --bin <function> --output-format zip`
 /// leaves, and the size of its deploy zip. `BENCH_BINARY` names another build of the same
-/// function (e.g. with symbols, for a profiler).
+/// function (with symbols, for a profiler; the per-order baseline), whose zip size is 0.
 pub fn release_artifact(function: &str) -> Result<(std::path::PathBuf, u64), String> {
+    // Another build of the function to measure (the per-order baseline): no zip of its own.
+    if let Some(binary) = std::env::var_os("BENCH_BINARY").map(std::path::PathBuf::from) {
+        if !binary.exists() {
+            return Err(format!("{} is missing", binary.display()));
+        }
+        return Ok((binary, 0));
+    }
     let zip = crate::repo_root()
         .join("target/lambda")
         .join(function)
@@ -261,14 +268,9 @@ pub fn release_artifact(function: &str) -> Result<(std::path::PathBuf, u64), Str
             )
         })?
         .len();
-    let binary = std::env::var("BENCH_BINARY").map_or_else(
-        |_| {
-            crate::repo_root()
-                .join("target/x86_64-unknown-linux-gnu/release")
-                .join(function)
-        },
-        std::path::PathBuf::from,
-    );
+    let binary = crate::repo_root()
+        .join("target/x86_64-unknown-linux-gnu/release")
+        .join(function);
     if !binary.exists() {
         return Err(format!("{} is missing", binary.display()));
     }

@@ -44,6 +44,9 @@ pub struct BenchOptions {
     pub aws_latency_ms: u64,
     /// The Python peer's figures of the same sitting (`make bench-peer`), for the ratios.
     pub peer_figures: Option<std::path::PathBuf>,
+    /// The per-order design's figures of the same sitting (`make bench-baseline`), for the
+    /// ratios of what batching saves.
+    pub baseline_figures: Option<std::path::PathBuf>,
 }
 
 impl Default for BenchOptions {
@@ -60,6 +63,7 @@ impl Default for BenchOptions {
             skip_drain: false,
             aws_latency_ms: 4,
             peer_figures: None,
+            baseline_figures: None,
         }
     }
 }
@@ -92,6 +96,8 @@ pub struct Figures {
     pub cpu_us_per_order_at_latency: f64,
     /// The Python peer measured just before, in the same sitting, and its ratios to ours.
     pub peer: Option<PeerRatios>,
+    /// The per-order design measured just before, in the same sitting, and ours over it.
+    pub baseline: Option<BaselineRatios>,
     pub backlog_orders: usize,
     pub clock_speed: f64,
     pub workers: usize,
@@ -193,8 +199,9 @@ pub async fn run(opts: &BenchOptions) -> Result<Figures, String> {
 
     Ok(Figures {
         bench: "order-events",
-        binary: "target/lambda/order-events/bootstrap.zip (cargo lambda build --release, x86_64)"
-            .into(),
+        binary: std::env::var("BENCH_BINARY").unwrap_or_else(|_| {
+            "target/lambda/order-events/bootstrap.zip (cargo lambda build --release, x86_64)".into()
+        }),
         zip_bytes,
         cold_start_ms_median: round(cold_start_ms_median, 2),
         cold_start_ms_runs: cold.iter().map(|c| round(*c, 2)).collect(),
@@ -223,6 +230,16 @@ pub async fn run(opts: &BenchOptions) -> Result<Figures, String> {
                 cold_start_ms_median,
                 rss,
                 aws_calls_per_order,
+            )?,
+            None => None,
+        },
+        baseline: match &opts.baseline_figures {
+            Some(path) => BaselineRatios::of(
+                path,
+                aws_calls_per_order,
+                cpu_us_per_order,
+                at_once.billed_ms_per_order(),
+                slowed.billed_ms_per_order(),
             )?,
             None => None,
         },
@@ -363,6 +380,59 @@ impl PeerRatios {
             cold_start_ratio: round(cold / cold_start_ms, 1),
             rss_ratio: round(rss / rss_mib, 1),
             aws_calls_ratio: round(calls / aws_calls_per_order, 2),
+        }))
+    }
+}
+
+/// The per-order design's figures (`make bench-baseline`: this bench's process part run on
+/// that binary) and ours over them.
+#[derive(Debug, Clone, Serialize)]
+pub struct BaselineRatios {
+    pub baseline_aws_calls_per_order: f64,
+    pub baseline_cpu_us_per_order: f64,
+    pub baseline_billed_ms_per_order: f64,
+    pub baseline_billed_ms_per_order_at_latency: f64,
+    /// Ours over the baseline's: the share of it we take.
+    pub aws_calls_share: f64,
+    pub cpu_share: f64,
+    pub billed_share: f64,
+    pub billed_share_at_latency: f64,
+}
+
+impl BaselineRatios {
+    fn of(
+        path: &std::path::Path,
+        aws_calls_per_order: f64,
+        cpu_us_per_order: f64,
+        billed_ms_per_order: f64,
+        billed_ms_per_order_at_latency: f64,
+    ) -> Result<Option<Self>, String> {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return Ok(None);
+        };
+        let base: serde_json::Value = serde_json::from_str(text.trim())
+            .map_err(|e| format!("{}: not the baseline's figures: {e}", path.display()))?;
+        let figure = |k: &str| {
+            base[k]
+                .as_f64()
+                .filter(|v| *v > 0.0)
+                .ok_or_else(|| format!("{}: no {k}", path.display()))
+        };
+        let (calls, cpu, billed, billed_at_latency) = (
+            figure("aws_calls_per_order")?,
+            figure("cpu_us_per_order")?,
+            figure("billed_ms_per_order")?,
+            figure("billed_ms_per_order_at_latency")?,
+        );
+        Ok(Some(Self {
+            baseline_aws_calls_per_order: calls,
+            baseline_cpu_us_per_order: cpu,
+            baseline_billed_ms_per_order: billed,
+            baseline_billed_ms_per_order_at_latency: billed_at_latency,
+            aws_calls_share: round(aws_calls_per_order / calls, 2),
+            cpu_share: round(cpu_us_per_order / cpu, 2),
+            billed_share: round(billed_ms_per_order / billed, 2),
+            billed_share_at_latency: round(billed_ms_per_order_at_latency / billed_at_latency, 2),
         }))
     }
 }

@@ -26,6 +26,7 @@ async fn main() -> std::process::ExitCode {
         opts.aws_latency_ms = ms;
     }
     opts.peer_figures = std::env::var_os("PEER_FIGURES").map(std::path::PathBuf::from);
+    opts.baseline_figures = std::env::var_os("BASELINE_FIGURES").map(std::path::PathBuf::from);
     if std::env::var("BENCH_ONLY").as_deref() == Ok("drain") {
         let r = local_stack::bench_order_events::run_drain(&opts).await;
         eprintln!("drain (sim s, bound s, 429s, messages received): {r:?}");
@@ -76,6 +77,21 @@ async fn main() -> std::process::ExitCode {
                     p.aws_calls_ratio
                 ),
                 None => eprintln!("Python peer              : not measured in this sitting"),
+            }
+            match &f.baseline {
+                Some(b) => eprintln!(
+                    "per-order design, same sitting: {} AWS calls per order, CPU {} µs, billed {} ms per order, {} ms at {} ms per call; ours take {}, {}, {} and {} of it",
+                    b.baseline_aws_calls_per_order,
+                    b.baseline_cpu_us_per_order,
+                    b.baseline_billed_ms_per_order,
+                    b.baseline_billed_ms_per_order_at_latency,
+                    f.aws_latency_ms,
+                    b.aws_calls_share,
+                    b.cpu_share,
+                    b.billed_share,
+                    b.billed_share_at_latency
+                ),
+                None => eprintln!("per-order design         : not measured in this sitting"),
             }
             eprintln!(
                 "backlog drain            : {} s simulated vs {} s quota bound = {} of the bound",
