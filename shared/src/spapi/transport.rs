@@ -496,6 +496,15 @@ pub(crate) mod tests {
         )
     }
 
+    /// `GET /orders/1` answers 200 from now on (behind any mock mounted before).
+    async fn order_found(server: &MockServer) {
+        Mock::given(method("GET"))
+            .and(path("/orders/1"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
+            .mount(server)
+            .await;
+    }
+
     async fn token_requests(server: &MockServer) -> usize {
         let requests = server.received_requests().await.unwrap_or_default();
         requests
@@ -570,11 +579,7 @@ pub(crate) mod tests {
             .up_to_n_times(1)
             .mount(&server)
             .await;
-        Mock::given(method("GET"))
-            .and(path("/orders/1"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
-            .mount(&server)
-            .await;
+        order_found(&server).await;
         let budget = Arc::new(CountingBudget::default());
         let t = transport(&server, budget.clone()).await;
         let request = Request::get(Operation::GetOrder, "/orders/1").reserved(true);
@@ -588,11 +593,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn places_are_set_aside_only_once_the_token_is_in_hand() {
         let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .and(path("/orders/1"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
-            .mount(&server)
-            .await;
+        order_found(&server).await;
         let budget = Arc::new(CountingBudget::default());
         let t = transport(&server, budget.clone()).await;
 

@@ -354,15 +354,8 @@ impl PeerRatios {
         rss_kib: u64,
         aws_calls_per_order: f64,
     ) -> Result<Option<Self>, String> {
-        let Ok(text) = std::fs::read_to_string(path) else {
+        let Some(figure) = figures_file(path)? else {
             return Ok(None);
-        };
-        let peer: serde_json::Value = serde_json::from_str(text.trim())
-            .map_err(|e| format!("{}: not the peer's figures: {e}", path.display()))?;
-        let figure = |k: &str| {
-            peer[k]
-                .as_f64()
-                .ok_or_else(|| format!("{}: no {k}", path.display()))
         };
         let rss_mib = rss_kib as f64 / 1024.0;
         let (cpu, cold, rss, calls) = (
@@ -382,6 +375,24 @@ impl PeerRatios {
             aws_calls_ratio: round(calls / aws_calls_per_order, 2),
         }))
     }
+}
+
+/// Another run's figures (its last line, one JSON object), if that run left them: each read
+/// as a positive number, or an error naming the file and the figure.
+fn figures_file(
+    path: &std::path::Path,
+) -> Result<Option<impl Fn(&str) -> Result<f64, String> + '_>, String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(None);
+    };
+    let figures: serde_json::Value = serde_json::from_str(text.trim())
+        .map_err(|e| format!("{}: not a bench's figures: {e}", path.display()))?;
+    Ok(Some(move |k: &str| {
+        figures[k]
+            .as_f64()
+            .filter(|v| *v > 0.0)
+            .ok_or_else(|| format!("{}: no {k}", path.display()))
+    }))
 }
 
 /// The per-order design's figures (`make bench-baseline`: this bench's process part run on
@@ -407,16 +418,8 @@ impl BaselineRatios {
         billed_ms_per_order: f64,
         billed_ms_per_order_at_latency: f64,
     ) -> Result<Option<Self>, String> {
-        let Ok(text) = std::fs::read_to_string(path) else {
+        let Some(figure) = figures_file(path)? else {
             return Ok(None);
-        };
-        let base: serde_json::Value = serde_json::from_str(text.trim())
-            .map_err(|e| format!("{}: not the baseline's figures: {e}", path.display()))?;
-        let figure = |k: &str| {
-            base[k]
-                .as_f64()
-                .filter(|v| *v > 0.0)
-                .ok_or_else(|| format!("{}: no {k}", path.display()))
         };
         let (calls, cpu, billed, billed_at_latency) = (
             figure("aws_calls_per_order")?,

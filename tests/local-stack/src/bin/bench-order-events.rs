@@ -28,6 +28,10 @@ async fn main() -> std::process::ExitCode {
     opts.peer_figures = std::env::var_os("PEER_FIGURES").map(std::path::PathBuf::from);
     opts.baseline_figures = std::env::var_os("BASELINE_FIGURES").map(std::path::PathBuf::from);
     if std::env::var("BENCH_ONLY").as_deref() == Ok("drain") {
+        // The in-process workers' logs, when asked for (AWS_LAMBDA_LOG_LEVEL, as in Lambda).
+        if std::env::var_os("AWS_LAMBDA_LOG_LEVEL").is_some() {
+            shared::lambda::telemetry::init();
+        }
         let r = local_stack::bench_order_events::run_drain(&opts).await;
         eprintln!("drain (sim s, bound s, 429s, messages received): {r:?}");
         return std::process::ExitCode::SUCCESS;
