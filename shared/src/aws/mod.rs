@@ -51,9 +51,26 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 /// The shared SDK configuration: region, credentials and endpoint from the environment
-/// (`AWS_ENDPOINT_URL` points it at moto in the local stack; nothing else changes).
+/// (`AWS_ENDPOINT_URL` points it at moto in the local stack; nothing else changes), and
+/// [`call_timeouts`].
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(call_timeouts())
+        .load()
+        .await
+}
+
+/// How long one AWS call may take. The SDK sets no limit on an answer by default: a call whose
+/// answer never comes (a connection dropped by the far end without a word) held its batch
+/// until the Lambda timed out, and the batch's messages then waited out their queue's
+/// visibility timeout. Cut, the attempt fails as a timeout and the SDK's retry sends it again.
+/// In-region calls take milliseconds; ten seconds leaves room for a large transaction or a
+/// throttled table.
+pub fn call_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .operation_attempt_timeout(std::time::Duration::from_secs(10))
+        .build()
 }
 
 /// What kind of failure an SDK call met, from its variant, status and error code.

@@ -46,7 +46,9 @@ impl Moto {
 
     /// An SDK configuration pointed at this moto, with dummy credentials.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        // The functions' call timeouts: the in-process workers are Lambda instances too.
         aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(shared::aws::call_timeouts())
             .endpoint_url(&self.endpoint)
             .region(aws_config::Region::new(REGION))
             .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
