@@ -262,6 +262,7 @@ class Timed:
     def __init__(self, app, path):
         self.app = app
         self.out = open(path, "a", buffering=1)
+        self.writing = threading.Lock()  # one line at a time from moto's request threads
 
     def __call__(self, environ, start_response):
         wall, cpu = time.perf_counter(), time.thread_time()
@@ -270,7 +271,8 @@ class Timed:
         finally:
             operation = environ.get("HTTP_X_AMZ_TARGET") or environ.get("PATH_INFO", "")
             wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
-            self.out.write(f"{operation}\t{wall:.6f}\t{cpu:.6f}\n")
+            with self.writing:
+                self.out.write(f"{operation}\t{wall:.6f}\t{cpu:.6f}\n")
 
 
 def main():

@@ -408,11 +408,15 @@ impl OrderEvents<'_> {
                     .push(g);
             }
         }
+        // When each group's places were set aside: its wait counts from then.
+        let mut placed = vec![tokio::time::Instant::now(); groups.len()];
         for (seller, gs) in per_seller {
             match self.api.reserve_get_orders(seller, gs.len()).await {
                 Ok(places) if places.len() == gs.len() => {
+                    let now = tokio::time::Instant::now();
                     for (g, place) in gs.into_iter().zip(places) {
                         admissions[g] = place;
+                        placed[g] = now;
                     }
                 }
                 // Each call then takes its own place, and meets what failed by itself.
@@ -426,16 +430,18 @@ impl OrderEvents<'_> {
         }
 
         // Fetch, at most `concurrency` at once; a place too far off puts its order off. Each
-        // waits for its place from now, not from when a slot frees: a place spent late lets
-        // Amazon's bucket sit full meanwhile, and that lost refill is taken from later places.
-        let placed = tokio::time::Instant::now();
-        let fetches = stream::iter(groups.iter().zip(admissions))
-            .map(|(members, admission)| async move {
+        // waits for its place counted from when it was set aside (not from when a slot frees,
+        // nor after another seller's places): a place spent late lets Amazon's bucket sit full
+        // meanwhile, and that lost refill is taken from later places.
+        let fetches = stream::iter(groups.iter().zip(admissions).zip(placed))
+            .map(|((members, admission), placed)| async move {
                 let c = &members[0].change;
                 let fetched = match admission {
                     Admission::OnItsOwn => self.api.get_order(&c.seller_id, &c.order_id).await,
                     Admission::Go { wait } => {
-                        tokio::time::sleep_until(placed + wait).await;
+                        if !wait.is_zero() {
+                            tokio::time::sleep_until(placed + wait).await;
+                        }
                         self.api.get_order_reserved(&c.seller_id, &c.order_id).await
                     }
                     Admission::Later { reserved_at, wait } => {
