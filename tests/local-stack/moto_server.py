@@ -112,7 +112,10 @@ def access(environ):
     return "read" if operation in DYNAMODB_READS else "write"
 
 
-class SerialisedDynamoWrites:
+class Serialised:
+    """moto behind the locks the module's comment describes: DynamoDB's readers-writer lock
+    and SQS one request at a time."""
+
     def __init__(self, app):
         self.app = app
         self.lock = ReadersWriterLock()
@@ -307,7 +310,7 @@ def main():
         partition_queries()
         item_rollback_transactions()
         queue_counts_on_demand()
-    served = app if args.plain else SerialisedDynamoWrites(app)
+    served = app if args.plain else Serialised(app)
     if os.environ.get("MOTO_TIMINGS"):
         served = Timed(served, os.environ["MOTO_TIMINGS"])
     run_simple(

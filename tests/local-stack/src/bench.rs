@@ -249,28 +249,28 @@ pub fn user_sys_ticks(pid: u32) -> Option<(u64, u64)> {
 /// leaves, and the size of its deploy zip. `BENCH_BINARY` names another build of the same
 /// function (with symbols, for a profiler; the per-order baseline), whose zip size is 0.
 pub fn release_artifact(function: &str) -> Result<(std::path::PathBuf, u64), String> {
-    // Another build of the function to measure (the per-order baseline): no zip of its own.
-    if let Some(binary) = std::env::var_os("BENCH_BINARY").map(std::path::PathBuf::from) {
-        if !binary.exists() {
-            return Err(format!("{} is missing", binary.display()));
+    let (binary, size) = match std::env::var_os("BENCH_BINARY") {
+        // Another build of the function (the per-order baseline): no zip of its own.
+        Some(binary) => (std::path::PathBuf::from(binary), 0),
+        None => {
+            let zip = crate::repo_root()
+                .join("target/lambda")
+                .join(function)
+                .join("bootstrap.zip");
+            let size = std::fs::metadata(&zip)
+                .map_err(|e| {
+                    format!(
+                        "{}: {e} (run `cargo lambda build --release --bin {function} --output-format zip`)",
+                        zip.display()
+                    )
+                })?
+                .len();
+            let binary = crate::repo_root()
+                .join("target/x86_64-unknown-linux-gnu/release")
+                .join(function);
+            (binary, size)
         }
-        return Ok((binary, 0));
-    }
-    let zip = crate::repo_root()
-        .join("target/lambda")
-        .join(function)
-        .join("bootstrap.zip");
-    let size = std::fs::metadata(&zip)
-        .map_err(|e| {
-            format!(
-                "{}: {e} (run `cargo lambda build --release --bin {function} --output-format zip`)",
-                zip.display()
-            )
-        })?
-        .len();
-    let binary = crate::repo_root()
-        .join("target/x86_64-unknown-linux-gnu/release")
-        .join(function);
+    };
     if !binary.exists() {
         return Err(format!("{} is missing", binary.display()));
     }

@@ -199,9 +199,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Figures, String> {
 
     Ok(Figures {
         bench: "order-events",
-        binary: std::env::var("BENCH_BINARY").unwrap_or_else(|_| {
-            "target/lambda/order-events/bootstrap.zip (cargo lambda build --release, x86_64)".into()
-        }),
+        binary: binary.display().to_string(),
         zip_bytes,
         cold_start_ms_median: round(cold_start_ms_median, 2),
         cold_start_ms_runs: cold.iter().map(|c| round(*c, 2)).collect(),
