@@ -8,7 +8,7 @@ use super::{DynamoControl, StoreError, is_condition_failure, read_item};
 use crate::orders::{Claim, ClaimAsk, NotificationClaims};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -120,7 +120,7 @@ impl NotificationClaims for DynamoControl {
     }
 
     /// A notification seen for the first time, the usual case, is claimed in one
-    /// `TransactWriteItems` with the batch's others; one seen before (a redelivery, a copy,
+    /// `TransactWriteItems` with the batch's others (a put where no item is); one seen before (a redelivery, a copy,
     /// one done) is told apart by the item its failed condition returns, and claimed alone.
     async fn claim_many(
         &self,
@@ -130,29 +130,29 @@ impl NotificationClaims for DynamoControl {
     ) -> Vec<Result<Claim, StoreError>> {
         let mut answers: Vec<Option<Result<Claim, StoreError>>> =
             crate::kernel::unanswered(asks.len());
-        let mut updates = Vec::new();
+        let mut puts = Vec::new();
         let mut sent = Vec::new();
         for (i, a) in asks.iter().enumerate() {
-            let update = Update::builder()
+            // A first claim is the whole item, put where none is: what `CLAIM` sets on an
+            // absent item, without an update expression to evaluate.
+            let put = Put::builder()
                 .table_name(&self.table)
-                .key("pk", pk(&a.notification_id))
-                .key("sk", AttributeValue::S(SK.into()))
-                .update_expression(CLAIM)
+                .item("pk", pk(&a.notification_id))
+                .item("sk", AttributeValue::S(SK.into()))
+                .item("state", AttributeValue::S("processing".into()))
+                .item("holder", AttributeValue::S(a.message_id.clone()))
+                .item("lease_until", n(lease_until.timestamp_millis()))
+                .item("expires_at", n((now + KEEP).timestamp()))
                 .condition_expression("attribute_not_exists(pk)")
-                .expression_attribute_names("#state", "state")
-                .expression_attribute_values(":processing", AttributeValue::S("processing".into()))
-                .expression_attribute_values(":holder", AttributeValue::S(a.message_id.clone()))
-                .expression_attribute_values(":lease", n(lease_until.timestamp_millis()))
-                .expression_attribute_values(":expires", n((now + KEEP).timestamp()))
                 .return_values_on_condition_check_failure(super::batch::old_on_failure())
                 .build();
             // It always builds; one that did not would be claimed alone below.
-            if let Ok(u) = update {
-                updates.push(TransactWriteItem::builder().update(u).build());
+            if let Ok(p) = put {
+                puts.push(TransactWriteItem::builder().put(p).build());
                 sent.push(i);
             }
         }
-        let written = super::batch::transact_each(&self.client, updates).await;
+        let written = super::batch::transact_each(&self.client, puts).await;
         for (i, w) in sent.into_iter().zip(written) {
             answers[i] = match w {
                 Ok(Written::Yes) => Some(Ok(Claim::Claimed {
