@@ -14,7 +14,7 @@ use crate::kernel::{
     Address, AmazonOrderId, OrderPii, PackageId, Pii, PiiKind, SellerId, StoreError,
 };
 use crate::orders::{Correction, ShipToCorrector, StoredOrder};
-use crate::pii::{OpenedPii, PiiOpener, PiiSealer, SealRequest, VaultError};
+use crate::pii::{KeysAhead, OpenedPii, PiiOpener, PiiSealer, SealRequest, VaultError};
 use async_trait::async_trait;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, Nonce, RandomizedNonceKey};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -204,6 +204,9 @@ struct DataKey {
     key_id: String,
 }
 
+/// Data keys asked for ahead (`keys_ahead`), by order.
+type AheadKeys = HashMap<(SellerId, AmazonOrderId), DataKey>;
+
 /// When a sealed item may be written over.
 enum Overwrite {
     /// Intake's parts: unless PII of a later update of the order is sealed already.
@@ -380,7 +383,7 @@ impl PiiSealer for KmsPiiVault {
             pii,
             purge_at,
         };
-        self.seal_many(&[request])
+        self.seal_many(&[request], &mut KeysAhead::none())
             .await
             .pop()
             .expect("one answer per order")
@@ -390,15 +393,30 @@ impl PiiSealer for KmsPiiVault {
     /// one `TransactWriteItems` (up to 100), each on its own condition: never over PII of a
     /// later update of the order, nor over a ship-to its buyer corrected. An item whose
     /// condition fails is kept as it is and the others are written.
-    async fn seal_many(&self, requests: &[SealRequest<'_>]) -> Vec<Result<usize, VaultError>> {
+    async fn seal_many(
+        &self,
+        requests: &[SealRequest<'_>],
+        ahead: &mut KeysAhead,
+    ) -> Vec<Result<usize, VaultError>> {
+        let mut ready: Vec<Option<DataKey>> = requests
+            .iter()
+            .map(|r| {
+                let keys = ahead.of::<AheadKeys>()?;
+                keys.remove(&(r.seller.clone(), r.order.clone()))
+            })
+            .collect();
         let keys: Vec<Result<Option<DataKey>, VaultError>> = stream::iter(0..requests.len())
             .map(|i| {
                 let r = requests[i];
+                let ready = ready[i].take();
                 async move {
                     if r.pii.kinds().is_empty() {
                         return Ok(None);
                     }
-                    self.data_key(r.seller, r.order).await.map(Some)
+                    match ready {
+                        Some(key) => Ok(Some(key)),
+                        None => self.data_key(r.seller, r.order).await.map(Some),
+                    }
                 }
             })
             .buffered(DATA_KEYS_AT_ONCE)
@@ -481,6 +499,23 @@ impl PiiSealer for KmsPiiVault {
             }
         }
         answers
+    }
+
+    /// One `GenerateDataKey` per order, at most ten at once, as `seal_many` would ask.
+    async fn keys_ahead(&self, orders: &[(&SellerId, &AmazonOrderId)]) -> KeysAhead {
+        let keys: AheadKeys = stream::iter(0..orders.len())
+            .map(|i| {
+                let (seller, order) = orders[i];
+                async move {
+                    let key = self.data_key(seller, order).await.ok()?;
+                    Some(((seller.clone(), order.clone()), key))
+                }
+            })
+            .buffer_unordered(DATA_KEYS_AT_ONCE)
+            .filter_map(std::future::ready)
+            .collect()
+            .await;
+        KeysAhead::new(keys)
     }
 
     async fn seal_label(

@@ -13,7 +13,7 @@ use crate::kernel::{QueueError, StoreError};
 use crate::orders::{FetchedOrder, OrderStore, OrderWrite, StoredOrder};
 use crate::orders::{Order, OrderStatus, stock_change};
 use crate::pii::VaultError;
-use crate::pii::{PiiSealer, PiiStatus, PurgeScope, SealRequest, SealedItems};
+use crate::pii::{KeysAhead, PiiSealer, PiiStatus, PurgeScope, SealRequest, SealedItems};
 use crate::pii::{PiiState, PurgeReason, RetentionPolicy};
 use crate::stock::StockChangeKind;
 use crate::stock::{StockChange, StockEvents};
@@ -120,17 +120,19 @@ impl OrderIntake<'_> {
     /// order given, each apart: an order that fails a step costs itself, never the others;
     /// one that lost its race is read and planned again by itself.
     pub async fn store_all(&self, fetched: &[FetchedOrder]) -> Vec<Result<Intake, IntakeError>> {
-        self.store_all_read(fetched, Vec::new()).await
+        self.store_all_read(fetched, Vec::new(), &mut KeysAhead::none())
+            .await
     }
 
-    /// `store_all` with the records read already where the caller could read them sooner
-    /// (`read[i]` for `fetched[i]`, `None` or missing: not read): a read taken while the
-    /// orders were being fetched saves a step. A record that moved since is read again, as
-    /// after any race.
+    /// `store_all` with what the caller could have sooner, each taken while the orders were
+    /// being fetched to save a step: the records read already (`read[i]` for `fetched[i]`,
+    /// `None` or missing: not read; a record that moved since is read again, as after any
+    /// race), and data keys asked for ahead (`ahead`; an order without one gets its own).
     pub async fn store_all_read(
         &self,
         fetched: &[FetchedOrder],
         mut read: Vec<Option<Result<Option<StoredOrder>, StoreError>>>,
+        ahead: &mut KeysAhead,
     ) -> Vec<Result<Intake, IntakeError>> {
         read.resize_with(fetched.len(), || None);
         let mut answers: Vec<Option<Result<Intake, IntakeError>>> =
@@ -159,7 +161,9 @@ impl OrderIntake<'_> {
                     break;
                 }
                 // Someone (a warehouse move, another copy of a notification) wrote first.
-                pending = self.round(fetched, &pending, &mut read, &mut answers).await;
+                pending = self
+                    .round(fetched, &pending, &mut read, ahead, &mut answers)
+                    .await;
             }
             for i in pending {
                 answers[i] = Some(Err(IntakeError::Contended {
@@ -177,6 +181,7 @@ impl OrderIntake<'_> {
         fetched: &[FetchedOrder],
         pending: &[usize],
         read: &mut [Option<Result<Option<StoredOrder>, StoreError>>],
+        ahead: &mut KeysAhead,
         answers: &mut [Option<Result<Intake, IntakeError>>],
     ) -> Vec<usize> {
         let unread: Vec<usize> = pending
@@ -224,7 +229,7 @@ impl OrderIntake<'_> {
             .collect();
         let sealing: Vec<usize> = planned.iter().filter(|p| p.held).map(|p| p.at).collect();
         let purging: Vec<&Planned> = planned.iter().filter(|p| !p.held).collect();
-        let (sealed, purged) = futures::join!(self.vault.seal_many(&requests), async {
+        let (sealed, purged) = futures::join!(self.vault.seal_many(&requests, ahead), async {
             let mut purged = Vec::with_capacity(purging.len());
             for p in purging {
                 purged.push((p.at, self.purge(p, now).await));

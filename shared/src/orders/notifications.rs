@@ -16,6 +16,7 @@ use super::intake::{IntakeError, OrderIntake, Stored};
 use crate::kernel::{AmazonOrderId, Clock, DeadLetter, Ending, QueuedMessage, SellerId};
 use crate::orders::{Admission, AmazonOrders, Claim, ClaimAsk, FetchedOrder, NotificationClaims};
 use crate::orders::{AmazonError, FulfilledBy, OrderChange, parse_order_change};
+use crate::pii::KeysAhead;
 use crate::sellers::SellerRegistry;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
@@ -172,6 +173,8 @@ struct Claimed {
 /// the group of each), the groups that failed, and when the claims were taken.
 struct ClaimedBatch {
     groups: Vec<Vec<Claimed>>,
+    /// Data keys asked for while the orders were fetched.
+    data_keys: KeysAhead,
     fetched: Vec<FetchedOrder>,
     storing: Vec<usize>,
     settled: Vec<(usize, Result<Stored, EventFailure>)>,
@@ -271,6 +274,7 @@ impl OrderEvents<'_> {
         );
         let ClaimedBatch {
             groups,
+            mut data_keys,
             fetched,
             storing,
             mut settled,
@@ -284,7 +288,10 @@ impl OrderEvents<'_> {
             .collect();
 
         // Store, then mark the notifications of what was stored done.
-        let stored = self.intake.store_all_read(&fetched, read_before).await;
+        let stored = self
+            .intake
+            .store_all_read(&fetched, read_before, &mut data_keys)
+            .await;
         for (g, r) in storing.into_iter().zip(stored) {
             settled.push((g, r.map(|i| i.stored).map_err(EventFailure::from)));
         }
@@ -429,6 +436,17 @@ impl OrderEvents<'_> {
             }
         }
 
+        // The data keys of the orders about to be fetched that will come with PII, asked for
+        // while they are fetched rather than after: not for an order put off (no fetch).
+        let sealing: Vec<(&SellerId, &AmazonOrderId)> = groups
+            .iter()
+            .zip(&admissions)
+            .filter(|(g, a)| {
+                !matches!(a, Admission::Later { .. }) && g[0].change.status.comes_with_pii()
+            })
+            .map(|(g, _)| (&g[0].change.seller_id, &g[0].change.order_id))
+            .collect();
+
         // Fetch, at most `concurrency` at once; a place too far off puts its order off. Each
         // waits for its place counted from when it was set aside (not from when a slot frees,
         // nor after another seller's places): a place spent late lets Amazon's bucket sit full
@@ -454,8 +472,8 @@ impl OrderEvents<'_> {
                 }
             })
             .buffered(self.settings.concurrency.max(1))
-            .collect::<Vec<Fetch>>()
-            .await;
+            .collect::<Vec<Fetch>>();
+        let (data_keys, fetches) = futures::join!(self.intake.vault.keys_ahead(&sealing), fetches);
         let mut fetched: Vec<FetchedOrder> = Vec::new();
         let mut storing: Vec<usize> = Vec::new();
         let mut settled: Vec<(usize, Result<Stored, EventFailure>)> = Vec::new();
@@ -479,6 +497,7 @@ impl OrderEvents<'_> {
 
         ClaimedBatch {
             groups,
+            data_keys,
             fetched,
             storing,
             settled,

@@ -105,6 +105,17 @@ pub enum NotifiedStatus {
     InvoiceUnconfirmed,
 }
 
+impl NotifiedStatus {
+    /// Amazon serves the buyer's name and the ship-to with the order in this status: one
+    /// waiting to ship or shipped. Not while pending (not released yet), nor once cancelled.
+    pub fn comes_with_pii(self) -> bool {
+        matches!(
+            self,
+            NotifiedStatus::Unshipped | NotifiedStatus::PartiallyShipped | NotifiedStatus::Shipped
+        )
+    }
+}
+
 /// Whether we or Amazon ship the order: only `Merchant` orders are ours to fulfil.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FulfilledBy {

@@ -38,9 +38,14 @@ pub trait PiiSealer: Send + Sync {
     ) -> Result<usize, VaultError>;
 
     /// Seal many orders' PII (distinct orders) as `seal` does each: one data key per order
-    /// still (its encryption context is the audit trail), the sealed items written together
-    /// where the store can; the answers in the order given, each apart.
-    async fn seal_many(&self, requests: &[SealRequest<'_>]) -> Vec<Result<usize, VaultError>> {
+    /// still (its encryption context is the audit trail), taken from `ahead` where one was
+    /// asked for there, the sealed items written together where the store can; the answers
+    /// in the order given, each apart.
+    async fn seal_many(
+        &self,
+        requests: &[SealRequest<'_>],
+        _ahead: &mut KeysAhead,
+    ) -> Vec<Result<usize, VaultError>> {
         let mut answers = Vec::with_capacity(requests.len());
         for r in requests {
             answers.push(
@@ -49,6 +54,13 @@ pub trait PiiSealer: Send + Sync {
             );
         }
         answers
+    }
+
+    /// Data keys for `orders` whose PII is on its way (a batch's orders while Amazon is asked
+    /// for them), asked for now so that sealing them waits for no key. None by default. A key
+    /// that could not be had is left out: sealing asks for it again and meets its failure.
+    async fn keys_ahead(&self, _orders: &[(&SellerId, &AmazonOrderId)]) -> KeysAhead {
+        KeysAhead::none()
     }
 
     /// Seal one package's label document (it names the recipient) under a data key bound to
@@ -62,6 +74,29 @@ pub trait PiiSealer: Send + Sync {
         document: &Pii<Vec<u8>>,
         purge_at: DateTime<Utc>,
     ) -> Result<bool, VaultError>;
+}
+
+/// Data keys asked for before the PII they will seal is in hand (`PiiSealer::keys_ahead`), one
+/// per order and bound to it as sealing binds it, readable only by the sealer that made them.
+/// Sealing takes an order's key from here; a key not taken (its order turned out to need none:
+/// unchanged, cancelled, without PII) is dropped with this, its plaintext zeroed, never used.
+#[derive(Default)]
+pub struct KeysAhead(Option<Box<dyn std::any::Any + Send + Sync>>);
+
+impl KeysAhead {
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    /// A sealer's own keys, in its own form.
+    pub fn new<T: std::any::Any + Send + Sync>(keys: T) -> Self {
+        Self(Some(Box::new(keys)))
+    }
+
+    /// The keys, when they are of the form `T` (another sealer's are not).
+    pub fn of<T: std::any::Any>(&mut self) -> Option<&mut T> {
+        self.0.as_mut()?.downcast_mut()
+    }
 }
 
 /// One order's PII to seal (`PiiSealer::seal_many`), as `seal` takes it.

@@ -123,6 +123,7 @@ impl PiiSealer for MemVault {
     async fn seal_many(
         &self,
         requests: &[crate::pii::SealRequest<'_>],
+        _ahead: &mut crate::pii::KeysAhead,
     ) -> Vec<Result<usize, VaultError>> {
         let mut answers = Vec::with_capacity(requests.len());
         for r in requests {

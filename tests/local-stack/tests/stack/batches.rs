@@ -2,13 +2,14 @@
 //! apart, a condition failing for one item never holding up the others.
 
 use crate::common::stack;
-use crate::pii_vault::{pii, vault};
+use crate::pii_vault::{pii, vault, vault_with};
 use chrono::{Duration, Utc};
+use local_stack::bench::CountingProxy;
 use local_stack::bench_purge::order;
 use shared::aws::{DynamoControl, DynamoOrderStore, SqsQueue};
-use shared::kernel::AmazonOrderId;
+use shared::kernel::{AmazonOrderId, PiiKind};
 use shared::orders::{Claim, ClaimAsk, NotificationClaims, OrderStore, OrderWrite};
-use shared::pii::{OpenedPii, PiiOpener, PiiSealer, PiiState, PiiStatus, SealRequest};
+use shared::pii::{KeysAhead, OpenedPii, PiiOpener, PiiSealer, PiiState, PiiStatus, SealRequest};
 use spapi_sim::SimConfig;
 
 #[tokio::test]
@@ -93,7 +94,7 @@ async fn pii_sealed_together_keeps_a_later_update_of_one_order_and_writes_the_ot
         })
         .collect();
     let written: Vec<usize> = vault
-        .seal_many(&requests)
+        .seal_many(&requests, &mut KeysAhead::none())
         .await
         .into_iter()
         .map(Result::unwrap)
@@ -110,6 +111,78 @@ async fn pii_sealed_together_keeps_a_later_update_of_one_order_and_writes_the_ot
         let opened = vault.open(&seller, o, shared::kernel::PiiKind::Buyer).await;
         assert_eq!(name(opened.unwrap()), want, "order {o}");
     }
+}
+
+/// Data keys asked for ahead seal their orders' PII without another `GenerateDataKey`; an order
+/// not asked for gets its own; an order asked for but not sealed costs its key, nothing more.
+/// Each item opens, so each key was bound to its own order.
+#[tokio::test]
+async fn pii_sealed_with_keys_asked_ahead_takes_no_other_key() {
+    let t = stack("batch-keys-ahead", SimConfig::demo(1, 1, 1)).await;
+    let proxy = CountingProxy::start(&crate::common::moto().endpoint)
+        .await
+        .unwrap();
+    let counted = aws_sdk_kms::config::Builder::from(&t.sdk)
+        .endpoint_url(proxy.url())
+        .build();
+    let vault = vault_with(&t, aws_sdk_kms::Client::from_conf(counted));
+    let seller = t.seller(0);
+    let ids: Vec<AmazonOrderId> = (1..=4)
+        .map(|n| AmazonOrderId::parse(format!("114-000000{n}-0000001")).unwrap())
+        .collect();
+    let now = Utc::now();
+    let buyer = pii("Ahead Name");
+    let generated = |p: &CountingProxy| {
+        p.take_counts()
+            .get("TrentService.GenerateDataKey")
+            .copied()
+            .unwrap_or(0)
+    };
+
+    // Asked ahead for the first three; the third turns out to need none.
+    let asked: Vec<_> = ids[..3].iter().map(|o| (&seller, o)).collect();
+    let mut ahead = vault.keys_ahead(&asked).await;
+    assert_eq!(generated(&proxy), 3, "one key per order asked for");
+    let requests: Vec<SealRequest> = [&ids[0], &ids[1], &ids[3]]
+        .into_iter()
+        .map(|o| SealRequest {
+            seller: &seller,
+            order: o,
+            order_updated_at: now,
+            pii: &buyer,
+            purge_at: now + Duration::days(30),
+        })
+        .collect();
+    let written: Vec<usize> = vault
+        .seal_many(&requests, &mut ahead)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(written, vec![2, 2, 2]);
+    assert_eq!(
+        generated(&proxy),
+        1,
+        "only the order not asked for took a key"
+    );
+    drop(ahead);
+
+    for o in [&ids[0], &ids[1], &ids[3]] {
+        match vault.open(&seller, o, PiiKind::Buyer).await.unwrap() {
+            Some(OpenedPii::Buyer(b)) => {
+                assert_eq!(b.name.unwrap().expose().as_str(), "Ahead Name", "order {o}")
+            }
+            other => panic!("order {o}: expected a buyer, got {other:?}"),
+        }
+    }
+    assert!(
+        vault
+            .open(&seller, &ids[2], PiiKind::Buyer)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing sealed for the order that needed no key"
+    );
 }
 
 #[tokio::test]

@@ -5,8 +5,9 @@
 //! retries and dead workers.
 
 use crate::common::{TestStack, stack};
+pub(crate) use crate::pii_vault::vault;
 use local_stack::packing::dock;
-use shared::aws::{DynamoControl, KmsPiiVault, PiiTable};
+use shared::aws::DynamoControl;
 use shared::kernel::Sku;
 use shared::kernel::{AmazonOrderId, PiiKind, SellerId};
 use shared::labels::SkuFacts;
@@ -196,14 +197,6 @@ async fn an_expired_rate_is_told_from_a_refused_order() {
 
 pub(crate) fn ledger(t: &TestStack) -> DynamoControl {
     DynamoControl::new(t.dynamo(), t.stack.table("control"))
-}
-
-pub(crate) fn vault(t: &TestStack) -> KmsPiiVault {
-    KmsPiiVault::new(
-        aws_sdk_kms::Client::new(&t.sdk),
-        PiiTable::new(t.dynamo(), t.stack.table("pii")),
-        t.stack.pii_key_arn.clone(),
-    )
 }
 
 /// What a worker would put on record and then die: attempt 1 of the package, held by

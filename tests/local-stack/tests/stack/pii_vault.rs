@@ -33,8 +33,13 @@ pub(crate) fn pii(name: &str) -> OrderPii {
 
 /// The vault as `order-sync` builds it, on this test's stack.
 pub(crate) fn vault(t: &TestStack) -> KmsPiiVault {
+    vault_with(t, aws_sdk_kms::Client::new(&t.sdk))
+}
+
+/// The stack's vault reaching KMS through `kms`.
+pub(crate) fn vault_with(t: &TestStack, kms: aws_sdk_kms::Client) -> KmsPiiVault {
     KmsPiiVault::new(
-        aws_sdk_kms::Client::new(&t.sdk),
+        kms,
         PiiTable::new(t.dynamo(), t.stack.table("pii")),
         t.stack.pii_key_arn.clone(),
     )
