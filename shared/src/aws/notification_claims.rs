@@ -206,6 +206,27 @@ impl NotificationClaims for DynamoControl {
         super::batch::put_each(&self.client, &self.table, items).await
     }
 
+    async fn release(&self, notification_id: &str, message_id: &str) -> Result<(), StoreError> {
+        let sent = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", pk(notification_id))
+            .key("sk", AttributeValue::S(SK.into()))
+            .condition_expression("#state = :processing AND holder = :holder")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":processing", AttributeValue::S("processing".into()))
+            .expression_attribute_values(":holder", AttributeValue::S(message_id.into()))
+            .send()
+            .await;
+        match sent {
+            // Not ours (any more): nothing to let go of.
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(super::store_error("DeleteItem", e)),
+            Ok(_) => Ok(()),
+        }
+    }
+
     async fn fail(&self, notification_id: &str, message_id: &str) -> Result<u32, StoreError> {
         let out = self
             .claim_update(notification_id)

@@ -212,8 +212,8 @@ pub struct OrderEvents<'a> {
 
 impl OrderEvents<'_> {
     /// The active sellers, read once per batch. `None`: the registry is unreadable, and every
-    /// message of the batch is retried.
-    pub async fn active_sellers(&self) -> Option<BTreeSet<SellerId>> {
+    /// message of the batch it would decide is retried.
+    async fn active_sellers(&self) -> Option<BTreeSet<SellerId>> {
         match self.sellers.active_sellers().await {
             Ok(s) => Some(s.into_iter().map(|s| s.seller_id).collect()),
             Err(e) => {
@@ -223,32 +223,26 @@ impl OrderEvents<'_> {
         }
     }
 
-    /// Handle a batch of messages (`active`: the active sellers, `None` when the registry is
-    /// unreadable): what became of each, and how it ends on its queue, in the order given.
+    /// Handle a batch of messages: what became of each, and how it ends on its queue, in the
+    /// order given.
     ///
-    /// Each step is taken for the whole batch at once: the claims, the `getOrder` places (one
-    /// per order, per seller at once), the fetches (at most `concurrency` at a time), the
+    /// Each step is taken for the whole batch at once: the claims (with the active sellers and
+    /// the records read meanwhile), the `getOrder` places (one per order, per seller at once),
+    /// the fetches (at most `concurrency` at a time, the data keys asked for meanwhile), the
     /// storing ([`OrderIntake::store_all`]) and the claims marked done. A message that fails
     /// a step ends by itself (retried, deferred or dead-lettered); the others go on.
     pub async fn handle_batch(
         &self,
         messages: &[QueuedMessage],
-        active: Option<&BTreeSet<SellerId>>,
     ) -> Vec<(NotificationOutcome, Ending)> {
         let mut answers: Vec<Option<(NotificationOutcome, Ending)>> =
             crate::kernel::unanswered(messages.len());
-        let Some(active) = active else {
-            return messages
-                .iter()
-                .map(|_| (NotificationOutcome::Retry, Ending::Retry(None)))
-                .collect();
-        };
 
         // Read: what cannot be processed ends here.
         let mut read: Vec<(usize, OrderChange)> = Vec::new();
         let mut in_batch = BTreeSet::new();
         for (i, m) in messages.iter().enumerate() {
-            match self.read(m, active) {
+            match self.read(m) {
                 Ok(change) if !in_batch.insert(change.notification_id.clone()) => {
                     // Two copies in one batch: the first one processes it.
                     duplicate(&change);
@@ -325,7 +319,8 @@ impl OrderEvents<'_> {
 
     /// Claim the notifications read, set aside their places and fetch their orders, one
     /// `getOrder` per order: what is claimed, fetched and failed, grouped per order; every
-    /// message that ends here (a duplicate, a deferral) answered in `answers`.
+    /// message that ends here (a duplicate, a deferral, an unknown seller's) answered in
+    /// `answers`.
     async fn claim_and_fetch(
         &self,
         messages: &[QueuedMessage],
@@ -343,9 +338,32 @@ impl OrderEvents<'_> {
                 message_id: messages[*i].message_id.clone(),
             })
             .collect();
-        let claims = self.claims.claim_many(&asks, now, now + lease).await;
+        // The registry is read while the notifications are claimed: the claims of a seller
+        // that turns out not to be active are let go (below), which seldom happens.
+        let (claims, active) = futures::join!(
+            self.claims.claim_many(&asks, now, now + lease),
+            self.active_sellers()
+        );
         let mut claimed: Vec<Claimed> = Vec::new();
         for ((at, change), claim) in read.into_iter().zip(claims) {
+            let Some(active) = &active else {
+                answers[at] = Some((NotificationOutcome::Retry, Ending::Retry(None)));
+                continue;
+            };
+            if !active.contains(&change.seller_id) {
+                if matches!(claim, Ok(Claim::Claimed { .. })) {
+                    let m = &messages[at];
+                    if let Err(e) = self
+                        .claims
+                        .release(&change.notification_id, &m.message_id)
+                        .await
+                    {
+                        tracing::warn!(notification_id = %change.notification_id, error = %e, "could not let go of the claim; its lease runs out instead");
+                    }
+                }
+                answers[at] = Some(self.unknown_seller(&messages[at], &change));
+                continue;
+            }
             match claim {
                 Ok(Claim::Claimed {
                     failures,
@@ -506,11 +524,7 @@ impl OrderEvents<'_> {
     }
 
     /// The message as a change to process, or how it ends at once.
-    fn read(
-        &self,
-        m: &QueuedMessage,
-        active: &BTreeSet<SellerId>,
-    ) -> Result<OrderChange, Box<(NotificationOutcome, Ending)>> {
+    fn read(&self, m: &QueuedMessage) -> Result<OrderChange, Box<(NotificationOutcome, Ending)>> {
         let change = match parse_order_change(&m.body) {
             Ok(c) => c,
             Err(e) => {
@@ -521,15 +535,21 @@ impl OrderEvents<'_> {
         if change.fulfilled_by == FulfilledBy::Amazon {
             return Err(Box::new((NotificationOutcome::NotOurs, Ending::Done)));
         }
-        if !active.contains(&change.seller_id) {
-            let reason = format!(
-                "seller {} is not an active seller of this suite",
-                change.seller_id
-            );
-            let letter = self.letter(m, Some(&change), "unknown_seller", reason, 0);
-            return Err(Box::new(dead_letter(letter)));
-        }
         Ok(change)
+    }
+
+    /// A notification of a seller the registry does not hold as active: to the dead-letter
+    /// queue, to be redriven once the seller is added.
+    fn unknown_seller(
+        &self,
+        m: &QueuedMessage,
+        change: &OrderChange,
+    ) -> (NotificationOutcome, Ending) {
+        let reason = format!(
+            "seller {} is not an active seller of this suite",
+            change.seller_id
+        );
+        dead_letter(self.letter(m, Some(change), "unknown_seller", reason, 0))
     }
 
     /// How a claimed message ends once its order was stored or failed.

@@ -321,6 +321,10 @@ pub trait NotificationClaims: Send + Sync {
         }
         answers
     }
+    /// A claim taken for nothing (its seller turned out not to be active): gone, as if never
+    /// taken, so that the message redriven once the seller is added is not taken for a copy
+    /// in flight. Only while `message_id` holds it.
+    async fn release(&self, notification_id: &str, message_id: &str) -> Result<(), StoreError>;
     /// The attempt failed: count it and drop the claim. Returns the failures so far.
     async fn fail(&self, notification_id: &str, message_id: &str) -> Result<u32, StoreError>;
     /// Put off without failing (no rate-budget place near): drop the claim, keeping the place

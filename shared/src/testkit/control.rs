@@ -248,6 +248,17 @@ impl NotificationClaims for MemClaims {
         answers
     }
 
+    async fn release(&self, notification_id: &str, message_id: &str) -> Result<(), StoreError> {
+        let mut claims = lock(&self.claims);
+        if claims
+            .get(notification_id)
+            .is_some_and(|c| c.holder.as_ref().is_some_and(|(h, _)| h == message_id))
+        {
+            claims.remove(notification_id);
+        }
+        Ok(())
+    }
+
     async fn fail(&self, notification_id: &str, _message_id: &str) -> Result<u32, StoreError> {
         let mut claims = lock(&self.claims);
         let Some(c) = claims.get_mut(notification_id) else {

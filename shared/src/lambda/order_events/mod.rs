@@ -85,9 +85,8 @@ pub async fn handle_notifications(
     queue: &dyn BatchQueue,
     records: Vec<SqsMessage>,
 ) -> BatchReport {
-    let active = service.active_sellers().await;
     let handled = run_whole_batch(queue, records, |messages| async move {
-        service.handle_batch(&messages, active.as_ref()).await
+        service.handle_batch(&messages).await
     })
     .await;
     let mut report = BatchReport::default();

@@ -258,3 +258,51 @@ async fn stock_changes_sent_together_arrive_each_once() {
     want.sort();
     assert_eq!(ids, want);
 }
+
+/// A claim let go (its seller turned out not to be active) is gone for any message, but only
+/// its holder can let it go, and never one marked done.
+#[tokio::test]
+async fn a_claim_let_go_by_its_holder_is_gone_and_no_one_else_can_let_it_go() {
+    let t = stack("claim-release", SimConfig::demo(1, 1, 1)).await;
+    let claims = DynamoControl::new(t.dynamo(), t.stack.table("control"));
+    let now = Utc::now();
+    let lease = now + Duration::minutes(5);
+    let ask = |n: &str, m: &str| ClaimAsk {
+        notification_id: n.into(),
+        message_id: m.into(),
+    };
+    let fresh = Claim::Claimed {
+        failures: 0,
+        reserved_at: None,
+    };
+    claims.claim("n-held", "m-1", now, lease).await.unwrap();
+    claims.claim("n-done", "m-2", now, lease).await.unwrap();
+    claims.complete("n-done", now).await.unwrap();
+
+    claims.release("n-held", "m-other").await.unwrap();
+    claims.release("n-done", "m-2").await.unwrap();
+    assert_eq!(
+        claims
+            .claim("n-held", "m-redriven", now, lease)
+            .await
+            .unwrap(),
+        Claim::InFlight,
+        "still held by m-1"
+    );
+    assert_eq!(
+        claims
+            .claim("n-done", "m-redriven", now, lease)
+            .await
+            .unwrap(),
+        Claim::AlreadyDone
+    );
+
+    claims.release("n-held", "m-1").await.unwrap();
+    let answers: Vec<Claim> = claims
+        .claim_many(&[ask("n-held", "m-redriven")], now, lease)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(answers, vec![fresh], "claimed as if never claimed");
+}
