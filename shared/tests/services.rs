@@ -685,6 +685,33 @@ async fn malformed_bodies_and_unknown_sellers_are_dead_lettered_with_ids_only() 
     }
 }
 
+/// The registry, read while the batch is claimed, cannot be read: every message it would
+/// decide stays on the queue and nothing is fetched; a malformed one is dead-lettered all the
+/// same. Redelivered once it reads again, each message takes up the claim it holds.
+#[tokio::test]
+async fn an_unreadable_seller_registry_keeps_the_batch_for_its_redelivery() {
+    let (kit, _, _) = notified_kit();
+    let batch = [
+        message("m-bad", r#"{"NotificationType": "ORDER_CHANGE""#.into()),
+        message(
+            "m-1",
+            body("n-1", NOTIFIED_SELLER, NOTIFIED_ORDER, "Unshipped"),
+        ),
+    ];
+    kit.sellers.set_unreadable(true);
+    let events = kit.events(EventSettings::default());
+    let report = handle_notifications(&events, &kit.queue, batch.to_vec()).await;
+    assert_eq!((report.dead_lettered, report.retried), (1, 1));
+    assert_eq!(report.keep, vec!["m-1".to_owned()]);
+    assert_eq!(kit.amazon.calls(AmazonOp::GetOrder), 0);
+
+    kit.sellers.set_unreadable(false);
+    let report = handle_notifications(&events, &kit.queue, batch[1..].to_vec()).await;
+    assert_eq!(report.orders_inserted, 1);
+    assert!(report.keep.is_empty());
+    assert_eq!(kit.amazon.calls(AmazonOp::GetOrder), 1);
+}
+
 #[tokio::test]
 async fn a_spent_rate_budget_defers_the_message_instead_of_failing_it() {
     let (kit, s, o) = notified_kit();

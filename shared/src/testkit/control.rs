@@ -294,6 +294,8 @@ pub struct MemSellers {
     sellers: Mutex<BTreeMap<SellerId, (SellerAccount, bool)>>,
     /// Offboarding removes the seller's sweep checkpoint too.
     checkpoints: Arc<MemCheckpoints>,
+    /// Reads fail while set (an outage of the table).
+    unreadable: std::sync::atomic::AtomicBool,
 }
 
 impl MemSellers {
@@ -301,7 +303,14 @@ impl MemSellers {
         Self {
             sellers: Mutex::default(),
             checkpoints,
+            unreadable: Default::default(),
         }
+    }
+
+    /// Make the registry unreadable (`true`) or readable again.
+    pub fn set_unreadable(&self, unreadable: bool) {
+        self.unreadable
+            .store(unreadable, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Register (or re-activate) a seller.
@@ -324,6 +333,14 @@ impl MemSellers {
 #[async_trait]
 impl SellerRegistry for MemSellers {
     async fn active_sellers(&self) -> Result<Vec<SellerAccount>, StoreError> {
+        if self.unreadable.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(StoreError::Failed(crate::kernel::IoFailure {
+                operation: "injected",
+                failure: crate::kernel::Failure::Transient,
+                detail: "the seller registry is unreadable (test)".into(),
+                source: "registry".into(),
+            }));
+        }
         Ok(lock(&self.sellers)
             .values()
             .filter(|(_, active)| *active)
