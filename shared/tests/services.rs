@@ -704,6 +704,12 @@ async fn an_unreadable_seller_registry_keeps_the_batch_for_its_redelivery() {
     assert_eq!((report.dead_lettered, report.retried), (1, 1));
     assert_eq!(report.keep, vec!["m-1".to_owned()]);
     assert_eq!(kit.amazon.calls(AmazonOp::GetOrder), 0);
+    let holder = kit.claims.get("n-1").and_then(|c| c.holder).map(|(m, _)| m);
+    assert_eq!(
+        holder.as_deref(),
+        Some("m-1"),
+        "claimed while the registry was read"
+    );
 
     kit.sellers.set_unreadable(false);
     let report = handle_notifications(&events, &kit.queue, batch[1..].to_vec()).await;

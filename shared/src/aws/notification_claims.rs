@@ -16,7 +16,8 @@ use std::collections::HashMap;
 /// Amazon redelivers for hours at most; SQS keeps a message 14 days at most.
 const KEEP: Duration = Duration::days(14);
 const SK: &str = "notification";
-/// A claim as every claim writes it; its conditions differ (a first claim, a claim again).
+/// A claim as `claim` writes it, whatever its condition; `claim_many`'s first claims put the
+/// same attributes as a whole item.
 const CLAIM: &str =
     "SET #state = :processing, holder = :holder, lease_until = :lease, expires_at = :expires";
 
@@ -120,8 +121,9 @@ impl NotificationClaims for DynamoControl {
     }
 
     /// A notification seen for the first time, the usual case, is claimed in one
-    /// `TransactWriteItems` with the batch's others (a put where no item is); one seen before (a redelivery, a copy,
-    /// one done) is told apart by the item its failed condition returns, and claimed alone.
+    /// `TransactWriteItems` with the batch's others (a put where no item is); one seen before
+    /// (a redelivery, a copy, one done) is told apart by the item its failed condition returns,
+    /// and claimed alone.
     async fn claim_many(
         &self,
         asks: &[ClaimAsk],

@@ -204,8 +204,9 @@ struct DataKey {
     key_id: String,
 }
 
-/// Data keys asked for ahead (`keys_ahead`), by order.
-type AheadKeys = HashMap<(SellerId, AmazonOrderId), DataKey>;
+/// Data keys asked for ahead (`keys_ahead`), by order, or why KMS gave none: sealing meets
+/// that failure rather than asking again (a KMS that hangs would be waited for twice).
+type AheadKeys = HashMap<(SellerId, AmazonOrderId), Result<DataKey, VaultError>>;
 
 /// When a sealed item may be written over.
 enum Overwrite {
@@ -398,7 +399,7 @@ impl PiiSealer for KmsPiiVault {
         requests: &[SealRequest<'_>],
         ahead: &mut KeysAhead,
     ) -> Vec<Result<usize, VaultError>> {
-        let mut ready: Vec<Option<DataKey>> = requests
+        let mut ready: Vec<Option<Result<DataKey, VaultError>>> = requests
             .iter()
             .map(|r| {
                 let keys = ahead.of::<AheadKeys>()?;
@@ -414,7 +415,7 @@ impl PiiSealer for KmsPiiVault {
                         return Ok(None);
                     }
                     match ready {
-                        Some(key) => Ok(Some(key)),
+                        Some(key) => key.map(Some),
                         None => self.data_key(r.seller, r.order).await.map(Some),
                     }
                 }
@@ -507,12 +508,11 @@ impl PiiSealer for KmsPiiVault {
             .map(|i| {
                 let (seller, order) = orders[i];
                 async move {
-                    let key = self.data_key(seller, order).await.ok()?;
-                    Some(((seller.clone(), order.clone()), key))
+                    let key = self.data_key(seller, order).await;
+                    ((seller.clone(), order.clone()), key)
                 }
             })
             .buffer_unordered(DATA_KEYS_AT_ONCE)
-            .filter_map(std::future::ready)
             .collect()
             .await;
         KeysAhead::new(keys)

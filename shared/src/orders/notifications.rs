@@ -217,7 +217,7 @@ impl OrderEvents<'_> {
         match self.sellers.active_sellers().await {
             Ok(s) => Some(s.into_iter().map(|s| s.seller_id).collect()),
             Err(e) => {
-                tracing::warn!(error = %e, "seller registry unreadable; the batch is retried");
+                tracing::warn!(error = %e, "seller registry unreadable; the batch's notifications are retried");
                 None
             }
         }
@@ -286,6 +286,8 @@ impl OrderEvents<'_> {
             .intake
             .store_all_read(&fetched, read_before, &mut data_keys)
             .await;
+        // Keys not taken are of no more use: their plaintext goes now.
+        drop(data_keys);
         for (g, r) in storing.into_iter().zip(stored) {
             settled.push((g, r.map(|i| i.stored).map_err(EventFailure::from)));
         }
@@ -345,24 +347,20 @@ impl OrderEvents<'_> {
             self.active_sellers()
         );
         let mut claimed: Vec<Claimed> = Vec::new();
+        let mut let_go = Vec::new();
         for ((at, change), claim) in read.into_iter().zip(claims) {
-            let Some(active) = &active else {
-                answers[at] = Some((NotificationOutcome::Retry, Ending::Retry(None)));
-                continue;
-            };
-            if !active.contains(&change.seller_id) {
-                if matches!(claim, Ok(Claim::Claimed { .. })) {
-                    let m = &messages[at];
-                    if let Err(e) = self
-                        .claims
-                        .release(&change.notification_id, &m.message_id)
-                        .await
-                    {
-                        tracing::warn!(notification_id = %change.notification_id, error = %e, "could not let go of the claim; its lease runs out instead");
-                    }
+            // A copy is a copy whoever its seller is; the others wait on the registry.
+            if !matches!(claim, Ok(Claim::AlreadyDone | Claim::InFlight)) {
+                let Some(active) = &active else {
+                    answers[at] = Some((NotificationOutcome::Retry, Ending::Retry(None)));
+                    continue;
+                };
+                if !active.contains(&change.seller_id) {
+                    // Claimed, or perhaps claimed (an error after the write): let go either way.
+                    let_go.push((change.notification_id.clone(), at));
+                    answers[at] = Some(self.unknown_seller(&messages[at], &change));
+                    continue;
                 }
-                answers[at] = Some(self.unknown_seller(&messages[at], &change));
-                continue;
             }
             match claim {
                 Ok(Claim::Claimed {
@@ -395,6 +393,14 @@ impl OrderEvents<'_> {
                 }
             }
         }
+
+        let releases = let_go.iter().map(|(notification_id, at)| async move {
+            let message_id = &messages[*at].message_id;
+            if let Err(e) = self.claims.release(notification_id, message_id).await {
+                tracing::warn!(%notification_id, error = %e, "could not let go of the claim; its lease runs out instead");
+            }
+        });
+        futures::future::join_all(releases).await;
 
         // One getOrder per order, however many of its notifications came in the batch.
         let mut groups: Vec<Vec<Claimed>> = Vec::new();
@@ -460,7 +466,8 @@ impl OrderEvents<'_> {
             .iter()
             .zip(&admissions)
             .filter(|(g, a)| {
-                !matches!(a, Admission::Later { .. }) && g[0].change.status.comes_with_pii()
+                !matches!(a, Admission::Later { .. })
+                    && g.iter().any(|c| c.change.status.comes_with_pii())
             })
             .map(|(g, _)| (&g[0].change.seller_id, &g[0].change.order_id))
             .collect();

@@ -322,8 +322,8 @@ pub trait NotificationClaims: Send + Sync {
         answers
     }
     /// A claim taken for nothing (its seller turned out not to be active): gone, as if never
-    /// taken, so that the message redriven once the seller is added is not taken for a copy
-    /// in flight. Only while `message_id` holds it.
+    /// taken, so that a later copy of the notification, once the seller is added, is not taken
+    /// for one in flight. Only while `message_id` holds it (none held: nothing to do).
     async fn release(&self, notification_id: &str, message_id: &str) -> Result<(), StoreError>;
     /// The attempt failed: count it and drop the claim. Returns the failures so far.
     async fn fail(&self, notification_id: &str, message_id: &str) -> Result<u32, StoreError>;

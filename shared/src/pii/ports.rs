@@ -57,8 +57,8 @@ pub trait PiiSealer: Send + Sync {
     }
 
     /// Data keys for `orders` whose PII is on its way (a batch's orders while Amazon is asked
-    /// for them), asked for now so that sealing them waits for no key. None by default. A key
-    /// that could not be had is left out: sealing asks for it again and meets its failure.
+    /// for them), asked for now so that sealing them waits for no key. None by default. Where
+    /// no key could be had, sealing that order fails as asking for it then would have.
     async fn keys_ahead(&self, _orders: &[(&SellerId, &AmazonOrderId)]) -> KeysAhead {
         KeysAhead::none()
     }

@@ -5,7 +5,7 @@
 //! retries and dead workers.
 
 use crate::common::{TestStack, stack};
-pub(crate) use crate::pii_vault::vault;
+use crate::pii_vault::vault;
 use local_stack::packing::dock;
 use shared::aws::DynamoControl;
 use shared::kernel::Sku;

@@ -5,7 +5,8 @@
 //! carriers, unknown items and canceled orders refused before any call.
 
 use crate::common::{TestStack, stack};
-use crate::labels::{job, ledger, opened_label, sqs_event, vault, write_settings};
+use crate::labels::{job, ledger, opened_label, sqs_event, write_settings};
+use crate::pii_vault::vault;
 use shared::aws::{DynamoAuditLog, DynamoOrderStore};
 use shared::kernel::{AmazonOrderId, AuditKind, AuditLog, PiiKind, SellerId};
 use shared::labels::{PackageId, PurchaseEntry, PurchaseLedger};

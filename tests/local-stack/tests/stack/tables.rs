@@ -120,16 +120,22 @@ async fn moto_tables_match_the_single_definition() {
 
 /// Clients as separate Lambda instances would have them: each its own connections.
 ///
-/// Without the functions' 10 s attempt limit: the race queues up to 96 writes behind moto's
+/// Not with the functions' 10 s attempt limit: the race queues up to 96 writes behind moto's
 /// write lock, and on a loaded machine one waited longer than that. The SDK then sent it
 /// again, and the copy of an increment already applied was refused by the condition: a grant
-/// counted as refused by the harness, not a race in moto (a CI run saw 389 of 400).
+/// counted as refused by the harness, not a race in moto (a CI run saw 389 of 400). Five
+/// minutes an attempt still ends a connection that hangs, rather than the CI run.
 async fn clients(n: usize) -> Vec<aws_sdk_dynamodb::Client> {
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let sdk = crate::common::moto().sdk_config().await;
         let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .timeout_config(aws_config::timeout::TimeoutConfig::disabled())
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(std::time::Duration::from_secs(30))
+                    .operation_attempt_timeout(std::time::Duration::from_secs(300))
+                    .build(),
+            )
             .build();
         out.push(aws_sdk_dynamodb::Client::from_conf(config));
     }
