@@ -685,6 +685,51 @@ async fn malformed_bodies_and_unknown_sellers_are_dead_lettered_with_ids_only() 
     }
 }
 
+/// The data keys are asked for while the orders are fetched, for the orders notified in a
+/// status that comes with PII, and sealing takes each of them: none for a pending order.
+#[tokio::test]
+async fn data_keys_are_asked_for_ahead_for_the_orders_that_come_with_pii() {
+    let (kit, s, o) = notified_kit();
+    let second = AmazonOrderId::parse("903-8868176-2219831").unwrap();
+    let pending = AmazonOrderId::parse("903-8868176-2219832").unwrap();
+    kit.amazon.put(with_pii(order(
+        &s,
+        second.clone(),
+        OrderStatus::Unshipped,
+        t0() - Duration::hours(1),
+    )));
+    kit.amazon.put(FetchedOrder {
+        order: order(
+            &s,
+            pending.clone(),
+            OrderStatus::Pending,
+            t0() - Duration::hours(1),
+        ),
+        pii: OrderPii::default(),
+    });
+    let batch = [
+        message("m-1", body("n-1", NOTIFIED_SELLER, o.as_str(), "Unshipped")),
+        message(
+            "m-2",
+            body("n-2", NOTIFIED_SELLER, second.as_str(), "Unshipped"),
+        ),
+        message(
+            "m-3",
+            body("n-3", NOTIFIED_SELLER, pending.as_str(), "Pending"),
+        ),
+    ];
+    let report = handle_notifications(
+        &kit.events(EventSettings::default()),
+        &kit.queue,
+        batch.to_vec(),
+    )
+    .await;
+    assert_eq!(report.orders_inserted, 3);
+    let (asked, taken) = kit.vault.keys_ahead();
+    assert_eq!(asked, vec![(s.clone(), o), (s, second)]);
+    assert_eq!(taken, 2, "sealing took every key asked for ahead");
+}
+
 /// The registry, read while the batch is claimed, cannot be read: every message it would
 /// decide stays on the queue and nothing is fetched; a malformed one is dead-lettered all the
 /// same. Redelivered once it reads again, each message takes up the claim it holds.

@@ -38,7 +38,12 @@ pub struct MemVault {
     faults: Arc<super::Faults>,
     items: Mutex<BTreeMap<Key, Sealed>>,
     seal_calls: Mutex<u32>,
+    /// Orders whose keys were asked for ahead, and how many of those keys sealing took.
+    keys_ahead: Mutex<(Vec<(SellerId, AmazonOrderId)>, u32)>,
 }
+
+/// `MemVault`'s keys asked for ahead: the orders they are for.
+type AheadOrders = std::collections::BTreeSet<(SellerId, AmazonOrderId)>;
 
 impl MemVault {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
@@ -47,6 +52,7 @@ impl MemVault {
             faults: Arc::default(),
             items: Mutex::default(),
             seal_calls: Mutex::default(),
+            keys_ahead: Mutex::default(),
         }
     }
 
@@ -70,6 +76,11 @@ impl MemVault {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The orders whose keys were asked for ahead, in order, and how many of them sealing took.
+    pub fn keys_ahead(&self) -> (Vec<(SellerId, AmazonOrderId)>, u32) {
+        lock(&self.keys_ahead).clone()
     }
 
     /// Calls of `seal`, whatever they wrote.
@@ -123,10 +134,15 @@ impl PiiSealer for MemVault {
     async fn seal_many(
         &self,
         requests: &[crate::pii::SealRequest<'_>],
-        _ahead: &mut crate::pii::KeysAhead,
+        ahead: &mut crate::pii::KeysAhead,
     ) -> Vec<Result<usize, VaultError>> {
         let mut answers = Vec::with_capacity(requests.len());
         for r in requests {
+            if let Some(orders) = ahead.of::<AheadOrders>()
+                && orders.remove(&(r.seller.clone(), r.order.clone()))
+            {
+                lock(&self.keys_ahead).1 += 1;
+            }
             answers.push(
                 if self.faults.hit(super::BatchStep::Seal, r.order.as_str()) {
                     Err(StoreError::Failed(super::Faults::io(super::BatchStep::Seal)).into())
@@ -137,6 +153,15 @@ impl PiiSealer for MemVault {
             );
         }
         answers
+    }
+
+    async fn keys_ahead(&self, orders: &[(&SellerId, &AmazonOrderId)]) -> crate::pii::KeysAhead {
+        let orders: Vec<_> = orders
+            .iter()
+            .map(|(s, o)| ((*s).clone(), (*o).clone()))
+            .collect();
+        lock(&self.keys_ahead).0.extend(orders.iter().cloned());
+        crate::pii::KeysAhead::new(orders.into_iter().collect::<AheadOrders>())
     }
 
     async fn seal_label(
