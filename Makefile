@@ -77,10 +77,17 @@ test-rust: setup build-bins
 # every process it starts (moto, the simulator, the function binaries), runs under libfaketime
 # (Debian's faketime) as cargo's target runner, the monotonic clock left alone. cargo and
 # nextest themselves run on the real clock (they hang under libfaketime).
+# A faketime wrapper killed before its end (a run stopped by hand or by a timeout) leaves its
+# semaphore and shared memory in /dev/shm, named by its pid; with pids reused (pid_max 32768
+# here), a later wrapper given that pid cannot start ("sem_open: File exists") and its test
+# fails. Those of pids no longer running are removed first.
 LATER ?= +90d
 HOST_RUNNER_VAR = CARGO_TARGET_$(shell rustc -vV | sed -n 's/^host: //p' | tr 'a-z-' 'A-Z_')_RUNNER
 test-later: setup build-bins
 	command -v faketime >/dev/null || { echo "test-later needs faketime (apt-get install faketime)"; exit 1; }
+	for f in /dev/shm/sem.faketime_sem_* /dev/shm/faketime_shm_*; do \
+		[ -e "$$f" ] || continue; kill -0 "$${f##*_}" 2>/dev/null || rm -f "$$f"; \
+	done
 	export $(HOST_RUNNER_VAR)="env DONT_FAKE_MONOTONIC=1 faketime -f $(LATER)"; \
 	if cargo nextest --version >/dev/null 2>&1; then \
 		cargo nextest run --workspace --no-fail-fast; \
