@@ -546,7 +546,8 @@ impl OrderEvents<'_> {
     }
 
     /// A notification of a seller the registry does not hold as active: to the dead-letter
-    /// queue, to be redriven once the seller is added.
+    /// queue (ids only: a later copy, or the sweep, brings the order in once the seller is
+    /// added).
     fn unknown_seller(
         &self,
         m: &QueuedMessage,

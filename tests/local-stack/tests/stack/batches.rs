@@ -283,7 +283,7 @@ async fn a_claim_let_go_by_its_holder_is_gone_and_no_one_else_can_let_it_go() {
     claims.release("n-done", "m-2").await.unwrap();
     assert_eq!(
         claims
-            .claim("n-held", "m-redriven", now, lease)
+            .claim("n-held", "m-later-copy", now, lease)
             .await
             .unwrap(),
         Claim::InFlight,
@@ -291,7 +291,7 @@ async fn a_claim_let_go_by_its_holder_is_gone_and_no_one_else_can_let_it_go() {
     );
     assert_eq!(
         claims
-            .claim("n-done", "m-redriven", now, lease)
+            .claim("n-done", "m-later-copy", now, lease)
             .await
             .unwrap(),
         Claim::AlreadyDone
@@ -299,7 +299,7 @@ async fn a_claim_let_go_by_its_holder_is_gone_and_no_one_else_can_let_it_go() {
 
     claims.release("n-held", "m-1").await.unwrap();
     let answers: Vec<Claim> = claims
-        .claim_many(&[ask("n-held", "m-redriven")], now, lease)
+        .claim_many(&[ask("n-held", "m-later-copy")], now, lease)
         .await
         .into_iter()
         .map(Result::unwrap)
